@@ -1,0 +1,300 @@
+"""The collection plan as data (DESIGN section 4).
+
+A versioned YAML document, validated into `Policy`. It says, per jurisdiction, when and how
+often a customer may be contacted; which strategy (ordered steps) a segment of accounts gets;
+how champion/challenger variants and the holdout share traffic; and what hardship relief is on
+offer. Everything here is pure: loading from SSM/AppConfig happens in the adapters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, time
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dunning.domain.models import Account, Channel, Jurisdiction
+
+
+class PolicyError(ValueError):
+    """A policy document that must not go into force; `problems` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContactWindow(_Strict):
+    start: time = time(8, 0)
+    end: time = time(21, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContactWindow:
+        if self.start >= self.end:
+            raise ValueError("contact window start must be before its end")
+        return self
+
+
+class Caps(_Strict):
+    sms_per_day: int = Field(default=1, ge=0)
+    email_per_day: int = Field(default=1, ge=0)
+    contacts_per_week: int = Field(default=7, ge=0)  # all channels, rolling 7 days
+    call_attempts_per_7_days: int | None = Field(default=None, ge=0)  # US Reg F: 7
+    call_quiet_days_after_conversation: int | None = Field(default=None, ge=0)  # US Reg F: 7
+    unanswered_calls_per_day_per_number: int | None = Field(default=None, ge=0)  # CN guideline: 6
+
+
+class Collector(_Strict):
+    """Who the customer is dealing with and how to reach a person (seed 3.3)."""
+
+    name: str
+    phone: str
+    email: str
+    hours: str
+    pay_url: str
+
+
+class JurisdictionPolicy(_Strict):
+    contact_window: ContactWindow = ContactWindow()
+    holidays: bool = True
+    holiday_country: str
+    caps: Caps = Caps()
+    retention_years: int = Field(ge=1)
+    collector: Collector
+    first_contact_disclosure: bool = False  # US: the validation-notice items on first contact
+
+
+class StepKind(StrEnum):
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    CALL = "CALL"
+    LEGAL_REVIEW = "LEGAL_REVIEW"
+
+    @property
+    def channel(self) -> Channel | None:
+        return None if self is StepKind.LEGAL_REVIEW else Channel(self.value)
+
+
+class Step(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    offset_days: int  # days past due at which the step becomes due; negative = before the due date
+    kind: StepKind
+    template: str | None = None
+    approval_required: bool = False
+
+    @model_validator(mode="after")
+    def _template_for_messages(self) -> Step:
+        if self.kind in (StepKind.SMS, StepKind.EMAIL) and not self.template:
+            raise ValueError(f"step {self.id}: an {self.kind} step needs a template")
+        return self
+
+    @property
+    def pre_due(self) -> bool:
+        return self.offset_days < 0
+
+
+class Strategy(_Strict):
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _ordered_unique(cls, steps: list[Step]) -> list[Step]:
+        ids = [s.id for s in steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        offsets = [s.offset_days for s in steps]
+        if offsets != sorted(offsets):
+            raise ValueError("steps must be ordered by offset_days")
+        return steps
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+
+class SegmentMatch(_Strict):
+    jurisdictions: list[Jurisdiction] | None = None
+    products: list[str] | None = None
+    risks: list[str] | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+
+    def matches(self, account: Account) -> bool:
+        amount = account.amount_due.amount
+        return (
+            (self.jurisdictions is None or account.jurisdiction in self.jurisdictions)
+            and (self.products is None or account.product in self.products)
+            and (self.risks is None or account.risk in self.risks)
+            and (self.min_amount is None or amount >= self.min_amount)
+            and (self.max_amount is None or amount < self.max_amount)
+        )
+
+
+class Segment(_Strict):
+    id: str
+    match: SegmentMatch = SegmentMatch()
+    strategy: str
+    # per-variant strategy override: variant id -> strategy id (the challenger's alternative plan)
+    variant_strategies: dict[str, str] = Field(default_factory=dict)
+
+
+class Variant(_Strict):
+    id: str
+    share: Decimal = Field(ge=0, le=1)
+    holdout: bool = False  # minimum-contact control group: only its segment's holdout strategy
+
+
+class Hardship(_Strict):
+    pause_days: int = Field(default=14, ge=1, le=90)
+    instalment_counts: list[int] = Field(default_factory=lambda: [2, 3, 4])
+    instalment_interval_days: int = Field(default=7, ge=7, le=31)
+    min_instalment: dict[str, Decimal] = Field(default_factory=dict)  # currency -> minimum
+    plan_grace_days: int = Field(default=3, ge=0)
+    reminder_days_before: int = Field(default=2, ge=0)
+
+
+class Promises(_Strict):
+    max_days_ahead: int = Field(default=30, ge=1)
+    grace_days: int = Field(default=1, ge=0)
+
+
+class Policy(_Strict):
+    version: str
+    grace_days: int = Field(default=0, ge=0)  # days after the due date before an account is delinquent
+    notice_deadline_days: int = Field(default=7, ge=1, le=30)  # "please pay by" = local today + this
+    link_valid_days: int = Field(default=14, ge=1, le=60)  # self-service link lifetime
+    jurisdictions: dict[Jurisdiction, JurisdictionPolicy]
+    strategies: dict[str, Strategy]
+    segments: list[Segment] = Field(min_length=1)
+    variants: list[Variant] = Field(min_length=1)
+    holdout_strategy: str | None = None
+    hardship: Hardship = Hardship()
+    promises: Promises = Promises()
+    variant_salt: str = "dunning"
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        problems = _reference_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def for_jurisdiction(self, jurisdiction: Jurisdiction) -> JurisdictionPolicy:
+        return self.jurisdictions[jurisdiction]
+
+
+def _reference_problems(policy: Policy) -> list[str]:
+    problems: list[str] = []
+    for seg in policy.segments:
+        for sid in [seg.strategy, *seg.variant_strategies.values()]:
+            if sid not in policy.strategies:
+                problems.append(f"segment {seg.id}: unknown strategy {sid!r}")
+        for vid in seg.variant_strategies:
+            if vid not in {v.id for v in policy.variants}:
+                problems.append(f"segment {seg.id}: unknown variant {vid!r}")
+    if policy.holdout_strategy and policy.holdout_strategy not in policy.strategies:
+        problems.append(f"holdout_strategy: unknown strategy {policy.holdout_strategy!r}")
+    if any(v.holdout for v in policy.variants) and not policy.holdout_strategy:
+        problems.append("variants: a holdout variant needs holdout_strategy")
+    total = sum((v.share for v in policy.variants), Decimal(0))
+    if total != Decimal(1):
+        problems.append(f"variants: shares add up to {total}, not 1")
+    ids = [v.id for v in policy.variants]
+    if len(set(ids)) != len(ids):
+        problems.append("variants: duplicate ids")
+    for name, strategy in policy.strategies.items():
+        last = strategy.steps[-1]
+        if last.kind is not StepKind.LEGAL_REVIEW:
+            problems.append(f"strategy {name}: the last step must be a LEGAL_REVIEW")
+        elif not last.approval_required:
+            problems.append(f"strategy {name}: step {last.id}: a legal review needs approval_required")
+    return problems
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "policy"
+    return f"{where}: {err['msg']}"
+
+
+def parse_policy(text: str) -> Policy:
+    """Parse and validate a YAML policy; PolicyError lists every problem, one per line."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError([f"policy: not valid YAML ({exc.__class__.__name__})"]) from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(["policy: the document must be a mapping"])
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError([_format_error(e) for e in exc.errors()]) from exc
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    """The policy bundled in the layer: in force when no deployment override is configured."""
+    text = resources.files("dunning").joinpath("policies/default.yaml").read_text("utf-8")
+    return parse_policy(text)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def assign_variant(policy: Policy, account_id: str) -> Variant:
+    """Deterministic: the same account always lands in the same variant for a given salt."""
+    digest = hashlib.sha256(f"{policy.variant_salt}:{account_id}".encode()).digest()
+    point = Decimal(int.from_bytes(digest[:8], "big")) / Decimal(2**64)
+    edge = Decimal(0)
+    for variant in policy.variants:
+        edge += variant.share
+        if point < edge:
+            return variant
+    return policy.variants[-1]
+
+
+def segment_for(policy: Policy, account: Account) -> Segment:
+    for seg in policy.segments:
+        if seg.match.matches(account):
+            return seg
+    return policy.segments[-1]
+
+
+def strategy_for(policy: Policy, account: Account, variant: Variant) -> tuple[str, Strategy]:
+    """The strategy id and steps this account follows in its variant."""
+    if variant.holdout and policy.holdout_strategy:
+        return policy.holdout_strategy, policy.strategies[policy.holdout_strategy]
+    seg = segment_for(policy, account)
+    sid = seg.variant_strategies.get(variant.id, seg.strategy)
+    return sid, policy.strategies[sid]
+
+
+def step_due_date(step: Step, due_date: date) -> date:
+    from datetime import timedelta
+
+    return due_date + timedelta(days=step.offset_days)
+
+
+def next_step(strategy: Strategy, done: set[str] | list[str], pre_due: bool = False) -> Step | None:
+    """The first step not yet done (pre-due steps only before delinquency, dunning steps after)."""
+    done_set = set(done)
+    for step in strategy.steps:
+        if step.pre_due != pre_due or step.id in done_set:
+            continue
+        return step
+    return None
