@@ -390,6 +390,8 @@ class Case(BaseModel):
     call_task_token: str | None = None
     approval_task_token: str | None = None
     execution_arn: str | None = None
+    legal_approved_at: UtcDatetime | None = None
+    legal_approved_by: str | None = None
     resolution: str | None = None
     version: int = 0
 
@@ -511,6 +513,9 @@ class ReasonCode(StrEnum):
     PAID = "PAID"
     PROMISE_PENDING = "PROMISE_PENDING"
     PROMISE_BROKEN = "PROMISE_BROKEN"
+    PROMISE_KEPT = "PROMISE_KEPT"
+    PAUSE_ENDED = "PAUSE_ENDED"
+    INSTALMENT_DUE = "INSTALMENT_DUE"
     PLAN_ACTIVE = "PLAN_ACTIVE"
     PLAN_BROKEN = "PLAN_BROKEN"
     PLAN_COMPLETED = "PLAN_COMPLETED"

@@ -1,0 +1,46 @@
+# Every target builds .venv itself: `make test` and `make run` are all a fresh machine needs.
+SHELL := /bin/bash
+PYENV_313 := $(shell pyenv prefix 3.13.0 2>/dev/null)
+PYTHON ?= $(if $(PYENV_313),$(PYENV_313)/bin/python3.13,$(shell command -v python3.13 || command -v python3.12 || command -v python3))
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+export TZ := UTC
+
+.PHONY: help setup test test-fast lint run bench report clean
+
+help:
+	@echo "make run    - run the whole system locally on moto with a simulated portfolio"
+	@echo "make test   - the full test suite (unit, functions, contract, e2e)"
+	@echo "make lint   - ruff, mypy, cfn-lint, template and policy checks"
+	@echo "make bench  - measure calls per notice, sweep reads, cold starts, throughput"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest -n 2 --dist loadfile
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e"
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared functions sandbox tests bench
+	$(BIN)/mypy shared/dunning
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/dunning policy check shared/dunning/policies/default.yaml
+
+run: $(STAMP)
+	$(BIN)/dunning simulate
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) out .hypothesis

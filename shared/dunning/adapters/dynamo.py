@@ -1,0 +1,343 @@
+"""DynamoDB repositories: accounts, and cases with their hash-chained ledger and notices.
+
+CollectionsTable layout (one Query returns an account's whole collections history):
+  pk ACCOUNT#<account_id>  sk CASE#<case_id>                       case header + ledger head
+  pk ACCOUNT#<account_id>  sk CASE#<case_id>#LEDGER#<utc>#<seq>    append-only ledger entry
+  pk ACCOUNT#<account_id>  sk CASE#<case_id>#NOTICE#<step_id>      notice (at-most-once per step)
+  pk ACCOUNT#<account_id>  sk CONTACT                              phone hash for inbound lookup
+LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashes to an account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from dunning.adapters.errors import Conflict, NotFound, TransientError
+from dunning.domain.ledger import GENESIS, entry_hash, ledger_sort_key
+from dunning.domain.models import Account, Case, EntryKind, LedgerEntry, Notice, iso_z
+
+_SER = TypeSerializer()
+_DE = TypeDeserializer()
+_THROTTLES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SER.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_DE.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; ints stay ints so pydantic int fields validate."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _reraise(exc: ClientError) -> None:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+        raise Conflict(code) from exc
+    if code in _THROTTLES:
+        raise TransientError(code) from exc
+    raise exc
+
+
+@dataclass
+class CallCounter:
+    """Counts DynamoDB calls by kind: the benchmark and tests assert calls per notice."""
+
+    reads: int = 0
+    writes: int = 0
+
+    def reset(self) -> None:
+        self.reads = self.writes = 0
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def account_item(account: Account) -> dict[str, Any]:
+    doc = account.model_dump(mode="json")
+    # Sparse index key: only accounts that owe money appear in DueIndex, so the sweep never scans.
+    if account.owes and account.due_date is not None:
+        doc["due_date_key"] = account.due_date.isoformat()
+    return doc
+
+
+class AccountsRepository:
+    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+        self._db, self._table = client, table
+        self.counter = counter or CallCounter()
+
+    def get(self, account_id: str) -> Account:
+        self.counter.reads += 1
+        resp = self._db.get_item(TableName=self._table, Key={"account_id": {"S": account_id}}, ConsistentRead=True)
+        if "Item" not in resp:
+            raise NotFound(f"account {account_id}")
+        return Account.model_validate(from_item(resp["Item"]))
+
+    def find(self, account_id: str) -> Account | None:
+        try:
+            return self.get(account_id)
+        except NotFound:
+            return None
+
+    def put(self, account: Account, expected_version: int | None) -> Account:
+        """Write the account at version+1; conditional on the version read (None = must be new)."""
+        new = account.model_copy(update={"version": (expected_version or 0) + 1})
+        if expected_version is None:
+            cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(account_id)"}
+        else:
+            cond = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+            }
+        self.counter.writes += 1
+        try:
+            self._db.put_item(TableName=self._table, Item=to_item(account_item(new)), **cond)
+        except ClientError as exc:
+            _reraise(exc)
+        return new
+
+    def due_on(self, day: date) -> Iterator[str]:
+        """Account ids whose due date is `day` and that still owe money (sparse DueIndex)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "DueIndex",
+            "KeyConditionExpression": "due_date_key = :d",
+            "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
+        }
+        while True:
+            self.counter.reads += 1
+            resp = self._db.query(**kwargs)
+            for item in resp.get("Items", []):
+                yield item["account_id"]["S"]
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+# --------------------------------------------------------------------------- collections
+
+
+def _pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+def _case_sk(case_id: str) -> str:
+    return f"CASE#{case_id}"
+
+
+@dataclass
+class CaseRecord:
+    """A case header as stored: the case plus its ledger head, for optimistic appends."""
+
+    case: Case
+    ledger_seq: int  # seq of the last entry, -1 when the ledger is empty
+    ledger_head: str  # hash of the last entry
+
+
+@dataclass
+class AccountHistory:
+    """Everything collections holds for one account, from one Query."""
+
+    cases: dict[str, CaseRecord] = field(default_factory=dict)
+    ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)
+    notices: dict[str, list[Notice]] = field(default_factory=dict)
+    phone_hash: str | None = None
+
+    def all_notices(self) -> list[Notice]:
+        return [n for ns in self.notices.values() for n in ns]
+
+    def all_entries(self) -> list[LedgerEntry]:
+        return sorted((e for es in self.ledger.values() for e in es), key=lambda e: (e.at, e.seq))
+
+
+class CollectionsRepository:
+    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+        self._db, self._table = client, table
+        self.counter = counter or CallCounter()
+
+    # ----------------------------------------------------------------- reads
+
+    def history(self, account_id: str) -> AccountHistory:
+        out = AccountHistory()
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(account_id)}},
+            "ConsistentRead": True,
+        }
+        while True:
+            self.counter.reads += 1
+            resp = self._db.query(**kwargs)
+            for raw in resp.get("Items", []):
+                self._collect(out, from_item(raw))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return out
+
+    @staticmethod
+    def _collect(out: AccountHistory, item: dict[str, Any]) -> None:
+        kind = item.pop("type", None)
+        for key in ("pk", "sk", "lookup_pk", "lookup_sk"):
+            item.pop(key, None)
+        if kind == "CASE":
+            seq, head = int(item.pop("ledger_seq", -1)), item.pop("ledger_head", GENESIS)
+            case = Case.model_validate(item)
+            out.cases[case.case_id] = CaseRecord(case, seq, head)
+        elif kind == "LEDGER":
+            entry = LedgerEntry.model_validate(item)
+            out.ledger.setdefault(entry.case_id, []).append(entry)
+        elif kind == "NOTICE":
+            notice = Notice.model_validate(item)
+            out.notices.setdefault(notice.case_id, []).append(notice)
+        elif kind == "CONTACT":
+            out.phone_hash = item.get("phone_hash")
+
+    def case(self, account_id: str, case_id: str) -> CaseRecord:
+        self.counter.reads += 1
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": _pk(account_id)}, "sk": {"S": _case_sk(case_id)}},
+            ConsistentRead=True,
+        )
+        if "Item" not in resp:
+            raise NotFound(f"case {case_id}")
+        item = from_item(resp["Item"])
+        out = AccountHistory()
+        self._collect(out, item)
+        return out.cases[case_id]
+
+    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
+        self.counter.reads += 1
+        resp = self._db.query(
+            TableName=self._table,
+            IndexName="LookupIndex",
+            KeyConditionExpression="lookup_pk = :k",
+            ExpressionAttributeValues={":k": {"S": lookup_pk}},
+        )
+        return [from_item(i) for i in resp.get("Items", [])]
+
+    # ----------------------------------------------------------------- writes
+
+    def _case_put(self, record: CaseRecord, new_version: int) -> dict[str, Any]:
+        doc = record.case.model_dump(mode="json") | {"version": new_version}
+        doc |= {
+            "pk": _pk(record.case.account_id),
+            "sk": _case_sk(record.case.case_id),
+            "type": "CASE",
+            "ledger_seq": record.ledger_seq,
+            "ledger_head": record.ledger_head,
+        }
+        return doc
+
+    def _ledger_put(self, entry: LedgerEntry, account_id: str) -> dict[str, Any]:
+        doc = entry.model_dump(mode="json")
+        doc |= {
+            "pk": _pk(account_id),
+            "sk": f"{_case_sk(entry.case_id)}#{ledger_sort_key(entry)}",
+            "type": "LEDGER",
+        }
+        return doc
+
+    def chain(self, record: CaseRecord, at: datetime, kind: EntryKind, data: dict[str, Any],
+              actor: str) -> LedgerEntry:
+        seq = record.ledger_seq + 1
+        digest = entry_hash(record.case.case_id, seq, at, kind, actor, data, record.ledger_head)
+        entry = LedgerEntry(case_id=record.case.case_id, seq=seq, at=at, kind=kind, actor=actor, data=data,
+                            prev_hash=record.ledger_head, hash=digest)
+        record.ledger_seq, record.ledger_head = seq, digest
+        return entry
+
+    def commit(
+        self,
+        record: CaseRecord,
+        entries: Sequence[tuple[EntryKind, dict[str, Any]]],
+        *,
+        at: datetime,
+        actor: str,
+        create: bool = False,
+        extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
+    ) -> list[LedgerEntry]:
+        """Save the case header and append ledger entries in one transaction.
+
+        The header write is conditional on the version read, so two writers cannot fork the
+        chain; `extra_puts` (item, condition) ride in the same transaction (e.g. a notice).
+        """
+        expected = record.case.version
+        before = (record.ledger_seq, record.ledger_head)
+        chained = [self.chain(record, at, kind, data, actor) for kind, data in entries]
+        header = self._case_put(record, expected + 1)
+        if create:
+            header_cond = {"ConditionExpression": "attribute_not_exists(sk)"}
+        else:
+            header_cond = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(expected)}},
+            }
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self._table, "Item": to_item(header), **header_cond}}]
+        for entry in chained:
+            items.append({"Put": {
+                "TableName": self._table,
+                "Item": to_item(self._ledger_put(entry, record.case.account_id)),
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }})
+        for doc, condition in extra_puts:
+            put: dict[str, Any] = {"TableName": self._table, "Item": to_item(doc)}
+            if condition:
+                put["ConditionExpression"] = condition
+            items.append({"Put": put})
+        self.counter.writes += 1
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            record.ledger_seq, record.ledger_head = before
+            _reraise(exc)
+        record.case = record.case.model_copy(update={"version": expected + 1})
+        return chained
+
+    def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
+        doc = notice.model_dump(mode="json") | {
+            "pk": _pk(notice.account_id),
+            "sk": f"{_case_sk(notice.case_id)}#NOTICE#{notice.step_id}",
+            "type": "NOTICE",
+        }
+        if notice.provider_message_id:
+            doc["lookup_pk"] = f"MSG#{notice.provider_message_id}"
+            doc["lookup_sk"] = _pk(notice.account_id)
+        return doc
+
+    def put_contact(self, account_id: str, phone_hash: str | None) -> None:
+        """Index the customer's phone (as a keyed hash, never the number) for inbound replies."""
+        if phone_hash is None:
+            return
+        self.counter.writes += 1
+        self._db.put_item(TableName=self._table, Item=to_item({
+            "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
+            "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
+        }))
+
+    def updated_at(self) -> str:
+        return iso_z(datetime.now().astimezone())

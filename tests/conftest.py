@@ -1,0 +1,15 @@
+"""Test-wide settings: UTC everywhere, fake AWS credentials, no network (pytest-socket)."""
+
+import os
+import time
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's fake credentials
+os.environ["AWS_SESSION_TOKEN"] = "testing"  # noqa: S105
+os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Dunning")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "dunning")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
