@@ -278,14 +278,14 @@ def _altered(entry: LedgerEntry, field: str) -> LedgerEntry:
     return entry.model_copy(update={"actor": entry.actor + "!"})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(chain=chains())
 def test_an_untouched_chain_of_any_shape_verifies(chain: list[LedgerEntry]) -> None:
     report = verify_chain(CASE, chain, expected_head_hash=chain[-1].hash)
     assert report.ok, report.problems
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(chain=chains(), data=st.data())
 def test_any_single_edit_is_named(chain: list[LedgerEntry], data: st.DataObject) -> None:
     k = data.draw(st.integers(0, len(chain) - 1))
@@ -297,7 +297,7 @@ def test_any_single_edit_is_named(chain: list[LedgerEntry], data: st.DataObject)
     assert named(report, "ALTERED") == {k}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(chain=chains(), data=st.data())
 def test_any_single_removal_is_named(chain: list[LedgerEntry], data: st.DataObject) -> None:
     k = data.draw(st.integers(0, len(chain) - 1))
@@ -308,7 +308,7 @@ def test_any_single_removal_is_named(chain: list[LedgerEntry], data: st.DataObje
     assert [(p.seq, p.problem) for p in report.problems] == [(k, "MISSING")]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(chain=chains(), data=st.data())
 def test_any_single_swap_is_named(chain: list[LedgerEntry], data: st.DataObject) -> None:
     i, j = sorted(data.draw(st.lists(st.integers(0, len(chain) - 1), min_size=2, max_size=2, unique=True)))

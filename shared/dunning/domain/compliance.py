@@ -557,6 +557,7 @@ def check(
     if any(f.not_before is None for f in findings):
         return _result(Verdict.BLOCK, [f for f in findings if f.not_before is None])
     seen = list(findings)
+    seen_codes = {f.code for f in findings}
     t = now
     for _ in range(MAX_ITERATIONS):
         # every deferring rule gives a lower bound; the earliest candidate is the latest of them
@@ -568,7 +569,11 @@ def check(
             return _result(Verdict.DEFER, seen, until=t)
         if any(f.not_before is None for f in findings):
             return _result(Verdict.BLOCK, [f for f in findings if f.not_before is None])
-        seen.extend(findings)
+        # a rule met only on the way to the answer is explained once, at the instant it applied
+        for f in findings:
+            if f.code not in seen_codes:
+                seen_codes.add(f.code)
+                seen.append(_Finding(f.code, f"{f.detail} (at {iso_z(t)})", f.not_before))
     return _result(Verdict.BLOCK, seen, extra="no allowed instant within horizon")
 
 

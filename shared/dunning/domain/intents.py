@@ -39,7 +39,7 @@ date, and a promise date is never before that local today:
   Monday" is tomorrow. 下下周五 is the Friday of the week after next.
 - "15th" / "on the 15th" / 15号 / 15日 / 十五号: that day of this month if it has not passed (today
   counts), else of next month; a day the month lacks (31st in a 30-day month) is clamped to the
-  month's last day.
+  month's last day. "15th of next month" / 下个月15号: always next month, clamped the same way.
 - "December 5th", "5th of Dec", 12月5日, 12/5 (US month/day): this year if not passed, else next
   year, clamped the same way; with a year (2026-12-05, 12/5/2026, 2026年12月5日) it is exact, and
   no date if invalid or already past.
@@ -361,6 +361,14 @@ def _resolve_day(m: re.Match[str], today: date, text: str) -> date | None:
     return _day_of_month(_cn_int(m[1]), today)
 
 
+def _resolve_next_month_day(m: re.Match[str], today: date, text: str) -> date | None:
+    day = _cn_int(m[1])
+    if day is None or not 1 <= day <= 31:
+        return None
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return _clamped(year, month, day)
+
+
 def _offset(days: int) -> _Resolver:
     return lambda m, today, text: today + timedelta(days=days)
 
@@ -417,7 +425,9 @@ _DATE_RULES: tuple[_DateRule, ...] = tuple(
         ("en:day-month-name", r"\b" + _DAY + r"(?:st|nd|rd|th)? (?:of )?" + _MONTH + r"\b",
          _resolve_day_month_name),
         ("en:day-of-month", r"\b" + _DAY + r"(?:st|nd|rd|th)\b", _resolve_day),
-        ("zh:day-of-month", r"(?<![0-9月])(" + _CN_NUMBER + r")[号日]", _resolve_day),
+        ("zh:day-of-month", r"(?<![0-9])(" + _CN_NUMBER + r")[号日]", _resolve_day),
+        ("zh:next-month-day", r"下个?月(" + _CN_NUMBER + r")[号日]?", _resolve_next_month_day),
+        ("en:day-of-next-month", r"\b" + _DAY + r"(?:st|nd|rd|th)? of next month\b", _resolve_next_month_day),
         ("today", r"\b(?:today|tonight)\b|今天|今日|今晚", _offset(0)),
         ("day-after-tomorrow", r"\bday after tomorrow\b|(?<!大)后天", _offset(2)),
         ("zh:in-3-days", r"大后天", _offset(3)),

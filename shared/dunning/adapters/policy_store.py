@@ -1,0 +1,56 @@
+"""The policy in force: an SSM override (Powertools Parameters, cached) or the bundled default.
+
+A document that fails validation or the compliance lint is refused with a logged reason and the
+last good policy stays in force; the process never runs without a valid policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dunning.domain.policy import Policy, PolicyError, default_policy, parse_policy
+from dunning.observability import logger
+
+
+class PolicyStore:
+    def __init__(self, parameter_name: str | None, max_age: int = 300,
+                 fetch: Callable[[str, int], str] | None = None) -> None:
+        self._name, self._max_age = parameter_name, max_age
+        self._fetch = fetch or _ssm_fetch
+        self._last_good: Policy | None = None
+        self._last_text: str | None = None
+        self.refusals = 0
+
+    def current(self) -> Policy:
+        if not self._name:
+            return default_policy()
+        try:
+            text = self._fetch(self._name, self._max_age)
+        except Exception as exc:  # noqa: BLE001 - any fetch failure must fall back, not stop collections
+            logger.warning("policy fetch failed; keeping the policy in force",
+                           extra={"parameter": self._name, "error": type(exc).__name__})
+            return self._last_good or default_policy()
+        if text == self._last_text and self._last_good is not None:
+            return self._last_good
+        try:
+            policy = parse_policy(text)
+            from dunning.domain.templates import policy_problems
+
+            problems = policy_problems(policy)
+            if problems:
+                raise PolicyError(problems)
+        except PolicyError as exc:
+            self.refusals += 1
+            self._last_text = text
+            logger.error("policy refused; the last good policy stays in force",
+                         extra={"parameter": self._name, "problems": exc.problems[:20]})
+            return self._last_good or default_policy()
+        self._last_good, self._last_text = policy, text
+        logger.info("policy in force", extra={"policy_version": policy.version})
+        return policy
+
+
+def _ssm_fetch(name: str, max_age: int) -> str:
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+
+    return str(get_parameter(name, max_age=max_age))

@@ -1,0 +1,100 @@
+"""Outbound providers behind one small interface: SES v2 for email, SNS for SMS.
+
+Failures are sorted by what they mean for at-most-once delivery:
+  TransientError    the provider certainly did not accept it (throttled): safe to retry
+  ProviderRejected  refused for good: record FAILED, never retry
+  anything else     we cannot know whether it went out: the caller records UNCERTAIN
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import phonenumbers
+from botocore.exceptions import ClientError
+
+from dunning.adapters.errors import ProviderRejected, TransientError
+
+# Codes that mean "not accepted, try later". A 5xx is NOT here: the message may have gone out.
+_THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException",
+              "ThrottledException"}
+_REJECTED = {"MessageRejected", "MailFromDomainNotVerifiedException", "InvalidParameter",
+             "InvalidParameterValue", "AccountSendingPausedException", "SendingPausedException",
+             "OptedOut", "BadRequestException", "NotFoundException", "InvalidParameterException"}
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a provider needs. Destination is PII: it never leaves this object except to the provider."""
+
+    destination: str
+    body: str
+    subject: str | None = None
+    html: str | None = None
+    tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
+
+
+class Sender(Protocol):
+    provider: str
+
+    def send(self, message: OutboundMessage) -> str:
+        """Hand the message to the provider and return its message id."""
+        ...
+
+
+def _classify(exc: ClientError) -> Exception:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in _THROTTLED:
+        return TransientError(code)
+    if code in _REJECTED:
+        return ProviderRejected(code)
+    return exc
+
+
+class SesEmailSender:
+    provider = "ses"
+
+    def __init__(self, client: Any, from_address: str, configuration_set: str) -> None:
+        self._ses, self._from, self._config_set = client, from_address, configuration_set
+
+    def send(self, message: OutboundMessage) -> str:
+        body: dict[str, Any] = {"Text": {"Data": message.body, "Charset": "UTF-8"}}
+        if message.html:
+            body["Html"] = {"Data": message.html, "Charset": "UTF-8"}
+        try:
+            resp = self._ses.send_email(
+                FromEmailAddress=self._from,
+                Destination={"ToAddresses": [message.destination]},
+                Content={"Simple": {"Subject": {"Data": message.subject or "", "Charset": "UTF-8"}, "Body": body}},
+                ConfigurationSetName=self._config_set,
+                EmailTags=[{"Name": k, "Value": v} for k, v in (message.tags or {}).items()],
+            )
+        except ClientError as exc:
+            raise _classify(exc) from exc
+        return str(resp["MessageId"])
+
+
+class SnsSmsSender:
+    provider = "sns"
+
+    def __init__(self, client: Any, sender_id: str | None = None) -> None:
+        self._sns, self._sender_id = client, sender_id
+
+    def send(self, message: OutboundMessage) -> str:
+        # SNS does not validate E.164 itself; a malformed number must fail here, not at the carrier.
+        try:
+            parsed = phonenumbers.parse(message.destination, None)
+        except phonenumbers.NumberParseException as exc:
+            raise ProviderRejected("InvalidPhoneNumber") from exc
+        if not phonenumbers.is_valid_number(parsed):
+            raise ProviderRejected("InvalidPhoneNumber")
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self._sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self._sender_id}
+        try:
+            resp = self._sns.publish(PhoneNumber=message.destination, Message=message.body,
+                                     MessageAttributes=attributes)
+        except ClientError as exc:
+            raise _classify(exc) from exc
+        return str(resp["MessageId"])

@@ -1,0 +1,1 @@
+"""Use cases: domain + adapters composed. The only thing handlers call."""

@@ -1,0 +1,65 @@
+"""Function settings from environment variables, validated once at cold start.
+
+A missing or malformed variable fails the cold start with a message naming it; there are no
+silent defaults for anything that points at a resource.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+class BaseFunctionSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    accounts_table: str
+    collections_table: str
+    policy_parameter_name: str | None = None  # SSM parameter with a policy override; None = bundled default
+    policy_max_age_seconds: int = 300
+
+
+class MessagingSettings(BaseFunctionSettings):
+    ses_from_address: str
+    ses_configuration_set: str
+    link_secret_name: str
+    pay_base_url: str = "https://pay.example.com"
+    phone_hash_secret_name: str | None = None  # defaults to the link secret
+
+
+class WorkflowSettings(BaseFunctionSettings):
+    state_machine_arn: str
+
+
+class AgentTaskSettings(BaseFunctionSettings):
+    call_queue_url: str
+    legal_review_queue_url: str
+
+
+class ImportSettings(BaseFunctionSettings):
+    incoming_bucket: str
+    import_batch_size: int = 25
+
+
+class ArchiveSettings(BaseFunctionSettings):
+    archive_bucket: str
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+@lru_cache(maxsize=None)
+def load_settings(cls: type[S]) -> S:
+    try:
+        return cls()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        missing = ", ".join(".".join(str(p) for p in e["loc"]).upper() for e in exc.errors())
+        raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {missing}") from exc
