@@ -6,7 +6,6 @@ silent defaults for anything that points at a resource.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TypeVar
 
 from pydantic import Field, ValidationError
@@ -25,6 +24,7 @@ class BaseFunctionSettings(BaseSettings):
     collections_table: str
     policy_parameter_name: str | None = None  # SSM parameter with a policy override; None = bundled default
     policy_max_age_seconds: int = 300
+    legal_referrals_topic_arn: str | None = None
 
 
 class MessagingSettings(BaseFunctionSettings):
@@ -37,6 +37,7 @@ class MessagingSettings(BaseFunctionSettings):
 
 class WorkflowSettings(BaseFunctionSettings):
     state_machine_arn: str
+    link_secret_name: str  # keys the phone hash that lets replies find their account
 
 
 class AgentTaskSettings(BaseFunctionSettings):
@@ -56,8 +57,8 @@ class ArchiveSettings(BaseFunctionSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
-@lru_cache(maxsize=None)
 def load_settings(cls: type[S]) -> S:
+    """Read once per cold start by the function that owns the settings (never at import time)."""
     try:
         return cls()  # type: ignore[call-arg]
     except ValidationError as exc:

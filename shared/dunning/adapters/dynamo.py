@@ -20,8 +20,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from dunning.adapters.errors import Conflict, NotFound, TransientError
-from dunning.domain.ledger import GENESIS, entry_hash, ledger_sort_key
-from dunning.domain.models import Account, Case, EntryKind, LedgerEntry, Notice, iso_z
+from dunning.domain.ledger import GENESIS, ledger_sort_key, new_entry
+from dunning.domain.models import Account, Case, EntryKind, LedgerEntry, Notice, iso_z, parse_instant
 
 _SER = TypeSerializer()
 _DE = TypeDeserializer()
@@ -155,6 +155,7 @@ class CaseRecord:
     case: Case
     ledger_seq: int  # seq of the last entry, -1 when the ledger is empty
     ledger_head: str  # hash of the last entry
+    ledger_at: datetime | None = None  # time of the last entry: new entries never sort before it
 
 
 @dataclass
@@ -205,8 +206,9 @@ class CollectionsRepository:
             item.pop(key, None)
         if kind == "CASE":
             seq, head = int(item.pop("ledger_seq", -1)), item.pop("ledger_head", GENESIS)
+            last_at = item.pop("ledger_at", None)
             case = Case.model_validate(item)
-            out.cases[case.case_id] = CaseRecord(case, seq, head)
+            out.cases[case.case_id] = CaseRecord(case, seq, head, parse_instant(last_at) if last_at else None)
         elif kind == "LEDGER":
             entry = LedgerEntry.model_validate(item)
             out.ledger.setdefault(entry.case_id, []).append(entry)
@@ -250,6 +252,7 @@ class CollectionsRepository:
             "type": "CASE",
             "ledger_seq": record.ledger_seq,
             "ledger_head": record.ledger_head,
+            "ledger_at": iso_z(record.ledger_at) if record.ledger_at else None,
         }
         return doc
 
@@ -264,11 +267,13 @@ class CollectionsRepository:
 
     def chain(self, record: CaseRecord, at: datetime, kind: EntryKind, data: dict[str, Any],
               actor: str) -> LedgerEntry:
-        seq = record.ledger_seq + 1
-        digest = entry_hash(record.case.case_id, seq, at, kind, actor, data, record.ledger_head)
-        entry = LedgerEntry(case_id=record.case.case_id, seq=seq, at=at, kind=kind, actor=actor, data=data,
-                            prev_hash=record.ledger_head, hash=digest)
-        record.ledger_seq, record.ledger_head = seq, digest
+        prev = None
+        if record.ledger_seq >= 0:
+            # Only seq, hash, time and case of the predecessor matter for chaining.
+            prev = LedgerEntry.model_construct(case_id=record.case.case_id, seq=record.ledger_seq,
+                                               at=record.ledger_at or at, hash=record.ledger_head)
+        entry = new_entry(record.case.case_id, prev, at, kind, data, actor)
+        record.ledger_seq, record.ledger_head, record.ledger_at = entry.seq, entry.hash, entry.at
         return entry
 
     def commit(
@@ -287,7 +292,7 @@ class CollectionsRepository:
         chain; `extra_puts` (item, condition) ride in the same transaction (e.g. a notice).
         """
         expected = record.case.version
-        before = (record.ledger_seq, record.ledger_head)
+        before = (record.ledger_seq, record.ledger_head, record.ledger_at)
         chained = [self.chain(record, at, kind, data, actor) for kind, data in entries]
         header = self._case_put(record, expected + 1)
         if create:
@@ -313,7 +318,7 @@ class CollectionsRepository:
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            record.ledger_seq, record.ledger_head = before
+            record.ledger_seq, record.ledger_head, record.ledger_at = before
             _reraise(exc)
         record.case = record.case.model_copy(update={"version": expected + 1})
         return chained
@@ -329,6 +334,32 @@ class CollectionsRepository:
             doc["lookup_sk"] = _pk(notice.account_id)
         return doc
 
+    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None:
+        """Write a notice; with only_if_new this is the at-most-once gate for its step."""
+        kwargs: dict[str, Any] = {"TableName": self._table, "Item": to_item(self.notice_item(notice))}
+        if only_if_new:
+            kwargs["ConditionExpression"] = "attribute_not_exists(sk)"
+        self.counter.writes += 1
+        try:
+            self._db.put_item(**kwargs)
+        except ClientError as exc:
+            _reraise(exc)
+
+    def delete_sending_notice(self, notice: Notice) -> None:
+        """Undo the gate after a provider certainly refused the message (throttled), so it can retry."""
+        self.counter.writes += 1
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": _pk(notice.account_id)},
+                     "sk": {"S": f"{_case_sk(notice.case_id)}#NOTICE#{notice.step_id}"}},
+                ConditionExpression="#s = :sending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":sending": {"S": "SENDING"}},
+            )
+        except ClientError as exc:
+            _reraise(exc)
+
     def put_contact(self, account_id: str, phone_hash: str | None) -> None:
         """Index the customer's phone (as a keyed hash, never the number) for inbound replies."""
         if phone_hash is None:
@@ -338,6 +369,3 @@ class CollectionsRepository:
             "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
             "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
         }))
-
-    def updated_at(self) -> str:
-        return iso_z(datetime.now().astimezone())

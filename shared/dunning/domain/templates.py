@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 import jinja2
 import jinja2.meta
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency
 from pydantic import BaseModel, Field, ValidationError
 
@@ -358,6 +358,9 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         return format_currency(value.amount, value.currency, locale=loc)
 
     def day(value: date) -> str:
+        # SMS dates drop the year: deadlines are weeks away, and every character counts there.
+        if channel is Channel.SMS:
+            return format_skeleton("MMMd", value, locale=loc)
         return format_date(value, "medium", locale=loc)
 
     ctx: dict[str, Any] = {
@@ -446,8 +449,7 @@ def render(
     root = templates_dir or templates_root()
     env = _environment(str(root))
     parts = _PARTS.get(channel)
-    if parts is None or (template_id, locale) not in {(t, loc) for t, locs in _available(root).items()
-                                                       for loc, ch in locs if ch is channel}:
+    if parts is None or (locale, channel) not in _available(str(root)).get(template_id, set()):
         raise UnknownTemplate(template_id, locale, channel)
     ctx = _context(facts, locale, channel)
     missing = [need for need in _NEEDS.get(template_id, ()) if need not in ctx]
@@ -483,7 +485,9 @@ def render(
     )
 
 
-def _available(root: Path) -> dict[str, set[tuple[str, Channel]]]:
+@lru_cache(maxsize=8)
+def _available(root_dir: str) -> dict[str, set[tuple[str, Channel]]]:
+    root = Path(root_dir)
     parts: dict[tuple[str, str], set[str]] = {}
     if root.is_dir():
         for locale_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -501,7 +505,7 @@ def _available(root: Path) -> dict[str, set[tuple[str, Channel]]]:
 
 def available_templates() -> dict[str, set[tuple[str, Channel]]]:
     """Bundled template id -> {(locale, channel)} that can be rendered (all parts present)."""
-    return _available(templates_root())
+    return {tid: set(found) for tid, found in _available(str(templates_root())).items()}
 
 
 # ---------------------------------------------------------------------------- lint
@@ -769,5 +773,3 @@ __all__ = [
     "sample_account",
     "sample_extra",
 ]
-
-_ = Decimal  # Decimal is part of the facts' money; kept importable for callers building extras

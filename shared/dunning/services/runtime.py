@@ -12,6 +12,8 @@ from typing import Any
 
 from dunning.adapters.dynamo import AccountsRepository, CallCounter, CollectionsRepository
 from dunning.adapters.policy_store import PolicyStore
+from dunning.adapters.senders import Sender
+from dunning.domain.models import Channel
 from dunning.domain.policy import Policy
 from dunning.settings import BaseFunctionSettings
 
@@ -21,6 +23,7 @@ class Runtime:
                  counter: CallCounter | None = None) -> None:
         self.settings = settings
         self._session = session
+        self._clients: dict[str, Any] = {}
         self.counter = counter or CallCounter()
         self.sends = 0  # provider calls, for calls-per-notice counts
 
@@ -29,7 +32,9 @@ class Runtime:
             import boto3
 
             self._session = boto3.session.Session(region_name=self.settings.aws_region)
-        return self._session.client(service)
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service)
+        return self._clients[service]
 
     @cached_property
     def accounts(self) -> AccountsRepository:
@@ -54,6 +59,29 @@ class Runtime:
     @cached_property
     def link_secret(self) -> bytes:
         return self.secret(getattr(self.settings, "link_secret_name"))  # noqa: B009 - messaging settings only
+
+    def sender(self, channel: Channel) -> Sender:
+        from dunning.adapters.senders import SesEmailSender, SnsSmsSender
+
+        if channel is Channel.EMAIL:
+            return SesEmailSender(self.client("sesv2"), getattr(self.settings, "ses_from_address"),  # noqa: B009
+                                  getattr(self.settings, "ses_configuration_set"))  # noqa: B009
+        return SnsSmsSender(self.client("sns"))
+
+    def queue_task(self, queue_url: str, task: dict[str, Any]) -> None:
+        """Put an agent-call or legal-review task on its queue (ids and the task token only)."""
+        import json
+
+        self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(task))
+
+    def legal_referred(self, case_id: str, account_id: str) -> None:
+        """Tell the legal team's systems (ids only; they read the evidence export for the rest)."""
+        import json
+
+        topic = self.settings.legal_referrals_topic_arn
+        if topic:
+            self.client("sns").publish(TopicArn=topic, Message=json.dumps(
+                {"case_id": case_id, "account_id": account_id, "event": "REFERRED_TO_LEGAL"}))
 
     def phone_hash(self, phone: str | None) -> str | None:
         """A keyed hash of a phone number: lets replies find their account without storing the number."""

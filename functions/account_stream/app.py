@@ -1,0 +1,57 @@
+"""AccountStream: opens a case when an account turns delinquent, ends it when the account is cured.
+
+Partial batch failure: one bad record is reported alone and retried (then sent to the
+on-failure destination), never stalling the shard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dunning.adapters.workflow import Escalations
+from dunning.observability import logger, metrics, tracer
+from dunning.services.cases import on_account_change
+from dunning.services.runtime import Runtime
+from dunning.settings import WorkflowSettings, load_settings
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+_runtime: Runtime | None = None
+_escalations: Escalations | None = None
+
+
+def runtime() -> tuple[Runtime, Escalations]:
+    global _runtime, _escalations
+    if _runtime is None or _escalations is None:
+        settings = load_settings(WorkflowSettings)
+        _runtime = Runtime(settings)
+        _escalations = Escalations(_runtime.client("stepfunctions"), settings.state_machine_arn)
+    return _runtime, _escalations
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> str:
+    rt, escalations = runtime()
+    change = record.dynamodb
+    old = change.old_image if change else None
+    new = change.new_image if change else None
+    outcome = on_account_change(rt, escalations, _plain(old), _plain(new))
+    logger.info("account change", extra={"account_id": (new or {}).get("account_id"), "outcome": outcome})
+    return outcome
+
+
+def _plain(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    from dunning.adapters.dynamo import _plain as plain
+
+    return None if image is None else plain(image)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

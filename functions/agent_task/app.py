@@ -1,0 +1,48 @@
+"""AgentTask: the escalation waits on a task token while an agent calls or an admin reviews.
+
+The token is kept on the case header, so agents and admins act by case id; the task itself
+(ids and the token) goes to CallQueue or LegalReviewQueue.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from dunning.observability import logger, metrics, tracer
+from dunning.services import escalation
+from dunning.services.runtime import Runtime
+from dunning.settings import AgentTaskSettings, load_settings
+
+
+class TaskRequest(BaseModel):
+    case_id: str
+    account_id: str
+    step_id: str
+    kind: Literal["CALL", "LEGAL_REVIEW"]
+    task_token: str
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(AgentTaskSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context(correlation_id_path="case_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=TaskRequest)
+def lambda_handler(event: TaskRequest, context: LambdaContext) -> dict[str, Any]:
+    rt = runtime()
+    settings: AgentTaskSettings = rt.settings  # type: ignore[assignment]
+    queue = settings.call_queue_url if event.kind == "CALL" else settings.legal_review_queue_url
+    return escalation.open_task(rt, event.case_id, event.account_id, event.step_id, event.kind,
+                                event.task_token, queue)

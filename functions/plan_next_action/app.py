@@ -1,0 +1,37 @@
+"""PlanNextAction: the escalation's Plan state. Ids in, one decision out (ids and codes only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from dunning.observability import logger, metrics, tracer
+from dunning.services import escalation
+from dunning.services.runtime import Runtime
+from dunning.settings import MessagingSettings, load_settings
+
+
+class PlanRequest(BaseModel):
+    case_id: str
+    account_id: str
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(MessagingSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context(correlation_id_path="case_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=PlanRequest)
+def lambda_handler(event: PlanRequest, context: LambdaContext) -> dict[str, Any]:
+    return escalation.plan(runtime(), event.case_id, event.account_id)

@@ -1,0 +1,39 @@
+"""RecordFailure: the state machine's Catch target. Keeps the failure on the case's ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from dunning.observability import logger, metrics, tracer
+from dunning.services import escalation
+from dunning.services.runtime import Runtime
+from dunning.settings import BaseFunctionSettings, load_settings
+
+
+class FailureRequest(BaseModel):
+    case_id: str
+    account_id: str
+    error: str = "Unknown"
+    cause: str = ""
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(BaseFunctionSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context(correlation_id_path="case_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=FailureRequest)
+def lambda_handler(event: FailureRequest, context: LambdaContext) -> dict[str, Any]:
+    return escalation.record_failure(runtime(), event.case_id, event.account_id, event.error, event.cause)

@@ -1,0 +1,44 @@
+"""SendNotice: render, check and send one notice, at most once per case step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from dunning.domain.models import Channel
+from dunning.observability import logger, metrics, tracer
+from dunning.services import escalation
+from dunning.services.runtime import Runtime
+from dunning.settings import MessagingSettings, load_settings
+
+
+class SendRequest(BaseModel):
+    case_id: str
+    account_id: str
+    step_id: str
+    channel: Channel
+    template_id: str
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(MessagingSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context(correlation_id_path="case_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=SendRequest)
+def lambda_handler(event: SendRequest, context: LambdaContext) -> dict[str, Any]:
+    rt = runtime()
+    result = escalation.send(rt, rt.sender(event.channel), event.case_id, event.account_id, event.step_id,
+                             event.channel, event.template_id)
+    return result.as_output()

@@ -1,0 +1,82 @@
+"""Opening a case when an account becomes delinquent, and ending it when the account is cured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dunning.adapters.dynamo import CaseRecord
+from dunning.adapters.errors import Conflict
+from dunning.adapters.workflow import Escalations
+from dunning.domain.ledger import GENESIS
+from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, utc_now
+from dunning.domain.policy import assign_variant, strategy_for
+from dunning.observability import logger, metrics
+from dunning.services.runtime import Runtime
+
+
+def case_id_for(account: Account) -> str:
+    """One case per delinquency episode: the same due date always maps to the same case id,
+    so a replayed stream record finds the case (and execution) it already opened."""
+    assert account.due_date is not None
+    return f"{account.account_id}-{account.due_date:%Y%m%d}"
+
+
+def open_case(rt: Runtime, escalations: Escalations, account: Account) -> str:
+    policy, now = rt.policy(), utc_now()
+    case_id = case_id_for(account)
+    variant = assign_variant(policy, account.account_id)
+    strategy_id, _ = strategy_for(policy, account, variant)
+    case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
+                variant=variant.id, policy_version=policy.version,
+                execution_arn=escalations.execution_arn(case_id))
+    record = CaseRecord(case, -1, GENESIS)
+    try:
+        rt.collections.commit(record, [(EntryKind.CASE_OPENED, {
+            "strategy_id": strategy_id, "variant": variant.id, "policy_version": policy.version,
+            "due_date": account.due_date.isoformat() if account.due_date else None,
+            "days_past_due_at_open": account.days_past_due(now.date()),
+        })], at=now, actor="AccountStream", create=True)
+        rt.collections.put_contact(account.account_id, rt.phone_hash(account.contact.phone))
+        metrics.add_metric(name="CasesOpened", unit="Count", value=1)
+    except Conflict:
+        logger.info("case already open; ensuring its escalation runs", extra={"case_id": case_id})
+    escalations.start(case_id, account.account_id)
+    return case_id
+
+
+def cure(rt: Runtime, escalations: Escalations, account: Account) -> list[str]:
+    """The account no longer owes: resolve its active cases and stop their escalations."""
+    history = rt.collections.history(account.account_id)
+    now, ended = utc_now(), []
+    for record in history.cases.values():
+        case = record.case
+        if not case.is_active and case.status is not CaseStatus.LEGAL_REVIEW:
+            continue
+        case.transition(CaseStatus.RESOLVED)
+        case.closed_at, case.resolution = now, "PAID"
+        try:
+            rt.collections.commit(record, [(EntryKind.CASE_CLOSED, {"status": "RESOLVED", "reasons": ["PAID"]})],
+                                  at=now, actor="AccountStream")
+        except Conflict:
+            raise  # the batch item fails and is retried with fresh state
+        if case.execution_arn:
+            escalations.stop(case.execution_arn, cause="account cured")
+        metrics.add_metric(name="CasesCured", unit="Count", value=1)
+        ended.append(case.case_id)
+    return ended
+
+
+def on_account_change(rt: Runtime, escalations: Escalations, old: dict[str, Any] | None,
+                      new: dict[str, Any] | None) -> str:
+    """React to one AccountsTable stream record; returns what happened (for logs and tests)."""
+    if new is None:
+        return "ignored"
+    account = Account.model_validate({k: v for k, v in new.items() if k != "due_date_key"})
+    was = (old or {}).get("status")
+    if account.status is AccountStatus.DELINQUENT and was != AccountStatus.DELINQUENT.value:
+        open_case(rt, escalations, account)
+        return "opened"
+    if was == AccountStatus.DELINQUENT.value and account.status in (AccountStatus.CURRENT, AccountStatus.PAID_OFF):
+        cure(rt, escalations, account)
+        return "cured"
+    return "ignored"

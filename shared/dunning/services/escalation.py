@@ -1,0 +1,246 @@
+"""The escalation's steps: plan the next action, send a notice, open an agent/approval task,
+record a failure. Each is called by one Lambda from the state machine with ids only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dunning.adapters.dynamo import AccountHistory, CaseRecord
+from dunning.adapters.errors import Conflict, NotFound, ProviderRejected, TransientError
+from dunning.adapters.senders import OutboundMessage, Sender
+from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
+from dunning.domain.history import contact_history
+from dunning.domain.models import (
+    Account,
+    Action,
+    CaseStatus,
+    Channel,
+    EntryKind,
+    Notice,
+    NoticeStatus,
+    ReasonCode,
+    utc_now,
+)
+from dunning.domain.planning import REMINDER_TEMPLATE, plan_next_action
+from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
+from dunning.domain.templates import RenderedNotice, build_facts, render
+from dunning.observability import logger, metrics
+from dunning.services.runtime import Runtime
+
+# Templates sent as a reminder of something the customer agreed to, not as dunning.
+_PLAN_TEMPLATES = {REMINDER_TEMPLATE}
+
+
+def _strategy(policy: Policy, record: CaseRecord, account: Account) -> Strategy:
+    """The case keeps the strategy it opened with, unless a new policy no longer has it."""
+    sid = record.case.strategy_id
+    if sid and sid in policy.strategies:
+        return policy.strategies[sid]
+    return strategy_for(policy, account, assign_variant(policy, account.account_id))[1]
+
+
+def _load(rt: Runtime, case_id: str, account_id: str) -> tuple[AccountHistory, CaseRecord, Account]:
+    history = rt.collections.history(account_id)
+    record = history.cases.get(case_id)
+    if record is None:
+        raise NotFound(f"case {case_id}")
+    return history, record, rt.accounts.get(account_id)
+
+
+def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextAction") -> dict[str, Any]:
+    """Decide the next action; record the decision in the ledger; return it (ids only)."""
+    history, record, account = _load(rt, case_id, account_id)
+    policy, now = rt.policy(), utc_now()
+    contacts = contact_history(history.all_notices(), history.all_entries())
+    outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
+                               _strategy(policy, record, account), now)
+    decision = outcome.decision
+    case = record.case
+    if outcome.new_status is not None and outcome.new_status != case.status:
+        case.transition(outcome.new_status)
+        if outcome.new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.REFERRED_TO_LEGAL):
+            case.closed_at = now
+            case.resolution = decision.reasons[0].value if decision.reasons else None
+    if outcome.skipped_steps:
+        case.steps_done = [*case.steps_done, *[s for s in outcome.skipped_steps if s not in case.steps_done]]
+    data = decision.model_dump(mode="json", exclude_none=True) | {"skipped": outcome.skipped_steps,
+                                                                  "details": outcome.details}
+    entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data)]
+    if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
+        entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
+    try:
+        rt.collections.commit(record, entries, at=now, actor=actor)
+    except Conflict as exc:
+        raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
+    metrics.add_metric(name=f"Decision{decision.action.value.title().replace('_', '')}", unit="Count", value=1)
+    if decision.action is Action.CLOSE and case.status is CaseStatus.REFERRED_TO_LEGAL:
+        rt.legal_referred(case.case_id, account.account_id)
+    logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
+                                   "reasons": data["reasons"], "step_id": decision.step_id})
+    return decision.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass
+class SendResult:
+    status: str
+    step_id: str
+    reasons: list[str]
+
+    def as_output(self) -> dict[str, Any]:
+        return {"status": self.status, "step_id": self.step_id, "reasons": self.reasons}
+
+
+def _extra_facts(record: CaseRecord) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if record.case.plan is not None:
+        extra["plan"] = record.case.plan
+    if record.case.promise is not None:
+        extra["promise"] = record.case.promise
+    return extra
+
+
+def _destination(account: Account, channel: Channel) -> str:
+    dest = account.contact.phone if channel is Channel.SMS else account.contact.email
+    if dest is None:
+        raise ProviderRejected("NoDestination")
+    return str(dest)
+
+
+def render_for(rt: Runtime, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
+               channel: Channel) -> RenderedNotice:
+    facts = build_facts(account, policy, utc_now(), link_secret=rt.link_secret,
+                        extra=_extra_facts(record) if record else None)
+    return render(template_id, channel, facts, account.locale)
+
+
+def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
+         template_id: str, *, actor: str = "SendNotice", kind: AttemptKind | None = None) -> SendResult:
+    """Send one notice at most once for (case, step): SENDING -> provider -> SENT/FAILED/UNCERTAIN."""
+    history, record, account = _load(rt, case_id, account_id)
+    policy, now = rt.policy(), utc_now()
+    existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
+    if existing is not None:
+        if existing.status is NoticeStatus.SENDING:  # a crash after the provider call: never resend
+            _finish(rt, record, existing, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor)
+            return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
+        return SendResult(existing.status.value, step_id, [])
+    rendered = render_for(rt, account, policy, record, template_id, channel)
+    attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
+    first = not any(n.status not in (NoticeStatus.FAILED,) for n in history.notices.get(case_id, []))
+    contacts = contact_history(history.all_notices(), history.all_entries())
+    verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered),
+                    account, record.case, contacts, policy, now)
+    if verdict.verdict is not Verdict.ALLOW:
+        # The world changed between Plan and Send (or the text failed lint): record, don't send.
+        if verdict.verdict is Verdict.BLOCK and ReasonCode.CONTENT not in verdict.reasons:
+            record.case.steps_done = [*record.case.steps_done, step_id]
+        data = {"step_id": step_id, "verdict": verdict.verdict.value,
+                "reasons": [r.value for r in verdict.reasons], "details": verdict.details}
+        try:
+            rt.collections.commit(record, [(EntryKind.DECISION, data)], at=now, actor=actor)
+        except Conflict as exc:
+            raise TransientError("case changed while sending") from exc
+        metrics.add_metric(name=f"Notice{verdict.verdict.value.title()}", unit="Count", value=1)
+        return SendResult(verdict.verdict.value, step_id, data["reasons"])
+    notice = Notice(notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id,
+                    step_id=step_id, channel=channel, template_id=template_id,
+                    template_version=rendered.template_version, locale=rendered.locale,
+                    status=NoticeStatus.SENDING, subject=rendered.subject, body=rendered.body,
+                    html=rendered.html, segments=rendered.segments, created_at=now)
+    try:
+        rt.collections.put_notice(notice, only_if_new=True)
+    except Conflict:
+        return SendResult("ALREADY_SENDING", step_id, [])
+    message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
+                              subject=rendered.subject, html=rendered.html,
+                              tags={"case_id": case_id, "step_id": step_id})
+    try:
+        rt.sends += 1
+        message_id = sender.send(message)
+    except TransientError:
+        rt.collections.delete_sending_notice(notice)  # the provider refused to take it: safe to retry
+        raise
+    except ProviderRejected as exc:
+        _finish(rt, record, notice, NoticeStatus.FAILED, None, str(exc), now, actor)
+        return SendResult(NoticeStatus.FAILED.value, step_id, [])
+    except Exception as exc:  # noqa: BLE001 - unknown outcome: UNCERTAIN, never resent
+        _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
+        metrics.add_metric(name="UncertainSends", unit="Count", value=1)
+        return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
+    _finish(rt, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
+    metrics.add_metric(name="NoticesSent", unit="Count", value=1)
+    return SendResult(NoticeStatus.SENT.value, step_id, [])
+
+
+def _finish(rt: Runtime, record: CaseRecord, notice: Notice, status: NoticeStatus, message_id: str | None,
+            error: str | None, now: Any, actor: str) -> None:
+    """Mark the notice and append its full content to the ledger, in one transaction."""
+    done = notice.model_copy(update={"status": status, "provider_message_id": message_id, "error": error,
+                                     "sent_at": now if status is NoticeStatus.SENT else None})
+    if notice.step_id not in record.case.steps_done:
+        record.case.steps_done = [*record.case.steps_done, notice.step_id]
+    record.case.last_step_id = notice.step_id
+    data = {
+        "notice_id": done.notice_id, "step_id": done.step_id, "channel": done.channel.value,
+        "template_id": done.template_id, "template_version": done.template_version, "locale": done.locale,
+        "status": status.value, "provider_message_id": message_id, "error": error,
+        "subject": done.subject, "body": done.body, "segments": done.segments,
+    }
+    for attempt in range(3):
+        try:
+            rt.collections.commit(record, [(EntryKind.NOTICE, data)], at=now, actor=actor,
+                                  extra_puts=[(rt.collections.notice_item(done), None)])
+            return
+        except Conflict:
+            # Someone else touched the case (a reply arrived): re-read the header, never lose the record.
+            fresh = rt.collections.case(notice.account_id, notice.case_id)
+            fresh.case.steps_done = sorted({*fresh.case.steps_done, notice.step_id})
+            fresh.case.last_step_id = notice.step_id
+            record.case, record.ledger_seq, record.ledger_head = fresh.case, fresh.ledger_seq, fresh.ledger_head
+            record.ledger_at = fresh.ledger_at
+            if attempt == 2:
+                raise
+
+
+def open_task(rt: Runtime, case_id: str, account_id: str, step_id: str, kind: str, token: str,
+              queue_url: str, actor: str = "AgentTask") -> dict[str, Any]:
+    """Hold the task token on the case (agents and admins act by case id) and queue the task."""
+    record = rt.collections.case(account_id, case_id)
+    now = utc_now()
+    case = record.case
+    if kind == "CALL":
+        case.call_task_token = token
+        entry = (EntryKind.CALL_TASK, {"step_id": step_id, "kind": kind})
+    else:
+        case.transition(CaseStatus.LEGAL_REVIEW)
+        case.approval_task_token = token
+        entry = (EntryKind.LEGAL, {"step_id": step_id, "event": "REVIEW_REQUESTED"})
+    if step_id not in case.steps_done:
+        case.steps_done = [*case.steps_done, step_id]  # at most one task per step, even on replay
+    try:
+        rt.collections.commit(record, [entry], at=now, actor=actor)
+    except Conflict as exc:
+        raise TransientError("case changed while opening the task") from exc
+    rt.queue_task(queue_url, {"case_id": case_id, "account_id": account_id, "step_id": step_id, "kind": kind,
+                              "task_token": token, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    metrics.add_metric(name="CallTasks" if kind == "CALL" else "LegalReviews", unit="Count", value=1)
+    return {"case_id": case_id, "step_id": step_id, "kind": kind}
+
+
+def record_failure(rt: Runtime, case_id: str, account_id: str, error: str, cause: str,
+                   actor: str = "RecordFailure") -> dict[str, Any]:
+    """The escalation failed for good: keep the record so an admin can see and restart it."""
+    record = rt.collections.case(account_id, case_id)
+    # Causes come from our own exceptions, which never carry PII; still, keep only a bounded prefix.
+    data = {"error": error[:200], "cause": cause[:500]}
+    for _ in range(3):
+        try:
+            rt.collections.commit(record, [(EntryKind.FAILURE, data)], at=utc_now(), actor=actor)
+            break
+        except Conflict:
+            record = rt.collections.case(account_id, case_id)
+    metrics.add_metric(name="EscalationFailures", unit="Count", value=1)
+    logger.error("escalation failed", extra={"case_id": case_id, "error": error[:200]})
+    return {"case_id": case_id, "recorded": True}

@@ -1,0 +1,306 @@
+"""Compliance engine properties over random accounts, cases, histories and instants.
+
+The checks below recount windows, holidays, caps and holds on their own, straight from the
+policy and the `holidays` package, so a mistake in the engine's bookkeeping cannot hide itself.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+from dunning.domain.compliance import (
+    Attempt,
+    AttemptKind,
+    ContactOutcome,
+    ContactRecord,
+    Verdict,
+    check,
+)
+from dunning.domain.models import (
+    Account,
+    AccountStatus,
+    Case,
+    CaseStatus,
+    Channel,
+    Contact,
+    Jurisdiction,
+    Money,
+    Promise,
+    Recipient,
+)
+from dunning.domain.policy import Policy, default_policy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+POLICY: Policy = default_policy()
+ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Phoenix",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "Pacific/Guam",
+    "Europe/London",
+    "Asia/Shanghai",
+    "Asia/Kolkata",  # +05:30
+    "Asia/Kathmandu",  # +05:45
+    "Australia/Adelaide",  # +09:30, daylight saving in the southern summer
+]
+START = datetime(2026, 1, 1, tzinfo=UTC)
+END = datetime(2027, 12, 31, tzinfo=UTC)
+COUNTED = {
+    ContactOutcome.SENT,
+    ContactOutcome.UNCERTAIN,
+    ContactOutcome.DELIVERED,
+    ContactOutcome.CALL_NO_ANSWER,
+    ContactOutcome.CALL_LEFT_MESSAGE,
+    ContactOutcome.CALL_CONVERSATION,
+}
+NUMBERS = st.sampled_from([None, "n1", "n2"])
+
+
+@st.composite
+def accounts(draw: st.DrawFn) -> Account:
+    jurisdiction = draw(st.sampled_from(list(Jurisdiction)))
+    us = jurisdiction is Jurisdiction.US
+    channels = list(Channel)
+    return Account(
+        account_id="acc-1",
+        customer_name="Pat Debtor",
+        account_number="000123456789",
+        contact=Contact(
+            phone="+12025550123" if us else "+8613800138000",
+            email="pat@example.com",
+            phone_usable=draw(st.sampled_from([True, True, True, False])),
+            email_usable=draw(st.sampled_from([True, True, True, False])),
+        ),
+        locale="en-US" if us else "zh-CN",
+        time_zones=draw(st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True)),
+        jurisdiction=jurisdiction,
+        currency="USD" if us else "CNY",
+        principal_due=Decimal("250.00"),
+        due_date=date(2025, 12, 1),
+        status=draw(st.sampled_from([AccountStatus.DELINQUENT] * 6 + list(AccountStatus))),
+        opted_out=draw(st.sets(st.sampled_from(channels), max_size=1)),
+        consented=draw(st.sampled_from([set(channels)] * 4 + [{Channel.EMAIL}, {Channel.SMS, Channel.CALL}])),
+    )
+
+
+def cases(now: datetime) -> st.SearchStrategy[Case | None]:
+    @st.composite
+    def build(draw: st.DrawFn) -> Case:
+        status = draw(st.sampled_from([CaseStatus.OPEN] * 4 + list(CaseStatus)))
+        paused_until = draw(
+            st.one_of(
+                st.none(),
+                st.integers(-3 * 24 * 60, 30 * 24 * 60).map(lambda m: now + timedelta(minutes=m, seconds=17)),
+            )
+        )
+        promise = draw(
+            st.one_of(
+                st.none(),
+                st.integers(-5, 20).map(
+                    lambda d: Promise(
+                        promised_on=now.date() + timedelta(days=d),
+                        amount=Money.of("50.00", "USD"),
+                        made_at=now - timedelta(days=1),
+                    )
+                ),
+            )
+        )
+        return Case(
+            case_id="case-1",
+            account_id="acc-1",
+            status=status,
+            opened_at=now - timedelta(days=20),
+            paused_until=paused_until,
+            promise=promise,
+        )
+
+    return st.one_of(st.none(), build())
+
+
+def histories(now: datetime) -> st.SearchStrategy[list[ContactRecord]]:
+    record = st.builds(
+        ContactRecord,
+        at=st.integers(0, 10 * 24 * 3600).map(lambda s: now - timedelta(seconds=s)),
+        channel=st.sampled_from(list(Channel)),
+        outcome=st.sampled_from(list(ContactOutcome)),
+        number_hash=NUMBERS,
+    )
+    return st.lists(record, max_size=20)
+
+
+attempts = st.builds(
+    Attempt,
+    channel=st.sampled_from(list(Channel)),
+    kind=st.sampled_from([AttemptKind.COLLECTION] * 3 + [AttemptKind.PLAN_REMINDER, AttemptKind.SERVICE]),
+    recipient=st.sampled_from([Recipient.DEBTOR] * 8 + [Recipient.GUARANTOR, Recipient.THIRD_PARTY]),
+    first_contact=st.booleans(),
+    is_opt_out_confirmation=st.booleans(),
+    number_hash=NUMBERS,
+)
+
+instants = st.integers(0, int((END - START).total_seconds())).map(lambda s: START + timedelta(seconds=s))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    now = draw(instants)
+    return {
+        "attempt": draw(attempts),
+        "account": draw(accounts()),
+        "case": draw(cases(now)),
+        "history": draw(histories(now)),
+        "now": now,
+    }
+
+
+# --------------------------------------------------------------------------- independent checks
+
+
+def _public_holiday(country: str, day: date) -> bool:
+    return day in holidays.country_holidays(country, years=day.year)
+
+
+def _violations(s: dict[str, Any], t: datetime) -> list[str]:
+    """Everything that would make a contact at `t` unlawful, recounted from first principles."""
+    attempt: Attempt = s["attempt"]
+    account: Account = s["account"]
+    case: Case | None = s["case"]
+    history: list[ContactRecord] = s["history"]
+    rules = POLICY.for_jurisdiction(account.jurisdiction)
+    zones = [ZoneInfo(z) for z in account.time_zones]
+    service = attempt.kind is AttemptKind.SERVICE
+    out: list[str] = []
+
+    if attempt.recipient is Recipient.THIRD_PARTY:
+        out.append("third party")
+    if not account.contact.reachable(attempt.channel):
+        out.append("unreachable")
+    if attempt.channel in account.opted_out:
+        confirmed = any(
+            r.channel is attempt.channel
+            and r.outcome is ContactOutcome.CONFIRMATION
+            and t - r.at < timedelta(hours=24)
+            for r in history
+        )
+        if not (service and attempt.is_opt_out_confirmation and not confirmed):
+            out.append("opted out")
+    if attempt.channel not in account.consented and not service:
+        out.append("no consent")
+    if service:
+        return out
+
+    for zone in zones:
+        local = t.astimezone(zone)
+        if not rules.contact_window.start <= local.time() < rules.contact_window.end:
+            out.append(f"outside window in {zone.key}")
+        if rules.holidays and _public_holiday(rules.holiday_country, local.date()):
+            out.append(f"holiday in {zone.key}")
+
+    counted = [r for r in history if r.outcome in COUNTED]
+    first = zones[0]
+    today = t.astimezone(first).date()
+    per_day = {Channel.SMS: rules.caps.sms_per_day, Channel.EMAIL: rules.caps.email_per_day}
+    if attempt.channel in per_day:
+        same_day = [
+            r for r in counted if r.channel is attempt.channel and r.at.astimezone(first).date() == today
+        ]
+        if len(same_day) >= per_day[attempt.channel]:
+            out.append("daily cap")
+    if len([r for r in counted if t - r.at < timedelta(days=7)]) >= rules.caps.contacts_per_week:
+        out.append("weekly cap")
+    if attempt.channel is Channel.CALL:
+        calls = [r for r in counted if r.channel is Channel.CALL]
+        per_week = rules.caps.call_attempts_per_7_days
+        if per_week is not None and len([r for r in calls if t - r.at < timedelta(days=7)]) >= per_week:
+            out.append("call cap")
+        if rules.caps.call_quiet_days_after_conversation is not None:
+            quiet = timedelta(days=rules.caps.call_quiet_days_after_conversation)
+            if any(r.outcome is ContactOutcome.CALL_CONVERSATION and t - r.at < quiet for r in calls):
+                out.append("quiet after conversation")
+        if rules.caps.unanswered_calls_per_day_per_number is not None:
+            unanswered = [
+                r
+                for r in calls
+                if r.outcome in (ContactOutcome.CALL_NO_ANSWER, ContactOutcome.CALL_LEFT_MESSAGE)
+                and r.at.astimezone(first).date() == today
+                and (attempt.number_hash is None or r.number_hash in (None, attempt.number_hash))
+            ]
+            if len(unanswered) >= rules.caps.unanswered_calls_per_day_per_number:
+                out.append("unanswered calls per number")
+
+    if account.status in (AccountStatus.CHARGED_OFF, AccountStatus.PAID_OFF):
+        out.append("account closed to collection")
+    if case is not None:
+        status = case.status
+        if status in (
+            CaseStatus.DISPUTED,
+            CaseStatus.REFERRED_TO_LEGAL,
+            CaseStatus.RESOLVED,
+            CaseStatus.CLOSED,
+        ):
+            out.append(f"hold {status}")
+        if status is CaseStatus.PAUSED and (case.paused_until is None or case.paused_until > t):
+            out.append("paused")
+        if status is CaseStatus.IN_PLAN and attempt.kind is AttemptKind.COLLECTION:
+            out.append("in plan")
+        if status is CaseStatus.PROMISED and attempt.kind is AttemptKind.COLLECTION:
+            last_day = (
+                case.promise.promised_on + timedelta(days=POLICY.promises.grace_days)
+                if case.promise
+                else None
+            )
+            if last_day is None or any(t.astimezone(z).date() <= last_day for z in zones):
+                out.append("promise pending")
+    return out
+
+
+def _check(s: dict[str, Any], now: datetime, history: list[ContactRecord] | None = None):
+    return check(
+        s["attempt"], s["account"], s["case"], s["history"] if history is None else history, POLICY, now
+    )
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios())
+def test_allow_is_lawful_and_defer_names_an_allowed_instant(s: dict[str, Any]) -> None:
+    now = s["now"]
+    result = _check(s, now)
+    if result.verdict is Verdict.ALLOW:
+        assert _violations(s, now) == []
+        assert result.reasons == [] and result.until is None
+    elif result.verdict is Verdict.DEFER:
+        until = result.until
+        assert until is not None and until > now
+        assert until.utcoffset() == timedelta(0) and until.second == 0 and until.microsecond == 0
+        again = _check(s, until)
+        assert again.verdict is Verdict.ALLOW, again
+        assert _violations(s, until) == []
+        assert result.reasons and result.reasons == sorted(set(result.reasons))
+        # the earliest whole minute: the one before it (when still ahead of now) is not allowed
+        before = until - timedelta(minutes=1)
+        if before >= now:
+            assert _check(s, before).verdict is not Verdict.ALLOW
+    else:
+        assert result.until is None and result.reasons
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), st.randoms(use_true_random=False))
+def test_check_is_deterministic_and_ignores_history_order(s: dict[str, Any], rnd: random.Random) -> None:
+    first = _check(s, s["now"])
+    assert _check(s, s["now"]) == first
+    shuffled = list(s["history"])
+    rnd.shuffle(shuffled)
+    assert _check(s, s["now"], shuffled) == first
