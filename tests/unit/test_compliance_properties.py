@@ -77,8 +77,8 @@ def accounts(draw: st.DrawFn) -> Account:
         contact=Contact(
             phone="+12025550123" if us else "+8613800138000",
             email="pat@example.com",
-            phone_usable=draw(st.sampled_from([True, True, True, False])),
-            email_usable=draw(st.sampled_from([True, True, True, False])),
+            phone_usable=draw(st.sampled_from([True] * 9 + [False])),
+            email_usable=draw(st.sampled_from([True] * 9 + [False])),
         ),
         locale="en-US" if us else "zh-CN",
         time_zones=draw(st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True)),
@@ -86,16 +86,16 @@ def accounts(draw: st.DrawFn) -> Account:
         currency="USD" if us else "CNY",
         principal_due=Decimal("250.00"),
         due_date=date(2025, 12, 1),
-        status=draw(st.sampled_from([AccountStatus.DELINQUENT] * 6 + list(AccountStatus))),
-        opted_out=draw(st.sets(st.sampled_from(channels), max_size=1)),
-        consented=draw(st.sampled_from([set(channels)] * 4 + [{Channel.EMAIL}, {Channel.SMS, Channel.CALL}])),
+        status=draw(st.sampled_from([AccountStatus.DELINQUENT] * 12 + list(AccountStatus))),
+        opted_out=draw(st.sampled_from([set()] * 6 + [{c} for c in channels])),
+        consented=draw(st.sampled_from([set(channels)] * 8 + [{Channel.EMAIL}, {Channel.SMS, Channel.CALL}])),
     )
 
 
 def cases(now: datetime) -> st.SearchStrategy[Case | None]:
     @st.composite
     def build(draw: st.DrawFn) -> Case:
-        status = draw(st.sampled_from([CaseStatus.OPEN] * 4 + list(CaseStatus)))
+        status = draw(st.sampled_from([CaseStatus.OPEN] * 10 + list(CaseStatus)))
         paused_until = draw(
             st.one_of(
                 st.none(),
@@ -127,27 +127,36 @@ def cases(now: datetime) -> st.SearchStrategy[Case | None]:
 
 
 def histories(now: datetime) -> st.SearchStrategy[list[ContactRecord]]:
-    record = st.builds(
-        ContactRecord,
-        at=st.integers(0, 10 * 24 * 3600).map(lambda s: now - timedelta(seconds=s)),
-        channel=st.sampled_from(list(Channel)),
-        outcome=st.sampled_from(list(ContactOutcome)),
-        number_hash=NUMBERS,
-    )
-    return st.lists(record, max_size=20)
+    # a dense recent history some of the time, so the call caps are reached as well as the daily ones
+    def within(hours: int) -> st.SearchStrategy[list[ContactRecord]]:
+        record = st.builds(
+            ContactRecord,
+            at=st.integers(0, hours * 3600).map(lambda s: now - timedelta(seconds=s)),
+            channel=st.sampled_from([Channel.SMS, Channel.EMAIL, Channel.CALL, Channel.CALL]),
+            outcome=st.sampled_from(list(ContactOutcome)),
+            number_hash=NUMBERS,
+        )
+        return st.lists(record, max_size=20)
+
+    return st.sampled_from([24, 72, 240, 240]).flatmap(within)
 
 
 attempts = st.builds(
     Attempt,
     channel=st.sampled_from(list(Channel)),
     kind=st.sampled_from([AttemptKind.COLLECTION] * 3 + [AttemptKind.PLAN_REMINDER, AttemptKind.SERVICE]),
-    recipient=st.sampled_from([Recipient.DEBTOR] * 8 + [Recipient.GUARANTOR, Recipient.THIRD_PARTY]),
+    recipient=st.sampled_from([Recipient.DEBTOR] * 16 + [Recipient.GUARANTOR, Recipient.THIRD_PARTY]),
     first_contact=st.booleans(),
     is_opt_out_confirmation=st.booleans(),
     number_hash=NUMBERS,
 )
 
-instants = st.integers(0, int((END - START).total_seconds())).map(lambda s: START + timedelta(seconds=s))
+# day and second of day drawn apart, so shrinking towards 0 does not pile every example on 1 January
+instants = st.builds(
+    lambda day, second: START + timedelta(days=day, seconds=second),
+    st.integers(0, (END - START).days),
+    st.integers(0, 24 * 3600 - 1),
+)
 
 
 @st.composite

@@ -622,19 +622,28 @@ def _sample_facts(jurisdiction: Jurisdiction, locale: str, policy: Policy) -> No
     )
 
 
-def _lint_lines(prefix: str, notice: RenderedNotice, *, first_contact: bool, time_barred: bool) -> list[str]:
+def _lint_lines(
+    prefix: str, notice: RenderedNotice, *, first_contact: bool, time_barred: bool, budget: bool
+) -> list[str]:
     lines = [
         f"{prefix}: {f.code} {f.detail}"
         for f in lint_rendered(notice, first_contact=first_contact, time_barred=time_barred)
     ]
-    budget = SMS_SEGMENT_BUDGET.get(notice.locale)
-    if notice.segments is not None and budget is not None and notice.segments > budget:
-        lines.append(f"{prefix}: LENGTH {notice.segments} SMS segments, budget {budget}")
+    limit = SMS_SEGMENT_BUDGET.get(notice.locale) if budget else None
+    if notice.segments is not None and limit is not None and notice.segments > limit:
+        lines.append(f"{prefix}: LENGTH {notice.segments} SMS segments, budget {limit}")
     return lines
 
 
 def _check_one(
-    prefix: str, template_id: str, channel: Channel, facts: NoticeFacts, locale: str, *, first_contact: bool
+    prefix: str,
+    template_id: str,
+    channel: Channel,
+    facts: NoticeFacts,
+    locale: str,
+    *,
+    first_contact: bool,
+    budget: bool = True,
 ) -> list[str]:
     try:
         notice = render(template_id, channel, facts, locale)
@@ -642,7 +651,7 @@ def _check_one(
         return [f"{prefix}: does not render ({exc.__class__.__name__})"]
     # Everything but the referral notice must be sendable on time-barred debt too.
     time_barred = template_id != "legal_referral"
-    return _lint_lines(prefix, notice, first_contact=first_contact, time_barred=time_barred)
+    return _lint_lines(prefix, notice, first_contact=first_contact, time_barred=time_barred, budget=budget)
 
 
 # Channels each template must exist in, per bundled locale.
@@ -677,7 +686,11 @@ def lint_bundled_templates(policy: Policy | None = None) -> list[str]:
                     if len(locales) > 1:
                         prefix += f" ({jurisdiction})"
                     first = disclosure and template_id == "first_notice"
-                    problems += _check_one(prefix, template_id, channel, facts, locale, first_contact=first)
+                    # The SMS length budget is set for each locale's home jurisdiction.
+                    native = locale == locales[0]
+                    problems += _check_one(
+                        prefix, template_id, channel, facts, locale, first_contact=first, budget=native
+                    )
     return problems
 
 
@@ -750,7 +763,7 @@ def policy_problems(policy: Policy) -> list[str]:
                     first = jp.first_contact_disclosure and step is first_message
                     problems += _check_one(
                         f"{where} ({jurisdiction})", step.template, channel, facts_cache[key], locale,
-                        first_contact=first,
+                        first_contact=first, budget=locale == JURISDICTION_LOCALES[jurisdiction][0],
                     )
     return list(dict.fromkeys(problems))  # one line per problem even when several steps share it
 

@@ -1,0 +1,190 @@
+"""`dunning`: the developer's command line (dev tooling, never deployed).
+
+Each subcommand is one function decorated with ``@command``: it adds its parser and points
+``handler`` at the function that runs it. ``main(argv)`` returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dunning.domain.models import Account, Channel, Jurisdiction, parse_instant, utc_now
+from dunning.domain.policy import Policy, PolicyError, default_policy, parse_policy
+
+Subparsers = Any  # argparse's _SubParsersAction is private; only add_parser is used
+Register = Callable[[Subparsers], None]
+
+_COMMANDS: list[Register] = []
+
+
+def command(register: Register) -> Register:
+    """Register a subcommand: ``register(subparsers)`` adds a parser with ``handler`` set."""
+    _COMMANDS.append(register)
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dunning", description="dunning developer tools")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in _COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+# ---------------------------------------------------------------------------- policy check
+
+
+def _problem_lines(problems: list[str]) -> list[str]:
+    # Cross-reference problems arrive joined in one validation message; print one per line.
+    lines: list[str] = []
+    for problem in problems:
+        where, _, message = problem.partition(": ")
+        if not message.startswith("Value error, "):
+            lines.append(problem)
+            continue
+        parts = [p.strip() for p in message.removeprefix("Value error, ").split("; ") if p.strip()]
+        # Whole-document problems already name their segment, strategy or rule.
+        lines += parts if where == "policy" else [f"{where}: {p}" for p in parts]
+    return lines
+
+
+def _load_policy(path: str) -> tuple[Policy | None, list[str]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [f"policy: cannot read {path} ({exc.__class__.__name__})"]
+    try:
+        return parse_policy(text), []
+    except PolicyError as exc:
+        return None, _problem_lines(exc.problems)
+
+
+def run_policy_check(args: argparse.Namespace) -> int:
+    from dunning.domain.templates import policy_problems
+
+    policy, problems = _load_policy(args.file)
+    if policy is not None:
+        problems = policy_problems(policy)
+    if problems:
+        for line in problems:
+            print(line)
+        return 1
+    assert policy is not None
+    print(f"ok: policy {policy.version}")
+    return 0
+
+
+@command
+def _policy(sub: Subparsers) -> None:
+    policy = sub.add_parser("policy", help="work with collection policies")
+    actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check",
+        help="validate a policy and lint its templates",
+        description="Validate a policy YAML file and run the compliance lint (templates exist, "
+        "render and lint clean; contact windows are lawful). Exit 0 when it may go into force.",
+    )
+    check.add_argument("file", metavar="FILE", help="policy YAML")
+    check.set_defaults(handler=run_policy_check)
+
+
+# ---------------------------------------------------------------------------- render
+
+_SAMPLE_JURISDICTION = {"en-US": Jurisdiction.US, "zh-CN": Jurisdiction.CN}
+
+
+def _segments_line(body: str) -> str:
+    from dunning.domain.sms import sms_size
+
+    size = sms_size(body)
+    noun = "segment" if size.segments == 1 else "segments"
+    return f"[{size.segments} {noun}, {size.encoding}, {size.units} units]"
+
+
+def _account_for(args: argparse.Namespace, now: datetime) -> Account:
+    from dunning.domain.templates import sample_account
+
+    if args.account:
+        account = Account.model_validate_json(Path(args.account).read_text(encoding="utf-8"))
+        return account if account.locale == args.locale else account.model_copy(update={"locale": args.locale})
+    return sample_account(_SAMPLE_JURISDICTION[args.locale], args.locale, now)
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from dunning.domain.templates import (
+        SAMPLE_LINK_SECRET,
+        MissingFacts,
+        UnknownTemplate,
+        build_facts,
+        lint_rendered,
+        render,
+        sample_extra,
+    )
+
+    now = parse_instant(args.now) if args.now else utc_now()
+    channel = Channel(args.channel.upper())
+    try:
+        policy = default_policy() if args.policy is None else parse_policy(Path(args.policy).read_text("utf-8"))
+        account = _account_for(args, now)
+        facts = build_facts(account, policy, now, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account, now))
+        notice = render(args.template, channel, facts, args.locale)
+    except (UnknownTemplate, MissingFacts, PolicyError, ValidationError, OSError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if channel is Channel.SMS:
+        print(notice.body)
+        print(_segments_line(notice.body))
+    else:
+        out = Path(args.out or f"{args.template}.{args.locale}.html")
+        out.write_text(notice.html or "", encoding="utf-8")
+        print(f"Subject: {notice.subject}")
+        print()
+        print(notice.body)
+        print()
+        print(f"HTML written to {out}")
+    first = args.template == "first_notice" and policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure
+    findings = lint_rendered(notice, first_contact=first, time_barred=account.time_barred)
+    for finding in findings:
+        print(f"lint: {finding.code} {finding.detail}")
+    print(f"template {notice.template_id} version {notice.template_version}: "
+          f"{'lint clean' if not findings else f'{len(findings)} lint finding(s)'}")
+    return 0
+
+
+@command
+def _render(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "render",
+        help="preview a notice",
+        description="Render a notice template for a sample (or given) account. The self-service "
+        "links are signed with a fixed development secret, so they only work against a local "
+        "sandbox, never in production.",
+    )
+    parser.add_argument("--template", required=True, metavar="ID", help="template id, e.g. first_notice")
+    parser.add_argument("--locale", required=True, choices=sorted(_SAMPLE_JURISDICTION), help="customer locale")
+    parser.add_argument("--channel", required=True, choices=["sms", "email"], type=str.lower)
+    parser.add_argument(
+        "--account", metavar="FILE",
+        help="JSON of an Account (default: a built-in sample, US for en-US, CN for zh-CN, 12 days past due)",
+    )
+    parser.add_argument("--now", metavar="ISO", help="the instant to render at, e.g. 2026-11-10T15:00:00Z")
+    parser.add_argument("--policy", metavar="FILE", help="policy YAML (default: the bundled policy)")
+    parser.add_argument("--out", metavar="PATH", help="where to write the email HTML (default ./<template>.<locale>.html)")
+    parser.set_defaults(handler=run_render)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
