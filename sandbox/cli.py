@@ -117,13 +117,13 @@ def _account_for(args: argparse.Namespace, now: datetime) -> Account:
 
     if args.account:
         account = Account.model_validate_json(Path(args.account).read_text(encoding="utf-8"))
-        return account if account.locale == args.locale else account.model_copy(update={"locale": args.locale})
+        return (
+            account if account.locale == args.locale else account.model_copy(update={"locale": args.locale})
+        )
     return sample_account(_SAMPLE_JURISDICTION[args.locale], args.locale, now)
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from dunning.domain.templates import (
         SAMPLE_LINK_SECRET,
         MissingFacts,
@@ -133,13 +133,18 @@ def run_render(args: argparse.Namespace) -> int:
         render,
         sample_extra,
     )
+    from pydantic import ValidationError
 
     now = parse_instant(args.now) if args.now else utc_now()
     channel = Channel(args.channel.upper())
     try:
-        policy = default_policy() if args.policy is None else parse_policy(Path(args.policy).read_text("utf-8"))
+        policy = (
+            default_policy() if args.policy is None else parse_policy(Path(args.policy).read_text("utf-8"))
+        )
         account = _account_for(args, now)
-        facts = build_facts(account, policy, now, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account, now))
+        facts = build_facts(
+            account, policy, now, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account, now)
+        )
         notice = render(args.template, channel, facts, args.locale)
     except (UnknownTemplate, MissingFacts, PolicyError, ValidationError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -155,12 +160,17 @@ def run_render(args: argparse.Namespace) -> int:
         print(notice.body)
         print()
         print(f"HTML written to {out}")
-    first = args.template == "first_notice" and policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure
+    first = (
+        args.template == "first_notice"
+        and policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure
+    )
     findings = lint_rendered(notice, first_contact=first, time_barred=account.time_barred)
     for finding in findings:
         print(f"lint: {finding.code} {finding.detail}")
-    print(f"template {notice.template_id} version {notice.template_version}: "
-          f"{'lint clean' if not findings else f'{len(findings)} lint finding(s)'}")
+    print(
+        f"template {notice.template_id} version {notice.template_version}: "
+        f"{'lint clean' if not findings else f'{len(findings)} lint finding(s)'}"
+    )
     return 0
 
 
@@ -174,15 +184,20 @@ def _render(sub: Subparsers) -> None:
         "sandbox, never in production.",
     )
     parser.add_argument("--template", required=True, metavar="ID", help="template id, e.g. first_notice")
-    parser.add_argument("--locale", required=True, choices=sorted(_SAMPLE_JURISDICTION), help="customer locale")
+    parser.add_argument(
+        "--locale", required=True, choices=sorted(_SAMPLE_JURISDICTION), help="customer locale"
+    )
     parser.add_argument("--channel", required=True, choices=["sms", "email"], type=str.lower)
     parser.add_argument(
-        "--account", metavar="FILE",
+        "--account",
+        metavar="FILE",
         help="JSON of an Account (default: a built-in sample, US for en-US, CN for zh-CN, 12 days past due)",
     )
     parser.add_argument("--now", metavar="ISO", help="the instant to render at, e.g. 2026-11-10T15:00:00Z")
     parser.add_argument("--policy", metavar="FILE", help="policy YAML (default: the bundled policy)")
-    parser.add_argument("--out", metavar="PATH", help="where to write the email HTML (default ./<template>.<locale>.html)")
+    parser.add_argument(
+        "--out", metavar="PATH", help="where to write the email HTML (default ./<template>.<locale>.html)"
+    )
     parser.set_defaults(handler=run_render)
 
 

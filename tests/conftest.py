@@ -13,3 +13,7 @@ os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Dunning")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "dunning")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+# The X-Ray recorder opens (never uses) a UDP socket when first imported; create it before
+# pytest-socket starts refusing sockets, so Powertools' Tracer can run (disabled) in tests.
+import aws_xray_sdk.core  # noqa: E402,F401

@@ -64,3 +64,11 @@ def load_settings(cls: type[S]) -> S:
     except ValidationError as exc:
         missing = ", ".join(".".join(str(p) for p in e["loc"]).upper() for e in exc.errors())
         raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {missing}") from exc
+
+
+class PaymentSettings(BaseFunctionSettings):
+    idempotency_table: str
+
+
+class SweepSettings(MessagingSettings):
+    sweep_time_zone: str = "UTC"  # the zone "today" is taken in when the schedule gives no date

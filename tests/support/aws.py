@@ -18,7 +18,7 @@ ACCOUNT = "123456789012"
 
 
 def load_template() -> dict[str, Any]:
-    from cfn_lint.decode import cfn_yaml
+    from cfnlint.decode import cfn_yaml
 
     return cfn_yaml.load(str(ROOT / "template.yaml"))
 

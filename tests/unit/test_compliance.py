@@ -542,3 +542,37 @@ class TestContent:
         calls, _ = lint
         run("2026-03-02T15:00:00Z", channel=Channel.CALL)
         assert calls == []
+
+
+class TestContentWithTheRealLint:
+    """The bundled lint, on notices built by hand so the rule is tested apart from the templates."""
+
+    def notice(self, body: str, **facts: str) -> Any:
+        return templates.RenderedNotice(
+            template_id="overdue_reminder",
+            template_version="test",
+            locale="en-US",
+            channel=Channel.SMS,
+            body=body,
+            facts=facts or {"amount": "$120.00"},
+        )
+
+    def test_complete_polite_notice_allowed(self) -> None:
+        notice = self.notice("Harbor: $120.00 is overdue. Pay by Mar 9. Reply STOP to opt out.")
+        assert run("2026-03-02T15:00:00Z", content=notice).verdict is Verdict.ALLOW
+
+    def test_missing_fact_blocks_with_content(self) -> None:
+        notice = self.notice("Harbor: your account is overdue. Reply STOP to opt out.")
+        result = run("2026-03-02T15:00:00Z", content=notice)
+        assert (result.verdict, result.reasons) == (Verdict.BLOCK, [ReasonCode.CONTENT])
+
+    def test_threat_blocks_with_tone(self) -> None:
+        notice = self.notice("Harbor: $120.00 is overdue. Pay now or we will contact your employer.")
+        result = run("2026-03-02T15:00:00Z", content=notice)
+        assert (result.verdict, result.reasons) == (Verdict.BLOCK, [ReasonCode.TONE])
+
+    def test_legal_words_on_time_barred_debt_block_with_tone(self) -> None:
+        notice = self.notice("Harbor: $120.00 is overdue. Our legal team reviews unpaid accounts.")
+        assert run("2026-03-02T15:00:00Z", content=notice).verdict is Verdict.ALLOW
+        result = run("2026-03-02T15:00:00Z", acct=account(time_barred=True), content=notice)
+        assert (result.verdict, result.reasons) == (Verdict.BLOCK, [ReasonCode.TONE])

@@ -51,6 +51,7 @@ ZONES = [
     "Asia/Kolkata",  # +05:30
     "Asia/Kathmandu",  # +05:45
     "Australia/Adelaide",  # +09:30, daylight saving in the southern summer
+    "America/Santiago",  # clocks change at local midnight
 ]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2027, 12, 31, tzinfo=UTC)

@@ -17,7 +17,6 @@ import html as html_lib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -29,7 +28,7 @@ import jinja2
 import jinja2.meta
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from dunning.domain.models import (
     Account,
@@ -44,7 +43,7 @@ from dunning.domain.models import (
     UtcDatetime,
     to_utc,
 )
-from dunning.domain.policy import Collector, Policy, PolicyError, StepKind
+from dunning.domain.policy import Collector, Policy, StepKind
 
 LOCALES: tuple[str, ...] = ("en-US", "zh-CN")
 
@@ -80,7 +79,12 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "legal_referral": _ALL_FACTS,
     "plan_offer": _ALL_FACTS,
     "instalment_reminder": (
-        "instalment_amount", "instalment_due", "pay_link", "contact_phone", "collector", "opt_out",
+        "instalment_amount",
+        "instalment_due",
+        "pay_link",
+        "contact_phone",
+        "collector",
+        "opt_out",
     ),
     "plan_confirmation": ("plan_total", "contact_phone", "collector", "opt_out"),
     "promise_confirmation": ("promise_amount", "promise_date", "contact_phone", "collector", "opt_out"),
@@ -118,13 +122,44 @@ ASSUMED_RECEIPT_BUSINESS_DAYS = 5  # Reg F safe harbour: assume receipt 5 busine
 # ---------------------------------------------------------------------------- tone lists
 
 THREAT_PHRASES_EN: tuple[str, ...] = (
-    "arrest", "jail", "prison", "police", "sue you", "lawsuit will be filed", "garnish", "garnishment",
-    "we will tell your employer", "contact your employer", "your family will know", "tell your family",
-    "criminal", "final warning", "or else", "deadbeat", "shame", "seize", "warrant", "blacklist",
+    "arrest",
+    "jail",
+    "prison",
+    "police",
+    "sue you",
+    "lawsuit will be filed",
+    "garnish",
+    "garnishment",
+    "we will tell your employer",
+    "contact your employer",
+    "your family will know",
+    "tell your family",
+    "criminal",
+    "final warning",
+    "or else",
+    "deadbeat",
+    "shame",
+    "seize",
+    "warrant",
+    "blacklist",
 )
 THREAT_PHRASES_ZH: tuple[str, ...] = (
-    "逮捕", "坐牢", "拘留", "报警", "起诉你", "公安", "通知你的家人", "通知家人", "通知单位", "曝光",
-    "老赖", "后果自负", "黑名单", "上门", "征信污点", "最后警告",
+    "逮捕",
+    "坐牢",
+    "拘留",
+    "报警",
+    "起诉你",
+    "公安",
+    "通知你的家人",
+    "通知家人",
+    "通知单位",
+    "曝光",
+    "老赖",
+    "后果自负",
+    "黑名单",
+    "上门",
+    "征信污点",
+    "最后警告",
 )
 # On time-barred debt any mention of legal action is a threat the lender cannot carry out.
 LEGAL_WORDS_EN: tuple[str, ...] = ("legal", "court", "attorney", "lawyer", "lawsuit", "litigation", "sue")
@@ -248,7 +283,12 @@ def _schedule_from(value: Any, currency: str) -> list[ScheduleItem]:
 
 
 def build_facts(
-    account: Account, policy: Policy, now: datetime, *, link_secret: bytes, extra: dict[str, Any] | None = None
+    account: Account,
+    policy: Policy,
+    now: datetime,
+    *,
+    link_secret: bytes,
+    extra: dict[str, Any] | None = None,
 ) -> NoticeFacts:
     """Facts for a notice to ``account`` at ``now`` (aware).
 
@@ -294,7 +334,8 @@ def build_facts(
     if jp.first_contact_disclosure:
         received = _add_business_days(today, ASSUMED_RECEIPT_BUSINESS_DAYS, jp.holiday_country)
         values["dispute_by"] = received + timedelta(days=VALIDATION_PERIOD_DAYS)
-    schedule = extra.pop("schedule", None) or extra.pop("plan", None)
+    schedule, plan = extra.pop("schedule", None), extra.pop("plan", None)
+    schedule = schedule if schedule is not None else plan
     if schedule is not None:
         values["schedule"] = _schedule_from(schedule, currency)
     promise = extra.pop("promise", None)
@@ -320,15 +361,12 @@ def templates_root() -> Path:
     return Path(str(resources.files("dunning").joinpath("templates")))
 
 
-def _autoescape(name: str | None) -> bool:
-    return name is not None and name.endswith(".email_html.j2")
-
-
 @lru_cache(maxsize=8)
 def _environment(root: str) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(root),
-        autoescape=_autoescape,
+        # Only the HTML part is escaped: SMS and plain text must show "&" and "<" as they are.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("email_html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -464,8 +502,10 @@ def render(
     fact_values = {key: str(ctx[key]) for key in required if key in ctx}
     validation: dict[str, str] = {}
     if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:
-        validation = {key: str(ctx[key]) for key in
-                      ("principal", "interest", "fees", "amount", "creditor", "dispute_by", "disclosure")}
+        validation = {
+            key: str(ctx[key])
+            for key in ("principal", "interest", "fees", "amount", "creditor", "dispute_by", "disclosure")
+        }
     version = _template_version(env, names.values())
     if channel is Channel.SMS:
         body = _one_line(out["sms"])
@@ -475,13 +515,25 @@ def render(
             fact_values = {key: gsm7_safe(value) for key, value in fact_values.items()}
         size = sms_size(body)
         return RenderedNotice(
-            template_id=template_id, template_version=version, locale=locale, channel=channel,
-            body=body, segments=size.segments, encoding=str(size.encoding), facts=fact_values,
+            template_id=template_id,
+            template_version=version,
+            locale=locale,
+            channel=channel,
+            body=body,
+            segments=size.segments,
+            encoding=str(size.encoding),
+            facts=fact_values,
         )
     return RenderedNotice(
-        template_id=template_id, template_version=version, locale=locale, channel=channel,
-        subject=_one_line(out["email_subject"]), body=_tidy_text(out["email_text"]),
-        html=out["email_html"].strip(), facts=fact_values, validation=validation,
+        template_id=template_id,
+        template_version=version,
+        locale=locale,
+        channel=channel,
+        subject=_one_line(out["email_subject"]),
+        body=_tidy_text(out["email_text"]),
+        html=out["email_html"].strip(),
+        facts=fact_values,
+        validation=validation,
     )
 
 
@@ -527,7 +579,9 @@ def _tone_findings(text: str, time_barred: bool) -> list[LintFinding]:
     ]
     if time_barred:
         findings += [
-            LintFinding(code=ReasonCode.TONE, detail=f"legal action mentioned on time-barred debt ({phrase!r})")
+            LintFinding(
+                code=ReasonCode.TONE, detail=f"legal action mentioned on time-barred debt ({phrase!r})"
+            )
             for phrase, pattern in _LEGAL
             if pattern.search(text)
         ]
@@ -553,7 +607,9 @@ def lint_rendered(
             for part, text in texts.items():
                 if _one_line(value) not in text:
                     where = "" if part == "text" else " in html"
-                    findings.append(LintFinding(code=ReasonCode.CONTENT, detail=f"missing {what}{key}{where}"))
+                    findings.append(
+                        LintFinding(code=ReasonCode.CONTENT, detail=f"missing {what}{key}{where}")
+                    )
 
     require(notice.facts, "")
     if first_contact and notice.channel is Channel.EMAIL:
@@ -573,21 +629,35 @@ SAMPLE_DAYS_OVERDUE = 12
 
 _SAMPLES: dict[Jurisdiction, dict[str, Any]] = {
     Jurisdiction.US: {
-        "account_id": "SAMPLE-US-0001", "customer_name": "Alex Morgan", "account_number": "4000123412341234",
+        "account_id": "SAMPLE-US-0001",
+        "customer_name": "Alex Morgan",
+        "account_number": "4000123412341234",
         "contact": {"phone": "+12125551234", "email": "alex.morgan@example.com"},
-        "locale": "en-US", "time_zones": ["America/New_York"], "currency": "USD",
-        "principal_due": "1180.00", "interest_due": "42.50", "fees_due": "25.00",
+        "locale": "en-US",
+        "time_zones": ["America/New_York"],
+        "currency": "USD",
+        "principal_due": "1180.00",
+        "interest_due": "42.50",
+        "fees_due": "25.00",
     },
     Jurisdiction.CN: {
-        "account_id": "SAMPLE-CN-0001", "customer_name": "王小明", "account_number": "6222020200112345678",
+        "account_id": "SAMPLE-CN-0001",
+        "customer_name": "王小明",
+        "account_number": "6222020200112345678",
         "contact": {"phone": "+8613800138000", "email": "wang.xm@example.com"},
-        "locale": "zh-CN", "time_zones": ["Asia/Shanghai"], "currency": "CNY",
-        "principal_due": "8600.00", "interest_due": "310.00", "fees_due": "90.00",
+        "locale": "zh-CN",
+        "time_zones": ["Asia/Shanghai"],
+        "currency": "CNY",
+        "principal_due": "8600.00",
+        "interest_due": "310.00",
+        "fees_due": "90.00",
     },
 }
 
 
-def sample_account(jurisdiction: Jurisdiction, locale: str | None = None, now: datetime = SAMPLE_NOW) -> Account:
+def sample_account(
+    jurisdiction: Jurisdiction, locale: str | None = None, now: datetime = SAMPLE_NOW
+) -> Account:
     """A made-up delinquent account (12 days past due at ``now``) for previews and lint."""
     values = dict(_SAMPLES[jurisdiction])
     values["contact"] = Contact.model_validate(values["contact"])
@@ -595,8 +665,12 @@ def sample_account(jurisdiction: Jurisdiction, locale: str | None = None, now: d
         values["locale"] = locale
     today = now.astimezone(ZoneInfo(values["time_zones"][0])).date()
     return Account.model_validate(
-        {**values, "jurisdiction": jurisdiction, "due_date": today - timedelta(days=SAMPLE_DAYS_OVERDUE),
-         "status": "DELINQUENT"}
+        {
+            **values,
+            "jurisdiction": jurisdiction,
+            "due_date": today - timedelta(days=SAMPLE_DAYS_OVERDUE),
+            "status": "DELINQUENT",
+        }
     )
 
 
@@ -643,14 +717,13 @@ def _check_one(
     locale: str,
     *,
     first_contact: bool,
+    time_barred: bool,
     budget: bool = True,
 ) -> list[str]:
     try:
         notice = render(template_id, channel, facts, locale)
     except (MissingFacts, jinja2.TemplateError) as exc:
         return [f"{prefix}: does not render ({exc.__class__.__name__})"]
-    # Everything but the referral notice must be sendable on time-barred debt too.
-    time_barred = template_id != "legal_referral"
     return _lint_lines(prefix, notice, first_contact=first_contact, time_barred=time_barred, budget=budget)
 
 
@@ -688,8 +761,16 @@ def lint_bundled_templates(policy: Policy | None = None) -> list[str]:
                     first = disclosure and template_id == "first_notice"
                     # The SMS length budget is set for each locale's home jurisdiction.
                     native = locale == locales[0]
+                    # Everything but the referral notice must be sendable on time-barred debt too.
                     problems += _check_one(
-                        prefix, template_id, channel, facts, locale, first_contact=first, budget=native
+                        prefix,
+                        template_id,
+                        channel,
+                        facts,
+                        locale,
+                        first_contact=first,
+                        time_barred=template_id != "legal_referral",
+                        budget=native,
                     )
     return problems
 
@@ -762,8 +843,15 @@ def policy_problems(policy: Policy) -> list[str]:
                         facts_cache[key] = _sample_facts(jurisdiction, locale, policy)
                     first = jp.first_contact_disclosure and step is first_message
                     problems += _check_one(
-                        f"{where} ({jurisdiction})", step.template, channel, facts_cache[key], locale,
-                        first_contact=first, budget=locale == JURISDICTION_LOCALES[jurisdiction][0],
+                        f"{where} ({jurisdiction})",
+                        step.template,
+                        channel,
+                        facts_cache[key],
+                        locale,
+                        # steps reach every delinquent account, time-barred ones included
+                        first_contact=first,
+                        time_barred=True,
+                        budget=locale == JURISDICTION_LOCALES[jurisdiction][0],
                     )
     return list(dict.fromkeys(problems))  # one line per problem even when several steps share it
 
@@ -772,11 +860,9 @@ __all__ = [
     "LintFinding",
     "MissingFacts",
     "NoticeFacts",
-    "PolicyError",
     "RenderedNotice",
     "ScheduleItem",
     "UnknownTemplate",
-    "ValidationError",
     "available_templates",
     "build_facts",
     "lint_bundled_templates",

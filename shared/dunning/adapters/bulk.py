@@ -1,0 +1,170 @@
+"""Bulk and index access used by the import and the daily sweep, and the S3 side of account files.
+
+Kept apart from the per-case repositories: these calls work on many accounts at once (BatchGetItem,
+the sparse DueIndex) and on objects in the incoming bucket, and they report how much they read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+from dunning.adapters.dynamo import CallCounter, _reraise, from_item, to_item
+from dunning.domain.models import Account, AccountStatus
+
+# BatchGetItem takes at most 100 keys per call.
+MAX_BATCH_GET = 100
+
+
+@dataclass
+class DueItem:
+    """One DueIndex entry: an account that owes money with this due date (status is projected)."""
+
+    account_id: str
+    status: str | None
+
+
+class AccountsBulk:
+    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+        self._db, self._table = client, table
+        self.counter = counter or CallCounter()
+        self.items_read = 0  # items DynamoDB read for us (index ScannedCount + items returned by gets)
+
+    def batch_get(self, account_ids: Sequence[str]) -> dict[str, Account]:
+        """The stored accounts among `account_ids` (missing ids are simply absent)."""
+        out: dict[str, Account] = {}
+        ids = list(dict.fromkeys(account_ids))
+        for start in range(0, len(ids), MAX_BATCH_GET):
+            keys: list[dict[str, Any]] = [{"account_id": {"S": i}} for i in ids[start:start + MAX_BATCH_GET]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            delay = 0.05
+            while request:
+                self.counter.reads += 1
+                try:
+                    resp = self._db.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    _reraise(exc)
+                for raw in resp.get("Responses", {}).get(self._table, []):
+                    self.items_read += 1
+                    doc = from_item(raw)
+                    doc.pop("due_date_key", None)
+                    account = Account.model_validate(doc)
+                    out[account.account_id] = account
+                request = resp.get("UnprocessedKeys") or {}
+                if request:  # throttled part of the batch: back off and ask again for the rest
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+        return out
+
+    def due_items(self, day: date) -> Iterator[DueItem]:
+        """Every DueIndex entry for `day` (Query, paginated; never a Scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "DueIndex",
+            "KeyConditionExpression": "due_date_key = :d",
+            "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
+        }
+        while True:
+            self.counter.reads += 1
+            try:
+                resp = self._db.query(**kwargs)
+            except ClientError as exc:
+                _reraise(exc)
+            self.items_read += int(resp.get("ScannedCount", resp.get("Count", 0)))
+            for item in resp.get("Items", []):
+                yield DueItem(item["account_id"]["S"], item.get("status", {}).get("S"))
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def mark_delinquent(self, account_id: str, due_day: date) -> bool:
+        """CURRENT -> DELINQUENT, only if the account is still CURRENT and still owes for `due_day`.
+
+        The condition states the invariant itself (the sparse key exists only while money is
+        owed), so a concurrent import that changed nothing relevant does not make us skip the
+        account, and one that paid or rescheduled it does. False when the condition failed.
+        """
+        self.counter.writes += 1
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"account_id": {"S": account_id}},
+                UpdateExpression="SET #s = :delinquent, #v = if_not_exists(#v, :zero) + :one",
+                ConditionExpression="#s = :current AND due_date_key = :due",
+                ExpressionAttributeNames={"#s": "status", "#v": "version"},
+                ExpressionAttributeValues={
+                    ":delinquent": {"S": AccountStatus.DELINQUENT.value},
+                    ":current": {"S": AccountStatus.CURRENT.value},
+                    ":due": {"S": due_day.isoformat()},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            _reraise(exc)
+        return True
+
+
+class SweepState:
+    """The last due date the sweep has fully processed, kept in CollectionsTable (pk SWEEP, sk STATE)."""
+
+    _KEY = {"pk": {"S": "SWEEP"}, "sk": {"S": "STATE"}}
+
+    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+        self._db, self._table = client, table
+        self.counter = counter or CallCounter()
+
+    def last_due_date(self) -> date | None:
+        self.counter.reads += 1
+        resp = self._db.get_item(TableName=self._table, Key=self._KEY, ConsistentRead=True)
+        value = resp.get("Item", {}).get("last_due_date", {}).get("S")
+        return date.fromisoformat(value) if value else None
+
+    def advance(self, previous: date | None, done: date, sweep_date: date) -> None:
+        """Record `done` as processed; conditional on `previous` so two sweeps cannot interleave."""
+        item = to_item({"pk": "SWEEP", "sk": "STATE", "type": "SWEEP_STATE", "last_due_date": done.isoformat(),
+                        "last_sweep_date": sweep_date.isoformat()})
+        if previous is None:
+            cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
+        else:
+            cond = {"ConditionExpression": "last_due_date = :prev",
+                    "ExpressionAttributeValues": {":prev": {"S": previous.isoformat()}}}
+        self.counter.writes += 1
+        try:
+            self._db.put_item(TableName=self._table, Item=item, **cond)
+        except ClientError as exc:
+            _reraise(exc)
+
+
+class AccountFiles:
+    """Account files in the incoming bucket: streamed in, rejects and reports written back.
+
+    Nothing here sets encryption: the bucket's default (the stack's KMS key) applies to every write.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._s3 = client
+
+    def lines(self, bucket: str, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """The object's lines as bytes, line endings kept, read in chunks (never the whole object)."""
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_lines(chunk_size=chunk_size, keepends=True)
+        finally:
+            body.close()
+
+    def upload(self, bucket: str, key: str, fileobj: IO[bytes], content_type: str) -> None:
+        fileobj.seek(0)
+        self._s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def put_json(self, bucket: str, key: str, doc: dict[str, Any]) -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, sort_keys=True).encode(),
+                            ContentType="application/json")

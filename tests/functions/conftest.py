@@ -1,0 +1,56 @@
+"""Shared fixtures for function tests on moto: tables from template.yaml and a seeded account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+
+from dunning.adapters.dynamo import AccountsRepository, CaseRecord, CollectionsRepository
+from dunning.domain.ledger import GENESIS
+from dunning.domain.models import Account, Case, Contact, EntryKind
+from tests.support.aws import REGION, moto_env
+
+# Tuesday 10:00 in New York: inside the contact window, not a holiday.
+NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    with moto_env(monkeypatch) as env:
+        yield env
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def make_account(**kw: Any) -> Account:
+    base: dict[str, Any] = dict(
+        account_id="acc-1001", customer_name="Dana Reyes", account_number="4000123412341234",
+        contact=Contact(phone="+12025550143", email="dana@example.com"), locale="en-US",
+        time_zones=["America/New_York"], jurisdiction="US", currency="USD",
+        principal_due=Decimal("400.00"), interest_due=Decimal("12.50"), fees_due=Decimal("25.00"),
+        due_date="2026-11-02", status="DELINQUENT",
+    )
+    base.update(kw)
+    return Account.model_validate(base)
+
+
+def seed_case(env: dict[str, str], account: Account | None = None, **case_kw: Any) -> tuple[Account, Case]:
+    db = boto3.client("dynamodb", region_name=REGION)
+    account = account or make_account()
+    AccountsRepository(db, env["ACCOUNTS_TABLE"]).put(account, None)
+    case = Case(case_id=f"{account.account_id}-20261102", account_id=account.account_id, opened_at=NOW,
+                strategy_id="standard", variant="champion", **case_kw)
+    CollectionsRepository(db, env["COLLECTIONS_TABLE"]).commit(
+        CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {"strategy_id": "standard"})],
+        at=NOW, actor="test", create=True)
+    return account, case

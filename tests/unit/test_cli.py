@@ -1,0 +1,158 @@
+"""`dunning policy check` and `dunning render`, driven through main(argv)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from dunning.domain.models import Jurisdiction
+from dunning.domain.templates import sample_account, templates_root
+
+from sandbox.cli import main
+
+DEFAULT_POLICY = templates_root().parent / "policies" / "default.yaml"
+
+
+def write_policy(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
+    raw = yaml.safe_load(DEFAULT_POLICY.read_text("utf-8"))
+    mutate(raw)
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
+    return path
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_the_bundled_policy_checks_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "check", str(DEFAULT_POLICY)]) == 0
+    assert capsys.readouterr().out.strip() == "ok: policy 2026-11-01.1"
+
+
+def test_unknown_strategy_and_bad_shares_are_reported_one_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def mutate(raw: dict) -> None:
+        raw["segments"][0]["strategy"] = "gentle"
+        raw["variants"][2]["share"] = "0.20"
+
+    assert main(["policy", "check", str(write_policy(tmp_path, mutate))]) == 1
+    assert lines(capsys.readouterr().out) == [
+        "segment all: unknown strategy 'gentle'",
+        "variants: shares add up to 1.10, not 1",
+    ]
+
+
+def test_a_step_without_template_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def mutate(raw: dict) -> None:
+        del raw["strategies"]["standard"]["steps"][2]["template"]
+
+    assert main(["policy", "check", str(write_policy(tmp_path, mutate))]) == 1
+    out = lines(capsys.readouterr().out)
+    assert len(out) == 1 and "step sms_3" in out[0] and "needs a template" in out[0]
+
+
+def test_a_step_whose_template_does_not_exist_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def mutate(raw: dict) -> None:
+        raw["strategies"]["minimum_contact"]["steps"][1]["template"] = "final_demand"
+
+    assert main(["policy", "check", str(write_policy(tmp_path, mutate))]) == 1
+    out = lines(capsys.readouterr().out)
+    assert out and all(
+        line.startswith("strategy minimum_contact: step final_notice: template final_demand") for line in out
+    )
+
+
+def test_broken_yaml_and_missing_files_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: [", "utf-8")
+    assert main(["policy", "check", str(bad)]) == 1
+    assert main(["policy", "check", str(tmp_path / "absent.yaml")]) == 1
+    out = lines(capsys.readouterr().out)
+    assert out[0].startswith("policy: not valid YAML") and out[1].startswith("policy: cannot read")
+
+
+def test_render_sms_prints_the_text_and_its_segments(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "render",
+        "--template",
+        "overdue_reminder",
+        "--locale",
+        "en-US",
+        "--channel",
+        "sms",
+        "--now",
+        "2026-11-10T15:00:00Z",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Harbor Consumer Finance: reminder") and "Reply STOP to opt out." in out[0]
+    assert out[1].startswith("[2 segments, GSM-7, ") and out[1].endswith(" units]")
+    assert "lint clean" in out[-1]
+
+
+def test_render_chinese_sms_counts_ucs2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "--template", "pre_due_reminder", "--locale", "zh-CN", "--channel", "sms"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "回复TD退订" in out[0] and ", UCS-2, " in out[1]
+
+
+def test_render_email_writes_the_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "notice.html"
+    argv = [
+        "render",
+        "--template",
+        "first_notice",
+        "--locale",
+        "en-US",
+        "--channel",
+        "email",
+        "--out",
+        str(target),
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Subject: Your loan account ••••1234")
+    assert "This is a communication from a debt collector." in out
+    assert f"HTML written to {target}" in out
+    assert target.read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_render_uses_an_account_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    account = sample_account(Jurisdiction.CN, "zh-CN").model_copy(
+        update={"account_number": "6222000000009999"}
+    )
+    path = tmp_path / "account.json"
+    path.write_text(account.model_dump_json(), "utf-8")
+    argv = [
+        "render",
+        "--template",
+        "overdue_reminder",
+        "--locale",
+        "zh-CN",
+        "--channel",
+        "sms",
+        "--account",
+        str(path),
+        "--now",
+        "2026-11-10T15:00:00Z",
+    ]
+    assert main(argv) == 0
+    assert "尾号9999" in capsys.readouterr().out
+    assert json.loads(path.read_text("utf-8"))["account_id"] == "SAMPLE-CN-0001"
+
+
+def test_render_of_an_unknown_template_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "--template", "final_demand", "--locale", "en-US", "--channel", "sms"]) == 1
+    assert "no template final_demand" in capsys.readouterr().err
+
+
+def test_render_help_says_the_link_secret_is_for_development(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["render", "--help"])
+    assert "development secret" in capsys.readouterr().out
