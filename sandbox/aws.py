@@ -434,11 +434,17 @@ def provision(
     described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
     if described["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {stack_name} ended in {described['StackStatus']}")
-    resources = {
-        r["LogicalResourceId"]: Resource(r["LogicalResourceId"], r["ResourceType"], r["PhysicalResourceId"])
-        for r in cfn.describe_stack_resources(StackName=stack_id)["StackResources"]
-    }
     resource_map = cloudformation_backends[account_id][region].stacks[stack_id].resource_map
+    resources = {
+        r["LogicalResourceId"]: Resource(
+            r["LogicalResourceId"],
+            r["ResourceType"],
+            r.get("PhysicalResourceId") or _physical_id_fallback(resource_map, r["LogicalResourceId"]),
+        )
+        for r in cfn.describe_stack_resources(StackName=stack_id)["StackResources"]
+        if "LogicalResourceId" in r  # moto lists the resources it skipped without an id
+    }
+    _subscribe_topics(translated, resources, resource_map, session)
 
     definitions = _register_state_machines(resources, substitutions, resource_map, account_id, region)
     stack = Stack(
@@ -579,6 +585,33 @@ def _register_state_machines(
         executing.create_state_machine(name=original.name, definition=definition, roleArn=original.roleArn)
         definitions[logical_id] = definition
     return definitions
+
+
+def _physical_id_fallback(resource_map: Any, logical_id: str) -> str:
+    # moto returns no physical id for a few types (EventBus: its Ref yields the object itself);
+    # their name is what CloudFormation's Ref would give.
+    model = resource_map[logical_id]
+    return str(getattr(model, "name", "") or getattr(model, "arn", ""))
+
+
+def _subscribe_topics(
+    translated: dict[str, Any], resources: dict[str, Resource], resource_map: Any, session: boto3.session.Session
+) -> None:
+    """moto CloudFormation skips AWS::SNS::Subscription: subscribe the functions ourselves."""
+    sns = session.client("sns")
+    for _logical_id, resource in sorted(translated["Resources"].items()):
+        if resource["Type"] != "AWS::SNS::Subscription":
+            continue
+        props = clean_json(resource["Properties"], resource_map)
+        attributes = {}
+        if "FilterPolicy" in props:
+            attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
+        sns.subscribe(
+            TopicArn=str(props["TopicArn"]),
+            Protocol=str(props["Protocol"]),
+            Endpoint=str(props["Endpoint"]),
+            Attributes=attributes,
+        )
 
 
 def _skipped(translated: dict[str, Any], resources: dict[str, Resource]) -> dict[str, str]:

@@ -72,3 +72,13 @@ class PaymentSettings(BaseFunctionSettings):
 
 class SweepSettings(MessagingSettings):
     sweep_time_zone: str = "UTC"  # the zone "today" is taken in when the schedule gives no date
+
+
+class ListeningSettings(MessagingSettings):
+    """Replies, delivery events and admin actions: messaging plus the queues and secrets they use."""
+
+    call_queue_url: str
+    webhook_secret_name: str
+    public_webhook_base_url: str
+    idempotency_table: str
+    archive_bucket: str | None = None  # only export_evidence needs it

@@ -26,6 +26,7 @@ from dunning.domain.models import (
     CaseStatus,
     Channel,
     Contact,
+    Jurisdiction,
     Money,
     Promise,
     ReasonCode,
@@ -201,8 +202,8 @@ class TestHoliday:
         assert_defer(run("2026-11-25T22:30:00Z", acct=acct), "2026-11-27T22:00:00Z", ReasonCode.HOLIDAY)
 
     def test_holiday_rule_off_in_policy(self) -> None:
-        us = POLICY.jurisdictions["US"].model_copy(update={"holidays": False})
-        policy = POLICY.model_copy(update={"jurisdictions": {**POLICY.jurisdictions, "US": us}})
+        us = POLICY.jurisdictions[Jurisdiction.US].model_copy(update={"holidays": False})
+        policy = POLICY.model_copy(update={"jurisdictions": {**POLICY.jurisdictions, Jurisdiction.US: us}})
         result = check(
             Attempt(channel=Channel.SMS), account(), case(), [], policy, at("2026-07-03T15:00:00Z")
         )
@@ -323,7 +324,7 @@ class TestOptOutAndRecipient:
 
     def test_one_confirmation_allowed_at_any_hour_second_blocked(self) -> None:
         acct = account(opted_out={Channel.SMS})
-        confirm = {"kind": AttemptKind.SERVICE, "is_opt_out_confirmation": True}
+        confirm: dict[str, Any] = {"kind": AttemptKind.SERVICE, "is_opt_out_confirmation": True}
         assert run("2026-03-02T06:00:00Z", acct=acct, **confirm).verdict is Verdict.ALLOW  # 01:00 NY
         history = [rec("2026-03-02T06:00:05Z", Channel.SMS, ContactOutcome.CONFIRMATION)]
         second = run("2026-03-02T06:05:00Z", acct=acct, history=history, **confirm)

@@ -116,7 +116,8 @@ def render_for(rt: Runtime, account: Account, policy: Policy, record: CaseRecord
 
 
 def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
-         template_id: str, *, actor: str = "SendNotice", kind: AttemptKind | None = None) -> SendResult:
+         template_id: str, *, actor: str = "SendNotice", kind: AttemptKind | None = None,
+         opt_out_confirmation: bool = False) -> SendResult:
     """Send one notice at most once for (case, step): SENDING -> provider -> SENT/FAILED/UNCERTAIN."""
     history, record, account = _load(rt, case_id, account_id)
     policy, now = rt.policy(), utc_now()
@@ -130,7 +131,8 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     first = not any(n.status not in (NoticeStatus.FAILED,) for n in history.notices.get(case_id, []))
     contacts = contact_history(history.all_notices(), history.all_entries())
-    verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered),
+    verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
+                            is_opt_out_confirmation=opt_out_confirmation),
                     account, record.case, contacts, policy, now)
     if verdict.verdict is not Verdict.ALLOW:
         # The world changed between Plan and Send (or the text failed lint): record, don't send.

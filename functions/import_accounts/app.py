@@ -1,0 +1,44 @@
+"""ImportAccounts: an account file landed under incoming/; validate and upsert it row by row.
+
+Bad rows go to rejects/, a summary to reports/imports/; the log carries counts only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import S3Model
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dunning.observability import logger, metrics, tracer
+from dunning.services import ingest
+from dunning.services.runtime import Runtime
+from dunning.settings import ImportSettings, load_settings
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(ImportSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=S3Model)
+def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
+    rt = runtime()
+    bucket_name = getattr(rt.settings, "incoming_bucket")  # noqa: B009 - ImportSettings only
+    files: list[dict[str, Any]] = []
+    for record in event.Records:
+        bucket, key = record.s3.bucket.name, ingest.decode_key(record.s3.object.key)
+        if bucket != bucket_name or not key.startswith(ingest.INCOMING_PREFIX) or key.endswith("/"):
+            logger.warning("ignored object outside incoming/", extra={"bucket": bucket})
+            continue
+        summary = ingest.import_file(rt, bucket, key)
+        files.append({"key": key, **summary.as_dict()})
+    return {"files": files}

@@ -1,0 +1,276 @@
+"""SMS provider webhooks: verify the signature, then turn the body into an inbound reply or a receipt.
+
+Providers:
+  twilio   form-encoded; ``X-Twilio-Signature`` = base64(HMAC-SHA1(auth token, URL + the POST
+           parameters sorted by name, each name+value appended)), exactly as Twilio computes it.
+  generic  JSON; ``X-Dunning-Signature: t=<unix ts>,v1=<hex HMAC-SHA256 over "<ts>.<raw body>">``,
+           accepted only within a 5-minute window either side of now (replay protection).
+
+Everything here raises a ``WebhookError`` with its HTTP status; messages never carry the body,
+numbers or text (ids and reasons only), so they are safe to log and to return.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+MAX_BODY_BYTES = 16 * 1024
+REPLAY_WINDOW_SECONDS = 300
+
+ReceiptStatus = Literal["DELIVERED", "FAILED"]
+
+# Provider statuses that mean something for a notice; the others (queued, sent, ...) are progress only.
+_RECEIPT_STATUSES: dict[str, ReceiptStatus] = {
+    "delivered": "DELIVERED",
+    "undelivered": "FAILED",
+    "failed": "FAILED",
+}
+
+
+class WebhookError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class MalformedPayload(WebhookError):
+    status, title = 400, "Malformed webhook body"
+
+
+class BadSignature(WebhookError):
+    status, title = 403, "Signature verification failed"
+
+
+class UnknownProvider(WebhookError):
+    status, title = 404, "Unknown SMS provider"
+
+
+class PayloadTooLarge(WebhookError):
+    status, title = 413, "Webhook body too large"
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A customer's text. `from_number`/`text` are PII: they go to the ledger, never to logs."""
+
+    provider: str
+    message_id: str
+    from_number: str
+    to_number: str | None
+    text: str
+    received_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.message_id}"
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """The provider's word on one of our messages (message_id is the id it gave us when sending)."""
+
+    provider: str
+    message_id: str
+    status: ReceiptStatus | None  # None: a progress status we record nothing for
+    provider_status: str
+    at: datetime
+
+    @property
+    def key(self) -> str:
+        # a message gets several callbacks (sent, delivered ...): each status is its own delivery
+        return f"{self.provider}:{self.message_id}:{self.provider_status}"
+
+
+WebhookMessage = InboundSms | DeliveryReceipt
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """Twilio's X-Twilio-Signature for a POST to `url` with form `params` (repeated names allowed)."""
+    values: dict[str, set[str]] = {}
+    for name, value in params:
+        values.setdefault(name, set()).add(value)
+    payload = url + "".join(name + value for name in sorted(values) for value in sorted(values[name]))
+    digest = hmac.new(auth_token.encode("utf-8"), payload.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def generic_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The v1 value of X-Dunning-Signature: hex HMAC-SHA256 over "<timestamp>.<raw body>"."""
+    signed = str(timestamp).encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+
+
+def generic_signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    return f"t={timestamp},v1={generic_signature(secret, timestamp, body)}"
+
+
+def _parse_generic_header(header: str) -> tuple[int, list[str]]:
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            signatures.append(value.strip().lower())
+    if timestamp is None or not signatures:
+        raise BadSignature("signature header must carry t=<unix time> and v1=<hex digest>")
+    return timestamp, signatures
+
+
+def verify_generic(secret: str, header: str | None, body: bytes, now: datetime) -> None:
+    if not header:
+        raise BadSignature("missing X-Dunning-Signature")
+    timestamp, signatures = _parse_generic_header(header)
+    if abs(now.timestamp() - timestamp) > REPLAY_WINDOW_SECONDS:
+        raise BadSignature("signature timestamp outside the replay window")
+    expected = generic_signature(secret, timestamp, body)
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise BadSignature("signature does not match")
+
+
+def verify_twilio(auth_token: str, header: str | None, url: str, params: list[tuple[str, str]]) -> None:
+    if not header:
+        raise BadSignature("missing X-Twilio-Signature")
+    if not hmac.compare_digest(twilio_signature(auth_token, url, params), header.strip()):
+        raise BadSignature("signature does not match")
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+def _form(body: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedPayload("body is not form-encoded UTF-8") from exc
+
+
+def _required(params: Mapping[str, str], *names: str) -> None:
+    missing = [n for n in names if not params.get(n)]
+    if missing:
+        raise MalformedPayload(f"missing field(s): {', '.join(missing)}")
+
+
+def parse_twilio(params: list[tuple[str, str]], now: datetime) -> WebhookMessage:
+    fields = dict(params)
+    _required(fields, "MessageSid")
+    if "Body" in fields and "MessageStatus" not in fields:
+        _required(fields, "From")
+        return InboundSms(provider="twilio", message_id=fields["MessageSid"], from_number=fields["From"],
+                          to_number=fields.get("To"), text=fields["Body"], received_at=now)
+    _required(fields, "MessageStatus")
+    status = fields["MessageStatus"].lower()
+    return DeliveryReceipt(provider="twilio", message_id=fields["MessageSid"], status=_RECEIPT_STATUSES.get(status),
+                           provider_status=status, at=now)
+
+
+class _GenericBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["inbound", "receipt"]
+    message_id: str
+    from_: str | None = None
+    to: str | None = None
+    text: str | None = None
+    status: str | None = None
+    timestamp: datetime | None = None
+
+    @field_validator("message_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("blank")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamp needs a time zone")
+        return value.astimezone(UTC) if value else None
+
+
+def parse_generic(body: bytes, now: datetime) -> WebhookMessage:
+    try:
+        raw = json.loads(body)
+        if not isinstance(raw, dict):
+            raise MalformedPayload("body must be a JSON object")
+        raw = {("from_" if k == "from" else k): v for k, v in raw.items()}
+        parsed = _GenericBody.model_validate(raw)
+    except (ValueError, ValidationError) as exc:
+        if isinstance(exc, MalformedPayload):
+            raise
+        # field names only: pydantic's messages would echo the values
+        fields = sorted({str(e["loc"][0]) for e in exc.errors()}) if isinstance(exc, ValidationError) else []
+        raise MalformedPayload(f"invalid JSON body{': ' + ', '.join(fields) if fields else ''}") from exc
+    at = parsed.timestamp or now
+    if parsed.type == "inbound":
+        if not parsed.from_ or parsed.text is None:
+            raise MalformedPayload("an inbound message needs from and text")
+        return InboundSms(provider="generic", message_id=parsed.message_id, from_number=parsed.from_,
+                          to_number=parsed.to, text=parsed.text, received_at=at)
+    if not parsed.status:
+        raise MalformedPayload("a receipt needs a status")
+    status = parsed.status.lower()
+    return DeliveryReceipt(provider="generic", message_id=parsed.message_id,
+                           status=_RECEIPT_STATUSES.get(status), provider_status=status, at=at)
+
+
+# --------------------------------------------------------------------------- providers
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What the HTTP edge hands over: headers lower-cased, the raw body, the public URL called."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+def _twilio(secret: str, request: WebhookRequest, now: datetime) -> WebhookMessage:
+    params = _form(request.body)
+    verify_twilio(secret, request.headers.get("x-twilio-signature"), request.url, params)
+    return parse_twilio(params, now)
+
+
+def _generic(secret: str, request: WebhookRequest, now: datetime) -> WebhookMessage:
+    verify_generic(secret, request.headers.get("x-dunning-signature"), request.body, now)
+    return parse_generic(request.body, now)
+
+
+PROVIDERS: dict[str, Callable[[str, WebhookRequest, datetime], WebhookMessage]] = {
+    "twilio": _twilio,
+    "generic": _generic,
+}
+
+
+def read_webhook(provider: str, request: WebhookRequest, secrets: Callable[[], Mapping[str, Any]],
+                 now: datetime) -> WebhookMessage:
+    """Check provider, size and signature (in that order), then parse. Raises WebhookError."""
+    handler = PROVIDERS.get(provider)
+    if handler is None:
+        raise UnknownProvider("no such provider")
+    if len(request.body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")
+    secret = secrets().get(provider)
+    if not secret:
+        raise BadSignature("no credentials configured for this provider")
+    return handler(str(secret), request, now)

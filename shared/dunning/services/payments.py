@@ -1,0 +1,128 @@
+"""ApplyPayment: a PaymentPosted event from core banking reduces what the account owes.
+
+Waterfall: fees first, then interest, then principal (the usual order in consumer loan
+agreements, and the one that reduces the balance that accrues interest last); whatever is left
+is an overpayment and goes to `credit_balance`, recorded and never lost.
+
+A payment applies at most once: the handler's Powertools idempotency record catches replays of
+the same event, and the account's own `payments` list catches a payment id that comes back
+later (a second event, a replay after the idempotency record expired). When nothing is owed any
+more the account becomes PAID_OFF; the account stream sees DELINQUENT -> PAID_OFF and resolves
+the case. A partial payment leaves the case open: every Plan re-reads the account.
+
+The payment is also appended to the ledger of the account's collection case, if there is one
+(amounts are fine there: the ledger is the encrypted contact record; they never go in logs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from dunning.adapters.dynamo import AccountHistory, CaseRecord
+from dunning.adapters.errors import Conflict
+from dunning.domain.models import Account, AccountStatus, CaseStatus, EntryKind, Money, Payment, utc_now
+from dunning.observability import logger, metrics
+from dunning.services.runtime import Runtime
+
+ACTOR = "ApplyPayment"
+PRE_DUE_CASE_PREFIX = "PRE-"  # pre-due reminder records (see services.sweep), not collection cases
+_WRITE_ATTEMPTS = 3
+
+
+class PaymentRejected(ValueError):
+    """A payment that cannot be applied as sent (ids and codes only in the message)."""
+
+
+def apply_waterfall(account: Account, amount: Decimal) -> tuple[Account, dict[str, str]]:
+    """The account after `amount` is applied fees -> interest -> principal -> credit balance."""
+    remaining = amount
+    applied: dict[str, Decimal] = {}
+    update: dict[str, Any] = {}
+    for name, key in (("fees_due", "fees"), ("interest_due", "interest"), ("principal_due", "principal")):
+        owed: Decimal = getattr(account, name)
+        part = min(owed, remaining)
+        applied[key] = part
+        update[name] = owed - part
+        remaining -= part
+    applied["credit"] = remaining
+    update["credit_balance"] = account.credit_balance + remaining
+    return account.model_copy(update=update), {k: format(v, "f") for k, v in applied.items()}
+
+
+def _paid(account: Account, payment: Payment) -> tuple[Account, dict[str, str]]:
+    after, applied = apply_waterfall(account, payment.amount.amount)
+    status = after.status
+    if not after.owes and status in (AccountStatus.DELINQUENT, AccountStatus.CURRENT):
+        status = AccountStatus.PAID_OFF  # a charged-off account keeps its status: legal owns it now
+    after = after.model_copy(update={"status": status, "payments": [*account.payments, payment]})
+    return after, applied
+
+
+def collection_case(history: AccountHistory) -> CaseRecord | None:
+    """The case a payment belongs to: the latest one not closed (a referred case still counts)."""
+    open_ = [r for r in history.cases.values()
+             if not r.case.case_id.startswith(PRE_DUE_CASE_PREFIX)
+             and r.case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED)]
+    return max(open_, key=lambda r: r.case.opened_at, default=None)
+
+
+def _recorded(history: AccountHistory, case_id: str, payment_id: str) -> bool:
+    return any(e.kind is EntryKind.PAYMENT and e.data.get("payment_id") == payment_id
+               for e in history.ledger.get(case_id, []))
+
+
+def _record_in_ledger(rt: Runtime, record: CaseRecord, data: dict[str, Any], at: datetime) -> None:
+    for attempt in range(_WRITE_ATTEMPTS):
+        try:
+            rt.collections.commit(record, [(EntryKind.PAYMENT, data)], at=at, actor=ACTOR)
+            return
+        except Conflict:
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+            record = rt.collections.case(record.case.account_id, record.case.case_id)
+
+
+def apply_payment(rt: Runtime, payment_id: str, account_id: str, amount: Decimal, currency: str,
+                  received_at: datetime) -> dict[str, Any]:
+    """Apply one payment; returns ids and a status code only (APPLIED or DUPLICATE)."""
+    payment = Payment(payment_id=payment_id, amount=Money.of(amount, currency), received_at=received_at)
+    history = rt.collections.history(account_id)  # read first: the stream may cure the case meanwhile
+    record = collection_case(history)
+    account = rt.accounts.get(account_id)
+    if payment.amount.currency != account.currency:
+        metrics.add_metric(name="PaymentsRejected", unit="Count", value=1)
+        raise PaymentRejected(f"payment {payment_id}: currency does not match account {account_id}")
+    status, applied = "APPLIED", None
+    for attempt in range(_WRITE_ATTEMPTS):
+        if any(p.payment_id == payment_id for p in account.payments):
+            status = "DUPLICATE"
+            break
+        after, applied = _paid(account, payment)
+        try:
+            account_after = rt.accounts.put(after, account.version)
+            break
+        except Conflict:
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+            account = rt.accounts.get(account_id)  # changed under us: apply to the fresh balance
+    else:  # pragma: no cover - the loop always breaks or raises
+        raise AssertionError
+    if status == "APPLIED":
+        metrics.add_metric(name="PaymentsApplied", unit="Count", value=1)
+        account = account_after
+    # Also on a duplicate: a crash between the account write and the ledger append is healed here.
+    if record is not None and not _recorded(history, record.case.case_id, payment_id):
+        data = {
+            "payment_id": payment_id, "amount": format(payment.amount.amount, "f"), "currency": currency,
+            "received_at": payment.received_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "applied": applied, "amount_due_after": format(account.amount_due.amount, "f"),
+            "credit_balance_after": format(account.credit_balance, "f"), "account_status": account.status.value,
+        }
+        _record_in_ledger(rt, record, data, utc_now())
+    logger.info("payment", extra={"payment_id": payment_id, "account_id": account_id, "status": status,
+                                  "account_status": account.status.value,
+                                  "case_id": record.case.case_id if record else None})
+    return {"payment_id": payment_id, "account_id": account_id, "status": status,
+            "account_status": account.status.value}
