@@ -26,7 +26,7 @@ START = datetime(2026, 11, 3, 5, 0, tzinfo=UTC)  # midnight in New York, the day
 
 
 def _account() -> Account:
-    return Account(account_id="acc-7", customer_name="Dana Reyes", account_number="4000123412347777",
+    return Account(account_id="acc-9", customer_name="Dana Reyes", account_number="4000123412347777",
                    contact=Contact(phone="+12025550143", email="dana@example.com"), locale="en-US",
                    time_zones=["America/New_York"], jurisdiction="US", currency="USD",
                    principal_due=Decimal("400.00"), interest_due=Decimal("12.50"), fees_due=Decimal("25.00"),
@@ -53,15 +53,15 @@ def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> Non
         stored = accounts.put(_account(), None)
         stored = accounts.put(stored.model_copy(update={"status": AccountStatus.DELINQUENT}), stored.version)
         clock.run_until_parked()
-        case_id = "acc-7-20261102"
+        case_id = "acc-9-20261102"
         execution = sfn.describe_execution(
             executionArn=stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{case_id}")
         assert execution["status"] == "RUNNING"
-        assert json.loads(execution["input"]) == {"case_id": case_id, "account_id": "acc-7"}  # ids only
+        assert json.loads(execution["input"]) == {"case_id": case_id, "account_id": "acc-9"}  # ids only
 
         # Day 1 to day 7: first notice by email, SMS on day 3, then the agent call task on day 7.
         clock.advance_to(START + timedelta(days=6, hours=16))  # day 7, 11:00 in New York
-        history = collections.history("acc-7")
+        history = collections.history("acc-9")
         notices = {n.step_id: n for n in history.notices[case_id]}
         assert set(notices) == {"first_notice", "sms_3"}
         assert notices["first_notice"].sent_at.astimezone(UTC).hour == 13  # 08:00 New York
@@ -73,12 +73,12 @@ def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> Non
         clock.advance_to(START + timedelta(days=8))
 
         # A payment clears the balance: the stream cures the case and stops the execution.
-        current = accounts.get("acc-7")
+        current = accounts.get("acc-9")
         accounts.put(current.model_copy(update={"principal_due": Decimal(0), "interest_due": Decimal(0),
                                                 "fees_due": Decimal(0), "status": AccountStatus.PAID_OFF}),
                      current.version)
         clock.advance_to(START + timedelta(days=12))
-        history = collections.history("acc-7")
+        history = collections.history("acc-9")
         assert history.cases[case_id].case.status is CaseStatus.RESOLVED
         ledger = history.ledger[case_id]
         assert verify_chain(case_id, ledger).ok

@@ -111,3 +111,24 @@ class FakeContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 30_000
+
+
+INCOMING_BUCKET = "dunning-dev-incoming-123456789012-us-east-1"
+
+
+def create_incoming_bucket(monkeypatch: Any, name: str = INCOMING_BUCKET) -> str:
+    """The bucket core banking drops account files into (rejects and reports are written back to it)."""
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=name)
+    monkeypatch.setenv("INCOMING_BUCKET", name)
+    return name
+
+
+def record_calls(client: Any) -> list[str]:
+    """Operation names `client` calls from now on (to assert, say, that no Scan ever happens)."""
+    calls: list[str] = []
+
+    def _seen(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.*.*", lambda model, **kw: _seen(model, **kw))
+    return calls

@@ -130,7 +130,8 @@ class SweepState:
 
     def advance(self, previous: date | None, done: date, sweep_date: date) -> None:
         """Record `done` as processed; conditional on `previous` so two sweeps cannot interleave."""
-        item = to_item({"pk": "SWEEP", "sk": "STATE", "type": "SWEEP_STATE", "last_due_date": done.isoformat(),
+        item = to_item({"pk": "SWEEP", "sk": "STATE", "type": "SWEEP_STATE",
+                        "last_due_date": done.isoformat(),
                         "last_sweep_date": sweep_date.isoformat()})
         if previous is None:
             cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}

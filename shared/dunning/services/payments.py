@@ -118,7 +118,8 @@ def apply_payment(rt: Runtime, payment_id: str, account_id: str, amount: Decimal
             "payment_id": payment_id, "amount": format(payment.amount.amount, "f"), "currency": currency,
             "received_at": payment.received_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "applied": applied, "amount_due_after": format(account.amount_due.amount, "f"),
-            "credit_balance_after": format(account.credit_balance, "f"), "account_status": account.status.value,
+            "credit_balance_after": format(account.credit_balance, "f"),
+            "account_status": account.status.value,
         }
         _record_in_ledger(rt, record, data, utc_now())
     logger.info("payment", extra={"payment_id": payment_id, "account_id": account_id, "status": status,

@@ -1,0 +1,89 @@
+"""ApplyPayment: core banking's PaymentPosted event (EventBridge) applied to the account once.
+
+Idempotent by payment id twice over: the Powertools idempotency record (IdempotencyTable) absorbs
+redeliveries of the event, and the service refuses a payment id the account already holds.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from dunning.domain.models import CurrencyCode, UtcDatetime
+from dunning.observability import logger, metrics, tracer
+from dunning.services import payments
+from dunning.services.runtime import Runtime
+from dunning.settings import PaymentSettings, load_settings
+from pydantic import BaseModel, Field, field_validator
+
+
+class PaymentPosted(BaseModel):
+    payment_id: str = Field(min_length=1, max_length=128)
+    account_id: str = Field(min_length=1, max_length=64)
+    amount: str = Field(pattern=r"^\d+(\.\d+)?$")  # a decimal string: money never travels as a float
+    currency: CurrencyCode
+    received_at: UtcDatetime
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        try:
+            if Decimal(value) <= 0:
+                raise ValueError("a payment must be a positive amount")
+        except InvalidOperation as exc:
+            raise ValueError("amount is not a decimal number") from exc
+        return value
+
+    @field_validator("received_at", mode="before")
+    @classmethod
+    def _utc_z(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.endswith("Z"):
+            raise ValueError("received_at must be UTC ISO-8601 ending in Z")
+        return value
+
+
+class PaymentPostedEvent(EventBridgeModel):
+    source: Literal["core-banking"]
+    detail_type: Literal["PaymentPosted"] = Field(alias="detail-type")
+    detail: PaymentPosted
+
+
+_runtime: Runtime | None = None
+_apply: Any = None
+_config = IdempotencyConfig(event_key_jmespath="payment_id", raise_on_no_idempotency_key=True)
+
+
+def _apply_once(payment: PaymentPosted) -> dict[str, Any]:
+    return payments.apply_payment(runtime(), payment.payment_id, payment.account_id, Decimal(payment.amount),
+                                  payment.currency, payment.received_at)
+
+
+def runtime() -> Runtime:
+    global _runtime, _apply
+    if _runtime is None:
+        settings = load_settings(PaymentSettings)
+        _runtime = Runtime(settings)
+        layer = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
+                                         boto3_client=_runtime.client("dynamodb"))
+        _apply = idempotent_function(data_keyword_argument="payment", persistence_store=layer,
+                                     config=_config)(_apply_once)
+    return _runtime
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.payment_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=PaymentPostedEvent)
+def lambda_handler(event: PaymentPostedEvent, context: LambdaContext) -> dict[str, Any]:
+    runtime()
+    _config.register_lambda_context(context)
+    result: dict[str, Any] = _apply(payment=event.detail)
+    return result

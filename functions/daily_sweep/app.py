@@ -1,0 +1,43 @@
+"""DailySweep: the daily EventBridge Scheduler run. Marks newly overdue accounts delinquent and
+sends pre-due reminders; returns and logs counts only.
+
+The schedule's Input may name the day (`{"sweep_date": "YYYY-MM-DD"}`, for a catch-up or a
+replay); without it the day is today in SWEEP_TIME_ZONE.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from dunning.observability import logger, metrics, tracer
+from dunning.services import sweep
+from dunning.services.runtime import Runtime
+from dunning.settings import SweepSettings, load_settings
+from pydantic import BaseModel, ConfigDict
+
+
+class SweepRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sweep_date: date | None = None
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(SweepSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=SweepRequest)
+def lambda_handler(event: SweepRequest, context: LambdaContext) -> dict[str, Any]:
+    return sweep.run(runtime(), event.sweep_date)

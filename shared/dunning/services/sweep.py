@@ -1,0 +1,202 @@
+"""DailySweep: mark newly overdue accounts delinquent, and send pre-due reminders.
+
+Reads only the sparse DueIndex (a Query per due date, never a Scan): only accounts that owe
+money carry `due_date_key`, and the index projects `status`, so an account that is due costs one
+index item and, if it must change, one conditional update.
+
+Newly overdue. An account due on D is overdue on D + grace_days + 1. The sweep remembers the
+last due date it fully processed (CollectionsTable pk SWEEP, sk STATE) and processes every due
+date after it up to sweep_date - grace_days - 1: a missed day is caught up, a re-run finds
+nothing to do, and the first run ever processes just that one date (older debts arrive from
+core banking with their status). Each account goes CURRENT -> DELINQUENT with an update
+conditional on still being CURRENT and still owing for that due date; the accounts stream then
+opens the case.
+
+Pre-due reminders. For each pre-due step of the policy's strategies (offset_days < 0) the sweep
+queries the accounts due on sweep_date - offset and, for those still CURRENT whose own strategy
+has that step, sends the reminder through the notice path used by the escalation (at most once
+per step, compliance engine first). A reminder has no collection case, so it is recorded under a
+pre-due record `PRE-<account_id>-<due yyyymmdd>` (a Case that is CLOSED once the reminder has an
+outcome). If the compliance engine DEFERs it (the sweep's hour is outside the customer's contact
+window, a holiday, a cap), the record stays OPEN and any later run for the same sweep date tries
+again; a reminder still deferred when the day is over is not sent: it is a courtesy, not a
+collection step. Schedule a second run later in the day to reach customers in other time zones.
+Anything reading an account's collection cases should skip ids starting with `PRE-`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dunning.adapters.bulk import AccountsBulk, SweepState
+from dunning.adapters.dynamo import CaseRecord
+from dunning.adapters.errors import Conflict, NotFound
+from dunning.domain.compliance import AttemptKind, Verdict
+from dunning.domain.ledger import GENESIS
+from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, NoticeStatus, utc_now
+from dunning.domain.policy import Policy, Step, assign_variant, strategy_for
+from dunning.observability import logger, metrics
+from dunning.services import escalation
+from dunning.services.payments import PRE_DUE_CASE_PREFIX
+from dunning.services.runtime import Runtime
+
+ACTOR = "DailySweep"
+_FINAL = {NoticeStatus.SENT.value, NoticeStatus.DELIVERED.value, NoticeStatus.FAILED.value,
+          NoticeStatus.UNCERTAIN.value, NoticeStatus.BOUNCED.value, Verdict.BLOCK.value}
+
+
+def is_pre_due_case(case_id: str) -> bool:
+    return case_id.startswith(PRE_DUE_CASE_PREFIX)
+
+
+def pre_due_case_id(account_id: str, due_date: date) -> str:
+    return f"{PRE_DUE_CASE_PREFIX}{account_id}-{due_date:%Y%m%d}"
+
+
+def sweep_today(zone: str, now: datetime | None = None) -> date:
+    return (now or utc_now()).astimezone(ZoneInfo(zone)).date()
+
+
+@dataclass
+class SweepResult:
+    dates_swept: int = 0
+    accounts_due: int = 0
+    marked_delinquent: int = 0
+    reminders_sent: int = 0
+    reminders_deferred: int = 0
+    items_read: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+# --------------------------------------------------------------------------- newly overdue
+
+
+def _overdue_dates(last: date | None, through: date) -> list[date]:
+    start = through if last is None else last + timedelta(days=1)
+    return [start + timedelta(days=n) for n in range((through - start).days + 1)]
+
+
+def mark_overdue(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Policy,
+                 result: SweepResult) -> None:
+    state = SweepState(rt.client("dynamodb"), rt.settings.collections_table, rt.counter)
+    last = state.last_due_date()
+    through = sweep_date - timedelta(days=policy.grace_days + 1)
+    for day in _overdue_dates(last, through):
+        for item in bulk.due_items(day):
+            result.accounts_due += 1
+            if item.status not in (None, AccountStatus.CURRENT.value):
+                continue  # already delinquent (or charged off): nothing to do, nothing to read
+            if bulk.mark_delinquent(item.account_id, day):
+                result.marked_delinquent += 1
+        state.advance(last, day, sweep_date)  # per date: a crash resumes at the first unfinished date
+        last = day
+        result.dates_swept += 1
+
+
+# --------------------------------------------------------------------------- pre-due reminders
+
+
+def _pre_due_record(rt: Runtime, account: Account, policy: Policy, strategy_id: str, variant: str,
+                    case_id: str, step: Step) -> CaseRecord | None:
+    """The pre-due record for this reminder, created on first use; None once it is finished."""
+    try:
+        record = rt.collections.case(account.account_id, case_id)
+    except NotFound:
+        now = utc_now()
+        case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
+                    variant=variant, policy_version=policy.version)
+        record = CaseRecord(case, -1, GENESIS)
+        try:
+            rt.collections.commit(record, [(EntryKind.CASE_OPENED, {
+                "pre_due": True, "step_id": step.id, "strategy_id": strategy_id, "variant": variant,
+                "policy_version": policy.version,
+                "due_date": account.due_date.isoformat() if account.due_date else None,
+            })], at=now, actor=ACTOR, create=True)
+        except Conflict:
+            record = rt.collections.case(account.account_id, case_id)  # another run created it
+    return record if record.case.is_active else None
+
+
+def _close(rt: Runtime, account_id: str, case_id: str, outcome: str) -> None:
+    for attempt in range(3):
+        record = rt.collections.case(account_id, case_id)
+        if not record.case.is_active:
+            return
+        now = utc_now()
+        record.case.transition(CaseStatus.CLOSED)
+        record.case.closed_at, record.case.resolution = now, f"PRE_DUE_{outcome}"
+        try:
+            entry = (EntryKind.CASE_CLOSED, {"status": "CLOSED", "reasons": [outcome]})
+            rt.collections.commit(record, [entry], at=now, actor=ACTOR)
+            return
+        except Conflict:
+            if attempt == 2:
+                raise
+
+
+def send_pre_due(rt: Runtime, account: Account, step: Step, policy: Policy, strategy_id: str,
+                 variant: str) -> str:
+    """Send one pre-due reminder at most once; returns the outcome (SENT, DEFER, BLOCK, DONE ...)."""
+    assert account.due_date is not None and step.kind.channel is not None and step.template is not None
+    case_id = pre_due_case_id(account.account_id, account.due_date)
+    if _pre_due_record(rt, account, policy, strategy_id, variant, case_id, step) is None:
+        return "DONE"
+    channel = step.kind.channel
+    result = escalation.send(rt, rt.sender(channel), case_id, account.account_id, step.id, channel,
+                             step.template, actor=ACTOR, kind=AttemptKind.COLLECTION)
+    if result.status in _FINAL:
+        _close(rt, account.account_id, case_id, result.status)
+    return result.status
+
+
+def send_reminders(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Policy,
+                   result: SweepResult) -> None:
+    offsets = sorted({s.offset_days for st in policy.strategies.values() for s in st.steps if s.pre_due})
+    for offset in offsets:
+        due = sweep_date - timedelta(days=offset)
+        for item in bulk.due_items(due):
+            result.accounts_due += 1
+            if item.status not in (None, AccountStatus.CURRENT.value):
+                continue
+            account = rt.accounts.find(item.account_id)
+            bulk.items_read += 1
+            if account is None or account.status is not AccountStatus.CURRENT or not account.owes \
+                    or account.due_date != due:
+                continue  # changed since the index was read
+            variant = assign_variant(policy, account.account_id)
+            strategy_id, strategy = strategy_for(policy, account, variant)
+            for step in strategy.steps:
+                if step.offset_days != offset or step.kind.channel is None or step.template is None:
+                    continue
+                outcome = send_pre_due(rt, account, step, policy, strategy_id, variant.id)
+                if outcome == NoticeStatus.SENT.value:
+                    result.reminders_sent += 1
+                elif outcome == Verdict.DEFER.value:
+                    result.reminders_deferred += 1
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def run(rt: Runtime, sweep_date: date | None = None) -> dict[str, Any]:
+    zone = getattr(rt.settings, "sweep_time_zone", "UTC")
+    day = sweep_date or sweep_today(zone)
+    policy = rt.policy()
+    bulk = AccountsBulk(rt.client("dynamodb"), rt.settings.accounts_table, rt.counter)
+    result = SweepResult()
+    reads_before = rt.counter.reads
+    mark_overdue(rt, bulk, day, policy, result)
+    send_reminders(rt, bulk, day, policy, result)
+    result.items_read = bulk.items_read
+    out: dict[str, Any] = result.as_dict() | {"sweep_date": day.isoformat(),
+                                              "read_calls": rt.counter.reads - reads_before}
+    counts = result.as_dict()
+    for name in ("marked_delinquent", "reminders_sent", "reminders_deferred"):
+        metrics.add_metric(name=f"Sweep{name.title().replace('_', '')}", unit="Count", value=counts[name])
+    logger.info("daily sweep", extra=out)
+    return out
