@@ -173,12 +173,23 @@ def parse_twilio(params: list[tuple[str, str]], now: datetime) -> WebhookMessage
     _required(fields, "MessageSid")
     if "Body" in fields and "MessageStatus" not in fields:
         _required(fields, "From")
-        return InboundSms(provider="twilio", message_id=fields["MessageSid"], from_number=fields["From"],
-                          to_number=fields.get("To"), text=fields["Body"], received_at=now)
+        return InboundSms(
+            provider="twilio",
+            message_id=fields["MessageSid"],
+            from_number=fields["From"],
+            to_number=fields.get("To"),
+            text=fields["Body"],
+            received_at=now,
+        )
     _required(fields, "MessageStatus")
     status = fields["MessageStatus"].lower()
-    return DeliveryReceipt(provider="twilio", message_id=fields["MessageSid"], status=_RECEIPT_STATUSES.get(status),
-                           provider_status=status, at=now)
+    return DeliveryReceipt(
+        provider="twilio",
+        message_id=fields["MessageSid"],
+        status=_RECEIPT_STATUSES.get(status),
+        provider_status=status,
+        at=now,
+    )
 
 
 class _GenericBody(BaseModel):
@@ -224,13 +235,24 @@ def parse_generic(body: bytes, now: datetime) -> WebhookMessage:
     if parsed.type == "inbound":
         if not parsed.from_ or parsed.text is None:
             raise MalformedPayload("an inbound message needs from and text")
-        return InboundSms(provider="generic", message_id=parsed.message_id, from_number=parsed.from_,
-                          to_number=parsed.to, text=parsed.text, received_at=at)
+        return InboundSms(
+            provider="generic",
+            message_id=parsed.message_id,
+            from_number=parsed.from_,
+            to_number=parsed.to,
+            text=parsed.text,
+            received_at=at,
+        )
     if not parsed.status:
         raise MalformedPayload("a receipt needs a status")
     status = parsed.status.lower()
-    return DeliveryReceipt(provider="generic", message_id=parsed.message_id,
-                           status=_RECEIPT_STATUSES.get(status), provider_status=status, at=at)
+    return DeliveryReceipt(
+        provider="generic",
+        message_id=parsed.message_id,
+        status=_RECEIPT_STATUSES.get(status),
+        provider_status=status,
+        at=at,
+    )
 
 
 # --------------------------------------------------------------------------- providers
@@ -262,8 +284,9 @@ PROVIDERS: dict[str, Callable[[str, WebhookRequest, datetime], WebhookMessage]] 
 }
 
 
-def read_webhook(provider: str, request: WebhookRequest, secrets: Callable[[], Mapping[str, Any]],
-                 now: datetime) -> WebhookMessage:
+def read_webhook(
+    provider: str, request: WebhookRequest, secrets: Callable[[], Mapping[str, Any]], now: datetime
+) -> WebhookMessage:
     """Check provider, size and signature (in that order), then parse. Raises WebhookError."""
     handler = PROVIDERS.get(provider)
     if handler is None:

@@ -27,7 +27,11 @@ def contact_history(notices: Iterable[Notice], entries: Iterable[LedgerEntry]) -
     for n in notices:
         outcome = _NOTICE_OUTCOME[n.status]
         if n.step_id.startswith("service_"):
-            outcome = ContactOutcome.CONFIRMATION if outcome is not ContactOutcome.FAILED else outcome
+            # Answers to the customer's own messages are not collection contacts: they count
+            # against no cap. Only the STOP confirmation is kept, so a second one is refused.
+            if not n.step_id.startswith("service_stop_") or outcome is ContactOutcome.FAILED:
+                continue
+            outcome = ContactOutcome.CONFIRMATION
         records.append(ContactRecord(at=n.sent_at or n.created_at, channel=n.channel, outcome=outcome))
     for e in entries:
         if e.kind is EntryKind.CALL_OUTCOME:

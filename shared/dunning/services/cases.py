@@ -10,7 +10,7 @@ from dunning.adapters.workflow import Escalations
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, utc_now
 from dunning.domain.policy import assign_variant, strategy_for
-from dunning.observability import logger, metrics
+from dunning.observability import count, logger
 from dunning.services.runtime import Runtime
 
 
@@ -37,7 +37,7 @@ def open_case(rt: Runtime, escalations: Escalations, account: Account) -> str:
             "days_past_due_at_open": account.days_past_due(now.date()),
         })], at=now, actor="AccountStream", create=True)
         rt.collections.put_contact(account.account_id, rt.phone_hash(account.contact.phone))
-        metrics.add_metric(name="CasesOpened", unit="Count", value=1)
+        count("CasesOpened", Variant=variant.id, Strategy=strategy_id)
     except Conflict:
         logger.info("case already open; ensuring its escalation runs", extra={"case_id": case_id})
     escalations.start(case_id, account.account_id)
@@ -61,7 +61,7 @@ def cure(rt: Runtime, escalations: Escalations, account: Account) -> list[str]:
             raise  # the batch item fails and is retried with fresh state
         if case.execution_arn:
             escalations.stop(case.execution_arn, cause="account cured")
-        metrics.add_metric(name="CasesCured", unit="Count", value=1)
+        count("CasesCured", Variant=case.variant)
         ended.append(case.case_id)
     return ended
 

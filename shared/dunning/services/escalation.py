@@ -26,8 +26,12 @@ from dunning.domain.models import (
 from dunning.domain.planning import REMINDER_TEMPLATE, plan_next_action
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
 from dunning.domain.templates import RenderedNotice, build_facts, render
-from dunning.observability import logger, metrics
+from dunning.observability import count, logger, metrics, step_dimension
 from dunning.services.runtime import Runtime
+
+# Planner waits that held back a due notice (rather than waiting for the next step or a promise).
+COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY, ReasonCode.CALL_CAP,
+                                  ReasonCode.DAILY_CAP})
 
 # Templates sent as a reminder of something the customer agreed to, not as dunning.
 _PLAN_TEMPLATES = {REMINDER_TEMPLATE}
@@ -75,6 +79,11 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
     except Conflict as exc:
         raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
     metrics.add_metric(name=f"Decision{decision.action.value.title().replace('_', '')}", unit="Count", value=1)
+    count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=data["reasons"])
+    if decision.action is Action.WAIT and COMPLIANCE_DEFERRALS.intersection(decision.reasons):
+        count("NoticesDeferred", Variant=case.variant, reasons=COMPLIANCE_DEFERRALS.intersection(decision.reasons))
+    if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
+        count("CasesCured" if case.status is CaseStatus.RESOLVED else "LegalReferrals", Variant=case.variant)
     if decision.action is Action.CLOSE and case.status is CaseStatus.REFERRED_TO_LEGAL:
         rt.legal_referred(case.case_id, account.account_id)
     logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
@@ -125,6 +134,7 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
     if existing is not None:
         if existing.status is NoticeStatus.SENDING:  # a crash after the provider call: never resend
             _finish(rt, record, existing, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor)
+            count("UncertainSends", Channel=existing.channel.value, Step=step_dimension(step_id))
             return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
         return SendResult(existing.status.value, step_id, [])
     rendered = render_for(rt, account, policy, record, template_id, channel)
@@ -144,7 +154,8 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
             rt.collections.commit(record, [(EntryKind.DECISION, data)], at=now, actor=actor)
         except Conflict as exc:
             raise TransientError("case changed while sending") from exc
-        metrics.add_metric(name=f"Notice{verdict.verdict.value.title()}", unit="Count", value=1)
+        count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked", Channel=channel.value,
+              Step=step_dimension(step_id), reasons=data["reasons"])
         return SendResult(verdict.verdict.value, step_id, data["reasons"])
     notice = Notice(notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id,
                     step_id=step_id, channel=channel, template_id=template_id,
@@ -166,13 +177,15 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
         raise
     except ProviderRejected as exc:
         _finish(rt, record, notice, NoticeStatus.FAILED, None, str(exc), now, actor)
+        count("NoticesFailed", Channel=channel.value)
         return SendResult(NoticeStatus.FAILED.value, step_id, [])
     except Exception as exc:  # noqa: BLE001 - unknown outcome: UNCERTAIN, never resent
         _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
-        metrics.add_metric(name="UncertainSends", unit="Count", value=1)
+        count("UncertainSends", Channel=channel.value, Step=step_dimension(step_id))
         return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
     _finish(rt, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
-    metrics.add_metric(name="NoticesSent", unit="Count", value=1)
+    count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
+          Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
 
 

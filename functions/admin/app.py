@@ -1,0 +1,109 @@
+"""Admin: collector and admin actions, from the Lambda console (events/admin/*.json) or POST /admin.
+
+Over HTTP the caller is the IAM identity API Gateway authenticated (requestContext.authorizer.iam);
+from the console it is the event's `actor`, marked as such. Every command is recorded with it.
+Responses may show a case to the admin; logs carry ids only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from dunning.adapters.errors import Conflict, TransientError
+from dunning.observability import logger, metrics, tracer
+from dunning.services import admin
+from dunning.services.runtime import Runtime
+from dunning.settings import ListeningSettings, load_settings
+from pydantic import ValidationError
+
+PROBLEM = "application/problem+json"
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(ListeningSettings))
+    return _runtime
+
+
+def problem(status: int, title: str, detail: str) -> Response[str]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return Response(status_code=status, content_type=PROBLEM, body=json.dumps(body))
+
+
+def _fields(exc: ValidationError) -> str:
+    # locations only: pydantic's messages would echo the values
+    return ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()}))
+
+
+@app.exception_handler(admin.AdminError)
+def _refused(exc: admin.AdminError) -> Response[str]:
+    return problem(exc.status, exc.title, exc.detail)
+
+
+@app.exception_handler(ValidationError)
+def _invalid_command(exc: ValidationError) -> Response[str]:
+    return problem(400, "Invalid admin command", f"invalid field(s): {_fields(exc)}")
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response[str]:
+    return problem(400, "Invalid admin request", 'body must be JSON {"command": {...}}')
+
+
+@app.exception_handler((Conflict, TransientError))
+def _busy(exc: Exception) -> Response[str]:
+    return problem(503, "Case is busy, try again", type(exc).__name__)
+
+
+@app.post("/admin")
+def http_command() -> Response[str]:
+    event = app.current_event
+    identity = event.request_context.authorizer.iam
+    actor = identity.user_arn if identity is not None else None
+    if not actor:
+        return problem(403, "Caller not identified", "IAM authorisation is required")
+    try:
+        body = json.loads(event.decoded_body or "")
+    except ValueError:
+        return problem(400, "Invalid admin request", "body is not JSON")
+    request = admin.AdminRequest.model_validate({"command": (body or {}).get("command")})
+    result = _execute(request, str(actor))
+    return Response(status_code=200, content_type="application/json", body=json.dumps(result, default=str))
+
+
+def _execute(request: admin.AdminRequest, actor: str) -> dict[str, Any]:
+    command = request.command
+    logger.append_keys(case_id=getattr(command, "case_id", None), command=command.type)
+    result = admin.execute(runtime(), command, actor)
+    logger.info(
+        "admin command done",
+        extra={"applied": result.get("applied"), "case_status": result.get("case_status")},
+    )
+    return result
+
+
+def _is_http(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("requestContext"), dict) and "http" in event["requestContext"]
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if _is_http(event):
+        return app.resolve(event, context)
+    # Lambda console / direct invoke: whoever may invoke the function is trusted to name themselves.
+    request = admin.AdminRequest.model_validate(event)
+    if not request.actor:
+        raise admin.AdminError("a console command must name its actor")
+    actor = f"console:{request.actor}"
+    return _execute(request, actor)

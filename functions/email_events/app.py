@@ -1,0 +1,56 @@
+"""EmailEvents: SES configuration-set events (delivery, bounce, complaint, reject, open, click).
+
+Each event is recorded as a DELIVERY entry on the notice's case first (found through the provider
+message id), then acted on: a hard bounce makes the address unusable, a complaint opts the customer
+out of email, a delivery marks the notice DELIVERED. Redelivered events are recorded once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from dunning.observability import logger, metrics, tracer
+from dunning.services.listening import handle_email_event
+from dunning.services.runtime import Runtime
+from dunning.settings import ListeningSettings, load_settings
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(ListeningSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_source(data_class=SNSEvent)
+def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
+    results = []
+    for record in event.records:
+        try:
+            ses_event = json.loads(record.sns.message)
+            if not isinstance(ses_event, dict):
+                raise ValueError("not an object")
+            result = handle_email_event(runtime(), ses_event)
+        except ValueError:
+            metrics.add_metric(name="EmailEventMalformed", unit="Count", value=1)
+            logger.warning("SES event is malformed; dropped", extra={"sns_message_id": record.sns.message_id})
+            results.append({"status": "MALFORMED", "sns_message_id": record.sns.message_id})
+            continue
+        logger.info(
+            "email event handled",
+            extra={
+                "status": result.get("status"),
+                "case_id": result.get("case_id"),
+                "event_type": result.get("event_type"),
+            },
+        )
+        results.append(result)
+    return {"results": results}

@@ -1,0 +1,41 @@
+"""Report: the weekly collections report (EventBridge Scheduler), archived to the archive bucket.
+
+The schedule sends no input; an admin can re-run a past week from the console's Test tab with
+``{"as_of": "2026-11-09T07:00:00Z"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from dunning.domain.models import UtcDatetime
+from dunning.observability import logger, metrics, tracer
+from dunning.services import reports
+from dunning.services.runtime import Runtime
+from dunning.settings import ArchiveSettings, load_settings
+
+
+class ReportRequest(BaseModel):
+    as_of: UtcDatetime | None = None
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(ArchiveSettings))
+    return _runtime
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=ReportRequest)
+def lambda_handler(event: ReportRequest, context: LambdaContext) -> dict[str, Any]:
+    return reports.weekly_report(runtime(), event.as_of)

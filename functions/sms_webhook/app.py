@@ -1,0 +1,122 @@
+"""SmsWebhook: signed callbacks from SMS providers (inbound replies and delivery receipts).
+
+POST /webhooks/sms/{provider}. The signature is checked against the exact public URL before
+anything is parsed into a message or written; bad requests get a problem JSON and write nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from dunning.adapters.errors import Conflict, TransientError
+from dunning.adapters.webhooks import InboundSms, WebhookError, WebhookRequest, read_webhook
+from dunning.domain.models import utc_now
+from dunning.observability import logger, metrics, tracer
+from dunning.services.listening import Deduplicated
+from dunning.services.runtime import Runtime
+from dunning.settings import ListeningSettings, load_settings
+
+PROBLEM = "application/problem+json"
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+_runtime: Runtime | None = None
+_dedupe: Deduplicated | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings(ListeningSettings))
+    return _runtime
+
+
+def dedupe() -> Deduplicated:
+    global _dedupe
+    if _dedupe is None:
+        rt = runtime()
+        _dedupe = Deduplicated(rt, rt.settings.idempotency_table)  # type: ignore[attr-defined]
+    return _dedupe
+
+
+def _secrets() -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    settings: ListeningSettings = runtime().settings  # type: ignore[assignment]
+    value = get_secret(settings.webhook_secret_name, transform="json", max_age=300)
+    return value if isinstance(value, dict) else {}
+
+
+def problem(status: int, title: str, detail: str) -> Response[str]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return Response(status_code=status, content_type=PROBLEM, body=json.dumps(body))
+
+
+@app.exception_handler(WebhookError)
+def _webhook_error(exc: WebhookError) -> Response[str]:
+    metrics.add_metric(name=f"WebhookRejected{exc.status}", unit="Count", value=1)
+    logger.warning("webhook refused", extra={"status": exc.status, "reason": exc.detail})
+    return problem(exc.status, exc.title, exc.detail)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid(exc: RequestValidationError) -> Response[str]:
+    return problem(400, "Malformed webhook request", "request does not match the route")
+
+
+@app.exception_handler((Conflict, TransientError))
+def _busy(exc: Exception) -> Response[str]:
+    # recorded nothing, or something a redelivery completes: the provider should retry
+    return problem(503, "Try again later", type(exc).__name__)
+
+
+def _public_url() -> str:
+    settings: ListeningSettings = runtime().settings  # type: ignore[assignment]
+    event = app.current_event
+    url = settings.public_webhook_base_url.rstrip("/") + event.raw_path
+    return f"{url}?{event.raw_query_string}" if event.raw_query_string else url
+
+
+@app.post("/webhooks/sms/<provider>")
+def receive(provider: str) -> Response[str]:
+    event = app.current_event
+    body = event.decoded_body or ""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    request = WebhookRequest(headers=headers, body=raw, url=_public_url())
+    message = read_webhook(provider, request, _secrets, utc_now())
+    kind = "inbound" if isinstance(message, InboundSms) else "receipt"
+    result = dedupe().handle(message, actor=f"SmsWebhook:{provider}", context=app.lambda_context)
+    logger.info(
+        "webhook handled",
+        extra={
+            "provider": provider,
+            "kind": kind,
+            "status": result.get("status"),
+            "case_id": result.get("case_id"),
+        },
+    )
+    if provider == "twilio":
+        return Response(status_code=200, content_type="text/xml", body=TWIML_EMPTY)
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=json.dumps({"status": result.get("status"), "kind": kind}),
+    )
+
+
+@app.not_found
+def _no_route(exc: Exception) -> Response[str]:
+    return problem(404, "Not found", "no such route")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

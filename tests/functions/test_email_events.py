@@ -1,0 +1,101 @@
+"""EmailEvents on moto: SES events recorded on the case first, then acted on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from dunning.domain.compliance import AttemptKind
+from dunning.domain.models import Channel, EntryKind, NoticeStatus
+from dunning.services import escalation
+
+from tests.functions.conftest import seed_case
+from tests.support.aws import FakeContext, load_event, load_function
+from tests.support.listening import collections, listening_env
+
+CASE = "acc-1001-20261102"
+
+
+@pytest.fixture
+def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dict[str, str]:
+    env = listening_env(aws, monkeypatch)
+    seed_case(env)
+    return env
+
+
+@pytest.fixture
+def fn() -> Any:
+    mod = load_function("email_events")
+    mod._runtime = None
+    return mod
+
+
+@pytest.fixture
+def ses_id(env: dict[str, str], fn: Any) -> str:
+    """Send the first notice by email for real (moto SES) and return SES's message id."""
+    rt = fn.runtime()
+    result = escalation.send(
+        rt,
+        rt.sender(Channel.EMAIL),
+        CASE,
+        "acc-1001",
+        "first_notice",
+        Channel.EMAIL,
+        "first_notice",
+        kind=AttemptKind.COLLECTION,
+    )
+    assert result.status == "SENT"
+    notice = collections(env).history("acc-1001").notices[CASE][0]
+    return notice.provider_message_id.removeprefix("ses:")
+
+
+def event_for(name: str, message_id: str) -> dict[str, Any]:
+    event = load_event(f"email_events/{name}")
+    ses = json.loads(event["Records"][0]["Sns"]["Message"])
+    ses["mail"]["messageId"] = message_id
+    event["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+    return event
+
+
+def deliveries(env: dict[str, str]) -> list[Any]:
+    return [e for e in collections(env).history("acc-1001").ledger[CASE] if e.kind is EntryKind.DELIVERY]
+
+
+def test_delivery_marks_the_notice_delivered_once(env, fn, ses_id) -> None:
+    event = event_for("delivery", ses_id)
+    fn.lambda_handler(event, FakeContext())
+    fn.lambda_handler(event, FakeContext())
+    assert collections(env).history("acc-1001").notices[CASE][0].status is NoticeStatus.DELIVERED
+    assert len(deliveries(env)) == 1 and deliveries(env)[0].data["event_type"] == "Delivery"
+
+
+def test_hard_bounce_makes_the_address_unusable(env, fn, ses_id) -> None:
+    fn.lambda_handler(event_for("bounce", ses_id), FakeContext())
+    account = fn.runtime().accounts.get("acc-1001")
+    assert account.contact.email_usable is False and not account.can_use(Channel.EMAIL)
+    assert collections(env).history("acc-1001").notices[CASE][0].status is NoticeStatus.BOUNCED
+    entry = deliveries(env)[0]
+    assert entry.data["bounce_type"] == "Permanent" and "dana" not in json.dumps(entry.data)
+
+
+def test_transient_bounce_is_only_recorded(env, fn, ses_id) -> None:
+    event = event_for("bounce", ses_id)
+    ses = json.loads(event["Records"][0]["Sns"]["Message"])
+    ses["bounce"]["bounceType"] = "Transient"
+    event["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+    fn.lambda_handler(event, FakeContext())
+    assert fn.runtime().accounts.get("acc-1001").contact.email_usable is True
+    assert len(deliveries(env)) == 1
+
+
+def test_complaint_opts_the_customer_out_of_email(env, fn, ses_id) -> None:
+    fn.lambda_handler(event_for("complaint", ses_id), FakeContext())
+    assert Channel.EMAIL in fn.runtime().accounts.get("acc-1001").opted_out
+    kinds = [e.kind for e in collections(env).history("acc-1001").ledger[CASE]]
+    assert kinds[-2:] == [EntryKind.DELIVERY, EntryKind.OPT_OUT]
+
+
+def test_event_for_an_unknown_message_writes_nothing(env, fn) -> None:
+    out = fn.lambda_handler(event_for("delivery", "not-ours"), FakeContext())
+    assert out["results"][0]["status"] == "UNKNOWN_MESSAGE"

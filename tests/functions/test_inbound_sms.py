@@ -1,0 +1,65 @@
+"""InboundSms on moto: two-way SMS replies from SNS are handled like webhook replies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from dunning.domain.models import CaseStatus, Channel, EntryKind
+
+from tests.functions.conftest import seed_case
+from tests.support.aws import FakeContext, load_event, load_function, sent_sms
+from tests.support.listening import case_of, collections, index_phone, item_counts, listening_env
+
+
+@pytest.fixture
+def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dict[str, str]:
+    env = listening_env(aws, monkeypatch)
+    account, case = seed_case(env)
+    index_phone(env, account)
+    return env
+
+
+@pytest.fixture
+def fn() -> Any:
+    mod = load_function("inbound_sms")
+    mod._runtime = None
+    mod._dedupe = None
+    return mod
+
+
+def test_stop_from_two_way_sms_opts_out_once(env, fn) -> None:
+    event = load_event("inbound_sms/stop")
+    out = fn.lambda_handler(event, FakeContext())
+    assert out["results"][0]["intent"] == "STOP"
+    assert len(sent_sms()) == 1
+    before = item_counts(env)
+    fn.lambda_handler(event, FakeContext())  # SNS redelivery
+    assert item_counts(env) == before and len(sent_sms()) == 1
+    account = fn.runtime().accounts.get("acc-1001")
+    assert Channel.SMS in account.opted_out
+    reply = next(
+        e
+        for e in collections(env).history("acc-1001").ledger["acc-1001-20261102"]
+        if e.kind is EntryKind.REPLY
+    )
+    assert reply.data["provider"] == "aws-sms" and reply.data["text"] == "STOP"
+
+
+def test_promise_from_two_way_sms_holds_the_case(env, fn) -> None:
+    fn.lambda_handler(load_event("inbound_sms/promise"), FakeContext())
+    from dunning.domain.models import Case
+
+    case = case_of(
+        env, Case(case_id="acc-1001-20261102", account_id="acc-1001", opened_at="2026-11-03T15:00:00Z")
+    )
+    assert case.status is CaseStatus.PROMISED
+
+
+def test_malformed_message_is_dropped_without_writing(env, fn) -> None:
+    event = load_event("inbound_sms/stop")
+    event["Records"][0]["Sns"]["Message"] = json.dumps({"messageBody": "STOP"})
+    before = item_counts(env)
+    out = fn.lambda_handler(event, FakeContext())
+    assert out["results"][0]["status"] == "MALFORMED" and item_counts(env) == before

@@ -1,0 +1,282 @@
+"""SmsWebhook on moto: signatures, problem JSON, replies recorded then acted on, at most once."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from dunning.domain.models import CaseStatus, Channel, EntryKind, PlanStatus
+
+from tests.functions.conftest import NOW, seed_case
+from tests.support.aws import REGION, FakeContext, load_event, load_function, sent_sms
+from tests.support.listening import callbacks, case_of, collections, index_phone, item_counts, listening_env
+from tests.support.webhooks import (
+    generic_event,
+    generic_inbound,
+    http_event,
+    twilio_inbound,
+    twilio_receipt,
+)
+
+
+@pytest.fixture
+def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    return listening_env(aws, monkeypatch)
+
+
+@pytest.fixture
+def hook() -> Any:
+    mod = load_function("sms_webhook")
+    mod._runtime = None
+    mod._dedupe = None
+    return mod
+
+
+@pytest.fixture
+def seeded(env: dict[str, str], clock: Any) -> Any:
+    account, case = seed_case(env)
+    index_phone(env, account)
+    return account, case
+
+
+def call(hook: Any, event: dict[str, Any]) -> dict[str, Any]:
+    return hook.lambda_handler(event, FakeContext())
+
+
+def replies(env: dict[str, str], case_id: str) -> list[Any]:
+    return [e for e in collections(env).history("acc-1001").ledger[case_id] if e.kind is EntryKind.REPLY]
+
+
+def problem(resp: dict[str, Any]) -> dict[str, Any]:
+    assert resp["headers"]["Content-Type"] == "application/problem+json"
+    body = json.loads(resp["body"])
+    assert set(body) == {"type", "title", "status", "detail"} and body["status"] == resp["statusCode"]
+    return body
+
+
+# ----------------------------------------------------------------- refused requests write nothing
+
+
+def test_bad_twilio_signature_is_403_and_writes_nothing(env, seeded, hook) -> None:
+    before = item_counts(env)
+    resp = call(hook, twilio_inbound("STOP", token="not-the-token"))
+    assert resp["statusCode"] == 403
+    problem(resp)
+    assert item_counts(env) == before and sent_sms() == []
+
+
+def test_stale_generic_signature_is_403_and_writes_nothing(env, seeded, hook) -> None:
+    before = item_counts(env)
+    for signed_at in (NOW - timedelta(minutes=6), NOW + timedelta(minutes=6)):
+        resp = call(hook, generic_inbound("STOP", signed_at=signed_at))
+        assert resp["statusCode"] == 403
+    assert item_counts(env) == before
+
+
+def test_generic_signature_within_window_is_accepted(env, seeded, hook) -> None:
+    resp = call(hook, generic_inbound("HELP", signed_at=NOW - timedelta(minutes=4)))
+    assert resp["statusCode"] == 200
+
+
+def test_malformed_body_is_400_problem_json_and_writes_nothing(env, seeded, hook) -> None:
+    before = item_counts(env)
+    resp = call(hook, generic_event(b'{"type": "inbound", "message_id": '))
+    assert resp["statusCode"] == 400
+    assert "invalid JSON" in problem(resp)["detail"]
+    resp = call(hook, generic_event({"type": "inbound", "message_id": "m1", "from": "+12025550143"}))
+    assert resp["statusCode"] == 400
+    assert item_counts(env) == before
+
+
+def test_oversized_body_is_413(env, seeded, hook) -> None:
+    before = item_counts(env)
+    resp = call(hook, generic_inbound("x" * 17_000))
+    assert resp["statusCode"] == 413
+    problem(resp)
+    assert item_counts(env) == before
+
+
+def test_unknown_provider_is_404(env, seeded, hook) -> None:
+    before = item_counts(env)
+    resp = call(hook, http_event("acme", b"{}", {"content-type": "application/json"}))
+    assert resp["statusCode"] == 404
+    problem(resp)
+    assert item_counts(env) == before
+
+
+# ----------------------------------------------------------------- intents
+
+
+def test_stop_opts_out_with_exactly_one_confirmation(env, seeded, hook) -> None:
+    account, case = seeded
+    resp = call(hook, load_event("sms_webhook/generic-inbound"))
+    assert resp["statusCode"] == 200
+    accounts = boto3.client("dynamodb", region_name=REGION)
+    item = accounts.get_item(TableName=env["ACCOUNTS_TABLE"], Key={"account_id": {"S": "acc-1001"}})["Item"]
+    assert {"S": "SMS"} in item["opted_out"]["L"]
+    assert len(sent_sms()) == 1
+    # a second STOP (a new message) is recorded but never confirmed twice
+    assert call(hook, generic_inbound("stop", message_id="gen-msg-0002"))["statusCode"] == 200
+    assert len(sent_sms()) == 1
+    recorded = replies(env, case.case_id)
+    assert [r.data["intent"] for r in recorded] == ["STOP", "STOP"]
+    assert recorded[0].data["text"] == "STOP" and recorded[0].data["provider_message_id"] == "gen-msg-0001"
+
+
+def test_duplicate_delivery_changes_nothing(env, seeded, hook) -> None:
+    event = twilio_inbound("HELP")
+    assert call(hook, event)["statusCode"] == 200
+    before = item_counts(env)
+    again = call(hook, event)
+    assert again["statusCode"] == 200
+    assert item_counts(env) == before
+    assert len(sent_sms()) == 1
+    assert len(replies(env, seeded[1].case_id)) == 1
+
+
+def test_duplicate_is_a_no_op_even_without_the_idempotency_record(env, seeded, hook) -> None:
+    event = twilio_inbound("HELP")
+    call(hook, event)
+    db = boto3.client("dynamodb", region_name=REGION)
+    for item in db.scan(TableName=env["IDEMPOTENCY_TABLE"])["Items"]:
+        db.delete_item(TableName=env["IDEMPOTENCY_TABLE"], Key={"id": item["id"]})
+    before = item_counts(env)
+    assert call(hook, event)["statusCode"] == 200
+    after = item_counts(env)
+    assert after["COLLECTIONS_TABLE"] == before["COLLECTIONS_TABLE"] and len(sent_sms()) == 1
+
+
+def test_hardship_pauses_and_offers_a_plan_that_sums_to_the_amount(env, seeded, hook) -> None:
+    account, case = seeded
+    assert call(hook, load_event("sms_webhook/twilio-inbound"))["statusCode"] == 200
+    stored = case_of(env, case)
+    assert stored.status is CaseStatus.PAUSED and stored.paused_until == NOW + timedelta(days=14)
+    plan = stored.plan
+    assert plan is not None and plan.status is PlanStatus.OFFERED
+    assert sum(i.amount.amount for i in plan.instalments) == account.amount_due.amount == Decimal("437.50")
+    assert len(sent_sms()) == 1  # the offer
+    # accepting it puts the case in the plan and confirms
+    assert call(hook, twilio_inbound("YES", sid="SM0000000000000000000000000000002"))["statusCode"] == 200
+    stored = case_of(env, case)
+    assert stored.status is CaseStatus.IN_PLAN and stored.plan.status is PlanStatus.ACTIVE
+    assert stored.plan.accepted_at == NOW and stored.paused_until is None
+    assert len(sent_sms()) == 2
+    intents = [r.data["intent"] for r in replies(env, case.case_id)]
+    assert intents == ["HARDSHIP", "ACCEPT_PLAN"]
+
+
+def test_chinese_acceptance_word_accepts_an_offered_plan(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("我失业了，能分期吗"))
+    call(hook, twilio_inbound("同意", sid="SM0000000000000000000000000000002"))
+    assert case_of(env, seeded[1]).status is CaseStatus.IN_PLAN
+
+
+def test_yes_without_an_offer_is_not_a_plan(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("YES"))
+    assert case_of(env, seeded[1]).status is CaseStatus.OPEN
+    assert replies(env, seeded[1].case_id)[0].data["intent"] == "START"
+
+
+def test_promise_with_a_date_holds_the_case(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("I will pay $200 on Friday"))
+    stored = case_of(env, seeded[1])
+    assert stored.status is CaseStatus.PROMISED
+    assert stored.promise.promised_on.isoformat() == "2026-11-06"
+    assert stored.promise.amount.amount == Decimal("200")
+    assert len(sent_sms()) == 1  # promise_confirmation
+
+
+def test_dispute_holds_the_case(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("This is not my debt, I never borrowed anything"))
+    stored = case_of(env, seeded[1])
+    assert stored.status is CaseStatus.DISPUTED and stored.dispute_reason
+
+
+def test_wrong_number_stops_using_the_phone(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("wrong number, I don't know this person"))
+    from dunning.adapters.dynamo import AccountsRepository
+
+    account = AccountsRepository(boto3.client("dynamodb", region_name=REGION), env["ACCOUNTS_TABLE"]).get(
+        "acc-1001"
+    )
+    assert account.contact.phone_usable is False
+    assert not account.can_use(Channel.SMS) and sent_sms() == []
+
+
+def test_call_me_queues_a_callback_with_ids_only(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("Please call me back"))
+    assert callbacks(env) == [{"case_id": seeded[1].case_id, "account_id": "acc-1001", "kind": "CALLBACK"}]
+
+
+def test_paid_claim_is_noted_and_closes_nothing(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("I already paid it"))
+    assert case_of(env, seeded[1]).status is CaseStatus.OPEN
+    assert replies(env, seeded[1].case_id)[0].data["intent"] == "PAID"
+
+
+def test_illegal_transition_is_recorded_not_raised(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("I dispute this amount"))
+    resp = call(hook, twilio_inbound("I will pay on Friday", sid="SM0000000000000000000000000000002"))
+    assert resp["statusCode"] == 200
+    last = replies(env, seeded[1].case_id)[-1]
+    assert last.data["intent"] == "PROMISE" and any("illegal transition" in n for n in last.data["notes"])
+    assert case_of(env, seeded[1]).status is CaseStatus.DISPUTED
+    assert callbacks(env)  # a person follows up
+
+
+def test_reply_without_an_active_case_is_recorded_on_a_pseudo_case(env, clock, hook) -> None:
+    from tests.functions.conftest import make_account
+
+    account = make_account(account_id="acc-2002", status="CURRENT")
+    from dunning.adapters.dynamo import AccountsRepository
+
+    AccountsRepository(boto3.client("dynamodb", region_name=REGION), env["ACCOUNTS_TABLE"]).put(account, None)
+    index_phone(env, account)
+    call(hook, twilio_inbound("HELP"))
+    history = collections(env).history("acc-2002")
+    assert "INBOUND-acc-2002" in history.cases
+    assert [e.kind for e in history.ledger["INBOUND-acc-2002"]] == [EntryKind.REPLY, EntryKind.NOTICE]
+    assert len(sent_sms()) == 1
+
+
+def test_unknown_sender_is_acknowledged_and_writes_nothing_but_the_idempotency_record(
+    env, seeded, hook
+) -> None:
+    before = item_counts(env)
+    resp = call(hook, twilio_inbound("HELP", sender="+12125551234"))
+    assert resp["statusCode"] == 200
+    after = item_counts(env)
+    assert after["COLLECTIONS_TABLE"] == before["COLLECTIONS_TABLE"] and sent_sms() == []
+
+
+# ----------------------------------------------------------------- receipts
+
+
+def test_delivery_receipt_marks_the_notice_delivered_once(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("HELP"))
+    notice = collections(env).history("acc-1001").notices[seeded[1].case_id][0]
+    # the reply went out through SNS; pretend a Twilio-sent notice carries this id
+    provider, _, sid = notice.provider_message_id.partition(":")
+    db = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": "ACCOUNT#acc-1001"}, "sk": {"S": f"CASE#{seeded[1].case_id}#NOTICE#{notice.step_id}"}}
+    db.update_item(
+        TableName=env["COLLECTIONS_TABLE"],
+        Key=key,
+        UpdateExpression="SET lookup_pk = :k",
+        ExpressionAttributeValues={":k": {"S": "MSG#twilio:SMdelivered1"}},
+    )
+    event = twilio_receipt("SMdelivered1", "delivered")
+    assert call(hook, event)["statusCode"] == 200
+    assert call(hook, event)["statusCode"] == 200
+    history = collections(env).history("acc-1001")
+    assert history.notices[seeded[1].case_id][0].status.value == "DELIVERED"
+    deliveries = [e for e in history.ledger[seeded[1].case_id] if e.kind is EntryKind.DELIVERY]
+    assert len(deliveries) == 1
+
+
+def test_receipt_for_an_unknown_message_is_acknowledged(env, seeded, hook) -> None:
+    assert call(hook, load_event("sms_webhook/twilio-receipt"))["statusCode"] == 200

@@ -1,0 +1,228 @@
+"""In-process Lambda + virtual clock: days of Step Functions waiting run in a blink, at the right time."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from sandbox.aws import InProcessLambdaRuntime, local_aws
+from sandbox.clock import VirtualClock
+
+FIXTURES = Path(__file__).parent / "fixtures"
+START = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
+PROBE = "clock-probe"
+
+
+@dataclass
+class Sandbox:
+    runtime: InProcessLambdaRuntime
+    clock: VirtualClock
+    probe_arn: str
+    role_arn: str
+
+    def machine(self, name: str, states: dict[str, Any], start_at: str) -> str:
+        definition = json.dumps({"StartAt": start_at, "States": states})
+        sfn = boto3.client("stepfunctions")
+        return sfn.create_state_machine(name=name, definition=definition, roleArn=self.role_arn)[
+            "stateMachineArn"
+        ]
+
+    def run(self, machine_arn: str, payload: dict[str, Any], name: str = "case-1") -> str:
+        sfn = boto3.client("stepfunctions")
+        return sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(payload))[
+            "executionArn"
+        ]
+
+
+def describe(execution_arn: str) -> dict[str, Any]:
+    return boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with local_aws() as runtime, VirtualClock(START) as clock:
+        role_arn = boto3.client("iam").create_role(
+            RoleName="sandbox-test",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.write(FIXTURES / "clock_probe.py", "clock_probe.py")
+        probe_arn = boto3.client("lambda").create_function(
+            FunctionName=PROBE,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler="clock_probe.lambda_handler",
+            Code={"ZipFile": buffer.getvalue()},
+            Environment={"Variables": {"PROBE_SETTING": "from-function-config"}},
+        )["FunctionArn"]
+        runtime.register(PROBE, FIXTURES)
+        yield Sandbox(runtime, clock, probe_arn, role_arn)
+
+
+def probe_task(sandbox: Sandbox, payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": sandbox.probe_arn, "Payload": payload},
+        "ResultSelector": {"probe.$": "$.Payload"},
+        **extra,
+    }
+
+
+def test_three_day_wait_runs_in_well_under_a_second_and_the_handler_sees_simulated_time(
+    sandbox: Sandbox,
+) -> None:
+    machine = sandbox.machine(
+        "wait-then-probe",
+        {
+            "Sleep": {"Type": "Wait", "Seconds": 3 * 24 * 3600, "Next": "Probe"},
+            "Probe": probe_task(sandbox, {"echo.$": "$.case_id"}, End=True),
+        },
+        "Sleep",
+    )
+    began = time.monotonic()
+    execution = sandbox.run(machine, {"case_id": "case-1"})
+    sandbox.clock.run_until_parked()
+    assert sandbox.clock.parked_executions() == [execution]  # asleep in the Wait state
+
+    sandbox.clock.advance_to(START + timedelta(days=4))
+    elapsed = time.monotonic() - began
+
+    result = describe(execution)
+    assert result["status"] == "SUCCEEDED"
+    probe = json.loads(result["output"])["probe"]
+    assert probe["now"] == "2026-01-05T09:00:00Z"  # exactly three simulated days later
+    assert probe["echo"] == "case-1"
+    assert probe["setting"] == "from-function-config"  # the function's own environment
+    assert probe["function_name"] == PROBE and probe["remaining_ms_positive"]
+    assert sandbox.clock.now() == START + timedelta(days=4)
+    assert elapsed < 1.0
+    assert sandbox.runtime.invocations[PROBE] == 1
+
+
+def test_timestamp_wait_wakes_at_the_instant_given(sandbox: Sandbox) -> None:
+    machine = sandbox.machine(
+        "until-then-probe",
+        {
+            "Until": {"Type": "Wait", "TimestampPath": "$.wait_until", "Next": "Probe"},
+            "Probe": probe_task(sandbox, {}, End=True),
+        },
+        "Until",
+    )
+    execution = sandbox.run(machine, {"wait_until": "2026-01-20T14:30:00Z"})
+
+    sandbox.clock.advance_to(START + timedelta(days=30))
+
+    assert json.loads(describe(execution)["output"])["probe"]["now"] == "2026-01-20T14:30:00Z"
+
+
+def test_clock_stops_at_the_target_while_executions_still_wait(sandbox: Sandbox) -> None:
+    machine = sandbox.machine(
+        "long-wait",
+        {
+            "Sleep": {"Type": "Wait", "Seconds": 10 * 24 * 3600, "Next": "Probe"},
+            "Probe": probe_task(sandbox, {}, End=True),
+        },
+        "Sleep",
+    )
+    execution = sandbox.run(machine, {})
+
+    sandbox.clock.advance_to(START + timedelta(days=2))
+
+    assert describe(execution)["status"] == "RUNNING"
+    assert sandbox.clock.next_deadline() == START + timedelta(days=10)
+    assert datetime.now(UTC) == START + timedelta(days=2)  # wall clock is the virtual one
+    assert sandbox.runtime.invocations[PROBE] == 0
+
+
+def test_handler_exception_is_retried_then_caught_by_its_class_name(sandbox: Sandbox) -> None:
+    machine = sandbox.machine(
+        "retry-then-catch",
+        {
+            "Probe": probe_task(
+                sandbox,
+                {"fail": True},
+                Retry=[
+                    {"ErrorEquals": ["ProbeError"], "IntervalSeconds": 60, "MaxAttempts": 2, "BackoffRate": 2}
+                ],
+                Catch=[{"ErrorEquals": ["ProbeError"], "ResultPath": "$.error", "Next": "Caught"}],
+                Next="Done",
+            ),
+            "Caught": {"Type": "Pass", "End": True},
+            "Done": {"Type": "Succeed"},
+        },
+        "Probe",
+    )
+    began = time.monotonic()
+    execution = sandbox.run(machine, {})
+
+    sandbox.clock.advance_to(START + timedelta(hours=1))
+
+    result = describe(execution)
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["error"]["Error"] == "ProbeError"
+    assert sandbox.runtime.invocations[PROBE] == 3  # first try + two retries
+    assert time.monotonic() - began < 1.0  # the 60 s and 120 s back-offs were virtual
+
+
+def _task_token(execution_arn: str) -> str:
+    history = boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
+    scheduled = next(e for e in history if e["type"] == "TaskScheduled")
+    parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
+    return str(parameters["Payload"]["token"])
+
+
+def token_machine(sandbox: Sandbox) -> str:
+    return sandbox.machine(
+        "agent-task",
+        {
+            "Agent": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": sandbox.probe_arn, "Payload": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 3 * 24 * 3600,
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Unanswered"}],
+                "ResultPath": "$.outcome",
+                "End": True,
+            },
+            "Unanswered": {"Type": "Pass", "End": True},
+        },
+        "Agent",
+    )
+
+
+def test_task_token_wait_parks_until_the_agent_answers(sandbox: Sandbox) -> None:
+    execution = sandbox.run(token_machine(sandbox), {})
+    sandbox.clock.advance_to(START + timedelta(hours=5))
+    assert sandbox.clock.parked_executions() == [execution]
+
+    boto3.client("stepfunctions").send_task_success(
+        taskToken=_task_token(execution), output='{"result": "PROMISE"}'
+    )
+    assert sandbox.clock.busy_executions() == [execution]  # counted as running at once
+    sandbox.clock.run_until_parked()
+
+    result = describe(execution)
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["outcome"] == {"result": "PROMISE"}
+
+
+def test_task_token_timeout_is_virtual(sandbox: Sandbox) -> None:
+    execution = sandbox.run(token_machine(sandbox), {})
+
+    sandbox.clock.advance_to(START + timedelta(days=3, seconds=1))
+
+    result = describe(execution)
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["error"]["Error"] == "States.Timeout"

@@ -1,0 +1,64 @@
+"""Fixtures shared by the listening function tests: queues, bucket, webhook secret, a seeded case."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from dunning.adapters.dynamo import CollectionsRepository
+from dunning.domain.models import Account, Case
+from dunning.services.runtime import Runtime
+from dunning.settings import ListeningSettings
+
+from tests.support.aws import REGION
+from tests.support.webhooks import GENERIC_SECRET, PUBLIC_BASE, SECRET_NAME, TWILIO_TOKEN
+
+ARCHIVE = "dunning-test-archive"
+
+
+def listening_env(env: dict[str, str], monkeypatch: Any) -> dict[str, str]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    extra = {
+        "CALL_QUEUE_URL": sqs.create_queue(QueueName="CallQueue")["QueueUrl"],
+        "WEBHOOK_SECRET_NAME": SECRET_NAME,
+        "PUBLIC_WEBHOOK_BASE_URL": PUBLIC_BASE,
+        "ARCHIVE_BUCKET": ARCHIVE,
+    }
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=SECRET_NAME, SecretString=json.dumps({"twilio": TWILIO_TOKEN, "generic": GENERIC_SECRET})
+    )
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARCHIVE)
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+    return env | extra
+
+
+def index_phone(env: dict[str, str], account: Account) -> None:
+    """What opening a case does: index the customer's phone (hashed) for inbound replies."""
+    rt = Runtime(ListeningSettings())  # type: ignore[call-arg]
+    CollectionsRepository(boto3.client("dynamodb", region_name=REGION), env["COLLECTIONS_TABLE"]).put_contact(
+        account.account_id, rt.phone_hash(account.contact.phone)
+    )
+
+
+def item_counts(env: dict[str, str]) -> dict[str, int]:
+    db = boto3.client("dynamodb", region_name=REGION)
+    return {
+        name: db.scan(TableName=env[name], Select="COUNT")["Count"]
+        for name in ("ACCOUNTS_TABLE", "COLLECTIONS_TABLE", "IDEMPOTENCY_TABLE")
+    }
+
+
+def callbacks(env: dict[str, str]) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    resp = sqs.receive_message(QueueUrl=env["CALL_QUEUE_URL"], MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
+
+
+def collections(env: dict[str, str]) -> CollectionsRepository:
+    return CollectionsRepository(boto3.client("dynamodb", region_name=REGION), env["COLLECTIONS_TABLE"])
+
+
+def case_of(env: dict[str, str], case: Case) -> Case:
+    return collections(env).history(case.account_id).cases[case.case_id].case

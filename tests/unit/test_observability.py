@@ -1,0 +1,51 @@
+"""Business metrics: a total plus one EMF record per breakdown, and never a customer dimension."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from dunning.domain.ledger import new_entry
+from dunning.domain.models import EntryKind
+from dunning.observability import MetricDimensionError, count, count_recorded, metrics, step_dimension
+
+
+def emf_records(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+@pytest.fixture(autouse=True)
+def clean_metrics() -> None:
+    metrics.clear_metrics()
+
+
+def test_count_adds_the_total_and_one_record_per_dimension_and_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    count("NoticesDeferred", Channel="SMS", reasons=["CONTACT_WINDOW", "DAILY_CAP"])
+    records = emf_records(capsys.readouterr().out)
+    dims = sorted(tuple(r["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for r in records)
+    assert dims == [("service", "Channel"), ("service", "Reason"), ("service", "Reason")]
+    assert sorted(r.get("Reason", r.get("Channel")) for r in records) == ["CONTACT_WINDOW", "DAILY_CAP", "SMS"]
+    assert metrics.metric_set["NoticesDeferred"]["Value"] == [1.0]
+
+
+def test_a_customer_id_can_never_be_a_dimension() -> None:
+    with pytest.raises(MetricDimensionError):
+        count("NoticesSent", AccountId="acc-1001")
+
+
+def test_per_message_step_ids_fold_to_their_kind() -> None:
+    assert step_dimension("service_stop_SM123abc") == "service_stop"
+    assert step_dimension("plan_p20261103150000_2_reminder") == "instalment_reminder"
+    assert step_dimension("sms_3") == "sms_3"
+
+
+def test_recorded_replies_promises_and_opt_outs_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    reply = new_entry("c-1", None, datetime(2026, 11, 3, tzinfo=UTC), EntryKind.REPLY, {"intent": "STOP", "channel": "SMS", "text": "STOP please"})
+    count_recorded([reply, (EntryKind.OPT_OUT, {"channel": "SMS", "action": "OPT_OUT", "source": "REPLY"}),
+                    (EntryKind.PROMISE, {"promised_on": "2026-11-10", "amount": "10"})], variant="champion")
+    out = capsys.readouterr().out
+    names = {next(m["Name"] for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]) for r in emf_records(out)}
+    assert names == {"Replies", "OptOuts", "Promises"}
+    assert "STOP please" not in out and "2026-11-10" not in out
