@@ -34,6 +34,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import NULL_MODELS, clean_json, get_model_map
+from moto.core.config import DefaultConfig
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from samtranslator.translator.transform import transform
 
@@ -43,9 +44,11 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_STACK_NAME = "dunning-local"
 ARTIFACT_BUCKET = "dunning-sandbox-artifacts"
 
-MOTO_CONFIG: dict[str, Any] = {
+# Lambda keeps moto's default (Docker) backend on purpose: its invoke path ends in
+# LambdaFunction._invoke_lambda, which InProcessLambdaRuntime replaces, so Docker is never touched.
+# With "use_docker": False moto swaps in a backend that only echoes payloads and bypasses it.
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
-    "lambda": {"use_docker": False},
 }
 
 # Parameters the sandbox deploys with (the template's defaults fill the rest).
@@ -120,7 +123,7 @@ class InProcessLambdaRuntime:
         def _invoke_lambda(fn: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
             return runtime.invoke(fn, event)
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         if self._original is not None:
@@ -323,6 +326,7 @@ class Stack:
     schedules: list[Schedule]
     http_routes: list[HttpRoute]
     code_dirs: dict[str, Path]  # function logical id -> CodeUri folder
+    repaired: dict[str, str] = field(default_factory=dict)  # logical id -> what provision did instead of moto
     state_machine_definitions: dict[str, str] = field(default_factory=dict)  # logical id -> ASL executed
     template: dict[str, Any] = field(default_factory=dict, repr=False)  # the translated CloudFormation
 
@@ -423,6 +427,7 @@ def provision(
         _NoManagedPolicies(),
     )
     substitutions = _fold_state_machines(translated, asl_texts)
+    _inline_skipped_names(translated)
 
     cfn = session.client("cloudformation")
     stack_id = cfn.create_stack(
@@ -445,6 +450,7 @@ def provision(
         if "LogicalResourceId" in r  # moto lists the resources it skipped without an id
     }
     _subscribe_topics(translated, resources, resource_map, session)
+    _create_configuration_sets(translated, resource_map, session)
 
     definitions = _register_state_machines(resources, substitutions, resource_map, account_id, region)
     stack = Stack(
@@ -458,6 +464,7 @@ def provision(
         schedules=_schedules(translated, resource_map),
         http_routes=_http_routes(sam),
         code_dirs=code_dirs,
+        repaired=_repairs(translated),
         state_machine_definitions=definitions,
         template=translated,
     )
@@ -520,7 +527,9 @@ def _package(
     for logical_id, resource in sam.get("Resources", {}).items():
         props = resource.get("Properties", {})
         kind = resource.get("Type")
-        uri_key = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(kind)
+        uri_key = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(
+            kind
+        )
         if uri_key and isinstance(props.get(uri_key), str) and not props[uri_key].startswith("s3://"):
             folder = (repo / props[uri_key]).resolve()
             key = f"{logical_id}.zip"
@@ -587,6 +596,45 @@ def _register_state_machines(
     return definitions
 
 
+# Resources moto CloudFormation skips but whose Ref (their name) other resources use.
+_SKIPPED_NAME_PROPERTY = {"AWS::SES::ConfigurationSet": "Name"}
+
+
+def _inline_skipped_names(translated: dict[str, Any]) -> None:
+    """Replace ``Ref`` to a skipped named resource with its name (moto would drop the value)."""
+    names = {
+        logical_id: resource["Properties"][_SKIPPED_NAME_PROPERTY[resource["Type"]]]
+        for logical_id, resource in translated["Resources"].items()
+        if resource["Type"] in _SKIPPED_NAME_PROPERTY
+        and _SKIPPED_NAME_PROPERTY[resource["Type"]] in resource.get("Properties", {})
+    }
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in names:
+                return names[node["Ref"]]
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    for logical_id, resource in translated["Resources"].items():
+        if logical_id not in names:
+            translated["Resources"][logical_id] = walk(resource)
+    translated["Outputs"] = walk(translated.get("Outputs", {}))
+
+
+def _create_configuration_sets(
+    translated: dict[str, Any], resource_map: Any, session: boto3.session.Session
+) -> None:
+    """Create the SES configuration sets moto CloudFormation skips (sending with one needs it)."""
+    ses = session.client("ses")
+    for _logical_id, resource in sorted(translated["Resources"].items()):
+        if resource["Type"] == "AWS::SES::ConfigurationSet":
+            name = str(clean_json(resource["Properties"]["Name"], resource_map))
+            ses.create_configuration_set(ConfigurationSet={"Name": name})
+
+
 def _physical_id_fallback(resource_map: Any, logical_id: str) -> str:
     # moto returns no physical id for a few types (EventBus: its Ref yields the object itself);
     # their name is what CloudFormation's Ref would give.
@@ -595,7 +643,10 @@ def _physical_id_fallback(resource_map: Any, logical_id: str) -> str:
 
 
 def _subscribe_topics(
-    translated: dict[str, Any], resources: dict[str, Resource], resource_map: Any, session: boto3.session.Session
+    translated: dict[str, Any],
+    resources: dict[str, Resource],
+    resource_map: Any,
+    session: boto3.session.Session,
 ) -> None:
     """moto CloudFormation skips AWS::SNS::Subscription: subscribe the functions ourselves."""
     sns = session.client("sns")
@@ -614,13 +665,28 @@ def _subscribe_topics(
         )
 
 
+def _repairs(translated: dict[str, Any]) -> dict[str, str]:
+    what = {
+        "AWS::SNS::Subscription": "subscribed through the SNS API",
+        "AWS::SES::ConfigurationSet": "created through the SES API (events are not published)",
+        "AWS::StepFunctions::StateMachine": "substitutions applied; created in the executing backend",
+    }
+    return {
+        logical_id: what[resource["Type"]]
+        for logical_id, resource in sorted(translated["Resources"].items())
+        if resource["Type"] in what
+    }
+
+
 def _skipped(translated: dict[str, Any], resources: dict[str, Resource]) -> dict[str, str]:
     modelled = get_model_map()
     skipped = {}
     for logical_id, resource in translated["Resources"].items():
         kind = resource["Type"]
-        if logical_id not in resources or kind in NULL_MODELS or (
-            kind not in modelled and not kind.startswith("Custom::")
+        if (
+            logical_id not in resources
+            or kind in NULL_MODELS
+            or (kind not in modelled and not kind.startswith("Custom::"))
         ):
             skipped[logical_id] = kind
     return dict(sorted(skipped.items()))
@@ -663,5 +729,7 @@ def _http_routes(sam: dict[str, Any]) -> list[HttpRoute]:
                 continue
             props = event.get("Properties", {})
             auth = props.get("Auth", {}).get("Authorizer", "NONE")
-            routes.append(HttpRoute(logical_id, props.get("Method", "ANY").upper(), props.get("Path", "$default"), auth))
+            routes.append(
+                HttpRoute(logical_id, props.get("Method", "ANY").upper(), props.get("Path", "$default"), auth)
+            )
     return routes

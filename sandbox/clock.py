@@ -15,23 +15,20 @@ of its branches is parked, so Parallel/Map branches are not tracked one by one.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import time_machine
-from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
-    StateTaskServiceCallback,
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
@@ -42,6 +39,8 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+TaskTokenState = state_task_service_callback.StateTaskServiceCallback
 
 # How long (real seconds) the driver waits for executions to park before giving up: a handler
 # that blocks this long is a bug worth a loud error, not a silent hang.
@@ -94,6 +93,7 @@ class VirtualClock:
         self._lock = threading.Condition()
         self._parkings: set[_Parking] = set()
         self._executions: dict[str, Execution] = {}
+        self._terminated: set[str] = set()
         self._seq = itertools.count()
         self._traveller: time_machine.travel | None = None
         self._coordinates: Any = None
@@ -118,13 +118,21 @@ class VirtualClock:
         self._patch()
 
     def uninstall(self) -> None:
-        for undo in reversed(self._restore):
-            undo()
-        self._restore.clear()
-        # Wake anything still parked so no interpreter thread outlives the clock asleep.
+        # Executions still waiting are stopped (not woken): woken, they would carry on and call
+        # AWS after the mock is gone. Their threads then see a stopped program and end.
+        with self._lock:
+            self._forget_finished()
+            leftovers = list(self._executions.values())
+        for execution in leftovers:
+            if execution.exec_worker is None or execution.exec_worker.env is None:
+                continue
+            execution.stop(stop_date=self._now, error="SandboxClosed", cause="virtual clock uninstalled")
         with self._lock:
             for parking in list(self._parkings):
                 self._wake(parking, timed_out=False)
+        for undo in reversed(self._restore):
+            undo()
+        self._restore.clear()
         if self._traveller is not None:
             self._traveller.stop()
             self._traveller = None
@@ -209,9 +217,10 @@ class VirtualClock:
         self._coordinates.move_to(instant, tick=False)
 
     def _forget_finished(self) -> None:
-        for arn, execution in list(self._executions.items()):
-            # None: registered a moment before moto marks it RUNNING.
-            if execution.exec_status not in (None, ExecutionStatus.RUNNING):
+        # Finished means moto's worker has reported termination, not just a status change:
+        # moto sets SUCCEEDED a moment before it stores the execution's output.
+        for arn in list(self._executions):
+            if arn in self._terminated:
                 del self._executions[arn]
 
     def _busy(self) -> list[str]:
@@ -251,7 +260,9 @@ class VirtualClock:
         finally:
             self._unpark(parking)
 
-    def _await_token(self, env: Environment, timeout_seconds: int, endpoint: CallbackEndpoint) -> CallbackOutcome | None:
+    def _await_token(
+        self, env: Environment, timeout_seconds: int, endpoint: CallbackEndpoint
+    ) -> CallbackOutcome | None:
         # moto's "no TimeoutSeconds" is 99999999 s: treat it as no deadline at all.
         bounded = 0 < timeout_seconds < TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
         deadline = self._now + timedelta(seconds=timeout_seconds) if bounded else None
@@ -297,10 +308,10 @@ class VirtualClock:
             if env is not None:
                 clock._sleep(env, seconds, "retry")
 
-        original_token = StateTaskServiceCallback._eval_wait_for_task_token
+        original_token = TaskTokenState._eval_wait_for_task_token
 
         def eval_wait_for_task_token(
-            self: StateTaskServiceCallback,
+            self: TaskTokenState,
             env: Environment,
             timeout_seconds: int,
             callback_endpoint: CallbackEndpoint,
@@ -334,12 +345,17 @@ class VirtualClock:
         def terminated(self: BaseExecutionWorkerCommunication) -> None:
             original_terminated(self)
             with clock._lock:
+                clock._terminated.add(self.execution.exec_arn)
                 clock._lock.notify_all()
 
         self._set(WaitFunction, "_wait_interval", wait_interval)
         self._set(RetrierDecl, "_eval_body", retrier_eval)
         self._set(retrier_decl, "time", SimpleNamespace(sleep=retry_sleep, time=time.time))
-        self._set(StateTaskServiceCallback, "_eval_wait_for_task_token", eval_wait_for_task_token)
+        self._set(
+            TaskTokenState,
+            "_eval_wait_for_task_token",
+            eval_wait_for_task_token,
+        )
         self._set(Execution, "start", start)
         self._set(Execution, "stop", stop)
         self._set(BaseExecutionWorkerCommunication, "terminated", terminated)
@@ -348,19 +364,3 @@ class VirtualClock:
         original = owner.__dict__[name]
         setattr(owner, name, value)
         self._restore.append(lambda: setattr(owner, name, original))
-
-
-@contextmanager
-def utc_process_time() -> Iterator[None]:
-    """Run with TZ=UTC (Step Functions timestamp waits compare naive local time)."""
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = previous
-        time.tzset()
