@@ -115,8 +115,9 @@ def test_resources_moto_skips_are_listed_for_the_sandbox_to_drive(stack: Stack) 
     assert stack.skipped["HttpApi"] == "AWS::ApiGatewayV2::Api"
     assert stack.skipped["SesConfigurationSet"] == "AWS::SES::ConfigurationSet"
     assert stack.skipped["DailySweepFunctionDaily"] == "AWS::Scheduler::Schedule"
-    daily = next(s for s in stack.schedules if s.function_logical_id == "DailySweepFunction")
-    assert (daily.expression, daily.timezone, daily.enabled) == ("cron(0 6 * * ? *)", "UTC", True)
+    sweeps = sorted((s.expression, s.timezone, s.enabled) for s in stack.schedules
+                    if s.function_logical_id == "DailySweepFunction")
+    assert sweeps == [("cron(0 15 * * ? *)", "UTC", True), ("cron(0 6 * * ? *)", "UTC", True)]
     weekly = next(s for s in stack.schedules if s.function_logical_id == "ReportFunction")
     assert weekly.expression.startswith("cron(")
     routes = {(r.method, r.path): (r.function_logical_id, r.auth) for r in stack.http_routes}
