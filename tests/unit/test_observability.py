@@ -21,12 +21,13 @@ def clean_metrics() -> None:
     metrics.clear_metrics()
 
 
-def test_count_adds_the_total_and_one_record_per_dimension_and_reason(capsys: pytest.CaptureFixture[str]) -> None:
+def test_count_adds_the_total_and_one_record_per_breakdown(capsys: pytest.CaptureFixture[str]) -> None:
     count("NoticesDeferred", Channel="SMS", reasons=["CONTACT_WINDOW", "DAILY_CAP"])
     records = emf_records(capsys.readouterr().out)
     dims = sorted(tuple(r["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for r in records)
     assert dims == [("service", "Channel"), ("service", "Reason"), ("service", "Reason")]
-    assert sorted(r.get("Reason", r.get("Channel")) for r in records) == ["CONTACT_WINDOW", "DAILY_CAP", "SMS"]
+    values = sorted(r.get("Reason", r.get("Channel")) for r in records)
+    assert values == ["CONTACT_WINDOW", "DAILY_CAP", "SMS"]
     assert metrics.metric_set["NoticesDeferred"]["Value"] == [1.0]
 
 
@@ -42,7 +43,8 @@ def test_per_message_step_ids_fold_to_their_kind() -> None:
 
 
 def test_recorded_replies_promises_and_opt_outs_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
-    reply = new_entry("c-1", None, datetime(2026, 11, 3, tzinfo=UTC), EntryKind.REPLY, {"intent": "STOP", "channel": "SMS", "text": "STOP please"})
+    reply = new_entry("c-1", None, datetime(2026, 11, 3, tzinfo=UTC), EntryKind.REPLY,
+                      {"intent": "STOP", "channel": "SMS", "text": "STOP please"})
     count_recorded([reply, (EntryKind.OPT_OUT, {"channel": "SMS", "action": "OPT_OUT", "source": "REPLY"}),
                     (EntryKind.PROMISE, {"promised_on": "2026-11-10", "amount": "10"})], variant="champion")
     out = capsys.readouterr().out

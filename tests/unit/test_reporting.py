@@ -51,7 +51,8 @@ class CaseLedger:
 
     def notice(self, at: datetime, step: str, channel: str = "EMAIL", status: str = "SENT",
                template: str = "first_notice") -> CaseLedger:
-        return self.add(EntryKind.NOTICE, at, step_id=step, channel=channel, template_id=template, status=status)
+        return self.add(EntryKind.NOTICE, at, step_id=step, channel=channel, template_id=template,
+                        status=status)
 
     def cured(self, at: datetime) -> CaseLedger:
         return self.add(EntryKind.CASE_CLOSED, at, status="RESOLVED", reasons=["PAID"])
@@ -131,7 +132,8 @@ def test_roll_rate_on_three_hand_made_cases() -> None:
     end = start + days(7)
     rolls = CaseLedger("acc-a", date(2026, 10, 13), opened=start - days(27))  # 28 dpd -> 35 at the end
     stays = CaseLedger("acc-b", date(2026, 10, 31), opened=start - days(9))  # 10 dpd -> 17
-    cures = CaseLedger("acc-c", date(2026, 10, 16), opened=start - days(24)).cured(start + days(4))  # 25 dpd, paid
+    # 25 dpd, paid during the week
+    cures = CaseLedger("acc-c", date(2026, 10, 16), opened=start - days(24)).cured(start + days(4))
     result = roll_rates(cases_from_ledger(ledger_of(rolls, stays, cures)), start, end)
     first = result.rows[0]
     assert (first.bucket, first.start, first.next, first.same, first.cured) == ("1-30", 3, 1, 1, 1)
@@ -146,7 +148,7 @@ def test_a_case_opened_after_the_period_start_is_not_in_its_roll_rate() -> None:
     assert roll_rates(cases_from_ledger(late.entries), start, start + days(7)).rows[0].start == 0
 
 
-# --------------------------------------------------------------------------- contact, response, promises, plans
+# --------------------------------------------------------------------------- contact, response, promises
 
 
 def test_contact_and_response_rates_count_what_reached_and_what_answered() -> None:
@@ -174,7 +176,8 @@ def test_promises_kept_broken_and_pending() -> None:
             .cured(T0 + days(5)))
     broken = (CaseLedger("acc-3", due).add(EntryKind.CALL_OUTCOME, T0, outcome="PROMISE")
               .add(EntryKind.PROMISE, T0, promised_on="2026-11-10")
-              .add(EntryKind.DECISION, T0 + days(9), action="SEND", reasons=["STEP_DUE"], details=["PROMISE_BROKEN"]))
+              .add(EntryKind.DECISION, T0 + days(9), action="SEND", reasons=["STEP_DUE"],
+                   details=["PROMISE_BROKEN"]))
     pending = CaseLedger("acc-4", due).add(EntryKind.PROMISE, T0, promised_on="2026-11-20")
     cases = cases_from_ledger(ledger_of(kept, paid, broken, pending))
     assert promise_kept_rate(cases) == Rate(2, 3)
@@ -271,7 +274,8 @@ def test_report_text_is_escaped() -> None:
     assert "<b>v</b>" not in html and "&lt;b&gt;v&lt;/b&gt;" in html
 
 
-def test_dunning_report_builds_the_report_from_a_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dunning_report_builds_the_report_from_a_dump(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out" / "weekly.html"
     assert main(["report", "--dump", str(FIXTURE_DUMP), "--out", str(out), "--csv"]) == 0
     html = out.read_text(encoding="utf-8")

@@ -16,7 +16,8 @@ from dunning.domain.models import iso_z
 from dunning.domain.reporting import Comparison, Rate, Report, Table
 
 _CSS = """
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#1f2933;max-width:1100px}
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#1f2933}
+body{max-width:1100px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #d9e2ec}
 .muted{color:#616e7c;font-size:13px}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
@@ -63,9 +64,10 @@ def bar_chart(labels: list[str], values: list[float | None],
         if interval is not None:
             lo, hi = (left + max(0.0, min(1.0, v)) * width for v in interval)
             mid = y + row / 2 - 1
-            parts.append(f'<line x1="{lo:.1f}" y1="{mid}" x2="{hi:.1f}" y2="{mid}" stroke="#1f2933"/>'
-                         f'<line x1="{lo:.1f}" y1="{mid - 5}" x2="{lo:.1f}" y2="{mid + 5}" stroke="#1f2933"/>'
-                         f'<line x1="{hi:.1f}" y1="{mid - 5}" x2="{hi:.1f}" y2="{mid + 5}" stroke="#1f2933"/>')
+            ink = 'stroke="#1f2933"'
+            parts.append(f'<line x1="{lo:.1f}" y1="{mid}" x2="{hi:.1f}" y2="{mid}" {ink}/>'
+                         f'<line x1="{lo:.1f}" y1="{mid - 5}" x2="{lo:.1f}" y2="{mid + 5}" {ink}/>'
+                         f'<line x1="{hi:.1f}" y1="{mid - 5}" x2="{hi:.1f}" y2="{mid + 5}" {ink}/>')
         parts.append(f'<text x="{left + width + 8}" y="{y + 14}">{_pct(value)}</text>')
     axis_y = 10 + len(labels) * row
     parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + width}" y2="{axis_y}" stroke="#9aa5b1"/>')
@@ -78,7 +80,8 @@ def bar_chart(labels: list[str], values: list[float | None],
 
 def _table_html(table: Table) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row) + "</tr>" for row in table.rows)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row) + "</tr>"
+                   for row in table.rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -104,7 +107,8 @@ def _roll_chart(report: Report) -> str:
 
 def _verdict_html(c: Comparison) -> str:
     css = "small" if c.significant is None else ("sig" if c.significant else "ns")
-    return f'<p class="verdict {css}"><b>{escape(c.group)} vs {escape(c.baseline)}:</b> {escape(c.verdict)}</p>'
+    who = f"{escape(c.group)} vs {escape(c.baseline)}"
+    return f'<p class="verdict {css}"><b>{who}:</b> {escape(c.verdict)}</p>'
 
 
 def _card(label: str, value: str) -> str:
@@ -124,7 +128,8 @@ def render_html(report: Report) -> str:
                 + " ".join(escape(n) for n in report.notes) + "</p>",
                 f'<div class="cards">{cards}</div>', f'<div class="cards">{counts}</div>',
                 "<h2>Champion / challenger</h2>"]
-    sections += [_verdict_html(c) for c in report.comparisons] or ['<p class="muted">No variants to compare.</p>']
+    verdicts = [_verdict_html(c) for c in report.comparisons]
+    sections += verdicts or ['<p class="muted">No variants to compare.</p>']
     for table in report.tables:
         if table.name == "summary":
             continue

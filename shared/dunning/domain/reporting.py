@@ -124,7 +124,8 @@ def compare(group: str, group_rate: Rate, baseline: str, baseline_rate: Rate,
                           f"each needs at least {min_cases} before a difference means anything.")
     d = (group_rate.value or 0.0) - (baseline_rate.value or 0.0)
     low, high = newcombe_interval(group_rate.numerator, n1, baseline_rate.numerator, n0)
-    rates = f"{group} cures {group_rate.value:.1%} of {n1} cases, {baseline} {baseline_rate.value:.1%} of {n0}"
+    rates = (f"{group} cures {group_rate.value:.1%} of {n1} cases, "
+             f"{baseline} {baseline_rate.value:.1%} of {n0}")
     span = f"95% interval {_points(low)} to {_points(high)}"
     if low <= 0 <= high:
         verdict = (f"No significant difference: {rates}. The difference of {_points(d)} has a {span}, "
@@ -132,7 +133,8 @@ def compare(group: str, group_rate: Rate, baseline: str, baseline_rate: Rate,
         significant = False
     else:
         better = "more" if d > 0 else "fewer"
-        verdict = f"Significant: {group} cures {better} cases than {baseline} ({_points(d)}, {span}); {rates}."
+        verdict = (f"Significant: {group} cures {better} cases than {baseline} ({_points(d)}, {span}); "
+                   f"{rates}.")
         significant = True
     return Comparison(group, baseline, group_rate, baseline_rate, d, low, high, significant, verdict)
 
@@ -241,80 +243,105 @@ def _parse_date(value: Any) -> date | None:
         return None
 
 
+class _CaseBuilder:
+    """Replays one case's ledger in order, one method per entry kind."""
+
+    def __init__(self, case: CaseFacts) -> None:
+        self.case = case
+        self.notices: dict[str, NoticeFact] = {}
+        self.plans: dict[str, PlanFact] = {}
+        self.previous: LedgerEntry | None = None
+
+    def replay(self, entries: list[LedgerEntry]) -> CaseFacts:
+        handlers: dict[EntryKind, Callable[[LedgerEntry], None]] = {
+            EntryKind.NOTICE: self._notice, EntryKind.DELIVERY: self._delivery, EntryKind.REPLY: self._reply,
+            EntryKind.CALL_OUTCOME: self._call, EntryKind.PROMISE: self._promise, EntryKind.PLAN: self._plan,
+            EntryKind.DECISION: self._decision, EntryKind.CASE_CLOSED: self._closed,
+        }
+        for entry in entries:
+            handler = handlers.get(entry.kind)
+            if handler is not None:
+                handler(entry)
+            self.previous = entry
+        self.case.notices = list(self.notices.values())
+        self.case.plans = list(self.plans.values())
+        return self.case
+
+    def _notice(self, e: LedgerEntry) -> None:
+        step = str(e.data.get("step_id"))
+        self.notices[step] = NoticeFact(step, str(e.data.get("channel")), str(e.data.get("template_id")),
+                                        str(e.data.get("status")), e.at)
+
+    def _delivery(self, e: LedgerEntry) -> None:
+        notice = self.notices.get(str(e.data.get("step_id")))
+        if notice is not None and e.data.get("notice_status"):
+            notice.status = str(e.data["notice_status"])
+
+    def _reply(self, e: LedgerEntry) -> None:
+        self.case.reply_times.append(e.at)
+
+    def _call(self, e: LedgerEntry) -> None:
+        if str(e.data.get("outcome")) not in UNANSWERED_CALLS:
+            self.case.conversation_times.append(e.at)
+
+    def _promise(self, e: LedgerEntry) -> None:
+        for older in self.case.promises:
+            if older.outcome == "PENDING":
+                older.outcome = "SUPERSEDED"
+        channel, prev = "ADMIN", self.previous
+        if prev is not None and prev.at == e.at:  # recorded in the same commit as what prompted it
+            if prev.kind is EntryKind.REPLY:
+                channel = str(prev.data.get("channel") or "SMS")
+            elif prev.kind is EntryKind.CALL_OUTCOME:
+                channel = "CALL"
+        self.case.promises.append(PromiseFact(e.at, _parse_date(e.data.get("promised_on")), channel))
+
+    def _plan(self, e: LedgerEntry) -> None:
+        plan_id = str(e.data.get("plan_id"))
+        plan = self.plans.setdefault(plan_id, PlanFact(plan_id, e.at, outcome="OFFERED"))
+        status = str(e.data.get("status"))
+        if status == "ACTIVE" and plan.accepted_at is None:
+            plan.accepted_at, plan.outcome = e.at, "PENDING"
+        elif status in ("BROKEN", "COMPLETED") and plan.accepted_at is not None:
+            plan.outcome = status
+
+    def _decision(self, e: LedgerEntry) -> None:
+        codes = _codes(e.data)
+        pending = [p for p in self.case.promises if p.outcome == "PENDING"]
+        for code, outcome in (("PROMISE_KEPT", "KEPT"), ("PROMISE_BROKEN", "BROKEN")):
+            if pending and code in codes:
+                pending[-1].outcome = outcome
+        running = [p for p in self.plans.values() if p.accepted_at is not None and p.outcome == "PENDING"]
+        for code, outcome in (("PLAN_COMPLETED", "COMPLETED"), ("PLAN_BROKEN", "BROKEN")):
+            if running and code in codes:
+                running[-1].outcome = outcome
+
+    def _closed(self, e: LedgerEntry) -> None:
+        if self.case.closed_at is not None:
+            return
+        self.case.closed_at, self.case.end_status = e.at, str(e.data.get("status"))
+        if self.case.end_status != "RESOLVED":
+            return
+        # Paid: whatever was promised or planned and still running was honoured.
+        for p in self.case.promises:
+            p.outcome = "KEPT" if p.outcome == "PENDING" else p.outcome
+        for plan in self.plans.values():
+            if plan.accepted_at is not None and plan.outcome == "PENDING":
+                plan.outcome = "COMPLETED"
+
+
 def _case_from_entries(entries: list[LedgerEntry], accounts: dict[str, Account]) -> CaseFacts | None:
     opened = next((e for e in entries if e.kind is EntryKind.CASE_OPENED), None)
     if opened is None:
         return None
-    case_id = opened.case_id
-    account_id = account_id_of(case_id)
+    account_id = account_id_of(opened.case_id)
     account = accounts.get(account_id)
-    due = (_parse_date(opened.data.get("due_date")) or _due_from_case_id(case_id)
+    due = (_parse_date(opened.data.get("due_date")) or _due_from_case_id(opened.case_id)
            or (account.due_date if account else None))
-    case = CaseFacts(case_id=case_id, account_id=account_id, opened_at=opened.at, due_date=due,
+    case = CaseFacts(case_id=opened.case_id, account_id=account_id, opened_at=opened.at, due_date=due,
                      strategy_id=str(opened.data.get("strategy_id") or "unknown"),
                      variant=str(opened.data.get("variant") or "unassigned"))
-    notices: dict[str, NoticeFact] = {}
-    plans: dict[str, PlanFact] = {}
-    previous: LedgerEntry | None = None
-    for e in entries:
-        data = e.data
-        if e.kind is EntryKind.NOTICE:
-            notices[str(data.get("step_id"))] = NoticeFact(
-                str(data.get("step_id")), str(data.get("channel")), str(data.get("template_id")),
-                str(data.get("status")), e.at)
-        elif e.kind is EntryKind.DELIVERY:
-            notice = notices.get(str(data.get("step_id")))
-            if notice is not None and data.get("notice_status"):
-                notice.status = str(data["notice_status"])
-        elif e.kind is EntryKind.REPLY:
-            case.reply_times.append(e.at)
-        elif e.kind is EntryKind.CALL_OUTCOME and str(data.get("outcome")) not in UNANSWERED_CALLS:
-            case.conversation_times.append(e.at)
-        elif e.kind is EntryKind.PROMISE:
-            for older in case.promises:
-                if older.outcome == "PENDING":
-                    older.outcome = "SUPERSEDED"
-            channel = "ADMIN"
-            if previous is not None and previous.at == e.at:  # recorded in the same commit as its source
-                if previous.kind is EntryKind.REPLY:
-                    channel = str(previous.data.get("channel") or "SMS")
-                elif previous.kind is EntryKind.CALL_OUTCOME:
-                    channel = "CALL"
-            case.promises.append(PromiseFact(e.at, _parse_date(data.get("promised_on")), channel))
-        elif e.kind is EntryKind.PLAN:
-            plan_id = str(data.get("plan_id"))
-            plan = plans.setdefault(plan_id, PlanFact(plan_id, e.at, outcome="OFFERED"))
-            status = str(data.get("status"))
-            if status == "ACTIVE" and plan.accepted_at is None:
-                plan.accepted_at, plan.outcome = e.at, "PENDING"
-            elif status == "BROKEN" and plan.accepted_at is not None:
-                plan.outcome = "BROKEN"
-            elif status == "COMPLETED" and plan.accepted_at is not None:
-                plan.outcome = "COMPLETED"
-        elif e.kind is EntryKind.DECISION:
-            codes = _codes(data)
-            pending = [p for p in case.promises if p.outcome == "PENDING"]
-            if pending and "PROMISE_KEPT" in codes:
-                pending[-1].outcome = "KEPT"
-            elif pending and "PROMISE_BROKEN" in codes:
-                pending[-1].outcome = "BROKEN"
-            running = [p for p in plans.values() if p.accepted_at is not None and p.outcome == "PENDING"]
-            if running and "PLAN_COMPLETED" in codes:
-                running[-1].outcome = "COMPLETED"
-            elif running and "PLAN_BROKEN" in codes:
-                running[-1].outcome = "BROKEN"
-        elif e.kind is EntryKind.CASE_CLOSED and case.closed_at is None:
-            case.closed_at, case.end_status = e.at, str(data.get("status"))
-            if case.end_status == "RESOLVED":  # paid: whatever was promised or planned was honoured
-                for p in case.promises:
-                    p.outcome = "KEPT" if p.outcome == "PENDING" else p.outcome
-                for plan in plans.values():
-                    if plan.accepted_at is not None and plan.outcome == "PENDING":
-                        plan.outcome = "COMPLETED"
-        previous = e
-    case.notices = list(notices.values())
-    case.plans = list(plans.values())
-    return case
+    return _CaseBuilder(case).replay(entries)
 
 
 def cases_from_ledger(entries: Iterable[LedgerEntry], accounts: Iterable[Account] = (),
@@ -498,8 +525,9 @@ _RATE_COLUMNS = ("cases", "rate", "low_95", "high_95")
 
 
 def _rates_table(name: str, title: str, label: str, groups: dict[str, list[CaseFacts]]) -> Table:
-    columns = (label, "cases", "cured", "cure_rate", "contacted", "contact_rate", "responded", "response_rate",
-               "promises_judged", "promise_kept_rate", "plans_judged", "plan_completion_rate")
+    columns = (label, "cases", "cured", "cure_rate", "contacted", "contact_rate", "responded",
+               "response_rate", "promises_judged", "promise_kept_rate", "plans_judged",
+               "plan_completion_rate")
     rows = []
     for key, cases in groups.items():
         cure, contact, response = cure_rate(cases), contact_rate(cases), response_rate(cases)
@@ -523,8 +551,8 @@ def _notice_table(name: str, title: str, label: str, rows: list[NoticePerformanc
 
 
 def _roll_table(name: str, title: str, periods: Sequence[RollRates], pooled_last: bool) -> Table:
-    columns = ("period", "period_start", "period_end", "bucket", "cases_at_start", "same_bucket", "next_bucket",
-               "roll_rate", "cured", "closed", "referred_to_legal")
+    columns = ("period", "period_start", "period_end", "bucket", "cases_at_start", "same_bucket",
+               "next_bucket", "roll_rate", "cured", "closed", "referred_to_legal")
     rows = []
     for i, period in enumerate(periods):
         label = "pooled" if pooled_last and i == len(periods) - 1 else f"{period.start:%Y-%m-%d}"
@@ -592,8 +620,10 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
                      "" if c.significant is None else ("yes" if c.significant else "no"), c.verdict)
                     for c in comparisons)),
         _rates_table("by_variant", "Rates by variant", "variant", by_variant),
-        _rates_table("by_strategy", "Rates by strategy", "strategy", group_by(cases, lambda c: c.strategy_id)),
-        _notice_table("by_step", f"Notices by step (response and cure within {ATTRIBUTION_DAYS} days)", "step",
+        _rates_table("by_strategy", "Rates by strategy", "strategy",
+                     group_by(cases, lambda c: c.strategy_id)),
+        _notice_table("by_step", f"Notices by step (response and cure within {ATTRIBUTION_DAYS} days)",
+                      "step",
                       notice_performance(cases, lambda n: n.step_id if not n.step_id.startswith("service_")
                                          else "service_reply")),
         _notice_table("by_channel", f"Notices by channel (within {ATTRIBUTION_DAYS} days)", "channel",
@@ -618,5 +648,5 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
 
 
 def _only_promises(case: CaseFacts, channel: str) -> CaseFacts:
-    return CaseFacts(case.case_id, case.account_id, case.opened_at, case.due_date, case.strategy_id, case.variant,
-                     promises=[p for p in case.promises if p.channel == channel])
+    return CaseFacts(case.case_id, case.account_id, case.opened_at, case.due_date, case.strategy_id,
+                     case.variant, promises=[p for p in case.promises if p.channel == channel])
