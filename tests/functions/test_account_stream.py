@@ -1,0 +1,64 @@
+"""AccountStream: delinquency opens one case and one escalation; a cure resolves and stops it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from dunning.adapters.dynamo import CollectionsRepository
+from dunning.domain.models import CaseStatus, EntryKind
+from tests.support.aws import REGION, FakeContext, load_event, load_function
+
+WAIT_FOREVER = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 86400, "End": True}}}
+
+
+@pytest.fixture
+def stream(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(name="Escalation", definition=json.dumps(WAIT_FOREVER),
+                                   roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    mod = load_function("account_stream")
+    mod._runtime = mod._escalations = None
+    return mod
+
+
+def _history(env: dict[str, str]) -> Any:
+    db = boto3.client("dynamodb", region_name=REGION)
+    return CollectionsRepository(db, env["COLLECTIONS_TABLE"]).history("acc-1001")
+
+
+def test_delinquency_opens_one_case_and_one_execution_even_when_replayed(aws, clock, stream) -> None:
+    event = load_event("account_stream/delinquent")
+    assert stream.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert stream.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}  # a replayed record
+    cases = _history(aws).cases
+    assert list(cases) == ["acc-1001-20261102"]
+    assert [e.kind for e in _history(aws).ledger["acc-1001-20261102"]] == [EntryKind.CASE_OPENED]
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    executions = sfn.list_executions(stateMachineArn=stream.runtime()[1]._arn)["executions"]
+    assert [e["name"] for e in executions] == ["acc-1001-20261102"]
+
+
+def test_cure_resolves_the_case_and_stops_the_escalation(aws, clock, stream) -> None:
+    stream.lambda_handler(load_event("account_stream/delinquent"), FakeContext())
+    stream.lambda_handler(load_event("account_stream/cured"), FakeContext())
+    case = _history(aws).cases["acc-1001-20261102"].case
+    assert case.status is CaseStatus.RESOLVED
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    execution = sfn.list_executions(stateMachineArn=stream.runtime()[1]._arn)["executions"][0]
+    assert execution["status"] == "ABORTED"
+
+
+def test_a_bad_record_fails_alone_and_the_rest_of_the_batch_lands(aws, clock, stream) -> None:
+    good = load_event("account_stream/delinquent")["Records"][0]
+    bad = json.loads(json.dumps(good))
+    bad["eventID"] = "broken"
+    bad["dynamodb"]["SequenceNumber"] = "000000000000000000999"
+    bad["dynamodb"]["NewImage"]["time_zones"] = {"L": [{"S": "Not/AZone"}]}
+    out = stream.lambda_handler({"Records": [bad, good]}, FakeContext())
+    assert out == {"batchItemFailures": [{"itemIdentifier": "000000000000000000999"}]}
+    assert list(_history(aws).cases) == ["acc-1001-20261102"]
