@@ -38,6 +38,8 @@ from moto.core.config import DefaultConfig
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from samtranslator.translator.transform import transform
 
+from sandbox.moto_patches import faster_moto
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 DEFAULT_REGION = "us-east-1"
@@ -274,7 +276,7 @@ def local_aws(region: str = DEFAULT_REGION) -> Iterator[InProcessLambdaRuntime]:
     try:
         with _process_env(values):
             time.tzset()
-            with mock_aws(config=MOTO_CONFIG), InProcessLambdaRuntime() as runtime:
+            with mock_aws(config=MOTO_CONFIG), faster_moto(), InProcessLambdaRuntime() as runtime:
                 _ACTIVE_RUNTIME = runtime
                 yield runtime
     finally:

@@ -201,5 +201,123 @@ def _render(sub: Subparsers) -> None:
     parser.set_defaults(handler=run_render)
 
 
+# ---------------------------------------------------------------------------- report
+
+
+def _read_jsonl(path: Path, parse: Callable[[str], Any]) -> list[Any]:
+    if not path.exists():
+        return []
+    return [parse(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from dunning.domain.models import LedgerEntry
+    from dunning.domain.report_render import render_files
+    from dunning.services.reports import build
+
+    dump = Path(args.dump)
+    ledger_path = dump / "ledger.jsonl"
+    if not ledger_path.exists():
+        print(f"error: {ledger_path} not found (run the sandbox with --dump first)", file=sys.stderr)
+        return 1
+    try:
+        entries = _read_jsonl(ledger_path, LedgerEntry.model_validate_json)
+        accounts = _read_jsonl(dump / "accounts.jsonl", Account.model_validate_json)
+        policy = (default_policy() if args.policy is None
+                  else parse_policy(Path(args.policy).read_text("utf-8")))
+    except (ValidationError, PolicyError, OSError) as exc:
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    # Default: just after the last entry, so a finished sandbox run reports on all of it.
+    as_of = parse_instant(args.as_of) if args.as_of else max((e.at for e in entries), default=utc_now())
+    report = build(entries, accounts, as_of, policy)
+    out = Path(args.out) if args.out else dump / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = render_files(report)
+    out.write_text(files.pop("report.html"), encoding="utf-8")
+    if args.csv:
+        for name, body in files.items():
+            (out.parent / name).write_text(body, encoding="utf-8")
+    cure = report.summary["cure_rate"]
+    print(f"{report.counts['cases_opened']} cases, cure rate {cure}")
+    for comparison in report.comparisons:
+        print(f"{comparison.group} vs {comparison.baseline}: {comparison.verdict}")
+    print(f"report written to {out}")
+    return 0
+
+
+@command
+def _report(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="build the weekly report from a sandbox dump",
+        description="Build the weekly collections report (cure, roll, contact and response rates, "
+        "promises, plans, champion/challenger verdicts) from a sandbox dump directory holding "
+        "ledger.jsonl (one ledger entry per line) and accounts.jsonl (one account per line).",
+    )
+    parser.add_argument("--dump", required=True, metavar="DIR", help="sandbox dump directory")
+    parser.add_argument("--out", metavar="PATH", help="where to write the HTML (default DIR/report.html)")
+    parser.add_argument("--as-of", dest="as_of", metavar="ISO",
+                        help="report instant (default: the last ledger entry)")
+    parser.add_argument("--policy", metavar="FILE", help="policy YAML naming the holdout (default: bundled)")
+    parser.add_argument("--csv", action="store_true", help="also write one CSV per table beside the HTML")
+    parser.set_defaults(handler=run_report)
+
+
+# ---------------------------------------------------------------------------- simulate
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from sandbox.simulate import SimulationConfig, run_simulation, write_dump
+
+    console = Console(stderr=True)
+    config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed)
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("days", total=config.days)
+        result = run_simulation(config, lambda done, total: progress.update(task, completed=done))
+    summary = result.summary
+    table = Table(title=f"dunning simulate: {config.accounts} accounts, {config.days} days, seed {config.seed}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies", "opt_outs",
+                "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds"):
+        value = summary.get(key)
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    for persona, row in summary["persona_outcomes"].items():
+        table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
+    Console().print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    if args.dump:
+        write_dump(result, Path(args.dump))
+    return 0
+
+
+@command
+def _simulate(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "simulate",
+        help="run the whole system on a local AWS with a simulated portfolio",
+        description="Provision template.yaml on moto, import a synthetic portfolio and live simulated days: "
+        "sweeps, escalations, customers paying and replying, agents and admins; then audit what was sent.",
+    )
+    parser.add_argument("--accounts", type=int, default=500, help="portfolio size (default 500)")
+    parser.add_argument("--days", type=int, default=60, help="simulated days (default 60)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
+    parser.add_argument("--report", metavar="PATH", help="write an HTML report (not implemented yet)")
+    parser.add_argument("--dump", metavar="DIR", help="write messages, ledger, accounts and replies as JSON Lines")
+    parser.set_defaults(handler=run_simulate)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -81,7 +81,8 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
     metrics.add_metric(name=f"Decision{decision.action.value.title().replace('_', '')}", unit="Count", value=1)
     count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=data["reasons"])
     if decision.action is Action.WAIT and COMPLIANCE_DEFERRALS.intersection(decision.reasons):
-        count("NoticesDeferred", Variant=case.variant, reasons=COMPLIANCE_DEFERRALS.intersection(decision.reasons))
+        count("NoticesDeferred", Variant=case.variant,
+              reasons=COMPLIANCE_DEFERRALS.intersection(decision.reasons))
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
         count("CasesCured" if case.status is CaseStatus.RESOLVED else "LegalReferrals", Variant=case.variant)
     if decision.action is Action.CLOSE and case.status is CaseStatus.REFERRED_TO_LEGAL:
@@ -139,14 +140,18 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
         return SendResult(existing.status.value, step_id, [])
     rendered = render_for(rt, account, policy, record, template_id, channel)
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
-    first = not any(n.status not in (NoticeStatus.FAILED,) for n in history.notices.get(case_id, []))
+    # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
+    first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
+        n.status is not NoticeStatus.FAILED for n in history.notices.get(case_id, []))
     contacts = contact_history(history.all_notices(), history.all_entries())
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
                             is_opt_out_confirmation=opt_out_confirmation),
                     account, record.case, contacts, policy, now)
     if verdict.verdict is not Verdict.ALLOW:
         # The world changed between Plan and Send (or the text failed lint): record, don't send.
-        if verdict.verdict is Verdict.BLOCK and ReasonCode.CONTENT not in verdict.reasons:
+        if verdict.verdict is Verdict.BLOCK:
+            # The step is spent, whatever blocked it: a notice that fails its own lint must raise
+            # an alarm (NoticesBlocked by reason CONTENT/TONE), not loop Plan -> Send forever.
             record.case.steps_done = [*record.case.steps_done, step_id]
         data = {"step_id": step_id, "verdict": verdict.verdict.value,
                 "reasons": [r.value for r in verdict.reasons], "details": verdict.details}
@@ -154,8 +159,8 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
             rt.collections.commit(record, [(EntryKind.DECISION, data)], at=now, actor=actor)
         except Conflict as exc:
             raise TransientError("case changed while sending") from exc
-        count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked", Channel=channel.value,
-              Step=step_dimension(step_id), reasons=data["reasons"])
+        count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked",
+              Channel=channel.value, Step=step_dimension(step_id), reasons=data["reasons"])
         return SendResult(verdict.verdict.value, step_id, data["reasons"])
     notice = Notice(notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id,
                     step_id=step_id, channel=channel, template_id=template_id,

@@ -1,0 +1,236 @@
+"""An audit of a simulated run from what the providers received, not from the engine's decisions.
+
+The rules are restated here on purpose (legal contact hours, public holidays, daily and weekly
+caps, opt-outs, holds, content, tone, duplicates, the ledger record): a bug in the compliance
+engine must not be able to hide itself by being reused by its own checker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import holidays
+
+# Local hours a debt collector may contact a consumer (FDCPA 1692c(a)(1); the CN plan keeps the same).
+WINDOW = {"US": (time(8, 0), time(21, 0)), "CN": (time(8, 0), time(21, 0))}
+PER_DAY = {"SMS": 1, "EMAIL": 1}
+PER_WEEK = 7
+COLLECTOR_PHONES = {"US": "800-555-0134", "CN": "400-555-0134"}
+# A reply that opens a hold is answered at most once, right away (the acknowledgement).
+ACK_WINDOW = timedelta(hours=2)
+PROMISE_GRACE_DAYS = 1
+
+FORBIDDEN = (
+    "arrest", "jail", "prison", "police", "criminal", "warrant", "seize your", "garnish", "deport",
+    "your employer", "your family", "neighbours", "neighbors", "shame", "we will sue you today",
+    "last chance before", "逮捕", "坐牢", "拘留", "公安", "派出所", "犯罪", "家人", "单位", "曝光", "通讯录",
+)
+
+RULES = ("window", "holiday", "daily_cap", "weekly_cap", "opted_out", "hold", "content", "tone",
+         "duplicate_sends", "unrecorded_sends")
+
+
+class Message(Protocol):
+    provider: str
+    message_id: str
+    channel: str
+    destination: str
+    sent_at: datetime
+    subject: str | None
+    body: str
+    account_id: str | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    account_id: str
+    at: datetime
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"rule": self.rule, "account_id": self.account_id,
+                "at": self.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "detail": self.detail}
+
+
+@dataclass
+class AuditReport:
+    messages: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, rule: str, account_id: str, at: datetime, detail: str) -> None:
+        self.findings.append(Finding(rule, account_id, at, detail))
+
+    def counts(self) -> dict[str, int]:
+        by_rule = Counter(f.rule for f in self.findings)
+        out = {rule: by_rule.get(rule, 0) for rule in RULES}
+        out["violations"] = sum(v for k, v in out.items() if k not in ("duplicate_sends", "unrecorded_sends"))
+        out["messages_audited"] = self.messages
+        return out
+
+
+def _money_strings(amount: Decimal) -> set[str]:
+    q = amount.quantize(Decimal("0.01"))
+    return {f"{q:,.2f}", f"{q:.2f}"}
+
+
+def _parse(at: Any) -> datetime:
+    if isinstance(at, datetime):
+        return at.astimezone(UTC)
+    return datetime.fromisoformat(str(at).replace("Z", "+00:00")).astimezone(UTC)
+
+
+class _Holidays:
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int], Any] = {}
+
+    def __call__(self, country: str, day: date) -> bool:
+        key = (country, day.year)
+        if key not in self._cache:
+            self._cache[key] = holidays.country_holidays(country, years=day.year)
+        return day in self._cache[key]
+
+
+def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], accounts: Iterable[dict[str, Any]],
+          replies: Iterable[dict[str, Any]]) -> AuditReport:
+    """Every provider message against every rule; ``ledger`` and ``accounts`` as stored."""
+    report = AuditReport(messages=len(messages))
+    stored = {a["account_id"]: a for a in accounts}
+    entries = list(ledger)
+    recorded: dict[str, dict[str, Any]] = {}
+    payments: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    plan_amounts: dict[str, set[Decimal]] = defaultdict(set)
+    for e in entries:
+        data = e.get("data") or {}
+        account_id = str(e.get("pk", "")).removeprefix("ACCOUNT#")
+        if e.get("kind") == "NOTICE" and data.get("provider_message_id"):
+            recorded[str(data["provider_message_id"])] = e
+        if e.get("kind") == "PAYMENT" and data.get("amount"):
+            payments[account_id].append((_parse(data.get("received_at") or e.get("at")), Decimal(data["amount"])))
+        if e.get("kind") in ("PLAN", "PROMISE"):
+            for value in _decimals(data):
+                plan_amounts[account_id].add(value)
+    replies_by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in replies:
+        replies_by_account[r["account_id"]].append(r)
+    is_holiday = _Holidays()
+
+    per_account: dict[str, list[Message]] = defaultdict(list)
+    for m in messages:
+        if m.account_id is None:
+            report.add("unrecorded_sends", "?", m.sent_at, f"{m.channel} to an address of no account")
+            continue
+        per_account[m.account_id].append(m)
+
+    for account_id, sent in per_account.items():
+        account = stored.get(account_id, {})
+        jurisdiction = str(account.get("jurisdiction", "US"))
+        zones = [ZoneInfo(z) for z in account.get("time_zones") or ["UTC"]]
+        start, end = WINDOW[jurisdiction]
+        original_due = sum((Decimal(str(account.get(k, "0"))) for k in ("principal_due", "interest_due", "fees_due")),
+                           Decimal("0")) + sum((a for _, a in payments[account_id]), Decimal("0"))
+        sent.sort(key=lambda m: m.sent_at)
+        holds = _holds(replies_by_account[account_id])
+        daily: Counter[tuple[str, date]] = Counter()
+        bodies: Counter[tuple[str, date]] = Counter()
+        for i, m in enumerate(sent):
+            at = m.sent_at
+            for zone in zones:
+                local = at.astimezone(zone)
+                if not (start <= local.time() < end):
+                    report.add("window", account_id, at, f"{m.channel} at {local:%H:%M} {zone.key}")
+                if is_holiday(jurisdiction, local.date()):
+                    report.add("holiday", account_id, at, f"{m.channel} on {local.date()} ({zone.key})")
+            is_ack = any(since <= at <= since + ACK_WINDOW and _first_after(sent, since, ch) is m
+                         for _, since, _, ch in holds)
+            local_day = at.astimezone(zones[0]).date()
+            daily[(m.channel, local_day)] += 0 if is_ack else 1  # a reply's confirmation is exempt
+            if daily[(m.channel, local_day)] > PER_DAY.get(m.channel, 1):
+                report.add("daily_cap", account_id, at, f"{m.channel} #{daily[(m.channel, local_day)]} on {local_day}")
+            week = [x for x in sent[: i + 1] if at - x.sent_at < timedelta(days=7)]
+            if len(week) > PER_WEEK:
+                report.add("weekly_cap", account_id, at, f"{len(week)} messages in 7 days")
+            bodies[(m.body, at.date())] += 1
+            if bodies[(m.body, at.date())] > 1:
+                report.add("duplicate_sends", account_id, at, f"{m.channel} same body twice on {at.date()}")
+            ack = False
+            for kind, since, until, channel in holds:
+                if since <= at < until and (channel is None or channel == m.channel):
+                    if at - since <= ACK_WINDOW and not ack and _first_after(sent, since, channel) is m:
+                        ack = True  # the one confirmation of the reply
+                        continue
+                    report.add("opted_out" if kind == "opt_out" else "hold", account_id, at,
+                               f"{m.channel} during {kind} since {since:%Y-%m-%dT%H:%MZ}")
+            text = f"{m.subject or ''}\n{m.body}"
+            lowered = text.lower()
+            for phrase in FORBIDDEN:
+                if phrase in lowered:
+                    report.add("tone", account_id, at, f"{m.channel} contains a forbidden phrase")
+                    break
+            if not ack:
+                paid_before = sum((a for t, a in payments[account_id] if t <= at), Decimal("0"))
+                due = original_due - paid_before
+                amounts = {s for v in {due, original_due, *plan_amounts[account_id]} for s in _money_strings(v)}
+                if not any(s in text for s in amounts):
+                    report.add("content", account_id, at, f"{m.channel} does not state the amount due")
+                if COLLECTOR_PHONES[jurisdiction] not in text:
+                    report.add("content", account_id, at, f"{m.channel} does not give the collector's phone")
+            key = f"{m.provider}:{m.message_id}"
+            if key not in recorded:
+                report.add("unrecorded_sends", account_id, at, f"{m.channel} {key} has no NOTICE ledger entry")
+
+    steps = Counter((str(e.get("pk")), str((e.get("data") or {}).get("notice_id")))
+                    for e in entries if e.get("kind") == "NOTICE" and (e.get("data") or {}).get("status") == "SENT")
+    for (pk, notice_id), count in steps.items():
+        if count > 1:
+            report.add("duplicate_sends", pk.removeprefix("ACCOUNT#"), datetime.now(UTC),
+                       f"notice {notice_id} sent {count} times")
+    return report
+
+
+def _first_after(sent: list[Message], since: datetime, channel: str | None) -> Message | None:
+    return next((m for m in sent if m.sent_at >= since and (channel is None or m.channel == channel)), None)
+
+
+def _holds(replies: list[dict[str, Any]]) -> list[tuple[str, datetime, datetime, str | None]]:
+    """(kind, from, until, channel or None for all) from what the customer actually replied."""
+    out: list[tuple[str, datetime, datetime, str | None]] = []
+    forever = datetime.max.replace(tzinfo=UTC)
+    for r in replies:
+        if not r.get("delivered"):
+            continue  # the system never heard it
+        at, text = _parse(r["at"]), str(r["text"]).strip()
+        upper = text.upper()
+        if upper in ("STOP", "UNSUBSCRIBE", "退订", "TD"):
+            out.append(("opt_out", at, forever, "SMS"))
+        elif "DISPUTE" in upper or "异议" in text:
+            out.append(("dispute", at, forever, None))
+        elif "WRONG NUMBER" in upper or "打错" in text:
+            out.append(("opt_out", at, forever, "SMS"))
+        elif match := re.search(r"pay on (\d{4}-\d{2}-\d{2})", text, re.IGNORECASE):
+            until = datetime.combine(date.fromisoformat(match.group(1)) + timedelta(days=PROMISE_GRACE_DAYS + 1),
+                                     time(0), UTC)
+            out.append(("promise", at, until, None))
+    return out
+
+
+def _decimals(data: Any) -> Iterable[Decimal]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("amount", "total") or key.endswith("_amount"):
+                try:
+                    yield Decimal(str(value))
+                except ArithmeticError:
+                    pass
+            else:
+                yield from _decimals(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _decimals(value)

@@ -1,0 +1,145 @@
+"""Where moto is slower than the service it imitates, in ways that distort a simulation.
+
+moto's TransactWriteItems deep-copies every table it touches to be able to roll back, so each
+ledger commit costs time proportional to the whole table: the sandbox would get slower with
+every account, not with every case. DynamoDB itself evaluates all of a transaction's conditions
+against the state before the transaction and then applies every write, or none; doing exactly
+that (check all, then write all) needs no copy at all.
+
+moto's table Query also sorts every item of the table to find one partition; the sandbox hands
+it just that partition, as DynamoDB itself does. And moto serialises item responses through a
+generic, shape-walking serialiser that costs milliseconds per item; item data is already in the
+wire format, so the sandbox writes it as plain JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoResult
+
+_OPS = {"ConditionCheck", "Put", "Delete", "Update"}
+
+
+def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return dict(op["Key"])
+    table = backend.get_table(op["TableName"])
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """All conditions against the state before the transaction, then all writes (or none)."""
+    from moto.dynamodb.models import get_filter_expression as filter_expression
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen: set[tuple[str, str]] = set()
+    planned: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        if op_type not in _OPS:
+            raise MockValidationException("Unsupported transaction operation")
+        key = _key_of(self, op_type, op)
+        marker = (str(op["TableName"]), str(dict(sorted(key.items()))))
+        if marker in seen:
+            raise MultipleTransactionsException()
+        seen.add(marker)
+        original: dict[str, Any] | None = None
+        try:
+            current = self.get_item(op["TableName"], key)
+            condition = op.get("ConditionExpression")
+            if condition is not None:
+                check = filter_expression(condition, op.get("ExpressionAttributeNames"),
+                                          op.get("ExpressionAttributeValues"))
+                if not check.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original)
+            errors.append((None, None, None))
+            planned.append((op_type, op, key))
+        except ConditionalCheckFailed as exc:
+            errors.append(("ConditionalCheckFailed", str(exc.message), original))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+    for op_type, op, key in planned:
+        names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        if op_type == "Put":
+            self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
+                          expression_attribute_values=values)
+        elif op_type == "Delete":
+            self.delete_item(op["TableName"], key, expression_attribute_names=names,
+                             expression_attribute_values=values)
+        elif op_type == "Update":
+            self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                             expression_attribute_names=names, expression_attribute_values=values)
+
+
+_table_query: Callable[..., Any] = Table.query
+
+
+def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    """A base-table Query reads one partition, not a sorted copy of the whole table."""
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name is not None or not self.range_key_attr or hash_key is None:
+        return _table_query(self, hash_key, *args, **kwargs)
+    partition = list(self.items.get(hash_key, {}).values())
+    self.all_items = lambda: partition  # type: ignore[method-assign]
+    try:
+        return _table_query(self, hash_key, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
+# Item operations whose responses hold only strings, numbers-as-strings, binaries and maps.
+_ITEM_OPERATIONS = {"Query", "Scan", "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem",
+                    "TransactWriteItems", "TransactGetItems", "BatchWriteItem"}
+_dynamo_execute: Callable[..., Any] = DynamoResult.execute_result
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(type(value).__name__)
+
+
+def execute_result(self: DynamoResult, context: Any) -> Any:
+    if context.operation_model.name not in _ITEM_OPERATIONS:
+        return _dynamo_execute(self, context)
+    body = json.dumps(self.result, default=_wire)
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+
+@contextmanager
+def faster_moto() -> Iterator[None]:
+    original: Callable[..., None] = DynamoDBBackend.transact_write_items
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        Table.query = _table_query  # type: ignore[method-assign]
+        DynamoResult.execute_result = _dynamo_execute  # type: ignore[method-assign]

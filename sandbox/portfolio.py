@@ -1,0 +1,171 @@
+"""A synthetic loan portfolio with customer personas, reproducible from a seed.
+
+Every account gets one persona: how that customer answers reminders, calls and plans. The
+persona also says what the system should end up doing for them, so a run can be checked.
+All randomness comes from one ``random.Random(seed)``: the same seed gives the same portfolio.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+# Core banking's account file columns (the file format ImportAccounts reads).
+CSV_COLUMNS = (
+    "account_id", "customer_name", "account_number", "product", "risk", "phone", "email", "locale",
+    "time_zones", "jurisdiction", "currency", "principal_due", "interest_due", "fees_due", "due_date",
+    "status", "opted_out", "time_barred",
+)
+
+
+class Persona(StrEnum):
+    PAYS_FIRST_REMINDER = "pays_first_reminder"
+    PAYS_LATE = "pays_late"
+    REPLIES_STOP = "replies_stop"
+    PLAN_KEPT = "plan_kept"  # reached by phone, agrees to instalments, pays them all
+    PLAN_BROKEN = "plan_broken"
+    PROMISE_KEPT = "promise_kept"
+    PROMISE_BROKEN = "promise_broken"
+    DISPUTES = "disputes"
+    WRONG_NUMBER = "wrong_number"
+    NEVER_ANSWERS = "never_answers"  # ends in a legal referral
+
+
+# Intended outcome of each persona: what a checker looks for at the end of the run.
+EXPECTED_OUTCOME: dict[Persona, str] = {
+    Persona.PAYS_FIRST_REMINDER: "cured",
+    Persona.PAYS_LATE: "cured",
+    Persona.REPLIES_STOP: "sms_opted_out",
+    Persona.PLAN_KEPT: "plan_completed",
+    Persona.PLAN_BROKEN: "plan_broken",
+    Persona.PROMISE_KEPT: "promise_kept",
+    Persona.PROMISE_BROKEN: "promise_broken",
+    Persona.DISPUTES: "disputed",
+    Persona.WRONG_NUMBER: "phone_unusable",
+    Persona.NEVER_ANSWERS: "legal_referral",
+}
+
+# Share of the portfolio per persona (weights, not percentages).
+_WEIGHTS: dict[Persona, int] = {
+    Persona.PAYS_FIRST_REMINDER: 25,
+    Persona.PAYS_LATE: 15,
+    Persona.REPLIES_STOP: 8,
+    Persona.PLAN_KEPT: 10,
+    Persona.PLAN_BROKEN: 5,
+    Persona.PROMISE_KEPT: 10,
+    Persona.PROMISE_BROKEN: 5,
+    Persona.DISPUTES: 5,
+    Persona.WRONG_NUMBER: 5,
+    Persona.NEVER_ANSWERS: 12,
+}
+
+_US_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"]
+_US_AREA_CODES = ["202", "212", "312", "415", "303", "617", "713", "206", "404", "305"]
+_CN_ZONES = ["Asia/Shanghai", "Asia/Urumqi"]
+_CN_PREFIXES = ["138", "139", "136", "186", "189", "150", "158", "177"]
+_US_NAMES = ["Dana Reyes", "Sam Ortiz", "Lee Parker", "Jo Kim", "Alex Moore", "Pat Lewis", "Chris Young"]
+_CN_NAMES = ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨磊", "赵丽"]
+
+
+@dataclass(frozen=True)
+class SyntheticAccount:
+    account_id: str
+    persona: Persona
+    customer_name: str
+    account_number: str
+    phone: str
+    email: str
+    locale: str
+    time_zones: tuple[str, ...]
+    jurisdiction: str
+    currency: str
+    principal_due: Decimal
+    interest_due: Decimal
+    fees_due: Decimal
+    due_date: date
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.principal_due + self.interest_due + self.fees_due
+
+    @property
+    def expected(self) -> str:
+        return EXPECTED_OUTCOME[self.persona]
+
+
+def _personas(rng: random.Random, count: int) -> list[Persona]:
+    """Every persona at least once when the portfolio is big enough, the rest by weight."""
+    base = list(Persona) if count >= len(Persona) else []
+    rest = rng.choices(list(_WEIGHTS), weights=list(_WEIGHTS.values()), k=count - len(base))
+    personas = base + rest
+    rng.shuffle(personas)
+    return personas
+
+
+def build_portfolio(count: int, seed: int, start: date) -> list[SyntheticAccount]:
+    """``count`` accounts whose due dates fall around ``start`` (some already overdue)."""
+    rng = random.Random(seed)
+    accounts: list[SyntheticAccount] = []
+    for n, persona in enumerate(_personas(rng, count)):
+        us = rng.random() < 0.7
+        if us:
+            zones = [rng.choice(_US_ZONES)]
+            if rng.random() < 0.08:  # a customer who splits time between two zones
+                zones.append(rng.choice([z for z in _US_ZONES if z != zones[0]]))
+            area = _US_AREA_CODES[n // 100 % len(_US_AREA_CODES)]
+            # 555-0100..0199 are the numbers reserved for fiction; past 1000 accounts, 555-2xxx.
+            phone = (f"+1{area}55501{n % 100:02d}" if n < 1000
+                     else f"+1{_US_AREA_CODES[n % 10]}5552{n // 10 % 1000:03d}")
+            principal = Decimal(rng.randrange(150, 2500))
+            currency, locale, jurisdiction = "USD", "en-US", "US"
+            name = rng.choice(_US_NAMES)
+        else:
+            zones = [rng.choice(_CN_ZONES)]
+            phone = f"+86{rng.choice(_CN_PREFIXES)}{n:08d}"
+            principal = Decimal(rng.randrange(1000, 15000))
+            currency, locale, jurisdiction = "CNY", "zh-CN", "CN"
+            name = rng.choice(_CN_NAMES)
+        interest = (principal * Decimal(rng.randrange(1, 4)) / Decimal(100)).quantize(Decimal("0.01"))
+        fees = Decimal(rng.choice([0, 15, 25, 35]))
+        accounts.append(
+            SyntheticAccount(
+                account_id=f"ACC{n + 1:05d}",
+                persona=persona,
+                customer_name=name,
+                account_number=f"40001234{n + 1:08d}",
+                phone=phone,
+                email=f"customer{n + 1:05d}@mail.example.com",
+                locale=locale,
+                time_zones=tuple(zones),
+                jurisdiction=jurisdiction,
+                currency=currency,
+                principal_due=principal.quantize(Decimal("0.01")),
+                interest_due=interest,
+                fees_due=fees.quantize(Decimal("0.01")),
+                # Most are already a few days overdue at the start, some fall due in the first days.
+                due_date=start + timedelta(days=rng.randint(-8, 3)),
+            )
+        )
+    return accounts
+
+
+def to_csv(accounts: list[SyntheticAccount]) -> bytes:
+    """The portfolio as core banking's account file (the columns ImportAccounts reads)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for a in accounts:
+        writer.writerow({
+            "account_id": a.account_id, "customer_name": a.customer_name, "account_number": a.account_number,
+            "product": "personal_loan", "risk": "standard", "phone": a.phone, "email": a.email,
+            "locale": a.locale, "time_zones": ";".join(a.time_zones), "jurisdiction": a.jurisdiction,
+            "currency": a.currency, "principal_due": format(a.principal_due, "f"),
+            "interest_due": format(a.interest_due, "f"), "fees_due": format(a.fees_due, "f"),
+            "due_date": a.due_date.isoformat(), "status": "CURRENT", "opted_out": "", "time_barred": "false",
+        })
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,728 @@
+"""`dunning simulate`: the whole stack on moto, a synthetic portfolio, simulated days.
+
+The run provisions template.yaml (sandbox.aws), imports the portfolio as a CSV file dropped in
+the IncomingBucket, and then lives each simulated day: the 06:00 UTC sweep schedule fires, the
+AccountsTable stream is polled and handed to AccountStreamFunction in batches, the escalations
+run on moto's Step Functions interpreter under the VirtualClock, which advances hour by hour
+(only once every execution is parked). After each step the customers answer what the providers
+delivered to them: payments are posted to the PaymentsBus, replies and agent outcomes go through
+the functions that own them. The providers' own records (what SES and SNS received, stamped
+with the virtual time) feed an independent audit (sandbox.audit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import time
+import uuid
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from sandbox.aws import local_aws, provision
+from sandbox.clock import VirtualClock
+from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio, to_csv
+
+DEFAULT_START = date(2026, 9, 1)
+LINK_SECRET = "sandbox-link-signing-key-not-for-production"
+WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandbox-twilio-auth-token"}
+SWEEP_HOUR = 6
+REPLY_DELAY_MINUTES = 3
+PROMISE_DAYS = 5  # a promising customer names a day this far ahead
+_STREAM_BATCH = 100
+_STREAM_ATTEMPTS = 3
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    accounts: int = 500
+    days: int = 60
+    seed: int = 7
+    start: date = DEFAULT_START
+
+
+@dataclass
+class ProviderMessage:
+    """One message as a provider received it (not as the engine meant it)."""
+
+    provider: str  # "ses" | "sns"
+    message_id: str
+    channel: str  # "EMAIL" | "SMS"
+    destination: str
+    sent_at: datetime
+    subject: str | None
+    body: str
+    account_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"channel": self.channel, "account_id": self.account_id, "destination": self.destination,
+                "sent_at": _z(self.sent_at), "subject": self.subject, "body": self.body,
+                "provider_message_id": f"{self.provider}:{self.message_id}"}
+
+
+def _z(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ProviderTap:
+    """Stamps every SES send and SNS SMS publish with the (virtual) time the provider got it."""
+
+    def __init__(self) -> None:
+        self.messages: list[ProviderMessage] = []
+        self._undo: list[Callable[[], None]] = []
+
+    def __enter__(self) -> ProviderTap:
+        from moto.ses.models import SESBackend
+        from moto.sns.models import SNSBackend
+
+        tap = self
+        original_email = SESBackend.send_email
+        original_publish = SNSBackend.publish
+
+        def send_email(backend: Any, source: str, subject: str, body: str, destinations: Any, *a: Any,
+                       **kw: Any) -> Any:
+            message = original_email(backend, source, subject, body, destinations, *a, **kw)
+            for address in destinations.get("ToAddresses", []):
+                tap.messages.append(ProviderMessage("ses", message.id, "EMAIL", address, datetime.now(UTC),
+                                                    subject, body))
+            return message
+
+        def publish(backend: Any, message: str, *a: Any, **kw: Any) -> Any:
+            message_id = original_publish(backend, message, *a, **kw)
+            phone = kw.get("phone_number")
+            if phone:
+                tap.messages.append(ProviderMessage("sns", str(message_id), "SMS", phone, datetime.now(UTC),
+                                                    None, message))
+            return message_id
+
+        SESBackend.send_email = send_email  # type: ignore[method-assign]
+        SNSBackend.publish = publish  # type: ignore[method-assign]
+        self._undo = [lambda: setattr(SESBackend, "send_email", original_email),
+                      lambda: setattr(SNSBackend, "publish", original_publish)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for undo in self._undo:
+            undo()
+
+
+@dataclass
+class PersonaState:
+    account: SyntheticAccount
+    messages: list[ProviderMessage] = field(default_factory=list)
+    paid: Decimal = Decimal("0")
+    pay_at: datetime | None = None  # a payment the customer has decided to make
+    pay_amount: Decimal = Decimal("0")
+    replied: set[str] = field(default_factory=set)
+    calls_answered: int = 0
+    plan: list[tuple[datetime, Decimal]] = field(default_factory=list)  # instalments the customer will pay
+
+
+@dataclass
+class SimulationResult:
+    summary: dict[str, Any]
+    messages: list[ProviderMessage]
+    ledger: list[dict[str, Any]]
+    cases: list[dict[str, Any]]
+    accounts: list[dict[str, Any]]
+    replies: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
+
+
+class Simulation:
+    """One run: provisioned stack, virtual clock, portfolio, customers."""
+
+    def __init__(self, config: SimulationConfig, progress: Progress | None = None,
+                 function_log: TextIO | None = None) -> None:
+        self.function_log = function_log
+        self.config = config
+        self.progress = progress
+        self.portfolio = build_portfolio(config.accounts, config.seed, config.start)
+        self.by_id = {a.account_id: a for a in self.portfolio}
+        self.by_phone = {a.phone: a for a in self.portfolio}
+        self.by_email = {a.email: a for a in self.portfolio}
+        self.people = {a.account_id: PersonaState(a) for a in self.portfolio}
+        self.replies: list[dict[str, Any]] = []
+        self.events: Counter[str] = Counter()
+        self.absent: set[str] = set()
+        self.errors: list[dict[str, Any]] = []
+        self.daily: list[dict[str, Any]] = []
+        self._seen_messages = 0
+        self._seen_call_tasks: set[str] = set()
+        self._payment_seq = 0
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> SimulationResult:
+        started = time.perf_counter()
+        begin = datetime(self.config.start.year, self.config.start.month, self.config.start.day, tzinfo=UTC)
+        log = self.function_log if self.function_log is not None else io.StringIO()
+        # Function logs and EMF metrics go where CloudWatch would have them, not to the terminal.
+        with local_aws() as runtime, ProviderTap() as tap, warnings.catch_warnings(), \
+                contextlib.redirect_stdout(log):
+            # moto names every template resource type it does not model; the stack lists them.
+            warnings.simplefilter("ignore", UserWarning)
+            logging.getLogger("moto").setLevel(logging.ERROR)
+            self.runtime, self.tap = runtime, tap
+            self.stack = provision(parameters={"LogLevel": "WARNING"})
+            self.session = boto3.session.Session(region_name=self.stack.region)
+            self._clients: dict[str, Any] = {}
+            self._complete_mock()
+            with VirtualClock(begin) as clock:
+                self.clock = clock
+                self._open_stream()
+                self._import_portfolio()
+                self._poll_stream()
+                for day in range(self.config.days):
+                    self._live_day(begin + timedelta(days=day))
+                    if self.progress:
+                        self.progress(day + 1, self.config.days)
+                self.clock.run_until_parked()
+                items, accounts = self._read_tables()
+            invocations = self.stack.invocation_counts(runtime)
+        wall = time.perf_counter() - started
+        summary = self._summary(items, accounts, invocations)
+        summary["wall_seconds"] = round(wall, 2)
+        ledger = [i for i in items if i.get("type") == "LEDGER"]
+        cases = [i for i in items if i.get("type") == "CASE"]
+        return SimulationResult(summary, tap.messages, ledger, cases, accounts, self.replies, self.daily)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
+
+    def has_function(self, logical_id: str) -> bool:
+        code = self.stack.code_dirs.get(logical_id)
+        present = code is not None and (code / "app.py").is_file() and logical_id in self.stack.resources
+        if not present:
+            self.absent.add(logical_id)
+        return present
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        resp = self.client("lambda").invoke(FunctionName=self.stack.function_name(logical_id),
+                                            Payload=json.dumps(event).encode())
+        payload = json.loads(resp["Payload"].read() or b"null")
+        if resp.get("FunctionError") or (isinstance(payload, dict) and "errorType" in payload):
+            self.events[f"function_error:{logical_id}"] += 1
+            self.errors.append({"function": logical_id, "at": _z(self.clock.now()),
+                                "error": str(payload)[:300]})
+        return payload
+
+    # ------------------------------------------------------------------ setup
+
+    def _complete_mock(self) -> None:
+        """What CloudFormation skipped on moto and the functions need: identity, secrets, config set."""
+        params = self.stack.parameters
+        domain = params["SesFromAddress"].split("@", 1)[1]
+        self.client("ses").verify_domain_identity(Domain=domain)
+        self.client("ses").verify_email_identity(EmailAddress=params["SesFromAddress"])
+        config_set = f"dunning-{params['Stage']}"
+        names = [c for c in self.client("sesv2").list_configuration_sets().get("ConfigurationSets", [])]
+        if config_set not in names:
+            self.client("sesv2").create_configuration_set(ConfigurationSetName=config_set)
+        sm = self.client("secretsmanager")
+        existing = {s["Name"] for s in sm.list_secrets().get("SecretList", [])}
+        for name, value in ((params["LinkSecretName"], LINK_SECRET),
+                            (params["WebhookSecretName"], json.dumps(WEBHOOK_SECRETS))):
+            if name not in existing:
+                sm.create_secret(Name=name, SecretString=value)
+        # The stream is polled by the sandbox (like the Lambda poller on AWS); moto's own mapping
+        # would call the handler inside put_item and deliver every record a second time.
+        # moto also drains the shard once its mapping has fired. Deleting the mapping through the
+        # API leaves it attached to the table, so it is detached there too.
+        from moto.dynamodb.models import dynamodb_backends
+
+        lam = self.client("lambda")
+        for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
+            if ":table/" in mapping["EventSourceArn"] and "/stream/" in mapping["EventSourceArn"]:
+                lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        backend = dynamodb_backends[self.stack.account_id][self.stack.region]
+        for logical_id, resource in self.stack.resources.items():
+            if resource.type == "AWS::DynamoDB::Table":
+                backend.get_table(resource.physical_id).lambda_event_source_mappings.clear()
+
+    def _open_stream(self) -> None:
+        ddb = self.client("dynamodb")
+        table = self.stack.table("AccountsTable")
+        self.stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        streams = self.client("dynamodbstreams")
+        shard = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]
+        self.shard_iterator = streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+
+    def _import_portfolio(self) -> None:
+        bucket = self.stack.bucket("IncomingBucket")
+        key = f"incoming/portfolio-{self.config.start:%Y%m%d}.csv"
+        body = to_csv(self.portfolio)
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+        if not self.has_function("ImportAccountsFunction"):
+            raise RuntimeError("ImportAccountsFunction has no handler: the portfolio cannot be imported")
+        event = {"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": self.stack.region,
+            "eventTime": _z(self.clock.now()), "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "AWS:core-banking"},
+            "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+            "responseElements": {"x-amz-request-id": "SANDBOX", "x-amz-id-2": "SANDBOX"},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "AccountFileDropped",
+                   "bucket": {"name": bucket, "ownerIdentity": {"principalId": "SANDBOX"},
+                              "arn": f"arn:aws:s3:::{bucket}"},
+                   "object": {"key": key, "size": len(body), "eTag": uuid.uuid5(uuid.NAMESPACE_URL, key).hex,
+                              "sequencer": "0A1B2C3D4E5F678901"}},
+        }]}
+        result = self.invoke("ImportAccountsFunction", event)
+        self.import_result = result
+        rejects = self.client("s3").list_objects_v2(Bucket=bucket, Prefix="rejects/").get("Contents", [])
+        for obj in rejects:
+            text = self.client("s3").get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
+            self.errors.append({"function": "ImportAccountsFunction", "at": _z(self.clock.now()),
+                                "error": "rejected rows: " + text[:500]})
+
+    # ------------------------------------------------------------------ a day
+
+    def _live_day(self, midnight: datetime) -> None:
+        sweep_at = midnight + timedelta(hours=SWEEP_HOUR)
+        self._step_to(sweep_at)
+        self._sweep(sweep_at)
+        for hour in range(SWEEP_HOUR + 1, 24 + 1):
+            self._step_to(midnight + timedelta(hours=hour))
+        self.daily.append({"day": midnight.date().isoformat(), "messages": len(self.tap.messages)})
+
+    def _step_to(self, instant: datetime) -> None:
+        if instant > self.clock.now():
+            self.clock.advance_to(instant)
+        # Stream and customers until nothing new happens at this instant.
+        for _ in range(5):
+            before = (len(self.tap.messages), self.events.total())
+            self._poll_stream()
+            self._customers()
+            self.clock.run_until_parked()
+            if (len(self.tap.messages), self.events.total()) == before:
+                break
+
+    def _sweep(self, at: datetime) -> None:
+        """The Scheduler fires DailySweepFunction; its shape is what EventBridge Scheduler sends."""
+        if self.has_function("DailySweepFunction"):
+            schedule = next(s for s in self.stack.schedules if s.function_logical_id == "DailySweepFunction")
+            event = {
+                "version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sweep:{_z(at)}")),
+                "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                "account": self.stack.account_id, "time": _z(at), "region": self.stack.region,
+                "resources": [f"arn:aws:scheduler:{self.stack.region}:{self.stack.account_id}:schedule/default/"
+                              f"{schedule.logical_id}"],
+                "detail": {},
+            }
+            self.invoke("DailySweepFunction", event)
+        self._poll_stream()
+        self.clock.run_until_parked()
+
+    # ------------------------------------------------------------------ stream
+
+    def _poll_stream(self) -> None:
+        streams = self.client("dynamodbstreams")
+        while True:
+            resp = streams.get_records(ShardIterator=self.shard_iterator, Limit=1000)
+            self.shard_iterator = resp["NextShardIterator"]
+            records = resp["Records"]
+            if not records:
+                return
+            for start in range(0, len(records), _STREAM_BATCH):
+                self._deliver([_stream_record(r, self.stream_arn) for r in records[start:start + _STREAM_BATCH]])
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        pending = records
+        for _ in range(_STREAM_ATTEMPTS):
+            result = self.invoke("AccountStreamFunction", {"Records": pending})
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} \
+                if isinstance(result, dict) else set()
+            if isinstance(result, dict) and "errorType" in result:
+                failed = {r["dynamodb"]["SequenceNumber"] for r in pending}
+            if not failed:
+                return
+            # AWS retries from the first failed record on; so do we.
+            first = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed)
+            pending = pending[first:]
+        self.events["stream_records_dropped"] += len(pending)
+
+    # ------------------------------------------------------------------ customers
+
+    def _customers(self) -> None:
+        now = self.clock.now()
+        new = self.tap.messages[self._seen_messages:]
+        self._seen_messages = len(self.tap.messages)
+        for message in new:
+            synthetic = self.by_phone.get(message.destination) if message.channel == "SMS" \
+                else self.by_email.get(message.destination)
+            if synthetic is None:
+                continue
+            message.account_id = synthetic.account_id
+            person = self.people[synthetic.account_id]
+            person.messages.append(message)
+            self._react(person, message, now)
+        self._call_tasks(now)
+        self._legal_reviews(now)
+        for person in self.people.values():
+            if person.pay_at is not None and person.pay_at <= now:
+                self._pay(person, person.pay_amount, now)
+                person.pay_at = None
+            while person.plan and person.plan[0][0] <= now:
+                _, amount = person.plan.pop(0)
+                self._pay(person, amount, now)
+
+    def _react(self, person: PersonaState, message: ProviderMessage, now: datetime) -> None:
+        persona = person.account.persona
+        if message.channel == "EMAIL":
+            self._email_delivered(message)
+        if person.pay_at is not None or person.paid >= person.account.amount_due:
+            return
+        if message.sent_at.date() <= person.account.due_date:
+            return  # a pre-due reminder: nothing to answer yet
+        if persona is Persona.PAYS_FIRST_REMINDER:
+            person.pay_at, person.pay_amount = now + timedelta(hours=5), person.account.amount_due
+        elif persona is Persona.PAYS_LATE and (now.date() - person.account.due_date).days >= 18:
+            person.pay_at, person.pay_amount = now + timedelta(hours=30), person.account.amount_due
+        elif message.channel == "SMS" and persona in _REPLY_TEXT and persona.value not in person.replied:
+            person.replied.add(persona.value)
+            # A person answers a few minutes after the text arrives, never at the same instant.
+            self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
+            now = self.clock.now()
+            self._reply_sms(person, _REPLY_TEXT[persona](now), now)
+            if persona is Persona.PROMISE_KEPT:
+                day = (now + timedelta(days=PROMISE_DAYS)).date()
+                person.pay_at = datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
+                person.pay_amount = person.account.amount_due
+
+    def _email_delivered(self, message: ProviderMessage) -> None:
+        if not self.has_function("EmailEventsFunction"):
+            return
+        ses_event = {"eventType": "Delivery", "mail": {
+            "timestamp": message.sent_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "messageId": message.message_id,
+            "source": self.stack.parameters["SesFromAddress"], "destination": [message.destination],
+            "tags": {"ses:configuration-set": [f"dunning-{self.stack.parameters['Stage']}"]}},
+            "delivery": {"timestamp": _z(message.sent_at), "recipients": [message.destination],
+                         "processingTimeMillis": 500, "smtpResponse": "250 2.6.0 Message received"}}
+        self.client("sns").publish(TopicArn=self.stack.topic_arn("EmailEventsTopic"), Message=json.dumps(ses_event))
+        self.events["email_delivery_events"] += 1
+
+    def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
+        record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
+                  "from": person.account.phone, "text": text, "at": _z(now), "delivered": False}
+        self.replies.append(record)
+        if not self.has_function("SmsWebhookFunction"):
+            return
+        from dunning.adapters.webhooks import generic_signature_header
+
+        self._payment_seq += 1
+        body = json.dumps({"type": "inbound", "message_id": f"in-{self._payment_seq:06d}",
+                           "from": person.account.phone, "text": text, "timestamp": _z(now)}).encode()
+        stamp = int(now.timestamp())
+        path = "/webhooks/sms/generic"
+        event = {
+            "version": "2.0", "routeKey": f"POST {path.replace('generic', '{provider}')}", "rawPath": path,
+            "rawQueryString": "", "headers": {"content-type": "application/json",
+                                              "x-dunning-signature": generic_signature_header(
+                                                  WEBHOOK_SECRETS["generic"], stamp, body)},
+            "requestContext": {"http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                                        "sourceIp": "198.51.100.10", "userAgent": "sms-provider"},
+                               "domainName": "hooks.dunning.example", "requestId": f"req-{self._payment_seq}",
+                               "routeKey": "POST /webhooks/sms/{provider}", "stage": "$default",
+                               "timeEpoch": stamp * 1000},
+            "pathParameters": {"provider": "generic"}, "body": body.decode(), "isBase64Encoded": False,
+        }
+        result = self.invoke("SmsWebhookFunction", event)
+        record["delivered"] = isinstance(result, dict) and int(result.get("statusCode", 500)) < 300
+        self.events["replies_sent"] += 1
+
+    def _pay(self, person: PersonaState, amount: Decimal, now: datetime) -> None:
+        if amount <= 0:
+            return
+        self._payment_seq += 1
+        payment_id = f"PAY-{person.account.account_id}-{self._payment_seq:06d}"
+        detail = {"payment_id": payment_id, "account_id": person.account.account_id, "amount": format(amount, "f"),
+                  "currency": person.account.currency, "received_at": _z(now)}
+        before = self.runtime.invocations[self.stack.function_name("ApplyPaymentFunction")]
+        try:
+            self.client("events").put_events(Entries=[{
+                "Source": "core-banking", "DetailType": "PaymentPosted", "Detail": json.dumps(detail),
+                "EventBusName": self.stack.event_bus("PaymentsBus")}])
+        except NotImplementedError:
+            pass  # moto 5.2 routes rules to SQS, SNS, logs and buses, not to Lambda targets
+        if self.runtime.invocations[self.stack.function_name("ApplyPaymentFunction")] == before:
+            # moto did not route the bus to its target: deliver the same event as EventBridge would.
+            self.invoke("ApplyPaymentFunction", {
+                "version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, payment_id)),
+                "detail-type": "PaymentPosted", "source": "core-banking", "account": self.stack.account_id,
+                "time": _z(now), "region": self.stack.region, "resources": [], "detail": detail})
+        person.paid += amount
+        self.events["payments"] += 1
+
+    def _call_tasks(self, now: datetime) -> None:
+        sqs = self.client("sqs")
+        url = self.stack.queue_url("CallQueue")
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return
+            for m in msgs:
+                task = json.loads(m["Body"])
+                self.events["call_tasks"] += 1
+                self._agent_call(task, now)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def _agent_call(self, task: dict[str, Any], now: datetime) -> None:
+        person = self.people.get(task["account_id"])
+        if person is None or task.get("kind") != "CALL" or not self.has_function("AdminFunction"):
+            return  # nobody records an outcome: the task times out and the escalation plans again
+        persona = person.account.persona
+        command: dict[str, Any] = {"type": "record_call_outcome", "account_id": task["account_id"],
+                                   "case_id": task["case_id"], "outcome": "NO_ANSWER"}
+        agrees = persona in (Persona.PLAN_KEPT, Persona.PLAN_BROKEN) and person.paid == 0 and not person.plan
+        if agrees:
+            command |= {"outcome": "HARDSHIP", "instalments": 3, "note": "agreed instalments by phone"}
+        self._admin(command, now)
+        self.events["call_outcomes"] += 1
+        if agrees:
+            self._follow_plan(person, task, now)
+
+    def _follow_plan(self, person: PersonaState, task: dict[str, Any], now: datetime) -> None:
+        """The customer pays the instalments agreed on the phone on their due dates (or only the first)."""
+        from dunning.adapters.dynamo import from_item
+
+        item = self.client("dynamodb").get_item(
+            TableName=self.stack.table("CollectionsTable"),
+            Key={"pk": {"S": f"ACCOUNT#{task['account_id']}"}, "sk": {"S": f"CASE#{task['case_id']}"}})
+        case = from_item(item.get("Item", {}))
+        plan = case.get("plan") or {}
+        instalments = plan.get("instalments") or []
+        if plan.get("status") != "ACTIVE" or not instalments:
+            return
+        keep = instalments if person.account.persona is Persona.PLAN_KEPT else instalments[:1]
+        for inst in keep:
+            due = date.fromisoformat(str(inst["due_on"]))
+            amount = Decimal(str((inst.get("amount") or {}).get("amount", "0")))
+            person.plan.append((datetime(due.year, due.month, due.day, 15, tzinfo=UTC), amount))
+
+    def _legal_reviews(self, now: datetime) -> None:
+        sqs = self.client("sqs")
+        url = self.stack.queue_url("LegalReviewQueue")
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return
+            for m in msgs:
+                task = json.loads(m["Body"])
+                self.events["legal_reviews"] += 1
+                self._approve(task, now)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def _approve(self, task: dict[str, Any], now: datetime) -> None:
+        if self.has_function("AdminFunction"):
+            self._admin({"type": "approve_legal_referral", "account_id": task["account_id"],
+                         "case_id": task["case_id"], "note": "evidence reviewed"}, now)
+            self.events["legal_approvals"] += 1
+
+    def _admin(self, command: dict[str, Any], now: datetime) -> dict[str, Any]:
+        result = self.invoke("AdminFunction", _admin_event(command, now))
+        status = int(result.get("statusCode", 500)) if isinstance(result, dict) else 500
+        if status >= 300:
+            self.errors.append({"function": "AdminFunction", "at": _z(now), "error": str(result)[:300]})
+            return {}
+        return json.loads(result.get("body") or "{}")
+
+    # ------------------------------------------------------------------ results
+
+    def _read_tables(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        from dunning.adapters.dynamo import from_item
+
+        ddb = self.client("dynamodb")
+
+        def scan(table: str) -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {"TableName": table}
+            while True:
+                page = ddb.scan(**kwargs)
+                items += [from_item(i) for i in page["Items"]]
+                if "LastEvaluatedKey" not in page:
+                    return items
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        collections = [i for i in scan(self.stack.table("CollectionsTable")) if i.get("type") == "LEDGER"
+                       or i.get("type") == "CASE"]
+        accounts = sorted(scan(self.stack.table("AccountsTable")), key=lambda a: a["account_id"])
+        return sorted(collections, key=lambda i: (str(i.get("pk")), str(i.get("sk")))), accounts
+
+    def _summary(self, items: list[dict[str, Any]], accounts: list[dict[str, Any]],
+                 invocations: dict[str, int]) -> dict[str, Any]:
+        from sandbox.audit import audit
+
+        ledger = [i for i in items if i.get("type") == "LEDGER"]
+        cases = [i for i in items if i.get("type") == "CASE"]
+        notices = Counter(m.channel for m in self.tap.messages)
+        kinds = Counter(str(e.get("kind")) for e in ledger)
+        reasons = Counter()
+        for e in ledger:
+            data = e.get("data") or {}
+            if isinstance(data, dict):
+                reasons.update(str(r) for r in data.get("reasons", []) or [])
+                reasons.update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
+        statuses = Counter(str(_case_field(c, "status")) for c in cases)
+        findings = audit(self.tap.messages, ledger, accounts, self.replies)
+        outcomes = self._persona_outcomes(cases, accounts, ledger)
+        total_calls = sum(invocations.values())
+        sent = sum(notices.values())
+        return {
+            "accounts": self.config.accounts, "days": self.config.days, "seed": self.config.seed,
+            "start": self.config.start.isoformat(),
+            "cases_opened": kinds["CASE_OPENED"],
+            "cases_cured": statuses["RESOLVED"],
+            "case_statuses": dict(sorted(statuses.items())),
+            "legal_referrals": statuses["REFERRED_TO_LEGAL"],
+            "notices": dict(sorted(notices.items())),
+            "call_tasks": kinds["CALL_TASK"],
+            "replies": dict(sorted(Counter(r["persona"] for r in self.replies).items())),
+            "opt_outs": kinds["OPT_OUT"],
+            "payments": self.events["payments"],
+            "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],
+                         "broken": reasons["PROMISE_BROKEN"]},
+            "plans": {"offered": kinds["PLAN"], "accepted": kinds["PLAN"],
+                      "completed": reasons["PLAN_COMPLETED"], "broken": reasons["PLAN_BROKEN"]},
+            "lambda_invocations": dict(sorted(invocations.items())),
+            "aws_calls_per_notice": round(total_calls / sent, 2) if sent else None,
+            "audit": findings.counts(),
+            "audit_findings": [f.as_json() for f in findings.findings[:50]],
+            "persona_outcomes": outcomes,
+            "import": self.import_result,
+            "functions_absent": sorted(self.absent),
+            "driver_events": dict(sorted(self.events.items())),
+            "function_errors": self.errors[:20],
+        }
+
+    def _persona_outcomes(self, cases: list[dict[str, Any]], accounts: list[dict[str, Any]],
+                          ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+        by_account_status: dict[str, set[str]] = defaultdict(set)
+        for c in cases:
+            by_account_status[str(_case_field(c, "account_id"))].add(str(_case_field(c, "status")))
+        reasons_by_account: dict[str, set[str]] = defaultdict(set)
+        for e in ledger:
+            data = e.get("data") or {}
+            acc = str(e.get("account_id") or str(e.get("pk", "")).removeprefix("ACCOUNT#"))
+            if isinstance(data, dict):
+                reasons_by_account[acc].update(str(r) for r in data.get("reasons", []) or [])
+                reasons_by_account[acc].update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
+        stored = {a["account_id"]: a for a in accounts}
+        out: dict[str, dict[str, int]] = {}
+        for synthetic in self.portfolio:
+            row = out.setdefault(synthetic.persona.value, {"expected": 0, "achieved": 0})
+            row["expected"] += 1
+            acc = stored.get(synthetic.account_id, {})
+            statuses = by_account_status[synthetic.account_id]
+            reasons = reasons_by_account[synthetic.account_id]
+            achieved = {
+                "cured": "RESOLVED" in statuses or acc.get("status") == "PAID_OFF",
+                "sms_opted_out": "SMS" in (acc.get("opted_out") or []),
+                "plan_completed": "PLAN_COMPLETED" in reasons,
+                "plan_broken": "PLAN_BROKEN" in reasons,
+                "promise_kept": "PROMISE_KEPT" in reasons,
+                "promise_broken": "PROMISE_BROKEN" in reasons,
+                "disputed": "DISPUTED" in statuses or "DISPUTED" in reasons,
+                "phone_unusable": not (acc.get("contact") or {}).get("phone_usable", True),
+                "legal_referral": "REFERRED_TO_LEGAL" in statuses,
+            }[synthetic.expected]
+            row["achieved"] += int(achieved)
+        return dict(sorted(out.items()))
+
+
+def _case_field(item: dict[str, Any], name: str) -> Any:
+    if name in item:
+        return item[name]
+    case = item.get("case")
+    if isinstance(case, dict):
+        return case.get(name)
+    if isinstance(case, str):
+        try:
+            return json.loads(case).get(name)
+        except ValueError:
+            return None
+    return None
+
+
+def _stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """boto3 parsed the record (datetimes); the Lambda poller hands the handler plain JSON."""
+    out = json.loads(json.dumps(record, default=_json_default))
+    out["eventSourceARN"] = stream_arn
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, Decimal | bytes):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _admin_event(command: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """POST /admin as API Gateway (HTTP API, IAM authoriser) hands it to the function."""
+    body = json.dumps({"command": command})
+    stamp = int(now.timestamp())
+    return {
+        "version": "2.0", "routeKey": "POST /admin", "rawPath": "/admin", "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/admin", "protocol": "HTTP/1.1",
+                                    "sourceIp": "10.0.0.2", "userAgent": "sandbox-admin"},
+                           "authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/sandbox-admin",
+                                                  "userId": "SANDBOXADMIN", "accountId": "123456789012",
+                                                  "accessKey": "AKIASANDBOX", "callerId": "SANDBOXADMIN",
+                                                  "principalOrgId": None, "cognitoIdentity": None}},
+                           "accountId": "123456789012", "apiId": "sandbox", "domainName": "api.dunning.example",
+                           "domainPrefix": "api", "requestId": f"admin-{stamp}", "routeKey": "POST /admin",
+                           "stage": "$default", "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                           "timeEpoch": stamp * 1000},
+        "body": body, "isBase64Encoded": False,
+    }
+
+
+def _promise_text(days: int) -> Callable[[datetime], str]:
+    def text(now: datetime) -> str:
+        return f"I will pay on {(now + timedelta(days=days)).date().isoformat()}"
+    return text
+
+
+_REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
+    Persona.REPLIES_STOP: lambda now: "STOP",
+    Persona.PROMISE_KEPT: _promise_text(PROMISE_DAYS),
+    Persona.PROMISE_BROKEN: _promise_text(PROMISE_DAYS),
+    Persona.DISPUTES: lambda now: "I dispute this debt, it is not mine",
+    Persona.WRONG_NUMBER: lambda now: "Wrong number, I don't know this person",
+}
+
+
+def run_simulation(config: SimulationConfig, progress: Progress | None = None,
+                   function_log: TextIO | None = None) -> SimulationResult:
+    return Simulation(config, progress, function_log).run()
+
+
+def write_dump(result: SimulationResult, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def lines(name: str, rows: list[dict[str, Any]]) -> None:
+        with (folder / name).open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, default=str, ensure_ascii=False, sort_keys=True) + "\n")
+
+    lines("messages.jsonl", [m.as_json() for m in result.messages])
+    lines("ledger.jsonl", result.ledger)
+    lines("accounts.jsonl", result.accounts)
+    lines("replies.jsonl", result.replies)
