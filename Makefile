@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export TZ := UTC
 
-.PHONY: help setup test test-fast lint run bench report clean
+.PHONY: help setup test test-fast lint checkov run bench report clean
 
 help:
 	@echo "make run    - run the whole system locally on moto with a simulated portfolio"
 	@echo "make test   - the full test suite (unit, functions, contract, e2e)"
 	@echo "make lint   - ruff, mypy, cfn-lint, template and policy checks"
 	@echo "make bench  - measure calls per notice, sweep reads, cold starts, throughput"
+	@echo "make checkov - security scan of template.yaml (checkov in its own .venv-checkov)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,19 @@ lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/dunning policy check shared/dunning/policies/default.yaml
 
+# checkov pins libraries that conflict with ours: it lives in its own venv, made on demand.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+	@touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact
+
 run: $(STAMP)
 	$(BIN)/dunning simulate
 
@@ -43,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) out .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) out .hypothesis

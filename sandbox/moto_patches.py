@@ -127,7 +127,10 @@ def _wire(value: Any) -> Any:
 def execute_result(self: DynamoResult, context: Any) -> Any:
     if context.operation_model.name not in _ITEM_OPERATIONS:
         return _dynamo_execute(self, context)
-    body = json.dumps(self.result, default=_wire)
+    result = self.result
+    if isinstance(result, dict):  # like the real serialiser: absent, never null (LastEvaluatedKey)
+        result = {k: v for k, v in result.items() if v is not None}
+    body = json.dumps(result, default=_wire)
     return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
 

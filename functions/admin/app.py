@@ -72,10 +72,13 @@ def http_command() -> Response[str]:
     if not actor:
         return problem(403, "Caller not identified", "IAM authorisation is required")
     try:
+        # decoded_body raises on a body that is not base64 or not UTF-8: both are the caller's error
         body = json.loads(event.decoded_body or "")
     except ValueError:
         return problem(400, "Invalid admin request", "body is not JSON")
-    request = admin.AdminRequest.model_validate({"command": (body or {}).get("command")})
+    if not isinstance(body, dict):
+        return problem(400, "Invalid admin request", 'body must be JSON {"command": {...}}')
+    request = admin.AdminRequest.model_validate({"command": body.get("command")})
     result = _execute(request, str(actor))
     return Response(status_code=200, content_type="application/json", body=json.dumps(result, default=str))
 
@@ -102,7 +105,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if _is_http(event):
         return app.resolve(event, context)
     # Lambda console / direct invoke: whoever may invoke the function is trusted to name themselves.
-    request = admin.AdminRequest.model_validate(event)
+    try:
+        request = admin.AdminRequest.model_validate(event)
+    except ValidationError as exc:
+        # field locations only: pydantic's message would echo the values into the function's log
+        raise admin.AdminError(f"invalid field(s): {_fields(exc)}") from None
     if not request.actor:
         raise admin.AdminError("a console command must name its actor")
     actor = f"console:{request.actor}"

@@ -6,6 +6,8 @@ anything is parsed into a message or written; bad requests get a problem JSON an
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -13,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from dunning.adapters.errors import Conflict, TransientError
-from dunning.adapters.webhooks import InboundSms, WebhookError, WebhookRequest, read_webhook
+from dunning.adapters.webhooks import InboundSms, MalformedPayload, WebhookError, WebhookRequest, read_webhook
 from dunning.domain.models import utc_now
 from dunning.observability import logger, metrics, tracer
 from dunning.services.listening import Deduplicated
@@ -82,11 +84,23 @@ def _public_url() -> str:
     return f"{url}?{event.raw_query_string}" if event.raw_query_string else url
 
 
+def _raw_body() -> bytes:
+    """The bytes the provider sent. Not `decoded_body`: it insists on UTF-8, and a body that is
+    not must be a 400, not a crash."""
+    event = app.current_event
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedPayload("body is not valid base64") from exc
+
+
 @app.post("/webhooks/sms/<provider>")
 def receive(provider: str) -> Response[str]:
     event = app.current_event
-    body = event.decoded_body or ""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+    raw = _raw_body()
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
     request = WebhookRequest(headers=headers, body=raw, url=_public_url())
     message = read_webhook(provider, request, _secrets, utc_now())

@@ -176,3 +176,11 @@ def test_disputed_case_sends_nothing() -> None:
     out = plan(case(status="DISPUTED"), account(), ny(DUE + timedelta(days=3), 12))
     assert out.decision.action is Action.WAIT
     assert out.decision.reasons == [ReasonCode.DISPUTED]
+
+
+def test_referral_notice_waits_for_the_contact_window_like_any_other() -> None:
+    done = [*ALL_BUT_LEGAL, "legal_review"]
+    c = case(status="LEGAL_REVIEW", steps_done=done, legal_approved_at=ny(DUE + timedelta(days=42), 9))
+    out = plan(c, account(), ny(DUE + timedelta(days=42), 22))
+    assert out.decision.action is Action.WAIT
+    assert ReasonCode.CONTACT_WINDOW in out.decision.reasons

@@ -10,7 +10,8 @@ class NotFound(Exception):
 
 
 class TransientError(Exception):
-    """Throttling or a provider 5xx: safe for the caller (Step Functions Retry) to try again."""
+    """Throttling (the request was certainly not accepted) or a DynamoDB 5xx before anything was
+    written: safe for the caller (Step Functions Retry) to try again. A provider 5xx is not one."""
 
 
 class ProviderRejected(Exception):

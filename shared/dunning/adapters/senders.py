@@ -16,9 +16,10 @@ from botocore.exceptions import ClientError
 
 from dunning.adapters.errors import ProviderRejected, TransientError
 
-# Codes that mean "not accepted, try later". A 5xx is NOT here: the message may have gone out.
+# Codes that mean "not accepted, try later" (SES v1 `Throttling`, SES v2 `TooManyRequestsException`,
+# SNS `Throttled`). A 5xx is NOT here: the message may have gone out.
 _THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException",
-              "ThrottledException"}
+              "Throttled", "ThrottledException"}
 _REJECTED = {"MessageRejected", "MailFromDomainNotVerifiedException", "InvalidParameter",
              "InvalidParameterValue", "AccountSendingPausedException", "SendingPausedException",
              "OptedOut", "BadRequestException", "NotFoundException", "InvalidParameterException"}

@@ -120,6 +120,12 @@ def generic_signature_header(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={generic_signature(secret, timestamp, body)}"
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison that also takes a garbled (non-ASCII) header: compare_digest
+    refuses non-ASCII str, and a forged header must be a 403, not a crash."""
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "surrogatepass"))
+
+
 def _parse_generic_header(header: str) -> tuple[int, list[str]]:
     timestamp: int | None = None
     signatures: list[str] = []
@@ -141,14 +147,14 @@ def verify_generic(secret: str, header: str | None, body: bytes, now: datetime) 
     if abs(now.timestamp() - timestamp) > REPLAY_WINDOW_SECONDS:
         raise BadSignature("signature timestamp outside the replay window")
     expected = generic_signature(secret, timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+    if not any(_same(expected, candidate) for candidate in signatures):
         raise BadSignature("signature does not match")
 
 
 def verify_twilio(auth_token: str, header: str | None, url: str, params: list[tuple[str, str]]) -> None:
     if not header:
         raise BadSignature("missing X-Twilio-Signature")
-    if not hmac.compare_digest(twilio_signature(auth_token, url, params), header.strip()):
+    if not _same(twilio_signature(auth_token, url, params), header.strip()):
         raise BadSignature("signature does not match")
 
 

@@ -181,8 +181,13 @@ class _Planner:
         if LEGAL_REFERRAL_STEP not in self.done:
             channel = next((c for c in (Channel.EMAIL, Channel.SMS) if self.account.can_use(c)), None)
             if channel is not None:
-                return self._finish(Action.SEND, [ReasonCode.LEGAL_APPROVED], step_id=LEGAL_REFERRAL_STEP,
-                                    channel=channel, template_id=LEGAL_REFERRAL_TEMPLATE)
+                # The referral notice obeys the same window, holidays and caps as any other.
+                result = self._check(channel, AttemptKind.COLLECTION)
+                if result.verdict is Verdict.ALLOW:  # type: ignore[attr-defined]
+                    return self._finish(Action.SEND, [ReasonCode.LEGAL_APPROVED], step_id=LEGAL_REFERRAL_STEP,
+                                        channel=channel, template_id=LEGAL_REFERRAL_TEMPLATE)
+                if result.verdict is Verdict.DEFER:  # type: ignore[attr-defined]
+                    return self._wait(result.until, [ReasonCode.LEGAL_APPROVED, *result.reasons])  # type: ignore[attr-defined]
             self.outcome.skipped_steps.append(LEGAL_REFERRAL_STEP)
         self.outcome.new_status = CaseStatus.REFERRED_TO_LEGAL
         return self._finish(Action.CLOSE, [ReasonCode.LEGAL_APPROVED])

@@ -513,12 +513,31 @@ def _apply_waiver(rt: Runtime, cmd: WaiveFee) -> None:
 # ----------------------------------------------------------------- reading and evidence
 
 
+# What support staff see of the customer's contact details: enough to confirm who they speak to.
+_LAST_FOUR = {"regex_pattern": r".(?=.{4})", "mask_format": "*"}
+_SUPPORT_MASK = {"contact.phone": _LAST_FOUR, "contact.email": _LAST_FOUR, "account_number": _LAST_FOUR}
+
+
+def support_view(account: Account) -> dict[str, Any]:
+    """The account as support may see it: phone, email and account number erased but for the last
+    four characters (Powertools Data Masking), everything else as stored."""
+    from aws_lambda_powertools.utilities.data_masking import DataMasking
+
+    doc = account.model_dump(mode="json")
+    present = {"contact.phone": doc["contact"].get("phone"), "contact.email": doc["contact"].get("email"),
+               "account_number": doc.get("account_number")}
+    rules = {path: _SUPPORT_MASK[path] for path, value in present.items() if value}
+    return dict(DataMasking().erase(doc, masking_rules=rules)) if rules else doc
+
+
 def _case_view(rt: Runtime, cmd: _CaseCommand) -> dict[str, Any]:
     history = rt.collections.history(cmd.account_id)
     record = history.cases.get(cmd.case_id)
     if record is None:
         raise CaseNotFound(f"case {cmd.case_id}")
+    account = rt.accounts.find(cmd.account_id)
     return {
+        "account": support_view(account) if account else None,
         "case": record.case.model_dump(mode="json", exclude={"call_task_token", "approval_task_token"}),
         "ledger": [e.model_dump(mode="json") for e in history.ledger.get(cmd.case_id, [])],
         "notices": [n.model_dump(mode="json") for n in history.notices.get(cmd.case_id, [])],

@@ -36,10 +36,12 @@ def open_case(rt: Runtime, escalations: Escalations, account: Account) -> str:
             "due_date": account.due_date.isoformat() if account.due_date else None,
             "days_past_due_at_open": account.days_past_due(now.date()),
         })], at=now, actor="AccountStream", create=True)
-        rt.collections.put_contact(account.account_id, rt.phone_hash(account.contact.phone))
         count("CasesOpened", Variant=variant.id, Strategy=strategy_id)
     except Conflict:
         logger.info("case already open; ensuring its escalation runs", extra={"case_id": case_id})
+    # After the case, on a replay too: a retry after a failure here must still index the phone
+    # (an idempotent put), or the customer's replies would never find the case.
+    rt.collections.put_contact(account.account_id, rt.phone_hash(account.contact.phone))
     escalations.start(case_id, account.account_id)
     return case_id
 

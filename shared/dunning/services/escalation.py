@@ -5,7 +5,7 @@ record a failure. Each is called by one Lambda from the state machine with ids o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dunning.adapters.dynamo import AccountHistory, CaseRecord
 from dunning.adapters.errors import Conflict, NotFound, ProviderRejected, TransientError
@@ -25,9 +25,11 @@ from dunning.domain.models import (
 )
 from dunning.domain.planning import REMINDER_TEMPLATE, plan_next_action
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
-from dunning.domain.templates import RenderedNotice, build_facts, render
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from dunning.domain.templates import RenderedNotice
 
 # Planner waits that held back a due notice (rather than waiting for the next step or a promise).
 COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY, ReasonCode.CALL_CAP,
@@ -120,6 +122,10 @@ def _destination(account: Account, channel: Channel) -> str:
 
 def render_for(rt: Runtime, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
                channel: Channel) -> RenderedNotice:
+    # Imported here: only the sending functions render, and Jinja2 and Babel's date formats are a
+    # noticeable part of a cold start for the planner, agent tasks and failures, which never do.
+    from dunning.domain.templates import build_facts, render
+
     facts = build_facts(account, policy, utc_now(), link_secret=rt.link_secret,
                         extra=_extra_facts(record) if record else None)
     return render(template_id, channel, facts, account.locale)

@@ -285,6 +285,12 @@ def record_promise(
         move(case, CaseStatus.PROMISED, notes)
         return []
     recorded = promise_amount(promised, owed)
+    held = case.promise
+    if case.status is CaseStatus.PROMISED and held is not None and (held.promised_on, held.amount) == (
+            promised_on, recorded):
+        # The same promise again (a redelivered call task, a repeated text): on record already.
+        notes.append("the same promise is already recorded")
+        return []
     paid = sum((p.amount.amount for p in account.payments), Decimal(0))
     case.promise = Promise(
         promised_on=promised_on, amount=recorded, made_at=now, channel=channel, paid_at_making=paid
@@ -712,17 +718,23 @@ def handle_receipt(rt: Runtime, receipt: DeliveryReceipt, actor: str = "SmsWebho
 
 def handle_email_event(rt: Runtime, event: dict[str, Any], actor: str = "EmailEvents") -> dict[str, Any]:
     """One SES event-publishing record (eventType, mail, bounce/complaint/...)."""
-    event_type = str(event.get("eventType") or event.get("notificationType") or "")
+    event_type = event.get("eventType") or event.get("notificationType") or ""
     mail = event.get("mail") or {}
-    message_id = mail.get("messageId")
-    if not event_type or not message_id:
-        raise ValueError("SES event without eventType or mail.messageId")
+    message_id = mail.get("messageId") if isinstance(mail, dict) else None
+    # Shapes SES never sends are dropped as malformed (ValueError), never crash the batch; the id
+    # is bounded because it becomes a DynamoDB key.
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 64:
+        raise ValueError("SES event without a valid eventType")
+    if not isinstance(message_id, str) or not message_id or len(message_id) > 256:
+        raise ValueError("SES event without a valid mail.messageId")
     found = find_notice(rt, f"ses:{message_id}")
     if found is None:
         logger.info("email event for a message we do not know", extra={"ses_message_id": message_id})
         return {"status": "UNKNOWN_MESSAGE", "event_type": event_type}
     account_id, case_id, step_id = found
     detail = event.get(event_type[:1].lower() + event_type[1:]) or {}
+    if not isinstance(detail, dict):
+        raise ValueError(f"SES {event_type} event with a malformed detail")
     data: dict[str, Any] = {
         "provider": "ses",
         "provider_message_id": message_id,
@@ -777,6 +789,14 @@ def handle_email_event(rt: Runtime, event: dict[str, Any], actor: str = "EmailEv
 # --------------------------------------------------------------------------- once per provider message
 
 
+class _NotYetKnown(Exception):
+    """A receipt for a message id no notice carries (yet): the idempotency store must not keep it."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__("receipt for an unknown message")
+        self.result = result
+
+
 class Deduplicated:
     """Powertools Idempotency in front of the ledger check: a redelivered message (same provider
     and message id; a receipt also by status) returns the first answer without touching anything."""
@@ -799,7 +819,10 @@ class Deduplicated:
             message = delivery["message"]
             if isinstance(message, InboundSms):
                 return handle_inbound(self._rt, message, delivery["actor"])
-            return handle_receipt(self._rt, message, delivery["actor"])
+            result = handle_receipt(self._rt, message, delivery["actor"])
+            if result.get("status") == "UNKNOWN_MESSAGE":
+                raise _NotYetKnown(result)  # not remembered: see handle()
+            return result
 
         self._once = once
 
@@ -810,4 +833,11 @@ class Deduplicated:
             self.config.register_lambda_context(context)
         if isinstance(message, DeliveryReceipt) and message.status is None:
             return {"status": "IGNORED", "message_key": message.key}  # progress only: nothing to remember
-        return dict(self._once(delivery={"key": message.key, "message": message, "actor": actor}))
+        try:
+            return dict(self._once(delivery={"key": message.key, "message": message, "actor": actor}))
+        except _NotYetKnown as early:
+            # A receipt can outrun the record of its send (the provider calls back before SendNotice
+            # has stored the message id). It is acknowledged but not remembered, so a redelivery
+            # after the send is recorded is applied; until then the notice stays SENT, which the
+            # caps already count: an early receipt can never cause a resend.
+            return early.result

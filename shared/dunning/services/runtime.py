@@ -60,13 +60,28 @@ class Runtime:
     def link_secret(self) -> bytes:
         return self.secret(getattr(self.settings, "link_secret_name"))  # noqa: B009 - messaging settings only
 
+    def provider_client(self, service: str) -> Any:
+        """A client that calls the provider exactly once per send. botocore's own retries would
+        resend after a 5xx or a read timeout, when the first request may already have gone out;
+        throttling is retried by Step Functions instead, after the at-most-once gate is released."""
+        key = f"{service}:once"
+        if key not in self._clients:
+            from botocore.config import Config
+
+            self.client(service)  # creates the session
+            session: Any = self._session
+            self._clients[key] = session.client(
+                service, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+        return self._clients[key]
+
     def sender(self, channel: Channel) -> Sender:
         from dunning.adapters.senders import SesEmailSender, SnsSmsSender
 
         if channel is Channel.EMAIL:
-            return SesEmailSender(self.client("sesv2"), getattr(self.settings, "ses_from_address"),  # noqa: B009
+            return SesEmailSender(self.provider_client("sesv2"),
+                                  getattr(self.settings, "ses_from_address"),  # noqa: B009
                                   getattr(self.settings, "ses_configuration_set"))  # noqa: B009
-        return SnsSmsSender(self.client("sns"))
+        return SnsSmsSender(self.provider_client("sns"))
 
     def queue_task(self, queue_url: str, task: dict[str, Any]) -> None:
         """Put an agent-call or legal-review task on its queue (ids and the task token only)."""

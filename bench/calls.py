@@ -1,0 +1,79 @@
+"""AWS calls per notice sent: the PlanNextAction that decided SEND plus the SendNotice that sent.
+
+Every botocore call is counted (not only the repositories' counters): secrets, SSM, SQS, the
+providers. The first case pays the cold start (the link secret); the rest are warm.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from bench.common import kind_of, moto_tables, spying
+
+
+def notice_path(cases: int = 20) -> dict[str, Any]:
+    import time_machine
+
+    from tests.functions.conftest import NOW, make_account, seed_case
+    from tests.support.aws import FakeContext, load_function
+
+    plan_fn, send_fn = load_function("plan_next_action"), load_function("send_notice")
+    with moto_tables() as env, spying() as spy, time_machine.travel(NOW, tick=False):
+        plan_fn._runtime = send_fn._runtime = None
+        spy.recording = False
+        for i in range(cases):
+            seed_case(env, make_account(account_id=f"acc-{2000 + i}"))
+        spy.recording = True
+        plan_ops: list[Counter[str]] = []
+        send_ops: list[Counter[str]] = []
+        sent = 0
+        for i in range(cases):
+            ids = {"case_id": f"acc-{2000 + i}-20261102", "account_id": f"acc-{2000 + i}"}
+            spy.take()
+            decision = plan_fn.lambda_handler(dict(ids), FakeContext())
+            plan_calls = spy.take()
+            if decision["action"] != "SEND":
+                continue
+            out = send_fn.lambda_handler(
+                {
+                    **ids,
+                    "step_id": decision["step_id"],
+                    "channel": decision["channel"],
+                    "template_id": decision["template_id"],
+                },
+                FakeContext(),
+            )
+            send_calls = spy.take()
+            if out["status"] != "SENT":
+                continue
+            sent += 1
+            plan_ops.append(Counter(f"{s}:{o}" for s, o in plan_calls))
+            send_ops.append(Counter(f"{s}:{o}" for s, o in send_calls))
+        plan_fn._runtime = send_fn._runtime = None
+    warm_plan, warm_send = plan_ops[1:], send_ops[1:]
+
+    def per_notice(rows: list[Counter[str]]) -> dict[str, float]:
+        total: Counter[str] = Counter()
+        for row in rows:
+            total.update(row)
+        return {op: round(n / len(rows), 2) for op, n in sorted(total.items())}
+
+    def kinds(ops: dict[str, float]) -> dict[str, float]:
+        out: dict[str, float] = dict.fromkeys(("reads", "writes", "sends", "other"), 0.0)
+        for op, n in ops.items():
+            service, operation = op.split(":")
+            out[kind_of(service, operation)] += n
+        return {k: round(out[k], 2) for k in ("reads", "writes", "sends", "other")}
+
+    plan_w, send_w = per_notice(warm_plan), per_notice(warm_send)
+    both = Counter(plan_w)
+    both.update(send_w)
+    return {
+        "notices_sent": sent,
+        "cold": {"plan": dict(plan_ops[0]), "send": dict(send_ops[0])},
+        "warm_plan_ops": plan_w,
+        "warm_send_ops": send_w,
+        "send_notice_only": kinds(send_w) | {"total": round(sum(send_w.values()), 2)},
+        "notice_path": kinds(dict(both)) | {"total": round(sum(both.values()), 2)},
+    }

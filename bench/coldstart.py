@@ -1,0 +1,174 @@
+"""Cold start: importing a function's module (functions/<name>/app.py, loaded by path as the Lambda
+runtime does) and building its runtime (settings, boto3 session and clients) in a fresh interpreter,
+as a ratio to `import boto3` alone. Medians of `runs` interleaved runs, so a busy moment on the
+machine hits every subject alike."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from typing import Any
+
+from bench.common import PYTHON, QUIET_ENV, ROOT, median
+
+FUNCTIONS = (
+    "plan_next_action",
+    "send_notice",
+    "agent_task",
+    "record_failure",
+    "daily_sweep",
+    "account_stream",
+    "apply_payment",
+    "import_accounts",
+    "email_events",
+    "sms_webhook",
+    "inbound_sms",
+    "admin",
+    "report",
+)
+
+# What the functions read at cold start (names only; nothing is called).
+FUNCTION_ENV: dict[str, str] = {
+    "ACCOUNTS_TABLE": "AccountsTable",
+    "COLLECTIONS_TABLE": "CollectionsTable",
+    "IDEMPOTENCY_TABLE": "IdempotencyTable",
+    "ARCHIVE_BUCKET": "archive",
+    "INCOMING_BUCKET": "incoming",
+    "CALL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/CallQueue",
+    "LEGAL_REVIEW_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/LegalReviewQueue",
+    "SES_FROM_ADDRESS": "collections@example.com",
+    "SES_CONFIGURATION_SET": "dunning",
+    "LINK_SECRET_NAME": "dunning/link",
+    "WEBHOOK_SECRET_NAME": "dunning/webhook",
+    "PUBLIC_WEBHOOK_BASE_URL": "https://hooks.example.com",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:Escalation",
+}
+
+_PROBE = r"""
+import sys, time, json
+t0 = time.perf_counter()
+name = sys.argv[1]
+if name == "boto3":
+    import boto3
+    t1 = time.perf_counter()
+    boto3.session.Session(region_name="us-east-1").client("dynamodb")
+else:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("app_" + name, f"functions/{name}/app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    t1 = time.perf_counter()
+    built = module.runtime()
+    rt = built[0] if isinstance(built, tuple) else built
+    rt.client("dynamodb")
+t2 = time.perf_counter()
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "init_ms": (t2 - t0) * 1000,
+                  "modules": sorted(m for m in sys.modules if m.split(".")[0] in
+                                    ("aws_xray_sdk", "jinja2", "babel", "holidays", "yaml", "phonenumbers",
+                                     "email_validator", "pydantic_settings"))}))
+"""
+
+
+def _env(tracing: bool) -> dict[str, str]:
+    env = {
+        **os.environ,
+        **QUIET_ENV,
+        **FUNCTION_ENV,
+        "PYTHONDONTWRITEBYTECODE": "0",
+        "LAMBDA_TASK_ROOT": str(ROOT),
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    }
+    if tracing:  # as deployed: Tracing Active, so Powertools loads and patches the X-Ray SDK
+        env.pop("POWERTOOLS_TRACE_DISABLED", None)
+    return env
+
+
+def _probe(subject: str, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [PYTHON, "-c", _PROBE, subject], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(runs: int = 5, functions: tuple[str, ...] = FUNCTIONS, tracing: bool = True) -> dict[str, Any]:
+    env = _env(tracing)
+    subjects = ("boto3", *functions)
+    for subject in subjects:  # warm the bytecode caches once; Lambda ships .pyc-less zips but caches pages
+        _probe(subject, env)
+    samples: dict[str, list[dict[str, Any]]] = {s: [] for s in subjects}
+    for _ in range(runs):
+        for subject in subjects:
+            samples[subject].append(_probe(subject, env))
+    boto_import = median([s["import_ms"] for s in samples["boto3"]])
+    boto_init = median([s["init_ms"] for s in samples["boto3"]])
+    rows = {}
+    for name in functions:
+        imp = median([s["import_ms"] for s in samples[name]])
+        init = median([s["init_ms"] for s in samples[name]])
+        rows[name] = {
+            "import_ms_min": round(min(s["import_ms"] for s in samples[name])),
+            "import_ms": round(imp),
+            "import_ratio": round(imp / boto_import, 2),
+            "init_ms": round(init),
+            "init_ratio": round(init / boto_init, 2),
+            "heavy_modules": sorted({m.split(".")[0] for m in samples[name][0]["modules"]}),
+        }
+    return {
+        "runs": runs,
+        "tracing": tracing,
+        "boto3_import_ms_min": round(min(s["import_ms"] for s in samples["boto3"])),
+        "boto3_import_ms": round(boto_import),
+        "boto3_plus_client_ms": round(boto_init),
+        "functions": rows,
+    }
+
+
+# Where a cold start goes: each line adds one layer to the previous one, in import order.
+WATERFALL: tuple[tuple[str, str], ...] = (
+    ("boto3", "import boto3"),
+    ("+ pydantic", "import pydantic"),
+    (
+        "+ Powertools Logger, Metrics",
+        "from aws_lambda_powertools import Logger, Metrics; Logger(); Metrics()",
+    ),
+    (
+        "+ Powertools Tracer (X-Ray SDK, patches botocore)",
+        "from aws_lambda_powertools import Tracer; Tracer()",
+    ),
+    (
+        "+ domain models (pydantic models, phonenumbers, email-validator, babel)",
+        "import dunning.domain.models",
+    ),
+    ("+ policy (yaml), compliance (holidays), planning", "import dunning.domain.planning"),
+    (
+        "+ adapters, runtime, settings (pydantic-settings)",
+        "import dunning.services.runtime, dunning.settings",
+    ),
+    ("+ templates (jinja2, babel.dates)", "import dunning.domain.templates"),
+    ("+ Powertools parser", "from aws_lambda_powertools.utilities.parser import event_parser"),
+)
+
+
+_PRINT_MS = "print((time.perf_counter() - t) * 1000)"
+
+
+def waterfall(runs: int = 5) -> dict[str, Any]:
+    """Median import time of each cumulative prefix of WATERFALL, in fresh interpreters."""
+    env = _env(tracing=True)
+    prefixes = ["; ".join(code for _, code in WATERFALL[: i + 1]) for i in range(len(WATERFALL))]
+    probe = "import time, sys; t = time.perf_counter(); exec(sys.argv[1]); " + _PRINT_MS
+    samples: list[list[float]] = [[] for _ in prefixes]
+    for _ in range(runs):
+        for i, code in enumerate(prefixes):
+            out = subprocess.run(
+                [PYTHON, "-c", probe, code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            )
+            samples[i].append(float(out.stdout.strip().splitlines()[-1]))
+    medians = [median(s) for s in samples]
+    rows, previous = [], 0.0
+    for (label, _), total in zip(WATERFALL, medians, strict=True):
+        rows.append({"layer": label, "cumulative_ms": round(total), "adds_ms": round(total - previous)})
+        previous = total
+    return {"runs": runs, "layers": rows, "ratio_to_boto3": round(medians[-1] / medians[0], 2)}

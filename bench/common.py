@@ -1,0 +1,145 @@
+"""What every measurement shares: a quiet test-like environment, moto with the template's tables,
+and a spy on every AWS API call botocore makes."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+# The same switches the tests use: fake credentials, UTC, no X-Ray daemon, metrics printed nowhere.
+QUIET_ENV: dict[str, str] = {
+    "TZ": "UTC",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_SERVICE_NAME": "dunning",
+    "POWERTOOLS_METRICS_NAMESPACE": "Dunning",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "LOG_LEVEL": "ERROR",
+}
+
+READ_OPS = frozenset({"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"})
+WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+SEND_OPS = frozenset({("sesv2", "SendEmail"), ("ses", "SendEmail"), ("sns", "Publish")})
+
+
+def quiet_environment() -> None:
+    os.environ.update(QUIET_ENV)
+    time.tzset()
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def kind_of(service: str, operation: str) -> str:
+    """reads / writes (DynamoDB), sends (SES, SNS to a phone), other (secrets, SSM, SQS, ...)."""
+    if service == "dynamodb" and operation in READ_OPS:
+        return "reads"
+    if service == "dynamodb" and operation in WRITE_OPS:
+        return "writes"
+    if (service, operation) in SEND_OPS:
+        return "sends"
+    return "other"
+
+
+class CallSpy:
+    """Every AWS API call any botocore client makes (Powertools' own clients included)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.targets: list[str] = []  # table or index of each DynamoDB call, "" otherwise
+        self.index_items = 0  # items DynamoDB evaluated for Query/Scan calls on an index
+        self.on_call: Callable[[str, str], None] | None = None  # e.g. attribute the call to a function
+        self.recording = True
+        self._original: Any = None
+
+    def install(self) -> CallSpy:
+        import botocore.client
+
+        original = botocore.client.BaseClient._make_api_call
+        spy = self
+
+        def _make_api_call(client: Any, operation: str, params: Any) -> Any:
+            if spy.recording:
+                spy.calls.append((client.meta.service_model.service_name, operation))
+                spy.targets.append(str(params.get("IndexName") or params.get("TableName") or ""))
+                if spy.on_call is not None:
+                    spy.on_call(client.meta.service_model.service_name, operation)
+            response = original(client, operation, params)
+            if spy.recording and operation in ("Query", "Scan") and params.get("IndexName"):
+                spy.index_items += int(response.get("ScannedCount", response.get("Count", 0)))
+            return response
+
+        self._original = original
+        botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        return self
+
+    def uninstall(self) -> None:
+        import botocore.client
+
+        if self._original is not None:
+            botocore.client.BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def take(self) -> list[tuple[str, str]]:
+        out, self.calls, self.targets = self.calls, [], []
+        return out
+
+    @staticmethod
+    def by_kind(calls: list[tuple[str, str]]) -> Counter[str]:
+        return Counter(kind_of(s, o) for s, o in calls)
+
+
+@contextmanager
+def spying() -> Iterator[CallSpy]:
+    spy = CallSpy().install()
+    try:
+        yield spy
+    finally:
+        spy.uninstall()
+
+
+@contextmanager
+def moto_tables() -> Iterator[dict[str, str]]:
+    """moto with the template's tables, the SES identity and the link secret (as the function tests)."""
+    import pytest
+
+    from tests.support.aws import moto_env
+
+    with pytest.MonkeyPatch.context() as patch, moto_env(patch) as env:
+        yield env
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": sys.version.split()[0], "platform": sys.platform}

@@ -1,0 +1,99 @@
+"""Every AWS call one notice costs, counted at botocore (not the repositories' own counters): the
+PlanNextAction that decides SEND, then the SendNotice that sends. docs/performance.md quotes these."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import botocore.client
+import pytest
+
+from tests.functions.conftest import make_account, seed_case
+from tests.support.aws import FakeContext, load_function
+
+READS = {"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+SENDS = {("sesv2", "SendEmail"), ("sns", "Publish")}
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    made: list[tuple[str, str]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(client: Any, operation: str, params: Any) -> Any:
+        made.append((client.meta.service_model.service_name, operation))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    return made
+
+
+def kinds(made: list[tuple[str, str]]) -> Counter[str]:
+    return Counter(
+        "reads"
+        if s == "dynamodb" and o in READS
+        else "writes"
+        if s == "dynamodb" and o in WRITES
+        else "sends"
+        if (s, o) in SENDS
+        else "other"
+        for s, o in made
+    )
+
+
+def notice(fns: dict[str, Any], account_id: str, calls: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:
+    ids = {"case_id": f"{account_id}-20261102", "account_id": account_id}
+    calls.clear()
+    decision = fns["plan"].lambda_handler(dict(ids), FakeContext())
+    planned = list(calls)
+    assert decision["action"] == "SEND"
+    calls.clear()
+    out = fns["send"].lambda_handler(
+        {
+            **ids,
+            "step_id": decision["step_id"],
+            "channel": decision["channel"],
+            "template_id": decision["template_id"],
+        },
+        FakeContext(),
+    )
+    assert out["status"] == "SENT"
+    return planned, list(calls)
+
+
+@pytest.fixture
+def fns() -> Any:
+    mods = {"plan": load_function("plan_next_action"), "send": load_function("send_notice")}
+    for mod in mods.values():
+        mod._runtime = None
+    yield mods
+    for mod in mods.values():
+        mod._runtime = None
+
+
+def test_a_warm_notice_costs_four_reads_three_writes_and_one_send(aws, clock, fns, calls) -> None:
+    for account_id in ("acc-3001", "acc-3002"):
+        seed_case(aws, make_account(account_id=account_id))
+    notice(fns, "acc-3001", calls)  # cold: the link secret is fetched once per container
+    planned, sent = notice(fns, "acc-3002", calls)
+
+    assert sorted(o for _, o in planned) == ["GetItem", "Query", "TransactWriteItems"]
+    assert sorted(o for _, o in sent) == ["GetItem", "PutItem", "Query", "SendEmail", "TransactWriteItems"]
+    assert kinds(sent) == {"reads": 2, "writes": 2, "sends": 1}  # SendNotice alone: 5
+    assert kinds(planned + sent) == {"reads": 4, "writes": 3, "sends": 1}  # the notice path: 8
+    assert ("dynamodb", "Scan") not in planned + sent
+
+
+def test_the_link_secret_is_read_once_per_container_not_per_notice(aws, clock, fns, calls) -> None:
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
+    for account_id in ("acc-3101", "acc-3102", "acc-3103"):
+        seed_case(aws, make_account(account_id=account_id))
+    clear_caches()  # a new container: nothing fetched yet
+    secrets = []
+    for account_id in ("acc-3101", "acc-3102", "acc-3103"):
+        planned, sent = notice(fns, account_id, calls)
+        secrets.append(sum(1 for s, _ in planned + sent if s == "secretsmanager"))
+    assert secrets == [1, 0, 0]
