@@ -78,9 +78,13 @@ def _run(section: str, args: argparse.Namespace, results: dict[str, Any]) -> Any
         return runs
     if section == "coldstart":
         from bench.coldstart import measure as cold
-        from bench.coldstart import waterfall
+        from bench.coldstart import templates_before_after, waterfall
 
-        return {"functions": cold(args.runs), "waterfall": waterfall(args.runs)}
+        return {
+            "functions": cold(args.runs),
+            "waterfall": waterfall(args.runs),
+            "lazy_templates": templates_before_after(args.runs),
+        }
     if section == "cpu":
         from bench.cpu import domain_cpu
 

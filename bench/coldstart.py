@@ -172,3 +172,27 @@ def waterfall(runs: int = 5) -> dict[str, Any]:
         rows.append({"layer": label, "cumulative_ms": round(total), "adds_ms": round(total - previous)})
         previous = total
     return {"runs": runs, "layers": rows, "ratio_to_boto3": round(medians[-1] / medians[0], 2)}
+
+
+def templates_before_after(runs: int = 5) -> dict[str, Any]:
+    """The one import made lazy: the escalation service loads the notice templates (Jinja2,
+    babel.dates) only to render. "before" imports them first, as the module used to."""
+    env = _env(tracing=True)
+    before = _PROBE.replace('if name == "boto3":', 'import dunning.domain.templates\nif name == "boto3":', 1)
+    out: dict[str, Any] = {}
+    for name in ("plan_next_action", "agent_task", "record_failure"):
+        eager: list[float] = []
+        lazy: list[float] = []
+        for _ in range(runs):
+            for probe, sink in ((before, eager), (_PROBE, lazy)):
+                done = subprocess.run(
+                    [PYTHON, "-c", probe, name], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+                )
+                sink.append(json.loads(done.stdout.strip().splitlines()[-1])["import_ms"])
+        out[name] = {
+            "before_ms": round(median(eager)),
+            "before_min_ms": round(min(eager)),
+            "after_ms": round(median(lazy)),
+            "after_min_ms": round(min(lazy)),
+        }
+    return out

@@ -34,9 +34,10 @@ from dunning.domain.models import (
 )
 from dunning.domain.policy import Policy, StepKind, Strategy
 
-# Events during a wait only take effect at the next plan; bounding waits bounds that lag
-# (a plan accepted mid-wait still gets its first reminder on time: instalments are >= 7 days out).
-MAX_WAIT = timedelta(days=2)
+# Events during a wait only take effect at the next plan; bounding waits bounds that lag. A plan
+# accepted mid-wait still gets its first reminder on time: the policy keeps the first instalment's
+# reminder at least MAX_WAIT after acceptance (instalment interval minus reminder lead >= 3 days).
+MAX_WAIT = timedelta(days=3)
 MIN_WAIT = timedelta(minutes=1)
 REMINDER_TEMPLATE = "instalment_reminder"
 LEGAL_REFERRAL_STEP = "legal_referral"

@@ -165,6 +165,13 @@ class Hardship(_Strict):
     plan_grace_days: int = Field(default=3, ge=0)
     reminder_days_before: int = Field(default=2, ge=0)
 
+    @model_validator(mode="after")
+    def _reminder_reachable(self) -> Hardship:
+        # Escalations re-plan at least every 3 days; a reminder due sooner after acceptance could be late.
+        if self.instalment_interval_days - self.reminder_days_before < 3:
+            raise ValueError("hardship: instalment_interval_days - reminder_days_before must be at least 3")
+        return self
+
 
 class Promises(_Strict):
     max_days_ahead: int = Field(default=30, ge=1)

@@ -8,7 +8,7 @@ from dunning.adapters.dynamo import CaseRecord
 from dunning.adapters.errors import Conflict
 from dunning.adapters.workflow import Escalations
 from dunning.domain.ledger import GENESIS
-from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, utc_now
+from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, ReasonCode, utc_now
 from dunning.domain.policy import assign_variant, strategy_for
 from dunning.observability import count, logger
 from dunning.services.runtime import Runtime
@@ -54,10 +54,16 @@ def cure(rt: Runtime, escalations: Escalations, account: Account) -> list[str]:
         case = record.case
         if not case.is_active and case.status is not CaseStatus.LEGAL_REVIEW:
             continue
+        # Say how it was cured: the report credits plans and promises with what they achieved.
+        reasons = [ReasonCode.PAID.value]
+        if case.status is CaseStatus.IN_PLAN:
+            reasons.append(ReasonCode.PLAN_COMPLETED.value)
+        elif case.status is CaseStatus.PROMISED:
+            reasons.append(ReasonCode.PROMISE_KEPT.value)
         case.transition(CaseStatus.RESOLVED)
-        case.closed_at, case.resolution = now, "PAID"
+        case.closed_at, case.resolution = now, reasons[-1]
         try:
-            rt.collections.commit(record, [(EntryKind.CASE_CLOSED, {"status": "RESOLVED", "reasons": ["PAID"]})],
+            rt.collections.commit(record, [(EntryKind.CASE_CLOSED, {"status": "RESOLVED", "reasons": reasons})],
                                   at=now, actor="AccountStream")
         except Conflict:
             raise  # the batch item fails and is retried with fresh state
