@@ -19,7 +19,7 @@ from dunning.domain.models import (
     Promise,
     ReasonCode,
 )
-from dunning.domain.planning import LEGAL_REFERRAL_STEP, plan_next_action
+from dunning.domain.planning import LEGAL_REFERRAL_STEP, MAX_WAIT, plan_next_action
 from dunning.domain.policy import default_policy
 
 POLICY = default_policy()
@@ -106,7 +106,7 @@ def test_pending_promise_holds_until_the_day_after_the_promise_and_grace() -> No
     out = plan(case(status="PROMISED", promise=promise), account(), ny(DUE + timedelta(days=5), 12))
     assert out.decision.action is Action.WAIT
     assert ReasonCode.PROMISE_PENDING in out.decision.reasons
-    assert out.decision.wait_until <= ny(DUE + timedelta(days=5), 12) + timedelta(days=2)
+    assert out.decision.wait_until <= ny(DUE + timedelta(days=5), 12) + MAX_WAIT
 
 
 def test_broken_promise_resumes_escalation() -> None:
