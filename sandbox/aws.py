@@ -108,7 +108,11 @@ class InProcessLambdaRuntime:
         self._modules: dict[tuple[str, Path, str], ModuleType] = {}
         self._lock = threading.RLock()
         self._original: Any = None
+        self._original_call: Any = None
+        self._inside = threading.local()
         self.invocations: Counter[str] = Counter()
+        # AWS API calls the system's own functions made ("service:Operation"), not the driver's.
+        self.aws_calls: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ setup
 
@@ -127,10 +131,26 @@ class InProcessLambdaRuntime:
 
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
 
+        import botocore.client
+
+        self._original_call = original_call = botocore.client.BaseClient._make_api_call
+
+        def _make_api_call(client: Any, operation: str, params: Any) -> Any:
+            if getattr(runtime._inside, "depth", 0):
+                runtime.aws_calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            return original_call(client, operation, params)
+
+        botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+
     def uninstall(self) -> None:
         if self._original is not None:
             LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
             self._original = None
+        if self._original_call is not None:
+            import botocore.client
+
+            botocore.client.BaseClient._make_api_call = self._original_call  # type: ignore[method-assign]
+            self._original_call = None
 
     def __enter__(self) -> InProcessLambdaRuntime:
         self.install()
@@ -157,6 +177,7 @@ class InProcessLambdaRuntime:
             source = code_dir / (module_name.replace(".", "/") + ".py")
             if not module_name or not source.is_file():
                 return _error("Runtime.ImportModuleError", f"handler module not found: {fn.handler}")
+            self._inside.depth = getattr(self._inside, "depth", 0) + 1
             with _process_env(self._environment(fn, code_dir)):
                 try:
                     module = self._module(fn.function_name, code_dir, module_name, source)
@@ -168,6 +189,8 @@ class InProcessLambdaRuntime:
                 # Step Functions Retry/Catch match by class name, exactly as on AWS.
                 except Exception as exc:  # noqa: BLE001
                     return _error(type(exc).__name__, str(exc))
+                finally:
+                    self._inside.depth -= 1
             try:
                 return json.dumps(result), False, ""
             except (TypeError, ValueError) as exc:

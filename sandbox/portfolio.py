@@ -154,8 +154,12 @@ def build_portfolio(count: int, seed: int, start: date) -> list[SyntheticAccount
     return accounts
 
 
-def to_csv(accounts: list[SyntheticAccount]) -> bytes:
-    """The portfolio as core banking's account file (the columns ImportAccounts reads)."""
+def to_csv(accounts: list[SyntheticAccount], as_of: date | None = None) -> bytes:
+    """The portfolio as core banking's account file (the columns ImportAccounts reads).
+
+    Core banking reports an account already past its due date (before the day the daily sweep
+    looks at first, ``as_of`` - 1) as DELINQUENT, as it would on any real first load.
+    """
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
@@ -166,6 +170,7 @@ def to_csv(accounts: list[SyntheticAccount]) -> bytes:
             "locale": a.locale, "time_zones": ";".join(a.time_zones), "jurisdiction": a.jurisdiction,
             "currency": a.currency, "principal_due": format(a.principal_due, "f"),
             "interest_due": format(a.interest_due, "f"), "fees_due": format(a.fees_due, "f"),
-            "due_date": a.due_date.isoformat(), "status": "CURRENT", "opted_out": "", "time_barred": "false",
+            "due_date": a.due_date.isoformat(),
+            "status": "DELINQUENT" if as_of and a.due_date < as_of - timedelta(days=1) else "CURRENT", "opted_out": "", "time_barred": "false",
         })
     return out.getvalue().encode("utf-8")

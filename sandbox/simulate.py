@@ -266,7 +266,7 @@ class Simulation:
     def _import_portfolio(self) -> None:
         bucket = self.stack.bucket("IncomingBucket")
         key = f"incoming/portfolio-{self.config.start:%Y%m%d}.csv"
-        body = to_csv(self.portfolio)
+        body = to_csv(self.portfolio, as_of=self.config.start)
         self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
         if not self.has_function("ImportAccountsFunction"):
             raise RuntimeError("ImportAccountsFunction has no handler: the portfolio cannot be imported")
@@ -580,7 +580,6 @@ class Simulation:
         statuses = Counter(str(_case_field(c, "status")) for c in cases)
         findings = audit(self.tap.messages, ledger, accounts, self.replies)
         outcomes = self._persona_outcomes(cases, accounts, ledger)
-        total_calls = sum(invocations.values())
         sent = sum(notices.values())
         return {
             "accounts": self.config.accounts, "days": self.config.days, "seed": self.config.seed,
@@ -599,7 +598,8 @@ class Simulation:
             "plans": {"offered": kinds["PLAN"], "accepted": kinds["PLAN"],
                       "completed": reasons["PLAN_COMPLETED"], "broken": reasons["PLAN_BROKEN"]},
             "lambda_invocations": dict(sorted(invocations.items())),
-            "aws_calls_per_notice": round(total_calls / sent, 2) if sent else None,
+            "aws_calls_per_notice": round(sum(self.runtime.aws_calls.values()) / sent, 2) if sent else None,
+            "aws_calls_by_kind": _calls_by_kind(self.runtime.aws_calls, sent),
             "audit": findings.counts(),
             "audit_findings": [f.as_json() for f in findings.findings[:50]],
             "persona_outcomes": outcomes,
@@ -707,6 +707,23 @@ _REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
     Persona.DISPUTES: lambda now: "I dispute this debt, it is not mine",
     Persona.WRONG_NUMBER: lambda now: "Wrong number, I don't know this person",
 }
+
+
+_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+_SENDS = {("sesv2", "SendEmail"), ("ses", "SendEmail"), ("sns", "Publish")}
+
+
+def _calls_by_kind(calls: Counter[str], sent: int) -> dict[str, float]:
+    """The system's AWS calls per notice sent, as reads, writes, sends and the rest."""
+    kinds: Counter[str] = Counter()
+    for key, n in calls.items():
+        service, op = key.split(":", 1)
+        kind = ("reads" if service == "dynamodb" and op in _READS else
+                "writes" if service == "dynamodb" and op in _WRITES else
+                "sends" if (service, op) in _SENDS else "other")
+        kinds[kind] += n
+    return {k: round(kinds[k] / sent, 2) if sent else 0.0 for k in ("reads", "writes", "sends", "other")}
 
 
 def run_simulation(config: SimulationConfig, progress: Progress | None = None,
