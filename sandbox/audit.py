@@ -144,14 +144,16 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
         bodies: Counter[tuple[str, date]] = Counter()
         for i, m in enumerate(sent):
             at = m.sent_at
-            for zone in zones:
-                local = at.astimezone(zone)
-                if not (start <= local.time() < end):
-                    report.add("window", account_id, at, f"{m.channel} at {local:%H:%M} {zone.key}")
-                if is_holiday(jurisdiction, local.date()):
-                    report.add("holiday", account_id, at, f"{m.channel} on {local.date()} ({zone.key})")
+            # The one answer to a customer's own message (STOP confirmation, HELP) goes out when
+            # they wrote, whatever the hour: they started that conversation.
             is_ack = any(since <= at <= since + ACK_WINDOW and _first_after(sent, since, ch) is m
                          for _, since, _, ch in holds)
+            for zone in zones:
+                local = at.astimezone(zone)
+                if not is_ack and not (start <= local.time() < end):
+                    report.add("window", account_id, at, f"{m.channel} at {local:%H:%M} {zone.key}")
+                if not is_ack and is_holiday(jurisdiction, local.date()):
+                    report.add("holiday", account_id, at, f"{m.channel} on {local.date()} ({zone.key})")
             local_day = at.astimezone(zones[0]).date()
             daily[(m.channel, local_day)] += 0 if is_ack else 1  # a reply's confirmation is exempt
             if daily[(m.channel, local_day)] > PER_DAY.get(m.channel, 1):
