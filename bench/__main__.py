@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=5, help="runs per cold-start median (default 5)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--days", type=int, default=5, help="simulated days per throughput run (default 5)")
     parser.add_argument("--out", default=str(ROOT / "out" / "bench.json"), help="where to write the JSON")
     args = parser.parse_args(argv)
     quiet_environment()
@@ -97,7 +98,7 @@ def _run(section: str, args: argparse.Namespace, results: dict[str, Any]) -> Any
         from bench.throughput import run
 
         sizes = (500, 2_000) if args.full else (500,)
-        days = 5
+        days = args.days
         out: dict[str, Any] = {"runs": [run(n, days) for n in sizes]}
         # The same delinquent portfolio, alone and with five times as many current accounts beside it.
         small = 500 if args.full else 100

@@ -299,6 +299,11 @@ def run_simulate(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     if args.dump:
         write_dump(result, Path(args.dump))
+    if args.report:
+        from sandbox.report import write_report
+
+        write_report(result, Path(args.report))
+        console.print(f"report written to {args.report}")
     return 0
 
 
@@ -314,9 +319,35 @@ def _simulate(sub: Subparsers) -> None:
     parser.add_argument("--days", type=int, default=60, help="simulated days (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
-    parser.add_argument("--report", metavar="PATH", help="write an HTML report (not implemented yet)")
+    parser.add_argument("--report", metavar="PATH",
+                        help="write a self-contained HTML report (funnel, cure curve, channels, variants)")
     parser.add_argument("--dump", metavar="DIR", help="write messages, ledger, accounts and replies as JSON Lines")
     parser.set_defaults(handler=run_simulate)
+
+
+# ---------------------------------------------------------------------------- serve
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from sandbox.serve import serve
+
+    return serve(args.port, args.accounts, args.seed)
+
+
+@command
+def _serve(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="serve the HTTP API (SMS webhooks, /admin) on 127.0.0.1 over a local AWS",
+        description="Provision template.yaml on moto, seed a synthetic portfolio and serve the template's "
+        "HTTP API routes on 127.0.0.1 in real time. Prints BASE_URL, the webhook secrets providers sign "
+        "with, and an example request. Ctrl-C stops it.",
+    )
+    parser.add_argument("--port", type=int, default=8787,
+                        help="port on 127.0.0.1 (default 8787; 0 picks a free one)")
+    parser.add_argument("--accounts", type=int, default=50, help="portfolio size (default 50)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    parser.set_defaults(handler=run_serve)
 
 
 if __name__ == "__main__":

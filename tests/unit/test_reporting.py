@@ -18,8 +18,10 @@ from dunning.domain.reporting import (
     cases_from_ledger,
     compare,
     contact_rate,
+    cure_curve,
     cure_rate,
     dpd_bucket,
+    funnel,
     newcombe_interval,
     notice_performance,
     plan_completion_rate,
@@ -289,3 +291,88 @@ def test_dunning_report_without_a_dump_says_what_is_missing(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--dump", str(tmp_path)]) == 1
     assert "ledger.jsonl not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- funnel and cure curve
+
+
+def test_funnel_counts_each_stage_on_its_own() -> None:
+    due = date(2026, 11, 2)
+    answered = (CaseLedger("acc-1", due).notice(T0, "sms_1", channel="SMS")
+                .add(EntryKind.REPLY, T0 + days(1), intent="PROMISE", channel="SMS")
+                .add(EntryKind.PROMISE, T0 + days(1), promised_on="2026-11-09").cured(T0 + days(6)))
+    silent_payer = CaseLedger("acc-2", due).notice(T0, "email_1", status="DELIVERED").cured(T0 + days(2))
+    bounced = CaseLedger("acc-3", due).notice(T0, "email_1", status="BOUNCED")
+    referred = CaseLedger("acc-4", due).add(EntryKind.CASE_CLOSED, T0 + days(30), status="REFERRED_TO_LEGAL")
+    stages = funnel(cases_from_ledger(ledger_of(answered, silent_payer, bounced, referred)), accounts=10)
+    assert [(s.stage, s.count) for s in stages] == [
+        ("accounts", 10), ("cases_opened", 4), ("contacted", 2), ("responded", 1), ("promise_or_plan", 1),
+        ("cured", 2), ("referred_to_legal", 1)]
+
+
+def test_funnel_without_a_portfolio_size_starts_at_cases_opened() -> None:
+    stages = funnel(cases_from_ledger(CaseLedger("acc-1", date(2026, 11, 2)).entries))
+    assert stages[0].stage == "cases_opened"
+
+
+def test_a_pre_due_reminder_record_is_not_a_collection_case() -> None:
+    pre = new_entry("PRE-acc-1-20261102", None, T0, EntryKind.CASE_OPENED,
+                    {"pre_due": True, "strategy_id": "standard", "variant": "champion",
+                     "due_date": "2026-11-02"})
+    real = CaseLedger("acc-1", date(2026, 11, 2))
+    assert [c.case_id for c in cases_from_ledger([pre, *real.entries])] == ["acc-1-20261102"]
+
+
+def test_cure_curve_with_every_case_observed_is_cured_by_day_n_over_cases() -> None:
+    due = date(2026, 11, 1)
+    opened = datetime(2026, 11, 2, 6, tzinfo=UTC)
+    day = lambda n: datetime(2026, 11, 1, 15, tzinfo=UTC) + days(n)  # noqa: E731
+    ledgers = [CaseLedger("acc-1", due, opened=opened).cured(day(4)),
+               CaseLedger("acc-2", due, opened=opened).cured(day(10)),
+               CaseLedger("acc-3", due, opened=opened).add(EntryKind.CASE_CLOSED, day(20),
+                                                           status="REFERRED_TO_LEGAL"),
+               CaseLedger("acc-4", due, opened=opened)]
+    as_of = datetime(2026, 12, 1, 0, tzinfo=UTC)  # day 30 past due
+    curve = cure_curve(cases_from_ledger(ledger_of(*ledgers)), as_of)
+    share = {p.day: p.share for p in curve}
+    assert len(curve) == 61
+    assert share[3] == 0.0 and share[4] == 0.25 and share[9] == 0.25
+    assert share[10] == 0.5 and share[30] == 0.5  # 2 of 4 cured by day 10; the referral is no cure
+    assert [(p.at_risk, p.cured_today, p.cured_so_far) for p in curve if p.day in (4, 10, 21)] == [
+        (4, 1, 1), (3, 1, 2), (1, 0, 2)]
+    assert share[31] is None  # no case has been observed 31 days past due yet
+
+
+def test_cure_curve_counts_a_recent_case_only_for_the_days_it_was_seen() -> None:
+    # acc-1 cured on day 2; acc-2 still open after 7 days; acc-3 became due later and is seen 3 days.
+    # Day 2: 1 cure among 3 open cases -> 1/3. Afterwards only acc-2 (and acc-3 up to day 3) remain
+    # open and uncured, so the share stays 1/3 (counting only cases seen 5 days would say 1/2).
+    t = lambda d, n: datetime(d.year, d.month, d.day, 15, tzinfo=UTC) + days(n)  # noqa: E731
+    early, late = date(2026, 11, 1), date(2026, 11, 5)
+    ledgers = [CaseLedger("acc-1", early, opened=t(early, 1)).cured(t(early, 2)),
+               CaseLedger("acc-2", early, opened=t(early, 1)),
+               CaseLedger("acc-3", late, opened=t(late, 1))]
+    curve = cure_curve(cases_from_ledger(ledger_of(*ledgers)), datetime(2026, 11, 8, 12, tzinfo=UTC))
+    assert curve[2].share == pytest.approx(1 / 3) and curve[2].at_risk == 3
+    assert curve[5].share == pytest.approx(1 / 3) and curve[5].at_risk == 1
+    assert curve[8].share is None
+
+
+def test_a_payment_within_the_window_is_credited_to_the_notice() -> None:
+    due = date(2026, 11, 2)
+    part = (CaseLedger("acc-1", due).notice(T0, "sms_1", channel="SMS")
+            .add(EntryKind.PAYMENT, T0 + days(3), payment_id="p1", amount="10.00", currency="USD"))
+    late = (CaseLedger("acc-2", due).notice(T0, "sms_1", channel="SMS")
+            .add(EntryKind.PAYMENT, T0 + days(9), payment_id="p2", amount="10.00", currency="USD"))
+    rows = notice_performance(cases_from_ledger(ledger_of(part, late)), lambda n: n.channel)
+    assert [(r.key, r.sent, r.paid, r.cured) for r in rows] == [("SMS", 2, 1, 0)]
+
+
+def test_html_shows_the_funnel_the_cure_curve_and_the_variants() -> None:
+    html = render_html(build_report(portfolio(), [], T0 + days(7)))
+    for section in ("funnel", "cure_curve", "champion_challenger", "variants", "by_channel"):
+        assert f'<section id="{section}">' in html
+    assert "<polyline" in html  # the cure curve is drawn
+    assert "http" not in html.lower() and "<script" not in html.lower()
+    funnel_csv = render_files(build_report(portfolio(), [], T0 + days(7)))["funnel.csv"]
+    assert funnel_csv.splitlines()[1:3] == ["cases_opened,70,1.0000", "contacted,70,1.0000"]

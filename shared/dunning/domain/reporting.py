@@ -3,7 +3,8 @@
 Pure computations over ledger entries (and, for due dates the ledger lacks, accounts). Everything
 is rebuilt from the ledger as of one instant, so a report for a past date gives the same numbers
 whenever it is run. Only collection cases count: a case is in the report when its ledger has a
-CASE_OPENED entry (pre-due reminder and contact-record pseudo cases have none).
+CASE_OPENED entry that is not marked ``pre_due`` (pre-due reminder records open with one marked so;
+contact-record pseudo cases have none).
 
 Definitions (each a share of cases unless said otherwise):
 
@@ -28,6 +29,18 @@ Definitions (each a share of cases unless said otherwise):
   is long enough: the industry convention is a 30-day period; on short sandbox runs the weekly
   report uses 7-day periods, where the roll rate is the share that crossed the next boundary that
   week. The full transition (same bucket, next bucket, cured, closed, referred) is reported beside.
+- **funnel**: accounts in the portfolio, cases opened, and how many cases were contacted,
+  responded, promised to pay or agreed a plan (a promise, or a plan the customer accepted), were
+  cured, or were referred to legal. Each stage is counted on its own, not within the one before:
+  a customer can pay without ever answering.
+- **cure curve**: for each N = 0..60, the share of cases cured by day N past due (the UTC date of
+  the cure minus the due date). A case is seen only up to the report instant, so the curve is the
+  cumulative incidence of cure (Aalen-Johansen): on each day, the cures over the cases still open
+  and observed that long, times the share of cases still open; a case closed without a cure leaves
+  as a competing outcome. With every case observed past day N it is simply cured by N / cases.
+  Later days rest on fewer, older cases; the table says how many.
+- **payment after a notice**: like reply and cure, a payment (any amount) within
+  ATTRIBUTION_DAYS after a notice is credited to it.
 
 Champion/challenger: each variant's cure rate with a Wilson 95% interval; its uplift over the
 holdout (and each challenger's over the champion) as a difference in proportions with Newcombe's
@@ -182,6 +195,7 @@ class CaseFacts:
     notices: list[NoticeFact] = field(default_factory=list)
     reply_times: list[datetime] = field(default_factory=list)
     conversation_times: list[datetime] = field(default_factory=list)
+    payment_times: list[datetime] = field(default_factory=list)
     promises: list[PromiseFact] = field(default_factory=list)
     plans: list[PlanFact] = field(default_factory=list)
 
@@ -200,6 +214,11 @@ class CaseFacts:
     @property
     def responded(self) -> bool:
         return bool(self.reply_times) or bool(self.conversation_times)
+
+    @property
+    def committed(self) -> bool:
+        """The customer promised to pay or agreed an instalment plan."""
+        return bool(self.promises) or any(p.accepted_at is not None for p in self.plans)
 
     def open_at(self, at: datetime) -> bool:
         return self.opened_at <= at and (self.closed_at is None or self.closed_at > at)
@@ -257,6 +276,7 @@ class _CaseBuilder:
             EntryKind.NOTICE: self._notice, EntryKind.DELIVERY: self._delivery, EntryKind.REPLY: self._reply,
             EntryKind.CALL_OUTCOME: self._call, EntryKind.PROMISE: self._promise, EntryKind.PLAN: self._plan,
             EntryKind.DECISION: self._decision, EntryKind.CASE_CLOSED: self._closed,
+            EntryKind.PAYMENT: self._payment,
         }
         for entry in entries:
             handler = handlers.get(entry.kind)
@@ -279,6 +299,9 @@ class _CaseBuilder:
 
     def _reply(self, e: LedgerEntry) -> None:
         self.case.reply_times.append(e.at)
+
+    def _payment(self, e: LedgerEntry) -> None:
+        self.case.payment_times.append(e.at)
 
     def _call(self, e: LedgerEntry) -> None:
         if str(e.data.get("outcome")) not in UNANSWERED_CALLS:
@@ -332,7 +355,7 @@ class _CaseBuilder:
 
 def _case_from_entries(entries: list[LedgerEntry], accounts: dict[str, Account]) -> CaseFacts | None:
     opened = next((e for e in entries if e.kind is EntryKind.CASE_OPENED), None)
-    if opened is None:
+    if opened is None or opened.data.get("pre_due"):
         return None
     account_id = account_id_of(opened.case_id)
     account = accounts.get(account_id)
@@ -402,6 +425,7 @@ class NoticePerformance:
     delivered: int
     responded: int  # followed by a reply or conversation within the window
     cured: int  # followed by a cure within the window
+    paid: int = 0  # followed by a payment (of any size) within the window
 
 
 def notice_performance(cases: Sequence[CaseFacts], key: Callable[[NoticeFact], str],
@@ -410,7 +434,7 @@ def notice_performance(cases: Sequence[CaseFacts], key: Callable[[NoticeFact], s
     ``window_days`` after a notice is credited to it; two notices in the window share the credit,
     each counting it once)."""
     window = timedelta(days=window_days)
-    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     for case in cases:
         answers = sorted([*case.reply_times, *case.conversation_times])
         for n in case.notices:
@@ -422,7 +446,86 @@ def notice_performance(cases: Sequence[CaseFacts], key: Callable[[NoticeFact], s
             row[2] += n.status == "DELIVERED"
             row[3] += any(n.at <= t <= n.at + window for t in answers)
             row[4] += case.cured_at is not None and n.at <= case.cured_at <= n.at + window
+            row[5] += any(n.at <= t <= n.at + window for t in case.payment_times)
     return [NoticePerformance(k, *v) for k, v in sorted(rows.items())]
+
+
+# --------------------------------------------------------------------------- funnel and cure curve
+
+CURE_CURVE_DAYS = 60
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    """How many cases reached one stage. Stages are counted independently, not nested: a customer
+    can pay without ever replying, so ``cured`` may exceed ``promise_or_plan``."""
+
+    stage: str
+    count: int
+
+
+def funnel(cases: Sequence[CaseFacts], accounts: int | None = None) -> tuple[FunnelStage, ...]:
+    """accounts -> cases opened -> contacted -> responded -> promise or plan -> cured, and referred
+    to legal (the other way out). The accounts stage is left out when the portfolio size is unknown."""
+    stages = [] if accounts is None else [FunnelStage("accounts", accounts)]
+    stages += [
+        FunnelStage("cases_opened", len(cases)),
+        FunnelStage("contacted", sum(c.contacted for c in cases)),
+        FunnelStage("responded", sum(c.responded for c in cases)),
+        FunnelStage("promise_or_plan", sum(c.committed for c in cases)),
+        FunnelStage("cured", sum(c.cured for c in cases)),
+        FunnelStage("referred_to_legal", sum(c.end_status == "REFERRED_TO_LEGAL" for c in cases)),
+    ]
+    return tuple(stages)
+
+
+@dataclass(frozen=True)
+class CurePoint:
+    """Day ``day`` past due on the cure curve: ``share`` of cases cured by then (None once no case
+    has been observed that long), from ``at_risk`` cases still open and observed on that day, of
+    which ``cured_today`` were cured on it; ``cured_so_far`` counts every cure up to that day."""
+
+    day: int
+    at_risk: int
+    cured_today: int
+    cured_so_far: int
+    share: float | None
+
+
+def _exit_day(case: CaseFacts) -> int | None:
+    """Days past due on the UTC date the case closed (cured or not); None while open."""
+    if case.closed_at is None or case.due_date is None:
+        return None
+    return (case.closed_at.date() - case.due_date).days
+
+
+def cure_curve(cases: Sequence[CaseFacts], as_of: datetime,
+               max_day: int = CURE_CURVE_DAYS) -> tuple[CurePoint, ...]:
+    """Share of cases cured by day N past due, N = 0..max_day (see the module docstring).
+
+    Cases are observed up to the report instant only, so a recent case says nothing about day 40.
+    The share is the cumulative incidence of cure (Aalen-Johansen): each day's cures over the cases
+    still open and observed that day, weighted by the share still open. Cases closed without a cure
+    (referred to legal, written off) leave the curve as a competing outcome, not as censored. When
+    every case has been observed past day N this is exactly cured-by-day-N / cases.
+    """
+    dated = [c for c in cases if c.due_date is not None]
+    observed = {c.case_id: (as_of.date() - c.due_date).days for c in dated}  # type: ignore[operator]
+    still_open, share, so_far = 1.0, 0.0, 0
+    points = []
+    for day in range(max_day + 1):
+        at_risk = [c for c in dated if observed[c.case_id] >= day
+                   and ((d := _exit_day(c)) is None or d >= day)]
+        leaving = [c for c in at_risk if _exit_day(c) == day]
+        cured = sum(c.cured for c in leaving)
+        so_far += cured
+        if not at_risk:
+            points.append(CurePoint(day, 0, 0, so_far, None))
+            continue
+        share += still_open * cured / len(at_risk)
+        still_open *= 1 - len(leaving) / len(at_risk)
+        points.append(CurePoint(day, len(at_risk), cured, so_far, share))
+    return tuple(points)
 
 
 # --------------------------------------------------------------------------- roll rates
@@ -512,6 +615,8 @@ class Report:
     roll_periods: tuple[RollRates, ...]
     tables: tuple[Table, ...]
     notes: tuple[str, ...] = ()
+    funnel: tuple[FunnelStage, ...] = ()
+    cure_curve: tuple[CurePoint, ...] = ()
 
 
 def _fmt(rate: Rate) -> tuple[Any, ...]:
@@ -544,9 +649,9 @@ def _round(rate: Rate) -> float | None:
 
 def _notice_table(name: str, title: str, label: str, rows: list[NoticePerformance]) -> Table:
     columns = (label, "notices", "reached", "delivered", "followed_by_response", "response_rate",
-               "followed_by_cure", "cure_rate")
-    out = [(r.key, r.sent, r.reached, r.delivered, r.responded, _round(Rate(r.responded, r.sent)), r.cured,
-            _round(Rate(r.cured, r.sent))) for r in rows]
+               "followed_by_payment", "payment_rate", "followed_by_cure", "cure_rate")
+    out = [(r.key, r.sent, r.reached, r.delivered, r.responded, _round(Rate(r.responded, r.sent)), r.paid,
+            _round(Rate(r.paid, r.sent)), r.cured, _round(Rate(r.cured, r.sent))) for r in rows]
     return Table(name, title, columns, tuple(out), chart=(label, "cure_rate"))
 
 
@@ -569,7 +674,10 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
     """The weekly report as of ``as_of``: rates over every case opened so far, the week's counts,
     champion/challenger comparisons, and roll rates over the last ``roll_periods`` periods of
     ``period_days`` (periods that start before the first case are left out)."""
+    accounts = list(accounts)
     cases = cases_from_ledger(entries, accounts, as_of)
+    stages = funnel(cases, len(accounts) if accounts else None)
+    curve = cure_curve(cases, as_of)
     period_start = as_of - timedelta(days=period_days)
     summary = {"cure_rate": cure_rate(cases), "contact_rate": contact_rate(cases),
                "response_rate": response_rate(cases), "promise_kept_rate": promise_kept_rate(cases),
@@ -609,6 +717,14 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
     tables = (
         Table("summary", "Portfolio", ("measure", "numerator", "denominator", "rate", "low_95", "high_95"),
               tuple((k, *_fmt(r)) for k, r in summary.items())),
+        Table("funnel", "Case funnel (each stage counted on its own; shares of cases opened)",
+              ("stage", "count", "share_of_cases"),
+              tuple((s.stage, s.count, _round(Rate(s.count, len(cases))) if s.stage != "accounts" else None)
+                    for s in stages)),
+        Table("cure_curve", f"Cure curve: share cured by day N past due (N = 0..{CURE_CURVE_DAYS})",
+              ("days_past_due", "open_and_observed", "cured_that_day", "cured_so_far", "share_cured"),
+              tuple((p.day, p.at_risk, p.cured_today, p.cured_so_far,
+                     None if p.share is None else round(p.share, 4)) for p in curve)),
         Table("variants", "Cure rate by variant (Wilson 95% interval)",
               ("variant", "cured", *_RATE_COLUMNS), variant_rows, chart=("variant", "rate")),
         Table("comparisons", "Champion / challenger",
@@ -644,7 +760,7 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
         "Too little history for full periods: the roll rates cover the last period only.",
     )
     return Report(as_of, period_start, summary, counts, variants, tuple(comparisons), roll, tuple(periods),
-                  tables, notes)
+                  tables, notes, stages, curve)
 
 
 def _only_promises(case: CaseFacts, channel: str) -> CaseFacts:

@@ -1,0 +1,333 @@
+"""`dunning serve`: the stack's HTTP API on 127.0.0.1, backed by the local AWS, in real time.
+
+API Gateway is one of the things moto's CloudFormation skips, so this plays its part for the
+template's HTTP API routes (``Stack.http_routes``): each request becomes an HTTP API v2 event,
+the route's function is invoked through moto's Lambda API (its real handler runs in this
+process) and the function's response is written back. Webhook signatures are checked exactly as
+on AWS: the functions' PUBLIC_WEBHOOK_BASE_URL is the served base URL. ``/admin`` is IAM-authorised
+on AWS; here every caller is the local admin. The escalations run on moto's Step Functions in
+real time: they send what is due now and then park on their waits.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import re
+import sys
+import threading
+import warnings
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+from urllib.parse import unquote
+
+import boto3
+
+from sandbox.aws import HttpRoute, Stack, local_aws, provision
+from sandbox.bootstrap import FunctionError, StreamPoller, complete_mock, import_portfolio, invoke, sweep
+from sandbox.portfolio import SyntheticAccount, build_portfolio
+from sandbox.simulate import LINK_SECRET, WEBHOOK_SECRETS
+
+HOST = "127.0.0.1"  # never another interface: the sandbox's secrets are printed on start
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's HTTP API payload limit
+STREAM_POLL_SECONDS = 1.0
+SECRET_NAMES = {"generic": "GENERIC_WEBHOOK_SECRET", "twilio": "TWILIO_AUTH_TOKEN"}
+# Content types API Gateway passes as text; any other body reaches the function base64-encoded.
+_TEXT_TYPES = re.compile(r"^(text/|application/(json|problem\+json|xml|javascript)\b)", re.I)
+
+
+@dataclass(frozen=True)
+class Route:
+    route: HttpRoute
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.route.method} {self.route.path}"
+
+
+def compile_routes(routes: list[HttpRoute]) -> list[Route]:
+    """``/webhooks/sms/{provider}`` -> a regex with a named group per path parameter."""
+    compiled = []
+    for route in routes:
+        parts = re.split(r"(\{[A-Za-z0-9_]+\+?\})", route.path)
+        regex = "".join(
+            (f"(?P<{p[1:-2]}>.+)" if p.endswith("+}") else f"(?P<{p[1:-1]}>[^/]+)") if p.startswith("{")
+            else re.escape(p) for p in parts)
+        compiled.append(Route(route, re.compile(f"^{regex}$")))
+    return compiled
+
+
+def match(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for route in routes:
+        found = route.pattern.match(path)
+        if found and route.route.method in (method, "ANY"):
+            return route, {k: unquote(v) for k, v in found.groupdict().items()}
+    return None
+
+
+def api_event(route: Route, params: dict[str, str], method: str, raw_path: str, raw_query: str,
+              headers: dict[str, str], body: bytes, *, account_id: str, host: str, source_ip: str,
+              now: datetime, request_id: str) -> dict[str, Any]:
+    """The API Gateway HTTP API (payload format 2.0) event for one request."""
+    text = _TEXT_TYPES.match(headers.get("content-type", "")) is not None
+    try:
+        decoded = body.decode("utf-8") if text else None
+    except UnicodeDecodeError:
+        decoded = None
+    stamp = now.timestamp()
+    context: dict[str, Any] = {
+        "accountId": account_id, "apiId": "local", "domainName": host, "domainPrefix": host.split(".")[0],
+        "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                 "userAgent": headers.get("user-agent", "")},
+        "requestId": request_id, "routeKey": route.route_key, "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(stamp * 1000),
+    }
+    if route.route.auth == "AWS_IAM":
+        # API Gateway would have checked the SigV4 signature; locally every caller is the admin.
+        context["authorizer"] = {"iam": {
+            "accessKey": "AKIALOCALADMIN", "accountId": account_id, "callerId": "LOCALADMIN",
+            "cognitoIdentity": None, "principalOrgId": None,
+            "userArn": f"arn:aws:iam::{account_id}:user/local-admin", "userId": "LOCALADMIN"}}
+    event: dict[str, Any] = {
+        "version": "2.0", "routeKey": route.route_key, "rawPath": raw_path, "rawQueryString": raw_query,
+        "headers": headers, "requestContext": context, "isBase64Encoded": decoded is None and bool(body),
+    }
+    if params:
+        event["pathParameters"] = params
+    if body:
+        event["body"] = decoded if decoded is not None else base64.b64encode(body).decode("ascii")
+    return event
+
+
+class LocalApi:
+    """The local stack with its HTTP API served on 127.0.0.1 (a context manager).
+
+    ``with LocalApi(port=0) as api:`` binds the port, provisions the stack with the served base
+    URL, seeds the portfolio and starts the stream poller; ``api.serve_forever()`` (or ``start()``
+    for a background thread) answers requests until ``shutdown()``.
+    """
+
+    def __init__(self, port: int = 8787, accounts: int = 50, seed: int = 7,
+                 sweep_on_start: bool = True) -> None:
+        self.port, self.accounts, self.seed, self.sweep_on_start = port, accounts, seed, sweep_on_start
+        self.portfolio: list[SyntheticAccount] = []
+        self._exit = ExitStack()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._request_seq = 0
+        self._seq_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> LocalApi:
+        try:
+            self._start()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        # The socket first: the functions must know the URL providers will sign.
+        self.server = ThreadingHTTPServer((HOST, self.port), _handler_for(self))
+        self.server.daemon_threads = True
+        self._exit.callback(self.server.server_close)
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://{HOST}:{self.port}"
+        self._exit.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore", UserWarning)  # moto names every resource type it skips
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        self.runtime = self._exit.enter_context(local_aws())
+        self.stack: Stack = provision(parameters={"LogLevel": "WARNING",
+                                                  "PublicWebhookBaseUrl": self.base_url})
+        self.session = boto3.session.Session(region_name=self.stack.region)
+        self.lam = self.session.client("lambda")
+        self.routes = compile_routes(self.stack.http_routes)
+        complete_mock(self.stack, self.session, LINK_SECRET, WEBHOOK_SECRETS)
+        self.poller = StreamPoller(self.stack, self.session)
+        now = datetime.now(UTC)
+        self.portfolio = build_portfolio(self.accounts, self.seed, now.date())
+        self.import_result = import_portfolio(self.stack, self.session, self.portfolio, now)
+        self.poller.poll()
+        if self.sweep_on_start:
+            sweep(self.stack, self.session, now)
+            self.poller.poll()
+        poller = threading.Thread(target=self._poll_stream, name="stream-poller", daemon=True)
+        poller.start()
+        self._threads.append(poller)
+        self._exit.callback(self._stop_threads)
+
+    def _poll_stream(self) -> None:
+        # Account changes a request makes (an opt-out, a payment) flow on to AccountStream.
+        while not self._stop.wait(STREAM_POLL_SECONDS):
+            try:
+                self.poller.poll()
+            except Exception:  # noqa: BLE001 - a poll that fails is retried on the next tick
+                logging.getLogger("sandbox.serve").warning("stream poll failed", exc_info=True)
+
+    def _stop_threads(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever(poll_interval=0.2)
+
+    def start(self) -> threading.Thread:
+        """Serve from a background thread (tests); ``shutdown()`` stops it."""
+        thread = threading.Thread(target=self.serve_forever, name="local-api", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._exit.close()
+
+    # ------------------------------------------------------------------ what to print
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """NAME -> value of each provider's webhook secret (as providers are configured with it)."""
+        return {SECRET_NAMES.get(p, f"{p.upper()}_WEBHOOK_SECRET"): v
+                for p, v in sorted(WEBHOOK_SECRETS.items())}
+
+    def banner(self) -> list[str]:
+        lines = [f"BASE_URL={self.base_url}"]
+        lines += [f"{name}={value}" for name, value in self.secrets.items()]
+        cases = self.collection_cases()
+        account = self.portfolio[0] if self.portfolio else None
+        example = cases[0] if cases else (
+            (account.account_id, f"{account.account_id}-{account.due_date:%Y%m%d}") if account else None)
+        if example is not None:
+            command = json.dumps({"command": {"type": "show_case", "account_id": example[0],
+                                              "case_id": example[1]}})
+            lines.append(f"# example: curl -s -X POST {self.base_url}/admin "
+                         f"-H 'content-type: application/json' -d '{command}'")
+        return lines
+
+    def collection_cases(self) -> list[tuple[str, str]]:
+        """(account_id, case_id) of every collection case opened so far (pre-due records left out)."""
+        ddb = self.session.client("dynamodb")
+        kwargs: dict[str, Any] = {"TableName": self.stack.table("CollectionsTable"),
+                                  "FilterExpression": "#t = :case",
+                                  "ExpressionAttributeNames": {"#t": "type"},
+                                  "ExpressionAttributeValues": {":case": {"S": "CASE"}}}
+        found: list[tuple[str, str]] = []
+        while True:
+            page = ddb.scan(**kwargs)
+            found += [(i["account_id"]["S"], i["case_id"]["S"]) for i in page.get("Items", [])
+                      if "account_id" in i and "case_id" in i and not i["case_id"]["S"].startswith("PRE-")]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # ------------------------------------------------------------------ one request
+
+    def next_request_id(self) -> str:
+        with self._seq_lock:
+            self._request_seq += 1
+            return f"local-{self._request_seq:06d}"
+
+    def call(self, route: Route, params: dict[str, str], method: str, raw_path: str, raw_query: str,
+             headers: dict[str, str], body: bytes, source_ip: str) -> tuple[int, dict[str, str], bytes]:
+        event = api_event(route, params, method, raw_path, raw_query, headers, body,
+                          account_id=self.stack.account_id, host=f"{HOST}:{self.port}", source_ip=source_ip,
+                          now=datetime.now(UTC), request_id=self.next_request_id())
+        try:
+            result = invoke(self.lam, self.stack, route.route.function_logical_id, event)
+        except FunctionError:
+            return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+        return _response(result)
+
+
+def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """An HTTP API v2 integration response (or a bare value, which API Gateway sends as JSON)."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+    headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[str(name).lower()] = ", ".join(str(v) for v in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+    return int(result["statusCode"]), headers, raw
+
+
+def lower_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased; a repeated header's values joined with commas (as API Gateway does)."""
+    headers: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    return headers
+
+
+def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "dunning-local-api"
+
+        def _any(self) -> None:
+            raw_path, _, raw_query = self.path.partition("?")
+            found = match(api.routes, self.command, raw_path)
+            length = int(self.headers.get("content-length") or 0)
+            if found is None:
+                self._discard(length)
+                return self._send(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True  # the body is not read: the connection cannot be reused
+                return self._send(413, {"content-type": "application/json"},
+                                  b'{"message":"Request Entity Too Large"}')
+            body = self.rfile.read(length) if length else b""
+            headers = lower_headers(self.headers.items())
+            status, out_headers, out = api.call(*found, self.command, raw_path, raw_query, headers, body,
+                                                self.client_address[0])
+            self._send(status, out_headers, out)
+
+        def _discard(self, length: int) -> None:
+            if 0 < length <= MAX_BODY_BYTES:
+                self.rfile.read(length)
+            elif length:
+                self.close_connection = True
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            # method, path and status only: never headers or bodies (signatures, phone numbers)
+            sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
+
+    return Handler
+
+
+def serve(port: int, accounts: int, seed: int, out: TextIO | None = None) -> int:
+    """Run until Ctrl-C; returns the exit code. The banner goes to ``out`` (stdout); the functions'
+    own log lines and metrics, which they print to stdout as on Lambda, go to stderr."""
+    out = out or sys.stdout
+    with contextlib.redirect_stdout(sys.stderr), LocalApi(port=port, accounts=accounts, seed=seed) as api:
+        for line in api.banner():
+            print(line, file=out, flush=True)
+        try:
+            api.serve_forever()
+        except KeyboardInterrupt:
+            print("stopping", file=out, flush=True)
+    return 0
