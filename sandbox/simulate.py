@@ -169,6 +169,10 @@ class Simulation:
         begin = datetime(self.config.start.year, self.config.start.month, self.config.start.day, tzinfo=UTC)
         log = self.function_log if self.function_log is not None else io.StringIO()
         # Function logs and EMF metrics go where CloudWatch would have them, not to the terminal.
+        # Powertools caches parameters and secrets per process: a second run must start cold too.
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
         with local_aws() as runtime, ProviderTap() as tap, warnings.catch_warnings(), \
                 contextlib.redirect_stdout(log):
             # moto names every template resource type it does not model; the stack lists them.
