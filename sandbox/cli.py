@@ -124,6 +124,8 @@ def _account_for(args: argparse.Namespace, now: datetime) -> Account:
 
 
 def run_render(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from dunning.domain.templates import (
         SAMPLE_LINK_SECRET,
         MissingFacts,
@@ -133,7 +135,6 @@ def run_render(args: argparse.Namespace) -> int:
         render,
         sample_extra,
     )
-    from pydantic import ValidationError
 
     now = parse_instant(args.now) if args.now else utc_now()
     channel = Channel(args.channel.upper())

@@ -46,7 +46,7 @@ def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[
     return key
 
 
-def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:  # noqa: C901
     """All conditions against the state before the transaction, then all writes (or none)."""
     from moto.dynamodb.models import get_filter_expression as filter_expression
 

@@ -171,6 +171,7 @@ def to_csv(accounts: list[SyntheticAccount], as_of: date | None = None) -> bytes
             "currency": a.currency, "principal_due": format(a.principal_due, "f"),
             "interest_due": format(a.interest_due, "f"), "fees_due": format(a.fees_due, "f"),
             "due_date": a.due_date.isoformat(),
-            "status": "DELINQUENT" if as_of and a.due_date < as_of - timedelta(days=1) else "CURRENT", "opted_out": "", "time_barred": "false",
+            "status": "DELINQUENT" if as_of and a.due_date < as_of - timedelta(days=1) else "CURRENT",
+            "opted_out": "", "time_barred": "false",
         })
     return out.getvalue().encode("utf-8")

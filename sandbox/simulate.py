@@ -34,7 +34,8 @@ from sandbox.clock import VirtualClock
 from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio, to_csv
 
 DEFAULT_START = date(2026, 9, 1)
-LINK_SECRET = "sandbox-link-signing-key-not-for-production"
+# Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
+LINK_SECRET = "sandbox-link-signing-key-not-for-production"  # noqa: S105
 WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandbox-twilio-auth-token"}
 SWEEP_HOUR = 6
 REPLY_DELAY_MINUTES = 3
@@ -253,7 +254,7 @@ class Simulation:
             if ":table/" in mapping["EventSourceArn"] and "/stream/" in mapping["EventSourceArn"]:
                 lam.delete_event_source_mapping(UUID=mapping["UUID"])
         backend = dynamodb_backends[self.stack.account_id][self.stack.region]
-        for logical_id, resource in self.stack.resources.items():
+        for _logical_id, resource in self.stack.resources.items():
             if resource.type == "AWS::DynamoDB::Table":
                 backend.get_table(resource.physical_id).lambda_event_source_mappings.clear()
 
@@ -457,12 +458,11 @@ class Simulation:
         detail = {"payment_id": payment_id, "account_id": person.account.account_id, "amount": format(amount, "f"),
                   "currency": person.account.currency, "received_at": _z(now)}
         before = self.runtime.invocations[self.stack.function_name("ApplyPaymentFunction")]
-        try:
+        # moto 5.2 routes rules to SQS, SNS, logs and buses, not to Lambda targets.
+        with contextlib.suppress(NotImplementedError):
             self.client("events").put_events(Entries=[{
                 "Source": "core-banking", "DetailType": "PaymentPosted", "Detail": json.dumps(detail),
                 "EventBusName": self.stack.event_bus("PaymentsBus")}])
-        except NotImplementedError:
-            pass  # moto 5.2 routes rules to SQS, SNS, logs and buses, not to Lambda targets
         if self.runtime.invocations[self.stack.function_name("ApplyPaymentFunction")] == before:
             # moto did not route the bus to its target: deliver the same event as EventBridge would.
             self.invoke("ApplyPaymentFunction", {

@@ -13,12 +13,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
 from dunning.adapters.errors import Conflict, TransientError
 from dunning.observability import logger, metrics, tracer
 from dunning.services import admin
 from dunning.services.runtime import Runtime
 from dunning.settings import ListeningSettings, load_settings
-from pydantic import ValidationError
 
 PROBLEM = "application/problem+json"
 

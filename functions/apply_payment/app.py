@@ -17,12 +17,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field, field_validator
+
 from dunning.domain.models import CurrencyCode, UtcDatetime
 from dunning.observability import logger, metrics, tracer
 from dunning.services import payments
 from dunning.services.runtime import Runtime
 from dunning.settings import PaymentSettings, load_settings
-from pydantic import BaseModel, Field, field_validator
 
 
 class PaymentPosted(BaseModel):

@@ -12,11 +12,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
 from dunning.observability import logger, metrics, tracer
 from dunning.services import sweep
 from dunning.services.runtime import Runtime
 from dunning.settings import SweepSettings, load_settings
-from pydantic import BaseModel, ConfigDict
 
 
 class SweepRequest(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from dunning.observability import logger, metrics, tracer
 from dunning.services.listening import handle_email_event
 from dunning.services.runtime import Runtime

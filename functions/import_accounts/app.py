@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from dunning.observability import logger, metrics, tracer
 from dunning.services import ingest
 from dunning.services.runtime import Runtime

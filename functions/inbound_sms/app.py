@@ -11,13 +11,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from dunning.adapters.webhooks import InboundSms
 from dunning.domain.models import parse_instant, utc_now
 from dunning.observability import logger, metrics, tracer
 from dunning.services.listening import Deduplicated
 from dunning.services.runtime import Runtime
 from dunning.settings import ListeningSettings, load_settings
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 PROVIDER = "aws-sms"
 

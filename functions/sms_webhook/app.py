@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from dunning.adapters.errors import Conflict, TransientError
 from dunning.adapters.webhooks import InboundSms, MalformedPayload, WebhookError, WebhookRequest, read_webhook
 from dunning.domain.models import utc_now

@@ -6,8 +6,6 @@ silent defaults for anything that points at a resource.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,10 +52,10 @@ class ArchiveSettings(BaseFunctionSettings):
     archive_bucket: str
 
 
-S = TypeVar("S", bound=BaseSettings)
 
 
-def load_settings(cls: type[S]) -> S:
+
+def load_settings[S: BaseSettings](cls: type[S]) -> S:
     """Read once per cold start by the function that owns the settings (never at import time)."""
     try:
         return cls()  # type: ignore[call-arg]

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from botocore.response import StreamingBody
+
 from dunning.services import ingest
 from dunning.services.runtime import Runtime
 from dunning.settings import ImportSettings

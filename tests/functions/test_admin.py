@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
+
 from dunning.domain.models import CaseStatus, EntryKind, PlanStatus
 from dunning.services import admin
-
 from tests.functions.conftest import NOW, seed_case
 from tests.support.aws import EVENTS, REGION, FakeContext, load_event, load_function
 from tests.support.listening import ARCHIVE, case_of, collections, listening_env

@@ -9,10 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from dunning.adapters.dynamo import CaseRecord
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Account, AccountStatus, Case, Contact, EntryKind, utc_now
-
 from tests.support.aws import FakeContext, load_event, load_function, moto_env
 
 ACCOUNT_ID = "ACC-US-1001"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import time_machine
+
 from dunning.domain.models import Account, AccountStatus, Contact
 from dunning.domain.policy import assign_variant, default_policy
-
 from tests.support.aws import FakeContext, load_event, load_function, moto_env, record_calls, sent_sms
 
 SWEEP_DAY = "2026-11-28"

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
+
 from dunning.domain.compliance import AttemptKind
 from dunning.domain.models import Channel, EntryKind, NoticeStatus
 from dunning.services import escalation
-
 from tests.functions.conftest import seed_case
 from tests.support.aws import FakeContext, load_event, load_function
 from tests.support.listening import collections, listening_env

@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
-from dunning.domain.models import AccountStatus, Channel
 
+from dunning.domain.models import AccountStatus, Channel
 from tests.support.aws import REGION, FakeContext, create_incoming_bucket, load_event, load_function, moto_env
 
 HEADER = ("account_id,customer_name,account_number,product,risk,phone,email,locale,time_zones,jurisdiction,"

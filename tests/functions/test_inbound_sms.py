@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from dunning.domain.models import CaseStatus, Channel, EntryKind
 
+from dunning.domain.models import CaseStatus, Channel, EntryKind
 from tests.functions.conftest import seed_case
 from tests.support.aws import FakeContext, load_event, load_function, sent_sms
 from tests.support.listening import case_of, collections, index_phone, item_counts, listening_env

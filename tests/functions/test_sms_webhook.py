@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-from dunning.domain.models import CaseStatus, Channel, EntryKind, PlanStatus
 
+from dunning.domain.models import CaseStatus, Channel, EntryKind, PlanStatus
 from tests.functions.conftest import NOW, seed_case
 from tests.support.aws import REGION, FakeContext, load_event, load_function, sent_sms
 from tests.support.listening import callbacks, case_of, collections, index_phone, item_counts, listening_env

@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 import boto3
+
 from dunning.adapters.dynamo import CollectionsRepository
 from dunning.domain.models import Account, Case
 from dunning.services.runtime import Runtime
 from dunning.settings import ListeningSettings
-
 from tests.support.aws import REGION
 from tests.support.webhooks import GENERIC_SECRET, PUBLIC_BASE, SECRET_NAME, TWILIO_TOKEN
 

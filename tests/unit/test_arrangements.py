@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dunning.domain.arrangements import (
     PlanOfferError,
     PlanState,
@@ -24,8 +27,6 @@ from dunning.domain.arrangements import (
 )
 from dunning.domain.models import InstalmentPlan, Money, Payment, PlanStatus, Promise
 from dunning.domain.policy import Hardship, Promises, default_policy
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FIRST_DUE = date(2026, 3, 9)

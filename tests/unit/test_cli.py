@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from dunning.domain.models import Jurisdiction
 from dunning.domain.templates import sample_account, templates_root
-
 from sandbox.cli import main
 
 DEFAULT_POLICY = templates_root().parent / "policies" / "default.yaml"

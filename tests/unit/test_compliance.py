@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from dunning.domain import templates
 from dunning.domain.compliance import (
     Attempt,

@@ -13,6 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dunning.domain.compliance import (
     Attempt,
     AttemptKind,
@@ -34,8 +37,6 @@ from dunning.domain.models import (
     Recipient,
 )
 from dunning.domain.policy import Policy, default_policy
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 POLICY: Policy = default_policy()
 ZONES = [

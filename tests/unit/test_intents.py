@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from dunning.domain.intents import (
     Classification,
     Intent,
@@ -14,8 +17,6 @@ from dunning.domain.intents import (
     extract_promise_date,
     local_today,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 # Wednesday 2026-11-25, mid-morning in New York and mid-afternoon in UTC: same local date in both
 WEDNESDAY = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

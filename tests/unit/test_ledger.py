@@ -8,6 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dunning.domain.ledger import (
     GENESIS,
     ChainReport,
@@ -18,8 +21,6 @@ from dunning.domain.ledger import (
     verify_chain,
 )
 from dunning.domain.models import Channel, EntryKind, LedgerEntry, Money, ReasonCode
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 CASE = "C-2026-000123"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -6,10 +6,11 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dunning.domain.links import ExpiredLink, InvalidLink, LinkClaims, sign_link, verify_link
-from dunning.domain.models import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from dunning.domain.links import ExpiredLink, InvalidLink, LinkClaims, sign_link, verify_link
+from dunning.domain.models import Account
 
 SECRET = b"k" * 32
 OTHER_SECRET = b"q" * 32

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from dunning.domain.sms import GSM7_BASIC, GSM7_EXTENSION, Encoding, SmsSize, gsm7_safe, sms_size
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from dunning.domain.sms import GSM7_BASIC, GSM7_EXTENSION, Encoding, SmsSize, gsm7_safe, sms_size
 
 
 def size(encoding: Encoding, units: int, segments: int, per_segment: int) -> SmsSize:

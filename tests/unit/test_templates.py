@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dunning.domain.links import verify_link
 from dunning.domain.models import Channel, Jurisdiction, Money, ReasonCode
 from dunning.domain.policy import Policy, default_policy
@@ -30,8 +33,6 @@ from dunning.domain.templates import (
     sample_extra,
     templates_root,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 SECRET = SAMPLE_LINK_SECRET

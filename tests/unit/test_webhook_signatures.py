@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twilio.request_validator import RequestValidator
+
 from dunning.adapters.webhooks import (
     BadSignature,
     DeliveryReceipt,
@@ -20,9 +24,6 @@ from dunning.adapters.webhooks import (
     verify_generic,
     verify_twilio,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from twilio.request_validator import RequestValidator
 
 NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
 URL = "https://hooks.example.com/webhooks/sms/twilio"

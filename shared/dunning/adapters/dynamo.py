@@ -271,7 +271,8 @@ class CollectionsRepository:
         if record.ledger_seq >= 0:
             # Only seq, hash, time and case of the predecessor matter for chaining.
             prev = LedgerEntry.model_construct(case_id=record.case.case_id, seq=record.ledger_seq,
-                                               at=record.ledger_at or at, hash=record.ledger_head)
+                                               at=record.ledger_at or at, kind=kind, prev_hash="",
+                                               hash=record.ledger_head)
         entry = new_entry(record.case.case_id, prev, at, kind, data, actor)
         record.ledger_seq, record.ledger_head, record.ledger_at = entry.seq, entry.hash, entry.at
         return entry
@@ -295,6 +296,7 @@ class CollectionsRepository:
         before = (record.ledger_seq, record.ledger_head, record.ledger_at)
         chained = [self.chain(record, at, kind, data, actor) for kind, data in entries]
         header = self._case_put(record, expected + 1)
+        header_cond: dict[str, Any]
         if create:
             header_cond = {"ConditionExpression": "attribute_not_exists(sk)"}
         else:

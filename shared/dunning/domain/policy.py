@@ -9,6 +9,7 @@ offer. Everything here is pure: loading from SSM/AppConfig happens in the adapte
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
@@ -203,6 +204,17 @@ class Policy(_Strict):
         return self.jurisdictions[jurisdiction]
 
 
+def _variant_problems(policy: Policy) -> list[str]:
+    problems: list[str] = []
+    total = sum((v.share for v in policy.variants), Decimal(0))
+    if total != Decimal(1):
+        problems.append(f"variants: shares add up to {total}, not 1")
+    ids = [v.id for v in policy.variants]
+    if len(set(ids)) != len(ids):
+        problems.append("variants: duplicate ids")
+    return problems
+
+
 def _reference_problems(policy: Policy) -> list[str]:
     problems: list[str] = []
     for seg in policy.segments:
@@ -216,12 +228,7 @@ def _reference_problems(policy: Policy) -> list[str]:
         problems.append(f"holdout_strategy: unknown strategy {policy.holdout_strategy!r}")
     if any(v.holdout for v in policy.variants) and not policy.holdout_strategy:
         problems.append("variants: a holdout variant needs holdout_strategy")
-    total = sum((v.share for v in policy.variants), Decimal(0))
-    if total != Decimal(1):
-        problems.append(f"variants: shares add up to {total}, not 1")
-    ids = [v.id for v in policy.variants]
-    if len(set(ids)) != len(ids):
-        problems.append("variants: duplicate ids")
+    problems.extend(_variant_problems(policy))
     for name, strategy in policy.strategies.items():
         last = strategy.steps[-1]
         if last.kind is not StepKind.LEGAL_REVIEW:
@@ -234,7 +241,7 @@ def _reference_problems(policy: Policy) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def _format_error(err: Mapping[str, Any]) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "policy"
     return f"{where}: {err['msg']}"
 

@@ -167,7 +167,7 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
             raise TransientError("case changed while sending") from exc
         count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked",
               Channel=channel.value, Step=step_dimension(step_id), reasons=data["reasons"])
-        return SendResult(verdict.verdict.value, step_id, data["reasons"])
+        return SendResult(verdict.verdict.value, step_id, list(data["reasons"]))
     notice = Notice(notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id,
                     step_id=step_id, channel=channel, template_id=template_id,
                     template_version=rendered.template_version, locale=rendered.locale,
