@@ -51,7 +51,8 @@ checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact
 
 run: $(STAMP)
-	$(BIN)/dunning simulate
+	@mkdir -p out
+	$(BIN)/dunning simulate --json out/summary.json --report out/report.html
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 import boto3
 
 from sandbox.aws import local_aws, provision
+from sandbox.bootstrap import complete_mock
 from sandbox.clock import VirtualClock
 from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio, to_csv
 
@@ -228,35 +229,8 @@ class Simulation:
     # ------------------------------------------------------------------ setup
 
     def _complete_mock(self) -> None:
-        """What CloudFormation skipped on moto and the functions need: identity, secrets, config set."""
-        params = self.stack.parameters
-        domain = params["SesFromAddress"].split("@", 1)[1]
-        self.client("ses").verify_domain_identity(Domain=domain)
-        self.client("ses").verify_email_identity(EmailAddress=params["SesFromAddress"])
-        config_set = f"dunning-{params['Stage']}"
-        names = [c for c in self.client("sesv2").list_configuration_sets().get("ConfigurationSets", [])]
-        if config_set not in names:
-            self.client("sesv2").create_configuration_set(ConfigurationSetName=config_set)
-        sm = self.client("secretsmanager")
-        existing = {s["Name"] for s in sm.list_secrets().get("SecretList", [])}
-        for name, value in ((params["LinkSecretName"], LINK_SECRET),
-                            (params["WebhookSecretName"], json.dumps(WEBHOOK_SECRETS))):
-            if name not in existing:
-                sm.create_secret(Name=name, SecretString=value)
-        # The stream is polled by the sandbox (like the Lambda poller on AWS); moto's own mapping
-        # would call the handler inside put_item and deliver every record a second time.
-        # moto also drains the shard once its mapping has fired. Deleting the mapping through the
-        # API leaves it attached to the table, so it is detached there too.
-        from moto.dynamodb.models import dynamodb_backends
-
-        lam = self.client("lambda")
-        for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
-            if ":table/" in mapping["EventSourceArn"] and "/stream/" in mapping["EventSourceArn"]:
-                lam.delete_event_source_mapping(UUID=mapping["UUID"])
-        backend = dynamodb_backends[self.stack.account_id][self.stack.region]
-        for _logical_id, resource in self.stack.resources.items():
-            if resource.type == "AWS::DynamoDB::Table":
-                backend.get_table(resource.physical_id).lambda_event_source_mappings.clear()
+        """What CloudFormation skipped on moto and the functions need; the stream is polled here."""
+        complete_mock(self.stack, self.session, LINK_SECRET, WEBHOOK_SECRETS)
 
     def _open_stream(self) -> None:
         ddb = self.client("dynamodb")

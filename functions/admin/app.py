@@ -18,21 +18,15 @@ from pydantic import ValidationError
 from dunning.adapters.errors import Conflict, TransientError
 from dunning.observability import logger, metrics, tracer
 from dunning.services import admin
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ListeningSettings, load_settings
 
 PROBLEM = "application/problem+json"
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(ListeningSettings))
-    return _runtime
+# Settings and clients: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
 
 
 def problem(status: int, title: str, detail: str) -> Response[str]:

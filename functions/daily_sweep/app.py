@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dunning.observability import logger, metrics, tracer
 from dunning.services import sweep
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import SweepSettings, load_settings
 
 
@@ -26,14 +26,8 @@ class SweepRequest(BaseModel):
     sweep_date: date | None = None
 
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(SweepSettings))
-    return _runtime
+# Settings and clients: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(SweepSettings)))
 
 
 @logger.inject_lambda_context

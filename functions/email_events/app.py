@@ -15,17 +15,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dunning.observability import logger, metrics, tracer
 from dunning.services.listening import handle_email_event
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ListeningSettings, load_settings
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(ListeningSettings))
-    return _runtime
+# Settings and clients: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
 
 
 @logger.inject_lambda_context

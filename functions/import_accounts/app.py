@@ -13,17 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dunning.observability import logger, metrics, tracer
 from dunning.services import ingest
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ImportSettings, load_settings
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(ImportSettings))
-    return _runtime
+# Settings and clients: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ImportSettings)))
 
 
 @logger.inject_lambda_context

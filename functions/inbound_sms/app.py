@@ -17,7 +17,7 @@ from dunning.adapters.webhooks import InboundSms
 from dunning.domain.models import parse_instant, utc_now
 from dunning.observability import logger, metrics, tracer
 from dunning.services.listening import Deduplicated
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ListeningSettings, load_settings
 
 PROVIDER = "aws-sms"
@@ -36,23 +36,10 @@ class TwoWayMessage(BaseModel):
     previousPublishedMessageId: str | None = None  # noqa: N815
 
 
-_runtime: Runtime | None = None
-_dedupe: Deduplicated | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(ListeningSettings))
-    return _runtime
-
-
-def dedupe() -> Deduplicated:
-    global _dedupe
-    if _dedupe is None:
-        rt = runtime()
-        _dedupe = Deduplicated(rt, rt.settings.idempotency_table)  # type: ignore[attr-defined]
-    return _dedupe
+# Settings, clients and the idempotency store: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
+dedupe = cold_start(globals(), "_dedupe",
+                    lambda: Deduplicated(runtime(), runtime().settings.idempotency_table))  # type: ignore[attr-defined]
 
 
 def to_inbound(message: TwoWayMessage, published_at: str | None) -> InboundSms:

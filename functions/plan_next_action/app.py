@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from dunning.observability import logger, metrics, tracer
 from dunning.services import escalation
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import MessagingSettings, load_settings
 
 
@@ -19,14 +19,8 @@ class PlanRequest(BaseModel):
     account_id: str
 
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(MessagingSettings))
-    return _runtime
+# Settings and clients: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(MessagingSettings)))
 
 
 @logger.inject_lambda_context(correlation_id_path="case_id")

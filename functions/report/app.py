@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from dunning.domain.models import UtcDatetime
 from dunning.observability import logger, metrics, tracer
 from dunning.services import reports
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ArchiveSettings, load_settings
 
 
@@ -23,14 +23,8 @@ class ReportRequest(BaseModel):
     as_of: UtcDatetime | None = None
 
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(ArchiveSettings))
-    return _runtime
+# Settings and clients: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ArchiveSettings)))
 
 
 @logger.inject_lambda_context

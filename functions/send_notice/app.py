@@ -12,7 +12,7 @@ import dunning.domain.templates  # noqa: F401 - load Jinja2 and Babel at init, n
 from dunning.domain.models import Channel
 from dunning.observability import logger, metrics, tracer
 from dunning.services import escalation
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import MessagingSettings, load_settings
 
 
@@ -24,14 +24,8 @@ class SendRequest(BaseModel):
     template_id: str
 
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(MessagingSettings))
-    return _runtime
+# Settings and clients: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(MessagingSettings)))
 
 
 @logger.inject_lambda_context(correlation_id_path="case_id")

@@ -20,7 +20,7 @@ from dunning.adapters.webhooks import InboundSms, MalformedPayload, WebhookError
 from dunning.domain.models import utc_now
 from dunning.observability import logger, metrics, tracer
 from dunning.services.listening import Deduplicated
-from dunning.services.runtime import Runtime
+from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ListeningSettings, load_settings
 
 PROBLEM = "application/problem+json"
@@ -28,23 +28,10 @@ TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
-_runtime: Runtime | None = None
-_dedupe: Deduplicated | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(load_settings(ListeningSettings))
-    return _runtime
-
-
-def dedupe() -> Deduplicated:
-    global _dedupe
-    if _dedupe is None:
-        rt = runtime()
-        _dedupe = Deduplicated(rt, rt.settings.idempotency_table)  # type: ignore[attr-defined]
-    return _dedupe
+# Settings, clients and the idempotency store: built on first use, once per cold start.
+runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
+dedupe = cold_start(globals(), "_dedupe",
+                    lambda: Deduplicated(runtime(), runtime().settings.idempotency_table))  # type: ignore[attr-defined]
 
 
 def _secrets() -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -103,3 +104,18 @@ class Runtime:
         if phone is None:
             return None
         return hmac.new(self.link_secret, phone.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def cold_start[T](namespace: dict[str, Any], name: str, build: Callable[[], T]) -> Callable[[], T]:
+    """A getter for what a handler builds once per cold start (settings, clients), on first use
+    and never at import time. The value lives in the handler module's global ``name``, so a test
+    that needs a fresh cold start sets that global back to None."""
+    namespace.setdefault(name, None)
+
+    def get() -> T:
+        value = namespace[name]
+        if value is None:
+            value = namespace[name] = build()
+        return value
+
+    return get
