@@ -447,16 +447,19 @@ class Simulation:
         self.events["payments"] += 1
 
     def _call_tasks(self, now: datetime) -> None:
+        self._drain("CallQueue", "call_tasks", lambda task: self._agent_call(task, now))
+
+    def _drain(self, queue: str, counter: str, handle: Callable[[dict[str, Any]], None]) -> None:
+        """Work a task queue the way an agent's or an admin's desk would: take, act, delete."""
         sqs = self.client("sqs")
-        url = self.stack.queue_url("CallQueue")
+        url = self.stack.queue_url(queue)
         while True:
             msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not msgs:
                 return
             for m in msgs:
-                task = json.loads(m["Body"])
-                self.events["call_tasks"] += 1
-                self._agent_call(task, now)
+                self.events[counter] += 1
+                handle(json.loads(m["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
     def _agent_call(self, task: dict[str, Any], now: datetime) -> None:
@@ -493,17 +496,7 @@ class Simulation:
             person.plan.append((datetime(due.year, due.month, due.day, 15, tzinfo=UTC), amount))
 
     def _legal_reviews(self, now: datetime) -> None:
-        sqs = self.client("sqs")
-        url = self.stack.queue_url("LegalReviewQueue")
-        while True:
-            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not msgs:
-                return
-            for m in msgs:
-                task = json.loads(m["Body"])
-                self.events["legal_reviews"] += 1
-                self._approve(task, now)
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        self._drain("LegalReviewQueue", "legal_reviews", lambda task: self._approve(task, now))
 
     def _approve(self, task: dict[str, Any], now: datetime) -> None:
         if self.has_function("AdminFunction"):
@@ -562,7 +555,9 @@ class Simulation:
         return {
             "accounts": self.config.accounts, "days": self.config.days, "seed": self.config.seed,
             "start": self.config.start.isoformat(),
-            "cases_opened": kinds["CASE_OPENED"],
+            # Pre-due reminder records open no collection case.
+            "cases_opened": sum(1 for e in ledger if e.get("kind") == "CASE_OPENED"
+                                and not (e.get("data") or {}).get("pre_due")),
             "cases_cured": statuses["RESOLVED"],
             "case_statuses": dict(sorted(statuses.items())),
             "legal_referrals": statuses["REFERRED_TO_LEGAL"],

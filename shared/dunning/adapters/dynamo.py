@@ -10,9 +10,9 @@ LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -118,23 +118,6 @@ class AccountsRepository:
         except ClientError as exc:
             _reraise(exc)
         return new
-
-    def due_on(self, day: date) -> Iterator[str]:
-        """Account ids whose due date is `day` and that still owe money (sparse DueIndex)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "DueIndex",
-            "KeyConditionExpression": "due_date_key = :d",
-            "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
-        }
-        while True:
-            self.counter.reads += 1
-            resp = self._db.query(**kwargs)
-            for item in resp.get("Items", []):
-                yield item["account_id"]["S"]
-            if "LastEvaluatedKey" not in resp:
-                return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
 # --------------------------------------------------------------------------- collections
