@@ -30,7 +30,7 @@ from typing import Any, TextIO
 import boto3
 
 from sandbox.aws import local_aws, provision
-from sandbox.bootstrap import complete_mock
+from sandbox.bootstrap import complete_mock, stream_record
 from sandbox.clock import VirtualClock
 from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio, to_csv
 
@@ -318,7 +318,7 @@ class Simulation:
             if not records:
                 return
             for start in range(0, len(records), _STREAM_BATCH):
-                self._deliver([_stream_record(r, self.stream_arn) for r in records[start:start + _STREAM_BATCH]])
+                self._deliver([stream_record(r, self.stream_arn) for r in records[start:start + _STREAM_BATCH]])
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         pending = records
@@ -629,21 +629,6 @@ def _case_field(item: dict[str, Any], name: str) -> Any:
         except ValueError:
             return None
     return None
-
-
-def _stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """boto3 parsed the record (datetimes); the Lambda poller hands the handler plain JSON."""
-    out = json.loads(json.dumps(record, default=_json_default))
-    out["eventSourceARN"] = stream_arn
-    return out
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, Decimal | bytes):
-        return str(value)
-    raise TypeError(type(value).__name__)
 
 
 def _admin_event(command: dict[str, Any], now: datetime) -> dict[str, Any]:

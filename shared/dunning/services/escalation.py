@@ -80,7 +80,6 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
         rt.collections.commit(record, entries, at=now, actor=actor)
     except Conflict as exc:
         raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
-    metrics.add_metric(name=f"Decision{decision.action.value.title().replace('_', '')}", unit="Count", value=1)
     count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=data["reasons"])
     if decision.action is Action.WAIT and COMPLIANCE_DEFERRALS.intersection(decision.reasons):
         count("NoticesDeferred", Variant=case.variant,
