@@ -568,7 +568,7 @@ class Simulation:
             "payments": self.events["payments"],
             "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],
                          "broken": reasons["PROMISE_BROKEN"]},
-            "plans": {"offered": kinds["PLAN"], "accepted": kinds["PLAN"],
+            "plans": {"offered": len(_plan_ids(ledger)), "accepted": len(_plan_ids(ledger, "ACTIVE")),
                       "completed": reasons["PLAN_COMPLETED"], "broken": reasons["PLAN_BROKEN"]},
             "lambda_invocations": dict(sorted(invocations.items())),
             "aws_calls_per_notice": round(sum(self.runtime.aws_calls.values()) / sent, 2) if sent else None,
@@ -665,6 +665,13 @@ _REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
     Persona.DISPUTES: lambda now: "I dispute this debt, it is not mine",
     Persona.WRONG_NUMBER: lambda now: "Wrong number, I don't know this person",
 }
+
+
+def _plan_ids(ledger: list[dict[str, Any]], status: str | None = None) -> set[str]:
+    """Plans seen in PLAN ledger entries (an accepted plan is also an offered one)."""
+    return {str(e["data"].get("plan_id")) for e in ledger
+            if e.get("kind") == "PLAN" and isinstance(e.get("data"), dict)
+            and (status is None or e["data"].get("status") == status)}
 
 
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
