@@ -10,12 +10,19 @@ moto's table Query also sorts every item of the table to find one partition; the
 it just that partition, as DynamoDB itself does. And moto serialises item responses through a
 generic, shape-walking serialiser that costs milliseconds per item; item data is already in the
 wire format, so the sandbox writes it as plain JSON.
+
+moto's Step Functions interpreter builds a new JSONPath parser (a yacc table) for every path it
+evaluates and a new boto3 client for every Lambda task; the sandbox parses each path once and
+keeps one client per service and region, as a long-lived service would.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -134,6 +141,45 @@ def execute_result(self: DynamoResult, context: Any) -> Any:
     return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
 
+def _cached_clients(make: Callable[..., Any]) -> Callable[..., Any]:
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:  # a role to assume: not shared
+            return make(region, service, state_credentials)
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = make(region, service)
+            return clients[(region, service)]
+
+    return boto_client_for
+
+
+@contextmanager
+def _patched(modules: list[Any], name: str, value: Any) -> Iterator[None]:
+    originals = [(module, getattr(module, name)) for module in modules if hasattr(module, name)]
+    for module, _ in originals:
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for module, original in originals:
+            setattr(module, name, original)
+
+
+@contextmanager
+def _faster_step_functions() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+    # Every interpreter module that imported boto_client_for by name gets the caching one.
+    interpreter = [m for n, m in list(sys.modules.items()) if n.startswith("moto.stepfunctions.parser.") and m]
+    with (_patched(interpreter, "boto_client_for", _cached_clients(boto_client.boto_client_for)),
+          _patched([json_path], "parse", functools.lru_cache(maxsize=1024)(json_path.parse))):
+        yield
+
+
 @contextmanager
 def faster_moto() -> Iterator[None]:
     original: Callable[..., None] = DynamoDBBackend.transact_write_items
@@ -141,7 +187,8 @@ def faster_moto() -> Iterator[None]:
     Table.query = query  # type: ignore[method-assign]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
     try:
-        yield
+        with _faster_step_functions():
+            yield
     finally:
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
         Table.query = _table_query  # type: ignore[method-assign]

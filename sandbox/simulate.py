@@ -181,7 +181,9 @@ class Simulation:
             warnings.simplefilter("ignore", UserWarning)
             logging.getLogger("moto").setLevel(logging.ERROR)
             self.runtime, self.tap = runtime, tap
-            self.stack = provision(parameters={"LogLevel": "WARNING"})
+            # The policy never changes during a run, and simulated hours pass between a function's
+            # invocations: with the production 5-minute cache nearly every one would read SSM again.
+            self.stack = provision(parameters={"LogLevel": "WARNING", "PolicyCacheSeconds": "86400"})
             self.session = boto3.session.Session(region_name=self.stack.region)
             self._clients: dict[str, Any] = {}
             self._complete_mock()
