@@ -11,9 +11,11 @@ it just that partition, as DynamoDB itself does. And moto serialises item respon
 generic, shape-walking serialiser that costs milliseconds per item; item data is already in the
 wire format, so the sandbox writes it as plain JSON.
 
-moto's Step Functions interpreter builds a new JSONPath parser (a yacc table) for every path it
-evaluates and a new boto3 client for every Lambda task; the sandbox parses each path once and
-keeps one client per service and region, as a long-lived service would.
+moto's Step Functions interpreter parses the whole state machine definition again for every
+execution, builds a new JSONPath parser (a yacc table) for every path it evaluates and a new
+boto3 client for every Lambda task. The sandbox parses each definition and each path once (the
+evaluation components are still built fresh for every execution) and keeps one client per
+service and region, as a long-lived service would.
 """
 
 from __future__ import annotations
@@ -146,8 +148,7 @@ def _cached_clients(make: Callable[..., Any]) -> Callable[..., Any]:
     lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        if state_credentials is not None:  # a role to assume: not shared
-            return make(region, service, state_credentials)
+        # moto's own function ignores state_credentials (it always uses test keys): so may the cache.
         with lock:
             if (region, service) not in clients:
                 clients[(region, service)] = make(region, service)
@@ -168,15 +169,36 @@ def _patched(modules: list[Any], name: str, value: Any) -> Iterator[None]:
             setattr(module, name, original)
 
 
+def _cached_parse_trees(parse: Callable[[str], Any]) -> Any:
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    trees: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def cached(definition: str) -> tuple[Any, Any]:
+        with lock:
+            tree = trees.get(definition)
+        if tree is None:
+            _, tree = parse(definition)  # raises on a syntax error, as before
+            with lock:
+                trees[definition] = tree
+        # The parse tree is read-only; the components evaluated for an execution are new each time.
+        return Preprocessor().visit(tree), tree
+
+    return staticmethod(cached)
+
+
 @contextmanager
 def _faster_step_functions() -> Iterator[None]:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
     # Every interpreter module that imported boto_client_for by name gets the caching one.
     interpreter = [m for n, m in list(sys.modules.items()) if n.startswith("moto.stepfunctions.parser.") and m]
     with (_patched(interpreter, "boto_client_for", _cached_clients(boto_client.boto_client_for)),
-          _patched([json_path], "parse", functools.lru_cache(maxsize=1024)(json_path.parse))):
+          _patched([json_path], "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
+          _patched([AmazonStateLanguageParser], "parse", _cached_parse_trees(AmazonStateLanguageParser.parse))):
         yield
 
 
