@@ -139,7 +139,7 @@ def _cost(results: dict[str, Any]) -> dict[str, Any]:
     # for the escalation functions; in-process times on moto are reported beside it (an upper bound).
     cpu_ms = results.get("cpu", {}).get("total_us", 5000) / 1000
     aws_calls = reads + writes + sum(c.get("sends", 0) + c.get("other", 0) for c in calls.values())
-    est_ms = invocations * 10 + cpu_ms * tp["invocations"].get("SendNotice", 0) + aws_calls * 8
+    est_ms = invocations * 10 + cpu_ms * sum((tp.get("notices") or {}).values()) + aws_calls * 8
     gb_seconds = est_ms / 1000 * 0.25
     notices = tp["notices"] or {}
     sms = notices.get("SMS", 0)

@@ -1,4 +1,4 @@
-"""AWS calls per notice sent: the PlanNextAction that decided SEND plus the SendNotice that sent.
+"""AWS calls per notice sent: the PlanNextAction that decided SEND and sent it.
 
 Every botocore call is counted (not only the repositories' counters): secrets, SSM, SQS, the
 providers. The first case pays the cold start (the link secret); the rest are warm.
@@ -18,40 +18,26 @@ def notice_path(cases: int = 20) -> dict[str, Any]:
     from tests.functions.conftest import NOW, make_account, seed_case
     from tests.support.aws import FakeContext, load_function
 
-    plan_fn, send_fn = load_function("plan_next_action"), load_function("send_notice")
+    plan_fn = load_function("plan_next_action")
     with moto_tables() as env, spying() as spy, time_machine.travel(NOW, tick=False):
-        plan_fn._runtime = send_fn._runtime = None
+        plan_fn._runtime = None
         spy.recording = False
         for i in range(cases):
             seed_case(env, make_account(account_id=f"acc-{2000 + i}"))
         spy.recording = True
         plan_ops: list[Counter[str]] = []
-        send_ops: list[Counter[str]] = []
         sent = 0
         for i in range(cases):
             ids = {"case_id": f"acc-{2000 + i}-20261102", "account_id": f"acc-{2000 + i}"}
             spy.take()
             decision = plan_fn.lambda_handler(dict(ids), FakeContext())
             plan_calls = spy.take()
-            if decision["action"] != "SEND":
-                continue
-            out = send_fn.lambda_handler(
-                {
-                    **ids,
-                    "step_id": decision["step_id"],
-                    "channel": decision["channel"],
-                    "template_id": decision["template_id"],
-                },
-                FakeContext(),
-            )
-            send_calls = spy.take()
-            if out["status"] != "SENT":
+            if decision.get("sent", {}).get("status") != "SENT":
                 continue
             sent += 1
             plan_ops.append(Counter(f"{s}:{o}" for s, o in plan_calls))
-            send_ops.append(Counter(f"{s}:{o}" for s, o in send_calls))
-        plan_fn._runtime = send_fn._runtime = None
-    warm_plan, warm_send = plan_ops[1:], send_ops[1:]
+        plan_fn._runtime = None
+    warm = plan_ops[1:]
 
     def per_notice(rows: list[Counter[str]]) -> dict[str, float]:
         total: Counter[str] = Counter()
@@ -66,14 +52,10 @@ def notice_path(cases: int = 20) -> dict[str, Any]:
             out[kind_of(service, operation)] += n
         return {k: round(out[k], 2) for k in ("reads", "writes", "sends", "other")}
 
-    plan_w, send_w = per_notice(warm_plan), per_notice(warm_send)
-    both = Counter(plan_w)
-    both.update(send_w)
+    warm_ops = per_notice(warm)
     return {
         "notices_sent": sent,
-        "cold": {"plan": dict(plan_ops[0]), "send": dict(send_ops[0])},
-        "warm_plan_ops": plan_w,
-        "warm_send_ops": send_w,
-        "send_notice_only": kinds(send_w) | {"total": round(sum(send_w.values()), 2)},
-        "notice_path": kinds(dict(both)) | {"total": round(sum(both.values()), 2)},
+        "cold": dict(plan_ops[0]),
+        "warm_ops": warm_ops,
+        "notice_path": kinds(warm_ops) | {"total": round(sum(warm_ops.values()), 2)},
     }

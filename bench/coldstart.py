@@ -14,7 +14,6 @@ from bench.common import PYTHON, QUIET_ENV, ROOT, median
 
 FUNCTIONS = (
     "plan_next_action",
-    "send_notice",
     "agent_task",
     "record_failure",
     "daily_sweep",

@@ -77,7 +77,7 @@ name, invoke = sys.argv[1], sys.argv[2] == "1"
 import pytest, time_machine
 from tests.functions.conftest import NOW, seed_case
 from tests.support.aws import FakeContext, load_event, load_function, moto_env
-EVENTS = {"plan_next_action": "plan_next_action/plan", "send_notice": "send_notice/send-email",
+EVENTS = {"plan_next_action": "plan_next_action/plan",
           "record_failure": "record_failure/failure", "daily_sweep": "daily_sweep/scheduled"}
 with pytest.MonkeyPatch.context() as mp, moto_env(mp) as env, time_machine.travel(NOW, tick=False):
     seed_case(env)
@@ -113,7 +113,7 @@ def _memory_sizes() -> dict[str, int]:
 
 
 def memory(
-    functions: tuple[str, ...] = ("plan_next_action", "send_notice", "record_failure", "daily_sweep"),
+    functions: tuple[str, ...] = ("plan_next_action", "record_failure", "daily_sweep"),
 ) -> dict[str, Any]:
     """Peak RSS of a fresh interpreter that invokes the handler on moto, minus the same process
     without the function (moto, boto3 and the seed data are not the function's), plus the bare

@@ -152,11 +152,10 @@ def _figures(
     by_function: dict[str, Counter[str]] = defaultdict(Counter)
     invocations: Counter[str] = Counter()
     notice_path: Counter[str] = Counter()
-    pending_plan: dict[str | None, Counter[str]] = {}  # case id -> the Plan that decided SEND
     ops: dict[str, Counter[str]] = defaultdict(Counter)
     sent = 0
     duration_ms: Counter[str] = Counter()
-    for name, payload, made, case_id in outputs:
+    for name, payload, made, _case_id in outputs:
         short = _short(name)
         duration_ms[short] += made.pop("_ms", 0)
         by_function[short].update(made)
@@ -166,18 +165,9 @@ def _figures(
             body = json.loads(payload)
         except ValueError:
             body = None
-        if short == "PlanNextAction":
-            if isinstance(body, dict) and body.get("action") == "SEND":
-                pending_plan[case_id] = made
-            else:
-                pending_plan.pop(case_id, None)
-        elif short == "SendNotice":
-            plan = pending_plan.pop(case_id, None)
-            if isinstance(body, dict) and body.get("status") == "SENT":
-                sent += 1
-                notice_path.update(made)
-                if plan is not None:
-                    notice_path.update(plan)
+        if short == "PlanNextAction" and isinstance(body, dict) and body.get("sent", {}).get("status") == "SENT":
+            sent += 1
+            notice_path.update(made)
 
     def kinds(ops: Counter[str]) -> dict[str, int]:
         out: Counter[str] = Counter()
@@ -205,7 +195,7 @@ def _figures(
         },
         "ops_per_invocation": {
             f: {op: round(n / invocations[f], 2) for op, n in sorted(ops[f].items())}
-            for f in ("PlanNextAction", "SendNotice")
+            for f in ("PlanNextAction",)
             if invocations[f]
         },
         "notice_path_per_sent": (
@@ -247,7 +237,6 @@ def _item_bytes(item: dict[str, Any]) -> int:
 def _short(function_name: str) -> str:
     for stem in (
         "PlanNextAction",
-        "SendNotice",
         "AgentTask",
         "RecordFailure",
         "DailySweep",

@@ -1,4 +1,7 @@
-"""PlanNextAction: the escalation's Plan state. Ids in, one decision out (ids and codes only)."""
+"""PlanNextAction: the escalation's Plan state. Ids in, one decision out (ids and codes only).
+
+A SEND decision is sent here, at most once per case step (see dunning.services.escalation).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+import dunning.domain.templates  # noqa: F401 - load Jinja2 and Babel at init, not on the first notice
 from dunning.observability import logger, metrics, tracer
 from dunning.services import escalation
 from dunning.services.runtime import Runtime, cold_start

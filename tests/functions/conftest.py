@@ -49,8 +49,8 @@ def seed_case(env: dict[str, str], account: Account | None = None, **case_kw: An
     account = account or make_account()
     AccountsRepository(db, env["ACCOUNTS_TABLE"]).put(account, None)
     case = Case(case_id=f"{account.account_id}-20261102", account_id=account.account_id, opened_at=NOW,
-                strategy_id="standard", variant="champion", **case_kw)
+                **({"strategy_id": "standard", "variant": "champion"} | case_kw))
     CollectionsRepository(db, env["COLLECTIONS_TABLE"]).commit(
-        CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {"strategy_id": "standard"})],
+        CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {"strategy_id": case.strategy_id})],
         at=NOW, actor="test", create=True)
     return account, case

@@ -1,5 +1,5 @@
 """Every AWS call one notice costs, counted at botocore (not the repositories' own counters): the
-PlanNextAction that decides SEND, then the SendNotice that sends. docs/performance.md quotes these."""
+PlanNextAction that decides SEND and sends. docs/performance.md quotes these."""
 
 from __future__ import annotations
 
@@ -43,29 +43,17 @@ def kinds(made: list[tuple[str, str]]) -> Counter[str]:
     )
 
 
-def notice(fns: dict[str, Any], account_id: str, calls: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:
+def notice(fns: dict[str, Any], account_id: str, calls: list[tuple[str, str]]) -> list[tuple[str, str]]:
     ids = {"case_id": f"{account_id}-20261102", "account_id": account_id}
     calls.clear()
     decision = fns["plan"].lambda_handler(dict(ids), FakeContext())
-    planned = list(calls)
-    assert decision["action"] == "SEND"
-    calls.clear()
-    out = fns["send"].lambda_handler(
-        {
-            **ids,
-            "step_id": decision["step_id"],
-            "channel": decision["channel"],
-            "template_id": decision["template_id"],
-        },
-        FakeContext(),
-    )
-    assert out["status"] == "SENT"
-    return planned, list(calls)
+    assert decision["action"] == "SEND" and decision["sent"]["status"] == "SENT"
+    return list(calls)
 
 
 @pytest.fixture
 def fns() -> Any:
-    mods = {"plan": load_function("plan_next_action"), "send": load_function("send_notice")}
+    mods = {"plan": load_function("plan_next_action")}
     for mod in mods.values():
         mod._runtime = None
     yield mods
@@ -73,17 +61,17 @@ def fns() -> Any:
         mod._runtime = None
 
 
-def test_a_warm_notice_costs_four_reads_three_writes_and_one_send(aws, clock, fns, calls) -> None:
+def test_a_warm_notice_costs_two_reads_two_writes_and_one_send(aws, clock, fns, calls) -> None:
     for account_id in ("acc-3001", "acc-3002"):
         seed_case(aws, make_account(account_id=account_id))
     notice(fns, "acc-3001", calls)  # cold: the link secret is fetched once per container
-    planned, sent = notice(fns, "acc-3002", calls)
+    made = notice(fns, "acc-3002", calls)
 
-    assert sorted(o for _, o in planned) == ["GetItem", "Query", "TransactWriteItems"]
-    assert sorted(o for _, o in sent) == ["GetItem", "PutItem", "Query", "SendEmail", "TransactWriteItems"]
-    assert kinds(sent) == {"reads": 2, "writes": 2, "sends": 1}  # SendNotice alone: 5
-    assert kinds(planned + sent) == {"reads": 4, "writes": 3, "sends": 1}  # the notice path: 8
-    assert ("dynamodb", "Scan") not in planned + sent
+    # Query history + GetItem account; decision with the SENDING gate; the provider; SENT with the text.
+    assert sorted(o for _, o in made) == ["GetItem", "Query", "SendEmail", "TransactWriteItems",
+                                          "TransactWriteItems"]
+    assert kinds(made) == {"reads": 2, "writes": 2, "sends": 1}  # the notice path: 5
+    assert ("dynamodb", "Scan") not in made
 
 
 def test_the_link_secret_is_read_once_per_container_not_per_notice(aws, clock, fns, calls) -> None:
@@ -94,6 +82,6 @@ def test_the_link_secret_is_read_once_per_container_not_per_notice(aws, clock, f
     clear_caches()  # a new container: nothing fetched yet
     secrets = []
     for account_id in ("acc-3101", "acc-3102", "acc-3103"):
-        planned, sent = notice(fns, account_id, calls)
-        secrets.append(sum(1 for s, _ in planned + sent if s == "secretsmanager"))
+        made = notice(fns, account_id, calls)
+        secrets.append(sum(1 for s, _ in made if s == "secretsmanager"))
     assert secrets == [1, 0, 0]

@@ -43,6 +43,7 @@ def ses_id(env: dict[str, str], fn: Any) -> str:
         "first_notice",
         Channel.EMAIL,
         "first_notice",
+        actor="test",
         kind=AttemptKind.COLLECTION,
     )
     assert result.status == "SENT"

@@ -1,4 +1,5 @@
-"""PlanNextAction, SendNotice, AgentTask and RecordFailure on moto, driven by the sample events."""
+"""PlanNextAction (which sends what it decides to send), AgentTask and RecordFailure on moto, driven by the
+sample events."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ import pytest
 from dunning.adapters.dynamo import CollectionsRepository
 from dunning.domain.ledger import verify_chain
 from dunning.domain.models import EntryKind, NoticeStatus
-from tests.functions.conftest import seed_case
+from tests.functions.conftest import make_account, seed_case
 from tests.support.aws import REGION, FakeContext, load_event, load_function, sent_emails, sent_sms
 
 
 @pytest.fixture
 def fns() -> dict[str, Any]:
-    mods = {name: load_function(name) for name in ("plan_next_action", "send_notice", "agent_task",
-                                                    "record_failure")}
+    mods = {name: load_function(name) for name in ("plan_next_action", "agent_task", "record_failure")}
     for mod in mods.values():
         mod._runtime = None
     return mods
@@ -29,48 +29,54 @@ def history(env: dict[str, str], account_id: str = "acc-1001"):  # type: ignore[
         account_id)
 
 
-def test_plan_returns_one_decision_with_ids_only_and_records_it(aws, clock, fns) -> None:
+def plan(fns: dict[str, Any]) -> dict[str, Any]:
+    return fns["plan_next_action"].lambda_handler(load_event("plan_next_action/plan"), FakeContext())
+
+
+def test_plan_decides_sends_and_returns_ids_only(aws, clock, fns) -> None:
     seed_case(aws)
-    out = fns["plan_next_action"].lambda_handler(load_event("plan_next_action/plan"), FakeContext())
+    out = plan(fns)
     assert out["action"] == "SEND" and out["step_id"] == "first_notice"
+    assert out["sent"] == {"status": "SENT", "step_id": "first_notice", "reasons": []}
     text = json.dumps(out)
     assert "dana" not in text.lower() and "437" not in text and "+1202" not in text
-    entries = history(aws).ledger["acc-1001-20261102"]
-    assert [e.kind for e in entries] == [EntryKind.CASE_OPENED, EntryKind.DECISION]
+    assert len(sent_emails()) == 1
 
 
-def test_send_notice_sends_once_records_content_and_keeps_the_chain(aws, clock, fns) -> None:
+def test_a_sent_notice_is_recorded_with_its_content_after_the_decision(aws, clock, fns) -> None:
     seed_case(aws)
-    event = load_event("send_notice/send-email")
-    first = fns["send_notice"].lambda_handler(event, FakeContext())
-    again = fns["send_notice"].lambda_handler(event, FakeContext())
-    assert first["status"] == "SENT"
-    assert again["status"] == "SENT"
-    assert len(sent_emails()) == 1  # at most once per step
+    plan(fns)
     h = history(aws)
     notice = h.notices["acc-1001-20261102"][0]
     assert notice.status is NoticeStatus.SENT and notice.provider_message_id
     ledger = h.ledger["acc-1001-20261102"]
-    assert ledger[-1].kind is EntryKind.NOTICE and "Dana" in ledger[-1].data["body"]
+    assert [e.kind for e in ledger] == [EntryKind.CASE_OPENED, EntryKind.DECISION, EntryKind.NOTICE]
+    assert ledger[1].data["action"] == "SEND" and "Dana" in ledger[-1].data["body"]
     assert verify_chain("acc-1001-20261102", ledger).ok
 
 
-def test_send_costs_two_reads_two_writes_and_one_provider_call(aws, clock, fns) -> None:
+def test_planning_again_never_sends_a_step_twice(aws, clock, fns) -> None:
     seed_case(aws)
-    mod = fns["send_notice"]
-    mod.lambda_handler(load_event("send_notice/send-sms"), FakeContext())  # warm: policy, secret
+    plan(fns)
+    again = plan(fns)
+    assert again["action"] == "WAIT" and "sent" not in again
+    assert len(sent_emails()) == 1  # at most once per step
+
+
+def test_a_notice_costs_two_reads_two_writes_and_one_provider_call(aws, clock, fns) -> None:
+    seed_case(aws, make_account(account_id="acc-2001"))
+    seed_case(aws)
+    mod = fns["plan_next_action"]
+    mod.lambda_handler({"case_id": "acc-2001-20261102", "account_id": "acc-2001"}, FakeContext())  # warm
     rt = mod.runtime()
     rt.counter.reset()
     rt.sends = 0
-    event = load_event("send_notice/send-email")
-    mod.lambda_handler(event, FakeContext())
+    assert plan(fns)["sent"]["status"] == "SENT"
     assert (rt.counter.reads, rt.counter.writes, rt.sends) == (2, 2, 1)
 
 
-def test_a_crash_after_the_provider_call_is_uncertain_and_never_resent(aws, clock, fns, monkeypatch) -> None:
+def test_a_provider_failure_of_unknown_outcome_is_uncertain_and_never_resent(aws, clock, fns, monkeypatch) -> None:
     seed_case(aws)
-    mod = fns["send_notice"]
-    rt = mod.runtime()
     from dunning.adapters.senders import SesEmailSender
 
     def accepted_then_lost(self, message):  # type: ignore[no-untyped-def]
@@ -78,22 +84,42 @@ def test_a_crash_after_the_provider_call_is_uncertain_and_never_resent(aws, cloc
 
     with monkeypatch.context() as patched:
         patched.setattr(SesEmailSender, "send", accepted_then_lost)
-        out = mod.lambda_handler(load_event("send_notice/send-email"), FakeContext())
-    assert out["status"] == "UNCERTAIN"
-    again = mod.lambda_handler(load_event("send_notice/send-email"), FakeContext())
-    assert again["status"] == "UNCERTAIN"
+        out = plan(fns)
+    assert out["sent"]["status"] == "UNCERTAIN"
+    assert plan(fns).get("step_id") != "first_notice"  # the uncertain step is never planned again
     assert sent_emails() == []
-    plan = fns["plan_next_action"].lambda_handler(load_event("plan_next_action/plan"), FakeContext())
-    assert plan.get("step_id") != "first_notice"  # the uncertain step is never planned again
-    assert rt is mod.runtime()
+
+
+class Killed(BaseException):
+    """The Lambda sandbox dies (timeout, out of memory) with no chance to record anything."""
+
+
+def test_a_plan_killed_after_the_gate_is_uncertain_on_the_retry_and_never_resent(
+        aws, clock, fns, monkeypatch) -> None:
+    seed_case(aws)
+    from dunning.adapters.senders import SesEmailSender
+
+    def killed(self, message):  # type: ignore[no-untyped-def]
+        raise Killed
+
+    with monkeypatch.context() as patched, pytest.raises(Killed):
+        patched.setattr(SesEmailSender, "send", killed)
+        plan(fns)
+    assert history(aws).notices["acc-1001-20261102"][0].status is NoticeStatus.SENDING
+    retry = plan(fns)  # Step Functions retry of the Plan state
+    assert "sent" not in retry and retry.get("step_id") != "first_notice"
+    assert sent_emails() == []
+    assert history(aws).notices["acc-1001-20261102"][0].status is NoticeStatus.UNCERTAIN
+    ledger = history(aws).ledger["acc-1001-20261102"]
+    assert [e.data["status"] for e in ledger if e.kind is EntryKind.NOTICE] == ["UNCERTAIN"]
+    assert verify_chain("acc-1001-20261102", ledger).ok
 
 
 def test_sms_goes_through_sns_with_the_segment_count_recorded(aws, clock, fns) -> None:
-    seed_case(aws)
-    out = fns["send_notice"].lambda_handler(load_event("send_notice/send-sms"), FakeContext())
-    assert out["status"] == "SENT"
-    sms = sent_sms()
-    assert len(sms) == 1
+    seed_case(aws, strategy_id="sms_first", variant="challenger")
+    out = plan(fns)
+    assert out["channel"] == "SMS" and out["sent"]["status"] == "SENT"
+    assert len(sent_sms()) == 1
     notice = history(aws).notices["acc-1001-20261102"][0]
     assert notice.segments and notice.segments <= 3
 

@@ -51,10 +51,24 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dic
 
 
 @pytest.fixture
-def send_fn() -> Any:
-    mod = load_function("send_notice")
+def plan_fn() -> Any:
+    mod = load_function("plan_next_action")
     mod._runtime = None
     return mod
+
+
+def _plan(plan_fn: Any) -> str | None:
+    """One Plan state: the status of the notice it sent, or None when it sent nothing."""
+    out = plan_fn.lambda_handler(load_event("plan_next_action/plan"), FakeContext())
+    return out["sent"]["status"] if "sent" in out else None
+
+
+def _seed(env: dict[str, str], channel: Channel) -> None:
+    # The champion strategy opens with an email, the challenger with an SMS.
+    if channel is Channel.EMAIL:
+        seed_case(env)
+    else:
+        seed_case(env, strategy_id="sms_first", variant="challenger")
 
 
 def _history(account_id: str = "acc-1001") -> Any:
@@ -84,25 +98,24 @@ def _provider_count(channel: Channel) -> list[Any]:
 # =========================================================================== provider faults
 
 PROVIDER = {
-    Channel.EMAIL: ("sesv2", "SendEmail", "send_notice/send-email", "TooManyRequestsException"),
-    Channel.SMS: ("sns", "Publish", "send_notice/send-sms", "Throttled"),
+    Channel.EMAIL: ("sesv2", "SendEmail", "TooManyRequestsException"),
+    Channel.SMS: ("sns", "Publish", "Throttled"),
 }
 
 
 @pytest.mark.parametrize("channel", [Channel.EMAIL, Channel.SMS])
 def test_throttled_provider_releases_the_gate_and_the_retry_sends_exactly_once(
-    env, send_fn, tally: Tally, channel: Channel
+    env, plan_fn, tally: Tally, channel: Channel
 ) -> None:
-    seed_case(env)
-    service, operation, event_name, code = PROVIDER[channel]
-    event = load_event(event_name)
+    _seed(env, channel)
+    service, operation, code = PROVIDER[channel]
     with provider_faults() as faults:
         faults.add(Fault(service, operation, code, 400 if channel is Channel.SMS else 429))
-        with pytest.raises(TransientError):  # Step Functions retries SendNotice on this error
-            send_fn.lambda_handler(event, FakeContext())
+        with pytest.raises(TransientError):  # Step Functions retries the Plan state on this error
+            _plan(plan_fn)
         assert _history().notices.get(CASE, []) == []  # the gate is released: nothing went out
-        assert send_fn.lambda_handler(event, FakeContext())["status"] == "SENT"
-        assert send_fn.lambda_handler(event, FakeContext())["status"] == "SENT"  # a late replay
+        assert _plan(plan_fn) == "SENT"
+        assert _plan(plan_fn) is None  # a late replay plans again and sends nothing
     tally.faults_injected += faults.injected
     sent = _provider_count(channel)
     tally.notices_duplicated += max(0, len(sent) - 1)
@@ -113,15 +126,14 @@ def test_throttled_provider_releases_the_gate_and_the_retry_sends_exactly_once(
 
 @pytest.mark.parametrize("channel", [Channel.EMAIL, Channel.SMS])
 def test_provider_5xx_after_accepting_is_uncertain_never_resent_and_counts_against_the_caps(
-    env, send_fn, tally: Tally, channel: Channel
+    env, plan_fn, tally: Tally, channel: Channel
 ) -> None:
-    seed_case(env)
-    service, operation, event_name, _ = PROVIDER[channel]
-    event = load_event(event_name)
+    _seed(env, channel)
+    service, operation, _ = PROVIDER[channel]
     with provider_faults() as faults:
         faults.add(Fault(service, operation, "InternalFailure", 500, accepted=True, times=5))
-        assert send_fn.lambda_handler(event, FakeContext())["status"] == "UNCERTAIN"
-        assert send_fn.lambda_handler(event, FakeContext())["status"] == "UNCERTAIN"  # a retry
+        assert _plan(plan_fn) == "UNCERTAIN"
+        assert _plan(plan_fn) is None  # a retry sends nothing
     tally.faults_injected += faults.injected
     sent = _provider_count(channel)
     assert len(sent) == 1  # the provider has it once; no client-side retry sent it again
@@ -129,15 +141,13 @@ def test_provider_5xx_after_accepting_is_uncertain_never_resent_and_counts_again
     notice = _history().notices[CASE][0]
     assert notice.status is NoticeStatus.UNCERTAIN
     # The planner never plans the step again, and the uncertain message counts against the daily cap.
-    plan = load_function("plan_next_action")
-    plan._runtime = None
     assert (
-        plan.lambda_handler(load_event("plan_next_action/plan"), FakeContext()).get("step_id")
+        plan_fn.lambda_handler(load_event("plan_next_action/plan"), FakeContext()).get("step_id")
         != notice.step_id
     )
-    rt = send_fn.runtime()
+    rt = plan_fn.runtime()
     other = escalation.send(
-        rt, rt.sender(channel), CASE, "acc-1001", "extra_same_day", channel, "overdue_reminder"
+        rt, rt.sender(channel), CASE, "acc-1001", "extra_same_day", channel, "overdue_reminder", actor="test"
     )
     assert other.status == "DEFER" and "DAILY_CAP" in other.reasons
     tally.notices_duplicated += max(0, len(_provider_count(channel)) - 1)
@@ -146,7 +156,7 @@ def test_provider_5xx_after_accepting_is_uncertain_never_resent_and_counts_again
 
 
 def test_crash_between_the_provider_and_the_record_is_uncertain_on_retry(
-    env, send_fn, tally: Tally, monkeypatch: pytest.MonkeyPatch
+    env, plan_fn, tally: Tally, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed_case(env)
     original = CollectionsRepository.commit
@@ -161,13 +171,13 @@ def test_crash_between_the_provider_and_the_record_is_uncertain_on_retry(
         return original(self, record, entries, **kw)
 
     monkeypatch.setattr(CollectionsRepository, "commit", commit_that_fails_once)
-    event = load_event("send_notice/send-email")
     with pytest.raises(TransientError):
-        send_fn.lambda_handler(event, FakeContext())
+        _plan(plan_fn)
     tally.faults_injected += 1
     assert _history().notices[CASE][0].status is NoticeStatus.SENDING  # the gate stays shut
-    assert send_fn.lambda_handler(event, FakeContext())["status"] == "UNCERTAIN"  # Step Functions' retry
-    assert send_fn.lambda_handler(event, FakeContext())["status"] == "UNCERTAIN"
+    assert _plan(plan_fn) is None  # Step Functions' retry: recorded UNCERTAIN, nothing sent
+    assert _plan(plan_fn) is None
+    assert _history().notices[CASE][0].status is NoticeStatus.UNCERTAIN
     sent = sent_emails()
     tally.notices_duplicated += max(0, len(sent) - 1)
     tally.records_lost += _lost(CASE) + (0 if len(sent) == 1 else 1)
@@ -320,7 +330,8 @@ def test_a_receipt_that_outruns_its_send_record_is_applied_when_redelivered(env,
             counts.append(item_counts(env))
             return "gen-out-1"
 
-    result = escalation.send(rt, FastProvider(), CASE, "acc-1001", "sms_3", Channel.SMS, "overdue_reminder")
+    result = escalation.send(rt, FastProvider(), CASE, "acc-1001", "sms_3", Channel.SMS, "overdue_reminder",
+                             actor="test")
     tally.faults_injected += 1
     assert result.status == "SENT"
     assert answers[0]["statusCode"] == 200 and json.loads(answers[0]["body"])["status"] == "UNKNOWN_MESSAGE"

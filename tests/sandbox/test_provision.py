@@ -64,7 +64,6 @@ def test_every_function_is_created_from_its_own_folder(stack: Stack) -> None:
         "DailySweepFunction": "daily_sweep",
         "AccountStreamFunction": "account_stream",
         "PlanNextActionFunction": "plan_next_action",
-        "SendNoticeFunction": "send_notice",
         "AgentTaskFunction": "agent_task",
         "RecordFailureFunction": "record_failure",
         "SmsWebhookFunction": "sms_webhook",
@@ -100,7 +99,6 @@ def test_executed_definition_is_the_repo_asl_with_function_arns(stack: Stack) ->
     placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
     assert placeholders == {
         "PlanNextActionFunctionArn",
-        "SendNoticeFunctionArn",
         "AgentTaskFunctionArn",
         "RecordFailureFunctionArn",
     }

@@ -1,10 +1,18 @@
-"""The escalation's steps: plan the next action, send a notice, open an agent/approval task,
-record a failure. Each is called by one Lambda from the state machine with ids only.
+"""The escalation's steps: plan the next action (and send the notice it decides on), open an
+agent/approval task, record a failure. Each is called by one Lambda from the state machine with
+ids only.
+
+A SEND decision is carried out by the planner itself, in the same invocation: it already holds the
+account, the history and the policy, so the decision and the at-most-once gate (the notice
+SENDING) go in one transaction, then the provider call, then the outcome. That is 2 reads, 2 writes
+and 1 send per notice, and one state and one invocation fewer than a separate send step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dunning.adapters.dynamo import AccountHistory, CaseRecord
@@ -56,9 +64,12 @@ def _load(rt: Runtime, case_id: str, account_id: str) -> tuple[AccountHistory, C
 
 
 def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextAction") -> dict[str, Any]:
-    """Decide the next action; record the decision in the ledger; return it (ids only)."""
+    """Decide the next action; record the decision in the ledger; send the notice it decides on;
+    return it (ids only)."""
     history, record, account = _load(rt, case_id, account_id)
     policy, now = rt.policy(), utc_now()
+    if _recover_interrupted_sends(rt, history, record, policy, account, now, actor):
+        history, record, account = _load(rt, case_id, account_id)
     contacts = contact_history(history.all_notices(), history.all_entries())
     outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
                                _strategy(policy, record, account), now)
@@ -76,10 +87,16 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
     entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data)]
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
         entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
-    try:
-        rt.collections.commit(record, entries, at=now, actor=actor)
-    except Conflict as exc:
-        raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
+    output = decision.model_dump(mode="json", exclude_none=True)
+    if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
+        sent = _send_step(rt, rt.sender(decision.channel), history, record, account, policy, now,
+                          decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries)
+        output["sent"] = sent.as_output()
+    else:
+        try:
+            rt.collections.commit(record, entries, at=now, actor=actor)
+        except Conflict as exc:
+            raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
     count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=data["reasons"])
     if decision.action is Action.WAIT and COMPLIANCE_DEFERRALS.intersection(decision.reasons):
         count("NoticesDeferred", Variant=case.variant,
@@ -90,7 +107,20 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
         rt.legal_referred(case.case_id, account.account_id)
     logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
                                    "reasons": data["reasons"], "step_id": decision.step_id})
-    return decision.model_dump(mode="json", exclude_none=True)
+    return output
+
+
+def _recover_interrupted_sends(rt: Runtime, history: AccountHistory, record: CaseRecord, policy: Policy,
+                               account: Account, now: datetime, actor: str) -> bool:
+    """A plan that died between the gate and the outcome left its notice SENDING: the provider may
+    have it, so it is recorded UNCERTAIN (it counts against the caps) and never sent again."""
+    own_steps = {step.id for step in _strategy(policy, record, account).steps}
+    stuck = [n for n in history.notices.get(record.case.case_id, [])
+             if n.status is NoticeStatus.SENDING and n.step_id in own_steps]
+    for notice in stuck:
+        _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor)
+        count("UncertainSends", Channel=notice.channel.value, Step=step_dimension(notice.step_id))
+    return bool(stuck)
 
 
 @dataclass
@@ -130,18 +160,40 @@ def render_for(rt: Runtime, account: Account, policy: Policy, record: CaseRecord
     return render(template_id, channel, facts, account.locale)
 
 
+Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
+
+
 def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
-         template_id: str, *, actor: str = "SendNotice", kind: AttemptKind | None = None,
+         template_id: str, *, actor: str, kind: AttemptKind | None = None,
          opt_out_confirmation: bool = False) -> SendResult:
-    """Send one notice at most once for (case, step): SENDING -> provider -> SENT/FAILED/UNCERTAIN."""
+    """Send one notice outside the escalation (a pre-due reminder, an opt-out confirmation, the
+    legal referral notice), at most once for (case, step)."""
     history, record, account = _load(rt, case_id, account_id)
-    policy, now = rt.policy(), utc_now()
+    return _send_step(rt, sender, history, record, account, rt.policy(), utc_now(), step_id, channel,
+                      template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation)
+
+
+def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
+               policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
+               kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
+               decided: Entries = ()) -> SendResult:
+    """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
+
+    `decided` are the planner's ledger entries: they are written in the same transaction as the
+    gate (or as the outcome, when nothing is sent), so a decision to send and the send agree.
+    """
+    case_id, account_id = record.case.case_id, account.account_id
+    decided = list(decided)
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
-        if existing.status is NoticeStatus.SENDING:  # a crash after the provider call: never resend
-            _finish(rt, record, existing, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor)
+        if existing.status is NoticeStatus.SENDING:  # a crash after the gate: never resend
+            _finish(rt, record, existing, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor,
+                    decided)
             count("UncertainSends", Channel=existing.channel.value, Step=step_dimension(step_id))
             return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
+        if decided:  # the step has its notice already: record the decision and mark the step spent
+            record.case.steps_done = sorted({*record.case.steps_done, step_id})
+            _commit_or_retry(rt, record, decided, now, actor)
         return SendResult(existing.status.value, step_id, [])
     rendered = render_for(rt, account, policy, record, template_id, channel)
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
@@ -160,10 +212,7 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
             record.case.steps_done = [*record.case.steps_done, step_id]
         data = {"step_id": step_id, "verdict": verdict.verdict.value,
                 "reasons": [r.value for r in verdict.reasons], "details": verdict.details}
-        try:
-            rt.collections.commit(record, [(EntryKind.DECISION, data)], at=now, actor=actor)
-        except Conflict as exc:
-            raise TransientError("case changed while sending") from exc
+        _commit_or_retry(rt, record, [*decided, (EntryKind.DECISION, data)], now, actor)
         count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked",
               Channel=channel.value, Step=step_dimension(step_id), reasons=data["reasons"])
         return SendResult(verdict.verdict.value, step_id, list(data["reasons"]))
@@ -173,8 +222,14 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
                     status=NoticeStatus.SENDING, subject=rendered.subject, body=rendered.body,
                     html=rendered.html, segments=rendered.segments, created_at=now)
     try:
-        rt.collections.put_notice(notice, only_if_new=True)
-    except Conflict:
+        if decided:
+            rt.collections.commit(record, decided, at=now, actor=actor,
+                                  extra_puts=[(rt.collections.notice_item(notice), "attribute_not_exists(sk)")])
+        else:
+            rt.collections.put_notice(notice, only_if_new=True)
+    except Conflict as exc:
+        if decided:  # the case changed since it was read: plan again (Step Functions retries)
+            raise TransientError("case changed while planning") from exc
         return SendResult("ALREADY_SENDING", step_id, [])
     message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
                               subject=rendered.subject, html=rendered.html,
@@ -199,8 +254,15 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
     return SendResult(NoticeStatus.SENT.value, step_id, [])
 
 
+def _commit_or_retry(rt: Runtime, record: CaseRecord, entries: Entries, now: datetime, actor: str) -> None:
+    try:
+        rt.collections.commit(record, entries, at=now, actor=actor)
+    except Conflict as exc:
+        raise TransientError("case changed while sending") from exc  # nothing was sent: retry is safe
+
+
 def _finish(rt: Runtime, record: CaseRecord, notice: Notice, status: NoticeStatus, message_id: str | None,
-            error: str | None, now: Any, actor: str) -> None:
+            error: str | None, now: Any, actor: str, before: Entries = ()) -> None:
     """Mark the notice and append its full content to the ledger, in one transaction."""
     done = notice.model_copy(update={"status": status, "provider_message_id": message_id, "error": error,
                                      "sent_at": now if status is NoticeStatus.SENT else None})
@@ -215,7 +277,7 @@ def _finish(rt: Runtime, record: CaseRecord, notice: Notice, status: NoticeStatu
     }
     for attempt in range(3):
         try:
-            rt.collections.commit(record, [(EntryKind.NOTICE, data)], at=now, actor=actor,
+            rt.collections.commit(record, [*before, (EntryKind.NOTICE, data)], at=now, actor=actor,
                                   extra_puts=[(rt.collections.notice_item(done), None)])
             return
         except Conflict:

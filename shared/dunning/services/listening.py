@@ -836,7 +836,7 @@ class Deduplicated:
         try:
             return dict(self._once(delivery={"key": message.key, "message": message, "actor": actor}))
         except _NotYetKnown as early:
-            # A receipt can outrun the record of its send (the provider calls back before SendNotice
+            # A receipt can outrun the record of its send (the provider calls back before the sender
             # has stored the message id). It is acknowledged but not remembered, so a redelivery
             # after the send is recorded is applied; until then the notice stays SENT, which the
             # caps already count: an early receipt can never cause a resend.
