@@ -284,7 +284,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("days", total=config.days)
-        result = run_simulation(config, lambda done, total: progress.update(task, completed=done))
+        result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
+                                workers=args.workers)
     summary = result.summary
     table = Table(title=f"dunning simulate: {config.accounts} accounts, {config.days} days, seed {config.seed}")
     table.add_column("figure")
@@ -319,6 +320,9 @@ def _simulate(sub: Subparsers) -> None:
     parser.add_argument("--accounts", type=int, default=500, help="portfolio size (default 500)")
     parser.add_argument("--days", type=int, default=60, help="simulated days (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes, each living its own share of the accounts on its own local AWS "
+                             "(default 2; a fixed number, so the same arguments give the same figures)")
     parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
     parser.add_argument("--report", metavar="PATH",
                         help="write a self-contained HTML report (funnel, cure curve, channels, variants)")

@@ -12,10 +12,10 @@ generic, shape-walking serialiser that costs milliseconds per item; item data is
 wire format, so the sandbox writes it as plain JSON.
 
 moto's Step Functions interpreter parses the whole state machine definition again for every
-execution, builds a new JSONPath parser (a yacc table) for every path it evaluates and a new
-boto3 client for every Lambda task. The sandbox parses each definition and each path once (the
-evaluation components are still built fresh for every execution) and keeps one client per
-service and region, as a long-lived service would.
+execution, builds a new JSONPath parser (a yacc table) for every path it evaluates (so does
+EventBridge for input paths) and a new boto3 client for every Lambda task. The sandbox parses
+each definition and each path once (the evaluation components are still built fresh for every
+execution) and keeps one client per service and region, as a long-lived service would.
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ def _cached_parse_trees(parse: Callable[[str], Any]) -> Any:
 
 @contextmanager
 def _faster_step_functions() -> Iterator[None]:
+    import jsonpath_ng.ext as jsonpath_ext
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
@@ -197,7 +198,7 @@ def _faster_step_functions() -> Iterator[None]:
     # Every interpreter module that imported boto_client_for by name gets the caching one.
     interpreter = [m for n, m in list(sys.modules.items()) if n.startswith("moto.stepfunctions.parser.") and m]
     with (_patched(interpreter, "boto_client_for", _cached_clients(boto_client.boto_client_for)),
-          _patched([json_path], "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
+          _patched([json_path, jsonpath_ext], "parse", functools.lru_cache(maxsize=1024)(jsonpath_ext.parse)),
           _patched([AmazonStateLanguageParser], "parse", _cached_parse_trees(AmazonStateLanguageParser.parse))):
         yield
 

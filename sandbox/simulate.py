@@ -52,6 +52,10 @@ class SimulationConfig:
     days: int = 60
     seed: int = 7
     start: date = DEFAULT_START
+    # Customers never interact, so the portfolio can be lived as independent shards, each on its
+    # own local AWS in its own process: account i belongs to shard i % shards.
+    shards: int = 1
+    shard: int = 0
 
 
 @dataclass
@@ -132,6 +136,24 @@ class PersonaState:
 
 
 @dataclass
+class ShardOutput:
+    """What one shard's run leaves behind; shards merge into one before anything is counted."""
+
+    portfolio: list[SyntheticAccount]
+    messages: list[ProviderMessage]
+    items: list[dict[str, Any]]  # CollectionsTable cases and ledger entries, by (pk, sk)
+    accounts: list[dict[str, Any]]
+    replies: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
+    events: Counter[str]
+    errors: list[dict[str, Any]]
+    absent: set[str]
+    invocations: dict[str, int]
+    aws_calls: Counter[str]
+    import_result: Any
+
+
+@dataclass
 class SimulationResult:
     summary: dict[str, Any]
     messages: list[ProviderMessage]
@@ -150,7 +172,7 @@ class Simulation:
         self.function_log = function_log
         self.config = config
         self.progress = progress
-        self.portfolio = build_portfolio(config.accounts, config.seed, config.start)
+        self.portfolio = build_portfolio(config.accounts, config.seed, config.start)[config.shard::config.shards]
         self.by_id = {a.account_id: a for a in self.portfolio}
         self.by_phone = {a.phone: a for a in self.portfolio}
         self.by_email = {a.email: a for a in self.portfolio}
@@ -168,6 +190,11 @@ class Simulation:
 
     def run(self) -> SimulationResult:
         started = time.perf_counter()
+        result = summarise(self.config, [self.run_shard()])
+        result.summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+        return result
+
+    def run_shard(self) -> ShardOutput:
         begin = datetime(self.config.start.year, self.config.start.month, self.config.start.day, tzinfo=UTC)
         log = self.function_log if self.function_log is not None else io.StringIO()
         # Function logs and EMF metrics go where CloudWatch would have them, not to the terminal.
@@ -199,12 +226,8 @@ class Simulation:
                 self.clock.run_until_parked()
                 items, accounts = self._read_tables()
             invocations = self.stack.invocation_counts(runtime)
-        wall = time.perf_counter() - started
-        summary = self._summary(items, accounts, invocations)
-        summary["wall_seconds"] = round(wall, 2)
-        ledger = [i for i in items if i.get("type") == "LEDGER"]
-        cases = [i for i in items if i.get("type") == "CASE"]
-        return SimulationResult(summary, tap.messages, ledger, cases, accounts, self.replies, self.daily)
+        return ShardOutput(self.portfolio, tap.messages, items, accounts, self.replies, self.daily, self.events,
+                           self.errors, self.absent, invocations, runtime.aws_calls, self.import_result)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -536,87 +559,89 @@ class Simulation:
         accounts = sorted(scan(self.stack.table("AccountsTable")), key=lambda a: a["account_id"])
         return sorted(collections, key=lambda i: (str(i.get("pk")), str(i.get("sk")))), accounts
 
-    def _summary(self, items: list[dict[str, Any]], accounts: list[dict[str, Any]],
-                 invocations: dict[str, int]) -> dict[str, Any]:
-        from sandbox.audit import audit
 
-        ledger = [i for i in items if i.get("type") == "LEDGER"]
-        cases = [i for i in items if i.get("type") == "CASE"]
-        notices = Counter(m.channel for m in self.tap.messages)
-        kinds = Counter(str(e.get("kind")) for e in ledger)
-        reasons = Counter()
-        for e in ledger:
-            data = e.get("data") or {}
-            if isinstance(data, dict):
-                reasons.update(str(r) for r in data.get("reasons", []) or [])
-                reasons.update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
-        statuses = Counter(str(_case_field(c, "status")) for c in cases)
-        findings = audit(self.tap.messages, ledger, accounts, self.replies)
-        outcomes = self._persona_outcomes(cases, accounts, ledger)
-        sent = sum(notices.values())
-        return {
-            "accounts": self.config.accounts, "days": self.config.days, "seed": self.config.seed,
-            "start": self.config.start.isoformat(),
-            # Pre-due reminder records open no collection case.
-            "cases_opened": sum(1 for e in ledger if e.get("kind") == "CASE_OPENED"
-                                and not (e.get("data") or {}).get("pre_due")),
-            "cases_cured": statuses["RESOLVED"],
-            "case_statuses": dict(sorted(statuses.items())),
-            "legal_referrals": statuses["REFERRED_TO_LEGAL"],
-            "notices": dict(sorted(notices.items())),
-            "call_tasks": kinds["CALL_TASK"],
-            "replies": dict(sorted(Counter(r["persona"] for r in self.replies).items())),
-            "opt_outs": kinds["OPT_OUT"],
-            "payments": self.events["payments"],
-            "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],
-                         "broken": reasons["PROMISE_BROKEN"]},
-            "plans": {"offered": len(_plan_ids(ledger)), "accepted": len(_plan_ids(ledger, "ACTIVE")),
-                      "completed": reasons["PLAN_COMPLETED"], "broken": reasons["PLAN_BROKEN"]},
-            "lambda_invocations": dict(sorted(invocations.items())),
-            "aws_calls_per_notice": round(sum(self.runtime.aws_calls.values()) / sent, 2) if sent else None,
-            "aws_calls_by_kind": _calls_by_kind(self.runtime.aws_calls, sent),
-            "audit": findings.counts(),
-            "audit_findings": [f.as_json() for f in findings.findings[:50]],
-            "persona_outcomes": outcomes,
-            "import": self.import_result,
-            "functions_absent": sorted(self.absent),
-            "driver_events": dict(sorted(self.events.items())),
-            "function_errors": self.errors[:20],
-        }
+def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
+    from sandbox.audit import audit
 
-    def _persona_outcomes(self, cases: list[dict[str, Any]], accounts: list[dict[str, Any]],
-                          ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-        by_account_status: dict[str, set[str]] = defaultdict(set)
-        for c in cases:
-            by_account_status[str(_case_field(c, "account_id"))].add(str(_case_field(c, "status")))
-        reasons_by_account: dict[str, set[str]] = defaultdict(set)
-        for e in ledger:
-            data = e.get("data") or {}
-            acc = str(e.get("account_id") or str(e.get("pk", "")).removeprefix("ACCOUNT#"))
-            if isinstance(data, dict):
-                reasons_by_account[acc].update(str(r) for r in data.get("reasons", []) or [])
-                reasons_by_account[acc].update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
-        stored = {a["account_id"]: a for a in accounts}
-        out: dict[str, dict[str, int]] = {}
-        for synthetic in self.portfolio:
-            row = out.setdefault(synthetic.persona.value, {"expected": 0, "achieved": 0})
-            row["expected"] += 1
-            acc = stored.get(synthetic.account_id, {})
-            statuses = by_account_status[synthetic.account_id]
-            reasons = reasons_by_account[synthetic.account_id]
-            achieved = {
-                "cured": "RESOLVED" in statuses or acc.get("status") == "PAID_OFF",
-                "sms_opted_out": "SMS" in (acc.get("opted_out") or []),
-                "plan_completed": "PLAN_COMPLETED" in reasons,
-                "plan_broken": "PLAN_BROKEN" in reasons,
-                "promise_kept": "PROMISE_KEPT" in reasons,
-                "promise_broken": "PROMISE_BROKEN" in reasons,
-                "disputed": "DISPUTED" in statuses or "DISPUTED" in reasons,
-                "phone_unusable": not (acc.get("contact") or {}).get("phone_usable", True),
-                "legal_referral": "REFERRED_TO_LEGAL" in statuses,
-            }[synthetic.expected]
-            row["achieved"] += int(achieved)
-        return dict(sorted(out.items()))
+    items, accounts = run.items, run.accounts
+
+    ledger = [i for i in items if i.get("type") == "LEDGER"]
+    cases = [i for i in items if i.get("type") == "CASE"]
+    notices = Counter(m.channel for m in run.messages)
+    kinds = Counter(str(e.get("kind")) for e in ledger)
+    reasons = Counter()
+    for e in ledger:
+        data = e.get("data") or {}
+        if isinstance(data, dict):
+            reasons.update(str(r) for r in data.get("reasons", []) or [])
+            reasons.update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
+    statuses = Counter(str(_case_field(c, "status")) for c in cases)
+    findings = audit(run.messages, ledger, accounts, run.replies)
+    outcomes = _persona_outcomes(run.portfolio, cases, accounts, ledger)
+    sent = sum(notices.values())
+    return {
+        "accounts": config.accounts, "days": config.days, "seed": config.seed,
+        "start": config.start.isoformat(),
+        # Pre-due reminder records open no collection case.
+        "cases_opened": sum(1 for e in ledger if e.get("kind") == "CASE_OPENED"
+                            and not (e.get("data") or {}).get("pre_due")),
+        "cases_cured": statuses["RESOLVED"],
+        "case_statuses": dict(sorted(statuses.items())),
+        "legal_referrals": statuses["REFERRED_TO_LEGAL"],
+        "notices": dict(sorted(notices.items())),
+        "call_tasks": kinds["CALL_TASK"],
+        "replies": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
+        "opt_outs": kinds["OPT_OUT"],
+        "payments": run.events["payments"],
+        "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],
+                     "broken": reasons["PROMISE_BROKEN"]},
+        "plans": {"offered": len(_plan_ids(ledger)), "accepted": len(_plan_ids(ledger, "ACTIVE")),
+                  "completed": reasons["PLAN_COMPLETED"], "broken": reasons["PLAN_BROKEN"]},
+        "lambda_invocations": dict(sorted(run.invocations.items())),
+        "aws_calls_per_notice": round(sum(run.aws_calls.values()) / sent, 2) if sent else None,
+        "aws_calls_by_kind": _calls_by_kind(run.aws_calls, sent),
+        "audit": findings.counts(),
+        "audit_findings": [f.as_json() for f in findings.findings[:50]],
+        "persona_outcomes": outcomes,
+        "import": run.import_result,
+        "functions_absent": sorted(run.absent),
+        "driver_events": dict(sorted(run.events.items())),
+        "function_errors": run.errors[:20],
+    }
+
+def _persona_outcomes(portfolio: list[SyntheticAccount], cases: list[dict[str, Any]],
+                      accounts: list[dict[str, Any]], ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    by_account_status: dict[str, set[str]] = defaultdict(set)
+    for c in cases:
+        by_account_status[str(_case_field(c, "account_id"))].add(str(_case_field(c, "status")))
+    reasons_by_account: dict[str, set[str]] = defaultdict(set)
+    for e in ledger:
+        data = e.get("data") or {}
+        acc = str(e.get("account_id") or str(e.get("pk", "")).removeprefix("ACCOUNT#"))
+        if isinstance(data, dict):
+            reasons_by_account[acc].update(str(r) for r in data.get("reasons", []) or [])
+            reasons_by_account[acc].update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
+    stored = {a["account_id"]: a for a in accounts}
+    out: dict[str, dict[str, int]] = {}
+    for synthetic in portfolio:
+        row = out.setdefault(synthetic.persona.value, {"expected": 0, "achieved": 0})
+        row["expected"] += 1
+        acc = stored.get(synthetic.account_id, {})
+        statuses = by_account_status[synthetic.account_id]
+        reasons = reasons_by_account[synthetic.account_id]
+        achieved = {
+            "cured": "RESOLVED" in statuses or acc.get("status") == "PAID_OFF",
+            "sms_opted_out": "SMS" in (acc.get("opted_out") or []),
+            "plan_completed": "PLAN_COMPLETED" in reasons,
+            "plan_broken": "PLAN_BROKEN" in reasons,
+            "promise_kept": "PROMISE_KEPT" in reasons,
+            "promise_broken": "PROMISE_BROKEN" in reasons,
+            "disputed": "DISPUTED" in statuses or "DISPUTED" in reasons,
+            "phone_unusable": not (acc.get("contact") or {}).get("phone_usable", True),
+            "legal_referral": "REFERRED_TO_LEGAL" in statuses,
+        }[synthetic.expected]
+        row["achieved"] += int(achieved)
+    return dict(sorted(out.items()))
 
 
 def _case_field(item: dict[str, Any], name: str) -> Any:
@@ -669,9 +694,10 @@ _REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
 }
 
 
-def _plan_ids(ledger: list[dict[str, Any]], status: str | None = None) -> set[str]:
-    """Plans seen in PLAN ledger entries (an accepted plan is also an offered one)."""
-    return {str(e["data"].get("plan_id")) for e in ledger
+def _plan_ids(ledger: list[dict[str, Any]], status: str | None = None) -> set[tuple[str, str]]:
+    """Plans seen in PLAN ledger entries (an accepted plan is also an offered one). A plan id is
+    unique within its case only (it is the instant it was offered), so the case is part of the key."""
+    return {(str(e.get("sk", "")).split("#LEDGER#")[0], str(e["data"].get("plan_id"))) for e in ledger
             if e.get("kind") == "PLAN" and isinstance(e.get("data"), dict)
             and (status is None or e["data"].get("status") == status)}
 
@@ -693,9 +719,100 @@ def _calls_by_kind(calls: Counter[str], sent: int) -> dict[str, float]:
     return {k: round(kinds[k] / sent, 2) if sent else 0.0 for k in ("reads", "writes", "sends", "other")}
 
 
+def summarise(config: SimulationConfig, shards: list[ShardOutput]) -> SimulationResult:
+    """One result from the shards' outputs: merged first, then counted and audited once."""
+    run = _merge(shards) if len(shards) > 1 else shards[0]
+    summary = _summary(config, run)
+    ledger = [i for i in run.items if i.get("type") == "LEDGER"]
+    cases = [i for i in run.items if i.get("type") == "CASE"]
+    return SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily)
+
+
+def _merge(shards: list[ShardOutput]) -> ShardOutput:
+    def joined(name: str) -> list[Any]:
+        return [x for shard in shards for x in getattr(shard, name)]
+
+    events: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    invocations: Counter[str] = Counter()
+    for shard in shards:
+        events.update(shard.events)
+        calls.update(shard.aws_calls)
+        invocations.update(shard.invocations)
+    daily = [{"day": row["day"], "messages": sum(shard.daily[n]["messages"] for shard in shards)}
+             for n, row in enumerate(shards[0].daily)]
+    return ShardOutput(
+        portfolio=joined("portfolio"),
+        messages=sorted(joined("messages"), key=lambda m: m.sent_at),  # stable: shard order within an instant
+        items=sorted(joined("items"), key=lambda i: (str(i.get("pk")), str(i.get("sk")))),
+        accounts=sorted(joined("accounts"), key=lambda a: a["account_id"]),
+        replies=sorted(joined("replies"), key=lambda r: r["at"]),
+        daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
+        invocations=dict(invocations), aws_calls=calls,
+        import_result=_merge_imports([shard.import_result for shard in shards]),
+    )
+
+
+def _merge_imports(results: list[Any]) -> Any:
+    """Each shard imports its own file: counts add up, lists join, anything else is kept per shard."""
+    if not all(isinstance(r, dict) for r in results):
+        return results
+
+    def merged(values: list[Any]) -> Any:
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return sum(values)
+        if all(isinstance(v, list) for v in values):
+            return [x for v in values for x in v]
+        return values
+
+    return {key: merged([r.get(key) for r in results]) for key in results[0]}
+
+
+def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:
+    """A worker process: one shard on its own local AWS; progress goes back through a queue."""
+    def progress(done: int, total: int) -> None:
+        days_done.put((config.shard, done))
+
+    return Simulation(config, progress).run_shard()
+
+
 def run_simulation(config: SimulationConfig, progress: Progress | None = None,
-                   function_log: TextIO | None = None) -> SimulationResult:
-    return Simulation(config, progress, function_log).run()
+                   function_log: TextIO | None = None, workers: int = 1) -> SimulationResult:
+    """Live the portfolio in `workers` processes, one shard each (1: in this process).
+
+    What happens to each account does not depend on the number of shards; what every shard does
+    once (its import, its daily sweep invocation, its stream batches) does, so the summary is the
+    same for the same arguments, workers included."""
+    workers = max(1, min(workers, config.accounts))
+    if workers == 1:
+        result = Simulation(config, progress, function_log).run()
+        result.summary["workers"] = 1
+        return result
+    import multiprocessing
+    import queue
+    from concurrent.futures import ProcessPoolExecutor
+    from dataclasses import replace
+
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no mock or thread state inherited
+    with context.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        days_done = manager.Queue()
+        futures = [pool.submit(_run_shard, replace(config, shards=workers, shard=n), days_done)
+                   for n in range(workers)]
+        done = [0] * workers
+        while not all(f.done() for f in futures):
+            try:
+                shard, day = days_done.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            done[shard] = day
+            if progress:
+                progress(min(done), config.days)
+        shards = [f.result() for f in futures]
+    result = summarise(config, shards)
+    result.summary["workers"] = workers
+    result.summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    return result
 
 
 def write_dump(result: SimulationResult, folder: Path) -> None:

@@ -12,9 +12,20 @@ CONFIG = SimulationConfig(accounts=60, days=45, seed=7)
 _WALL = ("wall_seconds",)
 
 
+# What a shard repeats for itself (its import, its daily sweep, its stream batches) and the
+# machine figures derived from those; everything that happened to a customer is not among them.
+_PER_SHARD = ("wall_seconds", "workers", "lambda_invocations", "aws_calls_per_notice", "aws_calls_by_kind", "import")
+PROGRESS: list[tuple[int, int]] = []
+
+
 @pytest.fixture(scope="module")
 def summary() -> dict:
     return run_simulation(CONFIG).summary
+
+
+@pytest.fixture(scope="module")
+def sharded() -> dict:
+    return run_simulation(CONFIG, lambda done, total: PROGRESS.append((done, total)), workers=2).summary
 
 
 def test_audit_finds_nothing(summary: dict) -> None:
@@ -31,7 +42,15 @@ def test_stories_happen(summary: dict) -> None:
     assert summary["cases_cured"] > 0
 
 
-def test_same_seed_same_figures(summary: dict) -> None:
-    again = run_simulation(CONFIG).summary
+def test_two_shards_live_the_same_story_as_one_process(summary: dict, sharded: dict) -> None:
+    strip = lambda s: {k: v for k, v in s.items() if k not in _PER_SHARD}  # noqa: E731
+    assert strip(sharded) == strip(summary)
+    assert sharded["workers"] == 2
+    assert sum(f["imported"] for f in sharded["import"]["files"]) == CONFIG.accounts  # each shard its own file
+    assert PROGRESS[-1] == (CONFIG.days, CONFIG.days)  # the progress bar hears from the worker processes
+
+
+def test_same_seed_and_arguments_same_figures(sharded: dict) -> None:
+    again = run_simulation(CONFIG, workers=2).summary
     strip = lambda s: {k: v for k, v in s.items() if k not in _WALL}  # noqa: E731
-    assert strip(again) == strip(summary)
+    assert strip(again) == strip(sharded)
