@@ -220,3 +220,26 @@ def test_export_evidence_writes_objects_and_names_an_altered_entry(env, fn, task
     out = run(fn, "export_evidence")
     assert out["chain_ok"] is False
     assert [(p["seq"], p["problem"]) for p in out["problems"]] == [(2, "ALTERED")]
+
+
+def test_an_offer_accepted_after_its_first_due_date_moves_its_schedule(env, fn, tasks, clock) -> None:
+    from datetime import timedelta
+
+    _, case = seed_case(env)
+    run(fn, "offer_plan")  # the case pauses for hardship; the first instalment is a week out
+    offered = [i.due_on for i in case_of(env, case).plan.instalments]
+    clock.move_to(NOW + timedelta(days=20))  # the customer agrees after the pause
+    out = run(fn, "accept_plan")
+    assert out["case_status"] == "IN_PLAN"
+    accepted = [i.due_on for i in case_of(env, case).plan.instalments]
+    # Same spacing, first instalment one interval after acceptance: not broken on arrival.
+    assert [d - accepted[0] for d in accepted] == [d - offered[0] for d in offered]
+    assert accepted[0] == (NOW + timedelta(days=20)).date() + (offered[0] - NOW.date())
+
+
+def test_an_offer_accepted_in_time_keeps_its_dates(env, fn, tasks, clock) -> None:
+    _, case = seed_case(env)
+    run(fn, "offer_plan")
+    offered = [i.due_on for i in case_of(env, case).plan.instalments]
+    run(fn, "accept_plan")
+    assert [i.due_on for i in case_of(env, case).plan.instalments] == offered

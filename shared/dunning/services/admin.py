@@ -345,14 +345,14 @@ def _accept_or_offer(
         and plan_id in (None, plan.plan_id)
         and not count
     ):
-        return listening.accept_plan(case, now, notes)
+        return listening.accept_plan(case, account, now, notes)
     if count is None:
         notes.append("no plan on offer; give a count to offer and accept one")
         return []
     entries = listening.offer_hardship_plan(case, account, policy, now, notes, count=count, pause=False)
     if not entries:
         return []
-    accepted = listening.accept_plan(case, now, notes)
+    accepted = listening.accept_plan(case, account, now, notes)
     return [*entries, *accepted] if accepted else []
 
 

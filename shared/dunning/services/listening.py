@@ -356,14 +356,25 @@ def offer_hardship_plan(
     return entries
 
 
-def accept_plan(case: Case, now: datetime, notes: list[str]) -> list[tuple[EntryKind, dict[str, Any]]]:
+def accept_plan(case: Case, account: Account, now: datetime,
+                notes: list[str]) -> list[tuple[EntryKind, dict[str, Any]]]:
     plan = case.plan
     if plan is None or plan.status is not PlanStatus.OFFERED:
         notes.append("no plan on offer")
         return []
     if not move(case, CaseStatus.IN_PLAN, notes):
         return []
-    case.plan = plan.model_copy(update={"status": PlanStatus.ACTIVE, "accepted_at": now})
+    # An offer accepted late (after a hardship pause, say) would start broken: its schedule moves
+    # so the first instalment falls due one interval after acceptance, as when it was offered.
+    first_due = plan.instalments[0].due_on
+    offered_lead = first_due - local_today(plan.offered_at, account.time_zones[0])
+    shift = local_today(now, account.time_zones[0]) + offered_lead - first_due
+    instalments = plan.instalments
+    if shift.days > 0:
+        instalments = [i.model_copy(update={"due_on": i.due_on + shift}) for i in instalments]
+        notes.append(f"instalment dates moved {shift.days} days: the offer was accepted after its first due date")
+    case.plan = plan.model_copy(update={"status": PlanStatus.ACTIVE, "accepted_at": now,
+                                        "instalments": instalments})
     case.paused_until, case.pause_reason = None, None
     return [(EntryKind.PLAN, plan_entry(case.plan))]
 
@@ -438,7 +449,7 @@ def react(
     if not pseudo and accepts_offer(text, case):
         language = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
         reaction = Reaction(ACCEPT_PLAN, "listening:accept-offer", language)
-        reaction.entries = accept_plan(case, now, reaction.notes)
+        reaction.entries = accept_plan(case, account, now, reaction.notes)
         reaction.reply_template = _REPLIES[ACCEPT_PLAN] if reaction.entries else None
         reaction.callback = not reaction.entries
         return reaction
