@@ -6,8 +6,10 @@ every account, not with every case. DynamoDB itself evaluates all of a transacti
 against the state before the transaction and then applies every write, or none; doing exactly
 that (check all, then write all) needs no copy at all.
 
-moto's table Query also sorts every item of the table to find one partition; the sandbox hands
-it just that partition, as DynamoDB itself does. And moto serialises item responses through a
+moto's table Query also sorts every item of the table to find one partition, and a Query on a
+global secondary index compares every item of the table; the sandbox hands it just the partition
+(for an index, from a map of index key to items it keeps up to date on every write), as DynamoDB
+itself does. And moto serialises item responses through a
 generic, shape-walking serialiser that costs milliseconds per item; item data is already in the
 wire format, so the sandbox writes it as plain JSON.
 
@@ -21,6 +23,7 @@ execution) and keeps one client per service and region, as a long-lived service 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import sys
@@ -38,6 +41,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 
@@ -108,17 +112,103 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
 _table_query: Callable[..., Any] = Table.query
 
 
+def _raw(value: DynamoType | None) -> tuple[str, str] | None:
+    return None if value is None else (value.type, str(value.value))
+
+
+class _IndexPartitions:
+    """For each global secondary index hash attribute of one table: its value -> the items with it."""
+
+    def __init__(self, table: Table) -> None:
+        self.attrs = {attr for index in table.global_indexes for attr in _index_hash_attrs(index)}
+        self.items: dict[str, dict[tuple[str, str], dict[Any, Item]]] = {a: {} for a in self.attrs}
+        self.values: dict[Any, dict[str, tuple[str, str]]] = {}  # item key -> its indexed values
+        for item in table.all_items():
+            self._add(item)
+
+    @staticmethod
+    def _key(item: Item) -> Any:
+        return _raw(item.hash_key), _raw(item.range_key)
+
+    def _add(self, item: Item) -> None:
+        key = self._key(item)
+        for attr in self.attrs:
+            value = _raw(item.attrs.get(attr))
+            if value is not None:
+                self.items[attr].setdefault(value, {})[key] = item
+                self.values.setdefault(key, {})[attr] = value
+
+    def refresh(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> None:
+        """After a write to this key: forget what the item was indexed under, index what it is now."""
+        key = (_raw(hash_key), _raw(range_key))
+        for attr, value in self.values.pop(key, {}).items():
+            self.items[attr].get(value, {}).pop(key, None)
+        item = table.get_item(hash_key, range_key)
+        if item is not None:
+            self._add(item)
+
+    def partition(self, attr: str, value: DynamoType) -> list[Item] | None:
+        if attr not in self.attrs:
+            return None
+        return list(self.items[attr].get(_raw(value) or ("", ""), {}).values())
+
+
+def _index_hash_attrs(index: Any) -> list[str]:
+    return [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+
+
+# id(table) -> (the table, kept so its id cannot be reused; its index partitions), once queried by index
+_INDEXED: dict[int, tuple[Table, _IndexPartitions]] = {}
+
+
+def _index_partition(table: Table, index_name: str, conditions: Any) -> list[Item] | None:
+    index = next((i for i in table.global_indexes if i.name == index_name), None)
+    if index is None or len(_index_hash_attrs(index)) != 1 or not conditions or len(conditions) != 1:
+        return None
+    if id(table) not in _INDEXED:
+        _INDEXED[id(table)] = (table, _IndexPartitions(table))
+    attr, value = conditions[0]
+    return _INDEXED[id(table)][1].partition(attr, value) if attr == _index_hash_attrs(index)[0] else None
+
+
 def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-    """A base-table Query reads one partition, not a sorted copy of the whole table."""
+    """A Query reads one partition (of the table or of an index), not a sorted copy of the table."""
     index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-    if index_name is not None or not self.range_key_attr or hash_key is None:
+    if index_name is not None:
+        partition = _index_partition(self, index_name, kwargs.get("hash_key_conditions"))
+    elif self.range_key_attr and hash_key is not None:
+        partition = list(self.items.get(hash_key, {}).values())
+    else:
+        partition = None
+    if partition is None:
         return _table_query(self, hash_key, *args, **kwargs)
-    partition = list(self.items.get(hash_key, {}).values())
     self.all_items = lambda: partition  # type: ignore[method-assign]
     try:
         return _table_query(self, hash_key, *args, **kwargs)
     finally:
         del self.all_items
+
+
+def _reindexing(write: Callable[..., Any], key_of: Callable[[Table, Any], dict[str, Any]]) -> Callable[..., Any]:
+    """Wrap a backend write so the index partitions of its table follow it (whatever its outcome)."""
+    def wrapped(self: DynamoDBBackend, table_name: str, keyed: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return write(self, table_name, keyed, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            if table is not None and id(table) in _INDEXED:
+                hash_key, range_key = self.get_keys_value(table, key_of(table, keyed))
+                _INDEXED[id(table)][1].refresh(table, hash_key, range_key)
+
+    return wrapped
+
+
+def _item_key(table: Table, attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: attrs[k] for k in (table.hash_key_attr, table.range_key_attr) if k}
+
+
+def _given_key(table: Table, key: dict[str, Any]) -> dict[str, Any]:
+    return key
 
 
 # Item operations whose responses hold only strings, numbers-as-strings, binaries and maps.
@@ -209,10 +299,16 @@ def faster_moto() -> Iterator[None]:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    writes = {"put_item": _item_key, "update_item": _given_key, "delete_item": _given_key}
     try:
-        with _faster_step_functions():
+        with contextlib.ExitStack() as stack:
+            for name, key_of in writes.items():
+                stack.enter_context(_patched([DynamoDBBackend], name,
+                                             _reindexing(getattr(DynamoDBBackend, name), key_of)))
+            stack.enter_context(_faster_step_functions())
             yield
     finally:
+        _INDEXED.clear()
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
         Table.query = _table_query  # type: ignore[method-assign]
         DynamoResult.execute_result = _dynamo_execute  # type: ignore[method-assign]
