@@ -31,7 +31,7 @@ from dunning.domain.models import (
     ReasonCode,
     utc_now,
 )
-from dunning.domain.planning import REMINDER_TEMPLATE, plan_next_action
+from dunning.domain.planning import REMINDER_TEMPLATE, plan_next_action, plan_reminder_step
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.services.runtime import Runtime
@@ -115,6 +115,8 @@ def _recover_interrupted_sends(rt: Runtime, history: AccountHistory, record: Cas
     """A plan that died between the gate and the outcome left its notice SENDING: the provider may
     have it, so it is recorded UNCERTAIN (it counts against the caps) and never sent again."""
     own_steps = {step.id for step in _strategy(policy, record, account).steps}
+    if record.case.plan is not None:
+        own_steps |= {plan_reminder_step(record.case.plan.plan_id, i.number) for i in record.case.plan.instalments}
     stuck = [n for n in history.notices.get(record.case.case_id, [])
              if n.status is NoticeStatus.SENDING and n.step_id in own_steps]
     for notice in stuck:
