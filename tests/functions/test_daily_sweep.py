@@ -118,11 +118,19 @@ def test_pre_due_reminder_is_sent_once(env: dict[str, Any]) -> None:
     account_id = _not_holdout("SOON-")
     _seed(env, _account(account_id, "2026-12-01"), _account("LATER", "2026-12-02"))
 
+    env["calls"].clear()
     with time_machine.travel(MID_MORNING_NY, tick=False):
         first = _sweep(env)
+        calls, reads = list(env["calls"]), env["rt"].accounts.counter.reads
         second = _sweep(env)
 
     assert first["reminders_sent"] == 1 and second["reminders_sent"] == 0
+    # Reads: the sweep state, the DueIndex for the overdue and the pre-due dates, the account (once:
+    # the notice path is handed the consistent read the sweep made), the pre-due record before it
+    # is opened and before it is closed, the history. Writes: opening the record, the at-most-once
+    # gate, the outcome, closing the record, and the sweep state.
+    assert sorted(calls) == ["GetItem"] * 4 + ["PutItem"] * 2 + ["Query"] * 3 + ["TransactWriteItems"] * 3
+    assert calls.count("GetItem") + calls.count("Query") == reads
     assert len(sent_sms()) == 1
     assert _status(env, account_id) is AccountStatus.CURRENT
     history = env["rt"].collections.history(account_id)

@@ -55,12 +55,13 @@ def _strategy(policy: Policy, record: CaseRecord, account: Account) -> Strategy:
     return strategy_for(policy, account, assign_variant(policy, account.account_id))[1]
 
 
-def _load(rt: Runtime, case_id: str, account_id: str) -> tuple[AccountHistory, CaseRecord, Account]:
+def _load(rt: Runtime, case_id: str, account_id: str,
+          account: Account | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
     history = rt.collections.history(account_id)
     record = history.cases.get(case_id)
     if record is None:
         raise NotFound(f"case {case_id}")
-    return history, record, rt.accounts.get(account_id)
+    return history, record, account or rt.accounts.get(account_id)
 
 
 def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextAction") -> dict[str, Any]:
@@ -167,10 +168,11 @@ Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
 
 def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
          template_id: str, *, actor: str, kind: AttemptKind | None = None,
-         opt_out_confirmation: bool = False) -> SendResult:
+         opt_out_confirmation: bool = False, account: Account | None = None) -> SendResult:
     """Send one notice outside the escalation (a pre-due reminder, an opt-out confirmation, the
-    legal referral notice), at most once for (case, step)."""
-    history, record, account = _load(rt, case_id, account_id)
+    legal referral notice), at most once for (case, step). A caller that has just read the account
+    with a consistent read may hand it over instead of having it read again."""
+    history, record, account = _load(rt, case_id, account_id, account)
     return _send_step(rt, sender, history, record, account, rt.policy(), utc_now(), step_id, channel,
                       template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation)
 

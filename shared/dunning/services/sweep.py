@@ -147,8 +147,9 @@ def send_pre_due(rt: Runtime, account: Account, step: Step, policy: Policy, stra
     if _pre_due_record(rt, account, policy, strategy_id, variant, case_id, step) is None:
         return "DONE"
     channel = step.kind.channel
+    # The account was read (consistently) a moment ago to choose the strategy: no second read.
     result = escalation.send(rt, rt.sender(channel), case_id, account.account_id, step.id, channel,
-                             step.template, actor=ACTOR, kind=AttemptKind.COLLECTION)
+                             step.template, actor=ACTOR, kind=AttemptKind.COLLECTION, account=account)
     if result.status in _FINAL:
         _close(rt, account.account_id, case_id, result.status)
     return result.status
