@@ -159,16 +159,18 @@ def _index_hash_attrs(index: Any) -> list[str]:
 
 # id(table) -> (the table, kept so its id cannot be reused; its index partitions), once queried by index
 _INDEXED: dict[int, tuple[Table, _IndexPartitions]] = {}
+_INDEX_LOCK = threading.Lock()  # building a map and refreshing it must not interleave
 
 
 def _index_partition(table: Table, index_name: str, conditions: Any) -> list[Item] | None:
     index = next((i for i in table.global_indexes if i.name == index_name), None)
     if index is None or len(_index_hash_attrs(index)) != 1 or not conditions or len(conditions) != 1:
         return None
-    if id(table) not in _INDEXED:
-        _INDEXED[id(table)] = (table, _IndexPartitions(table))
-    attr, value = conditions[0]
-    return _INDEXED[id(table)][1].partition(attr, value) if attr == _index_hash_attrs(index)[0] else None
+    with _INDEX_LOCK:
+        if id(table) not in _INDEXED:
+            _INDEXED[id(table)] = (table, _IndexPartitions(table))
+        attr, value = conditions[0]
+        return _INDEXED[id(table)][1].partition(attr, value) if attr == _index_hash_attrs(index)[0] else None
 
 
 def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -192,19 +194,24 @@ def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
 def _reindexing(write: Callable[..., Any], key_of: Callable[[Table, Any], dict[str, Any]]) -> Callable[..., Any]:
     """Wrap a backend write so the index partitions of its table follow it (whatever its outcome)."""
     def wrapped(self: DynamoDBBackend, table_name: str, keyed: Any, *args: Any, **kwargs: Any) -> Any:
+        # Not under the lock: a write can trigger a stream, and the stream a Lambda in another thread.
         try:
             return write(self, table_name, keyed, *args, **kwargs)
         finally:
             table = self.tables.get(table_name)
-            if table is not None and id(table) in _INDEXED:
-                hash_key, range_key = self.get_keys_value(table, key_of(table, keyed))
-                _INDEXED[id(table)][1].refresh(table, hash_key, range_key)
+            key = key_of(table, keyed) if table is not None else {}
+            # A write without its key attributes failed validation and changed nothing.
+            if table is not None and all(k in key for k in (table.hash_key_attr, table.range_key_attr) if k):
+                with _INDEX_LOCK:  # after the write, whenever it lands: the refresh reads the item as it is
+                    if id(table) in _INDEXED:
+                        hash_key, range_key = self.get_keys_value(table, key)
+                        _INDEXED[id(table)][1].refresh(table, hash_key, range_key)
 
     return wrapped
 
 
 def _item_key(table: Table, attrs: dict[str, Any]) -> dict[str, Any]:
-    return {k: attrs[k] for k in (table.hash_key_attr, table.range_key_attr) if k}
+    return {k: attrs[k] for k in (table.hash_key_attr, table.range_key_attr) if k and k in attrs}
 
 
 def _given_key(table: Table, key: dict[str, Any]) -> dict[str, Any]:

@@ -784,6 +784,8 @@ def run_simulation(config: SimulationConfig, progress: Progress | None = None,
     once (its import, its daily sweep invocation, its stream batches) does, so the summary is the
     same for the same arguments, workers included."""
     workers = max(1, min(workers, config.accounts))
+    if function_log is not None and workers > 1:
+        raise ValueError("function logs are kept in one process: run with workers=1 to capture them")
     if workers == 1:
         result = Simulation(config, progress, function_log).run()
         result.summary["workers"] = 1

@@ -238,8 +238,11 @@ def test_an_offer_accepted_after_its_first_due_date_moves_its_schedule(env, fn, 
 
 
 def test_an_offer_accepted_in_time_keeps_its_dates(env, fn, tasks, clock) -> None:
+    from datetime import timedelta
+
     _, case = seed_case(env)
     run(fn, "offer_plan")
     offered = [i.due_on for i in case_of(env, case).plan.instalments]
+    clock.move_to(NOW + timedelta(days=3))  # a few days later, before the first instalment is due
     run(fn, "accept_plan")
     assert [i.due_on for i in case_of(env, case).plan.instalments] == offered

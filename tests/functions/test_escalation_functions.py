@@ -146,3 +146,20 @@ def test_record_failure_appends_to_the_ledger(aws, clock, fns) -> None:
     entries = history(aws).ledger["acc-1001-20261102"]
     assert entries[-1].kind is EntryKind.FAILURE
     assert verify_chain("acc-1001-20261102", entries).ok
+
+
+def test_a_plan_records_any_stuck_notice_of_its_own_uncertain_but_leaves_replies_in_flight(aws, clock, fns) -> None:
+    from dunning.domain.models import Channel, Notice, utc_now
+
+    seed_case(aws)
+    rt = fns["plan_next_action"].runtime()
+    for step in ("legal_referral", "service_stop_SM123"):  # the planner's own, and a reply being sent
+        rt.collections.put_notice(Notice(
+            notice_id=Notice.id_for("acc-1001-20261102", step), case_id="acc-1001-20261102", account_id="acc-1001",
+            step_id=step, channel=Channel.SMS, template_id="legal_referral", template_version="1", locale="en-US",
+            status=NoticeStatus.SENDING, subject=None, body="(text)", created_at=utc_now()), only_if_new=True)
+    plan(fns)
+    statuses = {n.step_id: n.status for n in history(aws).notices["acc-1001-20261102"]}
+    assert statuses["legal_referral"] is NoticeStatus.UNCERTAIN
+    assert statuses["service_stop_SM123"] is NoticeStatus.SENDING
+    assert verify_chain("acc-1001-20261102", history(aws).ledger["acc-1001-20261102"]).ok

@@ -41,6 +41,8 @@ MAX_WAIT = timedelta(days=3)
 MIN_WAIT = timedelta(minutes=1)
 REMINDER_TEMPLATE = "instalment_reminder"
 LEGAL_REFERRAL_STEP = "legal_referral"
+# Replies to customers' texts are sent by the inbound functions, not by the planner.
+SERVICE_STEP_PREFIX = "service_"
 LEGAL_REFERRAL_TEMPLATE = "legal_referral"
 
 

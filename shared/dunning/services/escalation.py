@@ -31,7 +31,7 @@ from dunning.domain.models import (
     ReasonCode,
     utc_now,
 )
-from dunning.domain.planning import REMINDER_TEMPLATE, plan_next_action, plan_reminder_step
+from dunning.domain.planning import REMINDER_TEMPLATE, SERVICE_STEP_PREFIX, plan_next_action
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.services.runtime import Runtime
@@ -69,7 +69,7 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
     return it (ids only)."""
     history, record, account = _load(rt, case_id, account_id)
     policy, now = rt.policy(), utc_now()
-    if _recover_interrupted_sends(rt, history, record, policy, account, now, actor):
+    if _recover_interrupted_sends(rt, history, record, now, actor):
         history, record, account = _load(rt, case_id, account_id)
     contacts = contact_history(history.all_notices(), history.all_entries())
     outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
@@ -111,15 +111,16 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
     return output
 
 
-def _recover_interrupted_sends(rt: Runtime, history: AccountHistory, record: CaseRecord, policy: Policy,
-                               account: Account, now: datetime, actor: str) -> bool:
+def _recover_interrupted_sends(rt: Runtime, history: AccountHistory, record: CaseRecord, now: datetime,
+                               actor: str) -> bool:
     """A plan that died between the gate and the outcome left its notice SENDING: the provider may
-    have it, so it is recorded UNCERTAIN (it counts against the caps) and never sent again."""
-    own_steps = {step.id for step in _strategy(policy, record, account).steps}
-    if record.case.plan is not None:
-        own_steps |= {plan_reminder_step(record.case.plan.plan_id, i.number) for i in record.case.plan.instalments}
+    have it, so it is recorded UNCERTAIN (it counts against the caps) and never sent again.
+
+    Every notice of the case is the planner's (steps of any strategy or policy version, plan
+    reminders, the legal referral notice) except the replies to customers' texts, which the
+    inbound functions send and may have in flight right now."""
     stuck = [n for n in history.notices.get(record.case.case_id, [])
-             if n.status is NoticeStatus.SENDING and n.step_id in own_steps]
+             if n.status is NoticeStatus.SENDING and not n.step_id.startswith(SERVICE_STEP_PREFIX)]
     for notice in stuck:
         _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor)
         count("UncertainSends", Channel=notice.channel.value, Step=step_dimension(notice.step_id))
@@ -284,7 +285,9 @@ def _finish(rt: Runtime, record: CaseRecord, notice: Notice, status: NoticeStatu
             rt.collections.commit(record, [*before, (EntryKind.NOTICE, data)], at=now, actor=actor,
                                   extra_puts=[(rt.collections.notice_item(done), None)])
             return
-        except Conflict:
+        except Conflict as exc:
+            if before:  # the planner's entries describe the case it read: plan again (nothing was sent here)
+                raise TransientError("case changed while recording a recovered send") from exc
             # Someone else touched the case (a reply arrived): re-read the header, never lose the record.
             fresh = rt.collections.case(notice.account_id, notice.case_id)
             fresh.case.steps_done = sorted({*fresh.case.steps_done, notice.step_id})

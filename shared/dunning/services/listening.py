@@ -53,6 +53,7 @@ from dunning.domain.models import (
     iso_z,
     utc_now,
 )
+from dunning.domain.planning import SERVICE_STEP_PREFIX
 from dunning.domain.policy import Policy
 from dunning.observability import count_recorded, logger, metrics
 from dunning.services import escalation
@@ -364,15 +365,17 @@ def accept_plan(case: Case, account: Account, now: datetime,
         return []
     if not move(case, CaseStatus.IN_PLAN, notes):
         return []
-    # An offer accepted late (after a hardship pause, say) would start broken: its schedule moves
-    # so the first instalment falls due one interval after acceptance, as when it was offered.
-    first_due = plan.instalments[0].due_on
-    offered_lead = first_due - local_today(plan.offered_at, account.time_zones[0])
-    shift = local_today(now, account.time_zones[0]) + offered_lead - first_due
+    # An offer accepted on or after its first due date (after a hardship pause, say) would start
+    # broken: its schedule moves so the first instalment keeps the lead time it was offered with.
+    # An offer accepted in time keeps its dates, a date the customer chose included.
+    zone = account.time_zones[0]
+    first_due, today = plan.instalments[0].due_on, local_today(now, zone)
     instalments = plan.instalments
-    if shift.days > 0:
+    if first_due <= today:
+        lead = max(first_due - local_today(plan.offered_at, zone), timedelta(days=1))
+        shift = today + lead - first_due
         instalments = [i.model_copy(update={"due_on": i.due_on + shift}) for i in instalments]
-        notes.append(f"instalment dates moved {shift.days} days: the offer was accepted after its first due date")
+        notes.append(f"instalment dates moved {shift.days} days: the offer was accepted on or after its first due date")
     case.plan = plan.model_copy(update={"status": PlanStatus.ACTIVE, "accepted_at": now,
                                         "instalments": instalments})
     case.paused_until, case.pause_reason = None, None
@@ -475,7 +478,7 @@ def react(
 
 
 def reply_step_id(intent: str, message_id: str) -> str:
-    return f"service_{intent.lower()}_{re.sub(r'[^A-Za-z0-9_-]', '_', message_id)}"
+    return f"{SERVICE_STEP_PREFIX}{intent.lower()}_{re.sub(r'[^A-Za-z0-9_-]', '_', message_id)}"
 
 
 def _reply_entry(history: AccountHistory, key: str) -> tuple[str, LedgerEntry] | None:

@@ -71,8 +71,10 @@ class Runtime:
 
             self.client(service)  # creates the session
             session: Any = self._session
-            self._clients[key] = session.client(
-                service, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+            # Timeouts well inside the function's 30 s: a hung provider call ends here, recorded
+            # UNCERTAIN in this invocation, rather than as a Lambda timeout that spends a retry.
+            self._clients[key] = session.client(service, config=Config(
+                retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10))
         return self._clients[key]
 
     def sender(self, channel: Channel) -> Sender:
