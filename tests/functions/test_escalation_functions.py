@@ -163,3 +163,23 @@ def test_a_plan_records_any_stuck_notice_of_its_own_uncertain_but_leaves_replies
     assert statuses["legal_referral"] is NoticeStatus.UNCERTAIN
     assert statuses["service_stop_SM123"] is NoticeStatus.SENDING
     assert verify_chain("acc-1001-20261102", history(aws).ledger["acc-1001-20261102"]).ok
+
+
+def test_a_send_the_send_time_check_defers_waits_for_its_instant(aws, clock, fns, monkeypatch) -> None:
+    # The plan's check cannot see the rendered text; if the send-time check defers, the escalation
+    # must wait for the instant it names, not plan the same send again at once (and again ...).
+    from datetime import timedelta
+
+    from dunning.domain.compliance import ComplianceResult, Verdict
+    from dunning.domain.models import ReasonCode, utc_now
+    from dunning.services import escalation
+
+    seed_case(aws)
+    later = utc_now() + timedelta(hours=5)
+    monkeypatch.setattr(escalation, "check", lambda *a, **k: ComplianceResult(
+        verdict=Verdict.DEFER, until=later, reasons=[ReasonCode.CONTACT_WINDOW], details=["test"]))
+    out = plan(fns)
+    assert out["action"] == "WAIT" and out["wait_until"] == later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert out["sent"]["status"] == "DEFER" and sent_emails() == []
+    kinds = [e.kind for e in history(aws).ledger["acc-1001-20261102"]]
+    assert kinds == [EntryKind.CASE_OPENED, EntryKind.DECISION, EntryKind.DECISION]

@@ -29,6 +29,7 @@ from dunning.domain.models import (
     Notice,
     NoticeStatus,
     ReasonCode,
+    iso_z,
     utc_now,
 )
 from dunning.domain.planning import REMINDER_TEMPLATE, SERVICE_STEP_PREFIX, plan_next_action
@@ -93,6 +94,10 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
         sent = _send_step(rt, rt.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries)
         output["sent"] = sent.as_output()
+        if sent.until is not None:
+            # The rendered notice may not go yet (the send-time check saw what the plan could not):
+            # the escalation waits for that instant instead of planning the same send again at once.
+            output |= {"action": Action.WAIT.value, "wait_until": iso_z(sent.until)}
     else:
         try:
             rt.collections.commit(record, entries, at=now, actor=actor)
@@ -132,6 +137,7 @@ class SendResult:
     status: str
     step_id: str
     reasons: list[str]
+    until: datetime | None = None  # a DEFER: the earliest instant the notice is allowed
 
     def as_output(self) -> dict[str, Any]:
         return {"status": self.status, "step_id": self.step_id, "reasons": self.reasons}
@@ -220,7 +226,7 @@ def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: Cas
         _commit_or_retry(rt, record, [*decided, (EntryKind.DECISION, data)], now, actor)
         count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked",
               Channel=channel.value, Step=step_dimension(step_id), reasons=data["reasons"])
-        return SendResult(verdict.verdict.value, step_id, list(data["reasons"]))
+        return SendResult(verdict.verdict.value, step_id, list(data["reasons"]), verdict.until)
     notice = Notice(notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id,
                     step_id=step_id, channel=channel, template_id=template_id,
                     template_version=rendered.template_version, locale=rendered.locale,
