@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import boto3
@@ -133,14 +133,14 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def import_portfolio(stack: Stack, session: boto3.session.Session, portfolio: Sequence[SyntheticAccount],
-                     at: datetime) -> Any:
-    """Drop the portfolio CSV in IncomingBucket and hand ImportAccountsFunction the S3 event."""
+def drop_portfolio(stack: Stack, session: boto3.session.Session, portfolio: Sequence[SyntheticAccount],
+                   at: datetime, as_of: date | None = None) -> dict[str, Any]:
+    """Drop the portfolio CSV in IncomingBucket; returns the S3 event ImportAccountsFunction gets."""
     bucket = stack.bucket("IncomingBucket")
     key = f"incoming/portfolio-{at:%Y%m%d}.csv"
-    body = to_csv(list(portfolio))
+    body = to_csv(list(portfolio), as_of=as_of)
     session.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-    event = {"Records": [{
+    return {"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": stack.region,
         "eventTime": z(at), "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "AWS:core-banking"},
@@ -152,13 +152,19 @@ def import_portfolio(stack: Stack, session: boto3.session.Session, portfolio: Se
                "object": {"key": key, "size": len(body), "eTag": uuid.uuid5(uuid.NAMESPACE_URL, key).hex,
                           "sequencer": "0A1B2C3D4E5F678901"}},
     }]}
+
+
+def import_portfolio(stack: Stack, session: boto3.session.Session, portfolio: Sequence[SyntheticAccount],
+                     at: datetime) -> Any:
+    """Drop the portfolio CSV in IncomingBucket and hand ImportAccountsFunction the S3 event."""
+    event = drop_portfolio(stack, session, portfolio, at)
     return invoke(session.client("lambda"), stack, "ImportAccountsFunction", event)
 
 
-def sweep(stack: Stack, session: boto3.session.Session, at: datetime) -> Any:
-    """Fire DailySweepFunction as its EventBridge Scheduler schedule would at ``at``."""
+def sweep_event(stack: Stack, at: datetime) -> dict[str, Any]:
+    """What DailySweepFunction's EventBridge Scheduler schedule sends at ``at``."""
     schedule = next(s for s in stack.schedules if s.function_logical_id == "DailySweepFunction")
-    event = {
+    return {
         "version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sweep:{z(at)}")),
         "detail-type": "Scheduled Event", "source": "aws.scheduler", "account": stack.account_id,
         "time": z(at), "region": stack.region,
@@ -166,5 +172,9 @@ def sweep(stack: Stack, session: boto3.session.Session, at: datetime) -> Any:
                       f"{schedule.logical_id}"],
         "detail": {},
     }
-    return invoke(session.client("lambda"), stack, "DailySweepFunction", event)
+
+
+def sweep(stack: Stack, session: boto3.session.Session, at: datetime) -> Any:
+    """Fire DailySweepFunction as its EventBridge Scheduler schedule would at ``at``."""
+    return invoke(session.client("lambda"), stack, "DailySweepFunction", sweep_event(stack, at))
 

@@ -30,9 +30,9 @@ from typing import Any, TextIO
 import boto3
 
 from sandbox.aws import local_aws, provision
-from sandbox.bootstrap import complete_mock, stream_record
+from sandbox.bootstrap import complete_mock, drop_portfolio, stream_record, sweep_event
 from sandbox.clock import VirtualClock
-from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio, to_csv
+from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio
 
 DEFAULT_START = date(2026, 9, 1)
 # Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
@@ -268,26 +268,12 @@ class Simulation:
         )["ShardIterator"]
 
     def _import_portfolio(self) -> None:
-        bucket = self.stack.bucket("IncomingBucket")
-        key = f"incoming/portfolio-{self.config.start:%Y%m%d}.csv"
-        body = to_csv(self.portfolio, as_of=self.config.start)
-        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
         if not self.has_function("ImportAccountsFunction"):
             raise RuntimeError("ImportAccountsFunction has no handler: the portfolio cannot be imported")
-        event = {"Records": [{
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": self.stack.region,
-            "eventTime": _z(self.clock.now()), "eventName": "ObjectCreated:Put",
-            "userIdentity": {"principalId": "AWS:core-banking"},
-            "requestParameters": {"sourceIPAddress": "10.0.0.1"},
-            "responseElements": {"x-amz-request-id": "SANDBOX", "x-amz-id-2": "SANDBOX"},
-            "s3": {"s3SchemaVersion": "1.0", "configurationId": "AccountFileDropped",
-                   "bucket": {"name": bucket, "ownerIdentity": {"principalId": "SANDBOX"},
-                              "arn": f"arn:aws:s3:::{bucket}"},
-                   "object": {"key": key, "size": len(body), "eTag": uuid.uuid5(uuid.NAMESPACE_URL, key).hex,
-                              "sequencer": "0A1B2C3D4E5F678901"}},
-        }]}
+        event = drop_portfolio(self.stack, self.session, self.portfolio, self.clock.now(), as_of=self.config.start)
         result = self.invoke("ImportAccountsFunction", event)
         self.import_result = result
+        bucket = self.stack.bucket("IncomingBucket")
         rejects = self.client("s3").list_objects_v2(Bucket=bucket, Prefix="rejects/").get("Contents", [])
         for obj in rejects:
             text = self.client("s3").get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
@@ -319,15 +305,7 @@ class Simulation:
     def _sweep(self, at: datetime) -> None:
         """The Scheduler fires DailySweepFunction; its shape is what EventBridge Scheduler sends."""
         if self.has_function("DailySweepFunction"):
-            schedule = next(s for s in self.stack.schedules if s.function_logical_id == "DailySweepFunction")
-            event = {
-                "version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sweep:{_z(at)}")),
-                "detail-type": "Scheduled Event", "source": "aws.scheduler",
-                "account": self.stack.account_id, "time": _z(at), "region": self.stack.region,
-                "resources": [f"arn:aws:scheduler:{self.stack.region}:{self.stack.account_id}:schedule/default/"
-                              f"{schedule.logical_id}"],
-                "detail": {},
-            }
+            event = sweep_event(self.stack, at)
             self.invoke("DailySweepFunction", event)
         self._poll_stream()
         self.clock.run_until_parked()
