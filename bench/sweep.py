@@ -12,7 +12,6 @@ import copy
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from bench.common import moto_tables, spying
@@ -24,22 +23,9 @@ SPREAD_DAYS = 30
 
 def _template_item() -> dict[str, Any]:
     from dunning.adapters.dynamo import account_item, to_item
-    from dunning.domain.models import Account, Contact
+    from tests.functions.conftest import make_account
 
-    account = Account(
-        account_id="TEMPLATE",
-        customer_name="Alex Morgan",
-        account_number="4000123412341234",
-        contact=Contact(phone="+12125551234", email="alex@example.com"),
-        locale="en-US",
-        time_zones=["America/New_York"],
-        jurisdiction="US",
-        currency="USD",
-        principal_due=Decimal("250.00"),
-        interest_due=Decimal("7.50"),
-        due_date=SWEEP_DAY,
-        version=1,
-    )
+    account = make_account(account_id="TEMPLATE", status="CURRENT", due_date=SWEEP_DAY, version=1)
     return to_item(account_item(account))
 
 

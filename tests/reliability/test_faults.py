@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,14 @@ from dunning.adapters.errors import TransientError
 from dunning.adapters.senders import OutboundMessage
 from dunning.domain.ledger import verify_chain
 from dunning.domain.models import (
-    Account,
     AccountStatus,
     CaseStatus,
     Channel,
-    Contact,
     EntryKind,
     NoticeStatus,
 )
 from dunning.services import admin, escalation
-from tests.functions.conftest import NOW, seed_case
+from tests.functions.conftest import NOW, make_account, seed_case
 from tests.reliability.conftest import Tally
 from tests.reliability.faults import Fault, duplicates, provider_faults, sent_emails, sent_sms
 from tests.support.aws import REGION, FakeContext, load_event, load_function
@@ -215,8 +212,6 @@ def test_a_redelivered_stream_batch_opens_one_case_and_one_execution(
     monkeypatch.setenv("STATE_MACHINE_ARN", machine)
     db = boto3.client("dynamodb", region_name=REGION)
     accounts = AccountsRepository(db, env["ACCOUNTS_TABLE"])
-    from tests.functions.conftest import make_account
-
     stored = accounts.put(make_account(status="CURRENT"), None)
     accounts.put(stored.model_copy(update={"status": AccountStatus.DELINQUENT}), stored.version)
     stream_arn = db.describe_table(TableName=env["ACCOUNTS_TABLE"])["Table"]["LatestStreamArn"]
@@ -444,20 +439,8 @@ class Workflow:
     sfn: Any
 
     def delinquent(self, account_id: str) -> str:
-        account = Account(
-            account_id=account_id,
-            customer_name="Dana Reyes",
-            account_number="4000123412347777",
-            contact=Contact(phone="+12025550143", email="dana@example.com"),
-            locale="en-US",
-            time_zones=["America/New_York"],
-            jurisdiction="US",
-            currency="USD",
-            principal_due=Decimal("400.00"),
-            interest_due=Decimal("12.50"),
-            fees_due=Decimal("25.00"),
-            due_date=START.date() - timedelta(days=1),
-        )
+        account = make_account(account_id=account_id, account_number="4000123412347777", status="CURRENT",
+                               due_date=START.date() - timedelta(days=1))
         stored = self.accounts.put(account, None)
         self.accounts.put(stored.model_copy(update={"status": AccountStatus.DELINQUENT}), stored.version)
         self.clock.run_until_parked()
