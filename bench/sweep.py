@@ -77,15 +77,14 @@ def measure(accounts: int, send: bool = True) -> dict[str, Any]:
     import time_machine
 
     from dunning.services import sweep
-    from tests.support.aws import FakeContext, load_function
+    from tests.support.aws import FakeContext, fresh_function
 
     with moto_tables() as env:
         db = boto3.client("dynamodb", region_name="us-east-1")
         started = time.perf_counter()
         due = seed(db, env["ACCOUNTS_TABLE"], accounts)
         seeding = time.perf_counter() - started
-        app = load_function("daily_sweep")
-        app._runtime = None
+        app = fresh_function("daily_sweep")
         with (
             pytest.MonkeyPatch.context() as patch,
             spying() as spy,

@@ -13,7 +13,7 @@ import pytest
 from dunning.domain.models import CaseStatus, EntryKind, PlanStatus
 from dunning.services import admin
 from tests.functions.conftest import NOW, seed_case
-from tests.support.aws import EVENTS, REGION, FakeContext, load_event, load_function
+from tests.support.aws import EVENTS, REGION, FakeContext, fresh_function, load_event
 from tests.support.listening import ARCHIVE, case_of, collections, listening_env
 
 ACTOR = "arn:aws:iam::123456789012:user/collections-admin"
@@ -42,8 +42,7 @@ def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasks:
 
 @pytest.fixture
 def fn() -> Any:
-    mod = load_function("admin")
-    mod._runtime = None
+    mod = fresh_function("admin")
     return mod
 
 

@@ -13,7 +13,7 @@ import pytest
 from dunning.adapters.dynamo import CaseRecord
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Account, AccountStatus, Case, Contact, EntryKind, utc_now
-from tests.support.aws import FakeContext, load_event, load_function, moto_env
+from tests.support.aws import FakeContext, fresh_function, load_event, moto_env
 
 ACCOUNT_ID = "ACC-US-1001"
 
@@ -22,8 +22,7 @@ ACCOUNT_ID = "ACC-US-1001"
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ApplyPayment")
     with moto_env(monkeypatch) as env:
-        app = load_function("apply_payment")
-        app._runtime = None
+        app = fresh_function("apply_payment")
         rt = app.runtime()
         rt.accounts.put(Account(
             account_id=ACCOUNT_ID, customer_name="Alex Morgan", account_number="4000123412341234",

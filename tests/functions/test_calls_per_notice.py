@@ -10,7 +10,7 @@ import botocore.client
 import pytest
 
 from tests.functions.conftest import make_account, seed_case
-from tests.support.aws import FakeContext, load_function
+from tests.support.aws import FakeContext, fresh_function
 
 READS = {"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -53,12 +53,8 @@ def notice(fns: dict[str, Any], account_id: str, calls: list[tuple[str, str]]) -
 
 @pytest.fixture
 def fns() -> Any:
-    mods = {"plan": load_function("plan_next_action")}
-    for mod in mods.values():
-        mod._runtime = None
-    yield mods
-    for mod in mods.values():
-        mod._runtime = None
+    yield {"plan": fresh_function("plan_next_action")}
+    fresh_function("plan_next_action")  # the next test's container starts cold too
 
 
 def test_a_warm_notice_costs_two_reads_two_writes_and_one_send(aws, clock, fns, calls) -> None:

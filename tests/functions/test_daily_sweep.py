@@ -14,7 +14,7 @@ import time_machine
 
 from dunning.domain.models import Account, AccountStatus, Contact
 from dunning.domain.policy import assign_variant, default_policy
-from tests.support.aws import FakeContext, load_event, load_function, moto_env, record_calls, sent_sms
+from tests.support.aws import FakeContext, fresh_function, load_event, moto_env, record_calls, sent_sms
 
 SWEEP_DAY = "2026-11-28"
 MID_MORNING_NY = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 in New York: inside the window
@@ -39,8 +39,7 @@ def _account(account_id: str, due: str | None, owed: str = "250.00",
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("SWEEP_TIME_ZONE", "America/New_York")
     with moto_env(monkeypatch) as env:
-        app = load_function("daily_sweep")
-        app._runtime = None
+        app = fresh_function("daily_sweep")
         rt = app.runtime()
         calls = record_calls(rt.client("dynamodb"))
         yield {**env, "app": app, "rt": rt, "calls": calls}

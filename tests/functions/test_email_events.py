@@ -11,7 +11,7 @@ from dunning.domain.compliance import AttemptKind
 from dunning.domain.models import Channel, EntryKind, NoticeStatus
 from dunning.services import escalation
 from tests.functions.conftest import seed_case
-from tests.support.aws import FakeContext, load_event, load_function
+from tests.support.aws import FakeContext, fresh_function, load_event
 from tests.support.listening import collections, listening_env
 
 CASE = "acc-1001-20261102"
@@ -26,8 +26,7 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dic
 
 @pytest.fixture
 def fn() -> Any:
-    mod = load_function("email_events")
-    mod._runtime = None
+    mod = fresh_function("email_events")
     return mod
 
 

@@ -13,15 +13,12 @@ from dunning.adapters.dynamo import CollectionsRepository
 from dunning.domain.ledger import verify_chain
 from dunning.domain.models import EntryKind, NoticeStatus
 from tests.functions.conftest import make_account, seed_case
-from tests.support.aws import REGION, FakeContext, load_event, load_function, sent_emails, sent_sms
+from tests.support.aws import REGION, FakeContext, fresh_function, load_event, sent_emails, sent_sms
 
 
 @pytest.fixture
 def fns() -> dict[str, Any]:
-    mods = {name: load_function(name) for name in ("plan_next_action", "agent_task", "record_failure")}
-    for mod in mods.values():
-        mod._runtime = None
-    return mods
+    return {name: fresh_function(name) for name in ("plan_next_action", "agent_task", "record_failure")}
 
 
 def history(env: dict[str, str], account_id: str = "acc-1001"):  # type: ignore[no-untyped-def]

@@ -12,7 +12,14 @@ import boto3
 import pytest
 
 from dunning.domain.models import AccountStatus, Channel
-from tests.support.aws import REGION, FakeContext, create_incoming_bucket, load_event, load_function, moto_env
+from tests.support.aws import (
+    REGION,
+    FakeContext,
+    create_incoming_bucket,
+    fresh_function,
+    load_event,
+    moto_env,
+)
 
 HEADER = ("account_id,customer_name,account_number,product,risk,phone,email,locale,time_zones,jurisdiction,"
           "currency,principal_due,interest_due,fees_due,due_date,status,opted_out,time_barred")
@@ -41,8 +48,7 @@ PII = ["+1555", "Jamie Lee", "jamie@example.com", "Pat Kim", "pat@example.com", 
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     with moto_env(monkeypatch) as env:
         bucket = create_incoming_bucket(monkeypatch)
-        app = load_function("import_accounts")
-        app._runtime = None
+        app = fresh_function("import_accounts")
         yield {**env, "bucket": bucket, "app": app, "s3": boto3.client("s3", region_name=REGION)}
         app._runtime = None
 

@@ -9,7 +9,7 @@ import pytest
 
 from dunning.domain.models import CaseStatus, Channel, EntryKind
 from tests.functions.conftest import seed_case
-from tests.support.aws import FakeContext, load_event, load_function, sent_sms
+from tests.support.aws import FakeContext, fresh_function, load_event, sent_sms
 from tests.support.listening import case_of, collections, index_phone, item_counts, listening_env
 
 
@@ -23,9 +23,7 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dic
 
 @pytest.fixture
 def fn() -> Any:
-    mod = load_function("inbound_sms")
-    mod._runtime = None
-    mod._dedupe = None
+    mod = fresh_function("inbound_sms")
     return mod
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from dunning.domain.models import CaseStatus, Channel, EntryKind, PlanStatus
 from tests.functions.conftest import NOW, seed_case
-from tests.support.aws import REGION, FakeContext, load_event, load_function, sent_sms
+from tests.support.aws import REGION, FakeContext, fresh_function, load_event, sent_sms
 from tests.support.listening import callbacks, case_of, collections, index_phone, item_counts, listening_env
 from tests.support.webhooks import (
     generic_event,
@@ -30,9 +30,7 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def hook() -> Any:
-    mod = load_function("sms_webhook")
-    mod._runtime = None
-    mod._dedupe = None
+    mod = fresh_function("sms_webhook")
     return mod
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from dunning.adapters.webhooks import MAX_BODY_BYTES, generic_signature_header, twilio_signature
 from tests.functions.conftest import NOW, seed_case
-from tests.support.aws import REGION, FakeContext, create_incoming_bucket, load_event, load_function
+from tests.support.aws import REGION, FakeContext, create_incoming_bucket, fresh_function, load_event
 from tests.support.listening import index_phone, listening_env
 from tests.support.webhooks import GENERIC_SECRET, PUBLIC_BASE, TWILIO_TOKEN, http_event
 
@@ -82,9 +82,7 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any, writes
 
 @pytest.fixture
 def hook() -> Any:
-    mod = load_function("sms_webhook")
-    mod._runtime = None
-    mod._dedupe = None
+    mod = fresh_function("sms_webhook")
     return mod
 
 
@@ -261,8 +259,7 @@ two_way = st.one_of(
 @settings(max_examples=250, **SHARED)
 @given(messages=st.lists(two_way, min_size=1, max_size=3))
 def test_garbled_two_way_sms_is_dropped_per_message_without_writing(env, writes, messages) -> None:
-    fn = load_function("inbound_sms")
-    fn._runtime = fn._dedupe = None
+    fn = fresh_function("inbound_sms")
     before = writes.snapshot()
     out = fn.lambda_handler(_sns(messages), FakeContext())
     assert len(out["results"]) == len(messages)
@@ -298,8 +295,7 @@ ses_events = st.one_of(
 @settings(max_examples=250, **SHARED)
 @given(messages=st.lists(ses_events, min_size=1, max_size=3))
 def test_garbled_ses_events_are_dropped_per_record_without_writing(env, writes, messages) -> None:
-    fn = load_function("email_events")
-    fn._runtime = None
+    fn = fresh_function("email_events")
     before = writes.snapshot()
     out = fn.lambda_handler(_sns(messages), FakeContext())
     assert len(out["results"]) == len(messages)
@@ -357,8 +353,7 @@ admin_bodies = st.one_of(
 @settings(max_examples=400, **SHARED)
 @given(body=admin_bodies, encoded=st.booleans())
 def test_garbled_admin_commands_are_4xx_and_write_nothing(env, writes, body, encoded) -> None:
-    fn = load_function("admin")
-    fn._runtime = None
+    fn = fresh_function("admin")
     event = load_event("admin/http-show_case")
     event["body"] = base64.b64encode(body.encode("utf-8")).decode() if encoded else body
     event["isBase64Encoded"] = encoded
@@ -376,8 +371,7 @@ def test_garbled_admin_commands_are_4xx_and_write_nothing(env, writes, body, enc
 def test_garbled_console_commands_are_refused_without_echoing_values(env, writes, event) -> None:
     from dunning.services.admin import AdminError
 
-    fn = load_function("admin")
-    fn._runtime = None
+    fn = fresh_function("admin")
     before = writes.snapshot()
     with pytest.raises(AdminError) as refused:
         fn.lambda_handler(event, FakeContext())
@@ -408,8 +402,7 @@ garbage_rows = st.one_of(
 @pytest.fixture
 def import_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     bucket = create_incoming_bucket(monkeypatch)
-    fn = load_function("import_accounts")
-    fn._runtime = None
+    fn = fresh_function("import_accounts")
     return {**env, "bucket": bucket, "fn": fn, "s3": boto3.client("s3", region_name=REGION), "n": 0}
 
 

@@ -34,7 +34,7 @@ from dunning.services import admin, escalation
 from tests.functions.conftest import NOW, make_account, seed_case
 from tests.reliability.conftest import Tally
 from tests.reliability.faults import Fault, duplicates, provider_faults, sent_emails, sent_sms
-from tests.support.aws import REGION, FakeContext, load_event, load_function
+from tests.support.aws import REGION, FakeContext, fresh_function, load_event, load_function
 from tests.support.listening import collections, index_phone, item_counts, listening_env
 from tests.support.webhooks import GENERIC_SECRET, generic_event, twilio_inbound
 
@@ -49,8 +49,7 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dic
 
 @pytest.fixture
 def plan_fn() -> Any:
-    mod = load_function("plan_next_action")
-    mod._runtime = None
+    mod = fresh_function("plan_next_action")
     return mod
 
 
@@ -245,8 +244,7 @@ def test_a_duplicated_call_task_completes_the_workflow_once(env, tally: Tally, m
     seed_case(env, call_task_token="call-token-1")
     tasks = FakeTasks()
     monkeypatch.setattr(admin, "_tasks", lambda rt, given: tasks)
-    fn = load_function("admin")
-    fn._runtime = None
+    fn = fresh_function("admin")
     event = load_event("admin/record_call_outcome")
     first = fn.lambda_handler(event, FakeContext())
     second = fn.lambda_handler(event, FakeContext())
@@ -262,9 +260,7 @@ def test_a_duplicated_call_task_completes_the_workflow_once(env, tally: Tally, m
 
 @pytest.fixture
 def hook() -> Any:
-    mod = load_function("sms_webhook")
-    mod._runtime = None
-    mod._dedupe = None
+    mod = fresh_function("sms_webhook")
     return mod
 
 
@@ -272,8 +268,7 @@ def test_a_duplicated_stop_is_recorded_once_and_confirmed_once(env, hook, tally:
     account, case = seed_case(env)
     index_phone(env, account)
     event = twilio_inbound("STOP")
-    inbound = load_function("inbound_sms")
-    inbound._runtime = inbound._dedupe = None
+    inbound = fresh_function("inbound_sms")
     sns_event = load_event("inbound_sms/stop")
     for _ in range(3):  # provider redelivery (HTTP), then SNS at-least-once delivery twice
         assert hook.lambda_handler(event, FakeContext())["statusCode"] == 200
@@ -377,8 +372,7 @@ def test_stop_and_start_delivered_in_reverse_order_leave_the_customer_opted_out(
         ("STOP", "2026-11-03T14:58:00Z"),
     ]
     assert len(sent_sms()) == 1  # the one opt-out confirmation
-    plan = load_function("plan_next_action")
-    plan._runtime = None
+    plan = fresh_function("plan_next_action")
     decision = plan.lambda_handler(load_event("plan_next_action/plan"), FakeContext())
     assert decision.get("channel") != "SMS"
     tally.records_lost += _lost(case.case_id)
@@ -402,8 +396,7 @@ def test_a_broken_policy_reload_keeps_the_last_good_one(env, tally: Tally, monke
     ssm = boto3.client("ssm", region_name=REGION)
     ssm.put_parameter(Name="/dunning/policy", Type="String", Value=good)
     seed_case(env)
-    plan = load_function("plan_next_action")
-    plan._runtime = None
+    plan = fresh_function("plan_next_action")
     event = load_event("plan_next_action/plan")
     assert plan.lambda_handler(event, FakeContext())["policy_version"] == "2026-11-20.7"
     broken = [

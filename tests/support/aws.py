@@ -102,6 +102,15 @@ def load_function(name: str) -> Any:
     return module
 
 
+def fresh_function(name: str) -> Any:
+    """The function as a new container finds it: nothing its cold start builds exists yet."""
+    module = load_function(name)
+    for built in ("_runtime", "_dedupe"):
+        if hasattr(module, built):
+            setattr(module, built, None)
+    return module
+
+
 class FakeContext:
     function_name = "test-function"
     memory_limit_in_mb = 256
