@@ -7,7 +7,6 @@ import os
 import statistics
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,10 +96,6 @@ class CallSpy:
     def take(self) -> list[tuple[str, str]]:
         out, self.calls, self.targets = self.calls, [], []
         return out
-
-    @staticmethod
-    def by_kind(calls: list[tuple[str, str]]) -> Counter[str]:
-        return Counter(kind_of(s, o) for s, o in calls)
 
 
 @contextmanager

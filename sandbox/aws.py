@@ -367,10 +367,6 @@ class Stack:
     def queue_url(self, logical_id: str) -> str:
         return self._of_type(logical_id, "AWS::SQS::Queue")
 
-    def queue_arn(self, logical_id: str) -> str:
-        name = self.queue_url(logical_id).rsplit("/", 1)[-1]
-        return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
-
     def topic_arn(self, logical_id: str) -> str:
         return self._of_type(logical_id, "AWS::SNS::Topic")
 

@@ -143,11 +143,6 @@ class VirtualClock:
     def now(self) -> datetime:
         return self._now
 
-    def running_executions(self) -> list[str]:
-        with self._lock:
-            self._forget_finished()
-            return sorted(self._executions)
-
     def parked_executions(self) -> list[str]:
         """ARNs of RUNNING executions that are waiting (Wait, retry back-off or task token)."""
         with self._lock:
@@ -199,16 +194,6 @@ class VirtualClock:
 
     def advance_by(self, delta: timedelta) -> None:
         self.advance_to(self._now + delta)
-
-    def run_until_idle(self, limit: datetime) -> None:
-        """Advance through deadlines until nothing is left to wake before ``limit``."""
-        target = _require_utc(limit)
-        while True:
-            self.run_until_parked()
-            due = self.next_deadline()
-            if due is None or due > target:
-                return
-            self.advance_to(due)
 
     # ------------------------------------------------------------------ internals
 

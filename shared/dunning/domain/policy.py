@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -296,19 +296,3 @@ def strategy_for(policy: Policy, account: Account, variant: Variant) -> tuple[st
     seg = segment_for(policy, account)
     sid = seg.variant_strategies.get(variant.id, seg.strategy)
     return sid, policy.strategies[sid]
-
-
-def step_due_date(step: Step, due_date: date) -> date:
-    from datetime import timedelta
-
-    return due_date + timedelta(days=step.offset_days)
-
-
-def next_step(strategy: Strategy, done: set[str] | list[str], pre_due: bool = False) -> Step | None:
-    """The first step not yet done (pre-due steps only before delinquency, dunning steps after)."""
-    done_set = set(done)
-    for step in strategy.steps:
-        if step.pre_due != pre_due or step.id in done_set:
-            continue
-        return step
-    return None

@@ -48,10 +48,6 @@ _FINAL = {NoticeStatus.SENT.value, NoticeStatus.DELIVERED.value, NoticeStatus.FA
           NoticeStatus.UNCERTAIN.value, NoticeStatus.BOUNCED.value, Verdict.BLOCK.value}
 
 
-def is_pre_due_case(case_id: str) -> bool:
-    return case_id.startswith(PRE_DUE_CASE_PREFIX)
-
-
 def pre_due_case_id(account_id: str, due_date: date) -> str:
     return f"{PRE_DUE_CASE_PREFIX}{account_id}-{due_date:%Y%m%d}"
 
