@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bench.common import kind_of, moto_tables, spying
+from bench.common import moto_tables, spying
+from sandbox.aws import call_kind
 
 
 def notice_path(cases: int = 20) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def notice_path(cases: int = 20) -> dict[str, Any]:
         out: dict[str, float] = dict.fromkeys(("reads", "writes", "sends", "other"), 0.0)
         for op, n in ops.items():
             service, operation = op.split(":")
-            out[kind_of(service, operation)] += n
+            out[call_kind(service, operation)] += n
         return {k: round(out[k], 2) for k in ("reads", "writes", "sends", "other")}
 
     warm_ops = per_notice(warm)

@@ -31,9 +31,6 @@ QUIET_ENV: dict[str, str] = {
     "LOG_LEVEL": "ERROR",
 }
 
-READ_OPS = frozenset({"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"})
-WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
-SEND_OPS = frozenset({("sesv2", "SendEmail"), ("ses", "SendEmail"), ("sns", "Publish")})
 
 
 def quiet_environment() -> None:
@@ -41,17 +38,6 @@ def quiet_environment() -> None:
     time.tzset()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-
-
-def kind_of(service: str, operation: str) -> str:
-    """reads / writes (DynamoDB), sends (SES, SNS to a phone), other (secrets, SSM, SQS, ...)."""
-    if service == "dynamodb" and operation in READ_OPS:
-        return "reads"
-    if service == "dynamodb" and operation in WRITE_OPS:
-        return "writes"
-    if (service, operation) in SEND_OPS:
-        return "sends"
-    return "other"
 
 
 class CallSpy:

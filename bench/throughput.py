@@ -18,7 +18,8 @@ from contextlib import redirect_stdout
 from datetime import timedelta
 from typing import Any
 
-from bench.common import CallSpy, kind_of, spying
+from bench.common import CallSpy, spying
+from sandbox.aws import call_kind
 
 
 def _current_accounts(portfolio: list[Any], extra: int, days: int) -> list[Any]:
@@ -173,7 +174,7 @@ def _figures(
         out: Counter[str] = Counter()
         for op, n in ops.items():
             service, operation = op.split(":")
-            out[kind_of(service, operation)] += n
+            out[call_kind(service, operation)] += n
         return dict(out)
 
     notices = sum(summary.get("notices", {}).values())

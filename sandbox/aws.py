@@ -93,6 +93,22 @@ class LambdaContext:
         return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
 
 
+_READ_OPS = frozenset({"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"})
+_WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+_SEND_OPS = frozenset({("sesv2", "SendEmail"), ("ses", "SendEmail"), ("sns", "Publish")})
+
+
+def call_kind(service: str, operation: str) -> str:
+    """reads / writes (DynamoDB), sends (SES, SNS to a phone), other (secrets, SSM, SQS, ...)."""
+    if service == "dynamodb" and operation in _READ_OPS:
+        return "reads"
+    if service == "dynamodb" and operation in _WRITE_OPS:
+        return "writes"
+    if (service, operation) in _SEND_OPS:
+        return "sends"
+    return "other"
+
+
 class InProcessLambdaRuntime:
     """Runs moto Lambda invocations as calls into ``<code dir>/<module>.py`` in this process.
 

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 import boto3
 
-from sandbox.aws import local_aws, provision
+from sandbox.aws import call_kind, local_aws, provision
 from sandbox.bootstrap import complete_mock, drop_portfolio, stream_record, sweep_event
 from sandbox.clock import VirtualClock
 from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio
@@ -680,20 +680,11 @@ def _plan_ids(ledger: list[dict[str, Any]], status: str | None = None) -> set[tu
             and (status is None or e["data"].get("status") == status)}
 
 
-_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
-_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-_SENDS = {("sesv2", "SendEmail"), ("ses", "SendEmail"), ("sns", "Publish")}
-
-
 def _calls_by_kind(calls: Counter[str], sent: int) -> dict[str, float]:
     """The system's AWS calls per notice sent, as reads, writes, sends and the rest."""
     kinds: Counter[str] = Counter()
     for key, n in calls.items():
-        service, op = key.split(":", 1)
-        kind = ("reads" if service == "dynamodb" and op in _READS else
-                "writes" if service == "dynamodb" and op in _WRITES else
-                "sends" if (service, op) in _SENDS else "other")
-        kinds[kind] += n
+        kinds[call_kind(*key.split(":", 1))] += n
     return {k: round(kinds[k] / sent, 2) if sent else 0.0 for k in ("reads", "writes", "sends", "other")}
 
 
