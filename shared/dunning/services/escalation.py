@@ -19,7 +19,7 @@ from dunning.adapters.dynamo import AccountHistory, CaseRecord
 from dunning.adapters.errors import Conflict, NotFound, ProviderRejected, TransientError
 from dunning.adapters.senders import OutboundMessage, Sender
 from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
-from dunning.domain.history import contact_history
+from dunning.domain.history import ContactRecord, contact_history
 from dunning.domain.models import (
     Account,
     Action,
@@ -92,7 +92,8 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
     output = decision.model_dump(mode="json", exclude_none=True)
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
         sent = _send_step(rt, rt.sender(decision.channel), history, record, account, policy, now,
-                          decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries)
+                          decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
+                          contacts=contacts)
         output["sent"] = sent.as_output()
         if sent.until is not None:
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
@@ -127,9 +128,16 @@ def _recover_interrupted_sends(rt: Runtime, history: AccountHistory, record: Cas
     stuck = [n for n in history.notices.get(record.case.case_id, [])
              if n.status is NoticeStatus.SENDING and not n.step_id.startswith(SERVICE_STEP_PREFIX)]
     for notice in stuck:
-        _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor)
-        count("UncertainSends", Channel=notice.channel.value, Step=step_dimension(notice.step_id))
+        _record_interrupted(rt, record, notice, now, actor)
     return bool(stuck)
+
+
+def _record_interrupted(rt: Runtime, record: CaseRecord, notice: Notice, now: datetime, actor: str,
+                        before: Entries = ()) -> SendResult:
+    """A notice left SENDING by a crash after the gate: the provider may have it, so UNCERTAIN."""
+    _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor, before)
+    count("UncertainSends", Channel=notice.channel.value, Step=step_dimension(notice.step_id))
+    return SendResult(NoticeStatus.UNCERTAIN.value, notice.step_id, [ReasonCode.UNCERTAIN_SEND.value])
 
 
 @dataclass
@@ -187,7 +195,7 @@ def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: st
 def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
-               decided: Entries = ()) -> SendResult:
+               decided: Entries = (), contacts: list[ContactRecord] | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
@@ -197,26 +205,20 @@ def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: Cas
     decided = list(decided)
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
-        if existing.status is NoticeStatus.SENDING:  # a crash after the gate: never resend
-            _finish(rt, record, existing, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor,
-                    decided)
-            count("UncertainSends", Channel=existing.channel.value, Step=step_dimension(step_id))
-            return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
-        if decided:  # the step has its notice already: record the decision and mark the step spent
-            record.case.steps_done = sorted({*record.case.steps_done, step_id})
-            _commit_or_retry(rt, record, decided, now, actor)
-        return SendResult(existing.status.value, step_id, [])
+        return _step_has_its_notice(rt, record, existing, decided, now, actor)
     rendered = render_for(rt, account, policy, record, template_id, channel)
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
     first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
         n.status is not NoticeStatus.FAILED for n in history.notices.get(case_id, []))
-    contacts = contact_history(history.all_notices(), history.all_entries())
+    if contacts is None:  # the planner hands over the history it has just built from the same read
+        contacts = contact_history(history.all_notices(), history.all_entries())
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
                             is_opt_out_confirmation=opt_out_confirmation),
                     account, record.case, contacts, policy, now)
     if verdict.verdict is not Verdict.ALLOW:
-        # The world changed between Plan and Send (or the text failed lint): record, don't send.
+        # The rendered text failed its lint, or (outside the escalation) the world changed since
+        # the caller decided: record, don't send.
         if verdict.verdict is Verdict.BLOCK:
             # The step is spent, whatever blocked it: a notice that fails its own lint must raise
             # an alarm (NoticesBlocked by reason CONTENT/TONE), not loop Plan -> Send forever.
@@ -263,6 +265,19 @@ def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: Cas
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
+
+
+def _step_has_its_notice(rt: Runtime, record: CaseRecord, existing: Notice, decided: Entries, now: datetime,
+                         actor: str) -> SendResult:
+    """The step was sent before: a notice left SENDING by a crash after the gate is recorded
+    UNCERTAIN (never resent); any other is the step's outcome, and the step is spent."""
+    step_id = existing.step_id
+    if existing.status is NoticeStatus.SENDING:
+        return _record_interrupted(rt, record, existing, now, actor, decided)
+    if decided:  # record the planner's decision and mark the step spent
+        record.case.steps_done = sorted({*record.case.steps_done, step_id})
+        _commit_or_retry(rt, record, decided, now, actor)
+    return SendResult(existing.status.value, step_id, [])
 
 
 def _commit_or_retry(rt: Runtime, record: CaseRecord, entries: Entries, now: datetime, actor: str) -> None:
