@@ -8,16 +8,14 @@ from typing import Any
 import pytest
 
 from dunning.domain.models import CaseStatus, Channel, EntryKind
-from tests.functions.conftest import seed_case
 from tests.support.aws import FakeContext, fresh_function, load_event, sent_sms
-from tests.support.listening import case_of, collections, index_phone, item_counts, listening_env
+from tests.support.listening import case_of, collections, item_counts, listening_env, seed_reachable_case
 
 
 @pytest.fixture
 def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dict[str, str]:
     env = listening_env(aws, monkeypatch)
-    account, case = seed_case(env)
-    index_phone(env, account)
+    account, case = seed_reachable_case(env)
     return env
 
 

@@ -11,9 +11,17 @@ import boto3
 import pytest
 
 from dunning.domain.models import CaseStatus, Channel, EntryKind, PlanStatus
-from tests.functions.conftest import NOW, seed_case
+from tests.functions.conftest import NOW
 from tests.support.aws import REGION, FakeContext, fresh_function, load_event, sent_sms
-from tests.support.listening import callbacks, case_of, collections, index_phone, item_counts, listening_env
+from tests.support.listening import (
+    callbacks,
+    case_of,
+    collections,
+    index_phone,
+    item_counts,
+    listening_env,
+    seed_reachable_case,
+)
 from tests.support.webhooks import (
     generic_event,
     generic_inbound,
@@ -36,9 +44,7 @@ def hook() -> Any:
 
 @pytest.fixture
 def seeded(env: dict[str, str], clock: Any) -> Any:
-    account, case = seed_case(env)
-    index_phone(env, account)
-    return account, case
+    return seed_reachable_case(env)
 
 
 def call(hook: Any, event: dict[str, Any]) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dunning.adapters.webhooks import MAX_BODY_BYTES, generic_signature_header, twilio_signature
-from tests.functions.conftest import NOW, seed_case
+from tests.functions.conftest import NOW
 from tests.support.aws import REGION, FakeContext, create_incoming_bucket, fresh_function, load_event
-from tests.support.listening import index_phone, listening_env
+from tests.support.listening import listening_env, seed_reachable_case
 from tests.support.webhooks import GENERIC_SECRET, PUBLIC_BASE, TWILIO_TOKEN, http_event
 
 SHARED = dict(
@@ -75,8 +75,7 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> Writes:
 @pytest.fixture
 def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any, writes: Writes) -> dict[str, str]:
     out = listening_env(aws, monkeypatch)
-    account, _ = seed_case(out)
-    index_phone(out, account)
+    account, _ = seed_reachable_case(out)
     return out
 
 

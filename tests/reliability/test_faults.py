@@ -35,7 +35,7 @@ from tests.functions.conftest import NOW, make_account, seed_case
 from tests.reliability.conftest import Tally
 from tests.reliability.faults import Fault, duplicates, provider_faults, sent_emails, sent_sms
 from tests.support.aws import REGION, FakeContext, fresh_function, load_event, load_function
-from tests.support.listening import collections, index_phone, item_counts, listening_env
+from tests.support.listening import collections, item_counts, listening_env, seed_reachable_case
 from tests.support.webhooks import GENERIC_SECRET, generic_event, twilio_inbound
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,8 +265,7 @@ def hook() -> Any:
 
 
 def test_a_duplicated_stop_is_recorded_once_and_confirmed_once(env, hook, tally: Tally) -> None:
-    account, case = seed_case(env)
-    index_phone(env, account)
+    account, case = seed_reachable_case(env)
     event = twilio_inbound("STOP")
     inbound = fresh_function("inbound_sms")
     sns_event = load_event("inbound_sms/stop")
@@ -343,8 +342,7 @@ def test_stop_and_start_delivered_in_reverse_order_leave_the_customer_opted_out(
     START that arrived before it, whatever the provider's timestamps say. Texting a customer who
     said STOP is unlawful; missing one who said START costs a reminder, and they can text START
     again. Both replies stay on the ledger with their own timestamps."""
-    account, case = seed_case(env)
-    index_phone(env, account)
+    account, case = seed_reachable_case(env)
     stop = {
         "type": "inbound",
         "message_id": "gen-stop",

@@ -42,6 +42,15 @@ def index_phone(env: dict[str, str], account: Account) -> None:
     )
 
 
+def seed_reachable_case(env: dict[str, str], account: Account | None = None, **case_kw: Any) -> tuple[Account, Case]:
+    """A case whose customer can text back: the case seeded, the phone indexed."""
+    from tests.functions.conftest import seed_case
+
+    account, case = seed_case(env, account, **case_kw)
+    index_phone(env, account)
+    return account, case
+
+
 def item_counts(env: dict[str, str]) -> dict[str, int]:
     db = boto3.client("dynamodb", region_name=REGION)
     return {
