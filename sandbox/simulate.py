@@ -718,23 +718,10 @@ def _merge(shards: list[ShardOutput]) -> ShardOutput:
         replies=sorted(joined("replies"), key=lambda r: r["at"]),
         daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
         invocations=dict(invocations), aws_calls=calls,
-        import_result=_merge_imports([shard.import_result for shard in shards]),
+        # Each shard imports its own file; a failed import is already among the errors.
+        import_result={"files": [f for shard in shards if isinstance(shard.import_result, dict)
+                                 for f in shard.import_result.get("files", [])]},
     )
-
-
-def _merge_imports(results: list[Any]) -> Any:
-    """Each shard imports its own file: counts add up, lists join, anything else is kept per shard."""
-    if not all(isinstance(r, dict) for r in results):
-        return results
-
-    def merged(values: list[Any]) -> Any:
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            return sum(values)
-        if all(isinstance(v, list) for v in values):
-            return [x for v in values for x in v]
-        return values
-
-    return {key: merged([r.get(key) for r in results]) for key in results[0]}
 
 
 def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:
