@@ -150,7 +150,7 @@ class _IndexPartitions:
     def partition(self, attr: str, value: DynamoType) -> list[Item] | None:
         if attr not in self.attrs:
             return None
-        return list(self.items[attr].get(_raw(value) or ("", ""), {}).values())
+        return list(self.items[attr].get((value.type, str(value.value)), {}).values())
 
 
 def _index_hash_attrs(index: Any) -> list[str]:
