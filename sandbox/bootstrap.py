@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -76,9 +76,13 @@ class StreamPoller:
     """Reads the AccountsTable stream and hands batches to AccountStreamFunction, retrying from the
     first failed record as the Lambda poller does (ReportBatchItemFailures)."""
 
-    def __init__(self, stack: Stack, session: boto3.session.Session) -> None:
+    def __init__(self, stack: Stack, session: boto3.session.Session,
+                 call: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
         self.stack = stack
         self.lam = session.client("lambda")
+        # How to invoke the function: raising FunctionError (the default) or answering with the
+        # error payload (a caller that records function errors itself).
+        self._call = call or (lambda logical_id, event: invoke(self.lam, stack, logical_id, event))
         self.streams = session.client("dynamodbstreams")
         self.stream_arn = session.client("dynamodb").describe_table(
             TableName=stack.table("AccountsTable"))["Table"]["LatestStreamArn"]
@@ -106,13 +110,17 @@ class StreamPoller:
         pending = records
         for _ in range(STREAM_ATTEMPTS):
             try:
-                result = invoke(self.lam, self.stack, "AccountStreamFunction", {"Records": pending})
+                result = self._call("AccountStreamFunction", {"Records": pending})
+            except FunctionError:
+                result = {"errorType": "FunctionError"}
+            if isinstance(result, dict) and "errorType" in result:
+                failed = {r["dynamodb"]["SequenceNumber"] for r in pending}
+            else:
                 failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} \
                     if isinstance(result, dict) else set()
-            except FunctionError:
-                failed = {r["dynamodb"]["SequenceNumber"] for r in pending}
             if not failed:
                 return
+            # AWS retries from the first failed record on; so do we.
             first = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed)
             pending = pending[first:]
         self.dropped += len(pending)

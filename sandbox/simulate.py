@@ -30,7 +30,7 @@ from typing import Any, TextIO
 import boto3
 
 from sandbox.aws import call_kind, local_aws, provision
-from sandbox.bootstrap import complete_mock, drop_portfolio, stream_record, sweep_event
+from sandbox.bootstrap import StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.clock import VirtualClock
 from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio
 
@@ -41,8 +41,6 @@ WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandb
 SWEEP_HOUR = 6
 REPLY_DELAY_MINUTES = 3
 PROMISE_DAYS = 5  # a promising customer names a day this far ahead
-_STREAM_BATCH = 100
-_STREAM_ATTEMPTS = 3
 Progress = Callable[[int, int], None]
 
 
@@ -73,12 +71,8 @@ class ProviderMessage:
 
     def as_json(self) -> dict[str, Any]:
         return {"channel": self.channel, "account_id": self.account_id, "destination": self.destination,
-                "sent_at": _z(self.sent_at), "subject": self.subject, "body": self.body,
+                "sent_at": z(self.sent_at), "subject": self.subject, "body": self.body,
                 "provider_message_id": f"{self.provider}:{self.message_id}"}
-
-
-def _z(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ProviderTap:
@@ -247,7 +241,7 @@ class Simulation:
         payload = json.loads(resp["Payload"].read() or b"null")
         if resp.get("FunctionError") or (isinstance(payload, dict) and "errorType" in payload):
             self.events[f"function_error:{logical_id}"] += 1
-            self.errors.append({"function": logical_id, "at": _z(self.clock.now()),
+            self.errors.append({"function": logical_id, "at": z(self.clock.now()),
                                 "error": str(payload)[:300]})
         return payload
 
@@ -258,14 +252,7 @@ class Simulation:
         complete_mock(self.stack, self.session, LINK_SECRET, WEBHOOK_SECRETS)
 
     def _open_stream(self) -> None:
-        ddb = self.client("dynamodb")
-        table = self.stack.table("AccountsTable")
-        self.stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        streams = self.client("dynamodbstreams")
-        shard = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]
-        self.shard_iterator = streams.get_shard_iterator(
-            StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        self.poller = StreamPoller(self.stack, self.session, self.invoke)
 
     def _import_portfolio(self) -> None:
         if not self.has_function("ImportAccountsFunction"):
@@ -277,7 +264,7 @@ class Simulation:
         rejects = self.client("s3").list_objects_v2(Bucket=bucket, Prefix="rejects/").get("Contents", [])
         for obj in rejects:
             text = self.client("s3").get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
-            self.errors.append({"function": "ImportAccountsFunction", "at": _z(self.clock.now()),
+            self.errors.append({"function": "ImportAccountsFunction", "at": z(self.clock.now()),
                                 "error": "rejected rows: " + text[:500]})
 
     # ------------------------------------------------------------------ a day
@@ -313,30 +300,9 @@ class Simulation:
     # ------------------------------------------------------------------ stream
 
     def _poll_stream(self) -> None:
-        streams = self.client("dynamodbstreams")
-        while True:
-            resp = streams.get_records(ShardIterator=self.shard_iterator, Limit=1000)
-            self.shard_iterator = resp["NextShardIterator"]
-            records = resp["Records"]
-            if not records:
-                return
-            for start in range(0, len(records), _STREAM_BATCH):
-                self._deliver([stream_record(r, self.stream_arn) for r in records[start:start + _STREAM_BATCH]])
-
-    def _deliver(self, records: list[dict[str, Any]]) -> None:
-        pending = records
-        for _ in range(_STREAM_ATTEMPTS):
-            result = self.invoke("AccountStreamFunction", {"Records": pending})
-            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} \
-                if isinstance(result, dict) else set()
-            if isinstance(result, dict) and "errorType" in result:
-                failed = {r["dynamodb"]["SequenceNumber"] for r in pending}
-            if not failed:
-                return
-            # AWS retries from the first failed record on; so do we.
-            first = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed)
-            pending = pending[first:]
-        self.events["stream_records_dropped"] += len(pending)
+        self.poller.poll()
+        if self.poller.dropped:
+            self.events["stream_records_dropped"] = self.poller.dropped
 
     # ------------------------------------------------------------------ customers
 
@@ -393,14 +359,14 @@ class Simulation:
             "timestamp": message.sent_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "messageId": message.message_id,
             "source": self.stack.parameters["SesFromAddress"], "destination": [message.destination],
             "tags": {"ses:configuration-set": [f"dunning-{self.stack.parameters['Stage']}"]}},
-            "delivery": {"timestamp": _z(message.sent_at), "recipients": [message.destination],
+            "delivery": {"timestamp": z(message.sent_at), "recipients": [message.destination],
                          "processingTimeMillis": 500, "smtpResponse": "250 2.6.0 Message received"}}
         self.client("sns").publish(TopicArn=self.stack.topic_arn("EmailEventsTopic"), Message=json.dumps(ses_event))
         self.events["email_delivery_events"] += 1
 
     def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
         record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
-                  "from": person.account.phone, "text": text, "at": _z(now), "delivered": False}
+                  "from": person.account.phone, "text": text, "at": z(now), "delivered": False}
         self.replies.append(record)
         if not self.has_function("SmsWebhookFunction"):
             return
@@ -408,7 +374,7 @@ class Simulation:
 
         self._payment_seq += 1
         body = json.dumps({"type": "inbound", "message_id": f"in-{self._payment_seq:06d}",
-                           "from": person.account.phone, "text": text, "timestamp": _z(now)}).encode()
+                           "from": person.account.phone, "text": text, "timestamp": z(now)}).encode()
         stamp = int(now.timestamp())
         path = "/webhooks/sms/generic"
         event = {
@@ -433,7 +399,7 @@ class Simulation:
         self._payment_seq += 1
         payment_id = f"PAY-{person.account.account_id}-{self._payment_seq:06d}"
         detail = {"payment_id": payment_id, "account_id": person.account.account_id, "amount": format(amount, "f"),
-                  "currency": person.account.currency, "received_at": _z(now)}
+                  "currency": person.account.currency, "received_at": z(now)}
         before = self.runtime.invocations[self.stack.function_name("ApplyPaymentFunction")]
         # moto 5.2 routes rules to SQS, SNS, logs and buses, not to Lambda targets.
         with contextlib.suppress(NotImplementedError):
@@ -445,7 +411,7 @@ class Simulation:
             self.invoke("ApplyPaymentFunction", {
                 "version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, payment_id)),
                 "detail-type": "PaymentPosted", "source": "core-banking", "account": self.stack.account_id,
-                "time": _z(now), "region": self.stack.region, "resources": [], "detail": detail})
+                "time": z(now), "region": self.stack.region, "resources": [], "detail": detail})
         person.paid += amount
         self.events["payments"] += 1
 
@@ -511,7 +477,7 @@ class Simulation:
         result = self.invoke("AdminFunction", _admin_event(command, now))
         status = int(result.get("statusCode", 500)) if isinstance(result, dict) else 500
         if status >= 300:
-            self.errors.append({"function": "AdminFunction", "at": _z(now), "error": str(result)[:300]})
+            self.errors.append({"function": "AdminFunction", "at": z(now), "error": str(result)[:300]})
             return {}
         return json.loads(result.get("body") or "{}")
 
