@@ -21,7 +21,7 @@ def notice_path(cases: int = 20) -> dict[str, Any]:
 
     plan_fn = load_function("plan_next_action")
     with moto_tables() as env, spying() as spy, time_machine.travel(NOW, tick=False):
-        plan_fn._runtime = None
+        plan_fn._ports = None
         spy.recording = False
         for i in range(cases):
             seed_case(env, make_account(account_id=f"acc-{2000 + i}"))
@@ -37,7 +37,7 @@ def notice_path(cases: int = 20) -> dict[str, Any]:
                 continue
             sent += 1
             plan_ops.append(Counter(f"{s}:{o}" for s, o in plan_calls))
-        plan_fn._runtime = None
+        plan_fn._ports = None
     warm = plan_ops[1:]
 
     def per_notice(rows: list[Counter[str]]) -> dict[str, float]:

@@ -59,7 +59,7 @@ else:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     t1 = time.perf_counter()
-    built = module.runtime()
+    built = module.ports()
     rt = built[0] if isinstance(built, tuple) else built
     rt.client("dynamodb")
 t2 = time.perf_counter()

@@ -95,7 +95,7 @@ def measure(accounts: int, send: bool = True) -> dict[str, Any]:
             started = time.perf_counter()
             out = app.lambda_handler({"sweep_date": SWEEP_DAY.isoformat()}, FakeContext())
             elapsed = time.perf_counter() - started
-        app._runtime = None
+        app._ports = None
     ops = Counter(f"{s}:{o}" for s, o in spy.calls)
     by_target = Counter(f"{o}:{t}" for (_, o), t in zip(spy.calls, spy.targets, strict=True))
     # What the sweep reads to find its work (index entries) vs the accounts it then reads to send a

@@ -12,33 +12,22 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dunning.adapters.workflow import Escalations
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
 from dunning.services.cases import on_account_change
-from dunning.services.runtime import Runtime
 from dunning.settings import WorkflowSettings, load_settings
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-_runtime: Runtime | None = None
-_escalations: Escalations | None = None
-
-
-def runtime() -> tuple[Runtime, Escalations]:
-    global _runtime, _escalations
-    if _runtime is None or _escalations is None:
-        settings = load_settings(WorkflowSettings)
-        _runtime = Runtime(settings)
-        _escalations = Escalations(_runtime.client("stepfunctions"), settings.state_machine_arn)
-    return _runtime, _escalations
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(WorkflowSettings)))
 
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> str:
-    rt, escalations = runtime()
     change = record.dynamodb
     old = change.old_image if change else None
     new = change.new_image if change else None
-    outcome = on_account_change(rt, escalations, _plain(old), _plain(new))
+    outcome = on_account_change(ports(), _plain(old), _plain(new))
     logger.info("account change", extra={"account_id": (new or {}).get("account_id"), "outcome": outcome})
     return outcome
 

@@ -15,18 +15,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from dunning.adapters.errors import Conflict, TransientError
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
+from dunning.ports import Conflict, TransientError
 from dunning.services import admin
-from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ListeningSettings, load_settings
 
 PROBLEM = "application/problem+json"
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ListeningSettings)))
 
 
 def problem(status: int, title: str, detail: str) -> Response[str]:
@@ -54,7 +54,7 @@ def _invalid_request(exc: RequestValidationError) -> Response[str]:
     return problem(400, "Invalid admin request", 'body must be JSON {"command": {...}}')
 
 
-@app.exception_handler((Conflict, TransientError))
+@app.exception_handler([Conflict, TransientError])
 def _busy(exc: Exception) -> Response[str]:
     return problem(503, "Case is busy, try again", type(exc).__name__)
 
@@ -81,7 +81,7 @@ def http_command() -> Response[str]:
 def _execute(request: admin.AdminRequest, actor: str) -> dict[str, Any]:
     command = request.command
     logger.append_keys(case_id=getattr(command, "case_id", None), command=command.type)
-    result = admin.execute(runtime(), command, actor)
+    result = admin.execute(ports(), command, actor)
     logger.info(
         "admin command done",
         extra={"applied": result.get("applied"), "case_status": result.get("case_status")},

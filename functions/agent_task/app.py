@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
 from dunning.services import escalation
-from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import AgentTaskSettings, load_settings
 
 
@@ -26,8 +26,8 @@ class TaskRequest(BaseModel):
     task_token: str
 
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(AgentTaskSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(AgentTaskSettings)))
 
 
 @logger.inject_lambda_context(correlation_id_path="case_id")
@@ -35,8 +35,5 @@ runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(AgentT
 @tracer.capture_lambda_handler
 @event_parser(model=TaskRequest)
 def lambda_handler(event: TaskRequest, context: LambdaContext) -> dict[str, Any]:
-    rt = runtime()
-    settings: AgentTaskSettings = rt.settings  # type: ignore[assignment]
-    queue = settings.call_queue_url if event.kind == "CALL" else settings.legal_review_queue_url
-    return escalation.open_task(rt, event.case_id, event.account_id, event.step_id, event.kind,
-                                event.task_token, queue)
+    return escalation.open_task(ports(), event.case_id, event.account_id, event.step_id, event.kind,
+                                event.task_token)

@@ -9,20 +9,16 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, field_validator
 
+from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import CurrencyCode, UtcDatetime
 from dunning.observability import logger, metrics, tracer
 from dunning.services import payments
-from dunning.services.runtime import Runtime
 from dunning.settings import PaymentSettings, load_settings
 
 
@@ -57,26 +53,19 @@ class PaymentPostedEvent(EventBridgeModel):
     detail: PaymentPosted
 
 
-_runtime: Runtime | None = None
-_apply: Any = None
 _config = IdempotencyConfig(event_key_jmespath="payment_id", raise_on_no_idempotency_key=True)
 
 
 def _apply_once(payment: PaymentPosted) -> dict[str, Any]:
-    return payments.apply_payment(runtime(), payment.payment_id, payment.account_id, Decimal(payment.amount),
+    return payments.apply_payment(ports(), payment.payment_id, payment.account_id, Decimal(payment.amount),
                                   payment.currency, payment.received_at)
 
 
-def runtime() -> Runtime:
-    global _runtime, _apply
-    if _runtime is None:
-        settings = load_settings(PaymentSettings)
-        _runtime = Runtime(settings)
-        layer = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
-                                         boto3_client=_runtime.client("dynamodb"))
-        _apply = idempotent_function(data_keyword_argument="payment", persistence_store=layer,
-                                     config=_config)(_apply_once)
-    return _runtime
+# Settings, ports and the idempotency store: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(PaymentSettings)))
+apply_once = cold_start(globals(), "_apply", lambda: idempotent_function(
+    data_keyword_argument="payment", persistence_store=ports().idempotency_store(ports().settings.idempotency_table),
+    config=_config)(_apply_once))
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.payment_id")
@@ -84,7 +73,6 @@ def runtime() -> Runtime:
 @tracer.capture_lambda_handler
 @event_parser(model=PaymentPostedEvent)
 def lambda_handler(event: PaymentPostedEvent, context: LambdaContext) -> dict[str, Any]:
-    runtime()
     _config.register_lambda_context(context)
-    result: dict[str, Any] = _apply(payment=event.detail)
+    result: dict[str, Any] = apply_once()(payment=event.detail)
     return result

@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
 from dunning.services import sweep
-from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import SweepSettings, load_settings
 
 
@@ -26,8 +26,8 @@ class SweepRequest(BaseModel):
     sweep_date: date | None = None
 
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(SweepSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(SweepSettings)))
 
 
 @logger.inject_lambda_context
@@ -35,4 +35,4 @@ runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(SweepS
 @tracer.capture_lambda_handler
 @event_parser(model=SweepRequest)
 def lambda_handler(event: SweepRequest, context: LambdaContext) -> dict[str, Any]:
-    return sweep.run(runtime(), event.sweep_date)
+    return sweep.run(ports(), event.sweep_date, ports().settings.sweep_time_zone)

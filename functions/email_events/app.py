@@ -13,13 +13,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
-from dunning.services.listening import handle_email_event
-from dunning.services.runtime import Runtime, cold_start
+from dunning.services.deliveries import handle_email_event
 from dunning.settings import ListeningSettings, load_settings
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ListeningSettings)))
 
 
 @logger.inject_lambda_context
@@ -33,7 +33,7 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
             ses_event = json.loads(record.sns.message)
             if not isinstance(ses_event, dict):
                 raise ValueError("not an object")
-            result = handle_email_event(runtime(), ses_event)
+            result = handle_email_event(ports(), ses_event)
         except ValueError:
             metrics.add_metric(name="EmailEventMalformed", unit="Count", value=1)
             logger.warning("SES event is malformed; dropped", extra={"sns_message_id": record.sns.message_id})

@@ -11,13 +11,13 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
 from dunning.services import ingest
-from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ImportSettings, load_settings
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ImportSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ImportSettings)))
 
 
 @logger.inject_lambda_context
@@ -25,14 +25,13 @@ runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(Import
 @tracer.capture_lambda_handler
 @event_parser(model=S3Model)
 def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
-    rt = runtime()
-    bucket_name = getattr(rt.settings, "incoming_bucket")  # noqa: B009 - ImportSettings only
+    settings = ports().settings
     files: list[dict[str, Any]] = []
     for record in event.Records:
         bucket, key = record.s3.bucket.name, ingest.decode_key(record.s3.object.key)
-        if bucket != bucket_name or not key.startswith(ingest.INCOMING_PREFIX) or key.endswith("/"):
+        if bucket != settings.incoming_bucket or not key.startswith(ingest.INCOMING_PREFIX) or key.endswith("/"):
             logger.warning("ignored object outside incoming/", extra={"bucket": bucket})
             continue
-        summary = ingest.import_file(rt, bucket, key)
+        summary = ingest.import_file(ports(), bucket, key, settings.import_batch_size)
         files.append({"key": key, **summary.as_dict()})
     return {"files": files}

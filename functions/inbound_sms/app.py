@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dunning.adapters.webhooks import InboundSms
+from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import parse_instant, utc_now
 from dunning.observability import logger, metrics, tracer
-from dunning.services.listening import Deduplicated
-from dunning.services.runtime import Runtime, cold_start
+from dunning.ports import InboundSms
+from dunning.services.inbound_once import Deduplicated
 from dunning.settings import ListeningSettings, load_settings
 
 PROVIDER = "aws-sms"
@@ -37,9 +37,9 @@ class TwoWayMessage(BaseModel):
 
 
 # Settings, clients and the idempotency store: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
-dedupe = cold_start(globals(), "_dedupe",
-                    lambda: Deduplicated(runtime(), runtime().settings.idempotency_table))  # type: ignore[attr-defined]
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ListeningSettings)))
+dedupe = cold_start(globals(), "_dedupe", lambda: Deduplicated(
+    ports(), ports().idempotency_store(ports().settings.idempotency_table)))
 
 
 def to_inbound(message: TwoWayMessage, published_at: str | None) -> InboundSms:

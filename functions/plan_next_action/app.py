@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 import dunning.domain.templates  # noqa: F401 - load Jinja2 and Babel at init, not on the first notice
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
 from dunning.services import escalation
-from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import MessagingSettings, load_settings
 
 
@@ -23,8 +23,8 @@ class PlanRequest(BaseModel):
     account_id: str
 
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(MessagingSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(MessagingSettings)))
 
 
 @logger.inject_lambda_context(correlation_id_path="case_id")
@@ -32,4 +32,4 @@ runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(Messag
 @tracer.capture_lambda_handler
 @event_parser(model=PlanRequest)
 def lambda_handler(event: PlanRequest, context: LambdaContext) -> dict[str, Any]:
-    return escalation.plan(runtime(), event.case_id, event.account_id)
+    return escalation.plan(ports(), event.case_id, event.account_id)

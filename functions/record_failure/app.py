@@ -8,9 +8,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
 from dunning.services import escalation
-from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import BaseFunctionSettings, load_settings
 
 
@@ -21,8 +21,8 @@ class FailureRequest(BaseModel):
     cause: str = ""
 
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(BaseFunctionSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(BaseFunctionSettings)))
 
 
 @logger.inject_lambda_context(correlation_id_path="case_id")
@@ -30,4 +30,4 @@ runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(BaseFu
 @tracer.capture_lambda_handler
 @event_parser(model=FailureRequest)
 def lambda_handler(event: FailureRequest, context: LambdaContext) -> dict[str, Any]:
-    return escalation.record_failure(runtime(), event.case_id, event.account_id, event.error, event.cause)
+    return escalation.record_failure(ports(), event.case_id, event.account_id, event.error, event.cause)

@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import UtcDatetime
 from dunning.observability import logger, metrics, tracer
 from dunning.services import reports
-from dunning.services.runtime import Runtime, cold_start
 from dunning.settings import ArchiveSettings, load_settings
 
 
@@ -23,8 +23,8 @@ class ReportRequest(BaseModel):
     as_of: UtcDatetime | None = None
 
 
-# Settings and clients: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ArchiveSettings)))
+# Settings and ports: built on first use, once per cold start.
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ArchiveSettings)))
 
 
 @logger.inject_lambda_context
@@ -32,4 +32,4 @@ runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(Archiv
 @tracer.capture_lambda_handler
 @event_parser(model=ReportRequest)
 def lambda_handler(event: ReportRequest, context: LambdaContext) -> dict[str, Any]:
-    return reports.weekly_report(runtime(), event.as_of)
+    return reports.weekly_report(ports(), event.as_of)

@@ -15,12 +15,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dunning.adapters.errors import Conflict, TransientError
-from dunning.adapters.webhooks import InboundSms, MalformedPayload, WebhookError, WebhookRequest, read_webhook
+from dunning.adapters.webhooks import MalformedPayload, WebhookError, WebhookRequest, read_webhook
+from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import utc_now
 from dunning.observability import logger, metrics, tracer
-from dunning.services.listening import Deduplicated
-from dunning.services.runtime import Runtime, cold_start
+from dunning.ports import Conflict, InboundSms, TransientError
+from dunning.services.inbound_once import Deduplicated
 from dunning.settings import ListeningSettings, load_settings
 
 PROBLEM = "application/problem+json"
@@ -29,16 +29,15 @@ TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 app = APIGatewayHttpResolver(enable_validation=True)
 
 # Settings, clients and the idempotency store: built on first use, once per cold start.
-runtime = cold_start(globals(), "_runtime", lambda: Runtime(load_settings(ListeningSettings)))
-dedupe = cold_start(globals(), "_dedupe",
-                    lambda: Deduplicated(runtime(), runtime().settings.idempotency_table))  # type: ignore[attr-defined]
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ListeningSettings)))
+dedupe = cold_start(globals(), "_dedupe", lambda: Deduplicated(
+    ports(), ports().idempotency_store(ports().settings.idempotency_table)))
 
 
 def _secrets() -> dict[str, Any]:
     from aws_lambda_powertools.utilities.parameters import get_secret
 
-    settings: ListeningSettings = runtime().settings  # type: ignore[assignment]
-    value = get_secret(settings.webhook_secret_name, transform="json", max_age=300)
+    value = get_secret(ports().settings.webhook_secret_name, transform="json", max_age=300)
     return value if isinstance(value, dict) else {}
 
 
@@ -59,16 +58,15 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
     return problem(400, "Malformed webhook request", "request does not match the route")
 
 
-@app.exception_handler((Conflict, TransientError))
+@app.exception_handler([Conflict, TransientError])
 def _busy(exc: Exception) -> Response[str]:
     # recorded nothing, or something a redelivery completes: the provider should retry
     return problem(503, "Try again later", type(exc).__name__)
 
 
 def _public_url() -> str:
-    settings: ListeningSettings = runtime().settings  # type: ignore[assignment]
     event = app.current_event
-    url = settings.public_webhook_base_url.rstrip("/") + event.raw_path
+    url = ports().settings.public_webhook_base_url.rstrip("/") + event.raw_path
     return f"{url}?{event.raw_query_string}" if event.raw_query_string else url
 
 

@@ -34,7 +34,7 @@ def _account() -> Account:
 
 
 def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> None:
-    with local_aws() as _runtime, VirtualClock(START) as clock:
+    with local_aws() as _ports, VirtualClock(START) as clock:
         stack = provision()
         region = stack.region
         secrets = boto3.client("secretsmanager", region_name=region)

@@ -11,9 +11,10 @@ import boto3
 import pytest
 import time_machine
 
-from dunning.adapters.dynamo import AccountsRepository, CaseRecord, CollectionsRepository
+from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Account, Case, Contact, EntryKind
+from dunning.ports import CaseRecord
 from tests.support.aws import REGION, moto_env
 
 # Tuesday 10:00 in New York: inside the contact window, not a holiday.

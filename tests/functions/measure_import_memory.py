@@ -17,8 +17,8 @@ from typing import Any
 
 from botocore.response import StreamingBody
 
+from dunning.composition import AwsPorts
 from dunning.services import ingest
-from dunning.services.runtime import Runtime
 from dunning.settings import ImportSettings
 
 HEADER = ",".join(ingest.CSV_COLUMNS) + "\r\n"
@@ -90,7 +90,7 @@ def main(rows: int) -> None:
     settings = ImportSettings(accounts_table="Accounts", collections_table="Collections",
                               incoming_bucket="incoming", import_batch_size=100)
     session = _Session(rows)
-    rt = Runtime(settings, session=session)
+    rt = AwsPorts(settings, session=session)
     tracemalloc.start()
     started = time.perf_counter()
     summary = ingest.import_file(rt, "incoming", "incoming/big.csv")

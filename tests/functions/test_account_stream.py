@@ -22,7 +22,7 @@ def stream(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
                                    roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
     mod = load_function("account_stream")
-    mod._runtime = mod._escalations = None
+    mod._ports = None
     return mod
 
 
@@ -39,7 +39,7 @@ def test_delinquency_opens_one_case_and_one_execution_even_when_replayed(aws, cl
     assert list(cases) == ["acc-1001-20261102"]
     assert [e.kind for e in _history(aws).ledger["acc-1001-20261102"]] == [EntryKind.CASE_OPENED]
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    executions = sfn.list_executions(stateMachineArn=stream.runtime()[1]._arn)["executions"]
+    executions = sfn.list_executions(stateMachineArn=stream.ports().settings.state_machine_arn)["executions"]
     assert [e["name"] for e in executions] == ["acc-1001-20261102"]
 
 
@@ -49,7 +49,7 @@ def test_cure_resolves_the_case_and_stops_the_escalation(aws, clock, stream) -> 
     case = _history(aws).cases["acc-1001-20261102"].case
     assert case.status is CaseStatus.RESOLVED
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    execution = sfn.list_executions(stateMachineArn=stream.runtime()[1]._arn)["executions"][0]
+    execution = sfn.list_executions(stateMachineArn=stream.ports().settings.state_machine_arn)["executions"][0]
     assert execution["status"] == "ABORTED"
 
 

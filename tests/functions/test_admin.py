@@ -35,8 +35,10 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dic
 
 @pytest.fixture
 def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasks:
+    from dunning.adapters.workflow import Escalations
+
     fake = FakeTasks()
-    monkeypatch.setattr(admin, "_tasks", lambda rt, given: fake)
+    monkeypatch.setattr(Escalations, "succeed", lambda self, token, output: fake.succeed(token, output))
     return fake
 
 
@@ -91,7 +93,7 @@ def test_call_outcome_hardship_accepts_a_plan_of_n_instalments(env, fn, tasks) -
 def test_call_outcome_wrong_number_stops_using_the_phone(env, fn, tasks) -> None:
     seed_case(env, call_task_token="call-token-3")
     run(fn, "record_call_outcome", outcome="WRONG_NUMBER", promised_on=None, amount=None)
-    assert fn.runtime().accounts.get("acc-1001").contact.phone_usable is False
+    assert fn.ports().accounts.get("acc-1001").contact.phone_usable is False
 
 
 def test_call_outcome_through_the_real_adapter_on_moto(env, fn) -> None:
@@ -102,13 +104,13 @@ def test_call_outcome_through_the_real_adapter_on_moto(env, fn) -> None:
 
 
 def test_call_outcome_when_the_task_already_timed_out(env, fn, monkeypatch) -> None:
-    from dunning.adapters.errors import NotFound
+    from dunning.adapters.workflow import Escalations
+    from dunning.ports import NotFound
 
-    class Expired:
-        def succeed(self, token: str, output: dict[str, Any]) -> None:
-            raise NotFound("TaskTimedOut")
+    def expired(self: Any, token: str, output: dict[str, Any]) -> None:
+        raise NotFound("TaskTimedOut")
 
-    monkeypatch.setattr(admin, "_tasks", lambda rt, given: Expired())
+    monkeypatch.setattr(Escalations, "succeed", expired)
     _, case = seed_case(env, call_task_token="expired-token")
     out = run(fn, "record_call_outcome", outcome="LEFT_MESSAGE", promised_on=None, amount=None)
     assert out["task_completed"] is False and any("no longer waiting" in n for n in out["notes"])
@@ -153,17 +155,17 @@ def test_pause_resume_dispute_and_resolve(env, fn, tasks) -> None:
 def test_waive_fee_reduces_fees_and_never_below_zero(env, fn, tasks) -> None:
     seed_case(env)
     assert run(fn, "waive_fee")["applied"] is True
-    assert fn.runtime().accounts.get("acc-1001").fees_due == Decimal("0")
+    assert fn.ports().accounts.get("acc-1001").fees_due == Decimal("0")
     assert run(fn, "waive_fee", amount="1.00")["applied"] is False
-    assert fn.runtime().accounts.get("acc-1001").fees_due == Decimal("0")
+    assert fn.ports().accounts.get("acc-1001").fees_due == Decimal("0")
 
 
 def test_opt_out_and_in(env, fn, tasks) -> None:
     seed_case(env)
     run(fn, "opt_out")
-    assert "SMS" in fn.runtime().accounts.get("acc-1001").opted_out
+    assert "SMS" in fn.ports().accounts.get("acc-1001").opted_out
     run(fn, "opt_in")
-    assert "SMS" not in fn.runtime().accounts.get("acc-1001").opted_out
+    assert "SMS" not in fn.ports().accounts.get("acc-1001").opted_out
 
 
 def test_http_show_case_uses_the_iam_caller(env, fn, tasks) -> None:
@@ -245,3 +247,20 @@ def test_an_offer_accepted_in_time_keeps_its_dates(env, fn, tasks, clock) -> Non
     clock.move_to(NOW + timedelta(days=3))  # a few days later, before the first instalment is due
     run(fn, "accept_plan")
     assert [i.due_on for i in case_of(env, case).plan.instalments] == offered
+
+
+@pytest.mark.parametrize("busy", ["Conflict", "TransientError"])
+def test_http_command_on_a_busy_case_is_a_503_problem_the_caller_can_retry(env, fn, tasks, monkeypatch,
+                                                                           busy) -> None:
+    from dunning import ports
+    from dunning.adapters.dynamo import CollectionsRepository
+
+    seed_case(env)
+
+    def contended(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise getattr(ports, busy)("TransactionCanceledException")
+
+    monkeypatch.setattr(CollectionsRepository, "commit", contended)
+    resp = fn.lambda_handler(load_event("admin/http-show_case"), FakeContext())
+    assert resp["statusCode"] == 503 and resp["headers"]["Content-Type"] == "application/problem+json"
+    assert json.loads(resp["body"])["status"] == 503

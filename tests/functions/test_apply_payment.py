@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from dunning.adapters.dynamo import CaseRecord
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Account, AccountStatus, Case, Contact, EntryKind, utc_now
+from dunning.ports import CaseRecord
 from tests.support.aws import FakeContext, fresh_function, load_event, moto_env
 
 ACCOUNT_ID = "ACC-US-1001"
@@ -23,7 +23,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ApplyPayment")
     with moto_env(monkeypatch) as env:
         app = fresh_function("apply_payment")
-        rt = app.runtime()
+        rt = app.ports()
         rt.accounts.put(Account(
             account_id=ACCOUNT_ID, customer_name="Alex Morgan", account_number="4000123412341234",
             contact=Contact(phone="+12125551234", email="alex@example.com"), locale="en-US",
@@ -31,7 +31,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             principal_due=Decimal("1000.00"), interest_due=Decimal("40.00"), fees_due=Decimal("25.00"),
             due_date=date(2026, 11, 1), status=AccountStatus.DELINQUENT), None)
         yield {**env, "app": app, "rt": rt}
-        app._runtime = None
+        app._ports = None
 
 
 def _pay(env: dict[str, Any], amount: str, payment_id: str = "PMT-1") -> dict[str, Any]:
@@ -73,8 +73,8 @@ def test_replayed_payment_applies_once(env: dict[str, Any]) -> None:
 
     records = boto3.client("dynamodb").scan(TableName=env["IDEMPOTENCY_TABLE"])["Items"]
     assert [r["status"]["S"] for r in records] == ["COMPLETED"]
-    env["app"]._runtime = None  # a new cold start, idempotency record aside: the account's list answers
-    env["rt"] = env["app"].runtime()
+    env["app"]._ports = None  # a new cold start, idempotency record aside: the account's list answers
+    env["rt"] = env["app"].ports()
     from dunning.services import payments
 
     again = payments.apply_payment(env["rt"], "PMT-1", ACCOUNT_ID, Decimal("100.00"), "USD", utc_now())

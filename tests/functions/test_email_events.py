@@ -33,7 +33,7 @@ def fn() -> Any:
 @pytest.fixture
 def ses_id(env: dict[str, str], fn: Any) -> str:
     """Send the first notice by email for real (moto SES) and return SES's message id."""
-    rt = fn.runtime()
+    rt = fn.ports()
     result = escalation.send(
         rt,
         rt.sender(Channel.EMAIL),
@@ -72,7 +72,7 @@ def test_delivery_marks_the_notice_delivered_once(env, fn, ses_id) -> None:
 
 def test_hard_bounce_makes_the_address_unusable(env, fn, ses_id) -> None:
     fn.lambda_handler(event_for("bounce", ses_id), FakeContext())
-    account = fn.runtime().accounts.get("acc-1001")
+    account = fn.ports().accounts.get("acc-1001")
     assert account.contact.email_usable is False and not account.can_use(Channel.EMAIL)
     assert collections(env).history("acc-1001").notices[CASE][0].status is NoticeStatus.BOUNCED
     entry = deliveries(env)[0]
@@ -85,13 +85,13 @@ def test_transient_bounce_is_only_recorded(env, fn, ses_id) -> None:
     ses["bounce"]["bounceType"] = "Transient"
     event["Records"][0]["Sns"]["Message"] = json.dumps(ses)
     fn.lambda_handler(event, FakeContext())
-    assert fn.runtime().accounts.get("acc-1001").contact.email_usable is True
+    assert fn.ports().accounts.get("acc-1001").contact.email_usable is True
     assert len(deliveries(env)) == 1
 
 
 def test_complaint_opts_the_customer_out_of_email(env, fn, ses_id) -> None:
     fn.lambda_handler(event_for("complaint", ses_id), FakeContext())
-    assert Channel.EMAIL in fn.runtime().accounts.get("acc-1001").opted_out
+    assert Channel.EMAIL in fn.ports().accounts.get("acc-1001").opted_out
     kinds = [e.kind for e in collections(env).history("acc-1001").ledger[CASE]]
     assert kinds[-2:] == [EntryKind.DELIVERY, EntryKind.OPT_OUT]
 

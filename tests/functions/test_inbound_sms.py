@@ -33,7 +33,7 @@ def test_stop_from_two_way_sms_opts_out_once(env, fn) -> None:
     before = item_counts(env)
     fn.lambda_handler(event, FakeContext())  # SNS redelivery
     assert item_counts(env) == before and len(sent_sms()) == 1
-    account = fn.runtime().accounts.get("acc-1001")
+    account = fn.ports().accounts.get("acc-1001")
     assert Channel.SMS in account.opted_out
     reply = next(
         e

@@ -8,9 +8,10 @@ from typing import Any
 import boto3
 import pytest
 
-from dunning.adapters.dynamo import AccountsRepository, CaseRecord, CollectionsRepository
+from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Case, EntryKind
+from dunning.ports import CaseRecord
 from tests.functions.conftest import NOW, make_account
 from tests.support.aws import REGION, FakeContext, load_event, load_function
 
@@ -21,7 +22,7 @@ ARCHIVE = "dunning-test-archive"
 def archive(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARCHIVE)
     monkeypatch.setenv("ARCHIVE_BUCKET", ARCHIVE)
-    load_function("report")._runtime = None  # settings are read once per cold start
+    load_function("report")._ports = None  # settings are read once per cold start
     return ARCHIVE
 
 

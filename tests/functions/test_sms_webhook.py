@@ -284,3 +284,18 @@ def test_delivery_receipt_marks_the_notice_delivered_once(env, seeded, hook) -> 
 
 def test_receipt_for_an_unknown_message_is_acknowledged(env, seeded, hook) -> None:
     assert call(hook, load_event("sms_webhook/twilio-receipt"))["statusCode"] == 200
+
+
+@pytest.mark.parametrize("busy", ["Conflict", "TransientError"])
+def test_a_reply_to_a_busy_case_is_a_503_problem_so_the_provider_retries(env, seeded, hook, monkeypatch,
+                                                                          busy) -> None:
+    from dunning import ports
+    from dunning.adapters.dynamo import CollectionsRepository
+
+    def contended(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise getattr(ports, busy)("TransactionCanceledException")
+
+    monkeypatch.setattr(CollectionsRepository, "commit", contended)
+    resp = call(hook, generic_inbound("I will pay on the 20th"))
+    assert resp["statusCode"] == 503 and problem(resp)["title"] == "Try again later"
+    assert sent_sms() == []

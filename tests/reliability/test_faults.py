@@ -20,8 +20,6 @@ import boto3
 import pytest
 
 from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
-from dunning.adapters.errors import TransientError
-from dunning.adapters.senders import OutboundMessage
 from dunning.domain.ledger import verify_chain
 from dunning.domain.models import (
     AccountStatus,
@@ -30,7 +28,8 @@ from dunning.domain.models import (
     EntryKind,
     NoticeStatus,
 )
-from dunning.services import admin, escalation
+from dunning.ports import OutboundMessage, TransientError
+from dunning.services import escalation
 from tests.functions.conftest import NOW, make_account, seed_case
 from tests.reliability.conftest import Tally
 from tests.reliability.faults import Fault, duplicates, provider_faults, sent_emails, sent_sms
@@ -141,7 +140,7 @@ def test_provider_5xx_after_accepting_is_uncertain_never_resent_and_counts_again
         plan_fn.lambda_handler(load_event("plan_next_action/plan"), FakeContext()).get("step_id")
         != notice.step_id
     )
-    rt = plan_fn.runtime()
+    rt = plan_fn.ports()
     other = escalation.send(
         rt, rt.sender(channel), CASE, "acc-1001", "extra_same_day", channel, "overdue_reminder", actor="test"
     )
@@ -217,7 +216,7 @@ def test_a_redelivered_stream_batch_opens_one_case_and_one_execution(
     batch = _stream_batch(stream_arn)
     assert len(batch["Records"]) == 2
     fn = load_function("account_stream")
-    fn._runtime = fn._escalations = None
+    fn._ports = None
     for _ in range(3):  # the first delivery, a retry of the whole batch, a replay
         assert fn.lambda_handler(batch, FakeContext()) == {"batchItemFailures": []}
     tally.faults_injected += 2
@@ -243,7 +242,9 @@ def test_a_duplicated_call_task_completes_the_workflow_once(env, tally: Tally, m
     """CallQueue is at-least-once: two agents (or one, twice) may record the same task's outcome."""
     seed_case(env, call_task_token="call-token-1")
     tasks = FakeTasks()
-    monkeypatch.setattr(admin, "_tasks", lambda rt, given: tasks)
+    from dunning.adapters.workflow import Escalations
+
+    monkeypatch.setattr(Escalations, "succeed", lambda self, token, output: tasks.succeed(token, output))
     fn = fresh_function("admin")
     event = load_event("admin/record_call_outcome")
     first = fn.lambda_handler(event, FakeContext())
@@ -296,7 +297,7 @@ def test_a_receipt_that_outruns_its_send_record_is_applied_when_redelivered(env,
     next status) is applied once the send is recorded. Meanwhile the notice is SENT, which the caps
     already count: an early receipt can never cause a resend."""
     seed_case(env)
-    rt = hook.runtime()
+    rt = hook.ports()
     receipt = _generic(
         {
             "type": "receipt",
@@ -408,7 +409,7 @@ def test_a_broken_policy_reload_keeps_the_last_good_one(env, tally: Tally, monke
         decision = plan.lambda_handler(event, FakeContext())
         assert decision["policy_version"] == "2026-11-20.7"  # decisions carry the last good version
         tally.faults_injected += 1
-    assert plan.runtime().policy_store.refusals == len(broken)
+    assert plan.ports().policy_store.refusals == len(broken)
     decisions = [e for e in _history().ledger[CASE] if e.kind is EntryKind.DECISION]
     assert {d.data["policy_version"] for d in decisions} == {"2026-11-20.7"}
     tally.records_lost += _lost(CASE)

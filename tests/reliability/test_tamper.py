@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
+from dunning.composition import AwsPorts
 from dunning.domain.ledger import verify_chain
 from dunning.domain.models import EntryKind, utc_now
 from dunning.services import admin
-from dunning.services.runtime import Runtime
 from dunning.settings import ListeningSettings
 from tests.functions.conftest import seed_case
 from tests.support.aws import REGION
@@ -91,7 +91,7 @@ def test_a_tampered_entry_is_named_by_the_verification_and_the_export(env, how: 
     named = {p.seq for p in report.problems}
     # the damaged entry itself, or for a removal the gap where it was (its successor's link)
     assert 2 in named or (how == "removed" and 3 in named), report.problems
-    rt = Runtime(ListeningSettings())  # type: ignore[call-arg]
+    rt = AwsPorts(ListeningSettings())  # type: ignore[call-arg]
     exported = admin.export_evidence(rt, "acc-1001", CASE)
     assert exported["chain_ok"] is False
     assert {p["seq"] for p in exported["problems"]} == named

@@ -105,9 +105,8 @@ def load_function(name: str) -> Any:
 def fresh_function(name: str) -> Any:
     """The function as a new container finds it: nothing its cold start builds exists yet."""
     module = load_function(name)
-    for built in ("_runtime", "_dedupe"):
-        if hasattr(module, built):
-            setattr(module, built, None)
+    for built in getattr(module, "COLD_START_GLOBALS", []):
+        setattr(module, built, None)
     return module
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 
 from dunning.adapters.dynamo import CollectionsRepository
+from dunning.composition import AwsPorts
 from dunning.domain.models import Account, Case
-from dunning.services.runtime import Runtime
 from dunning.settings import ListeningSettings
 from tests.support.aws import REGION
 from tests.support.webhooks import GENERIC_SECRET, PUBLIC_BASE, SECRET_NAME, TWILIO_TOKEN
@@ -36,9 +36,9 @@ def listening_env(env: dict[str, str], monkeypatch: Any) -> dict[str, str]:
 
 def index_phone(env: dict[str, str], account: Account) -> None:
     """What opening a case does: index the customer's phone (hashed) for inbound replies."""
-    rt = Runtime(ListeningSettings())  # type: ignore[call-arg]
+    rt = AwsPorts(ListeningSettings())  # type: ignore[call-arg]
     CollectionsRepository(boto3.client("dynamodb", region_name=REGION), env["COLLECTIONS_TABLE"]).put_contact(
-        account.account_id, rt.phone_hash(account.contact.phone)
+        account.account_id, rt.keys.phone_hash(account.contact.phone)
     )
 
 

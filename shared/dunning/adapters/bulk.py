@@ -9,31 +9,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from dunning.adapters.dynamo import CallCounter, _reraise, from_item, to_item
+from dunning.adapters.dynamo import _reraise, from_item, to_item
 from dunning.domain.models import Account, AccountStatus
+from dunning.ports import DueItem
 
 # BatchGetItem takes at most 100 keys per call.
 MAX_BATCH_GET = 100
 
 
-@dataclass
-class DueItem:
-    """One DueIndex entry: an account that owes money with this due date (status is projected)."""
-
-    account_id: str
-    status: str | None
-
-
 class AccountsBulk:
-    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+    def __init__(self, client: Any, table: str) -> None:
         self._db, self._table = client, table
-        self.counter = counter or CallCounter()
         self.items_read = 0  # items DynamoDB read for us (index ScannedCount + items returned by gets)
 
     def batch_get(self, account_ids: Sequence[str]) -> dict[str, Account]:
@@ -45,7 +36,6 @@ class AccountsBulk:
             request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
             delay = 0.05
             while request:
-                self.counter.reads += 1
                 try:
                     resp = self._db.batch_get_item(RequestItems=request)
                 except ClientError as exc:
@@ -71,7 +61,6 @@ class AccountsBulk:
             "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
         }
         while True:
-            self.counter.reads += 1
             try:
                 resp = self._db.query(**kwargs)
             except ClientError as exc:
@@ -90,7 +79,6 @@ class AccountsBulk:
         owed), so a concurrent import that changed nothing relevant does not make us skip the
         account, and one that paid or rescheduled it does. False when the condition failed.
         """
-        self.counter.writes += 1
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -118,12 +106,10 @@ class SweepState:
 
     _KEY = {"pk": {"S": "SWEEP"}, "sk": {"S": "STATE"}}
 
-    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+    def __init__(self, client: Any, table: str) -> None:
         self._db, self._table = client, table
-        self.counter = counter or CallCounter()
 
     def last_due_date(self) -> date | None:
-        self.counter.reads += 1
         resp = self._db.get_item(TableName=self._table, Key=self._KEY, ConsistentRead=True)
         value = resp.get("Item", {}).get("last_due_date", {}).get("S")
         return date.fromisoformat(value) if value else None
@@ -138,7 +124,6 @@ class SweepState:
         else:
             cond = {"ConditionExpression": "last_due_date = :prev",
                     "ExpressionAttributeValues": {":prev": {"S": previous.isoformat()}}}
-        self.counter.writes += 1
         try:
             self._db.put_item(TableName=self._table, Item=item, **cond)
         except ClientError as exc:
@@ -165,6 +150,9 @@ class AccountFiles:
     def upload(self, bucket: str, key: str, fileobj: IO[bytes], content_type: str) -> None:
         fileobj.seek(0)
         self._s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
     def put_json(self, bucket: str, key: str, doc: dict[str, Any]) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, sort_keys=True).encode(),

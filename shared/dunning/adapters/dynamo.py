@@ -11,7 +11,6 @@ LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,9 +18,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from dunning.adapters.errors import Conflict, NotFound, TransientError
 from dunning.domain.ledger import GENESIS, ledger_sort_key, new_entry
 from dunning.domain.models import Account, Case, EntryKind, LedgerEntry, Notice, iso_z, parse_instant
+from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, TransientError
 
 _SER = TypeSerializer()
 _DE = TypeDeserializer()
@@ -62,17 +61,6 @@ def _reraise(exc: ClientError) -> None:
     raise exc
 
 
-@dataclass
-class CallCounter:
-    """Counts DynamoDB calls by kind: the benchmark and tests assert calls per notice."""
-
-    reads: int = 0
-    writes: int = 0
-
-    def reset(self) -> None:
-        self.reads = self.writes = 0
-
-
 # --------------------------------------------------------------------------- accounts
 
 
@@ -85,12 +73,10 @@ def account_item(account: Account) -> dict[str, Any]:
 
 
 class AccountsRepository:
-    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+    def __init__(self, client: Any, table: str) -> None:
         self._db, self._table = client, table
-        self.counter = counter or CallCounter()
 
     def get(self, account_id: str) -> Account:
-        self.counter.reads += 1
         resp = self._db.get_item(TableName=self._table, Key={"account_id": {"S": account_id}}, ConsistentRead=True)
         if "Item" not in resp:
             raise NotFound(f"account {account_id}")
@@ -112,7 +98,6 @@ class AccountsRepository:
                 "ConditionExpression": "version = :v",
                 "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
             }
-        self.counter.writes += 1
         try:
             self._db.put_item(TableName=self._table, Item=to_item(account_item(new)), **cond)
         except ClientError as exc:
@@ -131,36 +116,9 @@ def _case_sk(case_id: str) -> str:
     return f"CASE#{case_id}"
 
 
-@dataclass
-class CaseRecord:
-    """A case header as stored: the case plus its ledger head, for optimistic appends."""
-
-    case: Case
-    ledger_seq: int  # seq of the last entry, -1 when the ledger is empty
-    ledger_head: str  # hash of the last entry
-    ledger_at: datetime | None = None  # time of the last entry: new entries never sort before it
-
-
-@dataclass
-class AccountHistory:
-    """Everything collections holds for one account, from one Query."""
-
-    cases: dict[str, CaseRecord] = field(default_factory=dict)
-    ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)
-    notices: dict[str, list[Notice]] = field(default_factory=dict)
-    phone_hash: str | None = None
-
-    def all_notices(self) -> list[Notice]:
-        return [n for ns in self.notices.values() for n in ns]
-
-    def all_entries(self) -> list[LedgerEntry]:
-        return sorted((e for es in self.ledger.values() for e in es), key=lambda e: (e.at, e.seq))
-
-
 class CollectionsRepository:
-    def __init__(self, client: Any, table: str, counter: CallCounter | None = None) -> None:
+    def __init__(self, client: Any, table: str) -> None:
         self._db, self._table = client, table
-        self.counter = counter or CallCounter()
 
     # ----------------------------------------------------------------- reads
 
@@ -173,7 +131,6 @@ class CollectionsRepository:
             "ConsistentRead": True,
         }
         while True:
-            self.counter.reads += 1
             resp = self._db.query(**kwargs)
             for raw in resp.get("Items", []):
                 self._collect(out, from_item(raw))
@@ -202,7 +159,6 @@ class CollectionsRepository:
             out.phone_hash = item.get("phone_hash")
 
     def case(self, account_id: str, case_id: str) -> CaseRecord:
-        self.counter.reads += 1
         resp = self._db.get_item(
             TableName=self._table,
             Key={"pk": {"S": _pk(account_id)}, "sk": {"S": _case_sk(case_id)}},
@@ -216,7 +172,6 @@ class CollectionsRepository:
         return out.cases[case_id]
 
     def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
-        self.counter.reads += 1
         resp = self._db.query(
             TableName=self._table,
             IndexName="LookupIndex",
@@ -299,7 +254,6 @@ class CollectionsRepository:
             if condition:
                 put["ConditionExpression"] = condition
             items.append({"Put": put})
-        self.counter.writes += 1
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -324,7 +278,6 @@ class CollectionsRepository:
         kwargs: dict[str, Any] = {"TableName": self._table, "Item": to_item(self.notice_item(notice))}
         if only_if_new:
             kwargs["ConditionExpression"] = "attribute_not_exists(sk)"
-        self.counter.writes += 1
         try:
             self._db.put_item(**kwargs)
         except ClientError as exc:
@@ -332,7 +285,6 @@ class CollectionsRepository:
 
     def delete_sending_notice(self, notice: Notice) -> None:
         """Undo the gate after a provider certainly refused the message (throttled), so it can retry."""
-        self.counter.writes += 1
         try:
             self._db.delete_item(
                 TableName=self._table,
@@ -349,7 +301,6 @@ class CollectionsRepository:
         """Index the customer's phone (as a keyed hash, never the number) for inbound replies."""
         if phone_hash is None:
             return
-        self.counter.writes += 1
         self._db.put_item(TableName=self._table, Item=to_item({
             "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
             "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),

@@ -15,15 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dunning.adapters.dynamo import CallCounter, from_item
+from dunning.adapters.dynamo import from_item
 from dunning.domain.models import Account, LedgerEntry
 
 _KEYS = ("pk", "sk", "type", "lookup_pk", "lookup_sk")
 
 
-def _scan(client: Any, counter: CallCounter, **kwargs: Any) -> Iterator[dict[str, Any]]:
+def _scan(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     while True:
-        counter.reads += 1
         resp = client.scan(**kwargs)
         yield from resp.get("Items", [])
         if "LastEvaluatedKey" not in resp:
@@ -31,15 +30,13 @@ def _scan(client: Any, counter: CallCounter, **kwargs: Any) -> Iterator[dict[str
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-class ReportSource:
-    def __init__(self, client: Any, accounts_table: str, collections_table: str,
-                 counter: CallCounter | None = None) -> None:
+class TableReportSource:
+    def __init__(self, client: Any, accounts_table: str, collections_table: str) -> None:
         self._db, self._accounts, self._collections = client, accounts_table, collections_table
-        self.counter = counter or CallCounter()
         self.skipped = 0  # items that did not validate (counted, never fatal for a report)
 
     def ledger_entries(self) -> Iterator[LedgerEntry]:
-        for raw in _scan(self._db, self.counter, TableName=self._collections,
+        for raw in _scan(self._db, TableName=self._collections,
                          FilterExpression="#t = :ledger", ExpressionAttributeNames={"#t": "type"},
                          ExpressionAttributeValues={":ledger": {"S": "LEDGER"}}):
             item = from_item(raw)
@@ -51,7 +48,7 @@ class ReportSource:
                 self.skipped += 1
 
     def accounts(self) -> Iterator[Account]:
-        for raw in _scan(self._db, self.counter, TableName=self._accounts):
+        for raw in _scan(self._db, TableName=self._accounts):
             item = from_item(raw)
             item.pop("due_date_key", None)
             try:

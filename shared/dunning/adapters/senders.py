@@ -8,13 +8,12 @@ Failures are sorted by what they mean for at-most-once delivery:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import phonenumbers
 from botocore.exceptions import ClientError
 
-from dunning.adapters.errors import ProviderRejected, TransientError
+from dunning.ports import OutboundMessage, ProviderRejected, TransientError
 
 # Codes that mean "not accepted, try later" (SES v1 `Throttling`, SES v2 `TooManyRequestsException`,
 # SNS `Throttled`). A 5xx is NOT here: the message may have gone out.
@@ -23,25 +22,6 @@ _THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "
 _REJECTED = {"MessageRejected", "MailFromDomainNotVerifiedException", "InvalidParameter",
              "InvalidParameterValue", "AccountSendingPausedException", "SendingPausedException",
              "OptedOut", "BadRequestException", "NotFoundException", "InvalidParameterException"}
-
-
-@dataclass(frozen=True)
-class OutboundMessage:
-    """What a provider needs. Destination is PII: it never leaves this object except to the provider."""
-
-    destination: str
-    body: str
-    subject: str | None = None
-    html: str | None = None
-    tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
-
-
-class Sender(Protocol):
-    provider: str
-
-    def send(self, message: OutboundMessage) -> str:
-        """Hand the message to the provider and return its message id."""
-        ...
 
 
 def _classify(exc: ClientError) -> Exception:

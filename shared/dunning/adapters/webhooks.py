@@ -24,10 +24,10 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from dunning.ports import DeliveryReceipt, InboundSms, ReceiptStatus
+
 MAX_BODY_BYTES = 16 * 1024
 REPLAY_WINDOW_SECONDS = 300
-
-ReceiptStatus = Literal["DELIVERED", "FAILED"]
 
 # Provider statuses that mean something for a notice; the others (queued, sent, ...) are progress only.
 _RECEIPT_STATUSES: dict[str, ReceiptStatus] = {
@@ -60,38 +60,6 @@ class UnknownProvider(WebhookError):
 
 class PayloadTooLarge(WebhookError):
     status, title = 413, "Webhook body too large"
-
-
-@dataclass(frozen=True)
-class InboundSms:
-    """A customer's text. `from_number`/`text` are PII: they go to the ledger, never to logs."""
-
-    provider: str
-    message_id: str
-    from_number: str
-    to_number: str | None
-    text: str
-    received_at: datetime
-
-    @property
-    def key(self) -> str:
-        return f"{self.provider}:{self.message_id}"
-
-
-@dataclass(frozen=True)
-class DeliveryReceipt:
-    """The provider's word on one of our messages (message_id is the id it gave us when sending)."""
-
-    provider: str
-    message_id: str
-    status: ReceiptStatus | None  # None: a progress status we record nothing for
-    provider_status: str
-    at: datetime
-
-    @property
-    def key(self) -> str:
-        # a message gets several callbacks (sent, delivered ...): each status is its own delivery
-        return f"{self.provider}:{self.message_id}:{self.provider_status}"
 
 
 WebhookMessage = InboundSms | DeliveryReceipt

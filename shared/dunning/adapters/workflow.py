@@ -1,4 +1,4 @@
-"""Step Functions: start and stop escalations, complete agent and approval tasks."""
+"""Step Functions: start and stop a case's escalation, complete the agent and approval tasks it waits on."""
 
 from __future__ import annotations
 
@@ -7,21 +7,26 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dunning.adapters.errors import Conflict, NotFound
+from dunning.ports import Conflict, NotFound
 
 
 class Escalations:
-    def __init__(self, client: Any, state_machine_arn: str) -> None:
+    def __init__(self, client: Any, state_machine_arn: str | None) -> None:
         self._sfn, self._arn = client, state_machine_arn
 
+    def _machine(self) -> str:
+        if not self._arn:
+            raise LookupError("STATE_MACHINE_ARN is not set for this function")
+        return self._arn
+
     def execution_arn(self, case_id: str) -> str:
-        return self._arn.replace(":stateMachine:", ":execution:") + f":{case_id}"
+        return self._machine().replace(":stateMachine:", ":execution:") + f":{case_id}"
 
     def start(self, case_id: str, account_id: str) -> str:
         """Start the case's escalation, named by the case id: a replayed event cannot start a second."""
         try:
             resp = self._sfn.start_execution(
-                stateMachineArn=self._arn,
+                stateMachineArn=self._machine(),
                 name=case_id,
                 input=json.dumps({"case_id": case_id, "account_id": account_id}),
             )
@@ -38,14 +43,8 @@ class Escalations:
             if exc.response["Error"]["Code"] not in ("ExecutionDoesNotExist",):
                 raise
 
-
-class TaskTokens:
-    """Completes a waiting agent-call or legal-approval task."""
-
-    def __init__(self, client: Any) -> None:
-        self._sfn = client
-
     def succeed(self, token: str, output: dict[str, Any]) -> None:
+        """Complete a waiting agent-call or legal-approval task."""
         try:
             self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
         except ClientError as exc:

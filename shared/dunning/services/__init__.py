@@ -1,1 +1,1 @@
-"""Use cases: domain + adapters composed. The only thing handlers call."""
+"""Use cases over the ports (dunning.ports): the only thing handlers call. No service imports boto3."""

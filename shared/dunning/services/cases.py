@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dunning.adapters.dynamo import CaseRecord
-from dunning.adapters.errors import Conflict
-from dunning.adapters.workflow import Escalations
 from dunning.domain.ledger import GENESIS
-from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, ReasonCode, utc_now
+from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, ReasonCode
 from dunning.domain.policy import assign_variant, strategy_for
 from dunning.observability import count, logger
-from dunning.services.runtime import Runtime
+from dunning.ports import CaseRecord, Conflict, Ports
 
 
 def case_id_for(account: Account) -> str:
@@ -21,17 +18,17 @@ def case_id_for(account: Account) -> str:
     return f"{account.account_id}-{account.due_date:%Y%m%d}"
 
 
-def open_case(rt: Runtime, escalations: Escalations, account: Account) -> str:
-    policy, now = rt.policy(), utc_now()
+def open_case(ports: Ports, account: Account) -> str:
+    policy, now = ports.policy(), ports.clock.now()
     case_id = case_id_for(account)
     variant = assign_variant(policy, account.account_id)
     strategy_id, _ = strategy_for(policy, account, variant)
     case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
                 variant=variant.id, policy_version=policy.version,
-                execution_arn=escalations.execution_arn(case_id))
+                execution_arn=ports.workflow.execution_arn(case_id))
     record = CaseRecord(case, -1, GENESIS)
     try:
-        rt.collections.commit(record, [(EntryKind.CASE_OPENED, {
+        ports.collections.commit(record, [(EntryKind.CASE_OPENED, {
             "strategy_id": strategy_id, "variant": variant.id, "policy_version": policy.version,
             "due_date": account.due_date.isoformat() if account.due_date else None,
             "days_past_due_at_open": account.days_past_due(now.date()),
@@ -41,15 +38,15 @@ def open_case(rt: Runtime, escalations: Escalations, account: Account) -> str:
         logger.info("case already open; ensuring its escalation runs", extra={"case_id": case_id})
     # After the case, on a replay too: a retry after a failure here must still index the phone
     # (an idempotent put), or the customer's replies would never find the case.
-    rt.collections.put_contact(account.account_id, rt.phone_hash(account.contact.phone))
-    escalations.start(case_id, account.account_id)
+    ports.collections.put_contact(account.account_id, ports.keys.phone_hash(account.contact.phone))
+    ports.workflow.start(case_id, account.account_id)
     return case_id
 
 
-def cure(rt: Runtime, escalations: Escalations, account: Account) -> list[str]:
+def cure(ports: Ports, account: Account) -> list[str]:
     """The account no longer owes: resolve its active cases and stop their escalations."""
-    history = rt.collections.history(account.account_id)
-    now, ended = utc_now(), []
+    history = ports.collections.history(account.account_id)
+    now, ended = ports.clock.now(), []
     for record in history.cases.values():
         case = record.case
         if not case.is_active and case.status is not CaseStatus.LEGAL_REVIEW:
@@ -63,18 +60,18 @@ def cure(rt: Runtime, escalations: Escalations, account: Account) -> list[str]:
         case.transition(CaseStatus.RESOLVED)
         case.closed_at, case.resolution = now, reasons[-1]
         try:
-            rt.collections.commit(record, [(EntryKind.CASE_CLOSED, {"status": "RESOLVED", "reasons": reasons})],
+            ports.collections.commit(record, [(EntryKind.CASE_CLOSED, {"status": "RESOLVED", "reasons": reasons})],
                                   at=now, actor="AccountStream")
         except Conflict:
             raise  # the batch item fails and is retried with fresh state
         if case.execution_arn:
-            escalations.stop(case.execution_arn, cause="account cured")
+            ports.workflow.stop(case.execution_arn, cause="account cured")
         count("CasesCured", Variant=case.variant)
         ended.append(case.case_id)
     return ended
 
 
-def on_account_change(rt: Runtime, escalations: Escalations, old: dict[str, Any] | None,
+def on_account_change(ports: Ports, old: dict[str, Any] | None,
                       new: dict[str, Any] | None) -> str:
     """React to one AccountsTable stream record; returns what happened (for logs and tests)."""
     if new is None:
@@ -82,9 +79,9 @@ def on_account_change(rt: Runtime, escalations: Escalations, old: dict[str, Any]
     account = Account.model_validate({k: v for k, v in new.items() if k != "due_date_key"})
     was = (old or {}).get("status")
     if account.status is AccountStatus.DELINQUENT and was != AccountStatus.DELINQUENT.value:
-        open_case(rt, escalations, account)
+        open_case(ports, account)
         return "opened"
     if was == AccountStatus.DELINQUENT.value and account.status in (AccountStatus.CURRENT, AccountStatus.PAID_OFF):
-        cure(rt, escalations, account)
+        cure(ports, account)
         return "cured"
     return "ignored"

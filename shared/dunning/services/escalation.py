@@ -13,11 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from dunning.adapters.dynamo import AccountHistory, CaseRecord
-from dunning.adapters.errors import Conflict, NotFound, ProviderRejected, TransientError
-from dunning.adapters.senders import OutboundMessage, Sender
 from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
 from dunning.domain.history import ContactRecord, contact_history
 from dunning.domain.models import (
@@ -30,12 +27,21 @@ from dunning.domain.models import (
     NoticeStatus,
     ReasonCode,
     iso_z,
-    utc_now,
 )
 from dunning.domain.planning import REMINDER_TEMPLATE, SERVICE_STEP_PREFIX, plan_next_action
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
-from dunning.services.runtime import Runtime
+from dunning.ports import (
+    AccountHistory,
+    CaseRecord,
+    Conflict,
+    NotFound,
+    OutboundMessage,
+    Ports,
+    ProviderRejected,
+    Sender,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from dunning.domain.templates import RenderedNotice
@@ -56,22 +62,22 @@ def _strategy(policy: Policy, record: CaseRecord, account: Account) -> Strategy:
     return strategy_for(policy, account, assign_variant(policy, account.account_id))[1]
 
 
-def _load(rt: Runtime, case_id: str, account_id: str,
+def _load(ports: Ports, case_id: str, account_id: str,
           account: Account | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
-    history = rt.collections.history(account_id)
+    history = ports.collections.history(account_id)
     record = history.cases.get(case_id)
     if record is None:
         raise NotFound(f"case {case_id}")
-    return history, record, account or rt.accounts.get(account_id)
+    return history, record, account or ports.accounts.get(account_id)
 
 
-def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextAction") -> dict[str, Any]:
+def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextAction") -> dict[str, Any]:
     """Decide the next action; record the decision in the ledger; send the notice it decides on;
     return it (ids only)."""
-    history, record, account = _load(rt, case_id, account_id)
-    policy, now = rt.policy(), utc_now()
-    if _recover_interrupted_sends(rt, history, record, now, actor):
-        history, record, account = _load(rt, case_id, account_id)
+    history, record, account = _load(ports, case_id, account_id)
+    policy, now = ports.policy(), ports.clock.now()
+    if _recover_interrupted_sends(ports, history, record, now, actor):
+        history, record, account = _load(ports, case_id, account_id)
     contacts = contact_history(history.all_notices(), history.all_entries())
     outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
                                _strategy(policy, record, account), now)
@@ -91,7 +97,7 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
         entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
     output = decision.model_dump(mode="json", exclude_none=True)
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
-        sent = _send_step(rt, rt.sender(decision.channel), history, record, account, policy, now,
+        sent = _send_step(ports, ports.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
                           contacts=contacts)
         output["sent"] = sent.as_output()
@@ -101,7 +107,7 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
             output |= {"action": Action.WAIT.value, "wait_until": iso_z(sent.until)}
     else:
         try:
-            rt.collections.commit(record, entries, at=now, actor=actor)
+            ports.collections.commit(record, entries, at=now, actor=actor)
         except Conflict as exc:
             raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
     count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=data["reasons"])
@@ -111,13 +117,13 @@ def plan(rt: Runtime, case_id: str, account_id: str, actor: str = "PlanNextActio
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
         count("CasesCured" if case.status is CaseStatus.RESOLVED else "LegalReferrals", Variant=case.variant)
     if decision.action is Action.CLOSE and case.status is CaseStatus.REFERRED_TO_LEGAL:
-        rt.legal_referred(case.case_id, account.account_id)
+        ports.notifications.legal_referred(case.case_id, account.account_id)
     logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
                                    "reasons": data["reasons"], "step_id": decision.step_id})
     return output
 
 
-def _recover_interrupted_sends(rt: Runtime, history: AccountHistory, record: CaseRecord, now: datetime,
+def _recover_interrupted_sends(ports: Ports, history: AccountHistory, record: CaseRecord, now: datetime,
                                actor: str) -> bool:
     """A plan that died between the gate and the outcome left its notice SENDING: the provider may
     have it, so it is recorded UNCERTAIN (it counts against the caps) and never sent again.
@@ -128,14 +134,14 @@ def _recover_interrupted_sends(rt: Runtime, history: AccountHistory, record: Cas
     stuck = [n for n in history.notices.get(record.case.case_id, [])
              if n.status is NoticeStatus.SENDING and not n.step_id.startswith(SERVICE_STEP_PREFIX)]
     for notice in stuck:
-        _record_interrupted(rt, record, notice, now, actor)
+        _record_interrupted(ports, record, notice, now, actor)
     return bool(stuck)
 
 
-def _record_interrupted(rt: Runtime, record: CaseRecord, notice: Notice, now: datetime, actor: str,
+def _record_interrupted(ports: Ports, record: CaseRecord, notice: Notice, now: datetime, actor: str,
                         before: Entries = ()) -> SendResult:
     """A notice left SENDING by a crash after the gate: the provider may have it, so UNCERTAIN."""
-    _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor, before)
+    _finish(ports, record, notice, NoticeStatus.UNCERTAIN, None, "recovered after interruption", now, actor, before)
     count("UncertainSends", Channel=notice.channel.value, Step=step_dimension(notice.step_id))
     return SendResult(NoticeStatus.UNCERTAIN.value, notice.step_id, [ReasonCode.UNCERTAIN_SEND.value])
 
@@ -167,13 +173,13 @@ def _destination(account: Account, channel: Channel) -> str:
     return str(dest)
 
 
-def render_for(rt: Runtime, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
+def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
                channel: Channel) -> RenderedNotice:
     # Imported here: only the sending functions render, and Jinja2 and Babel's date formats are a
     # noticeable part of a cold start for the planner, agent tasks and failures, which never do.
     from dunning.domain.templates import build_facts, render
 
-    facts = build_facts(account, policy, utc_now(), link_secret=rt.link_secret,
+    facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
                         extra=_extra_facts(record) if record else None)
     return render(template_id, channel, facts, account.locale)
 
@@ -181,18 +187,18 @@ def render_for(rt: Runtime, account: Account, policy: Policy, record: CaseRecord
 Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
 
 
-def send(rt: Runtime, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
+def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
          template_id: str, *, actor: str, kind: AttemptKind | None = None,
          opt_out_confirmation: bool = False, account: Account | None = None) -> SendResult:
     """Send one notice outside the escalation (a pre-due reminder, an opt-out confirmation, the
     legal referral notice), at most once for (case, step). A caller that has just read the account
     with a consistent read may hand it over instead of having it read again."""
-    history, record, account = _load(rt, case_id, account_id, account)
-    return _send_step(rt, sender, history, record, account, rt.policy(), utc_now(), step_id, channel,
+    history, record, account = _load(ports, case_id, account_id, account)
+    return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id, channel,
                       template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation)
 
 
-def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
+def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
                decided: Entries = (), contacts: list[ContactRecord] | None = None) -> SendResult:
@@ -205,8 +211,8 @@ def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: Cas
     decided = list(decided)
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
-        return _step_has_its_notice(rt, record, existing, decided, now, actor)
-    rendered = render_for(rt, account, policy, record, template_id, channel)
+        return _step_has_its_notice(ports, record, existing, decided, now, actor)
+    rendered = render_for(ports, account, policy, record, template_id, channel)
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
     first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
@@ -225,7 +231,7 @@ def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: Cas
             record.case.steps_done = [*record.case.steps_done, step_id]
         data = {"step_id": step_id, "verdict": verdict.verdict.value,
                 "reasons": [r.value for r in verdict.reasons], "details": verdict.details}
-        _commit_or_retry(rt, record, [*decided, (EntryKind.DECISION, data)], now, actor)
+        _commit_or_retry(ports, record, [*decided, (EntryKind.DECISION, data)], now, actor)
         count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked",
               Channel=channel.value, Step=step_dimension(step_id), reasons=data["reasons"])
         return SendResult(verdict.verdict.value, step_id, list(data["reasons"]), verdict.until)
@@ -236,10 +242,10 @@ def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: Cas
                     html=rendered.html, segments=rendered.segments, created_at=now)
     try:
         if decided:
-            rt.collections.commit(record, decided, at=now, actor=actor,
-                                  extra_puts=[(rt.collections.notice_item(notice), "attribute_not_exists(sk)")])
+            ports.collections.commit(record, decided, at=now, actor=actor,
+                                  extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")])
         else:
-            rt.collections.put_notice(notice, only_if_new=True)
+            ports.collections.put_notice(notice, only_if_new=True)
     except Conflict as exc:
         if decided:  # the case changed since it was read: plan again (Step Functions retries)
             raise TransientError("case changed while planning") from exc
@@ -248,46 +254,45 @@ def _send_step(rt: Runtime, sender: Sender, history: AccountHistory, record: Cas
                               subject=rendered.subject, html=rendered.html,
                               tags={"case_id": case_id, "step_id": step_id})
     try:
-        rt.sends += 1
         message_id = sender.send(message)
     except TransientError:
-        rt.collections.delete_sending_notice(notice)  # the provider refused to take it: safe to retry
+        ports.collections.delete_sending_notice(notice)  # the provider refused to take it: safe to retry
         raise
     except ProviderRejected as exc:
-        _finish(rt, record, notice, NoticeStatus.FAILED, None, str(exc), now, actor)
+        _finish(ports, record, notice, NoticeStatus.FAILED, None, str(exc), now, actor)
         count("NoticesFailed", Channel=channel.value)
         return SendResult(NoticeStatus.FAILED.value, step_id, [])
     except Exception as exc:  # noqa: BLE001 - unknown outcome: UNCERTAIN, never resent
-        _finish(rt, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
+        _finish(ports, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
         count("UncertainSends", Channel=channel.value, Step=step_dimension(step_id))
         return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
-    _finish(rt, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
+    _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
 
 
-def _step_has_its_notice(rt: Runtime, record: CaseRecord, existing: Notice, decided: Entries, now: datetime,
+def _step_has_its_notice(ports: Ports, record: CaseRecord, existing: Notice, decided: Entries, now: datetime,
                          actor: str) -> SendResult:
     """The step was sent before: a notice left SENDING by a crash after the gate is recorded
     UNCERTAIN (never resent); any other is the step's outcome, and the step is spent."""
     step_id = existing.step_id
     if existing.status is NoticeStatus.SENDING:
-        return _record_interrupted(rt, record, existing, now, actor, decided)
+        return _record_interrupted(ports, record, existing, now, actor, decided)
     if decided:  # record the planner's decision and mark the step spent
         record.case.steps_done = sorted({*record.case.steps_done, step_id})
-        _commit_or_retry(rt, record, decided, now, actor)
+        _commit_or_retry(ports, record, decided, now, actor)
     return SendResult(existing.status.value, step_id, [])
 
 
-def _commit_or_retry(rt: Runtime, record: CaseRecord, entries: Entries, now: datetime, actor: str) -> None:
+def _commit_or_retry(ports: Ports, record: CaseRecord, entries: Entries, now: datetime, actor: str) -> None:
     try:
-        rt.collections.commit(record, entries, at=now, actor=actor)
+        ports.collections.commit(record, entries, at=now, actor=actor)
     except Conflict as exc:
         raise TransientError("case changed while sending") from exc  # nothing was sent: retry is safe
 
 
-def _finish(rt: Runtime, record: CaseRecord, notice: Notice, status: NoticeStatus, message_id: str | None,
+def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStatus, message_id: str | None,
             error: str | None, now: Any, actor: str, before: Entries = ()) -> None:
     """Mark the notice and append its full content to the ledger, in one transaction."""
     done = notice.model_copy(update={"status": status, "provider_message_id": message_id, "error": error,
@@ -303,14 +308,14 @@ def _finish(rt: Runtime, record: CaseRecord, notice: Notice, status: NoticeStatu
     }
     for attempt in range(3):
         try:
-            rt.collections.commit(record, [*before, (EntryKind.NOTICE, data)], at=now, actor=actor,
-                                  extra_puts=[(rt.collections.notice_item(done), None)])
+            ports.collections.commit(record, [*before, (EntryKind.NOTICE, data)], at=now, actor=actor,
+                                  extra_puts=[(ports.collections.notice_item(done), None)])
             return
         except Conflict as exc:
             if before:  # the planner's entries describe the case it read: plan again (nothing was sent here)
                 raise TransientError("case changed while recording a recovered send") from exc
             # Someone else touched the case (a reply arrived): re-read the header, never lose the record.
-            fresh = rt.collections.case(notice.account_id, notice.case_id)
+            fresh = ports.collections.case(notice.account_id, notice.case_id)
             fresh.case.steps_done = sorted({*fresh.case.steps_done, notice.step_id})
             fresh.case.last_step_id = notice.step_id
             record.case, record.ledger_seq, record.ledger_head = fresh.case, fresh.ledger_seq, fresh.ledger_head
@@ -319,11 +324,11 @@ def _finish(rt: Runtime, record: CaseRecord, notice: Notice, status: NoticeStatu
                 raise
 
 
-def open_task(rt: Runtime, case_id: str, account_id: str, step_id: str, kind: str, token: str,
-              queue_url: str, actor: str = "AgentTask") -> dict[str, Any]:
+def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: Literal["CALL", "LEGAL_REVIEW"],
+              token: str, actor: str = "AgentTask") -> dict[str, Any]:
     """Hold the task token on the case (agents and admins act by case id) and queue the task."""
-    record = rt.collections.case(account_id, case_id)
-    now = utc_now()
+    record = ports.collections.case(account_id, case_id)
+    now = ports.clock.now()
     case = record.case
     if kind == "CALL":
         case.call_task_token = token
@@ -335,27 +340,27 @@ def open_task(rt: Runtime, case_id: str, account_id: str, step_id: str, kind: st
     if step_id not in case.steps_done:
         case.steps_done = [*case.steps_done, step_id]  # at most one task per step, even on replay
     try:
-        rt.collections.commit(record, [entry], at=now, actor=actor)
+        ports.collections.commit(record, [entry], at=now, actor=actor)
     except Conflict as exc:
         raise TransientError("case changed while opening the task") from exc
-    rt.queue_task(queue_url, {"case_id": case_id, "account_id": account_id, "step_id": step_id, "kind": kind,
+    ports.tasks.put(kind, {"case_id": case_id, "account_id": account_id, "step_id": step_id, "kind": kind,
                               "task_token": token, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
     metrics.add_metric(name="CallTasks" if kind == "CALL" else "LegalReviews", unit="Count", value=1)
     return {"case_id": case_id, "step_id": step_id, "kind": kind}
 
 
-def record_failure(rt: Runtime, case_id: str, account_id: str, error: str, cause: str,
+def record_failure(ports: Ports, case_id: str, account_id: str, error: str, cause: str,
                    actor: str = "RecordFailure") -> dict[str, Any]:
     """The escalation failed for good: keep the record so an admin can see and restart it."""
-    record = rt.collections.case(account_id, case_id)
+    record = ports.collections.case(account_id, case_id)
     # Causes come from our own exceptions, which never carry PII; still, keep only a bounded prefix.
     data = {"error": error[:200], "cause": cause[:500]}
     for _ in range(3):
         try:
-            rt.collections.commit(record, [(EntryKind.FAILURE, data)], at=utc_now(), actor=actor)
+            ports.collections.commit(record, [(EntryKind.FAILURE, data)], at=ports.clock.now(), actor=actor)
             break
         except Conflict:
-            record = rt.collections.case(account_id, case_id)
+            record = ports.collections.case(account_id, case_id)
     metrics.add_metric(name="EscalationFailures", unit="Count", value=1)
     logger.error("escalation failed", extra={"case_id": case_id, "error": error[:200]})
     return {"case_id": case_id, "recorded": True}

@@ -42,11 +42,9 @@ from typing import IO, Any
 from babel.numbers import get_currency_precision
 from pydantic import ValidationError
 
-from dunning.adapters.bulk import AccountFiles, AccountsBulk
-from dunning.adapters.errors import Conflict
 from dunning.domain.models import Account, AccountStatus
 from dunning.observability import logger, metrics
-from dunning.services.runtime import Runtime
+from dunning.ports import BulkAccounts, Conflict, Ports
 
 INCOMING_PREFIX = "incoming/"
 REJECTS_PREFIX = "rejects/"
@@ -294,9 +292,9 @@ class _Upserter:
     """Writes a batch's changed rows in parallel: one conditional put each, a few in flight at once
     (a sequential put per row would not finish a 100,000-row file inside the function's timeout)."""
 
-    def __init__(self, rt: Runtime, bulk: AccountsBulk, summary: ImportSummary, rejects: _Rejects,
+    def __init__(self, ports: Ports, bulk: BulkAccounts, summary: ImportSummary, rejects: _Rejects,
                  workers: int = WRITE_WORKERS) -> None:
-        self.rt, self.bulk, self.summary, self.rejects = rt, bulk, summary, rejects
+        self.ports, self.bulk, self.summary, self.rejects = ports, bulk, summary, rejects
         self._pool = ThreadPoolExecutor(max_workers=workers)
         self._lock = threading.Lock()
 
@@ -336,22 +334,21 @@ class _Upserter:
                 self._count("unchanged")
                 return
             try:
-                self.rt.accounts.put(merged, None if current is None else current.version)
+                self.ports.accounts.put(merged, None if current is None else current.version)
                 self._count("imported")
                 return
             except Conflict:
                 if attempt == 1:
                     raise
-                current = self.rt.accounts.find(incoming.account_id)  # changed under us: merge again
+                current = self.ports.accounts.find(incoming.account_id)  # changed under us: merge again
 
 
-def import_file(rt: Runtime, bucket: str, key: str, batch_size: int | None = None) -> ImportSummary:
+def import_file(ports: Ports, bucket: str, key: str, batch_size: int = 25) -> ImportSummary:
     """Import one account file; write its rejects and summary next to it; return the counts."""
-    files = AccountFiles(rt.client("s3"))
-    bulk = AccountsBulk(rt.client("dynamodb"), rt.settings.accounts_table, rt.counter)
-    size = max(1, min(batch_size or getattr(rt.settings, "import_batch_size", 25), 100))
+    files, bulk = ports.files, ports.bulk
+    size = max(1, min(batch_size, 100))
     summary, rejects = ImportSummary(), _Rejects()
-    upserter = _Upserter(rt, bulk, summary, rejects)
+    upserter = _Upserter(ports, bulk, summary, rejects)
     batch: list[tuple[int, Account]] = []
     try:
         for row, parsed in _parser(key)(files.lines(bucket, key)):

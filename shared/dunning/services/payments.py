@@ -20,11 +20,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from dunning.adapters.dynamo import AccountHistory, CaseRecord
-from dunning.adapters.errors import Conflict
-from dunning.domain.models import Account, AccountStatus, CaseStatus, EntryKind, Money, Payment, utc_now
+from dunning.domain.models import Account, AccountStatus, CaseStatus, EntryKind, Money, Payment
 from dunning.observability import logger, metrics
-from dunning.services.runtime import Runtime
+from dunning.ports import AccountHistory, CaseRecord, Conflict, Ports
 
 ACTOR = "ApplyPayment"
 PRE_DUE_CASE_PREFIX = "PRE-"  # pre-due reminder records (see services.sweep), not collection cases
@@ -73,24 +71,24 @@ def _recorded(history: AccountHistory, case_id: str, payment_id: str) -> bool:
                for e in history.ledger.get(case_id, []))
 
 
-def _record_in_ledger(rt: Runtime, record: CaseRecord, data: dict[str, Any], at: datetime) -> None:
+def _record_in_ledger(ports: Ports, record: CaseRecord, data: dict[str, Any], at: datetime) -> None:
     for attempt in range(_WRITE_ATTEMPTS):
         try:
-            rt.collections.commit(record, [(EntryKind.PAYMENT, data)], at=at, actor=ACTOR)
+            ports.collections.commit(record, [(EntryKind.PAYMENT, data)], at=at, actor=ACTOR)
             return
         except Conflict:
             if attempt == _WRITE_ATTEMPTS - 1:
                 raise
-            record = rt.collections.case(record.case.account_id, record.case.case_id)
+            record = ports.collections.case(record.case.account_id, record.case.case_id)
 
 
-def apply_payment(rt: Runtime, payment_id: str, account_id: str, amount: Decimal, currency: str,
+def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decimal, currency: str,
                   received_at: datetime) -> dict[str, Any]:
     """Apply one payment; returns ids and a status code only (APPLIED or DUPLICATE)."""
     payment = Payment(payment_id=payment_id, amount=Money.of(amount, currency), received_at=received_at)
-    history = rt.collections.history(account_id)  # read first: the stream may cure the case meanwhile
+    history = ports.collections.history(account_id)  # read first: the stream may cure the case meanwhile
     record = collection_case(history)
-    account = rt.accounts.get(account_id)
+    account = ports.accounts.get(account_id)
     if payment.amount.currency != account.currency:
         metrics.add_metric(name="PaymentsRejected", unit="Count", value=1)
         raise PaymentRejected(f"payment {payment_id}: currency does not match account {account_id}")
@@ -101,12 +99,12 @@ def apply_payment(rt: Runtime, payment_id: str, account_id: str, amount: Decimal
             break
         after, applied = _paid(account, payment)
         try:
-            account_after = rt.accounts.put(after, account.version)
+            account_after = ports.accounts.put(after, account.version)
             break
         except Conflict:
             if attempt == _WRITE_ATTEMPTS - 1:
                 raise
-            account = rt.accounts.get(account_id)  # changed under us: apply to the fresh balance
+            account = ports.accounts.get(account_id)  # changed under us: apply to the fresh balance
     else:  # pragma: no cover - the loop always breaks or raises
         raise AssertionError
     if status == "APPLIED":
@@ -121,7 +119,7 @@ def apply_payment(rt: Runtime, payment_id: str, account_id: str, amount: Decimal
             "credit_balance_after": format(account.credit_balance, "f"),
             "account_status": account.status.value,
         }
-        _record_in_ledger(rt, record, data, utc_now())
+        _record_in_ledger(ports, record, data, ports.clock.now())
     logger.info("payment", extra={"payment_id": payment_id, "account_id": account_id, "status": status,
                                   "account_status": account.status.value,
                                   "case_id": record.case.case_id if record else None})

@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from dunning.adapters.report_source import ReportSource
-from dunning.domain.models import Account, LedgerEntry, utc_now
+from dunning.domain.models import Account, LedgerEntry
 from dunning.domain.policy import Policy
 from dunning.domain.report_render import render_files
 from dunning.domain.reporting import Report, build_report
 from dunning.observability import logger, metrics
-from dunning.services.runtime import Runtime
+from dunning.ports import Ports
 
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".csv": "text/csv; charset=utf-8"}
 
@@ -39,26 +38,25 @@ def report_prefix(as_of: datetime) -> str:
     return f"reports/weekly/{as_of:%Y-%m-%d}/"
 
 
-def archive(s3: Any, bucket: str, prefix: str, files: dict[str, str]) -> list[str]:
+def archive(ports: Ports, bucket: str, prefix: str, files: dict[str, str]) -> list[str]:
     keys = []
     for name, body in sorted(files.items()):
         key = prefix + name
         content_type = next((t for ext, t in _CONTENT_TYPES.items() if name.endswith(ext)), "text/plain")
-        s3.put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
+        ports.files.put(bucket, key, body.encode("utf-8"), content_type)
         keys.append(key)
     return keys
 
 
-def weekly_report(rt: Runtime, as_of: datetime | None = None, s3: Any | None = None) -> dict[str, Any]:
+def weekly_report(ports: Ports, as_of: datetime | None = None) -> dict[str, Any]:
     """Build the report from the tables (see adapters.report_source for why a Scan) and archive it."""
-    bucket = getattr(rt.settings, "archive_bucket", None)
+    bucket = ports.archive_bucket
     if not bucket:
         raise RuntimeError("ARCHIVE_BUCKET is not configured")
-    as_of = as_of or utc_now()
-    source = ReportSource(rt.client("dynamodb"), rt.settings.accounts_table, rt.settings.collections_table,
-                          rt.counter)
-    report = build(list(source.ledger_entries()), list(source.accounts()), as_of, rt.policy())
-    keys = archive(s3 or rt.client("s3"), bucket, report_prefix(as_of), render_files(report))
+    as_of = as_of or ports.clock.now()
+    source = ports.report_source
+    report = build(list(source.ledger_entries()), list(source.accounts()), as_of, ports.policy())
+    keys = archive(ports, bucket, report_prefix(as_of), render_files(report))
     metrics.add_metric(name="ReportsWritten", unit="Count", value=1)
     logger.info("weekly report written", extra={"prefix": report_prefix(as_of), "files": len(keys),
                                                 "cases": report.counts["cases_opened"],

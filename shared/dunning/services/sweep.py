@@ -31,17 +31,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dunning.adapters.bulk import AccountsBulk, SweepState
-from dunning.adapters.dynamo import CaseRecord
-from dunning.adapters.errors import Conflict, NotFound
 from dunning.domain.compliance import AttemptKind, Verdict
 from dunning.domain.ledger import GENESIS
-from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, NoticeStatus, utc_now
+from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, EntryKind, NoticeStatus
 from dunning.domain.policy import Policy, Step, assign_variant, strategy_for
 from dunning.observability import logger, metrics
+from dunning.ports import BulkAccounts, CaseRecord, Conflict, NotFound, Ports
 from dunning.services import escalation
 from dunning.services.payments import PRE_DUE_CASE_PREFIX
-from dunning.services.runtime import Runtime
 
 ACTOR = "DailySweep"
 _FINAL = {NoticeStatus.SENT.value, NoticeStatus.DELIVERED.value, NoticeStatus.FAILED.value,
@@ -52,8 +49,8 @@ def pre_due_case_id(account_id: str, due_date: date) -> str:
     return f"{PRE_DUE_CASE_PREFIX}{account_id}-{due_date:%Y%m%d}"
 
 
-def sweep_today(zone: str, now: datetime | None = None) -> date:
-    return (now or utc_now()).astimezone(ZoneInfo(zone)).date()
+def sweep_today(zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(zone)).date()
 
 
 @dataclass
@@ -77,9 +74,9 @@ def _overdue_dates(last: date | None, through: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((through - start).days + 1)]
 
 
-def mark_overdue(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Policy,
+def mark_overdue(ports: Ports, bulk: BulkAccounts, sweep_date: date, policy: Policy,
                  result: SweepResult) -> None:
-    state = SweepState(rt.client("dynamodb"), rt.settings.collections_table, rt.counter)
+    state = ports.sweep_log
     last = state.last_due_date()
     through = sweep_date - timedelta(days=policy.grace_days + 1)
     for day in _overdue_dates(last, through):
@@ -97,61 +94,61 @@ def mark_overdue(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Poli
 # --------------------------------------------------------------------------- pre-due reminders
 
 
-def _pre_due_record(rt: Runtime, account: Account, policy: Policy, strategy_id: str, variant: str,
+def _pre_due_record(ports: Ports, account: Account, policy: Policy, strategy_id: str, variant: str,
                     case_id: str, step: Step) -> CaseRecord | None:
     """The pre-due record for this reminder, created on first use; None once it is finished."""
     try:
-        record = rt.collections.case(account.account_id, case_id)
+        record = ports.collections.case(account.account_id, case_id)
     except NotFound:
-        now = utc_now()
+        now = ports.clock.now()
         case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
                     variant=variant, policy_version=policy.version)
         record = CaseRecord(case, -1, GENESIS)
         try:
-            rt.collections.commit(record, [(EntryKind.CASE_OPENED, {
+            ports.collections.commit(record, [(EntryKind.CASE_OPENED, {
                 "pre_due": True, "step_id": step.id, "strategy_id": strategy_id, "variant": variant,
                 "policy_version": policy.version,
                 "due_date": account.due_date.isoformat() if account.due_date else None,
             })], at=now, actor=ACTOR, create=True)
         except Conflict:
-            record = rt.collections.case(account.account_id, case_id)  # another run created it
+            record = ports.collections.case(account.account_id, case_id)  # another run created it
     return record if record.case.is_active else None
 
 
-def _close(rt: Runtime, account_id: str, case_id: str, outcome: str) -> None:
+def _close(ports: Ports, account_id: str, case_id: str, outcome: str) -> None:
     for attempt in range(3):
-        record = rt.collections.case(account_id, case_id)
+        record = ports.collections.case(account_id, case_id)
         if not record.case.is_active:
             return
-        now = utc_now()
+        now = ports.clock.now()
         record.case.transition(CaseStatus.CLOSED)
         record.case.closed_at, record.case.resolution = now, f"PRE_DUE_{outcome}"
         try:
             entry = (EntryKind.CASE_CLOSED, {"status": "CLOSED", "reasons": [outcome]})
-            rt.collections.commit(record, [entry], at=now, actor=ACTOR)
+            ports.collections.commit(record, [entry], at=now, actor=ACTOR)
             return
         except Conflict:
             if attempt == 2:
                 raise
 
 
-def send_pre_due(rt: Runtime, account: Account, step: Step, policy: Policy, strategy_id: str,
+def send_pre_due(ports: Ports, account: Account, step: Step, policy: Policy, strategy_id: str,
                  variant: str) -> str:
     """Send one pre-due reminder at most once; returns the outcome (SENT, DEFER, BLOCK, DONE ...)."""
     assert account.due_date is not None and step.kind.channel is not None and step.template is not None
     case_id = pre_due_case_id(account.account_id, account.due_date)
-    if _pre_due_record(rt, account, policy, strategy_id, variant, case_id, step) is None:
+    if _pre_due_record(ports, account, policy, strategy_id, variant, case_id, step) is None:
         return "DONE"
     channel = step.kind.channel
     # The account was read (consistently) a moment ago to choose the strategy: no second read.
-    result = escalation.send(rt, rt.sender(channel), case_id, account.account_id, step.id, channel,
+    result = escalation.send(ports, ports.sender(channel), case_id, account.account_id, step.id, channel,
                              step.template, actor=ACTOR, kind=AttemptKind.COLLECTION, account=account)
     if result.status in _FINAL:
-        _close(rt, account.account_id, case_id, result.status)
+        _close(ports, account.account_id, case_id, result.status)
     return result.status
 
 
-def send_reminders(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Policy,
+def send_reminders(ports: Ports, bulk: BulkAccounts, sweep_date: date, policy: Policy,
                    result: SweepResult) -> None:
     offsets = sorted({s.offset_days for st in policy.strategies.values() for s in st.steps if s.pre_due})
     for offset in offsets:
@@ -160,7 +157,7 @@ def send_reminders(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Po
             result.accounts_due += 1
             if item.status not in (None, AccountStatus.CURRENT.value):
                 continue
-            account = rt.accounts.find(item.account_id)
+            account = ports.accounts.find(item.account_id)
             bulk.items_read += 1
             if account is None or account.status is not AccountStatus.CURRENT or not account.owes \
                     or account.due_date != due:
@@ -170,7 +167,7 @@ def send_reminders(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Po
             for step in strategy.steps:
                 if step.offset_days != offset or step.kind.channel is None or step.template is None:
                     continue
-                outcome = send_pre_due(rt, account, step, policy, strategy_id, variant.id)
+                outcome = send_pre_due(ports, account, step, policy, strategy_id, variant.id)
                 if outcome == NoticeStatus.SENT.value:
                     result.reminders_sent += 1
                 elif outcome == Verdict.DEFER.value:
@@ -180,18 +177,17 @@ def send_reminders(rt: Runtime, bulk: AccountsBulk, sweep_date: date, policy: Po
 # --------------------------------------------------------------------------- entry point
 
 
-def run(rt: Runtime, sweep_date: date | None = None) -> dict[str, Any]:
-    zone = getattr(rt.settings, "sweep_time_zone", "UTC")
-    day = sweep_date or sweep_today(zone)
-    policy = rt.policy()
-    bulk = AccountsBulk(rt.client("dynamodb"), rt.settings.accounts_table, rt.counter)
+def run(ports: Ports, sweep_date: date | None = None, zone: str = "UTC") -> dict[str, Any]:
+    """Sweep `sweep_date` (default: today in `zone`, the lender's own time zone)."""
+    day = sweep_date or sweep_today(zone, ports.clock.now())
+    policy = ports.policy()
+    bulk = ports.bulk
     result = SweepResult()
-    reads_before = rt.counter.reads
-    mark_overdue(rt, bulk, day, policy, result)
-    send_reminders(rt, bulk, day, policy, result)
-    result.items_read = bulk.items_read
-    out: dict[str, Any] = result.as_dict() | {"sweep_date": day.isoformat(),
-                                              "read_calls": rt.counter.reads - reads_before}
+    read_before = bulk.items_read
+    mark_overdue(ports, bulk, day, policy, result)
+    send_reminders(ports, bulk, day, policy, result)
+    result.items_read = bulk.items_read - read_before
+    out: dict[str, Any] = result.as_dict() | {"sweep_date": day.isoformat()}
     counts = result.as_dict()
     for name in ("marked_delinquent", "reminders_sent", "reminders_deferred"):
         metrics.add_metric(name=f"Sweep{name.title().replace('_', '')}", unit="Count", value=counts[name])

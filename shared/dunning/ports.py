@@ -1,0 +1,307 @@
+"""The ports: what the services need from the outside world, as small typed interfaces.
+
+Services take a `Ports` and never a boto3 client; `dunning.composition` builds the AWS
+implementations (dunning.adapters) once per cold start, and tests hand in the in-memory fakes of
+`tests/support/fakes.py`. The records and errors that cross a port live here too, so a service
+imports nothing from the adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import IO, Any, Literal, Protocol
+
+from dunning.domain.models import Account, Case, Channel, EntryKind, LedgerEntry, Notice
+from dunning.domain.policy import Policy
+
+Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
+
+# --------------------------------------------------------------------------- errors a port raises
+
+
+class Conflict(Exception):
+    """An optimistic-concurrency or at-most-once condition failed: someone else got there first."""
+
+
+class NotFound(Exception):
+    """The item asked for does not exist."""
+
+
+class TransientError(Exception):
+    """Throttling (the request was certainly not accepted) or a DynamoDB 5xx before anything was
+    written: safe for the caller (Step Functions Retry) to try again. A provider 5xx is not one."""
+
+
+class ProviderRejected(Exception):
+    """The provider refused the message for good (bad address, unverified identity, opted out)."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class CaseRecord:
+    """A case header as stored: the case plus its ledger head, for optimistic appends."""
+
+    case: Case
+    ledger_seq: int  # seq of the last entry, -1 when the ledger is empty
+    ledger_head: str  # hash of the last entry
+    ledger_at: datetime | None = None  # time of the last entry: new entries never sort before it
+
+
+@dataclass
+class AccountHistory:
+    """Everything collections holds for one account, from one Query."""
+
+    cases: dict[str, CaseRecord] = field(default_factory=dict)
+    ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)
+    notices: dict[str, list[Notice]] = field(default_factory=dict)
+    phone_hash: str | None = None
+
+    def all_notices(self) -> list[Notice]:
+        return [n for ns in self.notices.values() for n in ns]
+
+    def all_entries(self) -> list[LedgerEntry]:
+        return sorted((e for es in self.ledger.values() for e in es), key=lambda e: (e.at, e.seq))
+
+
+ReceiptStatus = Literal["DELIVERED", "FAILED"]
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A customer's text. `from_number`/`text` are PII: they go to the ledger, never to logs."""
+
+    provider: str
+    message_id: str
+    from_number: str
+    to_number: str | None
+    text: str
+    received_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.message_id}"
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """The provider's word on one of our messages (message_id is the id it gave us when sending)."""
+
+    provider: str
+    message_id: str
+    status: ReceiptStatus | None  # None: a progress status we record nothing for
+    provider_status: str
+    at: datetime
+
+    @property
+    def key(self) -> str:
+        # a message gets several callbacks (sent, delivered ...): each status is its own delivery
+        return f"{self.provider}:{self.message_id}:{self.provider_status}"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a provider needs. Destination is PII: it never leaves this object except to the provider."""
+
+    destination: str
+    body: str
+    subject: str | None = None
+    html: str | None = None
+    tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
+
+
+@dataclass
+class DueItem:
+    """One DueIndex entry: an account that owes money with this due date (status is projected)."""
+
+    account_id: str
+    status: str | None
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class AccountStore(Protocol):
+    def get(self, account_id: str) -> Account: ...
+
+    def find(self, account_id: str) -> Account | None: ...
+
+    def put(self, account: Account, expected_version: int | None) -> Account:
+        """Write at version+1, conditional on the version read (None = must be new); Conflict otherwise."""
+        ...
+
+
+class CaseStore(Protocol):
+    """Cases, their hash-chained ledger and their notices (CollectionsTable)."""
+
+    def history(self, account_id: str) -> AccountHistory: ...
+
+    def case(self, account_id: str, case_id: str) -> CaseRecord: ...
+
+    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
+        """Items behind a lookup key (MSG#<provider id>, PHONE#<hash>): pk, sk and the item's fields."""
+        ...
+
+    def commit(self, record: CaseRecord, entries: Entries, *, at: datetime, actor: str, create: bool = False,
+               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = ()) -> list[LedgerEntry]:
+        """The case header and its new ledger entries in one transaction, conditional on the
+        version read; Conflict when someone else wrote the case first."""
+        ...
+
+    def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]: ...
+
+    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None: ...
+
+    def delete_sending_notice(self, notice: Notice) -> None: ...
+
+    def put_contact(self, account_id: str, phone_hash: str | None) -> None: ...
+
+
+class BulkAccounts(Protocol):
+    """Many accounts at once: the import's batched reads and the sweep's sparse due-date index."""
+
+    items_read: int  # items DynamoDB read for us: the sweep reports its work per run
+
+    def batch_get(self, account_ids: Sequence[str]) -> dict[str, Account]: ...
+
+    def due_items(self, day: date) -> Iterator[DueItem]: ...
+
+    def mark_delinquent(self, account_id: str, due_day: date) -> bool: ...
+
+
+class SweepLog(Protocol):
+    """The sweep's watermark: the last due date it has marked."""
+
+    def last_due_date(self) -> date | None: ...
+
+    def advance(self, previous: date | None, done: date, sweep_date: date) -> None: ...
+
+
+class Files(Protocol):
+    """Objects in S3: incoming account files, rejects, evidence exports and reports."""
+
+    def lines(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's lines as bytes, line endings kept, streamed (never the whole object)."""
+        ...
+
+    def upload(self, bucket: str, key: str, fileobj: IO[bytes], content_type: str) -> None: ...
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None: ...
+
+    def put_json(self, bucket: str, key: str, doc: dict[str, Any]) -> None: ...
+
+
+class ReportSource(Protocol):
+    skipped: int  # items that did not validate (counted, never fatal for a report)
+    def ledger_entries(self) -> Iterator[LedgerEntry]: ...
+
+    def accounts(self) -> Iterator[Account]: ...
+
+
+# --------------------------------------------------------------------------- messages and work
+
+
+class Sender(Protocol):
+    provider: str
+
+    def send(self, message: OutboundMessage) -> str:
+        """Hand the message to the provider and return its message id."""
+        ...
+
+
+TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK"]
+
+
+class TaskQueues(Protocol):
+    """Work for people: agent calls and call-backs (CallQueue), legal reviews (LegalReviewQueue)."""
+
+    def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
+        """Queue one task (ids, codes and a task token only: never what the customer said)."""
+        ...
+
+
+class Workflow(Protocol):
+    """The escalation state machine: one execution per case, and the tasks it waits on."""
+
+    def start(self, case_id: str, account_id: str) -> str: ...
+
+    def stop(self, execution_arn: str, cause: str) -> None: ...
+
+    def execution_arn(self, case_id: str) -> str: ...
+
+    def succeed(self, token: str, output: dict[str, Any]) -> None:
+        """Complete a waiting task; NotFound when it is no longer waiting."""
+        ...
+
+
+class Notifications(Protocol):
+    def legal_referred(self, case_id: str, account_id: str) -> None:
+        """Tell the legal team's systems (ids only; they read the evidence export for the rest)."""
+        ...
+
+
+class PolicySource(Protocol):
+    def current(self) -> Policy: ...
+
+
+class Keys(Protocol):
+    @property
+    def link_secret(self) -> bytes: ...
+
+    def phone_hash(self, phone: str | None) -> str | None:
+        """A keyed hash of a phone number: lets replies find their account without storing the number."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+# --------------------------------------------------------------------------- what a service gets
+
+
+class Ports(Protocol):
+    """Everything a use case may touch. Implementations build each part on first use."""
+
+    @property
+    def accounts(self) -> AccountStore: ...
+
+    @property
+    def collections(self) -> CaseStore: ...
+
+    @property
+    def bulk(self) -> BulkAccounts: ...
+
+    @property
+    def sweep_log(self) -> SweepLog: ...
+
+    @property
+    def files(self) -> Files: ...
+
+    @property
+    def report_source(self) -> ReportSource: ...
+
+    @property
+    def tasks(self) -> TaskQueues: ...
+
+    @property
+    def workflow(self) -> Workflow: ...
+
+    @property
+    def notifications(self) -> Notifications: ...
+
+    @property
+    def keys(self) -> Keys: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def archive_bucket(self) -> str | None: ...
+
+    def policy(self) -> Policy: ...
+
+    def sender(self, channel: Channel) -> Sender: ...

@@ -1,0 +1,542 @@
+"""Case actions: the one service every caller changes a case through.
+
+SMS replies, admin commands, agents' call outcomes (and the customer's page) are only different
+callers of these actions, so a promise taken on the phone and one sent by text look the same to
+the planner. An action decides from the case as read and returns its ledger entries; `perform`
+commits them with the caller's own record (a REPLY or ADMIN entry) in one transaction, re-deciding
+on a concurrent write, and then carries out what lies outside the case (`Effects`): the account's
+opt-outs and contact flags, a task token to complete, a call-back to queue. Those are idempotent,
+so a redelivered message repeats them harmlessly.
+
+An action that cannot apply (an illegal status change, a promise out of the policy's bounds)
+writes a note instead of an entry, and the caller reports `applied: false`; nothing is half-done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from dunning.domain.arrangements import best_offer, hardship_pause_until, offer_plan, promise_amount, validate_promise
+from dunning.domain.intents import local_today
+from dunning.domain.ledger import GENESIS
+from dunning.domain.models import (
+    Account,
+    Case,
+    CaseStatus,
+    Channel,
+    EntryKind,
+    IllegalTransition,
+    InstalmentPlan,
+    LedgerEntry,
+    Money,
+    PlanStatus,
+    Promise,
+    iso_z,
+)
+from dunning.domain.policy import Policy
+from dunning.observability import metrics
+from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, Ports, TransientError
+
+COMMIT_ATTEMPTS = 3
+
+Entry = tuple[EntryKind, dict[str, Any]]
+Entries = list[Entry]
+ContactChange = Literal["OPT_OUT", "OPT_IN", "PHONE_UNUSABLE", "EMAIL_UNUSABLE"]
+AccountChange = tuple[ContactChange, Channel | None]
+TaskField = Literal["call_task_token", "approval_task_token"]
+
+
+@dataclass
+class Effects:
+    """What an action leaves to do once its entries are committed (decided again on a retry)."""
+
+    account_change: AccountChange | None = None
+    token: str | None = None  # a task token taken off the case, completed after the commit
+    token_field: TaskField | None = None
+    token_output: dict[str, Any] = field(default_factory=dict)
+    callback: bool = False  # a person should follow up
+
+    def reset(self) -> None:
+        self.account_change, self.token, self.token_field, self.token_output = None, None, None, {}
+        self.callback = False
+
+
+@dataclass
+class ActionContext:
+    """The world an action decides from. `notes` say why an action did not apply."""
+
+    case: Case
+    account: Account
+    policy: Policy
+    now: datetime
+    notes: list[str] = field(default_factory=list)
+    effects: Effects = field(default_factory=Effects)
+
+
+CaseAction = Callable[[ActionContext], Entries]
+
+
+# --------------------------------------------------------------------------- finding the case
+
+
+def active_case(history: AccountHistory) -> CaseRecord | None:
+    """The account's case that collections is working (the newest, should there be several)."""
+    live = [r for r in history.cases.values() if r.case.is_active or r.case.status is CaseStatus.LEGAL_REVIEW]
+    return max(live, key=lambda r: r.case.opened_at, default=None)
+
+
+def pseudo_case_id(prefix: str, account_id: str) -> str:
+    return f"{prefix}-{account_id}"
+
+
+def case_for_record(
+    history: AccountHistory, account_id: str, now: datetime, prefix: str, case_id: str | None = None
+) -> tuple[CaseRecord, bool]:
+    """The case an event is recorded on: the one named, else the active case, else a closed pseudo
+    case ``<prefix>-<account_id>`` that only carries the record. Returns (record, is_new)."""
+    if case_id is not None:
+        named = history.cases.get(case_id)
+        if named is None:
+            raise NotFound(f"case {case_id}")
+        return named, False
+    active = active_case(history)
+    if active is not None:
+        return active, False
+    pid = pseudo_case_id(prefix, account_id)
+    if pid in history.cases:
+        return history.cases[pid], False
+    case = Case(case_id=pid, account_id=account_id, status=CaseStatus.CLOSED, opened_at=now, closed_at=now,
+                resolution="CONTACT_RECORD")
+    return CaseRecord(case, -1, GENESIS), True
+
+
+# --------------------------------------------------------------------------- committing
+
+
+Mutation = Callable[[CaseRecord], Entries]
+
+
+def commit_change(ports: Ports, record: CaseRecord, is_new: bool, change: Mutation, *, at: datetime,
+                  actor: str) -> tuple[CaseRecord, list[LedgerEntry]]:
+    """Apply `change` to the case and commit it with its ledger entries; on a concurrent write,
+    re-read the case and apply the change again (it must decide from the case it is given)."""
+    for attempt in range(COMMIT_ATTEMPTS):
+        entries = change(record)
+        try:
+            return record, ports.collections.commit(record, entries, at=at, actor=actor, create=is_new)
+        except Conflict:
+            if attempt == COMMIT_ATTEMPTS - 1:
+                break
+            record, is_new = ports.collections.case(record.case.account_id, record.case.case_id), False
+    raise TransientError("case kept changing while recording")
+
+
+def update_account(ports: Ports, account_id: str, change: Callable[[Account], bool]) -> Account:
+    """Change the account under its version (conditional write); `change` returns False when the
+    account already is as wanted, so repeating an effect writes nothing."""
+    for _ in range(COMMIT_ATTEMPTS):
+        account = ports.accounts.get(account_id)
+        if not change(account):
+            return account
+        try:
+            return ports.accounts.put(account, account.version)
+        except Conflict:
+            continue
+    raise TransientError("account kept changing")
+
+
+def _contact_mutation(kind: ContactChange, channel: Channel | None) -> Callable[[Account], bool]:
+    def change(account: Account) -> bool:
+        if kind == "OPT_OUT" and channel is not None:
+            if channel in account.opted_out:
+                return False
+            account.opted_out = account.opted_out | {channel}
+        elif kind == "OPT_IN" and channel is not None:
+            if channel not in account.opted_out:
+                return False
+            account.opted_out = account.opted_out - {channel}
+        elif kind == "PHONE_UNUSABLE":
+            if not account.contact.phone_usable:
+                return False
+            account.contact = account.contact.model_copy(update={"phone_usable": False})
+        elif kind == "EMAIL_UNUSABLE":
+            if not account.contact.email_usable:
+                return False
+            account.contact = account.contact.model_copy(update={"email_usable": False})
+        else:
+            return False
+        return True
+
+    return change
+
+
+def apply_account_change(ports: Ports, account_id: str, change: AccountChange | None) -> None:
+    if change is not None:
+        update_account(ports, account_id, _contact_mutation(*change))
+
+
+def queue_callback(ports: Ports, case_id: str, account_id: str) -> None:
+    """A person should look at this (ids only on the queue; the ledger holds what was said)."""
+    ports.tasks.put("CALLBACK", {"case_id": case_id, "account_id": account_id})
+    metrics.add_metric(name="CallbacksQueued", unit="Count", value=1)
+
+
+@dataclass
+class Performed:
+    """A committed action: the case as written, its new entries, and whether the action applied."""
+
+    record: CaseRecord
+    written: list[LedgerEntry]
+    applied: bool
+    notes: list[str]
+    effects: Effects
+    task_completed: bool = False
+
+
+RecordEntry = Callable[[CaseRecord, ActionContext, Entries, CaseStatus], Entry]
+
+
+def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: RecordEntry, *, actor: str,
+            case_id: str | None = None, prefix: str = "ADMIN", history: AccountHistory | None = None,
+            account: Account | None = None, now: datetime | None = None) -> Performed:
+    """Decide `action` on the case, commit its entries after the caller's record, then carry out
+    its effects. `record_entry` builds the caller's entry (REPLY, ADMIN ...) from what was decided."""
+    now = now or ports.clock.now()
+    history = history or ports.collections.history(account_id)
+    account = account or ports.accounts.get(account_id)
+    record, is_new = case_for_record(history, account_id, now, prefix, case_id)
+    policy = ports.policy()
+    ctx = ActionContext(record.case, account, policy, now)
+
+    def mutation(rec: CaseRecord) -> Entries:
+        ctx.case, ctx.notes = rec.case, []
+        ctx.effects.reset()
+        before = rec.case.status
+        entries = action(ctx)
+        return [record_entry(rec, ctx, entries, before), *entries]
+
+    record, written = commit_change(ports, record, is_new, mutation, at=now, actor=actor)
+    done = Performed(record, written, applied=not ctx.notes or len(written) > 1, notes=ctx.notes,
+                     effects=ctx.effects)
+    apply_account_change(ports, account_id, ctx.effects.account_change)
+    if ctx.effects.token is not None and ctx.effects.token_field is not None:
+        done.task_completed = _complete(ports, record, ctx.effects.token, ctx.effects.token_output,
+                                        ctx.effects.token_field, ctx.notes, actor)
+    if ctx.effects.callback:
+        queue_callback(ports, record.case.case_id, account_id)
+    return done
+
+
+def _complete(ports: Ports, record: CaseRecord, token: str, output: dict[str, Any], token_field: TaskField,
+              notes: list[str], actor: str) -> bool:
+    """Complete the waiting task; if Step Functions cannot be reached, put the token back and raise."""
+    try:
+        ports.workflow.succeed(token, output)
+    except NotFound:
+        notes.append("the task was no longer waiting (timed out or already completed)")
+        return False
+    except Exception:
+        fresh = ports.collections.case(record.case.account_id, record.case.case_id)
+        setattr(fresh.case, token_field, token)
+        ports.collections.commit(fresh, [], at=ports.clock.now(), actor=actor)
+        raise
+    return True
+
+
+# --------------------------------------------------------------------------- the actions
+
+
+def move(case: Case, target: CaseStatus, notes: list[str]) -> bool:
+    """Transition the case; an illegal move is noted for the ledger, never raised to the caller."""
+    try:
+        case.transition(target)
+    except IllegalTransition as exc:
+        notes.append(f"illegal transition {exc.current} -> {exc.target}")
+        return False
+    return True
+
+
+def hold_entry(status: str, reason: str, **more: Any) -> Entry:
+    return EntryKind.HOLD, {"status": status, "reason": reason, **more}
+
+
+def opt_out_entry(channel: Channel, action: str, source: str) -> Entry:
+    return EntryKind.OPT_OUT, {"channel": channel.value, "action": action, "source": source}
+
+
+def plan_entry(plan: InstalmentPlan) -> dict[str, Any]:
+    return {
+        "plan_id": plan.plan_id,
+        "status": plan.status.value,
+        "total": format(plan.total.amount, "f"),
+        "currency": plan.total.currency,
+        "instalments": [
+            {"number": i.number, "due_on": i.due_on.isoformat(), "amount": format(i.amount.amount, "f")}
+            for i in plan.instalments
+        ],
+    }
+
+
+def promise(promised_on: date, amount: Decimal | None, channel: Channel | None) -> CaseAction:
+    """Hold the case until the promised date (the planner decides kept or broken from payments)."""
+
+    def act(ctx: ActionContext) -> Entries:
+        case, account, notes = ctx.case, ctx.account, ctx.notes
+        owed = account.amount_due
+        promised = Money.of(amount, account.currency) if amount is not None else owed
+        today = local_today(ctx.now, account.time_zones[0])
+        problems = validate_promise(promised_on, promised, owed, today, ctx.policy.promises)
+        if problems:
+            notes.extend(problems)
+            return []
+        if not case.can_transition(CaseStatus.PROMISED):
+            move(case, CaseStatus.PROMISED, notes)
+            return []
+        recorded = promise_amount(promised, owed)
+        held = case.promise
+        if case.status is CaseStatus.PROMISED and held is not None and (held.promised_on, held.amount) == (
+                promised_on, recorded):
+            # The same promise again (a redelivered call task, a repeated text): on record already.
+            notes.append("the same promise is already recorded")
+            return []
+        paid = sum((p.amount.amount for p in account.payments), Decimal(0))
+        case.promise = Promise(promised_on=promised_on, amount=recorded, made_at=ctx.now, channel=channel,
+                               paid_at_making=paid)
+        case.paused_until = None
+        move(case, CaseStatus.PROMISED, notes)
+        return [(EntryKind.PROMISE, {"promised_on": promised_on.isoformat(), "amount": format(recorded.amount, "f"),
+                                     "currency": recorded.currency})]
+
+    return act
+
+
+def offer_plan_action(count: int | None = None, first_due: date | None = None, *, pause: bool = True) -> CaseAction:
+    """Put an instalment plan on offer; with `pause` (hardship), also pause for the policy's days."""
+
+    def act(ctx: ActionContext) -> Entries:
+        case, notes, hardship = ctx.case, ctx.notes, ctx.policy.hardship
+        if case.plan is not None and case.plan.status is PlanStatus.ACTIVE:
+            notes.append("a plan is already active")
+            return []
+        today = local_today(ctx.now, ctx.account.time_zones[0])
+        latest = today + timedelta(days=ctx.policy.promises.max_days_ahead)
+        first = first_due if first_due is not None and today < first_due <= latest else (
+            today + timedelta(days=hardship.instalment_interval_days))
+        plan_id = f"P{ctx.now:%Y%m%d%H%M%S}"
+        owed = ctx.account.amount_due
+        try:
+            plan = (offer_plan(owed, count, first, hardship, plan_id, ctx.now) if count
+                    else best_offer(owed, first, hardship, plan_id, ctx.now))
+        except ValueError as exc:  # PlanOfferError: the message names the rule only
+            notes.append(str(exc))
+            plan = None
+        entries: Entries = []
+        if pause and move(case, CaseStatus.PAUSED, notes):
+            case.paused_until = hardship_pause_until(ctx.now, hardship)
+            case.pause_reason = "HARDSHIP"
+            entries.append(hold_entry("PAUSED", "HARDSHIP", until=iso_z(case.paused_until)))
+        if plan is None:
+            notes.append("no plan fits the policy")
+            return entries
+        if pause and case.status is not CaseStatus.PAUSED:
+            return entries  # the case could not be paused (disputed, ended): no offer either
+        case.plan = plan
+        entries.append((EntryKind.PLAN, plan_entry(plan)))
+        return entries
+
+    return act
+
+
+def accept_plan(ctx: ActionContext) -> Entries:
+    """Accept the plan on offer."""
+    case, notes = ctx.case, ctx.notes
+    plan = case.plan
+    if plan is None or plan.status is not PlanStatus.OFFERED:
+        notes.append("no plan on offer")
+        return []
+    if not move(case, CaseStatus.IN_PLAN, notes):
+        return []
+    # An offer accepted on or after its first due date (after a hardship pause, say) would start
+    # broken: its schedule moves so the first instalment keeps the lead time it was offered with.
+    # An offer accepted in time keeps its dates, a date the customer chose included.
+    zone = ctx.account.time_zones[0]
+    first_due, today = plan.instalments[0].due_on, local_today(ctx.now, zone)
+    instalments = plan.instalments
+    if first_due <= today:
+        lead = max(first_due - local_today(plan.offered_at, zone), timedelta(days=1))
+        shift = today + lead - first_due
+        instalments = [i.model_copy(update={"due_on": i.due_on + shift}) for i in instalments]
+        notes.append(f"instalment dates moved {shift.days} days: the offer was accepted on or after its first due date")
+    case.plan = plan.model_copy(update={"status": PlanStatus.ACTIVE, "accepted_at": ctx.now,
+                                        "instalments": instalments})
+    case.paused_until, case.pause_reason = None, None
+    return [(EntryKind.PLAN, plan_entry(case.plan))]
+
+
+def agree_plan(count: int | None, plan_id: str | None = None) -> CaseAction:
+    """Accept the plan on offer; with a count (and no matching offer), offer that plan and accept it."""
+
+    def act(ctx: ActionContext) -> Entries:
+        plan = ctx.case.plan
+        if plan is not None and plan.status is PlanStatus.OFFERED and plan_id in (None, plan.plan_id) and not count:
+            return accept_plan(ctx)
+        if count is None:
+            ctx.notes.append("no plan on offer; give a count to offer and accept one")
+            return []
+        offered = offer_plan_action(count, pause=False)(ctx)
+        if not offered:
+            return []
+        accepted = accept_plan(ctx)
+        return [*offered, *accepted] if accepted else []
+
+    return act
+
+
+def dispute(reason: str) -> CaseAction:
+    def act(ctx: ActionContext) -> Entries:
+        if not move(ctx.case, CaseStatus.DISPUTED, ctx.notes):
+            return []
+        ctx.case.dispute_reason = reason
+        return [hold_entry("DISPUTED", reason)]
+
+    return act
+
+
+def resolve_dispute(outcome: Literal["OPEN", "CLOSED"]) -> CaseAction:
+    def act(ctx: ActionContext) -> Entries:
+        case = ctx.case
+        if case.status is not CaseStatus.DISPUTED:
+            ctx.notes.append(f"case is {case.status}, not DISPUTED")
+            return []
+        target = CaseStatus(outcome)
+        if not move(case, target, ctx.notes):
+            return []
+        case.dispute_reason = None
+        if target is CaseStatus.CLOSED:
+            case.closed_at, case.resolution = ctx.now, "DISPUTE_UPHELD"
+            return [hold_entry("CLOSED", "DISPUTE_UPHELD"),
+                    (EntryKind.CASE_CLOSED, {"status": "CLOSED", "reasons": ["DISPUTE_UPHELD"]})]
+        return [hold_entry("OPEN", "DISPUTE_REJECTED")]
+
+    return act
+
+
+def pause(until: datetime | None, days: int | None, reason: str) -> CaseAction:
+    def act(ctx: ActionContext) -> Entries:
+        if not move(ctx.case, CaseStatus.PAUSED, ctx.notes):
+            return []
+        end = until or ctx.now + timedelta(days=days or ctx.policy.hardship.pause_days)
+        ctx.case.paused_until, ctx.case.pause_reason = end, reason
+        return [hold_entry("PAUSED", reason, until=iso_z(end))]
+
+    return act
+
+
+def resume(ctx: ActionContext) -> Entries:
+    case = ctx.case
+    if case.status is not CaseStatus.PAUSED:
+        ctx.notes.append(f"case is {case.status}, not PAUSED")
+        return []
+    move(case, CaseStatus.OPEN, ctx.notes)
+    case.paused_until, case.pause_reason = None, None
+    return [hold_entry("OPEN", "RESUMED")]
+
+
+def change_contact(kind: ContactChange, channel: Channel | None, source: str) -> CaseAction:
+    """Opt a channel out or in, or mark a phone or address unusable (the account changes after the commit)."""
+
+    def act(ctx: ActionContext) -> Entries:
+        ctx.effects.account_change = (kind, channel)
+        if kind in ("OPT_OUT", "OPT_IN") and channel is not None:
+            return [opt_out_entry(channel, kind, source)]
+        return []
+
+    return act
+
+
+def waive_fee(amount: Decimal, reason: str) -> CaseAction:
+    """Record the waiver; `apply_fee_waiver` then takes it off the account."""
+
+    def act(ctx: ActionContext) -> Entries:
+        if amount > ctx.account.fees_due:
+            ctx.notes.append("waiver exceeds the fees due")
+            return []
+        return [(EntryKind.ADMIN, {"event": "FEE_WAIVED", "amount": format(amount, "f"),
+                                   "currency": ctx.account.currency, "reason": reason})]
+
+    return act
+
+
+def apply_fee_waiver(ports: Ports, account_id: str, amount: Decimal) -> None:
+    def change(account: Account) -> bool:
+        if amount > account.fees_due:  # fees changed since: never waive more than is owed
+            return False
+        account.fees_due = account.fees_due - amount
+        return True
+
+    update_account(ports, account_id, change)
+
+
+CallOutcome = Literal["NO_ANSWER", "LEFT_MESSAGE", "PROMISE", "HARDSHIP", "DISPUTE", "WRONG_NUMBER", "REFUSED",
+                      "PAID_CLAIMED"]
+
+
+def call_outcome(outcome: CallOutcome, *, hash_number: Callable[[str | None], str | None],
+                 promised_on: date | None = None, amount: Decimal | None = None, instalments: int | None = None,
+                 note: str | None = None) -> CaseAction:
+    """An agent's call: recorded, its effect on the case applied, the waiting call task completed."""
+
+    def act(ctx: ActionContext) -> Entries:
+        case, notes = ctx.case, ctx.notes
+        if case.call_task_token is not None:
+            ctx.effects.token, case.call_task_token = case.call_task_token, None
+            ctx.effects.token_field, ctx.effects.token_output = "call_task_token", {"outcome": outcome}
+        entry = {"outcome": outcome, "number_hash": hash_number(ctx.account.contact.phone), "note": note}
+        effects: Entries = []
+        if outcome == "PROMISE":
+            if promised_on is None:
+                notes.append("a promise needs promised_on")
+            else:
+                effects = promise(promised_on, amount, Channel.CALL)(ctx)
+        elif outcome == "HARDSHIP":
+            effects = agree_plan(instalments or max(ctx.policy.hardship.instalment_counts))(ctx)
+        elif outcome == "DISPUTE":
+            effects = dispute(note or "CALL")(ctx)
+        elif outcome == "WRONG_NUMBER":
+            ctx.effects.account_change = ("PHONE_UNUSABLE", None)
+        elif outcome == "PAID_CLAIMED":
+            notes.append("payment claimed; only the payment feed confirms it")
+        return [(EntryKind.CALL_OUTCOME, {k: v for k, v in entry.items() if v is not None}), *effects]
+
+    return act
+
+
+def legal_decision(approve: bool, by: str, text: str | None) -> CaseAction:
+    """An admin's decision on a legal review; the waiting approval task is completed with it."""
+
+    def act(ctx: ActionContext) -> Entries:
+        case = ctx.case
+        if case.status is not CaseStatus.LEGAL_REVIEW:
+            ctx.notes.append(f"case is {case.status}, not LEGAL_REVIEW")
+            return []
+        token, case.approval_task_token = case.approval_task_token, None
+        if token is not None:
+            ctx.effects.token, ctx.effects.token_field = token, "approval_task_token"
+            ctx.effects.token_output = {"approved": approve}
+        if approve:
+            case.legal_approved_at, case.legal_approved_by = ctx.now, by
+            return [(EntryKind.LEGAL, {"event": "APPROVED", "by": by, "note": text})]
+        if not move(case, CaseStatus.OPEN, ctx.notes):
+            return []
+        return [(EntryKind.LEGAL, {"event": "REJECTED", "by": by, "reason": text})]
+
+    return act
+
+
+def nothing(ctx: ActionContext) -> Entries:
+    """Only the caller's record (a view, an export)."""
+    return []

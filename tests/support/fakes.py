@@ -1,0 +1,249 @@
+"""In-memory fakes of the ports (dunning.ports), for fast unit tests of the use cases.
+
+They keep the contracts the services rely on: versioned, conditional writes that raise Conflict,
+a ledger chained exactly as the DynamoDB repository chains it, and at-most-once notices. The moto
+function tests stay the check that the real adapters keep the same contracts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from dunning.domain.ledger import new_entry
+from dunning.domain.models import Account, Channel, EntryKind, LedgerEntry, Notice
+from dunning.domain.policy import Policy, default_policy
+from dunning.ports import (
+    AccountHistory,
+    CaseRecord,
+    Conflict,
+    NotFound,
+    OutboundMessage,
+    TaskKind,
+)
+
+
+class InMemoryAccounts:
+    def __init__(self) -> None:
+        self.items: dict[str, Account] = {}
+
+    def get(self, account_id: str) -> Account:
+        if account_id not in self.items:
+            raise NotFound(f"account {account_id}")
+        return self.items[account_id].model_copy(deep=True)
+
+    def find(self, account_id: str) -> Account | None:
+        return self.get(account_id) if account_id in self.items else None
+
+    def put(self, account: Account, expected_version: int | None) -> Account:
+        stored = self.items.get(account.account_id)
+        if (stored is None) != (expected_version is None) or (stored and stored.version != expected_version):
+            raise Conflict("ConditionalCheckFailedException")
+        new = account.model_copy(update={"version": (expected_version or 0) + 1}, deep=True)
+        self.items[account.account_id] = new
+        return new.model_copy(deep=True)
+
+
+class InMemoryCases:
+    """Cases with their chained ledger and notices; `lookup` answers MSG# and PHONE# keys."""
+
+    def __init__(self) -> None:
+        self.cases: dict[tuple[str, str], CaseRecord] = {}
+        self.ledger: dict[tuple[str, str], list[LedgerEntry]] = {}
+        self.notices: dict[tuple[str, str, str], Notice] = {}
+        self.phones: dict[str, str] = {}  # account id -> phone hash
+
+    def history(self, account_id: str) -> AccountHistory:
+        out = AccountHistory(phone_hash=self.phones.get(account_id))
+        for (acc, case_id), record in self.cases.items():
+            if acc == account_id:
+                out.cases[case_id] = copy.deepcopy(record)
+                out.ledger[case_id] = [e.model_copy() for e in self.ledger.get((acc, case_id), [])]
+        for (acc, case_id, _), notice in self.notices.items():
+            if acc == account_id:
+                out.notices.setdefault(case_id, []).append(notice.model_copy())
+        return out
+
+    def case(self, account_id: str, case_id: str) -> CaseRecord:
+        if (account_id, case_id) not in self.cases:
+            raise NotFound(f"case {case_id}")
+        return copy.deepcopy(self.cases[(account_id, case_id)])
+
+    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
+        if lookup_pk.startswith("PHONE#"):
+            wanted = lookup_pk.removeprefix("PHONE#")
+            return [{"pk": f"ACCOUNT#{acc}", "sk": "CONTACT", "lookup_sk": f"ACCOUNT#{acc}"}
+                    for acc, phone in self.phones.items() if phone == wanted]
+        wanted = lookup_pk.removeprefix("MSG#")
+        return [{"pk": f"ACCOUNT#{n.account_id}", "sk": f"CASE#{n.case_id}#NOTICE#{n.step_id}"}
+                for n in self.notices.values() if n.provider_message_id == wanted]
+
+    def commit(self, record: CaseRecord, entries: Sequence[tuple[EntryKind, dict[str, Any]]], *, at: datetime,
+               actor: str, create: bool = False,
+               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = ()) -> list[LedgerEntry]:
+        key = (record.case.account_id, record.case.case_id)
+        stored = self.cases.get(key)
+        if (create and stored is not None) or (not create and (
+                stored is None or stored.case.version != record.case.version)):
+            raise Conflict("TransactionCanceledException")
+        for doc, condition in extra_puts:
+            if condition and self._notice_key(doc) in self.notices:
+                raise Conflict("TransactionCanceledException")
+        chained: list[LedgerEntry] = []
+        prev = self.ledger.get(key, [])[-1] if self.ledger.get(key) else None
+        for kind, data in entries:
+            prev = new_entry(record.case.case_id, prev, at, kind, data, actor)
+            chained.append(prev)
+        if chained:
+            record.ledger_seq, record.ledger_head, record.ledger_at = prev.seq, prev.hash, prev.at  # type: ignore[union-attr]
+        record.case = record.case.model_copy(update={"version": record.case.version + 1})
+        self.cases[key] = copy.deepcopy(record)
+        self.ledger.setdefault(key, []).extend(chained)
+        for doc, _ in extra_puts:
+            notice = Notice.model_validate({k: v for k, v in doc.items() if k not in ("pk", "sk", "type")})
+            self.notices[self._notice_key(doc)] = notice
+        return chained
+
+    @staticmethod
+    def _notice_key(doc: dict[str, Any]) -> tuple[str, str, str]:
+        return str(doc["account_id"]), str(doc["case_id"]), str(doc["step_id"])
+
+    def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
+        return notice.model_dump(mode="json")
+
+    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None:
+        key = (notice.account_id, notice.case_id, notice.step_id)
+        if only_if_new and key in self.notices:
+            raise Conflict("ConditionalCheckFailedException")
+        self.notices[key] = notice
+
+    def delete_sending_notice(self, notice: Notice) -> None:
+        self.notices.pop((notice.account_id, notice.case_id, notice.step_id), None)
+
+    def put_contact(self, account_id: str, phone_hash: str | None) -> None:
+        if phone_hash is not None:
+            self.phones[account_id] = phone_hash
+
+
+@dataclass
+class RecordingSender:
+    provider: str = "fake"
+    sent: list[OutboundMessage] = field(default_factory=list)
+
+    def send(self, message: OutboundMessage) -> str:
+        self.sent.append(message)
+        return f"m{len(self.sent)}"
+
+
+@dataclass
+class RecordingTasks:
+    queued: list[tuple[TaskKind, dict[str, Any]]] = field(default_factory=list)
+
+    def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
+        self.queued.append((kind, task))
+
+
+@dataclass
+class RecordingWorkflow:
+    completed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    waiting: set[str] = field(default_factory=set)  # tokens still waiting; empty set = every token waits
+
+    def start(self, case_id: str, account_id: str) -> str:
+        self.started.append(case_id)
+        return self.execution_arn(case_id)
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        self.stopped.append(execution_arn)
+
+    def execution_arn(self, case_id: str) -> str:
+        return f"arn:aws:states:us-east-1:123456789012:execution:escalation:{case_id}"
+
+    def succeed(self, token: str, output: dict[str, Any]) -> None:
+        if self.waiting and token not in self.waiting:
+            raise NotFound("TaskTimedOut")
+        self.completed.append((token, output))
+
+
+@dataclass
+class RecordingNotifications:
+    referred: list[str] = field(default_factory=list)
+
+    def legal_referred(self, case_id: str, account_id: str) -> None:
+        self.referred.append(case_id)
+
+
+class FixedKeys:
+    link_secret = b"test-link-secret-0123456789abcdef"
+
+    def phone_hash(self, phone: str | None) -> str | None:
+        return None if phone is None else f"h:{phone}"
+
+
+@dataclass
+class FixedClock:
+    at: datetime = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class InMemoryFiles:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def lines(self, bucket: str, key: str) -> Iterator[bytes]:
+        yield from self.objects[(bucket, key)].splitlines(keepends=True)
+
+    def upload(self, bucket: str, key: str, fileobj: IO[bytes], content_type: str) -> None:
+        fileobj.seek(0)
+        self.objects[(bucket, key)] = fileobj.read()
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        self.objects[(bucket, key)] = body
+
+    def put_json(self, bucket: str, key: str, doc: dict[str, Any]) -> None:
+        import json
+
+        self.objects[(bucket, key)] = json.dumps(doc, sort_keys=True).encode()
+
+
+class Unused:
+    """A port the use case under test must not touch."""
+
+    items_read = 0
+    skipped = 0
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"this use case should not use {name}")
+
+
+@dataclass
+class FakePorts:
+    """Every port in memory. Tests read `sms`, `email`, `tasks`, `workflow` to see what happened."""
+
+    accounts: InMemoryAccounts = field(default_factory=InMemoryAccounts)
+    collections: InMemoryCases = field(default_factory=InMemoryCases)
+    sms: RecordingSender = field(default_factory=lambda: RecordingSender("fake-sms"))
+    email: RecordingSender = field(default_factory=lambda: RecordingSender("fake-email"))
+    tasks: RecordingTasks = field(default_factory=RecordingTasks)
+    workflow: RecordingWorkflow = field(default_factory=RecordingWorkflow)
+    notifications: RecordingNotifications = field(default_factory=RecordingNotifications)
+    keys: FixedKeys = field(default_factory=FixedKeys)
+    clock: FixedClock = field(default_factory=FixedClock)
+    files: InMemoryFiles = field(default_factory=InMemoryFiles)
+    archive_bucket: str | None = "archive"
+    bulk: Any = field(default_factory=Unused)
+    sweep_log: Any = field(default_factory=Unused)
+    report_source: Any = field(default_factory=Unused)
+    the_policy: Policy = field(default_factory=default_policy)
+
+    def policy(self) -> Policy:
+        return self.the_policy
+
+    def sender(self, channel: Channel) -> RecordingSender:
+        return self.email if channel is Channel.EMAIL else self.sms
