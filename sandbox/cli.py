@@ -71,7 +71,7 @@ def _load_policy(path: str) -> tuple[Policy | None, list[str]]:
 
 
 def run_policy_check(args: argparse.Namespace) -> int:
-    from dunning.domain.templates import policy_problems
+    from dunning.domain.policy_lint import policy_problems
 
     policy, problems = _load_policy(args.file)
     if policy is not None:
@@ -113,7 +113,7 @@ def _segments_line(body: str) -> str:
 
 
 def _account_for(args: argparse.Namespace, now: datetime) -> Account:
-    from dunning.domain.templates import sample_account
+    from dunning.domain.notices.samples import sample_account
 
     if args.account:
         account = Account.model_validate_json(Path(args.account).read_text(encoding="utf-8"))
@@ -126,15 +126,10 @@ def _account_for(args: argparse.Namespace, now: datetime) -> Account:
 def run_render(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from dunning.domain.templates import (
-        SAMPLE_LINK_SECRET,
-        MissingFacts,
-        UnknownTemplate,
-        build_facts,
-        lint_rendered,
-        render,
-        sample_extra,
-    )
+    from dunning.domain.notices.facts import build_facts
+    from dunning.domain.notices.lint import lint_rendered
+    from dunning.domain.notices.render import MissingFacts, UnknownTemplate, render
+    from dunning.domain.notices.samples import SAMPLE_LINK_SECRET, sample_extra
 
     now = parse_instant(args.now) if args.now else utc_now()
     channel = Channel(args.channel.upper())
@@ -215,7 +210,7 @@ def run_report(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from dunning.domain.models import LedgerEntry
-    from dunning.domain.report_render import render_files
+    from dunning.domain.reporting.render import render_files
     from dunning.services.reports import build
 
     dump = Path(args.dump)

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from dunning.domain.models import Jurisdiction
-from dunning.domain.templates import sample_account, templates_root
+from dunning.domain.notices.render import templates_root
+from dunning.domain.notices.samples import sample_account
 from sandbox.cli import main
 
 DEFAULT_POLICY = templates_root().parent / "policies" / "default.yaml"

@@ -38,7 +38,7 @@ from dunning.observability import count, logger, metrics, step_dimension
 from dunning.services.runtime import Runtime
 
 if TYPE_CHECKING:
-    from dunning.domain.templates import RenderedNotice
+    from dunning.domain.notices.render import RenderedNotice
 
 # Planner waits that held back a due notice (rather than waiting for the next step or a promise).
 COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY, ReasonCode.CALL_CAP,
@@ -171,7 +171,8 @@ def render_for(rt: Runtime, account: Account, policy: Policy, record: CaseRecord
                channel: Channel) -> RenderedNotice:
     # Imported here: only the sending functions render, and Jinja2 and Babel's date formats are a
     # noticeable part of a cold start for the planner, agent tasks and failures, which never do.
-    from dunning.domain.templates import build_facts, render
+    from dunning.domain.notices.facts import build_facts
+    from dunning.domain.notices.render import render
 
     facts = build_facts(account, policy, utc_now(), link_secret=rt.link_secret,
                         extra=_extra_facts(record) if record else None)
