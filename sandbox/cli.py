@@ -197,6 +197,67 @@ def _render(sub: Subparsers) -> None:
     parser.set_defaults(handler=run_render)
 
 
+# ---------------------------------------------------------------------------- check-text
+
+USAGE_ERROR = 2  # as argparse exits on a bad command line
+
+
+def run_check_text(args: argparse.Namespace) -> int:
+    import json
+
+    from dunning.domain.notices.lint import lint_text
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        print("error: TEXT is empty", file=sys.stderr)
+        return USAGE_ERROR
+    collector = None
+    if args.notice:
+        try:
+            policy = (default_policy() if args.policy is None
+                      else parse_policy(Path(args.policy).read_text("utf-8")))
+        except (PolicyError, OSError) as exc:
+            print(f"error: --policy: {exc.__class__.__name__}", file=sys.stderr)
+            return USAGE_ERROR
+        collector = policy.for_jurisdiction(_SAMPLE_JURISDICTION[args.locale]).collector
+    findings = lint_text(text, notice=args.notice, collector=collector, time_barred=args.time_barred)
+    if args.json:
+        reasons = [{"code": str(f.code), "rule": f.rule, "detail": f.detail} for f in findings]
+        print(json.dumps({"ok": not findings, "locale": args.locale, "reasons": reasons}, ensure_ascii=False))
+    else:
+        for finding in findings:
+            print(f"{finding.code} {finding.rule}")
+        if not findings:
+            print("ok")
+    return 1 if findings else 0
+
+
+@command
+def _check_text(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "check-text",
+        help="check a text's tone (and, with --notice, its content) before a customer reads it",
+        description="Check TEXT against the TONE rules every notice must pass (no threat of arrest, "
+        "no telling an employer, family or contacts, no home visit, shaming, blacklist, lawsuit threat, "
+        "insult or false authority), in English and Chinese. Exit 0 when it passes, 1 with the reason "
+        "codes and rule names when it does not, 2 on a usage error. The text itself is never printed.",
+    )
+    parser.add_argument("text", metavar="TEXT", help="the text, or - to read it from standard input")
+    parser.add_argument("--locale", required=True, choices=sorted(_SAMPLE_JURISDICTION), help="customer locale")
+    parser.add_argument("--json", action="store_true", help='print {"ok": ..., "reasons": [...]} as JSON')
+    parser.add_argument(
+        "--notice",
+        action="store_true",
+        help="also check CONTENT as for a notice: amount, days overdue, deadline, pay link, the collector's "
+        "name and phone for the locale's home jurisdiction, and how to opt out",
+    )
+    parser.add_argument(
+        "--time-barred", action="store_true", help="the debt is time-barred: any mention of legal action breaks TONE"
+    )
+    parser.add_argument("--policy", metavar="FILE", help="policy YAML naming the collector (default: bundled)")
+    parser.set_defaults(handler=run_check_text)
+
+
 # ---------------------------------------------------------------------------- report
 
 

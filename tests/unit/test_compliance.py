@@ -574,6 +574,12 @@ class TestContentWithTheRealLint:
         result = run("2026-03-02T15:00:00Z", content=notice)
         assert (result.verdict, result.reasons) == (Verdict.BLOCK, [ReasonCode.TONE])
 
+    def test_the_decision_names_the_tone_rule_never_the_text(self) -> None:
+        notice = self.notice("Harbor: $120.00 is overdue. Pay or be arr3sted; we will call your boss.")
+        result = run("2026-03-02T15:00:00Z", content=notice)
+        assert result.reasons == [ReasonCode.TONE]
+        assert result.details == ["TONE: arrest", "TONE: employer"]
+
     def test_legal_words_on_time_barred_debt_block_with_tone(self) -> None:
         notice = self.notice("Harbor: $120.00 is overdue. Our legal team reviews unpaid accounts.")
         assert run("2026-03-02T15:00:00Z", content=notice).verdict is Verdict.ALLOW

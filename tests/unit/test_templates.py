@@ -246,7 +246,7 @@ def test_a_template_with_a_threat_or_without_a_deadline_fails_the_linter(
     details = {(f.code, f.detail) for f in lint_rendered(notice)}
     assert details == {
         (ReasonCode.CONTENT, "missing deadline"),
-        (ReasonCode.TONE, "threatening or shaming phrase 'or else'"),
+        (ReasonCode.TONE, "ultimatum"),  # the rule's name, never the text
     }
 
 

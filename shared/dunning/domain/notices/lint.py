@@ -3,14 +3,16 @@ shaming or false authority), on a rendered notice and on every bundled template 
 
 A collection notice says, short and clear: how overdue, how much, by when, how to pay, whom to
 call, who is writing, and how to opt out. The linter refuses a notice that leaves one out
-(CONTENT) or that threatens, shames or claims false authority (TONE).
+(CONTENT) or that threatens, shames or claims false authority (TONE, rules in ``tone``). Each
+finding names its rule (a fact's name, or a tone rule's), which is what the ledger keeps: never
+the text.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import jinja2
 from pydantic import BaseModel
@@ -28,72 +30,16 @@ from dunning.domain.notices.render import (
     render,
 )
 from dunning.domain.notices.samples import sample_facts
-from dunning.domain.policy import Policy, default_policy
+from dunning.domain.notices.tone import tone_rules
+from dunning.domain.policy import Collector, Policy, default_policy
 
 # Most SMS segments a notice may take in each locale (a LENGTH problem in the template lint).
 SMS_SEGMENT_BUDGET: dict[str, int] = {"en-US": 2, "zh-CN": 3}
 
-# ---------------------------------------------------------------------------- tone lists
-
-THREAT_PHRASES_EN: tuple[str, ...] = (
-    "arrest",
-    "jail",
-    "prison",
-    "police",
-    "sue you",
-    "lawsuit will be filed",
-    "garnish",
-    "garnishment",
-    "we will tell your employer",
-    "contact your employer",
-    "your family will know",
-    "tell your family",
-    "criminal",
-    "final warning",
-    "or else",
-    "deadbeat",
-    "shame",
-    "seize",
-    "warrant",
-    "blacklist",
-)
-THREAT_PHRASES_ZH: tuple[str, ...] = (
-    "逮捕",
-    "坐牢",
-    "拘留",
-    "报警",
-    "起诉你",
-    "公安",
-    "通知你的家人",
-    "通知家人",
-    "通知单位",
-    "曝光",
-    "老赖",
-    "后果自负",
-    "黑名单",
-    "上门",
-    "征信污点",
-    "最后警告",
-)
-# On time-barred debt any mention of legal action is a threat the lender cannot carry out.
-LEGAL_WORDS_EN: tuple[str, ...] = ("legal", "court", "attorney", "lawyer", "lawsuit", "litigation", "sue")
-LEGAL_WORDS_ZH: tuple[str, ...] = ("法律", "法院", "律师", "诉讼", "法务", "起诉")
-
-
-def _phrase_patterns(en: Iterable[str], zh: Iterable[str]) -> list[tuple[str, re.Pattern[str]]]:
-    # English on word boundaries ("police" must not hit "policy"); Chinese has no word breaks.
-    out = [(p, re.compile(rf"\b{re.escape(p)}\b", re.IGNORECASE)) for p in en]
-    out += [(p, re.compile(re.escape(p))) for p in zh]
-    return out
-
-
-_THREATS = _phrase_patterns(THREAT_PHRASES_EN, THREAT_PHRASES_ZH)
-_LEGAL = _phrase_patterns(LEGAL_WORDS_EN, LEGAL_WORDS_ZH)
-
-
 class LintFinding(BaseModel):
     code: ReasonCode  # CONTENT or TONE
-    detail: str  # names the missing fact or the offending phrase; never customer data
+    rule: str  # the fact that is missing (CONTENT) or the tone rule broken (TONE): safe to log and store
+    detail: str  # for people: names the missing fact or the tone rule; never customer data or the text
 
 
 def _html_text(markup: str) -> str:
@@ -104,21 +50,12 @@ def _html_text(markup: str) -> str:
     return one_line(html_lib.unescape(f"{text} {hrefs}"))
 
 
-def _tone_findings(text: str, time_barred: bool) -> list[LintFinding]:
-    findings = [
-        LintFinding(code=ReasonCode.TONE, detail=f"threatening or shaming phrase {phrase!r}")
-        for phrase, pattern in _THREATS
-        if pattern.search(text)
+def tone_findings(text: str, *, time_barred: bool = False) -> list[LintFinding]:
+    """One TONE finding per rule the text breaks (see ``tone``); empty means the tone is fine."""
+    return [
+        LintFinding(code=ReasonCode.TONE, rule=rule.value, detail=rule.value)
+        for rule in tone_rules(text, time_barred=time_barred)
     ]
-    if time_barred:
-        findings += [
-            LintFinding(
-                code=ReasonCode.TONE, detail=f"legal action mentioned on time-barred debt ({phrase!r})"
-            )
-            for phrase, pattern in _LEGAL
-            if pattern.search(text)
-        ]
-    return findings
 
 
 def lint_rendered(
@@ -135,23 +72,60 @@ def lint_rendered(
         texts["html"] = _html_text(notice.html)
     findings: list[LintFinding] = []
 
-    def require(items: Mapping[str, str], what: str) -> None:
+    def require(items: Mapping[str, str], what: str, prefix: str) -> None:
         for key, value in items.items():
             for part, text in texts.items():
                 if one_line(value) not in text:
                     where = "" if part == "text" else " in html"
-                    findings.append(
-                        LintFinding(code=ReasonCode.CONTENT, detail=f"missing {what}{key}{where}")
-                    )
+                    detail = f"missing {what}{key}{where}"
+                    findings.append(LintFinding(code=ReasonCode.CONTENT, rule=f"{prefix}{key}", detail=detail))
 
-    require(notice.facts, "")
+    require(notice.facts, "", "")
     if first_contact and notice.channel is Channel.EMAIL:
         if not notice.validation:
-            findings.append(LintFinding(code=ReasonCode.CONTENT, detail="missing validation notice"))
-        require(notice.validation, "validation item ")
+            findings.append(
+                LintFinding(code=ReasonCode.CONTENT, rule="validation_notice", detail="missing validation notice")
+            )
+        require(notice.validation, "validation item ", "validation.")
     whole = " ".join([notice.subject or "", *texts.values()])
-    findings += _tone_findings(whole, time_barred)
+    findings += tone_findings(whole, time_barred=time_barred)
     return findings
+
+
+# What a free text must show to stand as a notice, when the facts behind it are not known: an
+# amount, how late, a date to pay by, a link, the collector's phone and name, and how to opt out.
+_TEXT_FACTS: dict[str, re.Pattern[str]] = {
+    "amount": re.compile(
+        r"(?:US\$|CN¥|[$€£¥￥])\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:USD|CNY|dollars|元)", re.I
+    ),
+    "days_overdue": re.compile(r"\d+\s*days?\s+(?:past\s+due|overdue|late)|逾期\s*\d+\s*天", re.I),
+    "deadline": re.compile(
+        r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b|\b\d{1,2}/\d{1,2}\b"
+        r"|\b\d{4}-\d{2}-\d{2}\b|\d{1,2}\s*月\s*\d{1,2}\s*日",
+        re.I,
+    ),
+    "pay_link": re.compile(r"https?://\S+"),
+    "contact_phone": re.compile(r"\+?\d[\d\s().-]{6,}\d"),
+    "opt_out": re.compile(r"\bstop\b|unsubscribe|退订", re.I),
+}
+
+
+def lint_text(
+    text: str, *, notice: bool = False, collector: Collector | None = None, time_barred: bool = False
+) -> list[LintFinding]:
+    """TONE findings for any text a customer may read (an agent's message, a reply, a draft);
+    with ``notice``, also CONTENT: the text must show what a notice shows (see _TEXT_FACTS), and,
+    when the ``collector`` is known, its exact name and phone number."""
+    findings: list[LintFinding] = []
+    flat = one_line(text)
+    shown = {key: bool(pattern.search(flat)) for key, pattern in _TEXT_FACTS.items()}
+    if collector is not None:
+        shown["contact_phone"] = collector.phone in flat
+        shown["collector"] = collector.name.casefold() in flat.casefold()
+    for key in ("amount", "days_overdue", "deadline", "pay_link", "contact_phone", "collector", "opt_out"):
+        if notice and not shown.get(key, True):
+            findings.append(LintFinding(code=ReasonCode.CONTENT, rule=key, detail=f"missing {key}"))
+    return findings + tone_findings(text, time_barred=time_barred)
 
 
 def _lint_lines(
