@@ -145,7 +145,7 @@ WATERFALL: tuple[tuple[str, str], ...] = (
         "+ adapters, runtime, settings (pydantic-settings)",
         "import dunning.services.runtime, dunning.settings",
     ),
-    ("+ templates (jinja2, babel.dates)", "import dunning.domain.templates"),
+    ("+ notice templates (jinja2, babel.dates)", "import dunning.domain.notices.lint"),
     ("+ Powertools parser", "from aws_lambda_powertools.utilities.parser import event_parser"),
 )
 
@@ -177,7 +177,7 @@ def templates_before_after(runs: int = 5) -> dict[str, Any]:
     """The one import made lazy: the escalation service loads the notice templates (Jinja2,
     babel.dates) only to render. "before" imports them first, as the module used to."""
     env = _env(tracing=True)
-    before = _PROBE.replace('if name == "boto3":', 'import dunning.domain.templates\nif name == "boto3":', 1)
+    before = _PROBE.replace('if name == "boto3":', 'import dunning.domain.notices.lint\nif name == "boto3":', 1)
     out: dict[str, Any] = {}
     for name in ("plan_next_action", "agent_task", "record_failure"):
         eager: list[float] = []

@@ -17,9 +17,10 @@ def domain_cpu(repeat: int = 7, number: int = 200) -> dict[str, Any]:
     from dunning.domain.compliance import Attempt, AttemptKind, check
     from dunning.domain.history import contact_history
     from dunning.domain.models import Case, Channel
+    from dunning.domain.notices.facts import build_facts
+    from dunning.domain.notices.render import render
     from dunning.domain.planning import plan_next_action
     from dunning.domain.policy import default_policy
-    from dunning.domain.templates import build_facts, render
     from tests.functions.conftest import NOW, make_account
 
     policy = default_policy()

@@ -71,7 +71,7 @@ def _load_policy(path: str) -> tuple[Policy | None, list[str]]:
 
 
 def run_policy_check(args: argparse.Namespace) -> int:
-    from dunning.domain.templates import policy_problems
+    from dunning.domain.policy_lint import policy_problems
 
     policy, problems = _load_policy(args.file)
     if policy is not None:
@@ -113,7 +113,7 @@ def _segments_line(body: str) -> str:
 
 
 def _account_for(args: argparse.Namespace, now: datetime) -> Account:
-    from dunning.domain.templates import sample_account
+    from dunning.domain.notices.samples import sample_account
 
     if args.account:
         account = Account.model_validate_json(Path(args.account).read_text(encoding="utf-8"))
@@ -126,15 +126,10 @@ def _account_for(args: argparse.Namespace, now: datetime) -> Account:
 def run_render(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from dunning.domain.templates import (
-        SAMPLE_LINK_SECRET,
-        MissingFacts,
-        UnknownTemplate,
-        build_facts,
-        lint_rendered,
-        render,
-        sample_extra,
-    )
+    from dunning.domain.notices.facts import build_facts
+    from dunning.domain.notices.lint import lint_rendered
+    from dunning.domain.notices.render import MissingFacts, UnknownTemplate, render
+    from dunning.domain.notices.samples import SAMPLE_LINK_SECRET, sample_extra
 
     now = parse_instant(args.now) if args.now else utc_now()
     channel = Channel(args.channel.upper())
@@ -202,6 +197,67 @@ def _render(sub: Subparsers) -> None:
     parser.set_defaults(handler=run_render)
 
 
+# ---------------------------------------------------------------------------- check-text
+
+USAGE_ERROR = 2  # as argparse exits on a bad command line
+
+
+def run_check_text(args: argparse.Namespace) -> int:
+    import json
+
+    from dunning.domain.notices.lint import lint_text
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        print("error: TEXT is empty", file=sys.stderr)
+        return USAGE_ERROR
+    collector = None
+    if args.notice:
+        try:
+            policy = (default_policy() if args.policy is None
+                      else parse_policy(Path(args.policy).read_text("utf-8")))
+        except (PolicyError, OSError) as exc:
+            print(f"error: --policy: {exc.__class__.__name__}", file=sys.stderr)
+            return USAGE_ERROR
+        collector = policy.for_jurisdiction(_SAMPLE_JURISDICTION[args.locale]).collector
+    findings = lint_text(text, notice=args.notice, collector=collector, time_barred=args.time_barred)
+    if args.json:
+        reasons = [{"code": str(f.code), "rule": f.rule, "detail": f.detail} for f in findings]
+        print(json.dumps({"ok": not findings, "locale": args.locale, "reasons": reasons}, ensure_ascii=False))
+    else:
+        for finding in findings:
+            print(f"{finding.code} {finding.rule}")
+        if not findings:
+            print("ok")
+    return 1 if findings else 0
+
+
+@command
+def _check_text(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "check-text",
+        help="check a text's tone (and, with --notice, its content) before a customer reads it",
+        description="Check TEXT against the TONE rules every notice must pass (no threat of arrest, "
+        "no telling an employer, family or contacts, no home visit, shaming, blacklist, lawsuit threat, "
+        "insult or false authority), in English and Chinese. Exit 0 when it passes, 1 with the reason "
+        "codes and rule names when it does not, 2 on a usage error. The text itself is never printed.",
+    )
+    parser.add_argument("text", metavar="TEXT", help="the text, or - to read it from standard input")
+    parser.add_argument("--locale", required=True, choices=sorted(_SAMPLE_JURISDICTION), help="customer locale")
+    parser.add_argument("--json", action="store_true", help='print {"ok": ..., "reasons": [...]} as JSON')
+    parser.add_argument(
+        "--notice",
+        action="store_true",
+        help="also check CONTENT as for a notice: amount, days overdue, deadline, pay link, the collector's "
+        "name and phone for the locale's home jurisdiction, and how to opt out",
+    )
+    parser.add_argument(
+        "--time-barred", action="store_true", help="the debt is time-barred: any mention of legal action breaks TONE"
+    )
+    parser.add_argument("--policy", metavar="FILE", help="policy YAML naming the collector (default: bundled)")
+    parser.set_defaults(handler=run_check_text)
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -215,7 +271,7 @@ def run_report(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from dunning.domain.models import LedgerEntry
-    from dunning.domain.report_render import render_files
+    from dunning.domain.reporting.render import render_files
     from dunning.services.reports import build
 
     dump = Path(args.dump)

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from dunning.domain.models import Account, LedgerEntry
 from dunning.domain.policy import Policy, default_policy
-from dunning.domain.report_render import render_html
-from dunning.domain.reporting import Report, Table
+from dunning.domain.reporting.render import render_html
+from dunning.domain.reporting.report import Report, Table
 from dunning.services.reports import build
 from sandbox.simulate import SimulationResult
 

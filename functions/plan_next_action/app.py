@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-import dunning.domain.templates  # noqa: F401 - load Jinja2 and Babel at init, not on the first notice
+import dunning.domain.notices.lint  # noqa: F401 - load Jinja2 and Babel at init, not on the first notice
 from dunning.composition import AwsPorts, cold_start
 from dunning.observability import logger, metrics, tracer
 from dunning.services import escalation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 import yaml
 
 from dunning.domain.models import Jurisdiction
-from dunning.domain.templates import sample_account, templates_root
+from dunning.domain.notices.render import templates_root
+from dunning.domain.notices.samples import sample_account
 from sandbox.cli import main
 
 DEFAULT_POLICY = templates_root().parent / "policies" / "default.yaml"
@@ -156,3 +158,81 @@ def test_render_help_says_the_link_secret_is_for_development(capsys: pytest.Capt
     with pytest.raises(SystemExit):
         main(["render", "--help"])
     assert "development secret" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- check-text
+
+
+def test_check_text_passes_a_polite_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-text", "如有疑问请联系我们", "--locale", "zh-CN"]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+
+
+def test_check_text_rejects_a_threat_with_its_reason_codes_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "Pay today or you will be arrested, and we will report you to your employer."
+    assert main(["check-text", text, "--locale", "en-US", "--json"]) == 1
+    out = capsys.readouterr().out
+    assert json.loads(out) == {
+        "ok": False,
+        "locale": "en-US",
+        "reasons": [
+            {"code": "TONE", "rule": "arrest", "detail": "arrest"},
+            {"code": "TONE", "rule": "employer", "detail": "employer"},
+        ],
+    }
+    assert "arrested" not in out  # the rule is named, the text is not repeated
+
+
+def test_check_text_prints_one_reason_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-text", "再不还款就联系你的紧急联系人，让你社死", "--locale", "zh-CN"]) == 1
+    assert lines(capsys.readouterr().out) == ["TONE third_party", "TONE shaming"]
+
+
+def test_check_text_as_a_notice_also_checks_content(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-text", "Please pay what you owe.", "--locale", "en-US", "--notice", "--json"]) == 1
+    rules = [(r["code"], r["rule"]) for r in json.loads(capsys.readouterr().out)["reasons"]]
+    assert rules == [
+        ("CONTENT", "amount"),
+        ("CONTENT", "days_overdue"),
+        ("CONTENT", "deadline"),
+        ("CONTENT", "pay_link"),
+        ("CONTENT", "contact_phone"),
+        ("CONTENT", "collector"),
+        ("CONTENT", "opt_out"),
+    ]
+
+
+def test_check_text_as_a_notice_passes_a_rendered_notice_read_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["render", "--template", "overdue_reminder", "--locale", "zh-CN", "--channel", "sms"]) == 0
+    body = capsys.readouterr().out.splitlines()[0]
+    monkeypatch.setattr("sys.stdin", io.StringIO(body))
+    assert main(["check-text", "-", "--locale", "zh-CN", "--notice"]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+
+
+def test_check_text_on_time_barred_debt_refuses_legal_words(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "Your account may be referred to our legal department."
+    assert main(["check-text", text, "--locale", "en-US"]) == 0
+    assert main(["check-text", text, "--locale", "en-US", "--time-barred"]) == 1
+    assert lines(capsys.readouterr().out)[-1] == "TONE legal_time_barred"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check-text", "hello"],  # no locale
+        ["check-text", "hello", "--locale", "fr-FR"],
+        ["check-text", "--locale", "en-US"],  # no text
+    ],
+)
+def test_check_text_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_check_text_of_an_empty_text_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-text", "  ", "--locale", "en-US"]) == 2
+    assert "empty" in capsys.readouterr().err

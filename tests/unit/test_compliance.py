@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from dunning.domain import templates
 from dunning.domain.compliance import (
     Attempt,
     AttemptKind,
@@ -34,6 +33,8 @@ from dunning.domain.models import (
     Recipient,
     parse_instant,
 )
+from dunning.domain.notices import lint as notice_lint
+from dunning.domain.notices.render import RenderedNotice
 from dunning.domain.policy import Policy, default_policy
 
 POLICY: Policy = default_policy()
@@ -508,7 +509,7 @@ class TestContent:
             calls.append((content, first_contact, time_barred))
             return list(findings)
 
-        monkeypatch.setattr(templates, "lint_rendered", fake, raising=False)
+        monkeypatch.setattr(notice_lint, "lint_rendered", fake)
         return [calls, findings]
 
     def test_clean_text_allowed_and_flags_passed_through(self, lint: list[Any]) -> None:
@@ -550,7 +551,7 @@ class TestContentWithTheRealLint:
     """The bundled lint, on notices built by hand so the rule is tested apart from the templates."""
 
     def notice(self, body: str, **facts: str) -> Any:
-        return templates.RenderedNotice(
+        return RenderedNotice(
             template_id="overdue_reminder",
             template_version="test",
             locale="en-US",
@@ -572,6 +573,12 @@ class TestContentWithTheRealLint:
         notice = self.notice("Harbor: $120.00 is overdue. Pay now or we will contact your employer.")
         result = run("2026-03-02T15:00:00Z", content=notice)
         assert (result.verdict, result.reasons) == (Verdict.BLOCK, [ReasonCode.TONE])
+
+    def test_the_decision_names_the_tone_rule_never_the_text(self) -> None:
+        notice = self.notice("Harbor: $120.00 is overdue. Pay or be arr3sted; we will call your boss.")
+        result = run("2026-03-02T15:00:00Z", content=notice)
+        assert result.reasons == [ReasonCode.TONE]
+        assert result.details == ["TONE: arrest", "TONE: employer"]
 
     def test_legal_words_on_time_barred_debt_block_with_tone(self) -> None:
         notice = self.notice("Harbor: $120.00 is overdue. Our legal team reviews unpaid accounts.")

@@ -11,11 +11,9 @@ import pytest
 
 from dunning.domain.ledger import new_entry
 from dunning.domain.models import EntryKind, LedgerEntry
-from dunning.domain.report_render import render_files, render_html
-from dunning.domain.reporting import (
+from dunning.domain.reporting.facts import cases_from_ledger
+from dunning.domain.reporting.rates import (
     Rate,
-    build_report,
-    cases_from_ledger,
     compare,
     contact_rate,
     cure_curve,
@@ -30,6 +28,8 @@ from dunning.domain.reporting import (
     roll_rates,
     wilson_interval,
 )
+from dunning.domain.reporting.render import render_files, render_html
+from dunning.domain.reporting.report import build_report
 from sandbox.cli import main
 
 FIXTURE_DUMP = Path(__file__).resolve().parents[1] / "fixtures" / "report_dump"

@@ -47,7 +47,7 @@ class PolicyStore:
             return self._last_good
         try:
             policy = parse_policy(text)
-            from dunning.domain.templates import policy_problems
+            from dunning.domain.policy_lint import policy_problems
 
             problems = policy_problems(policy)
             if problems:

@@ -476,13 +476,9 @@ def _rule_hold(ctx: _Context, t: datetime) -> list[_Finding]:
 def _rule_content(ctx: _Context, t: datetime) -> list[_Finding]:
     if ctx.attempt.content is None:
         return []
-    # imported here: templates pull in Jinja2 and Babel, which most checks (calls, planning) never need
-    from dunning.domain import templates
+    # imported here: the notice lint pulls in Jinja2 and Babel, which most checks (calls, planning) never need
+    from dunning.domain.notices.lint import lint_rendered
 
-    lint_rendered = getattr(templates, "lint_rendered", None)
-    if lint_rendered is None:
-        # fail closed: text nobody could check does not go out
-        return [_block(ReasonCode.CONTENT, "content lint unavailable")]
     findings = lint_rendered(
         ctx.attempt.content, first_contact=ctx.attempt.first_contact, time_barred=ctx.account.time_barred
     )

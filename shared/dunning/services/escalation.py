@@ -44,7 +44,7 @@ from dunning.ports import (
 )
 
 if TYPE_CHECKING:
-    from dunning.domain.templates import RenderedNotice
+    from dunning.domain.notices.render import RenderedNotice
 
 # Planner waits that held back a due notice (rather than waiting for the next step or a promise).
 COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY, ReasonCode.CALL_CAP,
@@ -177,7 +177,8 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
                channel: Channel) -> RenderedNotice:
     # Imported here: only the sending functions render, and Jinja2 and Babel's date formats are a
     # noticeable part of a cold start for the planner, agent tasks and failures, which never do.
-    from dunning.domain.templates import build_facts, render
+    from dunning.domain.notices.facts import build_facts
+    from dunning.domain.notices.render import render
 
     facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
                         extra=_extra_facts(record) if record else None)

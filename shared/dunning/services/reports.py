@@ -13,8 +13,8 @@ from typing import Any
 
 from dunning.domain.models import Account, LedgerEntry
 from dunning.domain.policy import Policy
-from dunning.domain.report_render import render_files
-from dunning.domain.reporting import Report, build_report
+from dunning.domain.reporting.render import render_files
+from dunning.domain.reporting.report import Report, build_report
 from dunning.observability import logger, metrics
 from dunning.ports import Ports
 

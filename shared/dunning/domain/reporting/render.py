@@ -14,7 +14,8 @@ from html import escape
 from typing import Any
 
 from dunning.domain.models import iso_z
-from dunning.domain.reporting import Comparison, CurePoint, FunnelStage, Rate, Report, Table
+from dunning.domain.reporting.rates import Comparison, CurePoint, FunnelStage, Rate
+from dunning.domain.reporting.report import Report, Table
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#1f2933}

@@ -1,0 +1,339 @@
+"""Rendering notices from the bundled templates (DESIGN section 5).
+
+Templates live in the layer at ``dunning/templates/<locale>/<template_id>.<part>.j2`` with the
+parts ``sms``, ``email_subject``, ``email_text`` and ``email_html`` (only the HTML part is
+autoescaped). Every value a customer must see is formatted here, once, in the customer's locale
+and first time zone, so the linter can check that the exact same strings reached the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from babel.dates import format_date, format_skeleton
+from babel.numbers import format_currency
+from pydantic import BaseModel, Field
+
+from dunning.domain.models import Channel, Jurisdiction, Money
+from dunning.domain.notices.facts import NoticeFacts, ScheduleItem
+from dunning.domain.sms import gsm7_safe, sms_size
+
+LOCALES: tuple[str, ...] = ("en-US", "zh-CN")
+
+# Locales whose notices the policy lint renders for each jurisdiction. US customers may read
+# Chinese; Chinese-jurisdiction notices go out in Chinese (the collector's registered name is Chinese).
+JURISDICTION_LOCALES: dict[Jurisdiction, tuple[str, ...]] = {
+    Jurisdiction.US: ("en-US", "zh-CN"),
+    Jurisdiction.CN: ("zh-CN",),
+}
+
+TEMPLATE_IDS: tuple[str, ...] = (
+    "pre_due_reminder",
+    "first_notice",
+    "overdue_reminder",
+    "final_notice",
+    "plan_offer",
+    "plan_confirmation",
+    "instalment_reminder",
+    "promise_confirmation",
+    "payment_confirmation",
+    "opt_out_confirmation",
+    "help_reply",
+    "legal_referral",
+)
+
+# Facts (keys of RenderedNotice.facts) each kind of notice must show the customer.
+_ALL_FACTS = ("amount", "days_overdue", "deadline", "pay_link", "contact_phone", "collector", "opt_out")
+REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
+    "pre_due_reminder": ("amount", "due_date", "pay_link", "contact_phone", "collector", "opt_out"),
+    "first_notice": _ALL_FACTS,
+    "overdue_reminder": _ALL_FACTS,
+    "final_notice": _ALL_FACTS,
+    "legal_referral": _ALL_FACTS,
+    "plan_offer": _ALL_FACTS,
+    "instalment_reminder": (
+        "instalment_amount",
+        "instalment_due",
+        "pay_link",
+        "contact_phone",
+        "collector",
+        "opt_out",
+    ),
+    "plan_confirmation": ("plan_total", "contact_phone", "collector", "opt_out"),
+    "promise_confirmation": ("promise_amount", "promise_date", "contact_phone", "collector", "opt_out"),
+    "payment_confirmation": ("contact_phone", "collector", "opt_out"),
+    # Confirms the opt-out itself: repeating "reply STOP" would be absurd.
+    "opt_out_confirmation": ("contact_phone", "collector"),
+    "help_reply": ("contact_phone", "collector", "opt_out"),
+}
+
+# Extra facts a template cannot render without (passed to build_facts through ``extra``).
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "plan_offer": ("schedule",),
+    "plan_confirmation": ("schedule",),
+    "instalment_reminder": ("schedule",),
+    "promise_confirmation": ("promise_date", "promise_amount"),
+}
+
+
+OPT_OUT_TEXT: dict[tuple[str, Channel], str] = {
+    ("en-US", Channel.SMS): "Reply STOP to opt out.",
+    ("zh-CN", Channel.SMS): "回复TD退订",
+    ("en-US", Channel.EMAIL): "If you no longer want these emails, you can unsubscribe at any time.",
+    ("zh-CN", Channel.EMAIL): "如不希望再收到此类邮件，可随时退订。",
+}
+
+# US validation notice (Regulation F 1006.34): the disclosure sentence of 15 U.S.C. 1692e(11).
+DEBT_COLLECTOR_DISCLOSURE: dict[str, str] = {
+    "en-US": "This is a communication from a debt collector.",
+    "zh-CN": "本函来自债务催收方。",
+}
+
+
+class UnknownTemplate(LookupError):
+    """No bundled template for this id, locale and channel."""
+
+    def __init__(self, template_id: str, locale: str, channel: Channel) -> None:
+        super().__init__(f"no template {template_id} for {locale} {channel}")
+        self.template_id, self.locale, self.channel = template_id, locale, channel
+
+
+class MissingFacts(ValueError):
+    """The template needs facts (a plan schedule, a promise) that were not supplied."""
+
+    def __init__(self, template_id: str, missing: Iterable[str]) -> None:
+        names = sorted(missing)
+        super().__init__(f"template {template_id} needs {', '.join(names)}")
+        self.template_id, self.missing = template_id, names
+
+
+class RenderedNotice(BaseModel):
+    template_id: str
+    template_version: str  # sha256 of the template sources used, first 12 hex
+    locale: str
+    channel: Channel
+    subject: str | None = None
+    body: str  # SMS text, or the plain-text part of an email
+    html: str | None = None
+    segments: int | None = None  # SMS only
+    encoding: str | None = None  # SMS only: GSM-7 or UCS-2
+    facts: dict[str, str]  # formatted values that must appear (see REQUIRED_FACTS)
+    validation: dict[str, str] = Field(default_factory=dict)  # US validation items, when carried
+
+
+CHANNEL_PARTS: dict[Channel, tuple[str, ...]] = {
+    Channel.SMS: ("sms",),
+    Channel.EMAIL: ("email_subject", "email_text", "email_html"),
+}
+_NAME = re.compile(r"^(?P<tid>[a-z0-9_]+)\.(?P<part>sms|email_subject|email_text|email_html)\.j2$")
+
+
+def templates_root() -> Path:
+    return Path(str(resources.files("dunning").joinpath("templates")))
+
+
+@lru_cache(maxsize=8)
+def _environment(root: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root),
+        # Only the HTML part is escaped: SMS and plain text must show "&" and "<" as they are.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("email_html.j2",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _babel_locale(locale: str) -> str:
+    return locale.replace("-", "_")
+
+
+def _days_phrase(days: int, locale: str) -> str:
+    if locale == "zh-CN":
+        return f"已逾期{days}天"
+    return f"{days} day past due" if days == 1 else f"{days} days past due"
+
+
+def _next_instalment(facts: NoticeFacts) -> ScheduleItem | None:
+    upcoming = [item for item in facts.schedule if item.due_on >= facts.today]
+    return upcoming[0] if upcoming else (facts.schedule[-1] if facts.schedule else None)
+
+
+def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any]:
+    """Formatted strings for the templates; absent optional facts are left out (StrictUndefined)."""
+    loc = _babel_locale(locale)
+
+    def money(value: Money) -> str:
+        return format_currency(value.amount, value.currency, locale=loc)
+
+    def day(value: date) -> str:
+        # SMS dates drop the year: deadlines are weeks away, and every character counts there.
+        if channel is Channel.SMS:
+            return format_skeleton("MMMd", value, locale=loc)
+        return format_date(value, "medium", locale=loc)
+
+    ctx: dict[str, Any] = {
+        "customer_name": facts.customer_name,
+        "last4": facts.account_last4,
+        "masked_account": f"••••{facts.account_last4}",
+        "amount": money(facts.amount_due),
+        "principal": money(facts.principal),
+        "interest": money(facts.interest),
+        "fees": money(facts.fees),
+        "days": facts.days_overdue,
+        "days_overdue": _days_phrase(facts.days_overdue, locale),
+        "deadline": day(facts.deadline),
+        "pay_link": facts.pay_link,
+        "unsubscribe_link": facts.unsubscribe_link,
+        "collector": facts.collector.name,
+        "creditor": facts.creditor,
+        "contact_phone": facts.collector.phone,
+        "contact_hours": facts.collector.hours,
+        "contact_email": facts.collector.email,
+        "opt_out": OPT_OUT_TEXT[(locale, channel)],
+        "validation": facts.validation_notice,
+        "disclosure": DEBT_COLLECTOR_DISCLOSURE[locale],
+    }
+    if facts.due_date is not None:
+        ctx["due_date"] = day(facts.due_date)
+    if facts.dispute_by is not None:
+        ctx["dispute_by"] = day(facts.dispute_by)
+    if facts.schedule:
+        ctx["schedule"] = [
+            {"number": n, "due": day(item.due_on), "amount": money(item.amount)}
+            for n, item in enumerate(facts.schedule, start=1)
+        ]
+        total = Money.zero(facts.schedule[0].amount.currency)
+        for item in facts.schedule:
+            total = total + item.amount
+        ctx["plan_total"] = money(total)
+        ctx["plan_count"] = len(facts.schedule)
+        nxt = _next_instalment(facts)
+        if nxt is not None:
+            ctx["instalment_amount"], ctx["instalment_due"] = money(nxt.amount), day(nxt.due_on)
+    if facts.promise_date is not None:
+        ctx["promise_date"] = day(facts.promise_date)
+    if facts.promise_amount is not None:
+        ctx["promise_amount"] = money(facts.promise_amount)
+    if facts.payment_amount is not None:
+        ctx["payment_amount"] = money(facts.payment_amount)
+    return ctx
+
+
+def _template_version(env: jinja2.Environment, names: Iterable[str]) -> str:
+    """Hash of every source the notice was built from, including layouts and includes."""
+    assert env.loader is not None
+    seen: dict[str, str] = {}
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        source, _, _ = env.loader.get_source(env, name)
+        seen[name] = source
+        for ref in jinja2.meta.find_referenced_templates(env.parse(source)):
+            if ref is not None:
+                pending.append(ref)
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(name.encode() + b"\x00" + seen[name].encode() + b"\x00")
+    return digest.hexdigest()[:12]
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def render(
+    template_id: str, channel: Channel, facts: NoticeFacts, locale: str, *, templates_dir: Path | None = None
+) -> RenderedNotice:
+    """Render one notice. Raises UnknownTemplate, or MissingFacts when a plan/promise is needed."""
+    root = templates_dir or templates_root()
+    env = _environment(str(root))
+    parts = CHANNEL_PARTS.get(channel)
+    if parts is None or (locale, channel) not in _available(str(root)).get(template_id, set()):
+        raise UnknownTemplate(template_id, locale, channel)
+    ctx = _context(facts, locale, channel)
+    missing = [need for need in _NEEDS.get(template_id, ()) if need not in ctx]
+    if missing:
+        raise MissingFacts(template_id, missing)
+    names = {part: f"{locale}/{template_id}.{part}.j2" for part in parts}
+    try:
+        out = {part: env.get_template(name).render(ctx) for part, name in names.items()}
+    except jinja2.UndefinedError as exc:
+        raise MissingFacts(template_id, [str(exc.message or "a fact")]) from exc
+    required = REQUIRED_FACTS.get(template_id, ("collector",))
+    fact_values = {key: str(ctx[key]) for key in required if key in ctx}
+    validation: dict[str, str] = {}
+    if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:
+        validation = {
+            key: str(ctx[key])
+            for key in ("principal", "interest", "fees", "amount", "creditor", "dispute_by", "disclosure")
+        }
+    version = _template_version(env, names.values())
+    if channel is Channel.SMS:
+        body = one_line(out["sms"])
+        if locale == "en-US":
+            # Curly quotes or a narrow space from Babel would silently switch the SMS to UCS-2.
+            body = gsm7_safe(body)
+            fact_values = {key: gsm7_safe(value) for key, value in fact_values.items()}
+        size = sms_size(body)
+        return RenderedNotice(
+            template_id=template_id,
+            template_version=version,
+            locale=locale,
+            channel=channel,
+            body=body,
+            segments=size.segments,
+            encoding=str(size.encoding),
+            facts=fact_values,
+        )
+    return RenderedNotice(
+        template_id=template_id,
+        template_version=version,
+        locale=locale,
+        channel=channel,
+        subject=one_line(out["email_subject"]),
+        body=_tidy_text(out["email_text"]),
+        html=out["email_html"].strip(),
+        facts=fact_values,
+        validation=validation,
+    )
+
+
+@lru_cache(maxsize=8)
+def _available(root_dir: str) -> dict[str, set[tuple[str, Channel]]]:
+    root = Path(root_dir)
+    parts: dict[tuple[str, str], set[str]] = {}
+    if root.is_dir():
+        for locale_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            for path in locale_dir.iterdir():
+                match = _NAME.match(path.name)
+                if match:
+                    parts.setdefault((match["tid"], locale_dir.name), set()).add(match["part"])
+    found: dict[str, set[tuple[str, Channel]]] = {}
+    for (tid, locale), have in parts.items():
+        for channel, needed in CHANNEL_PARTS.items():
+            if set(needed) <= have:
+                found.setdefault(tid, set()).add((locale, channel))
+    return found
+
+
+def available_templates() -> dict[str, set[tuple[str, Channel]]]:
+    """Bundled template id -> {(locale, channel)} that can be rendered (all parts present)."""
+    return {tid: set(found) for tid, found in _available(str(templates_root())).items()}
+

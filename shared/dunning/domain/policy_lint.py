@@ -1,0 +1,94 @@
+"""The compliance lint of a policy: lawful contact windows and caps, and every message step's
+template present, renderable and lint-clean in each locale its jurisdictions use.
+
+``dunning policy check`` and the policy store run it before a policy goes into force.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dunning.domain.models import Jurisdiction
+from dunning.domain.notices.facts import NoticeFacts
+from dunning.domain.notices.lint import check_template
+from dunning.domain.notices.render import CHANNEL_PARTS, JURISDICTION_LOCALES, LOCALES, available_templates
+from dunning.domain.notices.samples import sample_facts
+from dunning.domain.policy import Policy, StepKind
+
+LAWFUL_WINDOW = (datetime.strptime("07:00", "%H:%M").time(), datetime.strptime("22:00", "%H:%M").time())
+
+
+def _strategy_jurisdictions(policy: Policy) -> dict[str, set[Jurisdiction]]:
+    everywhere = set(policy.jurisdictions)
+    used: dict[str, set[Jurisdiction]] = {}
+    for seg in policy.segments:
+        where = set(seg.match.jurisdictions or everywhere) & everywhere
+        for sid in [seg.strategy, *seg.variant_strategies.values()]:
+            used.setdefault(sid, set()).update(where)
+    if policy.holdout_strategy:
+        used.setdefault(policy.holdout_strategy, set()).update(everywhere)
+    # A strategy no segment points at could still be wired in later: check it everywhere.
+    return {sid: used.get(sid) or everywhere for sid in policy.strategies}
+
+
+def _sanity_problems(policy: Policy) -> list[str]:
+    problems: list[str] = []
+    start, end = LAWFUL_WINDOW
+    for jurisdiction, jp in policy.jurisdictions.items():
+        window = jp.contact_window
+        if window.start < start or window.end > end:
+            problems.append(
+                f"jurisdiction {jurisdiction}: contact window {window.start:%H:%M}-{window.end:%H:%M} "
+                f"is outside {start:%H:%M}-{end:%H:%M}"
+            )
+        if jp.caps.sms_per_day > 3 or jp.caps.email_per_day > 3:
+            problems.append(f"jurisdiction {jurisdiction}: more than 3 messages a day per channel")
+    if policy.link_valid_days < policy.notice_deadline_days:
+        problems.append(
+            f"policy: link_valid_days {policy.link_valid_days} < notice_deadline_days "
+            f"{policy.notice_deadline_days}: the pay link would expire before the deadline"
+        )
+    return problems
+
+
+def policy_problems(policy: Policy) -> list[str]:
+    """Compliance lint of a valid policy: one line per problem, naming the strategy/step or rule.
+
+    Every message step's template must exist for each locale its jurisdictions use, render with a
+    sample account, and lint clean (including on time-barred debt, since steps reach those too).
+    """
+    problems = _sanity_problems(policy)
+    available = available_templates()
+    facts_cache: dict[tuple[Jurisdiction, str], NoticeFacts] = {}
+    for sid, jurisdictions in _strategy_jurisdictions(policy).items():
+        strategy = policy.strategies[sid]
+        first_message = next(
+            (s for s in strategy.steps if not s.pre_due and s.kind in (StepKind.SMS, StepKind.EMAIL)), None
+        )
+        for step in strategy.steps:
+            channel = step.kind.channel
+            if step.template is None or channel not in CHANNEL_PARTS:
+                continue
+            for jurisdiction in sorted(jurisdictions):
+                jp = policy.for_jurisdiction(jurisdiction)
+                for locale in JURISDICTION_LOCALES.get(jurisdiction, LOCALES):
+                    where = f"strategy {sid}: step {step.id}: template {step.template} {locale} {channel}"
+                    if (locale, channel) not in available.get(step.template, set()):
+                        problems.append(f"{where}: no such template")
+                        continue
+                    key = (jurisdiction, locale)
+                    if key not in facts_cache:
+                        facts_cache[key] = sample_facts(jurisdiction, locale, policy)
+                    first = jp.first_contact_disclosure and step is first_message
+                    problems += check_template(
+                        f"{where} ({jurisdiction})",
+                        step.template,
+                        channel,
+                        facts_cache[key],
+                        locale,
+                        # steps reach every delinquent account, time-barred ones included
+                        first_contact=first,
+                        time_barred=True,
+                        budget=locale == JURISDICTION_LOCALES[jurisdiction][0],
+                    )
+    return list(dict.fromkeys(problems))  # one line per problem even when several steps share it
