@@ -155,9 +155,12 @@ def test_wrong_column_count_and_missing_header_columns(env: dict[str, Any]) -> N
     assert (out["imported"], out["rejected"]) == (1, 1)
     assert json.loads(_get(env, "rejects/short.csv.jsonl"))["reason"] == "row: expected 18 columns, found 3"
 
+    # The file is rejected as a whole (reason on row 0) and its one row counted as rejected, so the
+    # counts add up (they used to say 0 rows and 1 rejected).
     out = _drop(env, "incoming/noheader.csv", b"account_id,customer_name\nACC-1,x\n")["files"][0]
-    assert (out["rows"], out["imported"], out["rejected"]) == (0, 0, 1)
-    assert json.loads(_get(env, "rejects/noheader.csv.jsonl"))["row"] == 0
+    assert (out["rows"], out["imported"], out["rejected"]) == (1, 0, 1)
+    reject = json.loads(_get(env, "rejects/noheader.csv.jsonl"))
+    assert reject["row"] == 0 and reject["reason"].startswith("header: missing columns")
 
 
 def test_many_rows_are_written_in_batches(env: dict[str, Any]) -> None:

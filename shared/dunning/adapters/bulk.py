@@ -162,6 +162,15 @@ class AccountFiles:
         finally:
             body.close()
 
+    def chunks(self, bucket: str, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """The object's bytes in chunks cut anywhere: the reader splits lines and bounds their length
+        (`lines` would hold a line whole, however long)."""
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size=chunk_size)
+        finally:
+            body.close()
+
     def upload(self, bucket: str, key: str, fileobj: IO[bytes], content_type: str) -> None:
         fileobj.seek(0)
         self._s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type})
