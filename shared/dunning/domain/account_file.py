@@ -256,7 +256,8 @@ def _wide_encoding(first_line: bytes) -> bool:
 
 
 def _count_rows(lines: Iterator[bytes | None]) -> int:
-    return sum(1 for line in lines if line is None or line.strip())
+    # NULs too: the other half of a UTF-16 line break is left on the next line
+    return sum(1 for line in lines if line is None or line.replace(b"\x00", b"").strip())
 
 
 # --------------------------------------------------------------------------- CSV
