@@ -181,6 +181,8 @@ def jsonl_files(draw: st.DrawFn) -> tuple[Planted, bytes, int]:
             "time_zones": ["America/New_York"], "jurisdiction": "US", "currency": "USD",
             "principal_due": principal, "due_date": "2026-11-20",
         }
+        if draw(st.booleans()):  # a key core banking added: ignored, whatever it holds
+            doc["branch_note"] = draw(st.text(max_size=10))
         text = json.dumps(doc, ensure_ascii=draw(st.booleans()))
         expect = {
             "not_json": "row: not valid JSON", "not_object": "row: a line must be a JSON object",
@@ -189,7 +191,7 @@ def jsonl_files(draw: st.DrawFn) -> tuple[Planted, bytes, int]:
             "repeated_key": "account_id: a key appears twice", "control": "customer_name: contains a control",
         }.get(kind)
         if kind == "good":
-            planted.good[row] = (doc["account_id"], name.strip(), principal)
+            planted.good[row] = (doc["account_id"], name, principal)  # JSON values are taken as they are
             first_rows[doc["account_id"]] = row
         elif kind == "blank":
             text = draw(st.sampled_from(["", "  ", "\t"]))

@@ -168,24 +168,20 @@ def _check_amounts(account: Account) -> None:
 
 
 def _check_text(doc: dict[str, Any]) -> None:
-    """No control characters in any value, and no nesting past MAX_JSON_DEPTH (walked without recursion)."""
-    stack: list[tuple[str, Any, int]] = [(key, value, 1) for key, value in doc.items()]
+    """No control characters in the values an account is made of (keys it ignores are not read),
+    and no nesting past MAX_JSON_DEPTH; walked without recursion."""
+    stack: list[tuple[str, Any, int]] = [(k, v, 1) for k, v in doc.items() if k in _KNOWN_KEYS]
     while stack:
         path, value, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             raise RowRejected(f"row: nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(value, str):
             if _CONTROL.search(value):
-                name = path.removeprefix("contact.")
-                raise RowRejected(f"{name if _known_path(path) else 'row'}: contains a control character")
+                raise RowRejected(f"{path.removeprefix('contact.')}: contains a control character")
         elif isinstance(value, dict):
-            stack += [(f"{path}.{k}", v, depth + 1) for k, v in value.items()]
+            stack += [(f"{path}.{k}", v, depth + 1) for k, v in value.items() if k in _KNOWN_KEYS]
         elif isinstance(value, list):
             stack += [(path, v, depth + 1) for v in value]
-
-
-def _known_path(path: str) -> bool:
-    return all(part in _KNOWN_KEYS for part in path.split("."))
 
 
 def validate(doc: dict[str, Any]) -> Account:
