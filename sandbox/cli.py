@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -409,6 +409,51 @@ def _serve(sub: Subparsers) -> None:
     parser.add_argument("--accounts", type=int, default=50, help="portfolio size (default 50)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.set_defaults(handler=run_serve)
+
+
+# ---------------------------------------------------------------------------- check-file
+
+
+def _file_chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        yield from iter(lambda: handle.read(size), b"")
+
+
+def run_check_file(args: argparse.Namespace) -> int:
+    import json
+
+    from dunning.domain.account_file import check_file
+
+    path = Path(args.file)
+    try:
+        result = check_file(path.name, _file_chunks(path))
+    except OSError as exc:
+        print(f"error: cannot read {path} ({exc.__class__.__name__})", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        for reject in result.rejects:
+            print(f"row {reject['row']}: {reject['reason']}")
+        print(f"{result.rows} rows: {result.accepted} would be imported, {result.rejected} rejected")
+    return 1 if result.rejects else 0
+
+
+@command
+def _check_file(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "check-file",
+        help="what ImportAccounts would do with an account file (no AWS)",
+        description="Read an account file (CSV, or JSON Lines when named .jsonl/.ndjson) with the same "
+        "reader and validation as ImportAccounts, and list each row it would reject with the reason "
+        "(row n is line n+1 of a CSV, line n of JSON Lines; row 0 is the whole file). 'imported' counts "
+        "the rows it would accept; whether they change a stored account is not checked. "
+        "Exit 0 when nothing is rejected, 1 otherwise.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the account file")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"rows", "imported", "rejected", "rejects": [{"row", "reason"}]}')
+    parser.set_defaults(handler=run_check_file)
 
 
 if __name__ == "__main__":

@@ -183,8 +183,8 @@ class SweepLog(Protocol):
 class Files(Protocol):
     """Objects in S3: incoming account files, rejects, evidence exports and reports."""
 
-    def lines(self, bucket: str, key: str) -> Iterator[bytes]:
-        """The object's lines as bytes, line endings kept, streamed (never the whole object)."""
+    def chunks(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's bytes in chunks cut anywhere, streamed (never the whole object)."""
         ...
 
     def upload(self, bucket: str, key: str, fileobj: IO[bytes], content_type: str) -> None: ...

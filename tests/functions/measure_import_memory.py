@@ -18,10 +18,11 @@ from typing import Any
 from botocore.response import StreamingBody
 
 from dunning.composition import AwsPorts
+from dunning.domain.account_file import CSV_COLUMNS
 from dunning.services import ingest
 from dunning.settings import ImportSettings
 
-HEADER = ",".join(ingest.CSV_COLUMNS) + "\r\n"
+HEADER = ",".join(CSV_COLUMNS) + "\r\n"
 ROW = ("ACC-{i},Alex Morgan,4000123412341234,personal_loan,standard,+12125551234,alex{i}@example.com,en-US,"
        "America/New_York,US,USD,{p}.00,42.50,25.00,2026-11-20,CURRENT,,false\r\n")
 

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from dunning.domain.account_file import check_file
 from dunning.domain.models import AccountStatus, Channel
 from tests.support.aws import (
     REGION,
@@ -59,7 +60,10 @@ def _drop(env: dict[str, Any], key: str, body: bytes) -> dict[str, Any]:
     event = copy.deepcopy(load_event("import_accounts/s3-object-created"))
     event["Records"][0]["s3"]["object"]["key"] = key.replace(" ", "+")
     event["Records"][0]["s3"]["bucket"]["name"] = env["bucket"]
-    return env["app"].lambda_handler(event, FakeContext())
+    out = env["app"].lambda_handler(event, FakeContext())
+    for file in out["files"]:  # every row is accounted for, in every test
+        assert file["rows"] == file["imported"] + file["unchanged"] + file["rejected"]
+    return out
 
 
 def _get(env: dict[str, Any], key: str) -> bytes:
@@ -156,9 +160,12 @@ def test_wrong_column_count_and_missing_header_columns(env: dict[str, Any]) -> N
     assert (out["imported"], out["rejected"]) == (1, 1)
     assert json.loads(_get(env, "rejects/short.csv.jsonl"))["reason"] == "row: expected 18 columns, found 3"
 
+    # The file is rejected as a whole (reason on row 0) and its one row counted as rejected, so the
+    # counts add up (they used to say 0 rows and 1 rejected).
     out = _drop(env, "incoming/noheader.csv", b"account_id,customer_name\nACC-1,x\n")["files"][0]
-    assert (out["rows"], out["imported"], out["rejected"]) == (0, 0, 1)
-    assert json.loads(_get(env, "rejects/noheader.csv.jsonl"))["row"] == 0
+    assert (out["rows"], out["imported"], out["rejected"]) == (1, 0, 1)
+    reject = json.loads(_get(env, "rejects/noheader.csv.jsonl"))
+    assert reject["row"] == 0 and reject["reason"].startswith("header: missing columns")
 
 
 def test_many_rows_are_written_in_batches(env: dict[str, Any]) -> None:
@@ -167,3 +174,43 @@ def test_many_rows_are_written_in_batches(env: dict[str, Any]) -> None:
     out = _drop(env, "incoming/big.csv", _csv(rows))["files"][0]
     assert (out["rows"], out["imported"]) == (120, 120)
     assert env["app"].ports().accounts.get("ACC-B119").version == 1
+
+
+def test_one_unbalanced_quote_costs_its_own_row_and_the_other_fifty_land(env: dict[str, Any]) -> None:
+    # This file used to report rows: 1 and import nothing: the open quote swallowed the rest.
+    rows = [ROWS[0].replace("ACC-1,", f"ACC-Q{i},", 1) for i in range(51)]
+    rows[0] = rows[0].replace("Alex Morgan", '"Alex Morgan', 1)
+
+    out = _drop(env, "incoming/quote.csv", _csv(rows))["files"][0]
+
+    assert (out["rows"], out["imported"], out["unchanged"], out["rejected"]) == (51, 50, 0, 1)
+    reject = json.loads(_get(env, "rejects/quote.csv.jsonl"))
+    assert reject["row"] == 1 and "unbalanced quote" in reject["reason"]
+    rt = env["app"].ports()
+    assert rt.accounts.find("ACC-Q0") is None and rt.accounts.get("ACC-Q50").version == 1
+
+
+def test_a_repeated_account_lands_from_its_first_row_and_each_repeat_is_rejected(env: dict[str, Any]) -> None:
+    # The repeat used to win silently (the first row counted as unchanged). Here it sits two batches later.
+    rows = [ROWS[0].replace("ACC-1,", f"ACC-R{i},", 1) for i in range(60)]
+    rows.append(rows[0].replace("1180.00", "1.00"))
+
+    out = _drop(env, "incoming/repeat.csv", _csv(rows))["files"][0]
+
+    assert (out["rows"], out["imported"], out["unchanged"], out["rejected"]) == (61, 60, 0, 1)
+    assert json.loads(_get(env, "rejects/repeat.csv.jsonl")) == {
+        "row": 61, "reason": "account_id: repeats row 1; only an account's first row is imported"}
+    assert env["app"].ports().accounts.get("ACC-R0").principal_due == Decimal("1180.00")
+
+
+def test_check_file_says_what_the_import_does(env: dict[str, Any]) -> None:
+    rows = [*ROWS, ROWS[2].replace("ACC-3", "ACC-7").replace("王小明", '"王, 小明'), ROWS[0],
+            ROWS[3].replace("ACC-4", "ACC-8").replace("Sam Rivera", "Sam\x00Rivera")]
+    body = _csv(rows)
+
+    checked = check_file("mixed.csv", [body])
+    out = _drop(env, "incoming/mixed.csv", body)["files"][0]
+
+    rejects = [json.loads(x) for x in _get(env, "rejects/mixed.csv.jsonl").splitlines()]
+    assert rejects == checked.rejects and [r["row"] for r in rejects] == [2, 5, 6, 7, 8, 9]
+    assert (out["rows"], out["imported"], out["rejected"]) == (checked.rows, checked.accepted, checked.rejected)

@@ -196,8 +196,9 @@ class InMemoryFiles:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
 
-    def lines(self, bucket: str, key: str) -> Iterator[bytes]:
-        yield from self.objects[(bucket, key)].splitlines(keepends=True)
+    def chunks(self, bucket: str, key: str) -> Iterator[bytes]:
+        body = self.objects[(bucket, key)]
+        yield from (body[i:i + 4096] for i in range(0, len(body), 4096))
 
     def upload(self, bucket: str, key: str, fileobj: IO[bytes], content_type: str) -> None:
         fileobj.seek(0)

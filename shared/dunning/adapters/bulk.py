@@ -139,11 +139,12 @@ class AccountFiles:
     def __init__(self, client: Any) -> None:
         self._s3 = client
 
-    def lines(self, bucket: str, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
-        """The object's lines as bytes, line endings kept, read in chunks (never the whole object)."""
+    def chunks(self, bucket: str, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """The object's bytes in chunks cut anywhere: the reader splits lines and bounds their length
+        (`lines` would hold a line whole, however long)."""
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
         try:
-            yield from body.iter_lines(chunk_size=chunk_size, keepends=True)
+            yield from body.iter_chunks(chunk_size=chunk_size)
         finally:
             body.close()
 
