@@ -12,7 +12,7 @@ export TZ := UTC
 
 help:
 	@echo "make run    - run the whole system locally on moto with a simulated portfolio"
-	@echo "make test   - the full test suite (unit, functions, contract, e2e)"
+	@echo "make test   - the full test suite (unit, functions, reliability, sandbox, e2e)"
 	@echo "make lint   - ruff, mypy, cfn-lint, template and policy checks"
 	@echo "make bench  - measure calls per notice, sweep reads, cold starts, throughput"
 	@echo "make checkov - security scan of template.yaml (checkov in its own .venv-checkov)"

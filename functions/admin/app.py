@@ -82,11 +82,8 @@ def _execute(request: admin.AdminRequest, actor: str) -> dict[str, Any]:
     command = request.command
     logger.append_keys(case_id=getattr(command, "case_id", None), command=command.type)
     result = admin.execute(ports(), command, actor)
-    logger.info(
-        "admin command done",
-        extra={"applied": result.get("applied"), "case_status": result.get("case_status")},
-    )
-    return result
+    logger.info("admin command done", extra={"applied": result.applied, "case_status": result.case_status})
+    return result.model_dump(mode="json")
 
 
 def _is_http(event: dict[str, Any]) -> bool:

@@ -28,6 +28,8 @@ def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
     settings = ports().settings
     files: list[dict[str, Any]] = []
     for record in event.Records:
+        if record.s3.object is None:  # not an object event: nothing to import
+            continue
         bucket, key = record.s3.bucket.name, ingest.decode_key(record.s3.object.key)
         if bucket != settings.incoming_bucket or not key.startswith(ingest.INCOMING_PREFIX) or key.endswith("/"):
             logger.warning("ignored object outside incoming/", extra={"bucket": bucket})

@@ -71,8 +71,6 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
             results.append({"status": "MALFORMED", "sns_message_id": sns.message_id})
             continue
         result = dedupe().handle(to_inbound(message, sns.timestamp), actor="InboundSms", context=context)
-        logger.info(
-            "two-way SMS handled", extra={"status": result.get("status"), "case_id": result.get("case_id")}
-        )
-        results.append(result)
+        logger.info("two-way SMS handled", extra={"status": result.status, "case_id": result.case_id})
+        results.append(result.as_dict())
     return {"results": results}

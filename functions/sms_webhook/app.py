@@ -92,21 +92,14 @@ def receive(provider: str) -> Response[str]:
     message = read_webhook(provider, request, _secrets, utc_now())
     kind = "inbound" if isinstance(message, InboundSms) else "receipt"
     result = dedupe().handle(message, actor=f"SmsWebhook:{provider}", context=app.lambda_context)
-    logger.info(
-        "webhook handled",
-        extra={
-            "provider": provider,
-            "kind": kind,
-            "status": result.get("status"),
-            "case_id": result.get("case_id"),
-        },
-    )
+    logger.info("webhook handled",
+                extra={"provider": provider, "kind": kind, "status": result.status, "case_id": result.case_id})
     if provider == "twilio":
         return Response(status_code=200, content_type="text/xml", body=TWIML_EMPTY)
     return Response(
         status_code=200,
         content_type="application/json",
-        body=json.dumps({"status": result.get("status"), "kind": kind}),
+        body=json.dumps({"status": result.status, "kind": kind}),
     )
 
 

@@ -30,7 +30,6 @@ class MessagingSettings(BaseFunctionSettings):
     ses_configuration_set: str
     link_secret_name: str
     pay_base_url: str = "https://pay.example.com"
-    phone_hash_secret_name: str | None = None  # defaults to the link secret
 
 
 class WorkflowSettings(BaseFunctionSettings):

@@ -39,6 +39,20 @@ CALL_OUTCOMES = (
 )
 
 
+class AdminResult(BaseModel):
+    """What a command came to. `applied` is false when the case could not take it (`notes` say why);
+    show_case, export_evidence and the task commands add their own fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    command: str
+    account_id: str
+    case_id: str
+    applied: bool
+    case_status: str
+    notes: list[str]
+
+
 class AdminError(Exception):
     status = 400
     title = "Admin command refused"
@@ -249,7 +263,7 @@ def _admin_entry(command: _Command, actor: str) -> case_actions.RecordEntry:
     return entry
 
 
-def execute(ports: Ports, command: _Command, actor: str) -> dict[str, Any]:
+def execute(ports: Ports, command: _Command, actor: str) -> AdminResult:
     """Run one admin command for `actor` (an IAM identity): the ADMIN entry (with who did it) and the
     case action it asks for, in one transaction. Returns ids and codes; show_case also returns the
     case, its ledger and notices; export_evidence the archived objects."""
@@ -277,15 +291,8 @@ def execute(ports: Ports, command: _Command, actor: str) -> dict[str, Any]:
             if done.effects.token is None and done.applied:
                 done.notes.append("no approval task was waiting")
             extra = {"task_completed": done.task_completed}
-    return {
-        "command": command.type,
-        "account_id": command.account_id,
-        "case_id": done.record.case.case_id,
-        "applied": done.applied,
-        "case_status": done.record.case.status.value,
-        "notes": done.notes,
-        **extra,
-    }
+    return AdminResult(command=command.type, account_id=command.account_id, case_id=done.record.case.case_id,
+                       applied=done.applied, case_status=done.record.case.status.value, notes=done.notes, **extra)
 
 
 # ----------------------------------------------------------------- reading and evidence

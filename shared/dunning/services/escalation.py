@@ -175,8 +175,9 @@ def _destination(account: Account, channel: Channel) -> str:
 
 def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
                channel: Channel) -> RenderedNotice:
-    # Imported here: only the sending functions render, and Jinja2 and Babel's date formats are a
-    # noticeable part of a cold start for the planner, agent tasks and failures, which never do.
+    # Imported here: agent tasks and failures share this module and never render; Jinja2 and Babel's
+    # date formats are a noticeable part of their cold start. (PlanNextAction, which sends, loads
+    # them at init instead, so its first notice does not pay for them.)
     from dunning.domain.notices.facts import build_facts
     from dunning.domain.notices.render import render
 
