@@ -35,13 +35,14 @@ class SystemClock:
 
 
 class SqsTaskQueues:
-    """Agent calls and call-backs go to CallQueue, legal reviews to LegalReviewQueue."""
+    """Agent calls and call-backs go to CallQueue, legal reviews to LegalReviewQueue, specialist
+    reviews (declared hardship, a ladder that ended without a referral) to SpecialistQueue."""
 
     def __init__(self, client: Any, queues: dict[str, str | None]) -> None:
         self._sqs, self._queues = client, queues
 
     def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
-        queue = self._queues.get("LEGAL_REVIEW" if kind == "LEGAL_REVIEW" else "CALL")
+        queue = self._queues.get(kind if kind in ("LEGAL_REVIEW", "SPECIALIST") else "CALL")
         if not queue:
             raise NotConfigured(f"no queue is configured for {kind} tasks")
         self._sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(task | {"kind": kind}))
@@ -167,7 +168,8 @@ class AwsPorts[S: BaseFunctionSettings]:
     @cached_property
     def tasks(self) -> SqsTaskQueues:
         return SqsTaskQueues(self.client("sqs"), {"CALL": self._setting("call_queue_url"),
-                                                  "LEGAL_REVIEW": self._setting("legal_review_queue_url")})
+                                                  "LEGAL_REVIEW": self._setting("legal_review_queue_url"),
+                                                  "SPECIALIST": self._setting("specialist_queue_url")})
 
     @cached_property
     def workflow(self) -> Escalations:

@@ -212,11 +212,12 @@ class Sender(Protocol):
         ...
 
 
-TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK"]
+TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK", "SPECIALIST"]
 
 
 class TaskQueues(Protocol):
-    """Work for people: agent calls and call-backs (CallQueue), legal reviews (LegalReviewQueue)."""
+    """Work for people: agent calls and call-backs (CallQueue), legal reviews (LegalReviewQueue),
+    specialist reviews (SpecialistQueue)."""
 
     def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
         """Queue one task (ids, codes and a task token only: never what the customer said)."""

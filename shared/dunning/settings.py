@@ -40,6 +40,7 @@ class WorkflowSettings(BaseFunctionSettings):
 class AgentTaskSettings(BaseFunctionSettings):
     call_queue_url: str
     legal_review_queue_url: str
+    specialist_queue_url: str
 
 
 class ImportSettings(BaseFunctionSettings):

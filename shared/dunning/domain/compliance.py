@@ -431,6 +431,8 @@ def _rule_recipient(ctx: _Context, t: datetime) -> list[_Finding]:
 
 
 _ENDED = {CaseStatus.REFERRED_TO_LEGAL, CaseStatus.RESOLVED, CaseStatus.CLOSED}
+_NO_DUNNING = {CaseStatus.IN_PLAN: "case IN_PLAN: only plan reminders",
+               CaseStatus.SPECIALIST: "case with a specialist: no dunning"}
 
 
 def _promise_ends(ctx: _Context, promised_on: date) -> datetime:
@@ -465,8 +467,8 @@ def _rule_hold(ctx: _Context, t: datetime) -> list[_Finding]:
             if ends > t:
                 detail = f"promise to pay by {case.promise.promised_on.isoformat()} plus grace"
                 found.append(_defer(ReasonCode.HOLD, detail, ends))
-    elif status is CaseStatus.IN_PLAN and kind is AttemptKind.COLLECTION:
-        found.append(_block(ReasonCode.HOLD, "case IN_PLAN: only plan reminders"))
+    elif status in _NO_DUNNING and kind is AttemptKind.COLLECTION:
+        found.append(_block(ReasonCode.HOLD, _NO_DUNNING[status]))
     return found
 
 

@@ -86,17 +86,48 @@ class StepKind(StrEnum):
         return None if self is StepKind.LEGAL_REVIEW else Channel(self.value)
 
 
+class StepConditions(_Strict):
+    """What must hold, from the case's history (domain.case_summary), for a step to go ahead.
+
+    Counted on the case being collected. "Right-party contact" is a conversation with the customer
+    or a message from them about the debt (a call answered, a reply other than STOP/START/HELP or
+    "wrong number", a promise or plan agreed). What the planner does when a condition fails is said
+    in domain.conditions.
+    """
+
+    no_right_party_contact_days: int | None = Field(default=None, ge=1)
+    no_payment_days: int | None = Field(default=None, ge=1)
+    # none running (a promise, a plan, an offer still open) and none broken in the last N days
+    no_active_or_recent_broken_arrangement_days: int | None = Field(default=None, ge=0)
+    no_declared_hardship: bool = False
+    min_broken_arrangements: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> StepConditions:
+        if not self.model_dump(exclude_defaults=True):
+            raise ValueError("a condition set must name at least one condition")
+        return self
+
+
 class Step(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     offset_days: int  # days past due at which the step becomes due; negative = before the due date
     kind: StepKind
     template: str | None = None
     approval_required: bool = False
+    requires: StepConditions | None = None  # every condition must hold ...
+    requires_any: list[StepConditions] = Field(default_factory=list)  # ... and one of these sets, if any
+    # Sent even when its day passed while an arrangement or a pause held the case (the last notice
+    # before a legal review); other passed steps are skipped when the ladder resumes.
+    send_late: bool = False
+    renewed_offer: bool = False  # re-engagement only: the notice carries a new instalment offer
 
     @model_validator(mode="after")
     def _template_for_messages(self) -> Step:
         if self.kind in (StepKind.SMS, StepKind.EMAIL) and not self.template:
             raise ValueError(f"step {self.id}: an {self.kind} step needs a template")
+        if self.renewed_offer and self.kind not in (StepKind.SMS, StepKind.EMAIL):
+            raise ValueError(f"step {self.id}: a renewed offer is a message (SMS or EMAIL)")
         return self
 
     @property
@@ -179,6 +210,31 @@ class Promises(_Strict):
     grace_days: int = Field(default=1, ge=0)
 
 
+class Reengagement(_Strict):
+    """What follows a broken promise or plan before the ladder resumes: its own short ladder
+    (offsets are days after the break), run once per break, with a bounded number of renewed offers."""
+
+    steps: list[Step] = Field(min_length=1)
+    max_renewed_offers: int = Field(default=1, ge=0)  # per case
+    # A round whose steps could not all go within this many days of the break gives way to the ladder.
+    window_days: int = Field(default=10, ge=1, le=30)
+
+    @field_validator("steps")
+    @classmethod
+    def _contact_steps(cls, steps: list[Step]) -> list[Step]:
+        ids = [s.id for s in steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        for step in steps:
+            if step.kind is StepKind.LEGAL_REVIEW:
+                raise ValueError(f"step {step.id}: re-engagement contacts the customer; it has no legal review")
+            if step.offset_days < 0:
+                raise ValueError(f"step {step.id}: re-engagement offsets are days after the break (>= 0)")
+        if [s.offset_days for s in steps] != sorted(s.offset_days for s in steps):
+            raise ValueError("steps must be ordered by offset_days")
+        return steps
+
+
 class Policy(_Strict):
     version: str
     grace_days: int = Field(default=0, ge=0)  # days after the due date before an account is delinquent
@@ -191,6 +247,7 @@ class Policy(_Strict):
     holdout_strategy: str | None = None
     hardship: Hardship = Hardship()
     promises: Promises = Promises()
+    reengagement: Reengagement | None = None  # None: a broken arrangement resumes the ladder at once
     variant_salt: str = "dunning"
 
     @model_validator(mode="after")
@@ -235,6 +292,19 @@ def _reference_problems(policy: Policy) -> list[str]:
             problems.append(f"strategy {name}: the last step must be a LEGAL_REVIEW")
         elif not last.approval_required:
             problems.append(f"strategy {name}: step {last.id}: a legal review needs approval_required")
+        problems.extend(_step_problems(name, strategy))
+    return problems
+
+
+def _step_problems(name: str, strategy: Strategy) -> list[str]:
+    problems: list[str] = []
+    for step in strategy.steps:
+        where = f"strategy {name}: step {step.id}"
+        if step.renewed_offer:
+            problems.append(f"{where}: renewed_offer belongs to re-engagement steps")
+        if step.kind is StepKind.LEGAL_REVIEW and not (step.requires and step.requires.no_declared_hardship):
+            # A customer who told us of hardship goes to a specialist, never straight to legal.
+            problems.append(f"{where}: a legal review must require no_declared_hardship")
     return problems
 
 

@@ -13,7 +13,7 @@ from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.lint import check_template
 from dunning.domain.notices.render import CHANNEL_PARTS, JURISDICTION_LOCALES, LOCALES, available_templates
 from dunning.domain.notices.samples import sample_facts
-from dunning.domain.policy import Policy, StepKind
+from dunning.domain.policy import Policy, Step, StepKind
 
 LAWFUL_WINDOW = (datetime.strptime("07:00", "%H:%M").time(), datetime.strptime("22:00", "%H:%M").time())
 
@@ -60,19 +60,23 @@ def policy_problems(policy: Policy) -> list[str]:
     problems = _sanity_problems(policy)
     available = available_templates()
     facts_cache: dict[tuple[Jurisdiction, str], NoticeFacts] = {}
-    for sid, jurisdictions in _strategy_jurisdictions(policy).items():
-        strategy = policy.strategies[sid]
-        first_message = next(
-            (s for s in strategy.steps if not s.pre_due and s.kind in (StepKind.SMS, StepKind.EMAIL)), None
+    ladders: list[tuple[str, list[Step], set[Jurisdiction]]] = [
+        (f"strategy {sid}", policy.strategies[sid].steps, where)
+        for sid, where in _strategy_jurisdictions(policy).items()]
+    if policy.reengagement is not None:  # follows a broken arrangement in every strategy
+        ladders.append(("reengagement", policy.reengagement.steps, set(policy.jurisdictions)))
+    for name, steps, jurisdictions in ladders:
+        first_message = None if name == "reengagement" else next(
+            (s for s in steps if not s.pre_due and s.kind in (StepKind.SMS, StepKind.EMAIL)), None
         )
-        for step in strategy.steps:
+        for step in steps:
             channel = step.kind.channel
             if step.template is None or channel not in CHANNEL_PARTS:
                 continue
             for jurisdiction in sorted(jurisdictions):
                 jp = policy.for_jurisdiction(jurisdiction)
                 for locale in JURISDICTION_LOCALES.get(jurisdiction, LOCALES):
-                    where = f"strategy {sid}: step {step.id}: template {step.template} {locale} {channel}"
+                    where = f"{name}: step {step.id}: template {step.template} {locale} {channel}"
                     if (locale, channel) not in available.get(step.template, set()):
                         problems.append(f"{where}: no such template")
                         continue

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from dunning.domain.arrangements import plan_data
+from dunning.domain.case_summary import CaseSummary, summarise_case
 from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
 from dunning.domain.history import ContactRecord, contact_history
 from dunning.domain.models import (
@@ -28,7 +30,7 @@ from dunning.domain.models import (
     ReasonCode,
     iso_z,
 )
-from dunning.domain.planning import REMINDER_TEMPLATE, SERVICE_STEP_PREFIX, plan_next_action
+from dunning.domain.planning import REMINDER_TEMPLATE, SERVICE_STEP_PREFIX, PlanOutcome, plan_next_action
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.ports import (
@@ -62,6 +64,13 @@ def _strategy(policy: Policy, record: CaseRecord, account: Account) -> Strategy:
     return strategy_for(policy, account, assign_variant(policy, account.account_id))[1]
 
 
+def case_summary(history: AccountHistory, record: CaseRecord, account: Account | None, now: datetime) -> CaseSummary:
+    """The case's history as its step conditions, notices and reviewers see it."""
+    case_id = record.case.case_id
+    return summarise_case(record.case, history.ledger.get(case_id, []), now, account=account,
+                          notices=history.notices.get(case_id, []))
+
+
 def _load(ports: Ports, case_id: str, account_id: str,
           account: Account | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
     history = ports.collections.history(account_id)
@@ -79,27 +88,18 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     if _recover_interrupted_sends(ports, history, record, now, actor):
         history, record, account = _load(ports, case_id, account_id)
     contacts = contact_history(history.all_notices(), history.all_entries())
+    summary = case_summary(history, record, account, now)
     outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
-                               _strategy(policy, record, account), now)
+                               _strategy(policy, record, account), now, summary)
     decision = outcome.decision
     case = record.case
-    if outcome.new_status is not None and outcome.new_status != case.status:
-        case.transition(outcome.new_status)
-        if outcome.new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.REFERRED_TO_LEGAL):
-            case.closed_at = now
-            case.resolution = decision.reasons[0].value if decision.reasons else None
-    if outcome.skipped_steps:
-        case.steps_done = [*case.steps_done, *[s for s in outcome.skipped_steps if s not in case.steps_done]]
-    data = decision.model_dump(mode="json", exclude_none=True) | {"skipped": outcome.skipped_steps,
-                                                                  "details": outcome.details}
-    entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data)]
-    if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
-        entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
+    entries = _apply(outcome, record, now)
+    data = entries[0][1]
     output = decision.model_dump(mode="json", exclude_none=True)
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
         sent = _send_step(ports, ports.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
-                          contacts=contacts)
+                          contacts=contacts, summary=summary)
         output["sent"] = sent.as_output()
         if sent.until is not None:
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
@@ -121,6 +121,27 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
                                    "reasons": data["reasons"], "step_id": decision.step_id})
     return output
+
+
+def _apply(outcome: PlanOutcome, record: CaseRecord, now: datetime) -> list[tuple[EntryKind, dict[str, Any]]]:
+    """What the decision changes on the case, and the ledger entries that say so (the DECISION first)."""
+    decision, case = outcome.decision, record.case
+    if outcome.new_status is not None and outcome.new_status != case.status:
+        case.transition(outcome.new_status)
+        if outcome.new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.REFERRED_TO_LEGAL):
+            case.closed_at = now
+            case.resolution = decision.reasons[0].value if decision.reasons else None
+    if outcome.skipped_steps:
+        case.steps_done = [*case.steps_done, *[s for s in outcome.skipped_steps if s not in case.steps_done]]
+    data = decision.model_dump(mode="json", exclude_none=True) | {"skipped": outcome.skipped_steps,
+                                                                  "details": outcome.details}
+    entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data)]
+    if outcome.new_plan is not None:  # a renewed offer: on the case with the notice that makes it
+        case.plan = outcome.new_plan
+        entries.append((EntryKind.PLAN, plan_data(outcome.new_plan) | {"renewed": True}))
+    if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
+        entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
+    return entries
 
 
 def _recover_interrupted_sends(ports: Ports, history: AccountHistory, record: CaseRecord, now: datetime,
@@ -157,12 +178,14 @@ class SendResult:
         return {"status": self.status, "step_id": self.step_id, "reasons": self.reasons}
 
 
-def _extra_facts(record: CaseRecord) -> dict[str, Any]:
+def _extra_facts(record: CaseRecord, summary: CaseSummary | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if record.case.plan is not None:
         extra["plan"] = record.case.plan
     if record.case.promise is not None:
         extra["promise"] = record.case.promise
+    if summary is not None:  # the final and referral notices say what happened, truthfully
+        extra["history"] = summary.engagement
     return extra
 
 
@@ -174,7 +197,7 @@ def _destination(account: Account, channel: Channel) -> str:
 
 
 def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
-               channel: Channel) -> RenderedNotice:
+               channel: Channel, summary: CaseSummary | None = None) -> RenderedNotice:
     # Imported here: agent tasks and failures share this module and never render; Jinja2 and Babel's
     # date formats are a noticeable part of their cold start. (PlanNextAction, which sends, loads
     # them at init instead, so its first notice does not pay for them.)
@@ -182,7 +205,7 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
     from dunning.domain.notices.render import render
 
     facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
-                        extra=_extra_facts(record) if record else None)
+                        extra=_extra_facts(record, summary) if record else None)
     return render(template_id, channel, facts, account.locale)
 
 
@@ -203,7 +226,8 @@ def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: s
 def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
-               decided: Entries = (), contacts: list[ContactRecord] | None = None) -> SendResult:
+               decided: Entries = (), contacts: list[ContactRecord] | None = None,
+               summary: CaseSummary | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
@@ -214,7 +238,9 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
         return _step_has_its_notice(ports, record, existing, decided, now, actor)
-    rendered = render_for(ports, account, policy, record, template_id, channel)
+    if summary is None:
+        summary = case_summary(history, record, account, now)
+    rendered = render_for(ports, account, policy, record, template_id, channel, summary)
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
     first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
@@ -326,28 +352,58 @@ def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStat
                 raise
 
 
-def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: Literal["CALL", "LEGAL_REVIEW"],
-              token: str, actor: str = "AgentTask") -> dict[str, Any]:
-    """Hold the task token on the case (agents and admins act by case id) and queue the task."""
-    record = ports.collections.case(account_id, case_id)
+TaskKindName = Literal["CALL", "LEGAL_REVIEW", "SPECIALIST"]
+_TASK_METRIC = {"CALL": "CallTasks", "LEGAL_REVIEW": "LegalReviews", "SPECIALIST": "SpecialistReviews"}
+
+
+def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: TaskKindName,
+              token: str, actor: str = "AgentTask", reasons: Sequence[str] = ()) -> dict[str, Any]:
+    """Hold the task token on the case (agents and admins act by case id) and queue the task.
+
+    A legal review or a specialist review carries the case's history in counts (domain.case_summary:
+    contact attempts and outcomes, replies, arrangements kept and broken, payments, hardship,
+    disputes, days past due; no amount), in the task and in the ledger entry that requests it."""
     now = ports.clock.now()
-    case = record.case
+    task: dict[str, Any] = {"case_id": case_id, "account_id": account_id, "step_id": step_id, "kind": kind,
+                            "task_token": token, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    entry: tuple[EntryKind, dict[str, Any]]
     if kind == "CALL":
+        record = ports.collections.case(account_id, case_id)
+        case = record.case
         case.call_task_token = token
         entry = (EntryKind.CALL_TASK, {"step_id": step_id, "kind": kind})
     else:
-        case.transition(CaseStatus.LEGAL_REVIEW)
-        case.approval_task_token = token
-        entry = (EntryKind.LEGAL, {"step_id": step_id, "event": "REVIEW_REQUESTED"})
-    if step_id not in case.steps_done:
-        case.steps_done = [*case.steps_done, step_id]  # at most one task per step, even on replay
+        history = ports.collections.history(account_id)
+        found = history.cases.get(case_id)
+        if found is None:
+            raise NotFound(f"case {case_id}")
+        record, case = found, found.case
+        counts = case_summary(history, record, ports.accounts.get(account_id), now).counts()
+        task |= {"reasons": list(reasons), "summary": counts}
+        if kind == "LEGAL_REVIEW":
+            basis = case.specialist_decision.value if case.specialist_decision else None
+            case.transition(CaseStatus.LEGAL_REVIEW)
+            case.approval_task_token = token
+            # A specialist's go-ahead is spent on the review it allowed.
+            case.specialist_decision, case.specialist_decided_at, case.specialist_decided_by = None, None, None
+            entry = (EntryKind.LEGAL, {"step_id": step_id, "event": "REVIEW_REQUESTED", "reasons": list(reasons),
+                                       "specialist_decision": basis, "summary": counts})
+        else:
+            case.transition(CaseStatus.SPECIALIST)
+            case.specialist_task_token = token
+            case.specialist_decision, case.specialist_decided_at, case.specialist_decided_by = None, None, None
+            entry = (EntryKind.SPECIALIST, {"step_id": step_id, "event": "REVIEW_REQUESTED",
+                                            "reasons": list(reasons), "summary": counts})
+    if kind != "SPECIALIST" and step_id not in case.steps_done:
+        # At most one task per step, even on replay. A specialist review spends no step: the
+        # legal review it stands in for may still go ahead if the specialist allows it.
+        case.steps_done = [*case.steps_done, step_id]
     try:
         ports.collections.commit(record, [entry], at=now, actor=actor)
     except Conflict as exc:
         raise TransientError("case changed while opening the task") from exc
-    ports.tasks.put(kind, {"case_id": case_id, "account_id": account_id, "step_id": step_id, "kind": kind,
-                              "task_token": token, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
-    metrics.add_metric(name="CallTasks" if kind == "CALL" else "LegalReviews", unit="Count", value=1)
+    ports.tasks.put(kind, task)
+    metrics.add_metric(name=_TASK_METRIC[kind], unit="Count", value=1)
     return {"case_id": case_id, "step_id": step_id, "kind": kind}
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 from pydantic import BaseModel, Field
 
+from dunning.domain.case_summary import EngagementClass
 from dunning.domain.links import sign_link
 from dunning.domain.models import (
     Account,
@@ -65,6 +66,9 @@ class NoticeFacts(BaseModel):
     promise_date: date | None = None
     promise_amount: Money | None = None
     payment_amount: Money | None = None
+    # What the case's history lets a notice say (never reached, broke an arrangement ...); None:
+    # unknown, and the notice says nothing about it.
+    history: EngagementClass | None = None
 
 
 def _add_business_days(start: date, days: int, country: str) -> date:
@@ -108,7 +112,7 @@ def build_facts(
     The deadline is the customer's local today + ``policy.notice_deadline_days``; the pay link
     expires ``policy.link_valid_days`` after now. ``extra`` may carry ``schedule`` (an
     InstalmentPlan, Instalments, or (due date, amount) pairs), ``plan``, ``promise`` (a Promise) or
-    ``promise_date``/``promise_amount``, and ``payment_amount``.
+    ``promise_date``/``promise_amount``, ``payment_amount``, and ``history`` (an EngagementClass).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 import jinja2
 from pydantic import BaseModel
 
-from dunning.domain.models import Channel, ReasonCode
+from dunning.domain.models import Channel, Jurisdiction, ReasonCode
 from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.render import (
+    HISTORY_CLASSES,
+    HISTORY_TEMPLATES,
     JURISDICTION_LOCALES,
     LOCALES,
     TEMPLATE_IDS,
@@ -183,30 +185,39 @@ def lint_bundled_templates(policy: Policy | None = None) -> list[str]:
     for jurisdiction, locales in JURISDICTION_LOCALES.items():
         if jurisdiction not in policy.jurisdictions:
             continue
-        disclosure = policy.for_jurisdiction(jurisdiction).first_contact_disclosure
         for locale in locales:
-            facts = sample_facts(jurisdiction, locale, policy)
-            for template_id in sorted(available):
-                for loc, channel in sorted(available[template_id]):
-                    if loc != locale:
-                        continue
-                    prefix = f"template {template_id} {locale} {channel}"
-                    if len(locales) > 1:
-                        prefix += f" ({jurisdiction})"
-                    first = disclosure and template_id == "first_notice"
-                    # The SMS length budget is set for each locale's home jurisdiction.
-                    native = locale == locales[0]
-                    # Everything but the referral notice must be sendable on time-barred debt too.
-                    problems += check_template(
-                        prefix,
-                        template_id,
-                        channel,
-                        facts,
-                        locale,
-                        first_contact=first,
-                        time_barred=template_id != "legal_referral",
-                        budget=native,
-                    )
+            problems += _lint_locale(policy, jurisdiction, locale, locales, available)
     return problems
+
+
+def _lint_locale(policy: Policy, jurisdiction: Jurisdiction, locale: str, locales: tuple[str, ...],
+                 available: dict[str, set[tuple[str, Channel]]]) -> list[str]:
+    problems: list[str] = []
+    disclosure = policy.for_jurisdiction(jurisdiction).first_contact_disclosure
+    facts = sample_facts(jurisdiction, locale, policy)
+    for template_id in sorted(available):
+        for loc, channel in sorted(available[template_id]):
+            if loc != locale:
+                continue
+            prefix = f"template {template_id} {locale} {channel}"
+            if len(locales) > 1:
+                prefix += f" ({jurisdiction})"
+            first = disclosure and template_id == "first_notice"
+            # The SMS length budget is set for each locale's home jurisdiction.
+            native = locale == locales[0]
+            for label, variant in history_variants(template_id, facts):
+                # Everything but the referral notice must be sendable on time-barred debt too.
+                problems += check_template(prefix + label, template_id, channel, variant, locale,
+                                           first_contact=first, time_barred=template_id != "legal_referral",
+                                           budget=native)
+    return problems
+
+
+def history_variants(template_id: str, facts: NoticeFacts) -> list[tuple[str, NoticeFacts]]:
+    """The facts in every history class a template words differently (one, unchanged, otherwise)."""
+    if template_id not in HISTORY_TEMPLATES:
+        return [("", facts)]
+    return [(f" [{name}]", NoticeFacts.model_validate({**facts.model_dump(), "history": None if name == "UNKNOWN"
+                                                       else name})) for name in HISTORY_CLASSES]
 
 

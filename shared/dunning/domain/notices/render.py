@@ -23,6 +23,7 @@ from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency
 from pydantic import BaseModel, Field
 
+from dunning.domain.case_summary import EngagementClass
 from dunning.domain.models import Channel, Jurisdiction, Money
 from dunning.domain.notices.facts import NoticeFacts, ScheduleItem
 from dunning.domain.sms import gsm7_safe, sms_size
@@ -49,7 +50,14 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "opt_out_confirmation",
     "help_reply",
     "legal_referral",
+    "missed_payment",
+    "renewed_offer",
 )
+
+# Notices whose wording follows the case's history (facts.history): each must be rendered and
+# linted in every history class (notices.lint does).
+HISTORY_TEMPLATES: tuple[str, ...] = ("final_notice", "legal_referral")
+HISTORY_CLASSES: tuple[str, ...] = (*(c.value for c in EngagementClass), "UNKNOWN")
 
 # Facts (keys of RenderedNotice.facts) each kind of notice must show the customer.
 _ALL_FACTS = ("amount", "days_overdue", "deadline", "pay_link", "contact_phone", "collector", "opt_out")
@@ -59,7 +67,9 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "overdue_reminder": _ALL_FACTS,
     "final_notice": _ALL_FACTS,
     "legal_referral": _ALL_FACTS,
+    "missed_payment": _ALL_FACTS,
     "plan_offer": _ALL_FACTS,
+    "renewed_offer": _ALL_FACTS,
     "instalment_reminder": (
         "instalment_amount",
         "instalment_due",
@@ -79,6 +89,7 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
 # Extra facts a template cannot render without (passed to build_facts through ``extra``).
 _NEEDS: dict[str, tuple[str, ...]] = {
     "plan_offer": ("schedule",),
+    "renewed_offer": ("schedule",),
     "plan_confirmation": ("schedule",),
     "instalment_reminder": ("schedule",),
     "promise_confirmation": ("promise_date", "promise_amount"),
@@ -202,6 +213,7 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "opt_out": OPT_OUT_TEXT[(locale, channel)],
         "validation": facts.validation_notice,
         "disclosure": DEBT_COLLECTOR_DISCLOSURE[locale],
+        "history": facts.history.value if facts.history is not None else "UNKNOWN",
     }
     if facts.due_date is not None:
         ctx["due_date"] = day(facts.due_date)
