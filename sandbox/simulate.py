@@ -33,6 +33,7 @@ from sandbox.aws import call_kind, local_aws, provision
 from sandbox.bootstrap import StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.clock import VirtualClock
 from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio
+from sandbox.reviewers import approver_decision, legal_figures, specialist_decision
 
 DEFAULT_START = date(2026, 9, 1)
 # Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
@@ -321,6 +322,7 @@ class Simulation:
             self._react(person, message, now)
         self._call_tasks(now)
         self._legal_reviews(now)
+        self._specialist_reviews(now)
         for person in self.people.values():
             if person.pay_at is not None and person.pay_at <= now:
                 self._pay(person, person.pay_amount, now)
@@ -468,10 +470,31 @@ class Simulation:
         self._drain("LegalReviewQueue", "legal_reviews", lambda task: self._approve(task, now))
 
     def _approve(self, task: dict[str, Any], now: datetime) -> None:
-        if self.has_function("AdminFunction"):
-            self._admin({"type": "approve_legal_referral", "account_id": task["account_id"],
-                         "case_id": task["case_id"], "note": "evidence reviewed"}, now)
-            self.events["legal_approvals"] += 1
+        """The approver reads the case summary (show_case) and decides from it (sandbox.reviewers)."""
+        if not self.has_function("AdminFunction"):
+            return
+        ids = {"account_id": task["account_id"], "case_id": task["case_id"]}
+        view = self._admin({"type": "show_case", **ids}, now)
+        approve, why = approver_decision(view.get("summary") or {}, now)
+        seen = {"summary_digest": view["summary_digest"]} if view.get("summary_digest") else {}
+        command = ({"type": "approve_legal_referral", **ids, "note": why} if approve
+                   else {"type": "reject_legal_referral", **ids, "reason": why})
+        self._admin(command | seen, now)
+        self.events["legal_approvals" if approve else "legal_rejections"] += 1
+
+    def _specialist_reviews(self, now: datetime) -> None:
+        self._drain("SpecialistQueue", "specialist_reviews", lambda task: self._specialist(task, now))
+
+    def _specialist(self, task: dict[str, Any], now: datetime) -> None:
+        """The specialist reads the case summary and decides whether legal review may go ahead."""
+        if not self.has_function("AdminFunction"):
+            return
+        ids = {"account_id": task["account_id"], "case_id": task["case_id"]}
+        view = self._admin({"type": "show_case", **ids}, now)
+        decision, why = specialist_decision(view.get("summary") or {}, now)
+        seen = {"summary_digest": view["summary_digest"]} if view.get("summary_digest") else {}
+        self._admin({"type": "specialist_decision", **ids, "decision": decision, "reason": why} | seen, now)
+        self.events[f"specialist_{decision.lower()}"] += 1
 
     def _admin(self, command: dict[str, Any], now: datetime) -> dict[str, Any]:
         result = self.invoke("AdminFunction", _admin_event(command, now))
@@ -532,6 +555,7 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "cases_cured": statuses["RESOLVED"],
         "case_statuses": dict(sorted(statuses.items())),
         "legal_referrals": statuses["REFERRED_TO_LEGAL"],
+        **legal_figures(ledger),
         "notices": dict(sorted(notices.items())),
         "call_tasks": kinds["CALL_TASK"],
         "replies": dict(sorted(Counter(r["persona"] for r in run.replies).items())),

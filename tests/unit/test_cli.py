@@ -31,7 +31,7 @@ def lines(text: str) -> list[str]:
 
 def test_the_bundled_policy_checks_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "check", str(DEFAULT_POLICY)]) == 0
-    assert capsys.readouterr().out.strip() == "ok: policy 2026-11-01.1"
+    assert capsys.readouterr().out.strip() == "ok: policy 2026-12-05.1"
 
 
 def test_unknown_strategy_and_bad_shares_are_reported_one_per_line(

@@ -134,7 +134,11 @@ class _Planner:
 
     def _check(self, channel: Channel, kind: AttemptKind) -> object:
         attempt = Attempt(channel=channel, kind=kind, first_contact=not self.contacted)
-        return check(attempt, self.account, self.case, self.history, self.policy, self.now)
+        # A case leaving a hold in this decision is checked as it will be (a broken plan is no
+        # longer IN_PLAN: its missed-payment notice is not held back by the plan it follows).
+        case = self.case if self.outcome.new_status is None else self.case.model_copy(
+            update={"status": self.outcome.new_status})
+        return check(attempt, self.account, case, self.history, self.policy, self.now)
 
     # ------------------------------------------------------------------ by status
 
