@@ -6,8 +6,9 @@ Two kinds of condition, and what the planner does when one fails:
   the last N days): they clear by themselves, so the step waits until they do (a broken
   arrangement gets its re-engagement first, a payment its chance to be followed by more);
 - **profile** (no right-party contact in the last N days, no declared hardship, at least N broken
-  arrangements): they say who the step is for. A contact step whose profile does not fit is
-  skipped; a legal review goes to a specialist instead, who decides (and is recorded).
+  arrangements): they say who the step is for, when it is due. A contact step whose profile does
+  not fit is skipped; a legal review goes to a specialist instead, who decides (and is recorded).
+  A legal review whose cooling-off conditions fail too waits them out first.
 
 Every failure carries a stable reason code, which the planner writes to the ledger.
 """
@@ -31,7 +32,9 @@ COOLING_OFF = frozenset({ReasonCode.PAYMENT_RECENT, ReasonCode.ARRANGEMENT_ACTIV
 class ConditionResult:
     met: bool
     reasons: tuple[ReasonCode, ...] = ()  # why not, when not met
-    clears_at: datetime | None = None  # not met: when it will be met by waiting alone (None: never)
+    # Not met: when waiting alone will have met it (None: a profile condition fails, which is not
+    # waited for, even one that time would change, such as a recent right-party contact).
+    clears_at: datetime | None = None
     # When the cooling-off conditions of `requires` clear (None: none of them fails). A specialist's
     # decision stands in for the profile, never for these.
     cooling_until: datetime | None = None
