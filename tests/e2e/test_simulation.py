@@ -42,6 +42,15 @@ def test_stories_happen(summary: dict) -> None:
     assert summary["cases_cured"] > 0
 
 
+def test_legal_review_is_the_last_resort_and_its_reviewers_judge(summary: dict) -> None:
+    assert summary["hardship_referred_without_specialist_decision"] == 0
+    assert summary["engaged_share_of_referrals"] <= 0.25
+    assert summary["specialist_reviews"]["requested"] >= 1
+    reviews = summary["legal_reviews"]
+    assert reviews["approved"] + reviews["rejected"] == reviews["requested"] >= summary["legal_referrals"]
+    assert sum(summary["legal_referrals_by_engagement"].values()) == summary["legal_referrals"]
+
+
 def test_two_shards_live_the_same_story_as_one_process(summary: dict, sharded: dict) -> None:
     strip = lambda s: {k: v for k, v in s.items() if k not in _PER_SHARD}  # noqa: E731
     assert strip(sharded) == strip(summary)
