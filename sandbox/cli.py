@@ -203,6 +203,10 @@ USAGE_ERROR = 2  # as argparse exits on a bad command line
 
 
 def run_check_text(args: argparse.Namespace) -> int:
+    """Check TEXT against the TONE rules every notice must pass (no threat of arrest, no telling an
+    employer, family or contacts, no home visit, shaming, blacklist, lawsuit threat, insult or false
+    authority), in English and Chinese. Exit 0 when it passes, 1 with the reason codes and rule names
+    when it does not, 2 on a usage error. The text itself is never printed."""
     import json
 
     from dunning.domain.notices.lint import lint_text
@@ -234,14 +238,8 @@ def run_check_text(args: argparse.Namespace) -> int:
 
 @command
 def _check_text(sub: Subparsers) -> None:
-    parser = sub.add_parser(
-        "check-text",
-        help="check a text's tone (and, with --notice, its content) before a customer reads it",
-        description="Check TEXT against the TONE rules every notice must pass (no threat of arrest, "
-        "no telling an employer, family or contacts, no home visit, shaming, blacklist, lawsuit threat, "
-        "insult or false authority), in English and Chinese. Exit 0 when it passes, 1 with the reason "
-        "codes and rule names when it does not, 2 on a usage error. The text itself is never printed.",
-    )
+    what = "check a text's tone (and, with --notice, its content) before a customer reads it"
+    parser = sub.add_parser("check-text", help=what, description=" ".join((run_check_text.__doc__ or "").split()))
     parser.add_argument("text", metavar="TEXT", help="the text, or - to read it from standard input")
     parser.add_argument("--locale", required=True, choices=sorted(_SAMPLE_JURISDICTION), help="customer locale")
     parser.add_argument("--json", action="store_true", help='print {"ok": ..., "reasons": [...]} as JSON')
