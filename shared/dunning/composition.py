@@ -124,11 +124,11 @@ class AwsPorts[S: BaseFunctionSettings]:
         return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table)
 
     @cached_property
-    def bulk(self) -> AccountsBulk:
+    def bulk(self) -> AccountsBulk:  # the import's batched reads and the sweep's due-date index
         return AccountsBulk(self.client("dynamodb"), self.settings.accounts_table)
 
     @cached_property
-    def sweep_log(self) -> SweepState:
+    def sweep_log(self) -> SweepState:  # the sweep's watermark, an item of CollectionsTable
         return SweepState(self.client("dynamodb"), self.settings.collections_table)
 
     @cached_property

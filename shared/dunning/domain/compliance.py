@@ -86,17 +86,11 @@ class ContactOutcome(StrEnum):
     CONFIRMATION = "CONFIRMATION"  # opt-out confirmation: does not count against caps
 
 
-COUNTED_OUTCOMES = frozenset(
-    {
-        ContactOutcome.SENT,
-        ContactOutcome.UNCERTAIN,
-        ContactOutcome.DELIVERED,
-        ContactOutcome.CALL_NO_ANSWER,
-        ContactOutcome.CALL_LEFT_MESSAGE,
-        ContactOutcome.CALL_CONVERSATION,
-    }
-)
 UNANSWERED_CALL_OUTCOMES = frozenset({ContactOutcome.CALL_NO_ANSWER, ContactOutcome.CALL_LEFT_MESSAGE})
+# What counts against the caps: everything that may have reached the customer (an UNCERTAIN send
+# is assumed to have), every call; not a failed send, nor an opt-out confirmation.
+COUNTED_OUTCOMES = frozenset({ContactOutcome.SENT, ContactOutcome.UNCERTAIN, ContactOutcome.DELIVERED,
+                              ContactOutcome.CALL_CONVERSATION} | UNANSWERED_CALL_OUTCOMES)
 
 
 class ContactRecord(BaseModel):

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dunning.domain.ledger import verify_chain
 from dunning.domain.models import Account, CaseStatus, Channel, DecimalStr, EntryKind, UtcDatetime
 from dunning.observability import count_recorded, logger, metrics
-from dunning.ports import CaseRecord, NotFound, Ports
+from dunning.ports import CaseRecord, NotFound, Ports, Refused
 from dunning.services import case_actions
 from dunning.services.case_actions import CallOutcome
 
@@ -53,13 +53,8 @@ class AdminResult(BaseModel):
     notes: list[str]
 
 
-class AdminError(Exception):
-    status = 400
+class AdminError(Refused):
     title = "Admin command refused"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class CaseNotFound(AdminError):
@@ -181,22 +176,20 @@ class RejectLegalReferral(_CaseCommand):
         return case_actions.legal_decision(False, actor, self.reason)
 
 
-class OptOut(_Command):
+class _ChannelCommand(_Command):
+    channel: Channel
+    case_id: str | None = None
+
+    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
+        return case_actions.change_contact("OPT_OUT" if self.type == "opt_out" else "OPT_IN", self.channel, "ADMIN")
+
+
+class OptOut(_ChannelCommand):
     type: Literal["opt_out"]
-    channel: Channel
-    case_id: str | None = None
-
-    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.change_contact("OPT_OUT", self.channel, "ADMIN")
 
 
-class OptIn(_Command):
+class OptIn(_ChannelCommand):
     type: Literal["opt_in"]
-    channel: Channel
-    case_id: str | None = None
-
-    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.change_contact("OPT_IN", self.channel, "ADMIN")
 
 
 class WaiveFee(_Command):
