@@ -56,7 +56,7 @@ MESSAGES: list[tuple[str, Intent]] = [
     ("回复退订可以吗", Intent.STOP),
     ("START", Intent.START),
     ("unstop", Intent.START),
-    ("Yes", Intent.START),
+    ("Yes", Intent.ACCEPT),  # a carrier opt-in word too: START is in secondary
     ("开始", Intent.START),
     ("恢复", Intent.START),
     ("HELP", Intent.HELP),
@@ -105,8 +105,9 @@ MESSAGES: list[tuple[str, Intent]] = [
     ("Can someone give me a call after 5pm", Intent.CALL_ME),
     ("请给我打电话", Intent.CALL_ME),
     ("请回电", Intent.CALL_ME),
-    ("ok thanks", Intent.OTHER),
-    ("what is this about", Intent.OTHER),
+    ("ok thanks", Intent.ACCEPT),  # a whole-message yes: the case decides whether it accepts anything
+    ("what is this about", Intent.HELP),  # the help reply says who we are and how to reach us
+    ("thanks", Intent.OTHER),
     ("I will pay soon", Intent.OTHER),  # a pay verb with no date is not a promise
     ("你好", Intent.OTHER),
     ("", Intent.OTHER),
