@@ -242,7 +242,11 @@ _STOP_RULES = _rules(
      r"|\b(?:do not|don't) want to (?:be (?:contacted|texted|called|emailed|messaged)"
      r"|(?:get|receive|hear from) (?:any|these|your|you|more|this))"
      r"|\b(?:sick|tired) of (?:these|your|the|all (?:these|the|your)|getting) (?:texts|messages|calls|emails)\b"
-     r"|\bfed up with (?:these|your|the) (?:texts|messages|calls|emails)\b"),
+     r"|\bfed up with (?:these|your|the) (?:texts|messages|calls|emails)\b"
+     r"|\b(?:i'm|i am) done with (?:these|your|the|all (?:these|the|your)) (?:texts|messages|calls|emails)\b"
+     r"|\b(?:do not|don't) (?:want|wish) to be (?:contacted|texted|called|emailed|messaged|bothered)\b"
+     r"|\bno (?:calls|texts|phone calls|text messages)(?: please)?\b(?! (?:from|at work|after|before|on))"
+     r"|\b(?:do not|don't|please don't|pls don't) (?:text|call|contact|message|email|ring)(?=\s*[.!,;]|$)"),
     ("en:unsubscribe", r"\bunsub\w*|\bsubscribe me out\b"),
     ("en:opt-out", r"\bopt(?:ing)?[ -]?(?:me )?out\b"),
     ("en:remove-me",
@@ -264,8 +268,9 @@ _STOP_RULES = _rules(
      r"(?:发(?!火|现|生|工资|票|货)|打(?!算|折|开|款|钱)|联系(?!我的?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|紧急联系人))"
      r"|骚扰|打扰|烦|催|来电|致电|call|短信|电话|信息|消息)"),
     ("zh:do-not-want",
-     r"不想(?:再)?(?:收到|接到|看到|听到)|不需要(?:再)?(?:你们的)?(?:提醒|短信|通知|催)|烦死|烦不烦|有完没完"
-     r"|删(?:掉|除)?(?:我的?)?(?:号码|电话|手机号)"),
+     r"不想(?:再)?(?:收到|接到|看到|听到)|烦死|烦不烦|有完没完"
+     r"|删(?:掉|除)?(?:我的?)?(?:号码|电话|手机号)|(?:号码|电话|手机号)删(?:掉|除)"
+     r"|不需要(?:再)?(?:你们的|这些|这种|这样的)?(?:提醒|短信|通知|催|电话|信息)"),
     ("zh:go-away", r"(?:^|[,.!?\s])滚(?:蛋|开|吧|远点)?(?=[,.!?\s]|$)"),
 )
 
@@ -280,6 +285,8 @@ _BEREAVEMENT_RULES = _rules(
      r"(?<!phone )(?<!battery )(?<!car )(?<!laptop )(?<!computer )\b(?:has |had |just |sadly |recently )?died\b"
      r"|\b(?:he|she|husband|wife|mom|dad|mother|father|son|daughter|brother|sister|partner|spouse) "
      r"(?:is|was|has been) (?:dead|killed)\b"
+     r"|\b(?:he|she|husband|wife|mom|dad|mother|father|son|daughter) (?:has |had |just |recently )?passed\b"
+     r"(?! (?:the|a|an|my|his|her|on to|by|me|it|out))"
      r"|\b(?:lost|losing) (?:my|our) (?:husband|wife|mom|mum|mother|dad|father|son|daughter|spouse|partner|brother"
      r"|sister|child|baby|grandma|grandpa|grandmother|grandfather|parents?)\b"),
     ("zh:passed-away",
@@ -312,7 +319,7 @@ _WRONG_NUMBER_RULES = _rules(
      r"|no one|nobody)\b"),
     ("zh:wrong-number",
      r"打错|发错|找错|号码错|错号|认错人|不是我的(?:号|手机|电话)|新号|换号|刚办的号|号码是新|号是我新|你(?:们)?找谁"
-     r"|(?:他|她)(?:已经)?不用这个号"),
+     r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主"),
     ("zh:not-that-person",
      r"不是本人|不认识(?!你们)(?:这个?人|此人|他|她|你说的|这位|[\u4e00-\u9fff]{2,3})|没有这个人|查无此人|不是这个人"
      r"|我不叫|我不是(?!很|不|故意|说|在|要|想|没|已|本来|那种|骗子|赖|你们|老赖|这个意思|借款人)"
@@ -346,13 +353,14 @@ _DISPUTE_RULES = _rules(
     ("en:do-not-recognise",
      r"\b(?:don't|do not) recogni[sz]e\b|\bno idea what (?:this|the) (?:debt|loan|charge)\b|\bwhat (?:loan|debt)\b"
      r"|\bnever heard of (?:this|your|you|the) (?:company|loan|debt|lender|guys)\b|\btime[- ]barred\b"
-     r"|\bstatute of limitations\b"),
+     r"|\bstatute of limitations\b|\bdischarged\b|\bno idea what this is\b|\bnot the (?:right|correct) "
+     r"(?:amount|balance)\b"),
     ("zh:not-mine",
      r"不是我借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借|没(?:有)?在你们"
      r"(?:这|那|这里|平台)?借|不欠|没欠|我没有(?:贷款|借款|借钱)|不认(?:账|这笔)|什么时候借的|我哪(?:有|里)借"),
     ("zh:dispute",
      r"异议|(?:金额|数目|数额|账单|利息|罚息)(?:不对|错了?|有误|有问题|太高|不合理)|欺诈|盗用|冒用|被盗|诈骗|骗子|骗人"
-     r"|莫名其妙|高利贷|砍头息|套路贷|核实"),
+     r"|莫名其妙|高利贷|砍头息|套路贷|核实(?:一下)?(?:这笔|借款|欠款|债务|金额)|凭什么(?:要我|让我|我要)还"),
     ("zh:proof",
      r"借款合同|(?:发|给|拿出?|出示|寄|提供)(?:给)?(?:我)?(?:看看?)?(?:一下)?(?:借款)?(?:合同|凭证|证据|证明|借条|明细|流水)"
      r"|(?:合同|凭证|证据|借条)(?:呢|在哪|发我|拿出来)|证明(?:一下)?是我借的"),
@@ -365,7 +373,9 @@ _COMPLAINT_RULES = _rules(
      r"\breport(?:ing|ed)? (?:you|this|your company|them|it)\b|\bcfpb\b|\bconsumer (?:financial )?protection\b"
      r"|\bbetter business bureau\b|\bbbb\b|\battorney general\b|\bftc\b|\bregulator\w*|\bombudsman\b"
      r"|\bfile (?:a )?complaint\b|\bcomplain\w*|\bcomplaint\b"),
-    ("en:legal-threat", r"\blawyer\b|\battorney\b|\blawsuit\b|\bsue (?:you|your)\b|\bsee you in court\b"),
+    ("en:legal-threat",
+     r"\blawyer\b|\battorney\b|\blawsuit\b|\bsue (?:you|your)\b|\b(?:going to|will|i'll|gonna) sue\b"
+     r"|\bsee you in court\b"),
     ("en:harassment",
      r"\bhar+as+\w*|\billegal\w*|\bviolat\w*|\bfdcpa\b|\btcpa\b|\bthreat\w*|\babusive\b|\bintimidat\w*"
      r"|\b(?:call|contact|text)(?:ing|ed|s)? (?:my|our) " + _THIRD_PARTIES),
@@ -393,13 +403,15 @@ _HARDSHIP_RULES = _rules(
      "circumstance"),
     ("en:medical",
      r"\bhospital\w*|\bsurgery\b|\boperation\b|\b(?:i'm|i am|been|was|got|getting|very|really|so|seriously"
-     r"|still|fell) (?:sick|ill|unwell)\b|\billness\b|\bcancer\b|\bchemo\w*|\binjur\w*|\baccident\b|\bdisabilit\w*"
+     r"|still|fell|is|are) (?:very |really |seriously |so )?(?:sick|ill|unwell)\b|\billness\b|\bcancer\b|\bchemo\w*"
+     r"|\binjur\w*|\baccident\b|\bdisabilit\w*"
      r"|\bdisabled\b|\bmedical\b|\bdoctor\b|\bemergency room\b|\bpregnan\w*|\bmaternity\b|\bcovid\b|\bdiagnos\w*"
      r"|\brehab\b|\bicu\b|\bstroke\b|\bheart attack\b|\btreatment\b|\bmental health\b|\bdepress\w*"
      r"|\bbroke my (?:leg|arm|back|hip|ankle)\b|\bhospice\b|\bdying\b", "circumstance"),
     ("en:family",
      r"\bdivorc\w*|\bseparat(?:ed|ion)\b|\bsingle (?:mom|mother|dad|parent)\b|\bchild support\b|\bnew baby\b"
-     r"|\bcaring for\b|\bcaregiver\b", "circumstance"),
+     r"|\bcaring for\b|\bcaregiver\b|\bhad (?:a|the) baby\b|\bcar (?:broke down|repairs?|accident)\b"
+     r"|\bunexpected (?:bills|expenses|costs)\b", "circumstance"),
     ("en:money-tight",
      r"\bmoney(?:'s| is| has been| was) (?:really |very |super |so |a bit |pretty |kinda )?(?:tight|short|tough"
      r"|hard)\b|\b(?:tight|short|low) on (?:money|cash|funds)\b|\bstrapped\b|\b(?:i'm|i am|we're|we are|totally"
@@ -409,7 +421,8 @@ _HARDSHIP_RULES = _rules(
      r"|\bbehind (?:on|with) (?:\w+ ){0,2}?(?:bills|rent|mortgage|everything|payments)\b"
      r"|\bpaycheck to paycheck\b|\bfixed income\b|\bevict\w*|\bhomeless\b|\bbills (?:are )?piling up\b"
      r"|\bfinancial(?:ly)? (?:difficult\w*|trouble|problems|issues|struggl\w*|hardship|situation)\b|\bbankrupt\w*"
-     r"|\bnot enough (?:money|income)\b|\b(?:hurricane|flood\w*|tornado|earthquake|wildfire|house fire|disaster)\b"
+     r"|\bthings are (?:really |very |so |pretty )?(?:hard|tough|difficult|bad)\b|\bnot enough (?:money|income)\b"
+     r"|\b(?:hurricane|flood\w*|tornado|earthquake|wildfire|house fire|disaster)\b"
      r"|\b(?:can't|cannot|can not|unable to) (?:afford)\b", "circumstance"),
     ("en:cannot-pay",
      r"\b(?:can't|cannot|can not|unable to|not able to|won't be able to|couldn't|could not|no way i can) "
@@ -423,7 +436,8 @@ _HARDSHIP_RULES = _rules(
      r"(?:plan|deal|arrangement|payment|something)\b|\bcome to an arrangement\b|\bmake an arrangement\b"
      r"|\bset up a plan\b|\bfigure (?:something|this) out\b|\bsplit (?:it|this|the (?:payment|balance|amount))\b"
      r"|\bsettle (?:for less|this for)\b|\bsettlement\b|\bpay (?:monthly|weekly|every (?:month|week|two weeks"
-     r"|paycheck))\b|\bskip (?:a|this|one) (?:month|payment)\b|\b(?:a|per) month\b", "plan"),
+     r"|paycheck))\b|\bskip (?:a|this|one) (?:month|payment)\b|\b(?:a|per) month\b"
+     r"|\b(?:can|could) only (?:pay|afford|do|manage)\b", "plan"),
     ("en:extension",
      r"\b(?:an )?extension\b|\b(?:more|extra|some) time\b|\bgive me (?:a|some|few|a few|a couple) (?:more )?(?:days"
      r"|weeks|time)\b|\bneed (?:a|some|a few|a couple(?: of)?|few|more|extra) (?:more )?(?:days|weeks|time)\b"
@@ -433,14 +447,14 @@ _HARDSHIP_RULES = _rules(
      r"失业|下岗|被裁|裁员|没(?:了)?工作|没有工作|工作(?:丢了|没了)|丢了工作|找不到工作|被开除|辞退|公司(?:倒闭|破产|关门"
      r"|裁员)|生意(?:失败|不好|亏)|破产|生病|病了|住院|手术|开刀|看病|医药费|医疗费|治疗|化疗|癌|车祸|受伤|骨折|怀孕"
      r"|生孩子|坐月子|离婚|离异|手头(?:紧|不宽裕|不方便|有点紧|拮据)|周转不(?:过来|开|灵)|资金(?:紧张|困难|周转)"
-     r"|经济(?:困难|紧张|压力|状况不好)|困难|没钱|没有钱|钱不够|不够钱|缺钱|工资(?:拖欠|没发|还没发|被扣|发不出|降了"
+     r"|经济(?:困难|紧张|压力|状况不好)|收入(?:不稳定|减少|下降|少了|没了|低)|困难|没钱|没有钱|钱不够|不够钱|缺钱|工资(?:拖欠|没发|还没发|被扣|发不出|降了"
      r"|减了)|没发工资|压力(?:太|很|好)?大|家里出(?:了)?事|疫情|天灾|水灾|火灾|负债", "circumstance"),
     ("zh:cannot-pay",
      r"还不起|还不上|还不了|付不起|付不了|交不起|交不上|拿不出|凑不(?:齐|够|出)|没能力还|无力(?:偿还|还款)|没办法还"
      r"|还不完|没法还", "inability"),
     ("zh:plan",
      r"分期|分(?:[0-9一二两三四五六七八九十几]+)(?:期|次|个月)|分开还|分批|少还(?:一)?点|先还(?:一)?部分|部分还款"
-     r"|最低还款|减免|协商|商量|减息|免息|还一部分|每个?月还", "plan"),
+     r"|最低还款|减免|协商|商量|减息|免息|还一部分|每个?月还|只还本金|停息|挂账|免除利息|减少利息", "plan"),
     ("zh:extension",
      r"宽限|延期|延迟|推迟|缓(?:几|一|两)?(?:天|日|周|个月)|晚(?:几|一|两)(?:天|日)|再等(?:几|一|两)?(?:天|日)"
      r"|多给(?:我)?(?:几|点|一些)?(?:天|时间)|给(?:我)?(?:点|些|几天)时间|过(?:几|两)天再|延后|展期", "extension"),
@@ -450,7 +464,8 @@ _PAID_RULES = _rules(
     Intent.PAID,
     ("en:i-paid",
      r"\b(?:i|we|wife|husband|he|she|my \w+)(?:'ve| have| had|'d)?(?: just| already| finally)? paid\b"
-     r"|^(?:all |already |just )?paid\b"),
+     r"|^(?:all |already |just )?paid\b|\b(?:i|we) (?:settled|cleared|paid off|took care of) (?:it|this|that|the"
+     r" (?:account|balance|bill|loan|debt))\b"),
     ("en:already-paid",
      r"\b(?:already|just) (?:paid|sent|made|transferred|mailed|submitted|settled|cleared|took care)\b"
      r"|\bpaid (?:it|this|that|already|in full|off|up|the (?:bill|balance|loan|amount|debt|full)|you|online"
@@ -464,7 +479,7 @@ _PAID_RULES = _rules(
      r"|\bconfirmation (?:number|code)\b|\b(?:did you|didn't you|you should have|have you) (?:get|got|receive"
      r"|received) (?:my|the) (?:payment|money|check)\b|\bautopay\b"),
     ("zh:paid",
-     r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了|还了|还清了|还完了|付了|付过了|还过了|转账了"
+     r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了|已经?(?:打给|转给|汇给)|还了|还清了|还完了|付了|付过了|还过了|转账了"
      r"|转过去了|转了|打过去了|打了款|已打款|交了|缴了|结清了|都还了|早还了|刚还|刚刚还|刚付|还款成功|支付成功"
      r"|扣款成功|扣过了|已经扣)"),
     negatable=True,
@@ -475,7 +490,8 @@ _CALL_ME_RULES = _rules(
     ("en:call-me",
      r"\b(?:call|ring|phone) me\b(?! (?:again|anymore|any more|ever))|\bgive me a (?:call|ring|buzz)\b"
      r"|\bcall (?:me )?back\b|\bcallback\b|\bcall me at\b|\breach me at\b|\bmy number is\b"
-     r"|\bcan (?:someone|somebody|you) (?:call|contact|reach out to) me\b"),
+     r"|\bcan (?:someone|somebody|you) (?:call|contact|reach out to) me\b|\b(?:reach|call) me (?:at|after|before|on)\b"
+     r"|\bbest (?:time|number) to (?:reach|call) me\b"),
     ("en:speak-to-someone",
      r"\b(?:speak|talk) (?:to|with) (?:someone|somebody|a (?:real |live )?(?:person|human|rep|representative|agent)"
      r"|an? (?:agent|representative|advisor|adviser|human|person)|you|a live person)\b"
@@ -490,14 +506,14 @@ _CALL_ME_RULES = _rules(
 _HELP_RULES = _rules(
     Intent.HELP,
     ("en:who-are-you",
-     r"\bwho (?:is this|are you|is this from|sent this|r you)\b|\bwhat (?:is|'s) this(?: about| regarding)?"
+     r"\bwho (?:is this|are you|is this from|sent this|r you)\b|\bwhat (?:is|'s) this(?: about| regarding| for)?"
      r"(?=\s*$|\s*[?.!])|\bwhat company\b|\bwhat is this (?:message|text) about\b"),
     ("en:how-to-pay",
      r"\bhow (?:do|can|should) i (?:pay|make (?:a )?payment|log ?in|access)\b|\bwhere (?:do|can) i pay\b"
      r"|\bpayment (?:link|options|methods)\b|\b(?:send|text|email|give) me (?:the|a|your) (?:payment )?link\b"
      r"|\bwhat(?:'s| is) (?:the|your) (?:phone|number|address|website|link)\b"),
     ("zh:who-are-you", r"你们是(?:谁|哪|什么)|你是谁|哪里的|什么平台|哪个平台|什么公司|客服电话|电话多少|热线"),
-    ("zh:how-to-pay", r"怎么还|如何还|在哪(?:里)?还|还款方式|还款链接|怎么(?:付|支付|转账)|还款渠道"),
+    ("zh:how-to-pay", r"怎么(?:操作)?还|如何还|在哪(?:里)?还|还款方式|还款链接|怎么(?:付|支付|转账)|还款渠道"),
 )
 
 _START_RULES = _rules(
@@ -514,7 +530,7 @@ _ACCEPT_RULES = _rules(
      r"\bi (?:accept|agree)\b|\b(?:accept|agree to|sign me up for|go with|i'll take|i will take) (?:the |this |that "
      r"|your |a )?(?:\w+ )?(?:plan|offer|arrangement|option|deal)\b|\bsounds good\b|\bthat works\b"
      r"|\blet's do (?:it|that)\b"),
-    ("zh:accept", r"同意|接受|就这么办|按这个来|就按(?:这个|你们说的)"),
+    ("zh:accept", r"同意|接受|就这么办|按这个来|就按(?:这个|你们说的)|就这样吧?$|就这么定"),
     negatable=True,
 )
 
@@ -548,7 +564,8 @@ _PAY_VERBS = _rules(
      r"|transferring|wire|sending|mail|clear|cover|deposit)\b|\bsend\b(?! me\b| you proof)"
      r"|\b(?:make|making|do|send|sending|submit|schedule|scheduled|set up|put in) (?:a |the |my |another |the next "
      r"|the full |one |this month's )?(?:full |partial |small |first |next )?payment\b"
-     r"|\bpayment (?:on|by|this|next|tomorrow|today|of|will|should|coming|for)\b"),
+     r"|\bpayment (?:on|by|this|next|tomorrow|today|of|will|should|coming|for)\b"
+     r"|\bexpect (?:a |the |my )?(?:payment|it|the money)\b"),
     ("en:have-money",
      r"\b(?:have|get|bring|give) (?:you |u )?(?:the |your |some |that )?(?:money|cash|funds|it to you|it in"
      r"|it paid|it sorted|the payment)\b|\byou(?:'ll| will) (?:have|get|receive|see) (?:it|the money|your money"
@@ -627,9 +644,17 @@ class _Reading:
     def __post_init__(self) -> None:
         self.clauses = clauses(self.text)
         self.dates = date_mentions(self.text, self.today, self.order)
+        # "I get paid Friday, I'll pay right away": "right away" is then, not today
+        self.dates = [d for d in self.dates if not (d.adverb and any(
+            not e.adverb and e.start < d.start and self._sentence_at(e.start) == self._sentence_at(d.start)
+            for e in self.dates))]
         self.amounts = amount_mentions(self.text)
         found = [_Verb(rule, m.start(), m.end()) for rule in _PAY_VERBS for m in rule.pattern.finditer(self.text)]
         self.verbs = sorted(found, key=lambda v: v.start)
+
+    def _sentence_at(self, position: int) -> int:
+        index = self.clause_of(position)
+        return self.clauses[index].sentence if index >= 0 else -1
 
     def clause_of(self, position: int) -> int:
         for index, clause in enumerate(self.clauses):

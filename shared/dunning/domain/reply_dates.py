@@ -379,8 +379,10 @@ _DATE_RULES: tuple[_DateRule, ...] = tuple(
         ("en:first-of-month", r"\b(?:the )?(?:first|1st) of (?:the |next |the next )?month\b", _first_of_month,
          False),
         ("today",
-         r"\b(?:today|tonight|this (?:morning|afternoon|evening)|later today|(?:by )?end of (?:the )?day|eod"
-         r"|right now|now|immediately|right away|straight away)\b|今天|今日|今晚|今儿|现在|马上|立刻|立即|这就",
+         r"\b(?:today|tonight|this (?:morning|afternoon|evening)|later today|(?:by )?end of (?:the )?day|eod)\b"
+         r"|今天|今日|今晚|今儿", _offset(0), True),
+        # adverbs of "at once": today on their own, but "paid Friday, I'll pay right away" means Friday
+        ("now", r"\b(?:right now|now|immediately|right away|straight away)\b|现在|马上|立刻|立即|这就",
          _offset(0), True),
         ("day-after-tomorrow", r"\bday after tomorrow\b|(?<!大)后天", _offset(2), False),
         ("zh:in-3-days", r"大后天", _offset(3), False),
@@ -434,6 +436,11 @@ class DateMention:
     on: date | None
     rule: str
     immediate: bool
+
+    @property
+    def adverb(self) -> bool:
+        """"now", 马上: a date only when no other date is near ("paid Friday, will pay at once")."""
+        return self.rule == "now"
 
 
 def date_mentions(text: str, today: date, order: DateOrder = "month-first") -> list[DateMention]:
