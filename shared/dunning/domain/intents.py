@@ -157,7 +157,6 @@ _ACCEPT_KEYWORDS = _YES_WORDS | frozenset(
      "perfect", "great", "confirm", "confirmed", "👍", "好", "好的", "好滴", "好哒", "好吧", "可以", "可以的", "行",
      "行吧", "成", "没问题", "同意", "接受", "确认", "确定", "嗯", "嗯嗯", "恩", "恩恩", "ok的", "可以可以", "好好"}
 )
-_POLITE_TAIL = re.compile(r"(?:please|pls|thanks|thankyou|thx|ty|谢谢你?|谢了|多谢|啊|呀|哈|了|的)+$")
 
 
 def _damerau_one(a: str, b: str) -> bool:
@@ -180,9 +179,25 @@ def _stop_typo(keyword: str) -> str | None:
     return next((target for target in _STOP_TYPO_TARGETS if _damerau_one(keyword, target)), None)
 
 
+_POLITE_WORDS = frozenset({"please", "pls", "thanks", "thankyou", "thx", "ty", "lol",
+                           "谢谢", "谢谢你", "谢了", "多谢", "啊", "呀", "哈", "了", "的",
+                           "吧", "呢", "哦", "噢", "喔"})
+_ACCEPT_PIECES = tuple(sorted(_ACCEPT_KEYWORDS | _POLITE_WORDS, key=len, reverse=True))
+
+
 def _accept_keyword(keyword: str) -> bool:
-    core = _POLITE_TAIL.sub("", keyword.replace("!", "")) or keyword
-    return keyword in _ACCEPT_KEYWORDS or core in _ACCEPT_KEYWORDS
+    """A whole message made only of yes-words and politeness: "yes", "yeah sure", "ok thanks", "好的没问题"."""
+    if not keyword or len(keyword) > 24:
+        return False
+    reachable = {0: False}  # position -> whether an accept word (not only politeness) was used to reach it
+    for start in range(len(keyword)):
+        if start not in reachable:
+            continue
+        for piece in _ACCEPT_PIECES:
+            if keyword.startswith(piece, start):
+                end = start + len(piece)
+                reachable[end] = reachable.get(end, False) or reachable[start] or piece in _ACCEPT_KEYWORDS
+    return reachable.get(len(keyword), False)
 
 
 # --------------------------------------------------------------------------- phrase rules
@@ -209,7 +224,9 @@ def _rules(intent: Intent, *rows: tuple[str, str] | tuple[str, str, str], negata
     return out
 
 
+# "stop rushing me" is 别催了: pressure to stop, read as a stop like the Chinese
 _CONTACT_WORDS = (r"(?:text\w*|messag\w*|contact\w*|call(?:s|ing)?|send\w*|email\w*|e-mail\w*|sms|bother\w*"
+                  r"|rush\w*|pressur\w*|chasing|bugging|hassl\w*|nagging"
                   r"|har+as+\w*|spam\w*|hound\w*|pester\w*|communicat\w*|notifications?|reminders?|blowing up"
                   r"|hitting me up|ringing)")
 
@@ -241,8 +258,7 @@ _STOP_RULES = _rules(
      r"(?:texts?|messages?|calls?|emails?|sms|contact|reminders?|notifications?)\b"
      r"|\b(?:do not|don't) want to (?:be (?:contacted|texted|called|emailed|messaged)"
      r"|(?:get|receive|hear from) (?:any|these|your|you|more|this))"
-     r"|\b(?:sick|tired) of (?:these|your|the|all (?:these|the|your)|getting) (?:texts|messages|calls|emails)\b"
-     r"|\bfed up with (?:these|your|the) (?:texts|messages|calls|emails)\b"
+     r"|\b(?:sick|tired|fed up) (?:of|with) (?:\w+ ){0,3}?(?:texts|messages|calls|emails|reminders)\b"
      r"|\b(?:i'm|i am) done with (?:these|your|the|all (?:these|the|your)) (?:texts|messages|calls|emails)\b"
      r"|\b(?:do not|don't) (?:want|wish) to be (?:contacted|texted|called|emailed|messaged|bothered)\b"
      r"|\bno (?:calls|texts|phone calls|text messages)(?: please)?\b(?! (?:from|at work|after|before|on))"
@@ -292,7 +308,7 @@ _BEREAVEMENT_RULES = _rules(
     ("zh:passed-away",
      r"去世|过世|离世|病逝|逝世|身故|亡故|死亡证明|丧事|葬礼|后事|遗产|遗孀|已经不在了|人不在了|人没了"
      r"|(?:爸|妈|父亲|母亲|老公|丈夫|老婆|妻子|爱人|儿子|女儿|哥哥|姐姐|弟弟|妹妹|爷爷|奶奶|外公|外婆|他|她)"
-     r"(?:已经|上个?月|去年|前几天|前段时间|刚刚?|昨天|今年)?(?:走了|死了|没了)(?=[,.!?，。！？\s]|$)"),
+     r"[^,.!?，。！？]{0,6}(?:走了|死了|没了|不在了)(?=[,.!?，。！？\s]|$)"),
 )
 
 _WRONG_NUMBER_RULES = _rules(
@@ -302,7 +318,8 @@ _WRONG_NUMBER_RULES = _rules(
      r"|\byou(?:'ve| have)? (?:got )?the wrong\b"),
     ("en:not-my-number", r"\b(?:not|isn't|is not) (?:my|the right) (?:number|phone|cell)\b"
                          r"|\bthis (?:is|was) (?:a )?new (?:number|phone)\b|\b(?:just )?got this (?:number|phone)\b"
-                         r"|\bnumber (?:was |has been |got )?(?:reassigned|recycled)\b|\bmy new number\b"),
+                         r"|\bnumber (?:was |has been |got )?(?:reassigned|recycled)\b|\bmy new number\b"
+     r"|\bwho(?:ever)? you(?:'re| are) looking for\b|\bthis number (?:belongs to|is) (?:me|mine)\b"),
     ("en:not-that-person",
      r"\b(?:i'm|i am|this is|this isn't|this is not|it's not|not) (?:him|her|them|that person|the person|the right "
      r"person|who you(?:'re| are) looking for)\b"
@@ -319,7 +336,7 @@ _WRONG_NUMBER_RULES = _rules(
      r"|no one|nobody)\b"),
     ("zh:wrong-number",
      r"打错|发错|找错|号码错|错号|认错人|不是我的(?:号|手机|电话)|新号|换号|刚办的号|号码是新|号是我新|你(?:们)?找谁"
-     r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主"),
+     r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主|号码?(?:是)?我?刚(?:买|办|换|注册)的?|刚(?:买|办|换)的(?:号|手机)"),
     ("zh:not-that-person",
      r"不是本人|不认识(?!你们)(?:这个?人|此人|他|她|你说的|这位|[\u4e00-\u9fff]{2,3})|没有这个人|查无此人|不是这个人"
      r"|我不叫|我不是(?!很|不|故意|说|在|要|想|没|已|本来|那种|骗子|赖|你们|老赖|这个意思|借款人)"
@@ -353,7 +370,9 @@ _DISPUTE_RULES = _rules(
     ("en:do-not-recognise",
      r"\b(?:don't|do not) recogni[sz]e\b|\bno idea what (?:this|the) (?:debt|loan|charge)\b|\bwhat (?:loan|debt)\b"
      r"|\bnever heard of (?:this|your|you|the) (?:company|loan|debt|lender|guys)\b|\btime[- ]barred\b"
-     r"|\bstatute of limitations\b|\bdischarged\b|\bno idea what this is\b|\bnot the (?:right|correct) "
+     r"|\bstatute of limitations\b|\bdischarged\b|\b(?:breakdown|itemi[sz]\w*|statement) of (?:the |my |this )?"
+     r"(?:charges|debt|balance|account|fees)\b|\b(?:amount|balance|total|figure|charges?)\b(?: [\w']+){0,4}? (?:is|are"
+     r"|looks?) (?:wrong|incorrect|not right|inaccurate|off)\b|\bno idea what this is\b|\bnot the (?:right|correct) "
      r"(?:amount|balance)\b"),
     ("zh:not-mine",
      r"不是我借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借|没(?:有)?在你们"
@@ -383,7 +402,7 @@ _COMPLAINT_RULES = _rules(
      r"\bunprofessional\b|\brude\b|\bdisgust\w*|\bunacceptable\b|\bridiculous\b|\bhow dare you\b"
      r"|\b(?:manager|supervisor)\b|\bterrible (?:service|company)\b|\bworst (?:company|service)\b"),
     ("zh:complain",
-     r"投诉|举报|12378|12315|银保监|银监|金融监管|监管(?:局|部门|机构)|人民银行|央行|消协|消费者协会|315|黑猫|工信部"),
+     r"(?:找|叫|跟|和|让)(?:你们)?(?:的)?(?:经理|领导|主管|负责人|上级)|投诉|举报|12378|12315|银保监|银监|金融监管|监管(?:局|部门|机构)|人民银行|央行|消协|消费者协会|315|黑猫|工信部"),
     ("zh:legal-threat", r"报警|派出所|警察|律师|我(?:要|会|就)?(?:去)?起诉|告你们|法院见"),
     ("zh:harassment",
      r"骚扰|暴力催收|违法|犯法|违规|曝光|媒体|记者|态度(?:太|很|非常)?(?:差|恶劣)|威胁|恐吓|爆通讯录|侮辱|辱骂|骂人"
@@ -399,7 +418,9 @@ _HARDSHIP_RULES = _rules(
      r"|let go|furloughed|sacked|laid off)\b|\bfurlough\w*|\bbetween jobs\b|\b(?:hours|pay|wages?|salary|income) "
      r"(?:got |were |was |have been |has been |just )?(?:cut|reduced|slashed)\b|\b(?:cut|reduced) (?:my |our )?"
      r"(?:hours|pay)\b|\bno (?:work|job|income)\b|\bbusiness (?:closed|failed|shut down)\b"
-     r"|\b(?:haven't|have not|didn't|did not) (?:been |got |get )?paid (?:by|from) (?:my )?(?:work|job|employer)\b",
+     r"|\b(?:haven't|have not|didn't|did not) (?:been |got |get )?paid (?:by|from) (?:my )?(?:work|job|employer)\b"
+     r"|\b(?:paycheck|pay|salary|wages?|check) (?:is |was |got |has been )?(?:delayed|late|held up)\b"
+     r"|\bsupposed to get paid\b",
      "circumstance"),
     ("en:medical",
      r"\bhospital\w*|\bsurgery\b|\boperation\b|\b(?:i'm|i am|been|was|got|getting|very|really|so|seriously"
@@ -426,7 +447,7 @@ _HARDSHIP_RULES = _rules(
      r"|\b(?:can't|cannot|can not|unable to) (?:afford)\b", "circumstance"),
     ("en:cannot-pay",
      r"\b(?:can't|cannot|can not|unable to|not able to|won't be able to|couldn't|could not|no way i can) "
-     r"(?:pay|make (?:the |my |this |a |any |these )?payments?|make it|cover|keep up)\b", "inability"),
+     r"(?:pay|make (?:[\w']+ ){0,2}?payments?|make it|cover|keep up)\b", "inability"),
     ("en:plan",
      r"(?<!stop the )(?<!stop my )(?<!cancel the )(?<!cancel my )(?<!end the )(?<!end my )"
      r"\b(?:re)?payment (?:plan|arrangement|schedule)\b|\binstal+ments?\b|\bpay (?:it |this )?(?:off )?in (?:parts"
@@ -437,7 +458,8 @@ _HARDSHIP_RULES = _rules(
      r"|\bset up a plan\b|\bfigure (?:something|this) out\b|\bsplit (?:it|this|the (?:payment|balance|amount))\b"
      r"|\bsettle (?:for less|this for)\b|\bsettlement\b|\bpay (?:monthly|weekly|every (?:month|week|two weeks"
      r"|paycheck))\b|\bskip (?:a|this|one) (?:month|payment)\b|\b(?:a|per) month\b"
-     r"|\b(?:can|could) only (?:pay|afford|do|manage)\b", "plan"),
+     r"|\b(?:can|could) only (?:pay|afford|do|manage)\b|\bevery (?:two|2|other) weeks?\b|\bbi-?weekly\b"
+     r"|\bset up (?:a |some )?(?:something|an arrangement|payments)\b", "plan"),
     ("en:extension",
      r"\b(?:an )?extension\b|\b(?:more|extra|some) time\b|\bgive me (?:a|some|few|a few|a couple) (?:more )?(?:days"
      r"|weeks|time)\b|\bneed (?:a|some|a few|a couple(?: of)?|few|more|extra) (?:more )?(?:days|weeks|time)\b"
@@ -446,14 +468,14 @@ _HARDSHIP_RULES = _rules(
     ("zh:circumstance",
      r"失业|下岗|被裁|裁员|没(?:了)?工作|没有工作|工作(?:丢了|没了)|丢了工作|找不到工作|被开除|辞退|公司(?:倒闭|破产|关门"
      r"|裁员)|生意(?:失败|不好|亏)|破产|生病|病了|住院|手术|开刀|看病|医药费|医疗费|治疗|化疗|癌|车祸|受伤|骨折|怀孕"
-     r"|生孩子|坐月子|离婚|离异|手头(?:紧|不宽裕|不方便|有点紧|拮据)|周转不(?:过来|开|灵)|资金(?:紧张|困难|周转)"
-     r"|经济(?:困难|紧张|压力|状况不好)|收入(?:不稳定|减少|下降|少了|没了|低)|困难|没钱|没有钱|钱不够|不够钱|缺钱|工资(?:拖欠|没发|还没发|被扣|发不出|降了"
+     r"|生孩子|坐月子|离婚|离异|手头[^,.!?]{0,4}(?:紧|不宽裕|不方便|拮据)|周转不(?:过来|开|灵)|资金(?:紧张|困难|周转)"
+     r"|经济(?:困难|紧张|压力|状况不好)|收入(?:不稳定|减少|下降|少了|没了|低)|困难|没钱|没有钱|钱不够|不够钱|缺钱|工资[^,.!?]{0,6}(?:拖欠|没发|拖着|拖了|被扣|发不出|降了"
      r"|减了)|没发工资|压力(?:太|很|好)?大|家里出(?:了)?事|疫情|天灾|水灾|火灾|负债", "circumstance"),
     ("zh:cannot-pay",
      r"还不起|还不上|还不了|付不起|付不了|交不起|交不上|拿不出|凑不(?:齐|够|出)|没能力还|无力(?:偿还|还款)|没办法还"
-     r"|还不完|没法还", "inability"),
+     r"|还不完|没法还|没有?能力还|无力还", "inability"),
     ("zh:plan",
-     r"分期|分(?:[0-9一二两三四五六七八九十几]+)(?:期|次|个月)|分开还|分批|少还(?:一)?点|先还(?:一)?部分|部分还款"
+     r"分期|分(?:[0-9一二两三四五六七八九十几]+)(?:期|次|个月)|分开还|分批|少还(?:一)?点|先还(?:一半|一部分|部分|一点|点)|部分还款"
      r"|最低还款|减免|协商|商量|减息|免息|还一部分|每个?月还|只还本金|停息|挂账|免除利息|减少利息", "plan"),
     ("zh:extension",
      r"宽限|延期|延迟|推迟|缓(?:几|一|两)?(?:天|日|周|个月)|晚(?:几|一|两)(?:天|日)|再等(?:几|一|两)?(?:天|日)"
@@ -468,7 +490,8 @@ _PAID_RULES = _rules(
      r" (?:account|balance|bill|loan|debt))\b"),
     ("en:already-paid",
      r"\b(?:already|just) (?:paid|sent|made|transferred|mailed|submitted|settled|cleared|took care)\b"
-     r"|\bpaid (?:it|this|that|already|in full|off|up|the (?:bill|balance|loan|amount|debt|full)|you|online"
+     r"|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!be )(?<!being )"
+     r"\bpaid (?:it|this|that|already|in full|off|up|the (?:bill|balance|loan|amount|debt|full)|you|online"
      r"|yesterday|today|last|on|via|through|with|by|\$)\b"
      r"|\b(?:it's|it is|its|has been|been|was|is|all) (?:already )?(?:paid|settled|taken care of|cleared)\b"),
     ("en:payment-made",
@@ -479,7 +502,7 @@ _PAID_RULES = _rules(
      r"|\bconfirmation (?:number|code)\b|\b(?:did you|didn't you|you should have|have you) (?:get|got|receive"
      r"|received) (?:my|the) (?:payment|money|check)\b|\bautopay\b"),
     ("zh:paid",
-     r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了|已经?(?:打给|转给|汇给)|还了|还清了|还完了|付了|付过了|还过了|转账了"
+     r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了|已经?(?:打|转|汇|存|交|付|还)(?:到|给|进|过去|入)|已经?\s*paid\b|还了|还清了|还完了|付了|付过了|还过了|转账了"
      r"|转过去了|转了|打过去了|打了款|已打款|交了|缴了|结清了|都还了|早还了|刚还|刚刚还|刚付|还款成功|支付成功"
      r"|扣款成功|扣过了|已经扣)"),
     negatable=True,
@@ -510,9 +533,12 @@ _HELP_RULES = _rules(
      r"(?=\s*$|\s*[?.!])|\bwhat company\b|\bwhat is this (?:message|text) about\b"),
     ("en:how-to-pay",
      r"\bhow (?:do|can|should) i (?:pay|make (?:a )?payment|log ?in|access)\b|\bwhere (?:do|can) i pay\b"
+     r"|\bcan i pay (?:online|by card|with (?:a )?card|over the phone|through|on the app|on your website|by phone)\b"
      r"|\bpayment (?:link|options|methods)\b|\b(?:send|text|email|give) me (?:the|a|your) (?:payment )?link\b"
      r"|\bwhat(?:'s| is) (?:the|your) (?:phone|number|address|website|link)\b"),
-    ("zh:who-are-you", r"你们是(?:谁|哪|什么)|你是谁|哪里的|什么平台|哪个平台|什么公司|客服电话|电话多少|热线"),
+    ("zh:who-are-you",
+     r"你们是(?:谁|哪|什么|干什么)|你是谁|哪里的|什么平台|哪个平台|什么公司|客服电话|电话多少|热线"
+     r"|这是什么(?:短信|信息|消息|意思)?(?:[?]|$)|什么意思|有什么事"),
     ("zh:how-to-pay", r"怎么(?:操作)?还|如何还|在哪(?:里)?还|还款方式|还款链接|怎么(?:付|支付|转账)|还款渠道"),
 )
 
@@ -528,7 +554,7 @@ _ACCEPT_RULES = _rules(
     Intent.ACCEPT,
     ("en:accept",
      r"\bi (?:accept|agree)\b|\b(?:accept|agree to|sign me up for|go with|i'll take|i will take) (?:the |this |that "
-     r"|your |a )?(?:\w+ )?(?:plan|offer|arrangement|option|deal)\b|\bsounds good\b|\bthat works\b"
+     r"|your |a )?(?:[\w-]+ ){0,3}?(?:plan|offer|arrangement|option|deal)\b|\bsounds good\b|\bthat works\b"
      r"|\blet's do (?:it|that)\b"),
     ("zh:accept", r"同意|接受|就这么办|按这个来|就按(?:这个|你们说的)|就这样吧?$|就这么定"),
     negatable=True,
@@ -539,7 +565,7 @@ _POLITE_NEGATIONS = re.compile(
     r"\bno (?:problem|worries|worry)\b|\b(?:don't|do not) (?:worry|you worry)\b|\bnot a problem\b|\bno doubt\b"
     r"|不好意思|没问题|没事|不客气|不用担心|别担心|放心|不会拖|不拖|不会赖|不赖|不骗|不食言|不会忘"
     # A-not-A questions ask, they do not deny: "能不能宽限到月底", "不是已经扣款了吗"
-    r"|能不能|可不可以|行不行|是不是|要不要|会不会|不是"
+    r"|能不能|可不可以|行不行|是不是|要不要|会不会|不是|不管|无论|别人|别急|不然"
 )
 _EN_NEGATION = re.compile(
     r"\b(?:not|never|can't|cannot|won't|don't|didn't|couldn't|wouldn't|unable to|no way|isn't|ain't|haven't|hasn't"
@@ -552,7 +578,7 @@ def _negated(prefix: str) -> bool:
     """Whether the words just before a phrase (same clause) negate it."""
     cleaned = _POLITE_NEGATIONS.sub(" ", prefix)
     tail_en = " ".join(cleaned.split()[-4:])
-    return bool(_EN_NEGATION.search(tail_en) or _ZH_NEGATION.search(cleaned[-3:]))
+    return bool(_EN_NEGATION.search(tail_en) or _ZH_NEGATION.search(cleaned[-6:]))
 
 
 # --------------------------------------------------------------------------- promises
@@ -573,6 +599,7 @@ _PAY_VERBS = _rules(
      r" (?:current|up to date)\b|\btake care of (?:it|this|that|the (?:balance|bill|payment|rest))\b"
      r"|\bhandle (?:it|this|that|the (?:balance|payment))\b|\bsort (?:it|this) out\b|\b(?:it|this|the (?:balance"
      r"|bill|loan|debt|account|amount|rest)) (?:will|'ll|should) be (?:paid|settled|cleared|taken care of)\b"),
+    ("en:afford", r"\b(?:afford|manage)\b(?= (?:to|[$¥0-9]|it|this|that))"),
     ("en:do-amount",
      r"\b(?:can|could|will|'ll|able to) do (?=[$¥]|[0-9]|(?:a|one|two|three|four|five|fifty|hundred) )"),
     ("en:extend",
