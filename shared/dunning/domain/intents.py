@@ -245,7 +245,7 @@ _STOP_RULES = _rules(
     ("en:cease-contact", r"\b(?:cease|end|halt) (?:all |any )?(?:further )?(?:contact|communications?)\b"
                          r"|\bcease and desist\b"),
     ("en:leave-me-alone",
-     r"\bleave (?:me|us|my (?:family|wife|husband|mom|mother)) (?:the (?:hell|fuck) )?alone\b"
+     r"\bleave (?:me|us|my (?:family|wife|husband|mom|mother))(?: [\w']+){0,4}? alone\b"
      r"|\b(?:fuck|f|piss|bugger|sod|back|buzz) off\b|\bget lost\b|(?:^|[.!?]\s*|just |please )go away\b"),
     ("en:do-not-contact",
      r"\b(?:do not|don't|never|no need to|you don't need to|no longer) (?:ever |again |\w+ )?"
@@ -279,16 +279,31 @@ _STOP_RULES = _rules(
     ("en:make-it-stop",
      r"(?<!to )\bmake (?:it|this|these|them|you|(?:the|these|your) (?:texts|calls|messages|emails)) stop\b"),
     ("zh:unsubscribe", r"退订|取消订阅|拒收|拉黑|屏蔽|黑名单|取消(?:短信|提醒|通知|推送|订阅)"),
+    # a "don't" and a way of contacting within a few characters: 别再给我发, 不要这样天天打电话, 别再 call 我
     ("zh:do-not-contact",
-     r"(?:别|不要|不用|请勿|勿|停止|甭|莫|少|不许|不准|禁止)(?:再|在)?(?:来|给我|跟我|向我|对我|往我|把)?"
-     r"(?:发(?!火|现|生|工资|票|货)|打(?!算|折|开|款|钱)|联系(?!我的?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|紧急联系人))"
-     r"|骚扰|打扰|烦|催|来电|致电|call|短信|电话|信息|消息)"),
+     r"(?:别(?!人|急|担心)|不要(?!紧)|不用(?!担心)|请勿|勿|停止|甭|莫|少|不许|不准|禁止)[^,.!?;:]{0,5}?"
+     r"(?:发(?!火|现|生|工资|票|货|愁)|打(?!算|折|开|款|钱|工)|联系|骚扰|打扰|烦|催|来电|致电|call|text|短信|电话|信息|消息)"
+     r"(?!我?的?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|领导|紧急联系人))"),
     ("zh:do-not-want",
      r"不想(?:再)?(?:收到|接到|看到|听到)|烦死|烦不烦|有完没完"
      r"|删(?:掉|除)?(?:我的?)?(?:号码|电话|手机号)|(?:号码|电话|手机号)删(?:掉|除)"
      r"|不需要(?:再)?(?:你们的|这些|这种|这样的)?(?:提醒|短信|通知|催|电话|信息)"),
     ("zh:go-away", r"(?:^|[,.!?\s])滚(?:蛋|开|吧|远点)?(?=[,.!?\s]|$)"),
 )
+
+# Any reasonable way of saying stop: a word of stopping and a way of contacting in the same sentence, in
+# any order ("I want these messages to stop", "texting me 5 times a day needs to stop", "please refrain
+# from contacting me"), unless the stopping is about a payment or a visit, or the contact is someone else's.
+_EN_CESSATION = re.compile(
+    r"\b(?:stop(?! (?:by|in|at|over|paying|payment|(?:the|my|this|that) (?:payment|plan|autopay|direct debit|debit"
+    r"|check|card|account|loan)))|stopped|quit|cease|ceased|refrain|desist|halt|enough (?:with|of|already)"
+    r"|that's enough)\b"
+)
+_EN_CONTACT = re.compile(
+    r"\b(?:text\w*|messag\w*|sms|contact\w*|call(?:s|ing|ed)?|e-?mail\w*|notifications?|reminders?|har+as+\w*"
+    r"|bother\w*|spam\w*)\b(?! (?:my|our) " + _THIRD_PARTIES + r")"
+)
+_CO_OCCURRENCE = _Rule("en:stop-words-together", Intent.STOP, _EN_CESSATION)
 
 _BEREAVEMENT_RULES = _rules(
     Intent.BEREAVEMENT,
@@ -325,6 +340,7 @@ _WRONG_NUMBER_RULES = _rules(
      r"person|who you(?:'re| are) looking for)\b"
      r"|\bno (?:one|body) (?:here )?(?:by|with|named|called|under) (?:that|this|the) name\b"
      r"|\bno (?:one|body) (?:here )?(?:named|called|by the name)\b"
+     r"|\bdon't know who [a-z]+(?: [a-z]+)? is\b"
      r"|\bdon't know (?:any|a|anyone|anybody|someone|somebody|who (?:this|that|he|she) is|this|that|the|him|her"
      r"|them|a person|no|nobody)\b(?! (?:money|loan|debt|amount|balance|company))"
      r"|\bnever heard of (?:him|her|them|this (?:person|guy|name|man|woman|lady)|that (?:person|guy|name|man"
@@ -335,7 +351,7 @@ _WRONG_NUMBER_RULES = _rules(
      r"\bwho(?:'s| is|s) (?:this|that|[a-z]+ [a-z]+)\b.*\b(?:i'm not|i am not|not me|don't know|never heard"
      r"|no one|nobody)\b"),
     ("zh:wrong-number",
-     r"打错|发错|找错|号码错|错号|认错人|不是我的(?:号|手机|电话)|新号|换号|刚办的号|号码是新|号是我新|你(?:们)?找谁"
+     r"打错|发错|找错|号码错|错号|认错人|不是(?:我|他|她|[\u4e00-\u9fff]{2,3})的(?:号|手机|电话)|新号|换号|刚办的号|号码是新|号是我新|你(?:们)?找谁"
      r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主|号码?(?:是)?我?刚(?:买|办|换|注册)的?|刚(?:买|办|换)的(?:号|手机)"),
     ("zh:not-that-person",
      r"不是本人|不认识(?!你们)(?:这个?人|此人|他|她|你说的|这位|[\u4e00-\u9fff]{2,3})|没有这个人|查无此人|不是这个人"
@@ -358,11 +374,16 @@ _DISPUTE_RULES = _rules(
      r"|signed|applied|opened|received)\b"
      r"|\b(?:didn't|did not) (?:take out|borrow|apply for|sign (?:up )?for|open|receive (?:the|any) (?:money|funds"
      r"|loan))\b"),
-    ("en:do-not-owe", r"\b(?:do not|don't) owe\b|\bowe (?:you )?nothing\b"),
+    ("en:do-not-owe",
+     r"\b(?:do not|don't) owe\b|\bowe (?:you )?nothing\b|\b(?:don't|do not) (?:believe|think) (?:that )?i owe\b"
+     r"|\b(?:higher|more|larger|bigger) than (?:what )?i (?:borrowed|owe|took out|agreed)\b"
+     r"|\bwhy is (?:the|my|this) (?:amount|balance|bill|total|interest) (?:so )?(?:high|higher|different|wrong)\b"),
     ("en:fraud", r"\bfraud\w*|\bidentity theft\b|\bstolen identity\b|\bscam\w*"),
     ("en:proof",
-     r"\b(?:send|show|give|mail|provide|email) (?:me|us) (?:\w+ )?(?:proof|evidence|validation|verification"
+     r"(?<!i'll )(?<!i can )(?<!i will )(?<!let me )"
+     r"\b(?:send|show|give|mail|provide|email)(?: me| us)? (?:\w+ )?(?:proof|evidence|validation|verification"
      r"|documentation|documents|paperwork|contract|agreement|signed|itemi\w+|breakdown|copy)"
+     r"(?! of (?:payment|my payment|paying|purchase))"
      r"|\b(?:need|want|request|requesting|demand|see|where(?:'s| is)(?: the)?) (?:some |the |a |any |written )?"
      r"(?:proof|evidence|validation|verification|documentation|contract|copy of the (?:contract|agreement))\b"
      r"|\bprove (?:it|this|that|i owe)\b|\bvalidat\w*|\bverif(?:y|ication) (?:of )?(?:the |this |that )?debt\b"
@@ -379,7 +400,7 @@ _DISPUTE_RULES = _rules(
      r"(?:这|那|这里|平台)?借|不欠|没欠|我没有(?:贷款|借款|借钱)|不认(?:账|这笔)|什么时候借的|我哪(?:有|里)借"),
     ("zh:dispute",
      r"异议|(?:金额|数目|数额|账单|利息|罚息)(?:不对|错了?|有误|有问题|太高|不合理)|欺诈|盗用|冒用|被盗|诈骗|骗子|骗人"
-     r"|莫名其妙|高利贷|砍头息|套路贷|核实(?:一下)?(?:这笔|借款|欠款|债务|金额)|凭什么(?:要我|让我|我要)还"),
+     r"|莫名其妙|高利贷|砍头息|套路贷|(?:利息|金额|费用|罚息|账单|收费)[^,.!?]{0,6}?(?:太高|这么高|不合理|算错|多收)|核实(?:一下)?(?:这笔|借款|欠款|债务|金额)|凭什么(?:要我|让我|我要)还"),
     ("zh:proof",
      r"借款合同|(?:发|给|拿出?|出示|寄|提供)(?:给)?(?:我)?(?:看看?)?(?:一下)?(?:借款)?(?:合同|凭证|证据|证明|借条|明细|流水)"
      r"|(?:合同|凭证|证据|借条)(?:呢|在哪|发我|拿出来)|证明(?:一下)?是我借的"),
@@ -400,7 +421,9 @@ _COMPLAINT_RULES = _rules(
      r"|\b(?:call|contact|text)(?:ing|ed|s)? (?:my|our) " + _THIRD_PARTIES),
     ("en:dissatisfied",
      r"\bunprofessional\b|\brude\b|\bdisgust\w*|\bunacceptable\b|\bridiculous\b|\bhow dare you\b"
-     r"|\b(?:manager|supervisor)\b|\bterrible (?:service|company)\b|\bworst (?:company|service)\b"),
+     r"|\b(?:manager|supervisor)\b|\bterrible (?:service|company)\b|\bworst (?:company|service)\b"
+     r"|\b(?:unhappy|not happy|dissatisfied|upset|disappointed) (?:with|about) (?:how|the way|your|the service"
+     r"|the treatment)\b|\bhow i(?:'ve| have)? been treated\b"),
     ("zh:complain",
      r"(?:找|叫|跟|和|让)(?:你们)?(?:的)?(?:经理|领导|主管|负责人|上级)|投诉|举报|12378|12315|银保监|银监|金融监管|监管(?:局|部门|机构)|人民银行|央行|消协|消费者协会|315|黑猫|工信部"),
     ("zh:legal-threat", r"报警|派出所|警察|律师|我(?:要|会|就)?(?:去)?起诉|告你们|法院见"),
@@ -431,7 +454,8 @@ _HARDSHIP_RULES = _rules(
      r"|\bbroke my (?:leg|arm|back|hip|ankle)\b|\bhospice\b|\bdying\b", "circumstance"),
     ("en:family",
      r"\bdivorc\w*|\bseparat(?:ed|ion)\b|\bsingle (?:mom|mother|dad|parent)\b|\bchild support\b|\bnew baby\b"
-     r"|\bcaring for\b|\bcaregiver\b|\bhad (?:a|the) baby\b|\bcar (?:broke down|repairs?|accident)\b"
+     r"|\bcaring for\b|\bcaregiver\b|\b(?:husband|wife|partner|spouse) (?:left|walked out)\b"
+     r"|\braising (?:[\w']+ ){0,2}(?:kids|children|child) (?:alone|on my own|by myself)\b|\bhad (?:a|the) baby\b|\bcar (?:broke down|repairs?|accident)\b"
      r"|\bunexpected (?:bills|expenses|costs)\b", "circumstance"),
     ("en:money-tight",
      r"\bmoney(?:'s| is| has been| was) (?:really |very |super |so |a bit |pretty |kinda )?(?:tight|short|tough"
@@ -495,7 +519,8 @@ _PAID_RULES = _rules(
      r"|yesterday|today|last|on|via|through|with|by|\$)\b"
      r"|\b(?:it's|it is|its|has been|been|was|is|all) (?:already )?(?:paid|settled|taken care of|cleared)\b"),
     ("en:payment-made",
-     r"\b(?:made|sent|submitted|mailed|did) (?:a |the |my |that |this |your |full |an )?(?:payment|transfer"
+     r"\b(?:dropped off|deposited|brought in|left) (?:a |the |my )?(?:check|cheque|payment|cash|money)\b"
+     r"|\b(?:made|sent|submitted|mailed|did) (?:a |the |my |that |this |your |full |an )?(?:payment|transfer"
      r"|check|cheque|money order|wire)\b|\bpayment (?:was |has been |is |already |went )?(?:made|sent|done"
      r"|submitted|complete\w*|through|processed|posted)\b|\b(?:check|cheque|money order) (?:is |was )?in the mail\b"
      r"|\b(?:sent|transferred|wired) (?:you |u )?(?:the |my )?(?:money|payment|funds|it)\b"
@@ -504,7 +529,7 @@ _PAID_RULES = _rules(
     ("zh:paid",
      r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了|已经?(?:打|转|汇|存|交|付|还)(?:到|给|进|过去|入)|已经?\s*paid\b|还了|还清了|还完了|付了|付过了|还过了|转账了"
      r"|转过去了|转了|打过去了|打了款|已打款|交了|缴了|结清了|都还了|早还了|刚还|刚刚还|刚付|还款成功|支付成功"
-     r"|扣款成功|扣过了|已经扣)"),
+     r"|扣款成功|扣过了|已经扣|(?:还款|支付|付款|转账|扣款)(?:已经?)?(?:成功|完成))"),
     negatable=True,
 )
 
@@ -520,7 +545,7 @@ _CALL_ME_RULES = _rules(
      r"|an? (?:agent|representative|advisor|adviser|human|person)|you|a live person)\b"
      r"|\b(?:i'd like|i want|i need|need) to (?:talk|speak)\b"),
     ("zh:call-me",
-     r"给我打(?:个|一个|一下)?电话|打(?:个)?电话给我|打我(?:的)?电话|打给我|回(?:个|我)?电话|回电|来(?:个)?电话"
+     r"给我打(?:个|一个|一下)?电话|打(?:个)?电话(?:给|跟|和)我|电话里?(?:跟|和)我说|打我(?:的)?电话|打给我|回(?:个|我)?电话|回电|来(?:个)?电话"
      r"|人工|(?:跟|和|找)(?:你们)?(?:的)?(?:人|客服|工作人员|负责人)(?:说|谈|聊|沟通)|电话(?:联系|沟通|说|谈)|打过来"
      r"|联系我|找客服"),
     negatable=True,
@@ -601,7 +626,7 @@ _PAY_VERBS = _rules(
      r"|bill|loan|debt|account|amount|rest)) (?:will|'ll|should) be (?:paid|settled|cleared|taken care of)\b"),
     ("en:afford", r"\b(?:afford|manage)\b(?= (?:to|[$¥0-9]|it|this|that))"),
     ("en:do-amount",
-     r"\b(?:can|could|will|'ll|able to) do (?=[$¥]|[0-9]|(?:a|one|two|three|four|five|fifty|hundred) )"),
+     r"\b(?:can|could|will|'ll|able to)(?: we| i)? do (?=[$¥]|[0-9]|(?:a|one|two|three|four|five|fifty|hundred) )"),
     ("en:extend",
      r"\b(?:give|gimme|allow|grant) (?:me |us )?(?:until|to|time until|an extension (?:until|to))\b"
      r"|\bwait (?:until|for me until|to)\b|\bhold off (?:until|on)\b|\bextension (?:until|to)\b"
@@ -628,6 +653,7 @@ _PAST_OR_OBLIGATION = re.compile(
     r"\b(?:was|were) (?:supposed|going|meant|planning) to\b|\b(?:tried|forgot|meant) to\b"
     r"|\b(?:do|did|does|must|should|have) i (?:have|need|got) to\b|\bwhen (?:do|should|must|is|was|will)\b"
     r"|\b(?:is|was) (?:it|this|that|the payment|my payment|payment) due\b|\bdue (?:on|by|date)\b|\bdo i owe\b"
+    r"|\bwhat (?:happens|would happen|will happen)\b|\bif i (?:don't|do not|can't|cannot|miss)\b"
     r"|(?:要|需要|必须|得)(?:在)?[^,.!?]{0,8}(?:还|付)[^,.!?]{0,4}[吗么]|什么时候(?:要|需要)?还|哪天(?:要)?还"
     r"|最晚|截止|到期|应该是"
 )
@@ -729,7 +755,7 @@ def _blocked(reading: _Reading, verb_index: int, verb: _Verb, date_index: int) -
     return any(_PAST_OR_OBLIGATION.search(reading.clauses[i].text) for i in {verb_index, date_index})
 
 
-def _promise_at(reading: _Reading, mention: DateMention) -> tuple[str, bool] | None:
+def _promise_at(reading: _Reading, mention: DateMention, paid_clauses: set[int]) -> tuple[str, bool] | None:
     """The verb rule and whether it was asked, if this date is a day the customer commits to paying on."""
     index = reading.clause_of(mention.start)
     if index < 0:
@@ -738,8 +764,9 @@ def _promise_at(reading: _Reading, mention: DateMention) -> tuple[str, bool] | N
     asked = bool(_ASK.search(clause.text)) or reading.followed_by_question(index)
     governing = _governing_verb(reading, index)
     if governing is None:
-        # "haven't paid yet, but I will on Friday", "明天还不上，后天行吗", "I'll pay, but not until Friday"
-        if not _PAY_TOPIC.search(reading.text) or _PAST_OR_OBLIGATION.search(clause.text):
+        # "haven't paid yet, but I will on Friday", "明天还不上，后天行吗", "I'll pay, but not until Friday";
+        # not "did you get my payment on the 10th?", which says when it was paid
+        if not _PAY_TOPIC.search(reading.text) or _PAST_OR_OBLIGATION.search(clause.text) or index in paid_clauses:
             return None
         if _HEDGE.search(_POLITE_CONDITION.sub(" ", reading.sentence_text(index))):
             return None
@@ -788,7 +815,7 @@ def _find_promise(reading: _Reading, paid_clauses: set[int]) -> _Promise | None:
     for mention in reading.dates:
         if mention.on is None:
             continue
-        found = _promise_at(reading, mention)
+        found = _promise_at(reading, mention, paid_clauses)
         if found is None:
             continue
         verb_rule, asked = found
@@ -881,6 +908,13 @@ def _findings(reading: _Reading, original: str) -> _Findings:
         (Intent.ACCEPT, _ACCEPT_RULES),
     ):
         findings.add(intent, _fired(reading, rules))
+    if Intent.STOP not in findings.fired:
+        for clause in reading.clauses:
+            sentence = reading.sentence_text(reading.clauses.index(clause))
+            cue = _EN_CESSATION.search(sentence)
+            if cue is not None and _EN_CONTACT.search(sentence):
+                findings.add(Intent.STOP, [_Fired(_CO_OCCURRENCE, clause.start, clause.end)])
+                break
     if Intent.WRONG_NUMBER not in findings.fired and _CAPITALISED_NAME.search(original):
         # "I'm not Maria": a name the sender says is not theirs
         name_rule = _Rule("en:not-that-name", Intent.WRONG_NUMBER, _CAPITALISED_NAME)
