@@ -154,7 +154,8 @@ _YES_WORDS = frozenset({"yes", "y", "yeah", "yea", "yep", "yup", "ya", "yah", "y
 _ACCEPT_KEYWORDS = _YES_WORDS | frozenset(
     {"ok", "okay", "k", "kk", "okk", "okie", "okey", "okok", "alright", "allright", "sure", "fine", "deal",
      "agree", "agreed", "iagree", "accept", "accepted", "iaccept", "soundsgood", "thatworks", "thatsfine",
-     "perfect", "great", "confirm", "confirmed", "👍", "好", "好的", "好滴", "好哒", "好吧", "可以", "可以的", "行",
+     "perfect", "great", "soundsgreat", "thatsgreat", "thatsok", "thatsokay", "noproblem", "confirm", "confirmed",
+     "👍", "好", "好的", "好滴", "好哒", "好吧", "可以", "可以的", "行",
      "行吧", "成", "没问题", "同意", "接受", "确认", "确定", "嗯", "嗯嗯", "恩", "恩恩", "ok的", "可以可以", "好好"}
 )
 
@@ -187,6 +188,7 @@ _ACCEPT_PIECES = tuple(sorted(_ACCEPT_KEYWORDS | _POLITE_WORDS, key=len, reverse
 
 def _accept_keyword(keyword: str) -> bool:
     """A whole message made only of yes-words and politeness: "yes", "yeah sure", "ok thanks", "好的没问题"."""
+    keyword = "".join(ch for ch in keyword if ch.isalnum() or ch == "👍")  # "sounds great, thanks!", "好的，谢谢"
     if not keyword or len(keyword) > 24:
         return False
     reachable = {0: False}  # position -> whether an accept word (not only politeness) was used to reach it
@@ -240,7 +242,8 @@ _STOP_RULES = _rules(
      r"\b(?:stop|quit|cease)\b(?! by| in\b| at\b| over)(?: [\w']+){0,3}? " + _CONTACT_WORDS + r"\b"
      r"(?! (?:my|our) " + _THIRD_PARTIES + r")"),
     ("en:stop-sentence",
-     r"(?:^|[.!?;:,]\s*)(?:please |just |now |ok |so )?stop(?: it| now| please| already| right now| stop)*"
+     r"(?:^|[.!?;:,]\s*)(?:please |just |now |ok |so )?(?:stop|quit it|cut it out|knock it off|enough|give it a rest)"
+     r"(?: it| now| please| already| right now| stop)*"
      r"(?=\s*[.!?;:,]|$)"),
     ("en:cease-contact", r"\b(?:cease|end|halt) (?:all |any )?(?:further )?(?:contact|communications?)\b"
                          r"|\bcease and desist\b"),
@@ -282,11 +285,13 @@ _STOP_RULES = _rules(
     # a "don't" and a way of contacting within a few characters: 别再给我发, 不要这样天天打电话, 别再 call 我
     ("zh:do-not-contact",
      r"(?:别(?!人|急|担心)|不要(?!紧)|不用(?!担心)|请勿|勿|停止|甭|莫|少|不许|不准|禁止)[^,.!?;:]{0,5}?"
-     r"(?:发(?!火|现|生|工资|票|货|愁)|打(?!算|折|开|款|钱|工)|联系|骚扰|打扰|烦|催|来电|致电|call|text|短信|电话|信息|消息)"
+     r"(?:发(?!火|现|生|工资|票|货|愁)|打(?!算|折|开|款|钱|工)|联系|骚扰|打扰|烦|催|来电|致电|call|text|短信|电话|信息"
+     r"|消息)"
      r"(?!我?的?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|领导|紧急联系人))"),
     ("zh:do-not-want",
      r"不想(?:再)?(?:收到|接到|看到|听到)|烦死|烦不烦|有完没完"
      r"|删(?:掉|除)?(?:我的?)?(?:号码|电话|手机号)|(?:号码|电话|手机号)删(?:掉|除)"
+     r"|把我(?:从[^,.!?]{0,6})?(?:删掉|删除|移除|去掉)|从(?:名单|列表)[^,.!?]{0,3}(?:删|移除|去掉)"
      r"|不需要(?:再)?(?:你们的|这些|这种|这样的)?(?:提醒|短信|通知|催|电话|信息)"),
     ("zh:go-away", r"(?:^|[,.!?\s])滚(?:蛋|开|吧|远点)?(?=[,.!?\s]|$)"),
 )
@@ -297,7 +302,8 @@ _STOP_RULES = _rules(
 _EN_CESSATION = re.compile(
     r"\b(?:stop(?! (?:by|in|at|over|paying|payment|(?:the|my|this|that) (?:payment|plan|autopay|direct debit|debit"
     r"|check|card|account|loan)))|stopped|quit|cease|ceased|refrain|desist|halt|enough (?:with|of|already)"
-    r"|that's enough)\b"
+    r"|that's enough|cut it out|knock it off|give it a rest|(?:needs?|has|have|got) to end|must end"
+    r"|(?:no longer|don't|do not) (?:wish|want) to (?:receive|get|be contacted|hear))\b"
 )
 _EN_CONTACT = re.compile(
     r"\b(?:text\w*|messag\w*|sms|contact\w*|call(?:s|ing|ed)?|e-?mail\w*|notifications?|reminders?|har+as+\w*"
@@ -351,8 +357,10 @@ _WRONG_NUMBER_RULES = _rules(
      r"\bwho(?:'s| is|s) (?:this|that|[a-z]+ [a-z]+)\b.*\b(?:i'm not|i am not|not me|don't know|never heard"
      r"|no one|nobody)\b"),
     ("zh:wrong-number",
-     r"打错|发错|找错|号码错|错号|认错人|不是(?:我|他|她|[\u4e00-\u9fff]{2,3})的(?:号|手机|电话)|新号|换号|刚办的号|号码是新|号是我新|你(?:们)?找谁"
-     r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主|号码?(?:是)?我?刚(?:买|办|换|注册)的?|刚(?:买|办|换)的(?:号|手机)"),
+     r"打错|发错|找错|号码错|错号|认错人|不是(?:我|他|她|[\u4e00-\u9fff]{2,3})的(?:号|手机|电话)|新号|换号|刚办的号"
+     r"|号码是新|号是我新|你(?:们)?找谁"
+     r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主|号码?(?:是)?我?刚(?:买|办|换|注册)的?|刚(?:买|办|换)的(?:号"
+     r"|手机)"),
     ("zh:not-that-person",
      r"不是本人|不认识(?!你们)(?:这个?人|此人|他|她|你说的|这位|[\u4e00-\u9fff]{2,3})|没有这个人|查无此人|不是这个人"
      r"|我不叫|我不是(?!很|不|故意|说|在|要|想|没|已|本来|那种|骗子|赖|你们|老赖|这个意思|借款人)"
@@ -370,7 +378,8 @@ _DISPUTE_RULES = _rules(
      r"\b(?:wrong|incorrect|inaccurate) (?:amount|balance|figure|total|charge)|\b(?:amount|balance|total) (?:is )?"
      r"(?:wrong|incorrect|not right)\b|\bovercharg\w*|\bdouble charged\b"),
     ("en:never-borrowed",
-     r"\bnever (?:borrowed|took (?:out )?(?:a |this |the |any |that |no )?loan|had (?:a|an|this|any) (?:loan|account)"
+     r"\b(?:have not|haven't|didn't|did not) borrow(?:ed)?\b|\bnever (?:borrowed|took (?:out )?(?:a |this |the |any "
+     r"|that |no )?loan|had (?:a|an|this|any) (?:loan|account)"
      r"|signed|applied|opened|received)\b"
      r"|\b(?:didn't|did not) (?:take out|borrow|apply for|sign (?:up )?for|open|receive (?:the|any) (?:money|funds"
      r"|loan))\b"),
@@ -385,7 +394,8 @@ _DISPUTE_RULES = _rules(
      r"|documentation|documents|paperwork|contract|agreement|signed|itemi\w+|breakdown|copy)"
      r"(?! of (?:payment|my payment|paying|purchase))"
      r"|\b(?:need|want|request|requesting|demand|see|where(?:'s| is)(?: the)?) (?:some |the |a |any |written )?"
-     r"(?:proof|evidence|validation|verification|documentation|contract|copy of the (?:contract|agreement))\b"
+     r"(?:original |signed |actual |loan )?(?:proof|evidence|validation|verification|documentation|contract"
+     r"|copy of the (?:contract|agreement))\b"
      r"|\bprove (?:it|this|that|i owe)\b|\bvalidat\w*|\bverif(?:y|ication) (?:of )?(?:the |this |that )?debt\b"
      r"|\bdebt (?:validation|verification)\b|\boriginal creditor\b"),
     ("en:do-not-recognise",
@@ -396,14 +406,18 @@ _DISPUTE_RULES = _rules(
      r"|looks?) (?:wrong|incorrect|not right|inaccurate|off)\b|\bno idea what this is\b|\bnot the (?:right|correct) "
      r"(?:amount|balance)\b"),
     ("zh:not-mine",
-     r"不是我借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借|没(?:有)?在你们"
+     r"不是我借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借"
+     r"|没(?:有)?在你们"
      r"(?:这|那|这里|平台)?借|不欠|没欠|我没有(?:贷款|借款|借钱)|不认(?:账|这笔)|什么时候借的|我哪(?:有|里)借"),
     ("zh:dispute",
-     r"异议|(?:金额|数目|数额|账单|利息|罚息)(?:不对|错了?|有误|有问题|太高|不合理)|欺诈|盗用|冒用|被盗|诈骗|骗子|骗人"
-     r"|莫名其妙|高利贷|砍头息|套路贷|(?:利息|金额|费用|罚息|账单|收费)[^,.!?]{0,6}?(?:太高|这么高|不合理|算错|多收)|核实(?:一下)?(?:这笔|借款|欠款|债务|金额)|凭什么(?:要我|让我|我要)还"),
+     r"异议|(?:金额|数目|数额|账单|利息|罚息)(?:不对|错了?|有误|有问题|太高|不合理)|没(?:有)?(?:申请|办|签)过"
+     r"|不是我(?:办|申请|签)的|欺诈|盗用|冒用|被盗|诈骗|骗子|骗人"
+     r"|莫名其妙|高利贷|砍头息|套路贷|(?:利息|金额|费用|罚息|账单|收费)[^,.!?]{0,6}?(?:太高|这么高|不合理|算错|多收)"
+     r"|核实(?:一下)?(?:这笔|借款|欠款|债务|金额)|凭什么(?:要我|让我|我要)还"),
     ("zh:proof",
-     r"借款合同|(?:发|给|拿出?|出示|寄|提供)(?:给)?(?:我)?(?:看看?)?(?:一下)?(?:借款)?(?:合同|凭证|证据|证明|借条|明细|流水)"
-     r"|(?:合同|凭证|证据|借条)(?:呢|在哪|发我|拿出来)|证明(?:一下)?是我借的"),
+     r"借款合同|(?:发|给|拿出?|出示|寄|提供)(?:给)?(?:我)?(?:看看?)?(?:一下)?(?:借款)?(?:合同|凭证|证据|证明|借条|明细"
+     r"|流水)"
+     r"|(?:合同|凭证|证据|借条)(?:呢|在哪|发我|拿出来)|证明(?:一下)?是我借的|(?:有|拿)什么证据"),
     weak=("en:fraud",),
 )
 
@@ -425,10 +439,12 @@ _COMPLAINT_RULES = _rules(
      r"|\b(?:unhappy|not happy|dissatisfied|upset|disappointed) (?:with|about) (?:how|the way|your|the service"
      r"|the treatment)\b|\bhow i(?:'ve| have)? been treated\b"),
     ("zh:complain",
-     r"(?:找|叫|跟|和|让)(?:你们)?(?:的)?(?:经理|领导|主管|负责人|上级)|投诉|举报|12378|12315|银保监|银监|金融监管|监管(?:局|部门|机构)|人民银行|央行|消协|消费者协会|315|黑猫|工信部"),
+     r"(?:找|叫|跟|和|让)(?:你们)?(?:的)?(?:经理|领导|主管|负责人|上级)|投诉|举报|12378|12315|银保监|银监|金融监管"
+     r"|监管(?:局|部门|机构)|人民银行|央行|消协|消费者协会|315|黑猫|工信部"),
     ("zh:legal-threat", r"报警|派出所|警察|律师|我(?:要|会|就)?(?:去)?起诉|告你们|法院见"),
     ("zh:harassment",
-     r"骚扰|暴力催收|违法|犯法|违规|曝光|媒体|记者|态度(?:太|很|非常)?(?:差|恶劣)|威胁|恐吓|爆通讯录|侮辱|辱骂|骂人"
+     r"骚扰|暴力催收|违法|犯法|违规|太过分|过分了|曝光|媒体|记者|态度(?:太|很|非常)?(?:差|恶劣)|威胁|恐吓|爆通讯录|侮辱"
+     r"|辱骂|骂人"
      r"|联系(?:我的?)?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|领导|紧急联系人)"
      r"|打(?:给|到)?我(?:的)?(?:家人|父母|单位|公司|领导|同事)"),
 )
@@ -455,7 +471,8 @@ _HARDSHIP_RULES = _rules(
     ("en:family",
      r"\bdivorc\w*|\bseparat(?:ed|ion)\b|\bsingle (?:mom|mother|dad|parent)\b|\bchild support\b|\bnew baby\b"
      r"|\bcaring for\b|\bcaregiver\b|\b(?:husband|wife|partner|spouse) (?:left|walked out)\b"
-     r"|\braising (?:[\w']+ ){0,2}(?:kids|children|child) (?:alone|on my own|by myself)\b|\bhad (?:a|the) baby\b|\bcar (?:broke down|repairs?|accident)\b"
+     r"|\braising (?:[\w']+ ){0,2}(?:kids|children|child) (?:alone|on my own|by myself)\b|\bhad (?:a|the) baby\b"
+     r"|\bcar (?:broke down|repairs?|accident)\b"
      r"|\bunexpected (?:bills|expenses|costs)\b", "circumstance"),
     ("en:money-tight",
      r"\bmoney(?:'s| is| has been| was) (?:really |very |super |so |a bit |pretty |kinda )?(?:tight|short|tough"
@@ -464,6 +481,7 @@ _HARDSHIP_RULES = _rules(
      r"|enough )?(?:money|funds|cash)\b|\bstruggl\w*|\bhardship\b|\bhard times?\b|\btough (?:time|times|month"
      r"|spot|situation)\b|\brough (?:time|patch|month)\b"
      r"|\bbehind (?:on|with) (?:\w+ ){0,2}?(?:bills|rent|mortgage|everything|payments)\b"
+     r"|\b(?:don't|do not) have (?:any |an? |enough )?(?:income|job|work)\b|\bno (?:income|job)\b"
      r"|\bpaycheck to paycheck\b|\bfixed income\b|\bevict\w*|\bhomeless\b|\bbills (?:are )?piling up\b"
      r"|\bfinancial(?:ly)? (?:difficult\w*|trouble|problems|issues|struggl\w*|hardship|situation)\b|\bbankrupt\w*"
      r"|\bthings are (?:really |very |so |pretty )?(?:hard|tough|difficult|bad)\b|\bnot enough (?:money|income)\b"
@@ -490,19 +508,25 @@ _HARDSHIP_RULES = _rules(
      r"|\bdefer\w*|\bpostpone\w*|\bpush (?:it|the (?:payment|due date)) back\b|\b(?:a )?grace period\b",
      "extension"),
     ("zh:circumstance",
-     r"失业|下岗|被裁|裁员|没(?:了)?工作|没有工作|工作(?:丢了|没了)|丢了工作|找不到工作|被开除|辞退|公司(?:倒闭|破产|关门"
+     r"失业|下岗|被裁|裁员|没(?:了)?工作|没有工作|工作(?:丢了|没了)|丢了工作|找不到工作|被开除|辞退|公司(?:倒闭|破产"
+     r"|关门"
      r"|裁员)|生意(?:失败|不好|亏)|破产|生病|病了|住院|手术|开刀|看病|医药费|医疗费|治疗|化疗|癌|车祸|受伤|骨折|怀孕"
-     r"|生孩子|坐月子|离婚|离异|手头[^,.!?]{0,4}(?:紧|不宽裕|不方便|拮据)|周转不(?:过来|开|灵)|资金(?:紧张|困难|周转)"
-     r"|经济(?:困难|紧张|压力|状况不好)|收入(?:不稳定|减少|下降|少了|没了|低)|困难|没钱|没有钱|钱不够|不够钱|缺钱|工资[^,.!?]{0,6}(?:拖欠|没发|拖着|拖了|被扣|发不出|降了"
-     r"|减了)|没发工资|压力(?:太|很|好)?大|家里出(?:了)?事|疫情|天灾|水灾|火灾|负债", "circumstance"),
+     r"|生孩子|坐月子|离婚|离异|家里(?:有|出)了?(?:点|些)?事|一分钱都没|身无分文|老板跑路|手头[^,.!?]{0,4}(?:紧|不宽裕"
+     r"|不方便|拮据)|周转不(?:过来|开|灵)|资金(?:紧张|困难|周转)"
+     r"|经济(?:困难|紧张|压力|状况不好)|收入(?:不稳定|减少|下降|少了|没了|低)|困难|没钱|没有钱|钱不够|不够钱|缺钱"
+     r"|工资[^,.!?]{0,6}(?:拖欠|没发|拖着|拖了|被扣|发不出|降了"
+     r"|减了|没拿到|没到账|没下来)|没发工资|压力(?:太|很|好)?大|家里出(?:了)?事|疫情|天灾|水灾|火灾"
+     r"|负债", "circumstance"),
     ("zh:cannot-pay",
      r"还不起|还不上|还不了|付不起|付不了|交不起|交不上|拿不出|凑不(?:齐|够|出)|没能力还|无力(?:偿还|还款)|没办法还"
      r"|还不完|没法还|没有?能力还|无力还", "inability"),
     ("zh:plan",
-     r"分期|分(?:[0-9一二两三四五六七八九十几]+)(?:期|次|个月)|分开还|分批|少还(?:一)?点|先还(?:一半|一部分|部分|一点|点)|部分还款"
+     r"分期|分(?:[0-9一二两三四五六七八九十几]+)(?:期|次|个月)|分开还|分批|少还(?:一)?点|先还(?:一半|一部分|部分|一点"
+     r"|点)|部分还款"
      r"|最低还款|减免|协商|商量|减息|免息|还一部分|每个?月还|只还本金|停息|挂账|免除利息|减少利息", "plan"),
     ("zh:extension",
-     r"宽限|延期|延迟|推迟|缓(?:几|一|两)?(?:天|日|周|个月)|晚(?:几|一|两)(?:天|日)|再等(?:几|一|两)?(?:天|日)"
+     r"宽限|延期|延迟|推迟|缓(?:几|一|两)?(?:天|日|周|个月)|缓(?:一缓|缓|到|些|一下|一段)|晚(?:点|些|一点)还|晚(?:几|一"
+     r"|两)(?:天|日)|再等(?:几|一|两)?(?:天|日)"
      r"|多给(?:我)?(?:几|点|一些)?(?:天|时间)|给(?:我)?(?:点|些|几天)时间|过(?:几|两)天再|延后|展期", "extension"),
 )
 
@@ -527,7 +551,8 @@ _PAID_RULES = _rules(
      r"|\bconfirmation (?:number|code)\b|\b(?:did you|didn't you|you should have|have you) (?:get|got|receive"
      r"|received) (?:my|the) (?:payment|money|check)\b|\bautopay\b"),
     ("zh:paid",
-     r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了|已经?(?:打|转|汇|存|交|付|还)(?:到|给|进|过去|入)|已经?\s*paid\b|还了|还清了|还完了|付了|付过了|还过了|转账了"
+     r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了"
+     r"|已经?(?:打|转|汇|存|交|付|还)(?:到|给|进|过去|入)|已经?\s*paid\b|还了|还清了|还完了|付了|付过了|还过了|转账了"
      r"|转过去了|转了|打过去了|打了款|已打款|交了|缴了|结清了|都还了|早还了|刚还|刚刚还|刚付|还款成功|支付成功"
      r"|扣款成功|扣过了|已经扣|(?:还款|支付|付款|转账|扣款)(?:已经?)?(?:成功|完成))"),
     negatable=True,
@@ -545,22 +570,25 @@ _CALL_ME_RULES = _rules(
      r"|an? (?:agent|representative|advisor|adviser|human|person)|you|a live person)\b"
      r"|\b(?:i'd like|i want|i need|need) to (?:talk|speak)\b"),
     ("zh:call-me",
-     r"给我打(?:个|一个|一下)?电话|打(?:个)?电话(?:给|跟|和)我|电话里?(?:跟|和)我说|打我(?:的)?电话|打给我|回(?:个|我)?电话|回电|来(?:个)?电话"
+     r"给我打(?:个|一个|一下)?电话|打(?:个)?电话(?:给|跟|和)我|电话里?(?:跟|和)我说|打我(?:的)?电话|打给我|回(?:个"
+     r"|我)?电话|回电|来(?:个)?电话"
      r"|人工|(?:跟|和|找)(?:你们)?(?:的)?(?:人|客服|工作人员|负责人)(?:说|谈|聊|沟通)|电话(?:联系|沟通|说|谈)|打过来"
-     r"|联系我|找客服"),
+     r"|联系我|找客服|(?:和|跟|与)(?:你们的?)?(?:客服|人工|工作人员|人)(?:通话|通电话|说话|联系)"),
     negatable=True,
 )
 
 _HELP_RULES = _rules(
     Intent.HELP,
     ("en:who-are-you",
-     r"\bwho (?:is this|are you|is this from|sent this|r you)\b|\bwhat (?:is|'s) this(?: about| regarding| for)?"
+     r"\bwho (?:is this|are you|is this from|sent this|r you)\b|\bwhat(?: is|'s) this(?: about| regarding| for)?"
      r"(?=\s*$|\s*[?.!])|\bwhat company\b|\bwhat is this (?:message|text) about\b"),
     ("en:how-to-pay",
      r"\bhow (?:do|can|should) i (?:pay|make (?:a )?payment|log ?in|access)\b|\bwhere (?:do|can) i pay\b"
      r"|\bcan i pay (?:online|by card|with (?:a )?card|over the phone|through|on the app|on your website|by phone)\b"
      r"|\bpayment (?:link|options|methods)\b|\b(?:send|text|email|give) me (?:the|a|your) (?:payment )?link\b"
-     r"|\bwhat(?:'s| is) (?:the|your) (?:phone|number|address|website|link)\b"),
+     r"|\bwhat(?:'s| is) (?:the|your) (?:phone|number|address|website|link)\b|\b(?:a |the )?number (?:i"
+     r"|to) (?:can )?call"
+     r"\b|\bwhat number (?:do|can|should) i call\b"),
     ("zh:who-are-you",
      r"你们是(?:谁|哪|什么|干什么)|你是谁|哪里的|什么平台|哪个平台|什么公司|客服电话|电话多少|热线"
      r"|这是什么(?:短信|信息|消息|意思)?(?:[?]|$)|什么意思|有什么事"),
@@ -580,7 +608,7 @@ _ACCEPT_RULES = _rules(
     ("en:accept",
      r"\bi (?:accept|agree)\b|\b(?:accept|agree to|sign me up for|go with|i'll take|i will take) (?:the |this |that "
      r"|your |a )?(?:[\w-]+ ){0,3}?(?:plan|offer|arrangement|option|deal)\b|\bsounds good\b|\bthat works\b"
-     r"|\blet's do (?:it|that)\b"),
+     r"|\blet's do (?:it|that)\b|\b(?:please )?(?:set it up|go ahead)\b"),
     ("zh:accept", r"同意|接受|就这么办|按这个来|就按(?:这个|你们说的)|就这样吧?$|就这么定"),
     negatable=True,
 )
@@ -633,7 +661,8 @@ _PAY_VERBS = _rules(
      r"|\b(?:push|move) (?:it|the payment|the due date|my payment) (?:back )?to\b"),
     ("zh:pay",
      r"还(?=可以吗|行吗|行不行|可不可以|好吗|可以不|可以么|行么|ok)"
-     r"|(?<![已经没未不])(?:还款|还钱|还清|还上|还掉|还给|还完|付款|付清|支付|转账|转给|转过去|打款|打钱|打过去|打给你们"
+     r"|(?<![已经没未不])(?:还款|还钱|还清|还上|还掉|还给|还完|付款|付清|支付|转账|转给|转过去|打款|打钱|打过去"
+     r"|打给你们"
      r"|汇款|缴|交钱|交上|补上|补交|结清|处理|搞定|凑齐|凑够|筹到)"
      r"|(?<![已经没未不])还(?![了过没是有不在会要得行好可能以早很挺差剩欠需想])"
      r"|(?<![已经没未不])付(?![了过不出])|转(?=[0-9一二两三四五六七八九]|钱|款)"),
@@ -658,9 +687,15 @@ _PAST_OR_OBLIGATION = re.compile(
     r"|最晚|截止|到期|应该是"
 )
 _ASK = re.compile(
-    r"\b(?:can|could|may) (?:i|we)\b|\bis it (?:ok|okay|alright|possible|fine)\b|\bwould (?:it|that) (?:be )?"
+    r"\b(?:can|could|may) (?:i|we)\b|\b(?:how|what) about\b|\bis it (?:ok|okay|alright|possible|fine)\b|\bwould (?:it"
+    r"|that) (?:be )?"
     r"(?:ok|okay|fine|alright|work)\b|\b(?:does|would) that work\b|\b(?:ok|okay|alright)$|\bcan you (?:give|wait"
     r"|let)\b|可以吗|行吗|行不行|可不可以|能不能|能否|好吗|可以不|可以么|行么|[吗么]$"
+)
+# "How about the 20th?", "Friday?", "15号可以吗": a date offered on its own, in answer to a notice about paying
+_BARE_PROPOSAL = re.compile(
+    r"^(?:(?:how|what) about|can i do|could i do|maybe|is|would|does|ok|okay|so|then|and|or|on|by|the|works?|for you"
+    r"|good|fine|alright|that|be|ok\?|可以吗|行吗|行不行|可不可以|好吗|可以不|可以么|行么|怎么样|如何|呢|吧|[\s?])*$"
 )
 _UNTIL = re.compile(r"\b(?:until|before)\b|才|等到")
 _NOT_UNTIL = re.compile(r"\bnot (?:until|before)\b")
@@ -766,7 +801,10 @@ def _promise_at(reading: _Reading, mention: DateMention, paid_clauses: set[int])
     if governing is None:
         # "haven't paid yet, but I will on Friday", "明天还不上，后天行吗", "I'll pay, but not until Friday";
         # not "did you get my payment on the 10th?", which says when it was paid
-        if not _PAY_TOPIC.search(reading.text) or _PAST_OR_OBLIGATION.search(clause.text) or index in paid_clauses:
+        rest = (clause.text[: mention.start - clause.start] + " " + clause.text[mention.end - clause.start:]).strip()
+        bare_offer = asked and len(reading.clauses) == 1 and _BARE_PROPOSAL.match(rest) is not None
+        if (not (_PAY_TOPIC.search(reading.text) or bare_offer) or _PAST_OR_OBLIGATION.search(clause.text)
+                or index in paid_clauses):
             return None
         if _HEDGE.search(_POLITE_CONDITION.sub(" ", reading.sentence_text(index))):
             return None

@@ -141,7 +141,7 @@ def keyword_form(text: str) -> str:
         start += 1
     while end > start and _is_edge_noise(folded[end - 1]):
         end -= 1
-    return _KEYWORD_JOINERS.sub("", folded[start:end])
+    return _KEYWORD_JOINERS.sub("", folded[start:end]).replace("'", "").replace("\u2019", "")
 
 
 def has_cjk(text: str) -> bool:
