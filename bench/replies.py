@@ -28,8 +28,16 @@ from dunning.domain.models import parse_instant
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "fixtures" / "replies"
-DEV = CORPUS / "dev.jsonl"
-HELDOUT = CORPUS / "heldout.jsonl"
+DEV = CORPUS / "dev.jsonl"  # written first and tuned on
+
+
+def heldout_files() -> list[Path]:
+    """The held-out rounds (heldout.jsonl, heldout2.jsonl, ...), each written after the last tuning."""
+    return sorted(CORPUS.glob("heldout*.jsonl"), key=lambda p: (len(p.name), p.name))
+
+
+def corpus_files() -> list[Path]:
+    return [DEV, *heldout_files()]
 
 
 @dataclass(frozen=True)
@@ -194,15 +202,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replies", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", type=Path,
-                        help=f"corpus files (default: {DEV.name} and {HELDOUT.name}, each and together)")
+                        help="corpus files (default: each held-out round, then the whole corpus)")
     parser.add_argument("--errors", action="store_true", help="also list every reply read wrong")
     parser.add_argument("--markdown", action="store_true", help="print only the markdown tables")
     args = parser.parse_args(argv)
     if args.files:
         sections = [(", ".join(p.name for p in args.files), [r for p in args.files for r in load(p)])]
     else:
-        dev, heldout = load(DEV), load(HELDOUT) if HELDOUT.exists() else []
-        sections = [("held-out (never tuned on)", heldout), ("whole corpus", dev + heldout)]
+        sections = [(path.name, load(path)) for path in heldout_files()]
+        sections.append(("whole corpus", [r for path in corpus_files() for r in load(path)]))
     failed = False
     for title, replies in sections:
         if not replies:
