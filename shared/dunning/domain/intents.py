@@ -248,17 +248,18 @@ _STOP_RULES = _rules(
     ("en:cease-contact", r"\b(?:cease|end|halt) (?:all |any )?(?:further )?(?:contact|communications?)\b"
                          r"|\bcease and desist\b"),
     ("en:leave-me-alone",
-     r"\bleave (?:me|us|my (?:family|wife|husband|mom|mother))(?: [\w']+){0,4}? alone\b"
+     r"\bleave (?:me|us|my (?:family|wife|husband|mom|mother))(?: [\w']+){0,4}? alone\b|\bleave me be\b"
      r"|\b(?:fuck|f|piss|bugger|sod|back|buzz) off\b|\bget lost\b|(?:^|[.!?]\s*|just |please )go away\b"),
     ("en:do-not-contact",
      r"\b(?:do not|don't|never|no need to|you don't need to|no longer) (?:ever |again |\w+ )?"
-     r"(?:text|message|contact|call|email|e-mail|phone|sms|bother|harass|ring|reach out to|write to|send)\w* "
+     r"(?:text|message|contact|call|email|e-mail|phone|sms|bother|harass|ring|reach out to|write to|send)\w*"
+     r"(?: (?:or|and|&|/) (?:text|message|contact|call|email|e-mail|phone|sms)\w*)? "
      r"(?:me|us|this (?:number|phone|email|address|line)|my (?:phone|number|cell|work|job))\b"
      r"|\bdo not contact\b|\bdnc\b"),
     ("en:no-more-messages",
      r"\bno more (?:texts?|messages?|calls?|emails?|sms|contact|reminders?|notifications?|harassment)\b"
-     r"|\b(?:do not|don't) want (?:any |any more |anymore |more |these |those |your |this |the )?"
-     r"(?:texts?|messages?|calls?|emails?|sms|contact|reminders?|notifications?)\b"
+     r"|\b(?:do not|don't) want (?:[\w']+ ){0,3}?(?:texts?|messages?|calls?|emails?|sms|contact|communications?"
+     r"|reminders?|notifications?)\b"
      r"|\b(?:do not|don't) want to (?:be (?:contacted|texted|called|emailed|messaged)"
      r"|(?:get|receive|hear from) (?:any|these|your|you|more|this))"
      r"|\b(?:sick|tired|fed up) (?:of|with) (?:\w+ ){0,3}?(?:texts|messages|calls|emails|reminders)\b"
@@ -269,7 +270,8 @@ _STOP_RULES = _rules(
     ("en:unsubscribe", r"\bunsub\w*|\bsubscribe me out\b"),
     ("en:opt-out", r"\bopt(?:ing)?[ -]?(?:me )?out\b"),
     ("en:remove-me",
-     r"\bremove (?:me|my (?:number|phone|email|name|info|details))\b|\btake (?:me|my (?:number|name)) off\b"
+     r"\bremove (?:me|us|my (?:number|phone|email|name|info|details)|this (?:number|phone|email))\b|\btake (?:me"
+     r"|my (?:number|name)) off\b"
      r"|\b(?:delete|lose|forget) (?:my|this) (?:number|phone|email|contact)\b"),
     ("en:revoke-consent",
      r"\b(?:revoke|revoking|withdraw|withdrawing|rescind|cancel) (?:my |all |any )?(?:consent|permission"
@@ -337,7 +339,7 @@ _WRONG_NUMBER_RULES = _rules(
     ("en:wrong-number",
      r"\bwrong (?:number|person|phone|guy|girl|man|woman|lady|contact|people|cell|one)\b"
      r"|\byou(?:'ve| have)? (?:got )?the wrong\b"),
-    ("en:not-my-number", r"\b(?:not|isn't|is not) (?:my|the right) (?:number|phone|cell)\b"
+    ("en:not-my-number", r"\b(?:not|isn't|is not) (?:my|the right|[a-z]+'s) (?:number|phone|cell)\b"
                          r"|\bthis (?:is|was) (?:a )?new (?:number|phone)\b|\b(?:just )?got this (?:number|phone)\b"
                          r"|\bnumber (?:was |has been |got )?(?:reassigned|recycled)\b|\bmy new number\b"
      r"|\bwho(?:ever)? you(?:'re| are) looking for\b|\bthis number (?:belongs to|is) (?:me|mine)\b"),
@@ -406,7 +408,7 @@ _DISPUTE_RULES = _rules(
      r"|looks?) (?:wrong|incorrect|not right|inaccurate|off)\b|\bno idea what this is\b|\bnot the (?:right|correct) "
      r"(?:amount|balance)\b"),
     ("zh:not-mine",
-     r"不是我借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借"
+     r"不是我(?:本人)?借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借"
      r"|没(?:有)?在你们"
      r"(?:这|那|这里|平台)?借|不欠|没欠|我没有(?:贷款|借款|借钱)|不认(?:账|这笔)|什么时候借的|我哪(?:有|里)借"),
     ("zh:dispute",
@@ -505,6 +507,8 @@ _HARDSHIP_RULES = _rules(
     ("en:extension",
      r"\b(?:an )?extension\b|\b(?:more|extra|some) time\b|\bgive me (?:a|some|few|a few|a couple) (?:more )?(?:days"
      r"|weeks|time)\b|\bneed (?:a|some|a few|a couple(?: of)?|few|more|extra) (?:more )?(?:days|weeks|time)\b"
+     r"|\b(?:get|have|need|give me|allow me) (?:a |some |a few |a couple (?:of )?|few |two |2 |one |another )?"
+     r"(?:more |extra )(?:days|weeks|months|time)\b"
      r"|\bdefer\w*|\bpostpone\w*|\bpush (?:it|the (?:payment|due date)) back\b|\b(?:a )?grace period\b",
      "extension"),
     ("zh:circumstance",
@@ -544,6 +548,7 @@ _PAID_RULES = _rules(
      r"|\b(?:it's|it is|its|has been|been|was|is|all) (?:already )?(?:paid|settled|taken care of|cleared)\b"),
     ("en:payment-made",
      r"\b(?:dropped off|deposited|brought in|left) (?:a |the |my )?(?:check|cheque|payment|cash|money)\b"
+     r"|\bput (?:a |the |my )?payment (?:in|through)\b"
      r"|\b(?:made|sent|submitted|mailed|did) (?:a |the |my |that |this |your |full |an )?(?:payment|transfer"
      r"|check|cheque|money order|wire)\b|\bpayment (?:was |has been |is |already |went )?(?:made|sent|done"
      r"|submitted|complete\w*|through|processed|posted)\b|\b(?:check|cheque|money order) (?:is |was )?in the mail\b"
@@ -551,7 +556,8 @@ _PAID_RULES = _rules(
      r"|\bconfirmation (?:number|code)\b|\b(?:did you|didn't you|you should have|have you) (?:get|got|receive"
      r"|received) (?:my|the) (?:payment|money|check)\b|\bautopay\b"),
     ("zh:paid",
-     r"(?<![没未不])(?:已经?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款|还上|交钱)了"
+     r"(?<![没未不])(?:已经?(?:全部|都|全)?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款"
+     r"|还上|交钱)了"
      r"|已经?(?:打|转|汇|存|交|付|还)(?:到|给|进|过去|入)|已经?\s*paid\b|还了|还清了|还完了|付了|付过了|还过了|转账了"
      r"|转过去了|转了|打过去了|打了款|已打款|交了|缴了|结清了|都还了|早还了|刚还|刚刚还|刚付|还款成功|支付成功"
      r"|扣款成功|扣过了|已经扣|(?:还款|支付|付款|转账|扣款)(?:已经?)?(?:成功|完成))"),
@@ -670,7 +676,8 @@ _PAY_VERBS = _rules(
 )
 _AUXILIARY = re.compile(r"\b(?:will|'ll|can|could|gonna|going to|shall)\b|会|能")
 _HEDGE = re.compile(
-    r"\b(?:maybe|might|perhaps|possibly|hopefully|hope|probably|try|trying|attempt|not sure|i think|i guess"
+    r"\b(?:maybe|might|may(?! i\b| we\b)|perhaps|possibly|hopefully|hope|probably|try|trying|attempt|not sure"
+    r"|i think|i guess"
     r"|should be able|if i can|if possible|depends|depending)\b|可能|也许|或许|尽量|争取|看看|试试|试着|应该|大概|估计"
     r"|说不定|希望|要是|看情况"
 )
@@ -679,7 +686,8 @@ _POLITE_CONDITION = re.compile(
     r"|\bif you don't mind\b|如果可以的?话?|如果行的?话?"
 )
 _PAST_OR_OBLIGATION = re.compile(
-    r"\b(?:was|were) (?:supposed|going|meant|planning) to\b|\b(?:tried|forgot|meant) to\b"
+    r"\b(?:was|were) (?:supposed|going|meant|planning) to\b|\b(?:tried|forgot|meant|wanted|planned"
+    r"|intended) to (?:\w+ )?(?:pay|send|make|transfer|settle|get)\b"
     r"|\b(?:do|did|does|must|should|have) i (?:have|need|got) to\b|\bwhen (?:do|should|must|is|was|will)\b"
     r"|\b(?:is|was) (?:it|this|that|the payment|my payment|payment) due\b|\bdue (?:on|by|date)\b|\bdo i owe\b"
     r"|\bwhat (?:happens|would happen|will happen)\b|\bif i (?:don't|do not|can't|cannot|miss)\b"
@@ -960,6 +968,25 @@ def _findings(reading: _Reading, original: str) -> _Findings:
     return findings
 
 
+_PAID_ON_A_PAST_DAY = _Rule("paid-on-a-past-day", Intent.PAID, re.compile("$^"))
+
+
+def _paid_by_past_date(reading: _Reading, findings: _Findings) -> None:
+    """A pay verb tied to a past day is a claim of payment: "我上周五还的", "sent it over yesterday"."""
+    for mention in reading.dates:
+        if not mention.past:
+            continue
+        index = reading.clause_of(mention.start)
+        governing = _governing_verb(reading, index) if index >= 0 else None
+        if governing is None:
+            continue
+        verb_index, verb = governing
+        clause = reading.clauses[verb_index]
+        if not _negated(clause.text[: verb.start - clause.start]):
+            findings.add(Intent.PAID, [_Fired(_PAID_ON_A_PAST_DAY, verb.start, verb.end)])
+            return
+
+
 def _hardship_kinds(findings: _Findings) -> set[str]:
     return {f.rule.kind for f in findings.fired.get(Intent.HARDSHIP, [])}
 
@@ -995,6 +1022,8 @@ def classify(text: str, now: datetime, time_zone: str, *, locale: str | None = N
                               confidence="low")
     reading = _Reading(normalised, today, date_order(time_zone, locale))
     findings = _findings(reading, unicodedata.normalize("NFKC", text))
+    if Intent.PAID not in findings.fired:
+        _paid_by_past_date(reading, findings)
     paid = findings.fired.get(Intent.PAID, [])
     paid_clauses = {reading.clause_of(f.start) for f in paid}
     # "I made the payment this morning": the pay words inside a claim of payment promise nothing

@@ -50,7 +50,7 @@ _PATTERNS = (
 # A bare number after a pay verb is money unless what follows makes it a day, a count or a time.
 _BARE = re.compile(
     r"\s*(?:you |them |back |给?你们|给?您)?(?:the )?" + _NUMBER + _THOUSANDS
-    + r"(?!\s?(?:st|nd|rd|th|号|日|月|天|周|期|个|点|次|年|号|分|小时|%|/|-|:|am\b|pm\b|a\.m|p\.m|o'clock"
+    + r"(?!(?:st|nd|rd|th)\b|\s?(?:号|日|月|天|周|期|个|点|次|年|分|小时|%|/|-|:|am\b|pm\b|a\.m|p\.m|o'clock"
     r"|days?\b|weeks?\b|months?\b|years?\b|hours?\b|hrs?\b|mins?\b|minutes?\b|installments?\b|payments?\b"
     r"|times\b|of\b|x\b|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))"
 )

@@ -339,6 +339,10 @@ def _year_end(m: re.Match[str], today: date, text: str, order: DateOrder) -> dat
     return date(today.year, 12, 31)
 
 
+def _past(m: re.Match[str], today: date, text: str, order: DateOrder) -> date | None:
+    return None
+
+
 @dataclass(frozen=True)
 class _DateRule:
     name: str  # stable label, part of the rule id written to the ledger
@@ -423,6 +427,14 @@ _DATE_RULES: tuple[_DateRule, ...] = tuple(
          False),
         ("zh:month-part", r"(下个?|这个?|本)?月(底|末|初|上旬|中旬|下旬|中)", _resolve_zh_month_part, False),
         ("year-end", r"\b(?:the )?end of (?:the |this )?year\b|\byear[- ]end\b|年底|年末", _year_end, False),
+        # the past, so that "paid last Friday" / 上周五还的 never reads as next Friday
+        ("past",
+         r"\byesterday\b|\blast (?:night|week|weekend|month|year|monday|tuesday|wednesday|thursday|friday|saturday"
+         r"|sunday|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\b|\b(?:[0-9]+|a|an|one|two|three|four|five|six|a few|a couple"
+         r"(?: of)?) (?:days?|weeks?|months?|years?) ago\b|\bthe other day\b|\bearlier (?:today|this week)\b"
+         r"|昨天|昨晚|前天|去年|上(?:个)?(?:周|星期|礼拜)[一二三四五六日天1-7末]?"
+         r"|上个?月(?:[0-9一二三四五六七八九十]+[号日])?"
+         r"|(?:[0-9一二三四五六七八九十两几]+)(?:天|周|个星期|个月|年)(?:以前|之前|前)|刚才|刚刚", _past, False),
     )
 )
 
@@ -436,6 +448,10 @@ class DateMention:
     on: date | None
     rule: str
     immediate: bool
+
+    @property
+    def past(self) -> bool:
+        return self.rule == "past"
 
     @property
     def adverb(self) -> bool:
