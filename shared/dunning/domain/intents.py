@@ -3,7 +3,8 @@
 The reader is rules, not a model: every result names the rule that fired (``matched``, a stable id
 such as ``en:leave-me-alone`` or ``promise:zh:pay+zh:month-part``), never the customer's words, so
 the ledger can say why a case changed and a person can check it. The regular expressions are
-compiled once at import; a reply is read in well under a millisecond.
+compiled once per process, on the first reply read (``lazy_regex``: a Lambda that only imports the
+reader pays nothing); after that a reply takes under a millisecond.
 
 Text is first put into one canonical form (``reply_text.normalise``: full-width and traditional
 characters, curly apostrophes, emoji, "stooop", "tmrw", "u", "cant", "unsubcribe"), then split into
@@ -74,7 +75,6 @@ person should look as well.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -85,6 +85,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from dunning.domain.lazy_regex import LazyRegex, lazy
 from dunning.domain.models import Channel, DecimalStr
 from dunning.domain.reply_amounts import AmountMention, amount_mentions, bare_amount_at, first_amount
 from dunning.domain.reply_dates import DateMention, DateOrder, date_mentions, date_order, first_date, local_today
@@ -209,7 +210,7 @@ def _accept_keyword(keyword: str) -> bool:
 class _Rule:
     name: str  # stable id written to the ledger
     intent: Intent
-    pattern: re.Pattern[str]
+    pattern: LazyRegex
     kind: str = ""  # HARDSHIP: circumstance / inability / plan / extension
     negatable: bool = False  # a "not"/"没" just before it cancels it ("haven't paid", "don't call me")
     weak: bool = False  # a cue rather than a statement: confidence is low
@@ -222,7 +223,7 @@ def _rules(intent: Intent, *rows: tuple[str, str] | tuple[str, str, str], negata
     for row in rows:
         name, pattern = row[0], row[1]
         kind = row[2] if len(row) == 3 else ""  # type: ignore[misc]
-        out.append(_Rule(name, intent, re.compile(pattern), kind, negatable, name in weak_names))
+        out.append(_Rule(name, intent, lazy(pattern), kind, negatable, name in weak_names))
     return out
 
 
@@ -301,13 +302,13 @@ _STOP_RULES = _rules(
 # Any reasonable way of saying stop: a word of stopping and a way of contacting in the same sentence, in
 # any order ("I want these messages to stop", "texting me 5 times a day needs to stop", "please refrain
 # from contacting me"), unless the stopping is about a payment or a visit, or the contact is someone else's.
-_EN_CESSATION = re.compile(
+_EN_CESSATION = lazy(
     r"\b(?:stop(?! (?:by|in|at|over|paying|payment|(?:the|my|this|that) (?:payment|plan|autopay|direct debit|debit"
     r"|check|card|account|loan)))|stopped|quit|cease|ceased|refrain|desist|halt|enough (?:with|of|already)"
     r"|that's enough|cut it out|knock it off|give it a rest|(?:needs?|has|have|got) to end|must end"
     r"|(?:no longer|don't|do not) (?:wish|want) to (?:receive|get|be contacted|hear))\b"
 )
-_EN_CONTACT = re.compile(
+_EN_CONTACT = lazy(
     r"\b(?:text\w*|messag\w*|sms|contact\w*|call(?:s|ing|ed)?|e-?mail\w*|notifications?|reminders?|har+as+\w*"
     r"|bother\w*|spam\w*)\b(?! (?:my|our) " + _THIRD_PARTIES + r")"
 )
@@ -620,17 +621,17 @@ _ACCEPT_RULES = _rules(
 )
 
 # Phrases whose "not"/"no"/"不" is politeness, not negation.
-_POLITE_NEGATIONS = re.compile(
+_POLITE_NEGATIONS = lazy(
     r"\bno (?:problem|worries|worry)\b|\b(?:don't|do not) (?:worry|you worry)\b|\bnot a problem\b|\bno doubt\b"
     r"|不好意思|没问题|没事|不客气|不用担心|别担心|放心|不会拖|不拖|不会赖|不赖|不骗|不食言|不会忘"
     # A-not-A questions ask, they do not deny: "能不能宽限到月底", "不是已经扣款了吗"
     r"|能不能|可不可以|行不行|是不是|要不要|会不会|不是|不管|无论|别人|别急|不然"
 )
-_EN_NEGATION = re.compile(
+_EN_NEGATION = lazy(
     r"\b(?:not|never|can't|cannot|won't|don't|didn't|couldn't|wouldn't|unable to|no way|isn't|ain't|haven't|hasn't"
     r"|wasn't|aren't|shouldn't|refuse to|refusing to|neither|nor)\b|n't\b"
 )
-_ZH_NEGATION = re.compile(r"[不没别未甭勿]|无法|没法")
+_ZH_NEGATION = lazy(r"[不没别未甭勿]|无法|没法")
 
 
 def _negated(prefix: str) -> bool:
@@ -674,18 +675,18 @@ _PAY_VERBS = _rules(
      r"|(?<![已经没未不])付(?![了过不出])|转(?=[0-9一二两三四五六七八九]|钱|款)"),
     ("zh:extend", r"宽限到|延期到|延迟到|推迟到|推到|延到|缓到|拖到|等到|等我到|放到|改到"),
 )
-_AUXILIARY = re.compile(r"\b(?:will|'ll|can|could|gonna|going to|shall)\b|会|能")
-_HEDGE = re.compile(
+_AUXILIARY = lazy(r"\b(?:will|'ll|can|could|gonna|going to|shall)\b|会|能")
+_HEDGE = lazy(
     r"\b(?:maybe|might|may(?! i\b| we\b)|perhaps|possibly|hopefully|hope|probably|try|trying|attempt|not sure"
     r"|i think|i guess"
     r"|should be able|if i can|if possible|depends|depending)\b|可能|也许|或许|尽量|争取|看看|试试|试着|应该|大概|估计"
     r"|说不定|希望|要是|看情况"
 )
-_POLITE_CONDITION = re.compile(
+_POLITE_CONDITION = lazy(
     r"\bif (?:that's|that is|it's|it is|this is) (?:ok|okay|alright|fine|possible)\b|\bif that works\b"
     r"|\bif you don't mind\b|如果可以的?话?|如果行的?话?"
 )
-_PAST_OR_OBLIGATION = re.compile(
+_PAST_OR_OBLIGATION = lazy(
     r"\b(?:was|were) (?:supposed|going|meant|planning) to\b|\b(?:tried|forgot|meant|wanted|planned"
     r"|intended) to (?:\w+ )?(?:pay|send|make|transfer|settle|get)\b"
     r"|\b(?:do|did|does|must|should|have) i (?:have|need|got) to\b|\bwhen (?:do|should|must|is|was|will)\b"
@@ -694,20 +695,20 @@ _PAST_OR_OBLIGATION = re.compile(
     r"|(?:要|需要|必须|得)(?:在)?[^,.!?]{0,8}(?:还|付)[^,.!?]{0,4}[吗么]|什么时候(?:要|需要)?还|哪天(?:要)?还"
     r"|最晚|截止|到期|应该是"
 )
-_ASK = re.compile(
+_ASK = lazy(
     r"\b(?:can|could|may) (?:i|we)\b|\b(?:how|what) about\b|\bis it (?:ok|okay|alright|possible|fine)\b|\bwould (?:it"
     r"|that) (?:be )?"
     r"(?:ok|okay|fine|alright|work)\b|\b(?:does|would) that work\b|\b(?:ok|okay|alright)$|\bcan you (?:give|wait"
     r"|let)\b|可以吗|行吗|行不行|可不可以|能不能|能否|好吗|可以不|可以么|行么|[吗么]$"
 )
 # "How about the 20th?", "Friday?", "15号可以吗": a date offered on its own, in answer to a notice about paying
-_BARE_PROPOSAL = re.compile(
+_BARE_PROPOSAL = lazy(
     r"^(?:(?:how|what) about|can i do|could i do|maybe|is|would|does|ok|okay|so|then|and|or|on|by|the|works?|for you"
     r"|good|fine|alright|that|be|ok\?|可以吗|行吗|行不行|可不可以|好吗|可以不|可以么|行么|怎么样|如何|呢|吧|[\s?])*$"
 )
-_UNTIL = re.compile(r"\b(?:until|before)\b|才|等到")
-_NOT_UNTIL = re.compile(r"\bnot (?:until|before)\b")
-_PAY_TOPIC = re.compile(r"\b(?:pay\w*|paid|money|payment|balance|amount)\b|还|付|钱")
+_UNTIL = lazy(r"\b(?:until|before)\b|才|等到")
+_NOT_UNTIL = lazy(r"\bnot (?:until|before)\b")
+_PAY_TOPIC = lazy(r"\b(?:pay\w*|paid|money|payment|balance|amount)\b|还|付|钱")
 
 
 @dataclass(frozen=True)
@@ -922,11 +923,11 @@ _PRIORITY = (Intent.STOP, Intent.BEREAVEMENT, Intent.WRONG_NUMBER, Intent.DISPUT
              Intent.HARDSHIP, Intent.PROMISE, Intent.PAID, Intent.CALL_ME, Intent.HELP, Intent.START, Intent.ACCEPT)
 _NOT_THE_DEBTORS_WORD = frozenset({Intent.WRONG_NUMBER, Intent.BEREAVEMENT})
 _CHANNEL_WORDS = (
-    (Channel.SMS, re.compile(r"text|messag|sms|短信|信息|消息|发")),
-    (Channel.CALL, re.compile(r"call|phone|ring|电话|打|来电|致电")),
-    (Channel.EMAIL, re.compile(r"e-?mail|邮件|邮箱")),
+    (Channel.SMS, lazy(r"text|messag|sms|短信|信息|消息|发")),
+    (Channel.CALL, lazy(r"call|phone|ring|电话|打|来电|致电")),
+    (Channel.EMAIL, lazy(r"e-?mail|邮件|邮箱")),
 )
-_CAPITALISED_NAME = re.compile(r"\b(?:I'?m|I am|[Tt]his is) not ([A-Z][a-z]+)\b(?! (?:able|sure|going))")
+_CAPITALISED_NAME = lazy(r"\b(?:I'?m|I am|[Tt]his is) not ([A-Z][a-z]+)\b(?! (?:able|sure|going))")
 
 
 def _stop_channels(reading: _Reading, stops: list[_Fired]) -> tuple[Channel, ...]:
@@ -968,7 +969,7 @@ def _findings(reading: _Reading, original: str) -> _Findings:
     return findings
 
 
-_PAID_ON_A_PAST_DAY = _Rule("paid-on-a-past-day", Intent.PAID, re.compile("$^"))
+_PAID_ON_A_PAST_DAY = _Rule("paid-on-a-past-day", Intent.PAID, lazy("$^"))
 
 
 def _paid_by_past_date(reading: _Reading, findings: _Findings) -> None:

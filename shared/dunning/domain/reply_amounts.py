@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from dunning.domain.lazy_regex import lazy
+
 _NUMBER = r"([0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]+(?:\.[0-9]{1,2})?)(?![0-9]|[.,][0-9])"
 _THOUSANDS = r"(k|千|万)?"
 _UNITS = r"(?:dollars?\b|bucks\b|usd\b|rmb\b|cny\b|元|块钱?|人民币|刀)"
@@ -39,16 +41,16 @@ _EN_NUMBERS = {
 _EN_WORD = r"(?:" + "|".join(sorted(_EN_NUMBERS, key=len, reverse=True)) + r"|hundred|thousand)"
 
 _PATTERNS = (
-    ("sign", re.compile(r"(?:[$¥€£]|\bus\$|\busd|\brmb|\bcny)\s?" + _NUMBER + _THOUSANDS)),
-    ("unit", re.compile(r"(?<![0-9.,$¥])" + _NUMBER + r" ?" + _THOUSANDS + r" ?" + _UNITS)),
-    ("words", re.compile(r"\b(" + _EN_WORD + r"(?:[\s-]+(?:and[\s-]+)?" + _EN_WORD + r")*) (?:dollars?|bucks)\b")),
-    ("zh-numeral", re.compile(
+    ("sign", lazy(r"(?:[$¥€£]|\bus\$|\busd|\brmb|\bcny)\s?" + _NUMBER + _THOUSANDS)),
+    ("unit", lazy(r"(?<![0-9.,$¥])" + _NUMBER + r" ?" + _THOUSANDS + r" ?" + _UNITS)),
+    ("words", lazy(r"\b(" + _EN_WORD + r"(?:[\s-]+(?:and[\s-]+)?" + _EN_WORD + r")*) (?:dollars?|bucks)\b")),
+    ("zh-numeral", lazy(
         r"(?<![0-9零〇一二两三四五六七八九十百千万])"
         r"((?:[0-9]+(?:\.[0-9]+)?|[一二两三四五六七八九])[零〇一二两三四五六七八九十百千万0-9]*)"
         r"(?:" + _UNITS + r")?")),
 )
 # A bare number after a pay verb is money unless what follows makes it a day, a count or a time.
-_BARE = re.compile(
+_BARE = lazy(
     r"\s*(?:you |them |back |给?你们|给?您)?(?:the )?" + _NUMBER + _THOUSANDS
     + r"(?!(?:st|nd|rd|th)\b|\s?(?:号|日|月|天|周|期|个|点|次|年|分|小时|%|/|-|:|am\b|pm\b|a\.m|p\.m|o'clock"
     r"|days?\b|weeks?\b|months?\b|years?\b|hours?\b|hrs?\b|mins?\b|minutes?\b|installments?\b|payments?\b"

@@ -56,6 +56,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dunning.domain.lazy_regex import LazyRegex, lazy
 from dunning.domain.models import to_utc
 
 DateOrder = Literal["month-first", "day-first"]
@@ -76,7 +77,7 @@ _WEEKDAY = (r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|we
             r"|(?<=on |by |xt |is |ng |il )(?:mon|sat|sun))")
 _ZH_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6,
                 "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
-_TODAY_WORDS = re.compile(r"\b(?:today|tonight)\b|今天|今日|今晚")
+_TODAY_WORDS = lazy(r"\b(?:today|tonight)\b|今天|今日|今晚")
 _MAX_DAYS_AHEAD = 3660  # "in 99999 days" is not a promise
 
 # Where "12/10" is 10 December. Everywhere else writes the day first.
@@ -346,13 +347,13 @@ def _past(m: re.Match[str], today: date, text: str, order: DateOrder) -> date | 
 @dataclass(frozen=True)
 class _DateRule:
     name: str  # stable label, part of the rule id written to the ledger
-    pattern: re.Pattern[str]
+    pattern: LazyRegex
     resolve: _Resolver
     immediate: bool = False  # "now"/"today": a pay-now date, not a reschedule
 
 
 _DATE_RULES: tuple[_DateRule, ...] = tuple(
-    _DateRule(name, re.compile(pattern), resolve, immediate)
+    _DateRule(name, lazy(pattern), resolve, immediate)
     for name, pattern, resolve, immediate in (
         ("iso", r"(?<![0-9])([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?![0-9])", _resolve_iso, False),
         ("zh:year-month-day", r"([0-9]{4})年(" + _CN_NUMBER + r")月(" + _CN_NUMBER + r")[日号]?",

@@ -24,6 +24,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from dunning.domain.lazy_regex import lazy
+
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'"})
 
 # Replies from Hong Kong, Taiwan and overseas phones: only the characters the rules read.
@@ -51,8 +53,8 @@ _EMOJI_WORDS = {
 }
 
 # a run inside a word ("stooop", "ahhh"), not a word of one letter ("bbb", "www")
-_LETTER_RUNS = re.compile(r"(?<=[a-z])([a-z])\1{2,}|([a-z])\2{2,}(?=[a-z])")
-_SCRIPT_SEAM = re.compile(r"(?<=[\u3400-\u9fff])(?=[a-z$])|(?<=[a-z])(?=[\u3400-\u9fff])")
+_LETTER_RUNS = lazy(r"(?<=[a-z])([a-z])\1{2,}|([a-z])\2{2,}(?=[a-z])")
+_SCRIPT_SEAM = lazy(r"(?<=[\u3400-\u9fff])(?=[a-z$])|(?<=[a-z])(?=[\u3400-\u9fff])")
 
 # Whole-token shorthand and misspellings -> the canonical word the rules are written against.
 _SHORTHAND: dict[str, str] = {
@@ -103,13 +105,13 @@ _SHORTHAND: dict[str, str] = {
     # Chinese slips
     "退定": "退订",
 }
-_SHORTHAND_TOKENS = re.compile(
+_SHORTHAND_TOKENS = lazy(
     r"(?<![\w'#])(?:" + "|".join(sorted((re.escape(k) for k in _SHORTHAND), key=len, reverse=True))
     + r")(?![\w'])"
 )
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KEYWORD_JOINERS = re.compile(r"[\s\-_.]+")
+_CJK = lazy(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KEYWORD_JOINERS = lazy(r"[\s\-_.]+")
 
 
 def _symbol(char: str) -> bool:
@@ -151,10 +153,10 @@ def has_cjk(text: str) -> bool:
 # --------------------------------------------------------------------------- clauses
 
 # Sentence ends, and the turns that start a new thought ("can't tomorrow but Friday is fine").
-_SENTENCE_BREAK = re.compile(
+_SENTENCE_BREAK = lazy(
     r"[.!?;。！？；\n]+|\s(?:but|however|although|though|except)\s|(?:但是|可是|不过|只是|然而)"
 )
-_CLAUSE_BREAK = re.compile(r"[,，、:：]+|\s-+\s|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_CLAUSE_BREAK = lazy(r"[,，、:：]+|\s-+\s|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 
 @dataclass(frozen=True)
