@@ -773,7 +773,7 @@ class _Reading:
 
     def followed_by_question(self, index: int) -> bool:
         end = self.clauses[index].end
-        return self.text[end:end + 2].lstrip()[:1] in ("?", "?")
+        return self.text[end:end + 2].lstrip()[:1] == "?"  # NFKC made "？" a "?"
 
 
 def _governing_verb(reading: _Reading, index: int) -> tuple[int, _Verb] | None:
@@ -956,8 +956,8 @@ def _findings(reading: _Reading, original: str) -> _Findings:
     ):
         findings.add(intent, _fired(reading, rules))
     if Intent.STOP not in findings.fired:
-        for clause in reading.clauses:
-            sentence = reading.sentence_text(reading.clauses.index(clause))
+        for index, clause in enumerate(reading.clauses):
+            sentence = reading.sentence_text(index)
             cue = _EN_CESSATION.search(sentence)
             if cue is not None and _EN_CONTACT.search(sentence):
                 findings.add(Intent.STOP, [_Fired(_CO_OCCURRENCE, clause.start, clause.end)])

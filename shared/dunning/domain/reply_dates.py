@@ -40,7 +40,10 @@ kept-promise check then waits for the whole span, and nobody is chased inside it
 - "beginning of next month", "early next month", 下个月初, 月初: the 5th (the first days of a month);
   上旬 the 10th, 中旬 the 20th, 下旬 the last day; "mid-month", 月中: the 15th.
 
-Vague spans are no date: "next month" / 下个月 alone, "in a few days", "soon", 过两天, "payday".
+Vague spans are no date: "next month" / 下个月 alone, "in a few days", "soon", 过两天, "payday". Past
+expressions ("yesterday", "last Friday", "3 days ago", 上周五, 上个月15号, 三天前) are recognised and name no
+day, so "paid last Friday" is never read as next Friday. "Now", "right away", 马上 are today, unless a
+day comes earlier in the sentence ("I get paid Friday, I'll pay right away" means Friday).
 
 ``date_mentions`` lists every date expression in reading order (non-overlapping; at one position
 the longest wins) with its resolved day, so the reader can tie each to its clause.
@@ -349,85 +352,79 @@ class _DateRule:
     name: str  # stable label, part of the rule id written to the ledger
     pattern: LazyRegex
     resolve: _Resolver
-    immediate: bool = False  # "now"/"today": a pay-now date, not a reschedule
 
 
 _DATE_RULES: tuple[_DateRule, ...] = tuple(
-    _DateRule(name, lazy(pattern), resolve, immediate)
-    for name, pattern, resolve, immediate in (
-        ("iso", r"(?<![0-9])([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?![0-9])", _resolve_iso, False),
+    _DateRule(name, lazy(pattern), resolve)
+    for name, pattern, resolve in (
+        ("iso", r"(?<![0-9])([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?![0-9])", _resolve_iso),
         ("zh:year-month-day", r"([0-9]{4})年(" + _CN_NUMBER + r")月(" + _CN_NUMBER + r")[日号]?",
-         _resolve_zh_full, False),
+         _resolve_zh_full),
         ("zh:month-day", r"(" + _CN_NUMBER + r")月(" + _CN_NUMBER + r")(?:[日号]|(?![0-9]))",
-         _resolve_zh_month_day, False),
+         _resolve_zh_month_day),
         ("slashed", r"(?<![0-9/.$¥])([0-9]{1,2})/([0-9]{1,2})(?:/([0-9]{4}|[0-9]{2}))?(?![0-9/%])"
          r"(?<!\b1/2(?= (?:of|now|the|and|up)\b))",
-         _resolve_slashed, False),
+         _resolve_slashed),
         ("en:month-name-day", r"\b" + _MONTH + r"\.? (?:the )?" + _DAY + r"(?:st|nd|rd|th)?\b",
-         _resolve_month_name_day, False),
+         _resolve_month_name_day),
         ("en:day-month-name", r"\b" + _DAY + r"(?:st|nd|rd|th)? (?:of )?" + _MONTH + r"\b",
-         _resolve_day_month_name, False),
-        ("en:day-of-month", r"\b" + _DAY + r"(?:st|nd|rd|th)\b", _resolve_day, False),
+         _resolve_day_month_name),
+        ("en:day-of-month", r"\b" + _DAY + r"(?:st|nd|rd|th)\b", _resolve_day),
         ("en:day-of-month",
          r"\b(?:on|(?:by|before|until) the) (1[0-9]|2[0-9]|3[01])\b"
          r"(?! ?(?:days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|am|pm|a\.m|p\.m|o'clock|dollars?|bucks"
-         r"|usd|k\b|%|/|:|\.[0-9]|,[0-9]))", _resolve_day, False),
+         r"|usd|k\b|%|/|:|\.[0-9]|,[0-9]))", _resolve_day),
         ("en:day-of-month",
          r"\b(?:on|by|before|until) the ([1-9])\b(?! ?(?:days?|weeks?|months?|years?|am|pm|dollars?|bucks|:|/))",
-         _resolve_day, False),
-        ("zh:day-of-month", r"(?<![0-9])(" + _CN_NUMBER + r")[号日]", _resolve_day, False),
-        ("zh:next-month-day", r"下个?月(?:的)?(" + _CN_NUMBER + r")[号日]?", _resolve_next_month_day, False),
+         _resolve_day),
+        ("zh:day-of-month", r"(?<![0-9])(" + _CN_NUMBER + r")[号日]", _resolve_day),
+        ("zh:next-month-day", r"下个?月(?:的)?(" + _CN_NUMBER + r")[号日]?", _resolve_next_month_day),
         ("en:day-of-next-month", r"\b" + _DAY + r"(?:st|nd|rd|th)? (?:of )?next month\b",
-         _resolve_next_month_day, False),
+         _resolve_next_month_day),
         ("en:day-of-next-month", r"\bnext month (?:on |by )?(?:the )?" + _DAY + r"(?:st|nd|rd|th)?\b",
-         _resolve_next_month_day, False),
-        ("en:first-of-month", r"\b(?:the )?(?:first|1st) of (?:the |next |the next )?month\b", _first_of_month,
-         False),
+         _resolve_next_month_day),
+        ("en:first-of-month", r"\b(?:the )?(?:first|1st) of (?:the |next |the next )?month\b", _first_of_month),
         ("today",
          r"\b(?:today|tonight|this (?:morning|afternoon|evening)|later today|(?:by )?end of (?:the )?day|eod)\b"
-         r"|今天|今日|今晚|今儿", _offset(0), True),
+         r"|今天|今日|今晚|今儿", _offset(0)),
         # adverbs of "at once": today on their own, but "paid Friday, I'll pay right away" means Friday
         ("now", r"\b(?:right now|now|immediately|right away|straight away)\b|现在|马上|立刻|立即|这就",
-         _offset(0), True),
-        ("day-after-tomorrow", r"\bday after tomorrow\b|(?<!大)后天", _offset(2), False),
-        ("zh:in-3-days", r"大后天", _offset(3), False),
-        ("tomorrow", r"\btomorrow\b|明天|明日|明早|明晚|明儿", _offset(1), False),
+         _offset(0)),
+        ("day-after-tomorrow", r"\bday after tomorrow\b|(?<!大)后天", _offset(2)),
+        ("zh:in-3-days", r"大后天", _offset(3)),
+        ("tomorrow", r"\btomorrow\b|明天|明日|明早|明晚|明儿", _offset(1)),
         ("en:in-days",
          r"\b(?:in|within) ([0-9]{1,5}|an?|one|two|three|four|five|six|seven|eight|nine|ten|a couple(?: of)?"
-         r"|couple of) (days?|weeks?)\b", _resolve_en_in, False),
+         r"|couple of) (days?|weeks?)\b", _resolve_en_in),
         ("en:in-days",
          r"\b([0-9]{1,5}|an?|one|two|three|four|five|six|seven|eight|nine|ten) (days?|weeks?) from (?:now|today)\b",
-         _resolve_en_in, False),
-        ("en:in-days", r"\b(?:in|within) (a|one|two) (fortnights?)\b", _resolve_en_in, False),
+         _resolve_en_in),
+        ("en:in-days", r"\b(?:in|within) (a|one|two) (fortnights?)\b", _resolve_en_in),
         ("zh:days-later", r"(" + _CN_NUMBER + r")个?(天|日|星期|周|礼拜)(?:之后|以后|后|之内|以内|内)",
-         _resolve_zh_after, False),
-        ("en:weekday-next-week", r"\bnext week (?:on )?" + _WEEKDAY + r"\b", _resolve_en_weekday_next_week,
-         False),
-        ("en:weekday-next-week", r"\b" + _WEEKDAY + r" (?:of )?next week\b", _resolve_en_weekday_next_week,
-         False),
-        ("en:weekday", r"\b(?:(next|this|coming|this coming) )?" + _WEEKDAY + r"\b", _resolve_en_weekday, False),
-        ("zh:weekday", r"(下下个?|下个?|这个?|本)?(周|星期|礼拜)([一二三四五六日天1-7])", _resolve_zh_weekday,
-         False),
-        ("en:weekend", r"\b(?:(next|this|last) )?(?:coming )?weekend\b", _resolve_en_weekend, False),
-        ("en:end-of-week", r"\b(?:the )?end of (?:the |this )?week\b|\beow\b|\bthis week\b", _sunday(0), False),
-        ("en:next-week", r"\b(?:the )?end of next week\b|\bnext week\b", _sunday(1), False),
-        ("zh:week", r"(下下个?|下个?|这个?|本)?(?:周末|礼拜天?末|星期末)", _resolve_zh_week, False),
-        ("zh:week", r"(下下个?|下个?|这个?|本)(?:周|星期|礼拜)(?![一二三四五六日天1-7末])", _resolve_zh_week, False),
+         _resolve_zh_after),
+        ("en:weekday-next-week", r"\bnext week (?:on )?" + _WEEKDAY + r"\b", _resolve_en_weekday_next_week),
+        ("en:weekday-next-week", r"\b" + _WEEKDAY + r" (?:of )?next week\b", _resolve_en_weekday_next_week),
+        ("en:weekday", r"\b(?:(next|this|coming|this coming) )?" + _WEEKDAY + r"\b", _resolve_en_weekday),
+        ("zh:weekday", r"(下下个?|下个?|这个?|本)?(周|星期|礼拜)([一二三四五六日天1-7])", _resolve_zh_weekday),
+        ("en:weekend", r"\b(?:(next|this|last) )?(?:coming )?weekend\b", _resolve_en_weekend),
+        ("en:end-of-week", r"\b(?:the )?end of (?:the |this )?week\b|\beow\b|\bthis week\b", _sunday(0)),
+        ("en:next-week", r"\b(?:the )?end of next week\b|\bnext week\b", _sunday(1)),
+        ("zh:week", r"(下下个?|下个?|这个?|本)?(?:周末|礼拜天?末|星期末)", _resolve_zh_week),
+        ("zh:week", r"(下下个?|下个?|这个?|本)(?:周|星期|礼拜)(?![一二三四五六日天1-7末])", _resolve_zh_week),
         ("en:end-of-month",
          r"\b(?:the )?end of (?:the |this )?month\b|\bmonth[- ]?end\b|\beom\b|\blast day of (?:the |this )?month\b",
-         _month_end_of(0), False),
-        ("en:end-of-month", r"\b(?:the )?end of next month\b|\blast day of next month\b", _month_end_of(1), False),
-        ("en:end-of-month", r"\b(?:the )?end of " + _MONTH + r"\b", _resolve_en_named_month_end, False),
+         _month_end_of(0)),
+        ("en:end-of-month", r"\b(?:the )?end of next month\b|\blast day of next month\b", _month_end_of(1)),
+        ("en:end-of-month", r"\b(?:the )?end of " + _MONTH + r"\b", _resolve_en_named_month_end),
         ("en:start-of-month",
          r"\b(?:the )?(?:beginning|start) of (next|the|this|the next) month\b|\b(early) next month\b"
          r"|\b(?:the )?first (?:week|few days) of (next|the|the next) month\b",
-         _part_of_month(5), False),
+         _part_of_month(5)),
         ("en:mid-month", r"\bmid[- ]?(next )?month\b|\b(?:the )?middle of (next|the|this) month\b",
-         _part_of_month(15), False),
-        ("zh:month-part", r"(" + _CN_NUMBER + r")月(底|末|初|上旬|中旬|下旬|中)", _resolve_zh_named_month_part,
-         False),
-        ("zh:month-part", r"(下个?|这个?|本)?月(底|末|初|上旬|中旬|下旬|中)", _resolve_zh_month_part, False),
-        ("year-end", r"\b(?:the )?end of (?:the |this )?year\b|\byear[- ]end\b|年底|年末", _year_end, False),
+         _part_of_month(15)),
+        ("zh:month-part", r"(" + _CN_NUMBER + r")月(底|末|初|上旬|中旬|下旬|中)", _resolve_zh_named_month_part),
+        ("zh:month-part", r"(下个?|这个?|本)?月(底|末|初|上旬|中旬|下旬|中)", _resolve_zh_month_part),
+        ("year-end", r"\b(?:the )?end of (?:the |this )?year\b|\byear[- ]end\b|年底|年末", _year_end),
         # the past, so that "paid last Friday" / 上周五还的 never reads as next Friday
         ("past",
          r"\byesterday\b|\blast (?:night|week|weekend|month|year|monday|tuesday|wednesday|thursday|friday|saturday"
@@ -435,7 +432,7 @@ _DATE_RULES: tuple[_DateRule, ...] = tuple(
          r"(?: of)?) (?:days?|weeks?|months?|years?) ago\b|\bthe other day\b|\bearlier (?:today|this week)\b"
          r"|昨天|昨晚|前天|去年|上(?:个)?(?:周|星期|礼拜)[一二三四五六日天1-7末]?"
          r"|上个?月(?:[0-9一二三四五六七八九十]+[号日])?"
-         r"|(?:[0-9一二三四五六七八九十两几]+)(?:天|周|个星期|个月|年)(?:以前|之前|前)|刚才|刚刚", _past, False),
+         r"|(?:[0-9一二三四五六七八九十两几]+)(?:天|周|个星期|个月|年)(?:以前|之前|前)|刚才|刚刚", _past),
     )
 )
 
@@ -448,7 +445,6 @@ class DateMention:
     end: int
     on: date | None
     rule: str
-    immediate: bool
 
     @property
     def past(self) -> bool:
@@ -475,7 +471,7 @@ def date_mentions(text: str, today: date, order: DateOrder = "month-first") -> l
             resolved = None
         if resolved is not None and resolved < today:
             resolved = None
-        mentions.append(DateMention(match.start(), match.end(), resolved, rule.name, rule.immediate))
+        mentions.append(DateMention(match.start(), match.end(), resolved, rule.name))
         taken_until = match.end()
     return mentions
 
