@@ -384,6 +384,59 @@ def _simulate(sub: Subparsers) -> None:
     parser.set_defaults(handler=run_simulate)
 
 
+# ---------------------------------------------------------------------------- classify
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    import json
+
+    from dunning.domain.intents import classify
+
+    try:
+        now = parse_instant(args.now) if args.now else utc_now()
+        found = classify(args.text, now, args.zone, locale=args.locale)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reading = {
+        "intent": found.intent.value,
+        "promise_date": found.promise_date.isoformat() if found.promise_date else None,
+        "amount": str(found.promise_amount) if found.promise_amount is not None else None,
+        "matched": found.matched,
+        "secondary": [intent.value for intent in found.secondary],
+        "confidence": found.confidence,
+        "language": found.language,
+    }
+    if args.json:
+        print(json.dumps(reading, ensure_ascii=False))
+    else:
+        extras = [f"on {reading['promise_date']}" if reading["promise_date"] else "",
+                  f"amount {reading['amount']}" if reading["amount"] else "",
+                  f"also {', '.join(reading['secondary'])}" if reading["secondary"] else ""]
+        print(" ".join(part for part in (found.intent.value, *extras) if part)
+              + f"  [{found.matched}, {found.confidence} confidence]")
+    return 0
+
+
+@command
+def _classify(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "classify",
+        help="read a customer's reply as the engine would",
+        description="Classify one SMS or email reply (English or Chinese): its intent, the date and amount "
+        "it promises (in the customer's time zone), and the rule that fired. Dates such as 'tomorrow' or "
+        "'15号' are resolved against --now in --zone.",
+    )
+    parser.add_argument("text", metavar="TEXT", help="the reply, e.g. \"I'll pay $150 on the 15th\"")
+    parser.add_argument("--zone", required=True, metavar="ZONE", help="the customer's IANA time zone")
+    parser.add_argument("--now", metavar="ISO-INSTANT", help="when the reply arrived (default: now), e.g. "
+                        "2026-11-25T15:00:00Z")
+    parser.add_argument("--locale", metavar="LOCALE",
+                        help="the customer's locale (decides whether 12/10 is 10 December or 12 October)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run_classify)
+
+
 # ---------------------------------------------------------------------------- serve
 
 

@@ -182,7 +182,8 @@ def test_chinese_acceptance_word_accepts_an_offered_plan(env, seeded, hook) -> N
 def test_yes_without_an_offer_is_not_a_plan(env, seeded, hook) -> None:
     call(hook, twilio_inbound("YES"))
     assert case_of(env, seeded[1]).status is CaseStatus.OPEN
-    assert replies(env, seeded[1].case_id)[0].data["intent"] == "START"
+    # the reader reports a whole-message yes as ACCEPT (START kept as its secondary signal); no plan is on offer
+    assert replies(env, seeded[1].case_id)[0].data["intent"] == "ACCEPT"
 
 
 def test_promise_with_a_date_holds_the_case(env, seeded, hook) -> None:

@@ -1,71 +1,106 @@
 """What a customer's reply asks us to do: the intent of an inbound SMS or email, in English or Chinese.
 
-Text is normalised first (NFKC, so full-width letters, digits and ``￥`` become their ASCII forms;
-curly apostrophes become ``'``; case-folded; whitespace collapsed).
+The reader is rules, not a model: every result names the rule that fired (``matched``, a stable id
+such as ``en:leave-me-alone`` or ``promise:zh:pay+zh:month-part``), never the customer's words, so
+the ledger can say why a case changed and a person can check it. The regular expressions are
+compiled once per process, on the first reply read (``lazy_regex``: a Lambda that only imports the
+reader pays nothing); after that a reply takes under a millisecond.
 
-Carrier keywords (STOP, UNSUBSCRIBE, CANCEL, END, QUIT, STOPALL, OPTOUT, REVOKE, 退订, TD, T; START,
-UNSTOP, YES, RESUME, 开始, 恢复; HELP, INFO, 帮助) count only when the whole message is that keyword,
-ignoring case, surrounding whitespace and punctuation, so "T" or "end" inside a sentence means
-nothing. Clear free-text opt-outs ("please stop texting me", "unsubscribe", "不要再发了", 退订
-anywhere) are STOP as well: honouring an opt-out we did not need to is cheap, missing one is not.
+Text is first put into one canonical form (``reply_text.normalise``: full-width and traditional
+characters, curly apostrophes, emoji, "stooop", "tmrw", "u", "cant", "unsubcribe"), then split into
+sentences and comma clauses, the scope of a negation and of a promise.
 
-Priority when several intents match (first wins), and why:
+Intents, and the order in which they win when several are present (every other one found is kept,
+in this order, in ``secondary``):
 
-1. STOP -- an opt-out must be honoured whatever else the message says.
-2. WRONG_NUMBER -- the sender is not the debtor; nothing else they say is about the debt, and
-   writing to them again would disclose the debt to a third party.
-3. DISPUTE -- a disputed debt is held for review even if the customer also offers to pay.
-4. HARDSHIP -- a vulnerable customer is offered a plan rather than held to a promise; a promise
-   in the same message ("I lost my job, can I pay on the 15th?") is still carried on the result.
-5. PROMISE -- a pay verb in the future sense *and* a date ("I will pay on Friday", "15号还");
-   beats PAID so "paid half, will pay the rest Friday" records the outstanding commitment.
-6. PAID -- a claim of payment ("already paid", 已还), checked against the ledger later.
-7. CALL_ME -- a request for a call back.
-8. HELP, 9. START -- whole-message keywords only.
-10. OTHER -- anything else, queued for a person.
+1. STOP -- a revocation of consent, in any reasonable words: the carrier keywords as the whole
+   message (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, OPTOUT, REVOKE; 退订, TD, T, R, 拒收, 取消,
+   停止; "S T O P", "Stop!!", "stpo"), and free text: "please stop texting me", "quit texting me",
+   "leave me alone", "don't contact me again", "take me off your list", "no more texts", "I revoke
+   consent", "cease and desist", "别烦我了", "不要再发了", "别再打电话了", "拉黑", 退订 anywhere.
+   Keywords inside a sentence mean nothing ("the end of the month", "TD bank"). A stop wins over
+   everything, even "stop texting me, I already paid" (PAID is kept in ``secondary``): honouring an
+   opt-out we did not need to is cheap, missing one is not. ``stop_channels`` names the channels
+   the words name ("stop calling me" -> CALL), empty when they name none. A threat that is
+   conditional ("if you text me again I'll report you", "再打电话骚扰我，我就去投诉") is a COMPLAINT,
+   not a STOP.
+2. BEREAVEMENT -- the customer or a close relative has died ("my husband passed away", 去世, 过世):
+   automated contact stops and a specialist takes the case.
+3. WRONG_NUMBER -- the sender is not the debtor ("who is this? I don't know any John Smith", 打错了);
+   nothing else they say is about the debt, and writing again would disclose it to a third party.
+4. DISPUTE -- the debt is questioned, including requests for proof ("not my debt", "I never took
+   this loan", "send me proof / validation", "is this a scam", 不是我借的, 借款合同, 把合同发给我): held
+   for review even if the customer also offers to pay.
+5. COMPLAINT -- dissatisfaction or a threat to complain ("I'll report you to the CFPB", "this is
+   harassment", "my lawyer", 投诉, 举报, 12378, 暴力催收): a specialist answers.
+6. HARDSHIP -- a circumstance (job loss, illness, hospital, divorce, "money is tight", 手头紧, 周转不过来,
+   失业), an inability ("I can't afford it", 还不起), or a request for a plan ("can we work something
+   out", "pay in installments", 分三期, 能不能分期). A vulnerable customer is offered a plan rather than
+   held to a promise, so a date they could manage is carried on the result ("I lost my job, can I
+   pay on the 15th?" -> HARDSHIP, 15th). But an inability or an extension that comes with a date is
+   a reschedule, i.e. a PROMISE ("I can't pay today but I can on Friday", "can you give me till the
+   15th", "明天还不上，后天行吗").
+7. PROMISE -- a pay verb in the future sense tied to a date in the same clause (or a neighbouring
+   clause of the same sentence): "I'll pay Friday", "can do $150 on payday the 15th", "月底一定还清",
+   "15号还". Never a promise:
+   - a negated pay ("I can't pay tomorrow", "明天还不上") -- except "not until X", which promises X;
+   - a hedge ("maybe Friday", "I'll try to pay Friday", "尽量月底", "可能下周");
+   - the past or an obligation question ("I was going to pay Friday", "is it due on the 15th?",
+     "15号之前要还吗");
+   - a date with no pay verb ("I get paid Friday", "call me tomorrow").
+   A question that *proposes* a date ("can I pay on the 15th?", "15号还可以吗", "Friday ok?") is a
+   promise: the customer offers a day, the written confirmation lets them correct it; its rule id
+   says so (``promise-ask:...``) and its confidence is low.
+8. PAID -- a claim of payment ("I already paid this yesterday", "check is in the mail", 已还, 转过去了),
+   never a negated one ("I haven't paid yet"). Checked against the payment feed later.
+9. CALL_ME -- a request for a call or a person ("please call me", "can I talk to someone",
+   请给我打个电话, 转人工); never a negated one ("don't call me" is a STOP).
+10. HELP -- the HELP/INFO/帮助 keywords, and questions about who we are or how to pay ("who is this?",
+    "how do I pay", 你们是哪里, 怎么还款): the help reply answers them.
+11. START -- START, UNSTOP, RESUME, 开始, 恢复 as the whole message, "opt me back in", "you can text me".
+12. ACCEPT -- a whole-message yes (YES, Y, OK, sure, 👍, 好的, 可以, 行, 同意, 接受) or "I accept the plan",
+    "同意分期". The reader only reports it: whether a plan is on offer is the case's business. "YES"
+    is also a carrier opt-in word, so START is in its ``secondary``.
+13. OTHER -- anything else, queued for a person.
 
-Dates are resolved against the customer's *local* date in their IANA time zone, never the UTC
-date, and a promise date is never before that local today:
+``promise_date`` and ``promise_amount`` are set on a PROMISE, on a HARDSHIP (the date and amount the
+customer could manage, if any), and on a STOP, DISPUTE, COMPLAINT or PAID that also promised (PROMISE
+then in ``secondary``); never on a WRONG_NUMBER or BEREAVEMENT (not the debtor's word). Dates: see
+``reply_dates``; amounts: ``reply_amounts`` (Decimal, no currency: the account's applies).
 
-- "today", "tomorrow", "day after tomorrow", "in 3 days", "in 2 weeks"; 今天, 明天, 后天, 大后天,
-  "3天后", "两周后".
-- "Friday" / "coming Friday" / 周五 / 星期五 / 礼拜五: the next Friday strictly after today (a
-  customer writing "Friday" on a Friday means next week's, they would say "today" otherwise);
-  when the message also says "today" and today is that weekday, it is today.
-- "this Friday": the next Friday on or after today. 这周五 / 本周五: Friday of the current week
-  (weeks start on Monday), no date if it has already passed.
-- "next Friday" / 下周五 / 下星期五 / 下个礼拜五: the Friday of next week, weeks starting on
-  Monday. Said on a Wednesday, "next Friday" is nine days away, not two; said on a Sunday, "next
-  Monday" is tomorrow. 下下周五 is the Friday of the week after next.
-- "15th" / "on the 15th" / 15号 / 15日 / 十五号: that day of this month if it has not passed (today
-  counts), else of next month; a day the month lacks (31st in a 30-day month) is clamped to the
-  month's last day. "15th of next month" / 下个月15号: always next month, clamped the same way.
-- "December 5th", "5th of Dec", 12月5日, 12/5 (US month/day): this year if not passed, else next
-  year, clamped the same way; with a year (2026-12-05, 12/5/2026, 2026年12月5日) it is exact, and
-  no date if invalid or already past.
-
-When the text holds several date expressions the first in reading order wins.
-
-Amounts ("$50", "50 dollars", "50 bucks", "50元", "¥50", "50块") are Decimal, never float, and
-carry no currency: the account's currency applies.
+``confidence`` is "high" unless the reply was read from a weaker cue: OTHER, a keyword typo, a promise
+that is a question, a yes in a sentence, or several of the case-changing intents at once -- a
+person should look as well.
 """
 
 from __future__ import annotations
 
-import calendar
-import re
 import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict
 
-from dunning.domain.models import DecimalStr, to_utc
+from dunning.domain.lazy_regex import LazyRegex, lazy
+from dunning.domain.models import Channel, DecimalStr
+from dunning.domain.reply_amounts import AmountMention, amount_mentions, bare_amount_at, first_amount
+from dunning.domain.reply_dates import DateMention, DateOrder, date_mentions, date_order, first_date, local_today
+from dunning.domain.reply_text import Clause, clauses, has_cjk, keyword_form, normalise
+
+__all__ = [
+    "Classification",
+    "Confidence",
+    "Intent",
+    "Language",
+    "classify",
+    "extract_promise_amount",
+    "extract_promise_date",
+    "local_today",
+]
 
 
 class Intent(StrEnum):
@@ -78,10 +113,14 @@ class Intent(StrEnum):
     DISPUTE = "DISPUTE"
     WRONG_NUMBER = "WRONG_NUMBER"
     CALL_ME = "CALL_ME"
+    BEREAVEMENT = "BEREAVEMENT"
+    COMPLAINT = "COMPLAINT"
+    ACCEPT = "ACCEPT"
     OTHER = "OTHER"
 
 
 Language = Literal["en", "zh"]
+Confidence = Literal["high", "low"]
 
 
 class Classification(BaseModel):
@@ -94,441 +133,589 @@ class Classification(BaseModel):
     promise_amount: DecimalStr | None = None
     language: Language
     matched: str
+    secondary: tuple[Intent, ...] = ()
+    evidence: tuple[str, ...] = ()  # every rule id that fired, the primary's first
+    confidence: Confidence = "high"
+    stop_channels: tuple[Channel, ...] = ()
 
 
-# --------------------------------------------------------------------------- normalisation
-
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'"})
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KEYWORD_JOINERS = re.compile(r"[\s\-_.]+")
-
-
-def _normalise(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
-    return " ".join(folded.split())
-
-
-def _is_edge_noise(char: str) -> bool:
-    # punctuation, symbols (emoji), separators and control characters around a keyword
-    return unicodedata.category(char)[0] in "PSZC"
-
-
-def _keyword_form(normalised: str) -> str:
-    start, end = 0, len(normalised)
-    while start < end and _is_edge_noise(normalised[start]):
-        start += 1
-    while end > start and _is_edge_noise(normalised[end - 1]):
-        end -= 1
-    return _KEYWORD_JOINERS.sub("", normalised[start:end])
-
-
-# Chinese carrier conventions ("回复TD退订"): their confirmation goes out in Chinese.
-_ZH_KEYWORDS = frozenset({"td", "t"})
-
-
-def _language(normalised: str, keyword: str) -> Language:
-    return "zh" if _CJK.search(normalised) or keyword in _ZH_KEYWORDS else "en"
-
-
-# --------------------------------------------------------------------------- keywords and phrases
+# --------------------------------------------------------------------------- whole-message keywords
 
 _STOP_KEYWORDS = frozenset(
-    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke",
-     "退订", "td", "t", "停止", "取消", "取消订阅"}
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke", "stopplease", "pleasestop",
+     "stopit", "unsub", "remove", "removeme", "退订", "td", "t", "r", "拒收", "停止", "取消", "取消订阅", "退订谢谢",
+     "滚", "滚蛋", "滚开"}
 )
-_START_KEYWORDS = frozenset({"start", "unstop", "yes", "resume", "开始", "恢复", "恢复订阅", "重新订阅"})
-_HELP_KEYWORDS = frozenset({"help", "info", "帮助"})
+_STOP_TYPO_TARGETS = ("stop", "unsubscribe", "stopall", "optout")
+_ZH_KEYWORDS = frozenset({"td", "t", "r"})  # Chinese carrier conventions: the confirmation goes out in Chinese
+_START_KEYWORDS = frozenset({"start", "unstop", "resume", "subscribe", "resubscribe", "optin", "开始", "恢复",
+                             "恢复订阅", "重新订阅", "订阅"})
+_HELP_KEYWORDS = frozenset({"help", "info", "帮助", "?", "??", "???", "？"})
+_YES_WORDS = frozenset({"yes", "y", "yeah", "yea", "yep", "yup", "ya", "yah", "yess", "yesss", "yas"})
+_ACCEPT_KEYWORDS = _YES_WORDS | frozenset(
+    {"ok", "okay", "k", "kk", "okk", "okie", "okey", "okok", "alright", "allright", "sure", "fine", "deal",
+     "agree", "agreed", "iagree", "accept", "accepted", "iaccept", "soundsgood", "thatworks", "thatsfine",
+     "perfect", "great", "soundsgreat", "thatsgreat", "thatsok", "thatsokay", "noproblem", "confirm", "confirmed",
+     "👍", "好", "好的", "好滴", "好哒", "好吧", "可以", "可以的", "行",
+     "行吧", "成", "没问题", "同意", "接受", "确认", "确定", "嗯", "嗯嗯", "恩", "恩恩", "ok的", "可以可以", "好好"}
+)
+
+
+def _damerau_one(a: str, b: str) -> bool:
+    """True when ``a`` is one typo away from ``b`` (one letter wrong, missing, extra or two swapped)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diffs) == 1:
+            return True
+        first, second = diffs[0], diffs[-1]
+        return len(diffs) == 2 and second == first + 1 and a[first] == b[second] and a[second] == b[first]
+    shorter, longer = (a, b) if len(a) < len(b) else (b, a)
+    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
+
+
+def _stop_typo(keyword: str) -> str | None:
+    if not keyword.isascii() or not keyword.isalpha() or len(keyword) < 4:
+        return None
+    return next((target for target in _STOP_TYPO_TARGETS if _damerau_one(keyword, target)), None)
+
+
+_POLITE_WORDS = frozenset({"please", "pls", "thanks", "thankyou", "thx", "ty", "lol",
+                           "谢谢", "谢谢你", "谢了", "多谢", "啊", "呀", "哈", "了", "的",
+                           "吧", "呢", "哦", "噢", "喔"})
+_ACCEPT_PIECES = tuple(sorted(_ACCEPT_KEYWORDS | _POLITE_WORDS, key=len, reverse=True))
+
+
+def _accept_keyword(keyword: str) -> bool:
+    """A whole message made only of yes-words and politeness: "yes", "yeah sure", "ok thanks", "好的没问题"."""
+    keyword = "".join(ch for ch in keyword if ch.isalnum() or ch == "👍")  # "sounds great, thanks!", "好的，谢谢"
+    if not keyword or len(keyword) > 24:
+        return False
+    reachable = {0: False}  # position -> whether an accept word (not only politeness) was used to reach it
+    for start in range(len(keyword)):
+        if start not in reachable:
+            continue
+        for piece in _ACCEPT_PIECES:
+            if keyword.startswith(piece, start):
+                end = start + len(piece)
+                reachable[end] = reachable.get(end, False) or reachable[start] or piece in _ACCEPT_KEYWORDS
+    return reachable.get(len(keyword), False)
+
+
+# --------------------------------------------------------------------------- phrase rules
 
 
 @dataclass(frozen=True)
 class _Rule:
-    name: str  # stable label written to the ledger
-    pattern: re.Pattern[str]
+    name: str  # stable id written to the ledger
+    intent: Intent
+    pattern: LazyRegex
+    kind: str = ""  # HARDSHIP: circumstance / inability / plan / extension
+    negatable: bool = False  # a "not"/"没" just before it cancels it ("haven't paid", "don't call me")
+    weak: bool = False  # a cue rather than a statement: confidence is low
 
 
-def _rules(*pairs: tuple[str, str]) -> tuple[_Rule, ...]:
-    return tuple(_Rule(name, re.compile(pattern)) for name, pattern in pairs)
+def _rules(intent: Intent, *rows: tuple[str, str] | tuple[str, str, str], negatable: bool = False,
+           weak: Iterable[str] = ()) -> list[_Rule]:
+    weak_names = set(weak)
+    out: list[_Rule] = []
+    for row in rows:
+        name, pattern = row[0], row[1]
+        kind = row[2] if len(row) == 3 else ""  # type: ignore[misc]
+        out.append(_Rule(name, intent, lazy(pattern), kind, negatable, name in weak_names))
+    return out
 
 
-_STOP_PHRASES = _rules(
+# "stop rushing me" is 别催了: pressure to stop, read as a stop like the Chinese
+_CONTACT_WORDS = (r"(?:text\w*|messag\w*|contact\w*|call(?:s|ing)?|send\w*|email\w*|e-mail\w*|sms|bother\w*"
+                  r"|rush\w*|pressur\w*|chasing|bugging|hassl\w*|nagging"
+                  r"|har+as+\w*|spam\w*|hound\w*|pester\w*|communicat\w*|notifications?|reminders?|blowing up"
+                  r"|hitting me up|ringing)")
+
+# People the customer asks us to leave out: a complaint about third-party contact, not their own opt-out.
+_THIRD_PARTIES = (r"(?:family|mother|mom|mum|dad|father|parents|wife|husband|boss|employer|work|job|office|friends"
+                  r"|neighbou?rs?|sister|brother|kids?|children|relatives|son|daughter)\b")
+
+_STOP_RULES = _rules(
+    Intent.STOP,
     ("en:stop-contacting",
-     r"\bstop (?:texting|txting|messaging|contacting|calling|sending|emailing|bothering|harass\w*)\b"),
-    ("en:please-stop", r"^\W*(?:please )?stop(?: it)?(?: please)?\W*$"),
-    ("en:unsubscribe", r"\bunsubscribe\b"),
-    ("en:opt-out", r"\bopt[ -]?out\b"),
+     r"\b(?:stop|quit|cease)\b(?! by| in\b| at\b| over)(?: [\w']+){0,3}? " + _CONTACT_WORDS + r"\b"
+     r"(?! (?:my|our) " + _THIRD_PARTIES + r")"),
+    ("en:stop-sentence",
+     r"(?:^|[.!?;:,]\s*)(?:please |just |now |ok |so )?(?:stop|quit it|cut it out|knock it off|enough|give it a rest)"
+     r"(?: it| now| please| already| right now| stop)*"
+     r"(?=\s*[.!?;:,]|$)"),
+    ("en:cease-contact", r"\b(?:cease|end|halt) (?:all |any )?(?:further )?(?:contact|communications?)\b"
+                         r"|\bcease and desist\b"),
+    ("en:leave-me-alone",
+     r"\bleave (?:me|us|my (?:family|wife|husband|mom|mother))(?: [\w']+){0,4}? alone\b|\bleave me be\b"
+     r"|\b(?:fuck|f|piss|bugger|sod|back|buzz) off\b|\bget lost\b|(?:^|[.!?]\s*|just |please )go away\b"),
     ("en:do-not-contact",
-     r"\b(?:do not|don'?t|never) (?:ever )?(?:text|txt|message|contact|call|email|phone|sms) "
-     r"(?:me|us|this number)\b"),
-    ("en:remove-me", r"\bremove (?:me|my number)\b"),
-    ("zh:unsubscribe", r"退订|取消订阅|拒收"),
-    ("zh:do-not-contact", r"(?:别|不要|不用|请勿|勿|停止)再?(?:给我)?(?:发|打|联系|骚扰|打扰|致电)"),
+     r"\b(?:do not|don't|never|no need to|you don't need to|no longer) (?:ever |again |\w+ )?"
+     r"(?:text|message|contact|call|email|e-mail|phone|sms|bother|harass|ring|reach out to|write to|send)\w*"
+     r"(?: (?:or|and|&|/) (?:text|message|contact|call|email|e-mail|phone|sms)\w*)? "
+     r"(?:me|us|this (?:number|phone|email|address|line)|my (?:phone|number|cell|work|job))\b"
+     r"|\bdo not contact\b|\bdnc\b"),
+    ("en:no-more-messages",
+     r"\bno more (?:texts?|messages?|calls?|emails?|sms|contact|reminders?|notifications?|harassment)\b"
+     r"|\b(?:do not|don't) want (?:[\w']+ ){0,3}?(?:texts?|messages?|calls?|emails?|sms|contact|communications?"
+     r"|reminders?|notifications?)\b"
+     r"|\b(?:do not|don't) want to (?:be (?:contacted|texted|called|emailed|messaged)"
+     r"|(?:get|receive|hear from) (?:any|these|your|you|more|this))"
+     r"|\b(?:sick|tired|fed up) (?:of|with) (?:\w+ ){0,3}?(?:texts|messages|calls|emails|reminders)\b"
+     r"|\b(?:i'm|i am) done with (?:these|your|the|all (?:these|the|your)) (?:texts|messages|calls|emails)\b"
+     r"|\b(?:do not|don't) (?:want|wish) to be (?:contacted|texted|called|emailed|messaged|bothered)\b"
+     r"|\bno (?:calls|texts|phone calls|text messages)(?: please)?\b(?! (?:from|at work|after|before|on))"
+     r"|\b(?:do not|don't|please don't|pls don't) (?:text|call|contact|message|email|ring)(?=\s*[.!,;]|$)"),
+    ("en:unsubscribe", r"\bunsub\w*|\bsubscribe me out\b"),
+    ("en:opt-out", r"\bopt(?:ing)?[ -]?(?:me )?out\b"),
+    ("en:remove-me",
+     r"\bremove (?:me|us|my (?:number|phone|email|name|info|details)|this (?:number|phone|email))\b|\btake (?:me"
+     r"|my (?:number|name)) off\b"
+     r"|\b(?:delete|lose|forget) (?:my|this) (?:number|phone|email|contact)\b"),
+    ("en:revoke-consent",
+     r"\b(?:revoke|revoking|withdraw|withdrawing|rescind|cancel) (?:my |all |any )?(?:consent|permission"
+     r"|authori[sz]ation)\b|\bi (?:do not|don't|no longer) (?:consent|give (?:you )?(?:consent|permission))\b"),
+    ("en:cancel-messages",
+     r"\bcancel (?:my |the |these |all |this |your )?(?:texts?|messages?|sms|subscription|alerts?|notifications?"
+     r"|reminders?|emails?|calls?)\b"),
+    ("en:block", r"\b(?:i'm|i am|i will|i'll|going to|about to|i've|i have|i) block(?:ing|ed)? (?:you|this|your|the "
+                 r"number)\b"),
+    ("en:make-it-stop",
+     r"(?<!to )\bmake (?:it|this|these|them|you|(?:the|these|your) (?:texts|calls|messages|emails)) stop\b"),
+    ("zh:unsubscribe", r"退订|取消订阅|拒收|拉黑|屏蔽|黑名单|取消(?:短信|提醒|通知|推送|订阅)"),
+    # a "don't" and a way of contacting within a few characters: 别再给我发, 不要这样天天打电话, 别再 call 我
+    ("zh:do-not-contact",
+     r"(?:别(?!人|急|担心)|不要(?!紧)|不用(?!担心)|请勿|勿|停止|甭|莫|少|不许|不准|禁止)[^,.!?;:]{0,5}?"
+     r"(?:发(?!火|现|生|工资|票|货|愁)|打(?!算|折|开|款|钱|工)|联系|骚扰|打扰|烦|催|来电|致电|call|text|短信|电话|信息"
+     r"|消息)"
+     r"(?!我?的?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|领导|紧急联系人))"),
+    ("zh:do-not-want",
+     r"不想(?:再)?(?:收到|接到|看到|听到)|烦死|烦不烦|有完没完"
+     r"|删(?:掉|除)?(?:我的?)?(?:号码|电话|手机号)|(?:号码|电话|手机号)删(?:掉|除)"
+     r"|把我(?:从[^,.!?]{0,6})?(?:删掉|删除|移除|去掉)|从(?:名单|列表)[^,.!?]{0,3}(?:删|移除|去掉)"
+     r"|不需要(?:再)?(?:你们的|这些|这种|这样的)?(?:提醒|短信|通知|催|电话|信息)"),
+    ("zh:go-away", r"(?:^|[,.!?\s])滚(?:蛋|开|吧|远点)?(?=[,.!?\s]|$)"),
 )
 
-_WRONG_NUMBER_PHRASES = _rules(
-    ("en:wrong-number", r"\bwrong (?:number|person|phone|guy|man|woman|lady)\b"),
-    ("en:not-my-number", r"\bnot my (?:number|phone)\b"),
-    ("en:who-is-this-not", r"\bwho(?: is|'s|s) this\b.*\bnot\b"),
+# Any reasonable way of saying stop: a word of stopping and a way of contacting in the same sentence, in
+# any order ("I want these messages to stop", "texting me 5 times a day needs to stop", "please refrain
+# from contacting me"), unless the stopping is about a payment or a visit, or the contact is someone else's.
+_EN_CESSATION = lazy(
+    r"\b(?:stop(?! (?:by|in|at|over|paying|payment|(?:the|my|this|that) (?:payment|plan|autopay|direct debit|debit"
+    r"|check|card|account|loan)))|stopped|quit|cease|ceased|refrain|desist|halt|enough (?:with|of|already)"
+    r"|that's enough|cut it out|knock it off|give it a rest|(?:needs?|has|have|got) to end|must end"
+    r"|(?:no longer|don't|do not) (?:wish|want) to (?:receive|get|be contacted|hear))\b"
+)
+_EN_CONTACT = lazy(
+    r"\b(?:text\w*|messag\w*|sms|contact\w*|call(?:s|ing|ed)?|e-?mail\w*|notifications?|reminders?|har+as+\w*"
+    r"|bother\w*|spam\w*)\b(?! (?:my|our) " + _THIRD_PARTIES + r")"
+)
+_CO_OCCURRENCE = _Rule("en:stop-words-together", Intent.STOP, _EN_CESSATION)
+
+_BEREAVEMENT_RULES = _rules(
+    Intent.BEREAVEMENT,
+    ("en:passed-away",
+     r"\bpass(?:ed)? away\b|\bpassed on\b|\bdeceased\b|\bno longer (?:with us|alive|living)\b|\brest in peace\b"
+     r"|\b(?:his|her|their|my \w+'s) (?:death|funeral|passing)\b|\bdeath certificate\b|\bfuneral\b"
+     r"|\bwidow(?:ed|er)?\b|\bexecutor\b|\b(?:his|her|the) estate\b|\b(?:my|our) late (?:father|mother|husband"
+     r"|wife|dad|mom|mum|son|daughter|brother|sister|partner|spouse|grandfather|grandmother)\b"),
+    ("en:died",
+     r"(?<!phone )(?<!battery )(?<!car )(?<!laptop )(?<!computer )\b(?:has |had |just |sadly |recently )?died\b"
+     r"|\b(?:he|she|husband|wife|mom|dad|mother|father|son|daughter|brother|sister|partner|spouse) "
+     r"(?:is|was|has been) (?:dead|killed)\b"
+     r"|\b(?:he|she|husband|wife|mom|dad|mother|father|son|daughter) (?:has |had |just |recently )?passed\b"
+     r"(?! (?:the|a|an|my|his|her|on to|by|me|it|out))"
+     r"|\b(?:lost|losing) (?:my|our) (?:husband|wife|mom|mum|mother|dad|father|son|daughter|spouse|partner|brother"
+     r"|sister|child|baby|grandma|grandpa|grandmother|grandfather|parents?)\b"),
+    ("zh:passed-away",
+     r"去世|过世|离世|病逝|逝世|身故|亡故|死亡证明|丧事|葬礼|后事|遗产|遗孀|已经不在了|人不在了|人没了"
+     r"|(?:爸|妈|父亲|母亲|老公|丈夫|老婆|妻子|爱人|儿子|女儿|哥哥|姐姐|弟弟|妹妹|爷爷|奶奶|外公|外婆|他|她)"
+     r"[^,.!?，。！？]{0,6}(?:走了|死了|没了|不在了)(?=[,.!?，。！？\s]|$)"),
+)
+
+_WRONG_NUMBER_RULES = _rules(
+    Intent.WRONG_NUMBER,
+    ("en:wrong-number",
+     r"\bwrong (?:number|person|phone|guy|girl|man|woman|lady|contact|people|cell|one)\b"
+     r"|\byou(?:'ve| have)? (?:got )?the wrong\b"),
+    ("en:not-my-number", r"\b(?:not|isn't|is not) (?:my|the right|[a-z]+'s) (?:number|phone|cell)\b"
+                         r"|\bthis (?:is|was) (?:a )?new (?:number|phone)\b|\b(?:just )?got this (?:number|phone)\b"
+                         r"|\bnumber (?:was |has been |got )?(?:reassigned|recycled)\b|\bmy new number\b"
+     r"|\bwho(?:ever)? you(?:'re| are) looking for\b|\bthis number (?:belongs to|is) (?:me|mine)\b"),
     ("en:not-that-person",
-     r"\b(?:i'm|im|i am|this is) not (?:him|her|them|that person|the person)\b"
-     r"|\bno ?(?:one|body) (?:here )?(?:by|with|named|called) that\b"
-     r"|\bdon'?t know (?:this|that|the|any) (?:person|guy|man|woman|lady)\b"),
-    ("zh:wrong-number", r"打错|发错|找错人|号码错|不是我的(?:号|手机|电话)"),
-    ("zh:not-that-person", r"不是本人|不认识(?:这个?人|此人|他|她|你说的)|没有这个人|查无此人"),
+     r"\b(?:i'm|i am|this is|this isn't|this is not|it's not|not) (?:him|her|them|that person|the person|the right "
+     r"person|who you(?:'re| are) looking for)\b"
+     r"|\bno (?:one|body) (?:here )?(?:by|with|named|called|under) (?:that|this|the) name\b"
+     r"|\bno (?:one|body) (?:here )?(?:named|called|by the name)\b"
+     r"|\bdon't know who [a-z]+(?: [a-z]+)? is\b"
+     r"|\bdon't know (?:any|a|anyone|anybody|someone|somebody|who (?:this|that|he|she) is|this|that|the|him|her"
+     r"|them|a person|no|nobody)\b(?! (?:money|loan|debt|amount|balance|company))"
+     r"|\bnever heard of (?:him|her|them|this (?:person|guy|name|man|woman|lady)|that (?:person|guy|name|man"
+     r"|woman|lady))\b"
+     r"|\b(?:he|she|they) (?:doesn't|does not|don't|do not|no longer) (?:live|work|have this|use this|own this)"
+     r"|\bthere(?:'s| is) no(?:body| one)? [a-z]+(?: [a-z]+)? (?:here|at this number|on this number)\b"),
+    ("en:who-is-this-not",
+     r"\bwho(?:'s| is|s) (?:this|that|[a-z]+ [a-z]+)\b.*\b(?:i'm not|i am not|not me|don't know|never heard"
+     r"|no one|nobody)\b"),
+    ("zh:wrong-number",
+     r"打错|发错|找错|号码错|错号|认错人|不是(?:我|他|她|[\u4e00-\u9fff]{2,3})的(?:号|手机|电话)|新号|换号|刚办的号"
+     r"|号码是新|号是我新|你(?:们)?找谁"
+     r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主|号码?(?:是)?我?刚(?:买|办|换|注册)的?|刚(?:买|办|换)的(?:号"
+     r"|手机)"),
+    ("zh:not-that-person",
+     r"不是本人|不认识(?!你们)(?:这个?人|此人|他|她|你说的|这位|[\u4e00-\u9fff]{2,3})|没有这个人|查无此人|不是这个人"
+     r"|我不叫|我不是(?!很|不|故意|说|在|要|想|没|已|本来|那种|骗子|赖|你们|老赖|这个意思|借款人)"
+     r"[\u4e00-\u9fff]{2,3}(?:本人)?(?=[,.!?，。！？\s]|$)"),
 )
 
-_DISPUTE_PHRASES = _rules(
+_DISPUTE_RULES = _rules(
+    Intent.DISPUTE,
     ("en:dispute", r"\bdisput\w*"),
-    ("en:not-my-debt", r"\bnot my (?:debt|loan|account|bill|balance)\b|\b(?:is ?n'?t|is not|not) mine\b"),
+    ("en:not-my-debt",
+     r"\b(?:not|isn't|is not|wasn't|aren't) my (?:debt|loan|account|bill|balance|charge|responsibility)\b"
+     r"|\b(?:isn't|is not|it's not|not) mine\b"
+     r"|\bnot (?:responsible|liable) for\b|\bi (?:don't|do not) have (?:a|any) (?:loan|account) with\b"),
     ("en:wrong-amount",
-     r"\b(?:wrong|incorrect) (?:amount|balance|figure)\b|\b(?:amount|balance) (?:is )?(?:wrong|incorrect)\b"
-     r"|\bovercharg\w*"),
+     r"\b(?:wrong|incorrect|inaccurate) (?:amount|balance|figure|total|charge)|\b(?:amount|balance|total) (?:is )?"
+     r"(?:wrong|incorrect|not right)\b|\bovercharg\w*|\bdouble charged\b"),
     ("en:never-borrowed",
-     r"\bnever (?:borrowed|took (?:out )?(?:a|this|the|any|that) loan|had (?:a|an|this|any) (?:loan|account)"
-     r"|signed|applied)\b"),
-    ("en:do-not-owe", r"\b(?:do not|don'?t|dont) owe\b|\bowe (?:you )?nothing\b"),
-    ("en:fraud", r"\bfraud\w*|\bidentity theft\b|\bscam\b"),
-    ("zh:not-mine", r"不是我的|没借过|没有借过|从没借|从来没借|不欠"),
-    ("zh:dispute", r"异议|金额不对|金额有误|金额错|数额不对|欺诈|盗用|冒用"),
+     r"\b(?:have not|haven't|didn't|did not) borrow(?:ed)?\b|\bnever (?:borrowed|took (?:out )?(?:a |this |the |any "
+     r"|that |no )?loan|had (?:a|an|this|any) (?:loan|account)"
+     r"|signed|applied|opened|received)\b"
+     r"|\b(?:didn't|did not) (?:take out|borrow|apply for|sign (?:up )?for|open|receive (?:the|any) (?:money|funds"
+     r"|loan))\b"),
+    ("en:do-not-owe",
+     r"\b(?:do not|don't) owe\b|\bowe (?:you )?nothing\b|\b(?:don't|do not) (?:believe|think) (?:that )?i owe\b"
+     r"|\b(?:higher|more|larger|bigger) than (?:what )?i (?:borrowed|owe|took out|agreed)\b"
+     r"|\bwhy is (?:the|my|this) (?:amount|balance|bill|total|interest) (?:so )?(?:high|higher|different|wrong)\b"),
+    ("en:fraud", r"\bfraud\w*|\bidentity theft\b|\bstolen identity\b|\bscam\w*"),
+    ("en:proof",
+     r"(?<!i'll )(?<!i can )(?<!i will )(?<!let me )"
+     r"\b(?:send|show|give|mail|provide|email)(?: me| us)? (?:\w+ )?(?:proof|evidence|validation|verification"
+     r"|documentation|documents|paperwork|contract|agreement|signed|itemi\w+|breakdown|copy)"
+     r"(?! of (?:payment|my payment|paying|purchase))"
+     r"|\b(?:need|want|request|requesting|demand|see|where(?:'s| is)(?: the)?) (?:some |the |a |any |written )?"
+     r"(?:original |signed |actual |loan )?(?:proof|evidence|validation|verification|documentation|contract"
+     r"|copy of the (?:contract|agreement))\b"
+     r"|\bprove (?:it|this|that|i owe)\b|\bvalidat\w*|\bverif(?:y|ication) (?:of )?(?:the |this |that )?debt\b"
+     r"|\bdebt (?:validation|verification)\b|\boriginal creditor\b"),
+    ("en:do-not-recognise",
+     r"\b(?:don't|do not) recogni[sz]e\b|\bno idea what (?:this|the) (?:debt|loan|charge)\b|\bwhat (?:loan|debt)\b"
+     r"|\bnever heard of (?:this|your|you|the) (?:company|loan|debt|lender|guys)\b|\btime[- ]barred\b"
+     r"|\bstatute of limitations\b|\bdischarged\b|\b(?:breakdown|itemi[sz]\w*|statement) of (?:the |my |this )?"
+     r"(?:charges|debt|balance|account|fees)\b|\b(?:amount|balance|total|figure|charges?)\b(?: [\w']+){0,4}? (?:is|are"
+     r"|looks?) (?:wrong|incorrect|not right|inaccurate|off)\b|\bno idea what this is\b|\bnot the (?:right|correct) "
+     r"(?:amount|balance)\b"),
+    ("zh:not-mine",
+     r"不是我(?:本人)?借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借"
+     r"|没(?:有)?在你们"
+     r"(?:这|那|这里|平台)?借|不欠|没欠|我没有(?:贷款|借款|借钱)|不认(?:账|这笔)|什么时候借的|我哪(?:有|里)借"),
+    ("zh:dispute",
+     r"异议|(?:金额|数目|数额|账单|利息|罚息)(?:不对|错了?|有误|有问题|太高|不合理)|没(?:有)?(?:申请|办|签)过"
+     r"|不是我(?:办|申请|签)的|欺诈|盗用|冒用|被盗|诈骗|骗子|骗人"
+     r"|莫名其妙|高利贷|砍头息|套路贷|(?:利息|金额|费用|罚息|账单|收费)[^,.!?]{0,6}?(?:太高|这么高|不合理|算错|多收)"
+     r"|核实(?:一下)?(?:这笔|借款|欠款|债务|金额)|凭什么(?:要我|让我|我要)还"),
+    ("zh:proof",
+     r"借款合同|(?:发|给|拿出?|出示|寄|提供)(?:给)?(?:我)?(?:看看?)?(?:一下)?(?:借款)?(?:合同|凭证|证据|证明|借条|明细"
+     r"|流水)"
+     r"|(?:合同|凭证|证据|借条)(?:呢|在哪|发我|拿出来)|证明(?:一下)?是我借的|(?:有|拿)什么证据"),
+    weak=("en:fraud",),
 )
 
-_HARDSHIP_PHRASES = _rules(
+_COMPLAINT_RULES = _rules(
+    Intent.COMPLAINT,
+    ("en:report",
+     r"\breport(?:ing|ed)? (?:you|this|your company|them|it)\b|\bcfpb\b|\bconsumer (?:financial )?protection\b"
+     r"|\bbetter business bureau\b|\bbbb\b|\battorney general\b|\bftc\b|\bregulator\w*|\bombudsman\b"
+     r"|\bfile (?:a )?complaint\b|\bcomplain\w*|\bcomplaint\b"),
+    ("en:legal-threat",
+     r"\blawyer\b|\battorney\b|\blawsuit\b|\bsue (?:you|your)\b|\b(?:going to|will|i'll|gonna) sue\b"
+     r"|\bsee you in court\b"),
+    ("en:harassment",
+     r"\bhar+as+\w*|\billegal\w*|\bviolat\w*|\bfdcpa\b|\btcpa\b|\bthreat\w*|\babusive\b|\bintimidat\w*"
+     r"|\b(?:call|contact|text)(?:ing|ed|s)? (?:my|our) " + _THIRD_PARTIES),
+    ("en:dissatisfied",
+     r"\bunprofessional\b|\brude\b|\bdisgust\w*|\bunacceptable\b|\bridiculous\b|\bhow dare you\b"
+     r"|\b(?:manager|supervisor)\b|\bterrible (?:service|company)\b|\bworst (?:company|service)\b"
+     r"|\b(?:unhappy|not happy|dissatisfied|upset|disappointed) (?:with|about) (?:how|the way|your|the service"
+     r"|the treatment)\b|\bhow i(?:'ve| have)? been treated\b"),
+    ("zh:complain",
+     r"(?:找|叫|跟|和|让)(?:你们)?(?:的)?(?:经理|领导|主管|负责人|上级)|投诉|举报|12378|12315|银保监|银监|金融监管"
+     r"|监管(?:局|部门|机构)|人民银行|央行|消协|消费者协会|315|黑猫|工信部"),
+    ("zh:legal-threat", r"报警|派出所|警察|律师|我(?:要|会|就)?(?:去)?起诉|告你们|法院见"),
+    ("zh:harassment",
+     r"骚扰|暴力催收|违法|犯法|违规|太过分|过分了|曝光|媒体|记者|态度(?:太|很|非常)?(?:差|恶劣)|威胁|恐吓|爆通讯录|侮辱"
+     r"|辱骂|骂人"
+     r"|联系(?:我的?)?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|领导|紧急联系人)"
+     r"|打(?:给|到)?我(?:的)?(?:家人|父母|单位|公司|领导|同事)"),
+)
+
+_HARDSHIP_RULES = _rules(
+    Intent.HARDSHIP,
     ("en:lost-job",
-     r"\blost (?:my|our|his|her) (?:job|work|income)\b|\blaid off\b|\bunemployed\b|\bout of work\b"
-     r"|\bredundan\w*"),
-    ("en:cannot-afford",
-     r"\b(?:can'?t|cannot|can not|unable to|not able to) (?:afford|pay|make (?:the |my |a )?payments?)\b"),
+     r"\blost (?:my|our|his|her|the) (?:job|work|income|position|business|shop|paycheck)\b|\blaid off\b|\blayoffs?\b"
+     r"|\bunemploy\w*|\bout of (?:work|a job)\b|\bjobless\b|\bredundan\w*|\b(?:got|was|been|i'm|i am|am) (?:fired"
+     r"|let go|furloughed|sacked|laid off)\b|\bfurlough\w*|\bbetween jobs\b|\b(?:hours|pay|wages?|salary|income) "
+     r"(?:got |were |was |have been |has been |just )?(?:cut|reduced|slashed)\b|\b(?:cut|reduced) (?:my |our )?"
+     r"(?:hours|pay)\b|\bno (?:work|job|income)\b|\bbusiness (?:closed|failed|shut down)\b"
+     r"|\b(?:haven't|have not|didn't|did not) (?:been |got |get )?paid (?:by|from) (?:my )?(?:work|job|employer)\b"
+     r"|\b(?:paycheck|pay|salary|wages?|check) (?:is |was |got |has been )?(?:delayed|late|held up)\b"
+     r"|\bsupposed to get paid\b",
+     "circumstance"),
+    ("en:medical",
+     r"\bhospital\w*|\bsurgery\b|\boperation\b|\b(?:i'm|i am|been|was|got|getting|very|really|so|seriously"
+     r"|still|fell|is|are) (?:very |really |seriously |so )?(?:sick|ill|unwell)\b|\billness\b|\bcancer\b|\bchemo\w*"
+     r"|\binjur\w*|\baccident\b|\bdisabilit\w*"
+     r"|\bdisabled\b|\bmedical\b|\bdoctor\b|\bemergency room\b|\bpregnan\w*|\bmaternity\b|\bcovid\b|\bdiagnos\w*"
+     r"|\brehab\b|\bicu\b|\bstroke\b|\bheart attack\b|\btreatment\b|\bmental health\b|\bdepress\w*"
+     r"|\bbroke my (?:leg|arm|back|hip|ankle)\b|\bhospice\b|\bdying\b", "circumstance"),
+    ("en:family",
+     r"\bdivorc\w*|\bseparat(?:ed|ion)\b|\bsingle (?:mom|mother|dad|parent)\b|\bchild support\b|\bnew baby\b"
+     r"|\bcaring for\b|\bcaregiver\b|\b(?:husband|wife|partner|spouse) (?:left|walked out)\b"
+     r"|\braising (?:[\w']+ ){0,2}(?:kids|children|child) (?:alone|on my own|by myself)\b|\bhad (?:a|the) baby\b"
+     r"|\bcar (?:broke down|repairs?|accident)\b"
+     r"|\bunexpected (?:bills|expenses|costs)\b", "circumstance"),
+    ("en:money-tight",
+     r"\bmoney(?:'s| is| has been| was) (?:really |very |super |so |a bit |pretty |kinda )?(?:tight|short|tough"
+     r"|hard)\b|\b(?:tight|short|low) on (?:money|cash|funds)\b|\bstrapped\b|\b(?:i'm|i am|we're|we are|totally"
+     r"|flat|dead) broke\b|\bbroke (?:right now|until|this)\b|\bno money\b|\b(?:don't|do not) have (?:the |any "
+     r"|enough )?(?:money|funds|cash)\b|\bstruggl\w*|\bhardship\b|\bhard times?\b|\btough (?:time|times|month"
+     r"|spot|situation)\b|\brough (?:time|patch|month)\b"
+     r"|\bbehind (?:on|with) (?:\w+ ){0,2}?(?:bills|rent|mortgage|everything|payments)\b"
+     r"|\b(?:don't|do not) have (?:any |an? |enough )?(?:income|job|work)\b|\bno (?:income|job)\b"
+     r"|\bpaycheck to paycheck\b|\bfixed income\b|\bevict\w*|\bhomeless\b|\bbills (?:are )?piling up\b"
+     r"|\bfinancial(?:ly)? (?:difficult\w*|trouble|problems|issues|struggl\w*|hardship|situation)\b|\bbankrupt\w*"
+     r"|\bthings are (?:really |very |so |pretty )?(?:hard|tough|difficult|bad)\b|\bnot enough (?:money|income)\b"
+     r"|\b(?:hurricane|flood\w*|tornado|earthquake|wildfire|house fire|disaster)\b"
+     r"|\b(?:can't|cannot|can not|unable to) (?:afford)\b", "circumstance"),
+    ("en:cannot-pay",
+     r"\b(?:can't|cannot|can not|unable to|not able to|won't be able to|couldn't|could not|no way i can) "
+     r"(?:pay|make (?:[\w']+ ){0,2}?payments?|make it|cover|keep up)\b", "inability"),
     ("en:plan",
-     r"\b(?:re)?payment (?:plan|arrangement)\b|\binstal+ments?\b|\bpay (?:it )?in (?:parts|pieces)\b"
-     r"|\bsmaller payments\b"),
-    ("en:hardship", r"\bhardship\b|\bstruggl\w*|\bno money\b|\b(?:i'm|im|i am) broke\b|\bbankrupt\w*"),
-    ("zh:plan", r"分期|延期|宽限"),
-    ("zh:hardship",
-     r"困难|没钱|没有钱|失业|下岗|没工作|没有工作|还不起|还不上|还不了|付不起|付不了|破产|住院"),
+     r"(?<!stop the )(?<!stop my )(?<!cancel the )(?<!cancel my )(?<!end the )(?<!end my )"
+     r"\b(?:re)?payment (?:plan|arrangement|schedule)\b|\binstal+ments?\b|\bpay (?:it |this )?(?:off )?in (?:parts"
+     r"|pieces|chunks|installments|portions|increments)\b|\bsmaller (?:payments|amounts|installments)\b"
+     r"|\b(?:lower|reduce|reduced|smaller) (?:the |my )?(?:payments?|amount|monthly)\b|\bpay (?:a little|something"
+     r"|some|part|what i can|less|a bit)(?: of it)?\b|\bwork (?:something|it|this) out\b|\bwork out (?:a|some) "
+     r"(?:plan|deal|arrangement|payment|something)\b|\bcome to an arrangement\b|\bmake an arrangement\b"
+     r"|\bset up a plan\b|\bfigure (?:something|this) out\b|\bsplit (?:it|this|the (?:payment|balance|amount))\b"
+     r"|\bsettle (?:for less|this for)\b|\bsettlement\b|\bpay (?:monthly|weekly|every (?:month|week|two weeks"
+     r"|paycheck))\b|\bskip (?:a|this|one) (?:month|payment)\b|\b(?:a|per) month\b"
+     r"|\b(?:can|could) only (?:pay|afford|do|manage)\b|\bevery (?:two|2|other) weeks?\b|\bbi-?weekly\b"
+     r"|\bset up (?:a |some )?(?:something|an arrangement|payments)\b", "plan"),
+    ("en:extension",
+     r"\b(?:an )?extension\b|\b(?:more|extra|some) time\b|\bgive me (?:a|some|few|a few|a couple) (?:more )?(?:days"
+     r"|weeks|time)\b|\bneed (?:a|some|a few|a couple(?: of)?|few|more|extra) (?:more )?(?:days|weeks|time)\b"
+     r"|\b(?:get|have|need|give me|allow me) (?:a |some |a few |a couple (?:of )?|few |two |2 |one |another )?"
+     r"(?:more |extra )(?:days|weeks|months|time)\b"
+     r"|\bdefer\w*|\bpostpone\w*|\bpush (?:it|the (?:payment|due date)) back\b|\b(?:a )?grace period\b",
+     "extension"),
+    ("zh:circumstance",
+     r"失业|下岗|被裁|裁员|没(?:了)?工作|没有工作|工作(?:丢了|没了)|丢了工作|找不到工作|被开除|辞退|公司(?:倒闭|破产"
+     r"|关门"
+     r"|裁员)|生意(?:失败|不好|亏)|破产|生病|病了|住院|手术|开刀|看病|医药费|医疗费|治疗|化疗|癌|车祸|受伤|骨折|怀孕"
+     r"|生孩子|坐月子|离婚|离异|家里(?:有|出)了?(?:点|些)?事|一分钱都没|身无分文|老板跑路|手头[^,.!?]{0,4}(?:紧|不宽裕"
+     r"|不方便|拮据)|周转不(?:过来|开|灵)|资金(?:紧张|困难|周转)"
+     r"|经济(?:困难|紧张|压力|状况不好)|收入(?:不稳定|减少|下降|少了|没了|低)|困难|没钱|没有钱|钱不够|不够钱|缺钱"
+     r"|工资[^,.!?]{0,6}(?:拖欠|没发|拖着|拖了|被扣|发不出|降了"
+     r"|减了|没拿到|没到账|没下来)|没发工资|压力(?:太|很|好)?大|家里出(?:了)?事|疫情|天灾|水灾|火灾"
+     r"|负债", "circumstance"),
+    ("zh:cannot-pay",
+     r"还不起|还不上|还不了|付不起|付不了|交不起|交不上|拿不出|凑不(?:齐|够|出)|没能力还|无力(?:偿还|还款)|没办法还"
+     r"|还不完|没法还|没有?能力还|无力还", "inability"),
+    ("zh:plan",
+     r"分期|分(?:[0-9一二两三四五六七八九十几]+)(?:期|次|个月)|分开还|分批|少还(?:一)?点|先还(?:一半|一部分|部分|一点"
+     r"|点)|部分还款"
+     r"|最低还款|减免|协商|商量|减息|免息|还一部分|每个?月还|只还本金|停息|挂账|免除利息|减少利息", "plan"),
+    ("zh:extension",
+     r"宽限|延期|延迟|推迟|缓(?:几|一|两)?(?:天|日|周|个月)|缓(?:一缓|缓|到|些|一下|一段)|晚(?:点|些|一点)还|晚(?:几|一"
+     r"|两)(?:天|日)|再等(?:几|一|两)?(?:天|日)"
+     r"|多给(?:我)?(?:几|点|一些)?(?:天|时间)|给(?:我)?(?:点|些|几天)时间|过(?:几|两)天再|延后|展期", "extension"),
 )
 
-_PAID_PHRASES = _rules(
-    ("en:i-paid", r"\b(?:i|we)(?:'ve| have)?(?: just| already)? paid\b"),
+_PAID_RULES = _rules(
+    Intent.PAID,
+    ("en:i-paid",
+     r"\b(?:i|we|wife|husband|he|she|my \w+)(?:'ve| have| had|'d)?(?: just| already| finally)? paid\b"
+     r"|^(?:all |already |just )?paid\b|\b(?:i|we) (?:settled|cleared|paid off|took care of) (?:it|this|that|the"
+     r" (?:account|balance|bill|loan|debt))\b"),
     ("en:already-paid",
-     r"\b(?:already|just) paid\b|\bpaid (?:it|already|in full|off|the (?:bill|balance|loan|amount|debt))\b"
-     r"|\b(?:it's|it is|has been|been) paid\b"),
+     r"\b(?:already|just) (?:paid|sent|made|transferred|mailed|submitted|settled|cleared|took care)\b"
+     r"|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!be )(?<!being )"
+     r"\bpaid (?:it|this|that|already|in full|off|up|the (?:bill|balance|loan|amount|debt|full)|you|online"
+     r"|yesterday|today|last|on|via|through|with|by|\$)\b"
+     r"|\b(?:it's|it is|its|has been|been|was|is|all) (?:already )?(?:paid|settled|taken care of|cleared)\b"),
     ("en:payment-made",
-     r"\b(?:made|sent|submitted) (?:a|the|my|that) payment\b"
-     r"|\bpayment (?:was |has been |is )?(?:made|sent|done|submitted|complete\w*)\b"),
+     r"\b(?:dropped off|deposited|brought in|left) (?:a |the |my )?(?:check|cheque|payment|cash|money)\b"
+     r"|\bput (?:a |the |my )?payment (?:in|through)\b"
+     r"|\b(?:made|sent|submitted|mailed|did) (?:a |the |my |that |this |your |full |an )?(?:payment|transfer"
+     r"|check|cheque|money order|wire)\b|\bpayment (?:was |has been |is |already |went )?(?:made|sent|done"
+     r"|submitted|complete\w*|through|processed|posted)\b|\b(?:check|cheque|money order) (?:is |was )?in the mail\b"
+     r"|\b(?:sent|transferred|wired) (?:you |u )?(?:the |my )?(?:money|payment|funds|it)\b"
+     r"|\bconfirmation (?:number|code)\b|\b(?:did you|didn't you|you should have|have you) (?:get|got|receive"
+     r"|received) (?:my|the) (?:payment|money|check)\b|\bautopay\b"),
     ("zh:paid",
-     r"(?<![没未])(?:已经?(?:还|付|支付|转账|缴|结清)|还了|还清了|付了|付过了|还过了|转账了|转过去了)"),
+     r"(?<![没未不])(?:已经?(?:全部|都|全)?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款"
+     r"|还上|交钱)了"
+     r"|已经?(?:打|转|汇|存|交|付|还)(?:到|给|进|过去|入)|已经?\s*paid\b|还了|还清了|还完了|付了|付过了|还过了|转账了"
+     r"|转过去了|转了|打过去了|打了款|已打款|交了|缴了|结清了|都还了|早还了|刚还|刚刚还|刚付|还款成功|支付成功"
+     r"|扣款成功|扣过了|已经扣|(?:还款|支付|付款|转账|扣款)(?:已经?)?(?:成功|完成))"),
+    negatable=True,
 )
 
-_CALL_ME_PHRASES = _rules(
-    ("en:call-me", r"\bcall me\b|\bgive me a (?:call|ring)\b|\b(?:ring|phone) me\b|\bcall (?:me )?back\b"),
+_CALL_ME_RULES = _rules(
+    Intent.CALL_ME,
+    ("en:call-me",
+     r"\b(?:call|ring|phone) me\b(?! (?:again|anymore|any more|ever))|\bgive me a (?:call|ring|buzz)\b"
+     r"|\bcall (?:me )?back\b|\bcallback\b|\bcall me at\b|\breach me at\b|\bmy number is\b"
+     r"|\bcan (?:someone|somebody|you) (?:call|contact|reach out to) me\b|\b(?:reach|call) me (?:at|after|before|on)\b"
+     r"|\bbest (?:time|number) to (?:reach|call) me\b"),
     ("en:speak-to-someone",
-     r"\b(?:speak|talk) (?:to|with) (?:someone|somebody|a (?:real )?(?:person|human)"
-     r"|an? (?:agent|manager|representative|advisor|adviser))\b"),
-    ("zh:call-me", r"给我打电话|打电话给我|打给我|回电|回个电话|来电话|联系我|人工|客服"),
+     r"\b(?:speak|talk) (?:to|with) (?:someone|somebody|a (?:real |live )?(?:person|human|rep|representative|agent)"
+     r"|an? (?:agent|representative|advisor|adviser|human|person)|you|a live person)\b"
+     r"|\b(?:i'd like|i want|i need|need) to (?:talk|speak)\b"),
+    ("zh:call-me",
+     r"给我打(?:个|一个|一下)?电话|打(?:个)?电话(?:给|跟|和)我|电话里?(?:跟|和)我说|打我(?:的)?电话|打给我|回(?:个"
+     r"|我)?电话|回电|来(?:个)?电话"
+     r"|人工|(?:跟|和|找)(?:你们)?(?:的)?(?:人|客服|工作人员|负责人)(?:说|谈|聊|沟通)|电话(?:联系|沟通|说|谈)|打过来"
+     r"|联系我|找客服|(?:和|跟|与)(?:你们的?)?(?:客服|人工|工作人员|人)(?:通话|通电话|说话|联系)"),
+    negatable=True,
 )
 
-# A pay verb in the future sense: "paid" is deliberately absent, so "I paid on Monday" stays PAID.
+_HELP_RULES = _rules(
+    Intent.HELP,
+    ("en:who-are-you",
+     r"\bwho (?:is this|are you|is this from|sent this|r you)\b|\bwhat(?: is|'s) this(?: about| regarding| for)?"
+     r"(?=\s*$|\s*[?.!])|\bwhat company\b|\bwhat is this (?:message|text) about\b"),
+    ("en:how-to-pay",
+     r"\bhow (?:do|can|should) i (?:pay|make (?:a )?payment|log ?in|access)\b|\bwhere (?:do|can) i pay\b"
+     r"|\bcan i pay (?:online|by card|with (?:a )?card|over the phone|through|on the app|on your website|by phone)\b"
+     r"|\bpayment (?:link|options|methods)\b|\b(?:send|text|email|give) me (?:the|a|your) (?:payment )?link\b"
+     r"|\bwhat(?:'s| is) (?:the|your) (?:phone|number|address|website|link)\b|\b(?:a |the )?number (?:i"
+     r"|to) (?:can )?call"
+     r"\b|\bwhat number (?:do|can|should) i call\b"),
+    ("zh:who-are-you",
+     r"你们是(?:谁|哪|什么|干什么)|你是谁|哪里的|什么平台|哪个平台|什么公司|客服电话|电话多少|热线"
+     r"|这是什么(?:短信|信息|消息|意思)?(?:[?]|$)|什么意思|有什么事"),
+    ("zh:how-to-pay", r"怎么(?:操作)?还|如何还|在哪(?:里)?还|还款方式|还款链接|怎么(?:付|支付|转账)|还款渠道"),
+)
+
+_START_RULES = _rules(
+    Intent.START,
+    ("en:opt-in",
+     r"\bopt (?:me )?(?:back )?in\b|\b(?:start|resume) (?:sending|texting|the texts|messages)\b|\bresubscribe\b"
+     r"|\bsubscribe me\b|\bun-?stop\b|\btext me again\b|\byou (?:can|may) (?:text|contact|message) me\b"),
+    ("zh:opt-in", r"恢复(?:短信|订阅|通知|提醒)|重新订阅|可以(?:给我)?发短信"),
+)
+
+_ACCEPT_RULES = _rules(
+    Intent.ACCEPT,
+    ("en:accept",
+     r"\bi (?:accept|agree)\b|\b(?:accept|agree to|sign me up for|go with|i'll take|i will take) (?:the |this |that "
+     r"|your |a )?(?:[\w-]+ ){0,3}?(?:plan|offer|arrangement|option|deal)\b|\bsounds good\b|\bthat works\b"
+     r"|\blet's do (?:it|that)\b|\b(?:please )?(?:set it up|go ahead)\b"),
+    ("zh:accept", r"同意|接受|就这么办|按这个来|就按(?:这个|你们说的)|就这样吧?$|就这么定"),
+    negatable=True,
+)
+
+# Phrases whose "not"/"no"/"不" is politeness, not negation.
+_POLITE_NEGATIONS = lazy(
+    r"\bno (?:problem|worries|worry)\b|\b(?:don't|do not) (?:worry|you worry)\b|\bnot a problem\b|\bno doubt\b"
+    r"|不好意思|没问题|没事|不客气|不用担心|别担心|放心|不会拖|不拖|不会赖|不赖|不骗|不食言|不会忘"
+    # A-not-A questions ask, they do not deny: "能不能宽限到月底", "不是已经扣款了吗"
+    r"|能不能|可不可以|行不行|是不是|要不要|会不会|不是|不管|无论|别人|别急|不然"
+)
+_EN_NEGATION = lazy(
+    r"\b(?:not|never|can't|cannot|won't|don't|didn't|couldn't|wouldn't|unable to|no way|isn't|ain't|haven't|hasn't"
+    r"|wasn't|aren't|shouldn't|refuse to|refusing to|neither|nor)\b|n't\b"
+)
+_ZH_NEGATION = lazy(r"[不没别未甭勿]|无法|没法")
+
+
+def _negated(prefix: str) -> bool:
+    """Whether the words just before a phrase (same clause) negate it."""
+    cleaned = _POLITE_NEGATIONS.sub(" ", prefix)
+    tail_en = " ".join(cleaned.split()[-4:])
+    return bool(_EN_NEGATION.search(tail_en) or _ZH_NEGATION.search(cleaned[-6:]))
+
+
+# --------------------------------------------------------------------------- promises
+
 _PAY_VERBS = _rules(
+    Intent.PROMISE,
     ("en:pay",
-     r"\b(?:pay|paying|repay|settle|settling|transfer|transferring)\b"
-     r"|\bmake (?:a |the |my )?(?:payment|transfer)\b|\bpayment (?:on|by|next|this|tomorrow|today|in|of)\b"
-     r"|\bsend (?:it|you|the (?:money|payment|rest|balance)|payment|money)\b"
-     r"|\bclear (?:it|the (?:balance|debt|account|arrears))\b"
-     r"|\b(?:have|get) (?:you )?(?:the |your )?money\b"),
-    # 还 is also the adverb "still/also" (还没, 还是, 还有); 已还 and 还了 are past, i.e. PAID
+     r"\b(?:pay(?! ?(?:day|check|cheque|date|period|stub|slip|rise|raise)\b)|paying|repay|settle|settling|transfer"
+     r"|transferring|wire|sending|mail|clear|cover|deposit)\b|\bsend\b(?! me\b| you proof)"
+     r"|\b(?:make|making|do|send|sending|submit|schedule|scheduled|set up|put in) (?:a |the |my |another |the next "
+     r"|the full |one |this month's )?(?:full |partial |small |first |next )?payment\b"
+     r"|\bpayment (?:on|by|this|next|tomorrow|today|of|will|should|coming|for)\b"
+     r"|\bexpect (?:a |the |my )?(?:payment|it|the money)\b"),
+    ("en:have-money",
+     r"\b(?:have|get|bring|give) (?:you |u )?(?:the |your |some |that )?(?:money|cash|funds|it to you|it in"
+     r"|it paid|it sorted|the payment)\b|\byou(?:'ll| will) (?:have|get|receive|see) (?:it|the money|your money"
+     r"|a payment|payment|the payment|something|the rest)\b|\bcatch up\b|\bbring (?:it|the account|my account|this)"
+     r" (?:current|up to date)\b|\btake care of (?:it|this|that|the (?:balance|bill|payment|rest))\b"
+     r"|\bhandle (?:it|this|that|the (?:balance|payment))\b|\bsort (?:it|this) out\b|\b(?:it|this|the (?:balance"
+     r"|bill|loan|debt|account|amount|rest)) (?:will|'ll|should) be (?:paid|settled|cleared|taken care of)\b"),
+    ("en:afford", r"\b(?:afford|manage)\b(?= (?:to|[$¥0-9]|it|this|that))"),
+    ("en:do-amount",
+     r"\b(?:can|could|will|'ll|able to)(?: we| i)? do (?=[$¥]|[0-9]|(?:a|one|two|three|four|five|fifty|hundred) )"),
+    ("en:extend",
+     r"\b(?:give|gimme|allow|grant) (?:me |us )?(?:until|to|time until|an extension (?:until|to))\b"
+     r"|\bwait (?:until|for me until|to)\b|\bhold off (?:until|on)\b|\bextension (?:until|to)\b"
+     r"|\b(?:push|move) (?:it|the payment|the due date|my payment) (?:back )?to\b"),
     ("zh:pay",
-     r"(?<![已经没未])(?:还款|还钱|付款|支付|转账|缴费|交钱|付|缴|还(?![了过没是有不在会要得行好可能]))"),
+     r"还(?=可以吗|行吗|行不行|可不可以|好吗|可以不|可以么|行么|ok)"
+     r"|(?<![已经没未不])(?:还款|还钱|还清|还上|还掉|还给|还完|付款|付清|支付|转账|转给|转过去|打款|打钱|打过去"
+     r"|打给你们"
+     r"|汇款|缴|交钱|交上|补上|补交|结清|处理|搞定|凑齐|凑够|筹到)"
+     r"|(?<![已经没未不])还(?![了过没是有不在会要得行好可能以早很挺差剩欠需想])"
+     r"|(?<![已经没未不])付(?![了过不出])|转(?=[0-9一二两三四五六七八九]|钱|款)"),
+    ("zh:extend", r"宽限到|延期到|延迟到|推迟到|推到|延到|缓到|拖到|等到|等我到|放到|改到"),
 )
-
-
-def _first(rules: Sequence[_Rule], text: str) -> _Rule | None:
-    return next((rule for rule in rules if rule.pattern.search(text)), None)
-
-
-# --------------------------------------------------------------------------- dates
-
-_DAY = r"(3[01]|[12][0-9]|0?[1-9])"
-_CN_NUMBER = r"[0-9]{1,4}|[零〇一二两三四五六七八九十]{1,3}"
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_WORD_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                 "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3}
-_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
-           "oct": 10, "nov": 11, "dec": 12}
-_MONTH = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
-_EN_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-_ZH_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6,
-                "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
-_TODAY_WORDS = re.compile(r"\b(?:today|tonight)\b|今天|今日|今晚")
-_MAX_DAYS_AHEAD = 3660  # "in 99999 days" is not a promise
-
-
-def _cn_int(token: str) -> int | None:
-    """Digits or a Chinese numeral up to 99 (十五, 二十, 三十一, 两)."""
-    if token.isascii():
-        return int(token) if token.isdigit() else None
-    if "十" not in token:
-        return _CN_DIGITS.get(token) if len(token) == 1 else None
-    tens, _, ones = token.partition("十")
-    tens_value = _CN_DIGITS.get(tens, -1) if tens else 1
-    ones_value = _CN_DIGITS.get(ones, -1) if ones else 0
-    if tens_value < 0 or ones_value < 0 or "十" in ones:
-        return None
-    return tens_value * 10 + ones_value
-
-
-def _clamped(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
-
-
-def _day_of_month(day: int | None, today: date) -> date | None:
-    if day is None or not 1 <= day <= 31:
-        return None
-    this_month = _clamped(today.year, today.month, day)
-    if this_month >= today:
-        return this_month
-    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-    return _clamped(year, month, day)
-
-
-def _month_day(month: int | None, day: int | None, today: date) -> date | None:
-    if month is None or day is None or not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    this_year = _clamped(today.year, month, day)
-    return this_year if this_year >= today else _clamped(today.year + 1, month, day)
-
-
-def _exact(year: int, month: int | None, day: int | None) -> date | None:
-    if month is None or day is None:
-        return None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _days_ahead(count: int | None, unit_days: int, today: date) -> date | None:
-    if count is None or count * unit_days > _MAX_DAYS_AHEAD:
-        return None
-    return today + timedelta(days=count * unit_days)
-
-
-def _next_weekday(today: date, weekday: int, *, include_today: bool) -> date:
-    ahead = (weekday - today.weekday()) % 7
-    if ahead == 0 and not include_today:
-        ahead = 7
-    return today + timedelta(days=ahead)
-
-
-def _weekday_of_week(today: date, weekday: int, weeks_ahead: int) -> date:
-    monday = today - timedelta(days=today.weekday())
-    return monday + timedelta(weeks=weeks_ahead, days=weekday)
-
-
-# resolvers take the match, the local today and the whole normalised text
-_Resolver = Callable[[re.Match[str], date, str], date | None]
-
-
-def _resolve_iso(m: re.Match[str], today: date, text: str) -> date | None:
-    return _exact(int(m[1]), int(m[2]), int(m[3]))
-
-
-def _resolve_zh_full(m: re.Match[str], today: date, text: str) -> date | None:
-    return _exact(int(m[1]), _cn_int(m[2]), _cn_int(m[3]))
-
-
-def _resolve_zh_month_day(m: re.Match[str], today: date, text: str) -> date | None:
-    return _month_day(_cn_int(m[1]), _cn_int(m[2]), today)
-
-
-def _resolve_us(m: re.Match[str], today: date, text: str) -> date | None:
-    month, day = int(m[1]), int(m[2])
-    if m[3] is None:
-        return _month_day(month, day, today)
-    year = int(m[3])
-    return _exact(year + 2000 if year < 100 else year, month, day)
-
-
-def _resolve_month_name_day(m: re.Match[str], today: date, text: str) -> date | None:
-    return _month_day(_MONTHS[m[1][:3]], int(m[2]), today)
-
-
-def _resolve_day_month_name(m: re.Match[str], today: date, text: str) -> date | None:
-    return _month_day(_MONTHS[m[2][:3]], int(m[1]), today)
-
-
-def _resolve_day(m: re.Match[str], today: date, text: str) -> date | None:
-    return _day_of_month(_cn_int(m[1]), today)
-
-
-def _resolve_next_month_day(m: re.Match[str], today: date, text: str) -> date | None:
-    day = _cn_int(m[1])
-    if day is None or not 1 <= day <= 31:
-        return None
-    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-    return _clamped(year, month, day)
-
-
-def _offset(days: int) -> _Resolver:
-    return lambda m, today, text: today + timedelta(days=days)
-
-
-def _resolve_en_in(m: re.Match[str], today: date, text: str) -> date | None:
-    count = int(m[1]) if m[1].isdigit() else _WORD_NUMBERS.get(m[1])
-    return _days_ahead(count, 7 if m[2].startswith("week") else 1, today)
-
-
-def _resolve_zh_after(m: re.Match[str], today: date, text: str) -> date | None:
-    return _days_ahead(_cn_int(m[1]), 1 if m[2] in ("天", "日") else 7, today)
-
-
-def _resolve_en_weekday(m: re.Match[str], today: date, text: str) -> date | None:
-    weekday = _EN_WEEKDAYS[m[2][:3]]
-    if m[1] == "next":
-        return _weekday_of_week(today, weekday, 1)
-    if weekday == today.weekday() and (m[1] == "this" or _TODAY_WORDS.search(text)):
-        return today
-    return _next_weekday(today, weekday, include_today=False)
-
-
-def _resolve_zh_weekday(m: re.Match[str], today: date, text: str) -> date | None:
-    weekday = _ZH_WEEKDAYS[m[3]]
-    prefix = m[1] or ""
-    if prefix.startswith("下"):
-        return _weekday_of_week(today, weekday, prefix.count("下"))
-    if prefix:  # 这周/本周: this calendar week only
-        return _weekday_of_week(today, weekday, 0)
-    if weekday == today.weekday() and _TODAY_WORDS.search(text):
-        return today
-    return _next_weekday(today, weekday, include_today=False)
+_AUXILIARY = lazy(r"\b(?:will|'ll|can|could|gonna|going to|shall)\b|会|能")
+_HEDGE = lazy(
+    r"\b(?:maybe|might|may(?! i\b| we\b)|perhaps|possibly|hopefully|hope|probably|try|trying|attempt|not sure"
+    r"|i think|i guess"
+    r"|should be able|if i can|if possible|depends|depending)\b|可能|也许|或许|尽量|争取|看看|试试|试着|应该|大概|估计"
+    r"|说不定|希望|要是|看情况"
+)
+_POLITE_CONDITION = lazy(
+    r"\bif (?:that's|that is|it's|it is|this is) (?:ok|okay|alright|fine|possible)\b|\bif that works\b"
+    r"|\bif you don't mind\b|如果可以的?话?|如果行的?话?"
+)
+_PAST_OR_OBLIGATION = lazy(
+    r"\b(?:was|were) (?:supposed|going|meant|planning) to\b|\b(?:tried|forgot|meant|wanted|planned"
+    r"|intended) to (?:\w+ )?(?:pay|send|make|transfer|settle|get)\b"
+    r"|\b(?:do|did|does|must|should|have) i (?:have|need|got) to\b|\bwhen (?:do|should|must|is|was|will)\b"
+    r"|\b(?:is|was) (?:it|this|that|the payment|my payment|payment) due\b|\bdue (?:on|by|date)\b|\bdo i owe\b"
+    r"|\bwhat (?:happens|would happen|will happen)\b|\bif i (?:don't|do not|can't|cannot|miss)\b"
+    r"|(?:要|需要|必须|得)(?:在)?[^,.!?]{0,8}(?:还|付)[^,.!?]{0,4}[吗么]|什么时候(?:要|需要)?还|哪天(?:要)?还"
+    r"|最晚|截止|到期|应该是"
+)
+_ASK = lazy(
+    r"\b(?:can|could|may) (?:i|we)\b|\b(?:how|what) about\b|\bis it (?:ok|okay|alright|possible|fine)\b|\bwould (?:it"
+    r"|that) (?:be )?"
+    r"(?:ok|okay|fine|alright|work)\b|\b(?:does|would) that work\b|\b(?:ok|okay|alright)$|\bcan you (?:give|wait"
+    r"|let)\b|可以吗|行吗|行不行|可不可以|能不能|能否|好吗|可以不|可以么|行么|[吗么]$"
+)
+# "How about the 20th?", "Friday?", "15号可以吗": a date offered on its own, in answer to a notice about paying
+_BARE_PROPOSAL = lazy(
+    r"^(?:(?:how|what) about|can i do|could i do|maybe|is|would|does|ok|okay|so|then|and|or|on|by|the|works?|for you"
+    r"|good|fine|alright|that|be|ok\?|可以吗|行吗|行不行|可不可以|好吗|可以不|可以么|行么|怎么样|如何|呢|吧|[\s?])*$"
+)
+_UNTIL = lazy(r"\b(?:until|before)\b|才|等到")
+_NOT_UNTIL = lazy(r"\bnot (?:until|before)\b")
+_PAY_TOPIC = lazy(r"\b(?:pay\w*|paid|money|payment|balance|amount)\b|还|付|钱")
 
 
 @dataclass(frozen=True)
-class _DateRule:
-    name: str
-    pattern: re.Pattern[str]
-    resolve: _Resolver
-
-
-_DATE_RULES: tuple[_DateRule, ...] = tuple(
-    _DateRule(name, re.compile(pattern), resolve)
-    for name, pattern, resolve in (
-        ("iso", r"(?<![0-9])([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?![0-9])", _resolve_iso),
-        ("zh:year-month-day", r"([0-9]{4})年(" + _CN_NUMBER + r")月(" + _CN_NUMBER + r")[日号]?",
-         _resolve_zh_full),
-        ("zh:month-day", r"(" + _CN_NUMBER + r")月(" + _CN_NUMBER + r")(?:[日号]|(?![0-9]))",
-         _resolve_zh_month_day),
-        ("en:month/day", r"(?<![0-9/.$])(1[0-2]|0?[1-9])/" + _DAY + r"(?:/([0-9]{4}|[0-9]{2}))?(?![0-9/])",
-         _resolve_us),
-        ("en:month-name-day", r"\b" + _MONTH + r"\.? (?:the )?" + _DAY + r"(?:st|nd|rd|th)?\b",
-         _resolve_month_name_day),
-        ("en:day-month-name", r"\b" + _DAY + r"(?:st|nd|rd|th)? (?:of )?" + _MONTH + r"\b",
-         _resolve_day_month_name),
-        ("en:day-of-month", r"\b" + _DAY + r"(?:st|nd|rd|th)\b", _resolve_day),
-        ("zh:day-of-month", r"(?<![0-9])(" + _CN_NUMBER + r")[号日]", _resolve_day),
-        ("zh:next-month-day", r"下个?月(" + _CN_NUMBER + r")[号日]?", _resolve_next_month_day),
-        ("en:day-of-next-month", r"\b" + _DAY + r"(?:st|nd|rd|th)? of next month\b", _resolve_next_month_day),
-        ("today", r"\b(?:today|tonight)\b|今天|今日|今晚", _offset(0)),
-        ("day-after-tomorrow", r"\bday after tomorrow\b|(?<!大)后天", _offset(2)),
-        ("zh:in-3-days", r"大后天", _offset(3)),
-        ("tomorrow", r"\b(?:tomorrow|tmrw?|tmw)\b|明天|明日|明早|明晚", _offset(1)),
-        ("en:in-days",
-         r"\bin ([0-9]{1,5}|an?|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|a few) "
-         r"(days?|weeks?)\b", _resolve_en_in),
-        ("zh:days-later", r"(" + _CN_NUMBER + r")个?(天|日|星期|周|礼拜)(?:之后|以后|后)", _resolve_zh_after),
-        ("en:weekday",
-         r"\b(?:(next|this|coming|this coming) )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-         r"|tues?|thu(?:rs?)?|fri)\b", _resolve_en_weekday),
-        ("zh:weekday", r"(下下个?|下个?|这个?|本)?(周|星期|礼拜)([一二三四五六日天1-7])",
-         _resolve_zh_weekday),
-    )
-)
-
-
-def _date_mentions(text: str) -> list[tuple[re.Match[str], _DateRule]]:
-    """Non-overlapping date expressions in reading order; at one position the longest wins."""
-    found = [(m, rule) for rule in _DATE_RULES for m in rule.pattern.finditer(text)]
-    found.sort(key=lambda item: (item[0].start(), -item[0].end()))
-    mentions: list[tuple[re.Match[str], _DateRule]] = []
-    taken_until = 0
-    for match, rule in found:
-        if match.start() >= taken_until:
-            mentions.append((match, rule))
-            taken_until = match.end()
-    return mentions
-
-
-def _find_date(text: str, today: date) -> tuple[date, str] | None:
-    for match, rule in _date_mentions(text):
-        try:
-            resolved = rule.resolve(match, today, text)
-        except (ValueError, OverflowError):  # beyond year 9999 or a month that does not exist
-            continue
-        if resolved is not None and resolved >= today:
-            return resolved, rule.name
-    return None
-
-
-def local_today(now: datetime, time_zone: str) -> date:
-    """The customer's calendar date at ``now`` (an aware instant) in their IANA time zone."""
-    try:
-        zone = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError("unknown IANA time zone") from exc
-    return to_utc(now).astimezone(zone).date()
-
-
-def extract_promise_date(text: str, now: datetime, time_zone: str) -> date | None:
-    """The first date the text mentions, as the customer's local date (see the module docstring).
-
-    Never before the customer's local today; None when there is no usable date.
-    """
-    found = _find_date(_normalise(text), local_today(now, time_zone))
-    return found[0] if found else None
-
-
-# --------------------------------------------------------------------------- amounts
-
-_NUMBER = r"([0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]+(?:\.[0-9]{1,2})?)(?![0-9]|[.,][0-9])"
-_AMOUNT_PATTERNS = (
-    re.compile(r"(?:[$¥]|\busd|\brmb|\bcny)\s?" + _NUMBER),
-    re.compile(r"(?<![0-9.,])" + _NUMBER + r" ?(?:dollars?\b|bucks\b|usd\b|rmb\b|cny\b|元|块|人民币)"),
-)
-
-
-def _first_amount(normalised: str) -> Decimal | None:
-    matches = [m for pattern in _AMOUNT_PATTERNS for m in pattern.finditer(normalised)]
-    for match in sorted(matches, key=lambda m: m.start()):
-        try:
-            amount = Decimal(match[1].replace(",", ""))
-        except InvalidOperation:
-            continue
-        if amount > 0:
-            return amount
-    return None
-
-
-def extract_promise_amount(text: str) -> Decimal | None:
-    """The first money amount in the text ("$50", "50元", "¥1,200.50"), as a Decimal; None if none."""
-    return _first_amount(_normalise(text))
-
-
-# --------------------------------------------------------------------------- classification
-
-_PHRASES_BEFORE_PROMISE: tuple[tuple[Intent, tuple[_Rule, ...]], ...] = (
-    (Intent.STOP, _STOP_PHRASES),
-    (Intent.WRONG_NUMBER, _WRONG_NUMBER_PHRASES),
-    (Intent.DISPUTE, _DISPUTE_PHRASES),
-    (Intent.HARDSHIP, _HARDSHIP_PHRASES),
-)
-_PHRASES_AFTER_PROMISE: tuple[tuple[Intent, tuple[_Rule, ...]], ...] = (
-    (Intent.PAID, _PAID_PHRASES),
-    (Intent.CALL_ME, _CALL_ME_PHRASES),
-)
-_KEYWORDS_LAST: tuple[tuple[Intent, frozenset[str]], ...] = (
-    (Intent.HELP, _HELP_KEYWORDS),
-    (Intent.START, _START_KEYWORDS),
-)
+class _Verb:
+    rule: _Rule
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -536,74 +723,379 @@ class _Promise:
     on: date
     amount: Decimal | None
     matched: str
+    asked: bool
 
 
-def _pay_verb(text: str) -> tuple[_Rule, re.Match[str]] | None:
-    for rule in _PAY_VERBS:
-        match = rule.pattern.search(text)
-        if match is not None:
-            return rule, match
+@dataclass
+class _Reading:
+    """One reply, read once: its clauses, dates, amounts and pay verbs, shared by every rule."""
+
+    text: str
+    today: date
+    order: DateOrder
+    clauses: list[Clause] = field(default_factory=list)
+    dates: list[DateMention] = field(default_factory=list)
+    amounts: list[AmountMention] = field(default_factory=list)
+    verbs: list[_Verb] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.clauses = clauses(self.text)
+        self.dates = date_mentions(self.text, self.today, self.order)
+        # "I get paid Friday, I'll pay right away": "right away" is then, not today
+        self.dates = [d for d in self.dates if not (d.adverb and any(
+            not e.adverb and e.start < d.start and self._sentence_at(e.start) == self._sentence_at(d.start)
+            for e in self.dates))]
+        self.amounts = amount_mentions(self.text)
+        found = [_Verb(rule, m.start(), m.end()) for rule in _PAY_VERBS for m in rule.pattern.finditer(self.text)]
+        self.verbs = sorted(found, key=lambda v: v.start)
+
+    def _sentence_at(self, position: int) -> int:
+        index = self.clause_of(position)
+        return self.clauses[index].sentence if index >= 0 else -1
+
+    def clause_of(self, position: int) -> int:
+        for index, clause in enumerate(self.clauses):
+            if clause.start <= position < clause.end:
+                return index
+        return -1
+
+    def in_clause(self, index: int, items: Iterable[_Verb]) -> list[_Verb]:
+        clause = self.clauses[index]
+        return [v for v in items if clause.start <= v.start < clause.end]
+
+    def dates_in(self, index: int) -> list[DateMention]:
+        clause = self.clauses[index]
+        return [d for d in self.dates if clause.start <= d.start < clause.end]
+
+    def sentence_text(self, index: int) -> str:
+        sentence = self.clauses[index].sentence
+        return " ".join(c.text for c in self.clauses if c.sentence == sentence)
+
+    def followed_by_question(self, index: int) -> bool:
+        end = self.clauses[index].end
+        return self.text[end:end + 2].lstrip()[:1] == "?"  # NFKC made "？" a "?"
+
+
+def _governing_verb(reading: _Reading, index: int) -> tuple[int, _Verb] | None:
+    """The pay verb a date in clause ``index`` belongs to: in its clause, else a neighbour of the same sentence
+    that has no date of its own ("I'll pay, on Friday", "15号，一定还")."""
+    own = reading.in_clause(index, reading.verbs)
+    if own:
+        return index, own[0]
+    sentence = reading.clauses[index].sentence
+    for neighbour in (index - 1, index + 1):
+        if 0 <= neighbour < len(reading.clauses) and reading.clauses[neighbour].sentence == sentence:
+            verbs = reading.in_clause(neighbour, reading.verbs)
+            if verbs and not reading.dates_in(neighbour):
+                return neighbour, verbs[0]
     return None
 
 
-def _promised_amount(text: str, verb: re.Match[str]) -> Decimal | None:
-    # "I paid $50, will pay the rest Friday": the $50 is paid, not promised
-    after_verb = _first_amount(text[verb.end():])
-    if after_verb is not None or _first(_PAID_PHRASES, text) is not None:
-        return after_verb
-    return _first_amount(text)
+def _blocked(reading: _Reading, verb_index: int, verb: _Verb, date_index: int) -> bool:
+    """A hedge, the past or an obligation question: the customer has not committed to the day."""
+    sentence = _POLITE_CONDITION.sub(" ", reading.sentence_text(date_index))
+    if _HEDGE.search(sentence):
+        return True
+    return any(_PAST_OR_OBLIGATION.search(reading.clauses[i].text) for i in {verb_index, date_index})
 
 
-def _promise(text: str, today: date) -> _Promise | None:
-    verb = _pay_verb(text)
-    if verb is None:
+def _promise_at(reading: _Reading, mention: DateMention, paid_clauses: set[int]) -> tuple[str, bool] | None:
+    """The verb rule and whether it was asked, if this date is a day the customer commits to paying on."""
+    index = reading.clause_of(mention.start)
+    if index < 0:
         return None
-    found = _find_date(text, today)
-    if found is None:
+    clause = reading.clauses[index]
+    asked = bool(_ASK.search(clause.text)) or reading.followed_by_question(index)
+    governing = _governing_verb(reading, index)
+    if governing is None:
+        # "haven't paid yet, but I will on Friday", "明天还不上，后天行吗", "I'll pay, but not until Friday";
+        # not "did you get my payment on the 10th?", which says when it was paid
+        rest = (clause.text[: mention.start - clause.start] + " " + clause.text[mention.end - clause.start:]).strip()
+        bare_offer = asked and len(reading.clauses) == 1 and _BARE_PROPOSAL.match(rest) is not None
+        if (not (_PAY_TOPIC.search(reading.text) or bare_offer) or _PAST_OR_OBLIGATION.search(clause.text)
+                or index in paid_clauses):
+            return None
+        if _HEDGE.search(_POLITE_CONDITION.sub(" ", reading.sentence_text(index))):
+            return None
+        if _NOT_UNTIL.search(clause.text[: mention.start - clause.start]):
+            return "en:not-until", False
+        if _AUXILIARY.search(clause.text) and not _negated(clause.text[: mention.start - clause.start]):
+            return ("en:will" if not has_cjk(clause.text) else "zh:will"), asked
+        if asked:
+            return ("en:ask" if not has_cjk(clause.text) else "zh:ask"), True
         return None
-    rule, match = verb
-    return _Promise(found[0], _promised_amount(text, match), f"promise:{rule.name}+{found[1]}")
+    verb_index, verb = governing
+    if _blocked(reading, verb_index, verb, index):
+        return None
+    verb_clause = reading.clauses[verb_index]
+    if _negated(verb_clause.text[: verb.start - verb_clause.start]):
+        between = reading.text[verb.end: mention.start] if verb.end <= mention.start else ""
+        if _UNTIL.search(between):
+            return f"{verb.rule.name[:2]}:not-until", False
+        return None
+    return verb.rule.name, asked
 
 
-def _match_before_promise(text: str) -> tuple[Intent, str] | None:
-    for intent, rules in _PHRASES_BEFORE_PROMISE:
-        rule = _first(rules, text)
-        if rule is not None:
-            return intent, rule.name
+def _amount_for(reading: _Reading, verb_index: int | None, verb: _Verb | None, extra_index: int | None,
+                paid_clauses: set[int]) -> Decimal | None:
+    """The amount the customer offers: after the pay verb in its clause first, then elsewhere in that clause or
+    the date's clause; never one in a clause that says it was already paid."""
+    if verb is not None and verb_index is not None and verb_index not in paid_clauses:
+        clause = reading.clauses[verb_index]
+        after = [a for a in reading.amounts if verb.end <= a.start < clause.end]
+        if after:
+            return after[0].value
+        bare = bare_amount_at(reading.text, verb.end)
+        if bare is not None and bare.end <= clause.end:
+            return bare.value
+    for index in (verb_index, extra_index):
+        if index is None or index in paid_clauses:
+            continue
+        clause = reading.clauses[index]
+        inside = [a for a in reading.amounts if clause.start <= a.start < clause.end]
+        if inside:
+            return inside[0].value
     return None
 
 
-def _match_after_promise(text: str, keyword: str) -> tuple[Intent, str]:
-    for intent, rules in _PHRASES_AFTER_PROMISE:
-        rule = _first(rules, text)
-        if rule is not None:
-            return intent, rule.name
-    for intent, keywords in _KEYWORDS_LAST:
-        if keyword in keywords:
-            return intent, f"keyword:{keyword.upper()}"
-    return Intent.OTHER, "none"
+def _find_promise(reading: _Reading, paid_clauses: set[int]) -> _Promise | None:
+    for mention in reading.dates:
+        if mention.on is None:
+            continue
+        found = _promise_at(reading, mention, paid_clauses)
+        if found is None:
+            continue
+        verb_rule, asked = found
+        index = reading.clause_of(mention.start)
+        governing = _governing_verb(reading, index)
+        verb_index, verb = governing if governing else (None, None)
+        amount = _amount_for(reading, verb_index, verb, index, paid_clauses)
+        if amount is None and verb is None:  # "Friday ok? I'll pay $60"
+            amount = _offered_amount(reading, paid_clauses)
+        prefix = "promise-ask" if asked else "promise"
+        return _Promise(mention.on, amount, f"{prefix}:{verb_rule}+{mention.rule}", asked)
+    return None
 
 
-def classify(text: str, now: datetime, time_zone: str) -> Classification:
-    """The intent of one inbound reply, with any promised date and amount (see the module docstring)."""
+def _offered_amount(reading: _Reading, paid_clauses: set[int]) -> Decimal | None:
+    """An amount offered with no date ("can I pay $50 a month", "先还五百"): a plan conversation starts from it."""
+    for verb in reading.verbs:
+        index = reading.clause_of(verb.start)
+        if index < 0 or index in paid_clauses:
+            continue
+        clause = reading.clauses[index]
+        if _negated(clause.text[: verb.start - clause.start]):
+            continue
+        amount = _amount_for(reading, index, verb, None, paid_clauses)
+        if amount is not None:
+            return amount
+    return None
+
+
+# --------------------------------------------------------------------------- reading the intents
+
+
+@dataclass(frozen=True)
+class _Fired:
+    rule: _Rule
+    start: int
+    end: int
+
+
+def _fired(reading: _Reading, rules: list[_Rule]) -> list[_Fired]:
+    out: list[_Fired] = []
+    for rule in rules:
+        for m in rule.pattern.finditer(reading.text):
+            if rule.negatable:
+                index = reading.clause_of(m.start())
+                prefix = reading.text[reading.clauses[index].start: m.start()] if index >= 0 else ""
+                if _negated(prefix):
+                    continue
+            out.append(_Fired(rule, m.start(), m.end()))
+            break
+    return out
+
+
+_CASE_CHANGING = frozenset(
+    {Intent.BEREAVEMENT, Intent.WRONG_NUMBER, Intent.DISPUTE, Intent.HARDSHIP, Intent.PROMISE, Intent.PAID}
+)
+_PRIORITY = (Intent.STOP, Intent.BEREAVEMENT, Intent.WRONG_NUMBER, Intent.DISPUTE, Intent.COMPLAINT,
+             Intent.HARDSHIP, Intent.PROMISE, Intent.PAID, Intent.CALL_ME, Intent.HELP, Intent.START, Intent.ACCEPT)
+_NOT_THE_DEBTORS_WORD = frozenset({Intent.WRONG_NUMBER, Intent.BEREAVEMENT})
+_CHANNEL_WORDS = (
+    (Channel.SMS, lazy(r"text|messag|sms|短信|信息|消息|发")),
+    (Channel.CALL, lazy(r"call|phone|ring|电话|打|来电|致电")),
+    (Channel.EMAIL, lazy(r"e-?mail|邮件|邮箱")),
+)
+_CAPITALISED_NAME = lazy(r"\b(?:I'?m|I am|[Tt]his is) not ([A-Z][a-z]+)\b(?! (?:able|sure|going))")
+
+
+def _stop_channels(reading: _Reading, stops: list[_Fired]) -> tuple[Channel, ...]:
+    spans = " ".join(reading.text[f.start: f.end] for f in stops)
+    return tuple(channel for channel, words in _CHANNEL_WORDS if words.search(spans))
+
+
+@dataclass
+class _Findings:
+    fired: dict[Intent, list[_Fired]] = field(default_factory=dict)
+    secondary_only: set[Intent] = field(default_factory=set)  # explained by another intent: never primary
+
+    def add(self, intent: Intent, items: list[_Fired]) -> None:
+        if items:
+            self.fired[intent] = items
+
+
+def _findings(reading: _Reading, original: str) -> _Findings:
+    findings = _Findings()
+    for intent, rules in (
+        (Intent.STOP, _STOP_RULES), (Intent.BEREAVEMENT, _BEREAVEMENT_RULES),
+        (Intent.WRONG_NUMBER, _WRONG_NUMBER_RULES), (Intent.DISPUTE, _DISPUTE_RULES),
+        (Intent.COMPLAINT, _COMPLAINT_RULES), (Intent.HARDSHIP, _HARDSHIP_RULES), (Intent.PAID, _PAID_RULES),
+        (Intent.CALL_ME, _CALL_ME_RULES), (Intent.HELP, _HELP_RULES), (Intent.START, _START_RULES),
+        (Intent.ACCEPT, _ACCEPT_RULES),
+    ):
+        findings.add(intent, _fired(reading, rules))
+    if Intent.STOP not in findings.fired:
+        for index, clause in enumerate(reading.clauses):
+            sentence = reading.sentence_text(index)
+            cue = _EN_CESSATION.search(sentence)
+            if cue is not None and _EN_CONTACT.search(sentence):
+                findings.add(Intent.STOP, [_Fired(_CO_OCCURRENCE, clause.start, clause.end)])
+                break
+    if Intent.WRONG_NUMBER not in findings.fired and _CAPITALISED_NAME.search(original):
+        # "I'm not Maria": a name the sender says is not theirs
+        name_rule = _Rule("en:not-that-name", Intent.WRONG_NUMBER, _CAPITALISED_NAME)
+        findings.add(Intent.WRONG_NUMBER, [_Fired(name_rule, 0, 0)])
+    return findings
+
+
+_PAID_ON_A_PAST_DAY = _Rule("paid-on-a-past-day", Intent.PAID, lazy("$^"))
+
+
+def _paid_by_past_date(reading: _Reading, findings: _Findings) -> None:
+    """A pay verb tied to a past day is a claim of payment: "我上周五还的", "sent it over yesterday"."""
+    for mention in reading.dates:
+        if not mention.past:
+            continue
+        index = reading.clause_of(mention.start)
+        governing = _governing_verb(reading, index) if index >= 0 else None
+        if governing is None:
+            continue
+        verb_index, verb = governing
+        clause = reading.clauses[verb_index]
+        if not _negated(clause.text[: verb.start - clause.start]):
+            findings.add(Intent.PAID, [_Fired(_PAID_ON_A_PAST_DAY, verb.start, verb.end)])
+            return
+
+
+def _hardship_kinds(findings: _Findings) -> set[str]:
+    return {f.rule.kind for f in findings.fired.get(Intent.HARDSHIP, [])}
+
+
+def _settle_conflicts(findings: _Findings, promise: _Promise | None) -> None:
+    """Where one reading of the words explains another: a reschedule is a promise, an accepted plan an accept."""
+    kinds = _hardship_kinds(findings)
+    if promise is not None and kinds and kinds <= {"inability", "extension"}:
+        del findings.fired[Intent.HARDSHIP]  # "can't pay today but Friday", "give me until the 15th"
+    if Intent.ACCEPT in findings.fired and kinds and kinds <= {"plan"}:
+        findings.secondary_only.add(Intent.HARDSHIP)  # "I accept the payment plan", "同意分期"
+    if Intent.STOP in findings.fired:
+        findings.fired.pop(Intent.CALL_ME, None)  # "stop calling me" asks for no call
+
+
+def classify(text: str, now: datetime, time_zone: str, *, locale: str | None = None) -> Classification:
+    """The intent of one inbound reply, with any promised date and amount (see the module docstring).
+
+    ``now`` is an aware instant, ``time_zone`` the customer's IANA zone (dates are theirs), ``locale``
+    their locale if known (it decides how "12/10" is read).
+    """
     today = local_today(now, time_zone)
-    normalised = _normalise(text)
-    keyword = _keyword_form(normalised)
-    language = _language(normalised, keyword)
+    normalised = normalise(text)
+    keyword = keyword_form(text) or keyword_form(normalised)  # "👍" alone is "ok"
+    language: Language = "zh" if has_cjk(normalised) or keyword in _ZH_KEYWORDS else "en"
     if keyword in _STOP_KEYWORDS:
-        return Classification(intent=Intent.STOP, language=language, matched=f"keyword:{keyword.upper()}")
+        return Classification(intent=Intent.STOP, language=language, matched=f"keyword:{keyword.upper()}",
+                              evidence=(f"keyword:{keyword.upper()}",))
+    typo = _stop_typo(keyword)
+    if typo is not None:
+        matched = f"keyword-typo:{typo.upper()}"
+        return Classification(intent=Intent.STOP, language=language, matched=matched, evidence=(matched,),
+                              confidence="low")
+    reading = _Reading(normalised, today, date_order(time_zone, locale))
+    findings = _findings(reading, unicodedata.normalize("NFKC", text))
+    if Intent.PAID not in findings.fired:
+        _paid_by_past_date(reading, findings)
+    paid = findings.fired.get(Intent.PAID, [])
+    paid_clauses = {reading.clause_of(f.start) for f in paid}
+    # "I made the payment this morning": the pay words inside a claim of payment promise nothing
+    reading.verbs = [v for v in reading.verbs if not any(p.start <= v.start < p.end for p in paid)]
+    promise = _find_promise(reading, paid_clauses)
+    _settle_conflicts(findings, promise)
+    return _decide(reading, keyword, language, findings, promise, paid_clauses)
 
-    promise = _promise(normalised, today)
-    early = _match_before_promise(normalised)
-    if early is not None:
-        intent, matched = early
-        if intent is Intent.HARDSHIP and promise is not None:
-            # the plan conversation starts from the date they could manage
-            return Classification(intent=intent, language=language, matched=matched,
-                                  promise_date=promise.on, promise_amount=promise.amount)
-        return Classification(intent=intent, language=language, matched=matched)
+
+def _keyword_intent(keyword: str) -> tuple[Intent, str] | None:
+    if keyword in _HELP_KEYWORDS:
+        return Intent.HELP, f"keyword:{keyword.upper()}"
+    if keyword in _START_KEYWORDS:
+        return Intent.START, f"keyword:{keyword.upper()}"
+    if _accept_keyword(keyword):
+        return Intent.ACCEPT, "keyword:YES" if keyword in _YES_WORDS else "keyword:ACCEPT"
+    return None
+
+
+def _decide(reading: _Reading, keyword: str, language: Language, findings: _Findings, promise: _Promise | None,
+            paid_clauses: set[int]) -> Classification:
+    present = {intent: items[0].rule.name for intent, items in findings.fired.items()}
     if promise is not None:
-        return Classification(intent=Intent.PROMISE, language=language, matched=promise.matched,
-                              promise_date=promise.on, promise_amount=promise.amount)
-    intent, matched = _match_after_promise(normalised, keyword)
-    return Classification(intent=intent, language=language, matched=matched)
+        present[Intent.PROMISE] = promise.matched
+    whole = _keyword_intent(keyword)
+    if whole is not None and not present:
+        intent, matched = whole
+        secondary: tuple[Intent, ...] = (Intent.START,) if matched == "keyword:YES" else ()
+        return Classification(intent=intent, language=language, matched=matched, secondary=secondary,
+                              evidence=(matched,))
+    ordered = [intent for intent in _PRIORITY if intent in present]
+    candidates = [intent for intent in ordered if intent not in findings.secondary_only]
+    if not candidates:
+        return Classification(intent=Intent.OTHER, language=language, matched="none", confidence="low")
+    primary = candidates[0]
+    ordered.remove(primary)
+    secondary = tuple(ordered)
+    matched = present[primary]
+    evidence = (matched, *(present[i] for i in ordered))
+    promise_date: date | None = None
+    amount: Decimal | None = None
+    carries = primary in (Intent.PROMISE, Intent.HARDSHIP) or (
+        Intent.PROMISE in secondary and primary not in _NOT_THE_DEBTORS_WORD)
+    if promise is not None and carries:
+        promise_date, amount = promise.on, promise.amount
+    elif primary is Intent.HARDSHIP:
+        amount = _offered_amount(reading, paid_clauses)
+    weak = any(f.rule.weak for f in findings.fired.get(primary, []))
+    conflicting = primary is not Intent.STOP and len(_CASE_CHANGING.intersection({primary, *secondary})) > 1
+    asked = primary is Intent.PROMISE and promise is not None and promise.asked
+    confidence: Confidence = "low" if (weak or conflicting or asked or primary is Intent.ACCEPT) else "high"
+    stop_channels = _stop_channels(reading, findings.fired[Intent.STOP]) if primary is Intent.STOP else ()
+    return Classification(
+        intent=primary, language=language, matched=matched, secondary=secondary, evidence=evidence,
+        promise_date=promise_date, promise_amount=amount, confidence=confidence, stop_channels=stop_channels,
+    )
+
+
+# --------------------------------------------------------------------------- extraction helpers
+
+
+def extract_promise_date(text: str, now: datetime, time_zone: str, *, locale: str | None = None) -> date | None:
+    """The first date the text mentions, as the customer's local date (see ``reply_dates``).
+
+    Never before the customer's local today; None when there is no usable date.
+    """
+    today = local_today(now, time_zone)
+    found = first_date(normalise(text), today, date_order(time_zone, locale))
+    return found.on if found else None
+
+
+def extract_promise_amount(text: str) -> Decimal | None:
+    """The first money amount in the text ("$50", "50元", "¥1,200.50", "五百"), as a Decimal; None if none."""
+    return first_amount(normalise(text))
