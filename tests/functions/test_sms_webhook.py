@@ -214,13 +214,18 @@ def test_wrong_number_stops_using_the_phone(env, seeded, hook) -> None:
 
 def test_call_me_queues_a_callback_with_ids_only(env, seeded, hook) -> None:
     call(hook, twilio_inbound("Please call me back"))
-    assert callbacks(env) == [{"case_id": seeded[1].case_id, "account_id": "acc-1001", "kind": "CALLBACK"}]
+    assert callbacks(env) == [{"case_id": seeded[1].case_id, "account_id": "acc-1001", "kind": "CALLBACK",
+                               "reason": "CALL_ME", "queued_at": "2026-11-03T15:00:00Z"}]
 
 
-def test_paid_claim_is_noted_and_closes_nothing(env, seeded, hook) -> None:
-    call(hook, twilio_inbound("I already paid it"))
-    assert case_of(env, seeded[1]).status is CaseStatus.OPEN
+def test_paid_claim_holds_dunning_for_a_check_and_closes_nothing(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("I already paid this yesterday"))
+    held = case_of(env, seeded[1])
+    # only the payment feed closes a case; meanwhile no reminder goes out and a person checks
+    assert held.status is CaseStatus.PAUSED and held.pause_reason == "PAYMENT_CLAIMED"
+    assert held.paused_until is not None and (held.paused_until - NOW).days == 3
     assert replies(env, seeded[1].case_id)[0].data["intent"] == "PAID"
+    assert [c["reason"] for c in callbacks(env)] == ["PAYMENT_CHECK"]
 
 
 def test_illegal_transition_is_recorded_not_raised(env, seeded, hook) -> None:

@@ -931,8 +931,10 @@ _CAPITALISED_NAME = lazy(r"\b(?:I'?m|I am|[Tt]his is) not ([A-Z][a-z]+)\b(?! (?:
 
 
 def _stop_channels(reading: _Reading, stops: list[_Fired]) -> tuple[Channel, ...]:
-    spans = " ".join(reading.text[f.start: f.end] for f in stops)
-    return tuple(channel for channel, words in _CHANNEL_WORDS if words.search(spans))
+    """Every channel named from the first stop on ("stop texting and emailing me" names both): an
+    opt-out we did not need is cheap, a missed one is not."""
+    tail = reading.text[min(f.start for f in stops):]
+    return tuple(channel for channel, words in _CHANNEL_WORDS if words.search(tail))
 
 
 @dataclass
