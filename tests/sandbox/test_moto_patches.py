@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sandbox.moto_patches import faster_moto
+from sandbox.motocompat import faster_moto
 
 TABLE = "Collections"
 LOOKUPS = ["MSG#a", "MSG#b", "PHONE#c", "PHONE#d"]
