@@ -145,3 +145,25 @@ def test_invoking_a_function_whose_code_is_missing_reports_an_import_error(
     )
     assert response["FunctionError"] == "Handled"
     assert json.loads(response["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_once_the_mock_is_completed_a_table_write_runs_no_handler_and_the_stream_keeps_it(stack: Stack) -> None:
+    from sandbox.aws import active_runtime
+    from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock
+
+    session = boto3.session.Session(region_name=stack.region)
+    complete_mock(stack, session, LINK_SECRET, WEBHOOK_SECRETS)
+    runtime = active_runtime()
+    assert runtime is not None
+    stream_function = stack.function_name("AccountStreamFunction")
+    before = runtime.invocations[stream_function]
+    delivered: list[dict] = []
+    poller = StreamPoller(stack, session, lambda logical_id, event: delivered.append(event) or {})
+
+    boto3.client("dynamodb").put_item(TableName=stack.table("AccountsTable"),
+                                       Item={"account_id": {"S": "acc-stream-probe"}})
+
+    assert runtime.invocations[stream_function] == before  # moto's mapping would have run it in put_item
+    assert poller.poll() >= 1
+    keys = [r["dynamodb"]["Keys"] for event in delivered for r in event["Records"]]
+    assert {"account_id": {"S": "acc-stream-probe"}} in keys
