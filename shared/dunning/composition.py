@@ -201,7 +201,7 @@ def cold_start[T](namespace: dict[str, Any], name: str, build: Callable[[], T]) 
     namespace.setdefault("COLD_START_GLOBALS", []).append(name)
 
     def get() -> T:
-        value = namespace[name]
+        value: T | None = namespace[name]
         if value is None:
             value = namespace[name] = build()
         return value

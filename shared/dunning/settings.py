@@ -57,7 +57,7 @@ class ArchiveSettings(BaseFunctionSettings):
 def load_settings[S: BaseSettings](cls: type[S]) -> S:
     """Read once per cold start by the function that owns the settings (never at import time)."""
     try:
-        return cls()  # type: ignore[call-arg]
+        return cls()
     except ValidationError as exc:
         missing = ", ".join(".".join(str(p) for p in e["loc"]).upper() for e in exc.errors())
         raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {missing}") from exc

@@ -222,7 +222,7 @@ def _rules(intent: Intent, *rows: tuple[str, str] | tuple[str, str, str], negata
     out: list[_Rule] = []
     for row in rows:
         name, pattern = row[0], row[1]
-        kind = row[2] if len(row) == 3 else ""  # type: ignore[misc]
+        kind = row[2] if len(row) == 3 else ""
         out.append(_Rule(name, intent, lazy(pattern), kind, negatable, name in weak_names))
     return out
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
-from dunning.domain.history import ContactRecord, contact_history
+from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Verdict, check
+from dunning.domain.history import contact_history
 from dunning.domain.models import (
     Account,
     Action,
