@@ -463,6 +463,7 @@ def provision(
         {**params, "AWS::Region": region, "AWS::AccountId": account_id, "AWS::Partition": "aws"},
         _NoManagedPolicies(),
     )
+    _invoke_functions_for_aliases(translated)
     substitutions = _fold_state_machines(translated, asl_texts)
     _inline_skipped_names(translated)
 
@@ -631,6 +632,30 @@ def _register_state_machines(
         executing.create_state_machine(name=original.name, definition=definition, roleArn=original.roleArn)
         definitions[logical_id] = definition
     return definitions
+
+
+def _invoke_functions_for_aliases(translated: dict[str, Any]) -> None:
+    """moto does not model AWS::Lambda::Alias (AutoPublishAlias): whatever invokes an alias (the
+    state machine, subscriptions, permissions) invokes its function instead; locally there is
+    one version of each function, so that is the code the alias would run."""
+    aliases = {
+        logical_id: resource["Properties"]["FunctionName"]["Ref"]
+        for logical_id, resource in translated["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Alias"
+    }
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in aliases:
+                return {"Fn::GetAtt": [aliases[node["Ref"]], "Arn"]}
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    for logical_id, resource in translated["Resources"].items():
+        if logical_id not in aliases:
+            translated["Resources"][logical_id] = walk(resource)
 
 
 # Resources moto CloudFormation skips but whose Ref (their name) other resources use.
