@@ -102,7 +102,8 @@ def test_no_unused_extra_is_shipped() -> None:
 
 def test_every_aws_service_the_code_calls_keeps_its_model_in_the_layer() -> None:
     kept = _makefile_list("BOTO_SERVICES")
-    code = {p: p.read_text("utf-8") for folder in ("shared/dunning", "functions") for p in (ROOT / folder).rglob("*.py")}
+    code = {p: p.read_text("utf-8")
+            for folder in ("shared/dunning", "functions") for p in (ROOT / folder).rglob("*.py")}
     called = {svc for text in code.values()
               for svc in re.findall(r"""(?:client|provider_client)\(\s*["']([a-z0-9-]+)["']""", text)}
     assert called, "no boto3 clients found: the pattern above no longer matches the code"
