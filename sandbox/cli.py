@@ -85,6 +85,117 @@ def run_policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_policy(text: str) -> tuple[Policy | None, list[str]]:
+    """The same validation and lint the functions apply before a policy goes into force."""
+    from dunning.domain.templates import policy_problems
+
+    try:
+        policy = parse_policy(text)
+    except PolicyError as exc:
+        return None, _problem_lines(exc.problems)
+    problems = policy_problems(policy)
+    return (None, problems) if problems else (policy, [])
+
+
+def _policy_bucket(args: argparse.Namespace) -> Any:
+    """The stage's policy object: PolicyBucket is named dunning-<stage>-policy-<account>-<region>."""
+    import boto3
+
+    from dunning.adapters.policy_store import PolicyBucket
+
+    session = boto3.session.Session(region_name=args.region) if args.region else boto3.session.Session()
+    sts = session.client("sts")
+    bucket = args.bucket or (
+        f"dunning-{args.stage}-policy-{sts.get_caller_identity()['Account']}-{session.region_name}")
+    return PolicyBucket(session.client("s3"), bucket, args.key, sts=sts)
+
+
+def _print_published(action: str, published: Any, location: str) -> None:
+    at = published.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"{action} policy {published.policy_version} as version {published.version_id} "
+          f"by {published.published_by} at {at} ({location})")
+
+
+def run_policy_publish(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"policy: cannot read {args.file} ({exc.__class__.__name__})")
+        return 1
+    policy, problems = _checked_policy(text)
+    if policy is None:
+        for line in problems:
+            print(line)
+        print("refused: nothing was published")
+        return 1
+    from dunning.adapters.policy_store import PolicyNotFound
+
+    store = _policy_bucket(args)
+    try:
+        unchanged = store.read() == text
+    except PolicyNotFound:
+        unchanged = False
+    if unchanged:
+        print(f"unchanged: policy {policy.version} is already the published version ({store.location})")
+        return 0
+    _print_published("published", store.publish(text, policy.version, note=args.note), store.location)
+    return 0
+
+
+def run_policy_history(args: argparse.Namespace) -> int:
+    import json
+
+    store = _policy_bucket(args)
+    versions = store.history()
+    if args.json:
+        print(json.dumps([{**vars(v), "at": v.at.strftime("%Y-%m-%dT%H:%M:%SZ")} for v in versions], indent=2))
+        return 0
+    if not versions:
+        print(f"nothing published at {store.location}: the bundled default policy is in force")
+        return 0
+    for v in versions:
+        extra = (f" restores {v.restores}" if v.restores else "") + (f" - {v.note}" if v.note else "")
+        print(f"{'*' if v.current else ' '} {v.at:%Y-%m-%dT%H:%M:%SZ}  {v.action:<8} {v.policy_version:<16} "
+              f"{v.version_id}  {v.published_by}{extra}")
+    return 0
+
+
+def run_policy_rollback(args: argparse.Namespace) -> int:
+    store = _policy_bucket(args)
+    versions = [v for v in store.history() if v.action != "REMOVED"]
+    current = next((v for v in store.history() if v.current), None)
+    if args.to:
+        target = next((v for v in versions if v.version_id == args.to), None)
+        if target is None:
+            print(f"no published version {args.to} at {store.location}")
+            return 1
+    else:
+        # The newest version with different content from what is in force now.
+        target = next((v for v in versions if not v.current and (current is None or v.sha256 != current.sha256)),
+                      None)
+        if target is None:
+            print(f"no earlier version to roll back to at {store.location}")
+            return 1
+    text = store.read(target.version_id)
+    policy, problems = _checked_policy(text)
+    if policy is None:  # valid when published, but the rules it must pass have moved on since
+        for line in problems:
+            print(line)
+        print(f"refused: version {target.version_id} no longer passes the check; nothing was changed")
+        return 1
+    published = store.publish(text, policy.version, action="ROLLBACK", restores=target.version_id, note=args.note)
+    _print_published("rolled back to", published, store.location)
+    return 0
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stage", required=True, help="deployment stage (the template's Stage parameter)")
+    parser.add_argument("--region", help="AWS region (default: the AWS CLI's configured region)")
+    parser.add_argument("--bucket", help="PolicyBucket name (default: dunning-<stage>-policy-<account>-<region>)")
+    parser.add_argument("--key", default="policy.yaml", help="policy object key (the template's PolicyKey; "
+                        "default policy.yaml)")
+
+
 @command
 def _policy(sub: Subparsers) -> None:
     policy = sub.add_parser("policy", help="work with collection policies")
@@ -97,6 +208,35 @@ def _policy(sub: Subparsers) -> None:
     )
     check.add_argument("file", metavar="FILE", help="policy YAML")
     check.set_defaults(handler=run_policy_check)
+    publish = actions.add_parser(
+        "publish",
+        help="check a policy, then make it the one in force for a stage",
+        description="Run `policy check` on FILE and, only when it passes, write it as the new version of the "
+        "stage's published policy, recording who (the caller identity STS reports) and when. Functions pick "
+        "it up within PolicyCacheSeconds.",
+    )
+    publish.add_argument("file", metavar="FILE", help="policy YAML")
+    publish.add_argument("--note", help="why (kept with the version, ASCII)")
+    _store_arguments(publish)
+    publish.set_defaults(handler=run_policy_publish)
+    history = actions.add_parser("history", help="every published version of a stage's policy, newest first",
+                                 description="List every version of the stage's published policy: when, "
+                                 "who, what (PUBLISH, ROLLBACK, REMOVED) and the policy version; * marks the "
+                                 "one in force.")
+    history.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    _store_arguments(history)
+    history.set_defaults(handler=run_policy_history)
+    rollback = actions.add_parser(
+        "rollback",
+        help="put an earlier published version back in force",
+        description="Publish an earlier version again (the newest one that differs from the current, or "
+        "--to VERSION_ID) after checking it still passes `policy check`. The rollback is itself a new "
+        "version with who and when; nothing is erased.",
+    )
+    rollback.add_argument("--to", metavar="VERSION_ID", help="the version to restore (from `policy history`)")
+    rollback.add_argument("--note", help="why (kept with the version, ASCII)")
+    _store_arguments(rollback)
+    rollback.set_defaults(handler=run_policy_rollback)
 
 
 # ---------------------------------------------------------------------------- render

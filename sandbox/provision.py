@@ -79,6 +79,7 @@ def provision(
         {**params, "AWS::Region": region, "AWS::AccountId": account_id, "AWS::Partition": "aws"},
         _NoManagedPolicies(),
     )
+    _invoke_functions_for_aliases(translated)
     substitutions = _fold_state_machines(translated, asl_texts)
     _inline_skipped_names(translated)
 
@@ -197,6 +198,30 @@ def _package(
             props["DefinitionUri"] = f"s3://{ARTIFACT_BUCKET}/{key}"
             asl_texts[logical_id] = text
     return code_dirs, asl_texts
+
+
+def _invoke_functions_for_aliases(translated: dict[str, Any]) -> None:
+    """moto does not model AWS::Lambda::Alias (AutoPublishAlias): whatever invokes an alias (the
+    state machine, subscriptions, permissions) invokes its function instead; locally there is
+    one version of each function, so that is the code the alias would run."""
+    aliases = {
+        logical_id: resource["Properties"]["FunctionName"]["Ref"]
+        for logical_id, resource in translated["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Alias"
+    }
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in aliases:
+                return {"Fn::GetAtt": [aliases[node["Ref"]], "Arn"]}
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    for logical_id, resource in translated["Resources"].items():
+        if logical_id not in aliases:
+            translated["Resources"][logical_id] = walk(resource)
 
 
 def _fold_state_machines(translated: dict[str, Any], asl_texts: dict[str, str]) -> dict[str, dict[str, Any]]:

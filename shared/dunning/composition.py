@@ -147,7 +147,7 @@ class AwsPorts[S: BaseFunctionSettings]:
 
     @cached_property
     def policy_store(self) -> PolicyStore:
-        return PolicyStore(self.settings.policy_parameter_name, self.settings.policy_max_age_seconds)
+        return PolicyStore(self.settings.policy_location, self.settings.policy_max_age_seconds)
 
     def policy(self) -> Policy:
         return self.policy_store.current()
