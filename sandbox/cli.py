@@ -1,5 +1,7 @@
 """`dunning`: the developer's command line (dev tooling, never deployed).
 
+Longer than most modules: one short, independent section per subcommand; a new command adds a section.
+
 Each subcommand is one function decorated with ``@command``: it adds its parser and points
 ``handler`` at the function that runs it. ``main(argv)`` returns the exit code.
 """

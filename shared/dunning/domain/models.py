@@ -1,5 +1,7 @@
 """Collections domain models: accounts, cases, notices, ledger entries and decisions.
 
+Longer than most modules: the vocabulary every layer imports, one short section per model, cross-referenced.
+
 Money is Decimal with an ISO 4217 currency; instants are timezone-aware UTC datetimes and
 serialise as ISO-8601 ending in ``Z``. Local time exists only in compliance and templates.
 """
