@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point, logger, metrics
 from dunning.services.deliveries import handle_email_event
 from dunning.services.inbound_once import Handled
 from dunning.settings import ListeningSettings, load_settings
@@ -23,9 +23,7 @@ from dunning.settings import ListeningSettings, load_settings
 ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ListeningSettings)))
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     results = []

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dunning.adapters.webhooks import MalformedPayload, WebhookError, WebhookRequest, read_webhook
 from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import utc_now
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point, logger, metrics
 from dunning.ports import Conflict, InboundSms, TransientError
 from dunning.services.inbound_once import Deduplicated
 from dunning.settings import ListeningSettings, load_settings
@@ -108,8 +108,6 @@ def _no_route(exc: Exception) -> Response[str]:
     return problem(404, "Not found", "no such route")
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -141,8 +141,9 @@ def test_stop_by_text_opts_out_once_and_confirms_once_even_when_redelivered(port
 
 
 def test_a_reply_nobody_can_act_on_is_queued_for_a_person_with_ids_only(ports: FakePorts) -> None:
-    replies.handle_inbound(ports, text("what is this about"))
-    assert ports.tasks.queued == [("CALLBACK", {"case_id": CASE, "account_id": "acc-1001"})]
+    replies.handle_inbound(ports, text("the weather is nice today"))
+    assert ports.tasks.queued == [("CALLBACK", {"case_id": CASE, "account_id": "acc-1001", "reason": "UNREAD",
+                                                "queued_at": "2026-11-03T15:00:00Z"})]
 
 
 def test_legal_approval_records_who_approved_and_completes_the_review(ports: FakePorts) -> None:
@@ -194,3 +195,40 @@ def test_conflict_on_every_attempt_is_transient(ports: FakePorts) -> None:
     ports.collections.commit = always  # type: ignore[method-assign]
     with pytest.raises(TransientError):
         admin.execute(ports, command(type="record_dispute", reason="x"), "admin-1")
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("my husband passed away last month", "BEREAVEMENT"),
+    ("stop harassing me or I will report you to the regulator", "COMPLAINT"),
+    ("请给我打个电话", "CALL_ME"),
+])
+def test_replies_only_a_person_can_take_up_are_queued_with_their_reason(ports: FakePorts, body: str,
+                                                                         reason: str) -> None:
+    replies.handle_inbound(ports, text(body))
+    assert reason in [task["reason"] for kind, task in ports.tasks.queued if kind == "CALLBACK"]
+
+
+def test_a_bereavement_stops_automated_contact(ports: FakePorts) -> None:
+    replies.handle_inbound(ports, text("my husband passed away last month"))
+    assert case(ports).status is CaseStatus.PAUSED and case(ports).pause_reason == "BEREAVEMENT"
+    assert ports.sms.sent == []
+
+
+def test_stop_in_plain_words_opts_out_of_every_channel_it_names(ports: FakePorts) -> None:
+    replies.handle_inbound(ports, text("stop texting and emailing me, leave me alone"))
+    opted = ports.accounts.get("acc-1001").opted_out
+    assert Channel.SMS in opted and Channel.EMAIL in opted
+
+
+def test_yes_accepts_the_plan_on_offer_and_is_confirmed_in_writing(ports: FakePorts) -> None:
+    admin.execute(ports, command(type="offer_plan", count=3), "agent-7")
+    assert case(ports).plan is not None and case(ports).plan.status is PlanStatus.OFFERED  # type: ignore[union-attr]
+    out = replies.handle_inbound(ports, text("好的"))
+    assert out["intent"] == "ACCEPT_PLAN" and case(ports).status is CaseStatus.IN_PLAN
+    assert len(ports.sms.sent) == 1
+
+
+def test_yes_with_nothing_on_offer_changes_nothing_and_a_person_looks(ports: FakePorts) -> None:
+    out = replies.handle_inbound(ports, text("yes"))
+    assert case(ports).status is CaseStatus.OPEN and out["intent"] == "ACCEPT"
+    assert [kind for kind, _ in ports.tasks.queued] == ["CALLBACK"]

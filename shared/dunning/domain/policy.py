@@ -208,6 +208,8 @@ class Hardship(_Strict):
 class Promises(_Strict):
     max_days_ahead: int = Field(default=30, ge=1)
     grace_days: int = Field(default=1, ge=0)
+    # "I already paid": dunning holds this long while the payment feed catches up and a person checks.
+    payment_check_days: int = Field(default=3, ge=1, le=14)
 
 
 class Reengagement(_Strict):

@@ -40,7 +40,7 @@ from dunning.domain.models import (
     UtcDatetime,
 )
 from dunning.observability import count_recorded, logger, metrics
-from dunning.ports import CaseRecord, NotFound, Ports
+from dunning.ports import CaseRecord, NotFound, Ports, Refused
 from dunning.services import case_actions
 from dunning.services.case_actions import CallOutcome
 
@@ -70,13 +70,8 @@ class AdminResult(BaseModel):
     notes: list[str]
 
 
-class AdminError(Exception):
-    status = 400
+class AdminError(Refused):
     title = "Admin command refused"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class CaseNotFound(AdminError):
@@ -218,22 +213,20 @@ class RecordSpecialistDecision(_CaseCommand):
         return case_actions.specialist_decision(self.decision, actor, self.reason, self.summary_digest)
 
 
-class OptOut(_Command):
+class _ChannelCommand(_Command):
+    channel: Channel
+    case_id: str | None = None
+
+    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
+        return case_actions.change_contact("OPT_OUT" if self.type == "opt_out" else "OPT_IN", self.channel, "ADMIN")
+
+
+class OptOut(_ChannelCommand):
     type: Literal["opt_out"]
-    channel: Channel
-    case_id: str | None = None
-
-    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.change_contact("OPT_OUT", self.channel, "ADMIN")
 
 
-class OptIn(_Command):
+class OptIn(_ChannelCommand):
     type: Literal["opt_in"]
-    channel: Channel
-    case_id: str | None = None
-
-    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.change_contact("OPT_IN", self.channel, "ADMIN")
 
 
 class WaiveFee(_Command):

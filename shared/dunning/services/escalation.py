@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dunning.domain.arrangements import plan_data
 from dunning.domain.case_summary import CaseSummary, summarise_case
-from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
-from dunning.domain.history import ContactRecord, contact_history
+from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Verdict, check
+from dunning.domain.history import contact_history
 from dunning.domain.models import (
     Account,
     Action,

@@ -45,7 +45,7 @@ class Deduplicated:
         self.config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=expires_after_seconds)
         self._ports = ports
 
-        @idempotent_function(
+        @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools ships it untyped
             data_keyword_argument="delivery", persistence_store=persistence, config=self.config
         )
         def once(delivery: dict[str, Any]) -> dict[str, Any]:

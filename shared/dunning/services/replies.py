@@ -14,7 +14,6 @@ message is answered at most once; compliance still allows only one opt-out confi
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,13 +26,9 @@ from dunning.domain.planning import SERVICE_STEP_PREFIX
 from dunning.observability import count_recorded, logger, metrics
 from dunning.ports import AccountHistory, CaseRecord, InboundSms, Ports
 from dunning.services import case_actions, escalation
-from dunning.services.case_actions import AccountChange, ActionContext, Entries, Entry
+from dunning.services.case_actions import ActionContext, Entries, Entry
 
-ACCEPT_PLAN = "ACCEPT_PLAN"  # a reply-level intent: only meaningful while a plan is on offer
-# Whole-message answers that accept an offered plan. Deliberately not in the classifier: "YES"
-# means START there, and only the case (a plan OFFERED) gives it this meaning.
-ACCEPT_WORDS = frozenset({"yes", "y", "accept", "accepted", "agree", "iagree", "ok", "okay", "yesplease",
-                          "同意", "接受", "好", "好的", "可以", "确认", "同意分期", "接受分期"})
+ACCEPT_PLAN = "ACCEPT_PLAN"  # an ACCEPT while a plan is on offer: only the case gives "yes" this meaning
 
 _ANSWERS: dict[str, str] = {
     Intent.STOP.value: "opt_out_confirmation",
@@ -43,10 +38,13 @@ _ANSWERS: dict[str, str] = {
     ACCEPT_PLAN: "plan_confirmation",
 }
 
-_CONTACT_INTENTS: dict[Intent, tuple[AccountChange, bool]] = {  # change, and whether the ledger says so
-    Intent.STOP: (("OPT_OUT", Channel.SMS), True),
-    Intent.START: (("OPT_IN", Channel.SMS), True),
-    Intent.WRONG_NUMBER: (("PHONE_UNUSABLE", None), False),
+# Replies a person must take up, with what the call-back task says about why (a code, never the text).
+_FOR_A_PERSON: dict[Intent, str] = {
+    Intent.CALL_ME: "CALL_ME",
+    Intent.OTHER: "UNREAD",
+    Intent.COMPLAINT: "COMPLAINT",
+    Intent.BEREAVEMENT: "BEREAVEMENT",
+    Intent.PAID: "PAYMENT_CHECK",
 }
 
 
@@ -68,14 +66,8 @@ def accounts_for_phone(ports: Ports, phone: str) -> list[str]:
     return sorted({str(i.get("lookup_sk") or i["pk"]).removeprefix("ACCOUNT#") for i in items})
 
 
-def _keyword(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "PSZC")
-
-
-def accepts_offer(text: str, case: Case) -> bool:
-    """A whole-message yes while a plan is on offer (the offer asked them to reply YES)."""
-    return case.plan is not None and case.plan.status is PlanStatus.OFFERED and _keyword(text) in ACCEPT_WORDS
+def plan_on_offer(case: Case) -> bool:
+    return case.plan is not None and case.plan.status is PlanStatus.OFFERED
 
 
 @dataclass
@@ -94,49 +86,78 @@ def reading(text: str, reaction: Reaction, *, pseudo: bool) -> case_actions.Case
     """The case action a reply asks for. Fills `reaction` with what was understood."""
 
     def act(ctx: ActionContext) -> Entries:
-        if not pseudo and accepts_offer(text, ctx.case):
-            reaction.intent, reaction.matched = ACCEPT_PLAN, "listening:accept-offer"
-            reaction.language = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
-            reaction.classification = None
-            entries = case_actions.accept_plan(ctx)
-            reaction.answer_template = _ANSWERS[ACCEPT_PLAN] if entries else None
-            ctx.effects.callback = not entries
-            return entries
-        found = classify(text, ctx.now, ctx.account.time_zones[0])
+        found = classify(text, ctx.now, ctx.account.time_zones[0], locale=ctx.account.locale)
         reaction.intent, reaction.matched, reaction.language = found.intent.value, found.matched, found.language
         reaction.classification, reaction.answer_template = found, None
-        return _act_on(found, ctx, reaction, pseudo=pseudo)
+        entries = _act_on(found, ctx, reaction, pseudo=pseudo)
+        if found.confidence != "high" and not ctx.effects.callback:
+            ctx.effects.callback = "UNSURE"  # acted on, and a person looks at it too
+        return entries
 
     return act
 
 
+def _contact_change(found: Classification, ctx: ActionContext) -> Entries:
+    """STOP opts out of what the customer named (SMS when they name nothing: they wrote by SMS);
+    START opts SMS back in; a wrong number stops us using the phone."""
+    if found.intent is Intent.WRONG_NUMBER:
+        return case_actions.change_contact("PHONE_UNUSABLE", None, "REPLY")(ctx)
+    if found.intent is Intent.START:
+        return case_actions.change_contact("OPT_IN", Channel.SMS, "REPLY")(ctx)
+    entries: Entries = []
+    for channel in found.stop_channels or (Channel.SMS,):
+        entries += case_actions.change_contact("OPT_OUT", channel, "REPLY")(ctx)
+    return entries
+
+
 def _act_on(found: Classification, ctx: ActionContext, reaction: Reaction, *, pseudo: bool) -> Entries:
     intent = found.intent
-    entries: Entries = []
-    if intent in _CONTACT_INTENTS:
-        (kind, channel), recorded = _CONTACT_INTENTS[intent]
-        entries = case_actions.change_contact(kind, channel, "REPLY")(ctx) if recorded else []
-        ctx.effects.account_change = (kind, channel)
-    if intent in (Intent.STOP, Intent.HELP):
-        reaction.answer_template = _ANSWERS[intent.value]
-    elif intent is Intent.PAID:
-        ctx.notes.append("payment claimed; only the payment feed confirms it")
-    elif intent in (Intent.PROMISE, Intent.HARDSHIP, Intent.DISPUTE):
-        if pseudo:
-            ctx.effects.callback = True  # no case to hold: a person follows up
-            return entries
-        if intent is Intent.PROMISE and found.promise_date is not None:
-            entries = case_actions.promise(found.promise_date, found.promise_amount, Channel.SMS)(ctx)
-        elif intent is Intent.HARDSHIP:
-            entries = case_actions.offer_plan_action(first_due=found.promise_date)(ctx)
-        elif intent is Intent.DISPUTE:
-            entries = case_actions.dispute(found.matched)(ctx)
-        if any(kind in (EntryKind.PROMISE, EntryKind.PLAN) for kind, _ in entries):
+    if intent is Intent.ACCEPT and not pseudo and plan_on_offer(ctx.case):
+        reaction.intent = ACCEPT_PLAN
+        entries = case_actions.accept_plan(ctx)
+        reaction.answer_template = _ANSWERS[ACCEPT_PLAN] if entries else None
+        ctx.effects.callback = None if entries else "UNREAD"
+        return entries
+    if intent is Intent.ACCEPT and Intent.START in found.secondary and Channel.SMS in ctx.account.opted_out:
+        intent = Intent.START  # "yes" to re-subscribing, with no offer to accept
+    if intent in (Intent.STOP, Intent.START, Intent.WRONG_NUMBER):
+        entries = _contact_change(found.model_copy(update={"intent": intent}), ctx)
+        if intent is Intent.STOP:
             reaction.answer_template = _ANSWERS[intent.value]
-        ctx.effects.callback = not entries
-    elif intent in (Intent.CALL_ME, Intent.OTHER):
-        ctx.effects.callback = True
+            if Intent.COMPLAINT in found.secondary:
+                ctx.effects.callback = "COMPLAINT"  # stopped at once, and a person takes the complaint up
+        return entries
+    if intent is Intent.HELP:
+        reaction.answer_template = _ANSWERS[intent.value]
+        return []
+    if intent in (Intent.PROMISE, Intent.HARDSHIP, Intent.DISPUTE, Intent.PAID, Intent.BEREAVEMENT) and pseudo:
+        ctx.effects.callback = _FOR_A_PERSON.get(intent, intent.value)  # no case to hold: a person follows up
+        return []
+    entries = _case_change(found, ctx)
+    if any(kind in (EntryKind.PROMISE, EntryKind.PLAN) for kind, _ in entries):
+        reaction.answer_template = _ANSWERS[intent.value]
+    if intent in _FOR_A_PERSON:
+        ctx.effects.callback = _FOR_A_PERSON[intent]
+    elif not entries:
+        ctx.effects.callback = "UNREAD" if intent is Intent.ACCEPT else intent.value
     return entries
+
+
+def _case_change(found: Classification, ctx: ActionContext) -> Entries:
+    match found.intent:
+        case Intent.PROMISE if found.promise_date is not None:
+            return case_actions.promise(found.promise_date, found.promise_amount, Channel.SMS)(ctx)
+        case Intent.HARDSHIP:
+            return case_actions.offer_plan_action(first_due=found.promise_date)(ctx)
+        case Intent.DISPUTE:
+            return case_actions.dispute(found.matched)(ctx)
+        case Intent.PAID:
+            return case_actions.payment_claimed(ctx)
+        case Intent.BEREAVEMENT:
+            # No more automated contact while a specialist takes the case up.
+            return case_actions.pause(None, ctx.policy.hardship.pause_days, "BEREAVEMENT")(ctx) \
+                if ctx.case.status is CaseStatus.OPEN else []
+    return []
 
 
 def answer_step_id(intent: str, message_id: str) -> str:
@@ -177,9 +198,9 @@ def handle_inbound(ports: Ports, sms: InboundSms, actor: str = "SmsWebhook") -> 
 def _redo_duplicate(ports: Ports, sms: InboundSms, account_id: str, history: AccountHistory,
                     case_id: str, entry: LedgerEntry, actor: str) -> dict[str, Any]:
     """The message was recorded before: only finish what a crash may have cut short."""
-    stored = entry.data.get("account_change")
-    if stored and _latest_opt_change(history, entry):
-        case_actions.apply_account_change(ports, account_id, (stored[0], Channel(stored[1]) if stored[1] else None))
+    if _latest_opt_change(history, entry):
+        for kind, channel in entry.data.get("account_changes") or []:
+            case_actions.apply_account_change(ports, account_id, (kind, Channel(channel) if channel else None))
     template = entry.data.get("reply_template")
     answer = (send_answer(ports, case_id, account_id, template, answer_step_id(entry.data["intent"], sms.message_id),
                           actor) if template else None)
@@ -202,8 +223,9 @@ def _handle_for_account(ports: Ports, sms: InboundSms, account_id: str, actor: s
             "provider_message_id": sms.message_id, "message_key": sms.key,
             "number_hash": ports.keys.phone_hash(e164(sms.from_number)), "received_at": iso_z(sms.received_at),
             "reply_template": reaction.answer_template,
-            "account_change": list(effects.account_change) if effects.account_change else None,
+            "account_changes": [list(change) for change in effects.account_changes],
             "callback": effects.callback, "notes": list(ctx.notes),
+            "confidence": found.confidence if found is not None else None,
         }
         if found is not None and found.promise_date is not None:
             data["promise_date"] = found.promise_date.isoformat()
