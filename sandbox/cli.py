@@ -511,6 +511,17 @@ def run_simulate(args: argparse.Namespace) -> int:
                 "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds"):
         value = summary.get(key)
         table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    # Legal referrals by what the customer had done, and each variant's cure rate beside its
+    # referrals: fewer referrals of engaged customers must not come at the price of fewer cures.
+    if "legal_referrals_by_engagement" in summary:
+        table.add_row("legal referrals by engagement", _split(summary["legal_referrals_by_engagement"]))
+        table.add_row("engaged share of referrals", str(summary["engaged_share_of_referrals"]))
+        table.add_row("hardship referred, no specialist", str(summary["hardship_referred_without_specialist_decision"]))
+        table.add_row("legal reviews", _split(summary["legal_reviews"]))
+        table.add_row("specialist reviews", _split(summary["specialist_reviews"]))
+        for variant, row in summary["by_variant"].items():
+            table.add_row(f"variant {variant}", f"cure rate {row['cure_rate']} ({row['cured']}/{row['cases']}); "
+                                                f"legal: {_split(row['legal_referrals'])}")
     for persona, row in summary["persona_outcomes"].items():
         table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
     Console().print(table)
@@ -524,6 +535,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         write_report(result, Path(args.report))
         console.print(f"report written to {args.report}")
     return 0
+
+
+def _split(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name.lower().replace('_', ' ')} {n}" for name, n in counts.items())
 
 
 @command
