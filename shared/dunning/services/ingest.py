@@ -12,8 +12,11 @@ row per physical line, a bad quote costs its own row, an account's first row is 
 read. Good rows are never lost because of a bad neighbour.
 
 Merge rule (file row + stored account):
-- core banking owns identity, contact details, locale, zones, jurisdiction, currency, the
-  amounts owed, the due date and time_barred: the file wins;
+- core banking owns identity (the customer_id included), contact details, locale, zones,
+  jurisdiction, currency, the amounts owed, the due date and time_barred: the file wins; a file
+  without a customer_id keeps the one stored;
+- a special status in the file is taken; an empty one keeps what is stored (an admin lifts a
+  status, and core banking reporting it again sets it again);
 - collections owns what it learned: opt-outs (stored opt-outs are kept, the file can only add),
   consent, payments, credit balance, and the "unusable" flags of a phone or email (kept while the
   file carries the same phone/email; a new number or address is usable again); a JSON Lines row
@@ -98,6 +101,8 @@ def merge(stored: Account | None, incoming: Account) -> Account:
         "consented": incoming.consented if "consented" in carried else stored.consented,
         "payments": payments,
         "credit_balance": incoming.credit_balance if "credit_balance" in carried else stored.credit_balance,
+        "customer_id": incoming.customer_id if incoming.customer_id is not None else stored.customer_id,
+        "special_status": incoming.special_status if incoming.special_status is not None else stored.special_status,
         "version": stored.version,
     })
 

@@ -49,6 +49,7 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "opt_out_confirmation",
     "help_reply",
     "legal_referral",
+    "which_loan",
 )
 
 # Facts (keys of RenderedNotice.facts) each kind of notice must show the customer.
@@ -74,6 +75,8 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     # Confirms the opt-out itself: repeating "reply STOP" would be absurd.
     "opt_out_confirmation": ("contact_phone", "collector"),
     "help_reply": ("contact_phone", "collector", "opt_out"),
+    # Asks which of their loans a promise is for: lists them by their last four digits.
+    "which_loan": ("loans", "contact_phone", "collector", "opt_out"),
 }
 
 # Extra facts a template cannot render without (passed to build_facts through ``extra``).
@@ -82,6 +85,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "plan_confirmation": ("schedule",),
     "instalment_reminder": ("schedule",),
     "promise_confirmation": ("promise_date", "promise_amount"),
+    "which_loan": ("loans",),
 }
 
 
@@ -92,11 +96,17 @@ OPT_OUT_TEXT: dict[tuple[str, Channel], str] = {
     ("zh-CN", Channel.EMAIL): "如不希望再收到此类邮件，可随时退订。",
 }
 
-# US validation notice (Regulation F 1006.34): the disclosure sentence of 15 U.S.C. 1692e(11).
+# A collection agency's disclosure (15 U.S.C. 1692e(11)), in its validation notice and its emails.
+# Only ever rendered when the policy says AGENCY: a lender collecting its own loans is no debt collector.
 DEBT_COLLECTOR_DISCLOSURE: dict[str, str] = {
     "en-US": "This is a communication from a debt collector.",
-    "zh-CN": "本函来自债务催收方。",
+    "zh-CN": "本函来自债务催收机构。",
 }
+# The validation notice's items (Regulation F 1006.34(c)): each must appear in an agency's first notice.
+VALIDATION_ITEMS: tuple[str, ...] = (
+    "disclosure", "creditor", "itemization_date", "owed_at_itemization", "interest_since_itemization",
+    "fees_since_itemization", "paid_since_itemization", "amount", "dispute_by",
+)
 
 
 class UnknownTemplate(LookupError):
@@ -201,8 +211,10 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "contact_email": facts.collector.email,
         "opt_out": OPT_OUT_TEXT[(locale, channel)],
         "validation": facts.validation_notice,
+        "agency": facts.collector_role == "AGENCY",
         "disclosure": DEBT_COLLECTOR_DISCLOSURE[locale],
     }
+    ctx |= _validation_context(facts, money, day)
     if facts.due_date is not None:
         ctx["due_date"] = day(facts.due_date)
     if facts.dispute_by is not None:
@@ -226,7 +238,26 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         ctx["promise_amount"] = money(facts.promise_amount)
     if facts.payment_amount is not None:
         ctx["payment_amount"] = money(facts.payment_amount)
+    return ctx | _loans_context(facts)
+
+
+def _validation_context(facts: NoticeFacts, money: Any, day: Any) -> dict[str, str]:
+    """An agency's itemisation (validation notice), when the facts carry one."""
+    ctx: dict[str, str] = {}
+    if facts.itemization_date is not None:
+        ctx["itemization_date"] = day(facts.itemization_date)
+    for key in ("owed_at_itemization", "interest_since_itemization", "fees_since_itemization",
+                "paid_since_itemization"):
+        value = getattr(facts, key)
+        if value is not None:
+            ctx[key] = money(value)
     return ctx
+
+
+def _loans_context(facts: NoticeFacts) -> dict[str, str]:
+    if not facts.loans:
+        return {}
+    return {"loans": ", ".join(facts.loans), "first_loan": facts.loans[0]}
 
 
 def _template_version(env: jinja2.Environment, names: Iterable[str]) -> str:
@@ -280,10 +311,7 @@ def render(
     fact_values = {key: str(ctx[key]) for key in required if key in ctx}
     validation: dict[str, str] = {}
     if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:
-        validation = {
-            key: str(ctx[key])
-            for key in ("principal", "interest", "fees", "amount", "creditor", "dispute_by", "disclosure")
-        }
+        validation = {key: str(ctx[key]) for key in VALIDATION_ITEMS}
     version = _template_version(env, names.values())
     if channel is Channel.SMS:
         body = one_line(out["sms"])

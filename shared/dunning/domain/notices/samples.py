@@ -78,6 +78,7 @@ def sample_extra(account: Account, now: datetime = SAMPLE_NOW) -> dict[str, Any]
         "promise_date": today + timedelta(days=5),
         "promise_amount": due,
         "payment_amount": due,
+        "loans": [account.account_last4, "0417"],
     }
 
 
