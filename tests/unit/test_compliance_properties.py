@@ -21,6 +21,7 @@ from dunning.domain.compliance import (
     AttemptKind,
     ContactOutcome,
     ContactRecord,
+    Person,
     Verdict,
     check,
 )
@@ -35,6 +36,7 @@ from dunning.domain.models import (
     Money,
     Promise,
     Recipient,
+    SpecialStatus,
 )
 from dunning.domain.policy import Policy, default_policy
 
@@ -228,6 +230,9 @@ def _violations(s: dict[str, Any], t: datetime) -> list[str]:
             out.append("daily cap")
     if len([r for r in counted if t - r.at < timedelta(days=7)]) >= rules.caps.contacts_per_week:
         out.append("weekly cap")
+    gap = timedelta(hours=rules.caps.spacing_hours)
+    if gap and any(t - r.at < gap for r in counted):  # a later record (clock skew) counts as well
+        out.append("spacing")
     if attempt.channel is Channel.CALL:
         calls = [r for r in counted if r.channel is Channel.CALL]
         per_week = rules.caps.call_attempts_per_7_days
@@ -315,3 +320,59 @@ def test_check_is_deterministic_and_ignores_history_order(s: dict[str, Any], rnd
     shuffled = list(s["history"])
     rnd.shuffle(shuffled)
     assert _check(s, s["now"], shuffled) == first
+
+
+# --------------------------------------------------------------------------- spacing and special statuses
+
+
+@st.composite
+def attempt_streams(draw: st.DrawFn) -> tuple[Account, list[tuple[datetime, Attempt]]]:
+    """One person, several loans' worth of attempts in a few days, in time order."""
+    account = draw(accounts()).model_copy(update={"opted_out": set(), "status": AccountStatus.DELINQUENT,
+                                                 "consented": set(Channel)})
+    start = draw(instants)
+    offsets = sorted(draw(st.lists(st.integers(0, 4 * 24 * 60), min_size=2, max_size=40)))
+    stream = [(start + timedelta(minutes=m), draw(attempts).model_copy(update={"recipient": Recipient.DEBTOR}))
+              for m in offsets]
+    return account, stream
+
+
+@settings(max_examples=80, deadline=None)
+@given(attempt_streams())
+def test_at_most_one_contact_per_person_in_each_spacing_window(scenario: tuple[Account, list]) -> None:
+    """Send every attempt the engine allows, across channels, and record it as a contact: no two
+    counted contacts are ever closer than the policy's spacing, and only answers to the
+    customer's own messages (SERVICE) go out inside it."""
+    account, stream = scenario
+    gap = timedelta(hours=POLICY.for_jurisdiction(account.jurisdiction).caps.spacing_hours)
+    history: list[ContactRecord] = []
+    for at, attempt in stream:
+        if check(attempt, account, None, history, POLICY, at).verdict is not Verdict.ALLOW:
+            continue
+        outcome = ContactOutcome.CONFIRMATION if attempt.kind is AttemptKind.SERVICE else (
+            ContactOutcome.CALL_NO_ANSWER if attempt.channel is Channel.CALL else ContactOutcome.SENT)
+        history.append(ContactRecord(at=at, channel=attempt.channel, outcome=outcome))
+    counted = sorted(r.at for r in history if r.outcome in COUNTED)
+    assert all(b - a >= gap for a, b in zip(counted, counted[1:], strict=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenarios(), st.sampled_from([s for s in SpecialStatus if s.stops_contact]), st.booleans())
+def test_a_stopping_special_status_blocks_everything_with_its_code(s: dict[str, Any], status: SpecialStatus,
+                                                                   on_person: bool) -> None:
+    person = Person(special_statuses=frozenset({status})) if on_person else None
+    account = s["account"] if on_person else s["account"].model_copy(update={"special_status": status})
+    result = check(s["attempt"], account, s["case"], s["history"], POLICY, s["now"], person)
+    assert result.verdict is Verdict.BLOCK
+    assert {"SPECIAL_STATUS", f"SPECIAL_STATUS_{status}"} <= set(result.reasons)
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenarios(), st.lists(st.sampled_from(ZONES), max_size=2))
+def test_the_persons_other_zones_only_ever_narrow_the_window(s: dict[str, Any], zones: list[str]) -> None:
+    """Another loan's time zone can defer a contact, never allow one the loan alone would not."""
+    alone = _check(s, s["now"])
+    together = check(s["attempt"], s["account"], s["case"], s["history"], POLICY, s["now"],
+                     Person(time_zones=tuple(zones)))
+    if together.verdict is Verdict.ALLOW:
+        assert alone.verdict is Verdict.ALLOW
