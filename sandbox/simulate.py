@@ -32,7 +32,7 @@ import boto3
 from sandbox.aws import call_kind, local_aws, provision
 from sandbox.bootstrap import StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.clock import VirtualClock
-from sandbox.portfolio import Persona, SyntheticAccount, build_portfolio
+from sandbox.portfolio import SPECIAL_STATUS, Persona, SyntheticAccount, build_portfolio, in_shard
 
 DEFAULT_START = date(2026, 9, 1)
 # Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
@@ -145,6 +145,7 @@ class ShardOutput:
     invocations: dict[str, int]
     aws_calls: Counter[str]
     import_result: Any
+    statuses: list[dict[str, Any]] = field(default_factory=list)  # special statuses set by the admin desk
 
 
 @dataclass
@@ -166,11 +167,14 @@ class Simulation:
         self.function_log = function_log
         self.config = config
         self.progress = progress
-        self.portfolio = build_portfolio(config.accounts, config.seed, config.start)[config.shard::config.shards]
+        self.portfolio = in_shard(build_portfolio(config.accounts, config.seed, config.start), config.shard,
+                                  config.shards)
         self.by_id = {a.account_id: a for a in self.portfolio}
-        self.by_phone = {a.phone: a for a in self.portfolio}
-        self.by_email = {a.email: a for a in self.portfolio}
-        self.people = {a.account_id: PersonaState(a) for a in self.portfolio}
+        self.loans = _loans_by_customer(self.portfolio)
+        self.by_phone = {a.phone: self.loans[a.customer] for a in self.portfolio}
+        self.by_email = {a.email: self.loans[a.customer] for a in self.portfolio}
+        self.people = _persona_states(self.portfolio, self.loans)
+        self.statuses: list[dict[str, Any]] = []
         self.replies: list[dict[str, Any]] = []
         self.events: Counter[str] = Counter()
         self.absent: set[str] = set()
@@ -221,7 +225,8 @@ class Simulation:
                 items, accounts = self._read_tables()
             invocations = self.stack.invocation_counts(runtime)
         return ShardOutput(self.portfolio, tap.messages, items, accounts, self.replies, self.daily, self.events,
-                           self.errors, self.absent, invocations, runtime.aws_calls, self.import_result)
+                           self.errors, self.absent, invocations, runtime.aws_calls, self.import_result,
+                           self.statuses)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -311,10 +316,11 @@ class Simulation:
         new = self.tap.messages[self._seen_messages:]
         self._seen_messages = len(self.tap.messages)
         for message in new:
-            synthetic = self.by_phone.get(message.destination) if message.channel == "SMS" \
+            loans = self.by_phone.get(message.destination) if message.channel == "SMS" \
                 else self.by_email.get(message.destination)
-            if synthetic is None:
+            if not loans:
                 continue
+            synthetic = _loan_in(message, loans)
             message.account_id = synthetic.account_id
             person = self.people[synthetic.account_id]
             person.messages.append(message)
@@ -337,6 +343,9 @@ class Simulation:
             return
         if message.sent_at.date() <= person.account.due_date:
             return  # a pre-due reminder: nothing to answer yet
+        if persona in SPECIAL_STATUS:
+            self._special(person, message)
+            return
         if persona is Persona.PAYS_FIRST_REMINDER:
             person.pay_at, person.pay_amount = now + timedelta(hours=5), person.account.amount_due
         elif persona is Persona.PAYS_LATE and (now.date() - person.account.due_date).days >= 18:
@@ -349,8 +358,32 @@ class Simulation:
             self._reply_sms(person, _REPLY_TEXT[persona](now), now)
             if persona is Persona.PROMISE_KEPT:
                 day = (now + timedelta(days=PROMISE_DAYS)).date()
-                person.pay_at = datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
-                person.pay_amount = person.account.amount_due
+                # the promise (no amount named) is for every loan of theirs: each is paid that day
+                for state in self._loans_of(person):
+                    if state.paid < state.account.amount_due:
+                        state.pay_at = datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
+                        state.pay_amount = state.account.amount_due - state.paid
+
+    def _loans_of(self, person: PersonaState) -> list[PersonaState]:
+        return [self.people[a.account_id] for a in self.loans[person.account.customer]]
+
+    def _special(self, person: PersonaState, message: ProviderMessage) -> None:
+        """A special status reaches collections the way it would: the customer's (or a relative's)
+        text, or the legal team through an admin command. Once per person."""
+        status, source = SPECIAL_STATUS[person.account.persona]
+        if status in person.replied or source == "FILE":
+            return
+        person.replied.add(status)
+        self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
+        now = self.clock.now()
+        if source == "REPLY":
+            self._reply_sms(person, _STATUS_TEXT[person.account.persona], now)
+            return
+        self._admin({"type": "set_special_status", "account_id": person.account.account_id, "status": status,
+                     "note": "legal team: suit filed"}, now)
+        self.statuses.append({"account_id": person.account.account_id, "customer": person.account.customer,
+                              "status": status, "source": source, "at": z(now)})
+        self.events["special_statuses_set_by_admin"] += 1
 
     def _email_delivered(self, message: ProviderMessage) -> None:
         if not self.has_function("EmailEventsFunction"):
@@ -433,6 +466,9 @@ class Simulation:
 
     def _agent_call(self, task: dict[str, Any], now: datetime) -> None:
         person = self.people.get(task["account_id"])
+        if person is not None and task.get("kind") == "SKIP_TRACE" and self.has_function("AdminFunction"):
+            self._skip_trace(task, now)
+            return
         if person is None or task.get("kind") != "CALL" or not self.has_function("AdminFunction"):
             return  # nobody records an outcome: the task times out and the escalation plans again
         persona = person.account.persona
@@ -445,6 +481,12 @@ class Simulation:
         self.events["call_outcomes"] += 1
         if agrees:
             self._follow_plan(person, task, now)
+
+    def _skip_trace(self, task: dict[str, Any], now: datetime) -> None:
+        """The tracing desk looks for the right number and, in this portfolio, finds none."""
+        self._admin({"type": "record_skip_trace", "account_id": task["account_id"], "case_id": task["case_id"],
+                     "outcome": "NOT_FOUND"}, now)
+        self.events["skip_traces"] += 1
 
     def _follow_plan(self, person: PersonaState, task: dict[str, Any], now: datetime) -> None:
         """The customer pays the instalments agreed on the phone on their due dates (or only the first)."""
@@ -520,7 +562,7 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
             reasons.update(str(r) for r in data.get("reasons", []) or [])
             reasons.update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
     statuses = Counter(str(_case_field(c, "status")) for c in cases)
-    findings = audit(run.messages, ledger, accounts, run.replies)
+    findings = audit(run.messages, ledger, accounts, run.replies, run.statuses)
     outcomes = _persona_outcomes(run.portfolio, cases, accounts, ledger)
     sent = sum(notices.values())
     return {
@@ -547,6 +589,8 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "audit": findings.counts(),
         "audit_findings": [f.as_json() for f in findings.findings[:50]],
         "persona_outcomes": outcomes,
+        "customers": _customer_summary(run.portfolio, run.messages),
+        "special_statuses": _status_summary(run.portfolio, ledger, run.messages, run.replies, run.statuses),
         "import": run.import_result,
         "functions_absent": sorted(run.absent),
         "driver_events": dict(sorted(run.events.items())),
@@ -559,9 +603,11 @@ def _persona_outcomes(portfolio: list[SyntheticAccount], cases: list[dict[str, A
     for c in cases:
         by_account_status[str(_case_field(c, "account_id"))].add(str(_case_field(c, "status")))
     reasons_by_account: dict[str, set[str]] = defaultdict(set)
+    kinds_by_account: dict[str, set[str]] = defaultdict(set)
     for e in ledger:
         data = e.get("data") or {}
         acc = str(e.get("account_id") or str(e.get("pk", "")).removeprefix("ACCOUNT#"))
+        kinds_by_account[acc].add(str(e.get("kind")))
         if isinstance(data, dict):
             reasons_by_account[acc].update(str(r) for r in data.get("reasons", []) or [])
             reasons_by_account[acc].update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
@@ -583,9 +629,83 @@ def _persona_outcomes(portfolio: list[SyntheticAccount], cases: list[dict[str, A
             "disputed": "DISPUTED" in statuses or "DISPUTED" in reasons,
             "phone_unusable": not (acc.get("contact") or {}).get("phone_usable", True),
             "legal_referral": "REFERRED_TO_LEGAL" in statuses,
+            "contact_stopped": "SPECIAL_STATUS" in kinds_by_account[synthetic.account_id],
+            "specialist": "SPECIALIST" in kinds_by_account[synthetic.account_id],
         }[synthetic.expected]
         row["achieved"] += int(achieved)
     return dict(sorted(out.items()))
+
+
+def _customer_summary(portfolio: list[SyntheticAccount], messages: list[ProviderMessage]) -> dict[str, Any]:
+    """People and their loans, and the most messages any one person received in a day."""
+    loans = _loans_by_customer(portfolio)
+    owner = {a.account_id: a.customer for a in portfolio}
+    per_day: Counter[tuple[str, str, str]] = Counter(
+        (owner.get(m.account_id or "", "?"), m.channel, m.sent_at.date().isoformat()) for m in messages)
+    two = [c for c, held in loans.items() if len(held) > 1]
+    return {
+        "people": len(loans), "loans": len(portfolio), "with_two_loans": len(two),
+        "two_loan_messages": sum(1 for m in messages if owner.get(m.account_id or "") in set(two)),
+        "most_sms_to_one_person_in_a_day": max((n for (_, ch, _), n in per_day.items() if ch == "SMS"), default=0),
+    }
+
+
+def _status_summary(portfolio: list[SyntheticAccount], ledger: list[dict[str, Any]],
+                    messages: list[ProviderMessage], replies: list[dict[str, Any]],
+                    statuses: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per special status: the people who have it, how many got it recorded on their cases, and how
+    many messages reached them after it reached collections (for the statuses that stop contact,
+    there must be none; a vulnerable customer still hears from the specialists' strategy)."""
+    owner = {a.account_id: a.customer for a in portfolio}
+    recorded = {owner.get(str(e.get("pk", "")).removeprefix("ACCOUNT#")) for e in ledger
+                if e.get("kind") == "SPECIAL_STATUS"}
+    special = {p.value for p in SPECIAL_STATUS}
+    known: dict[str, datetime] = {}  # person -> when their status reached collections
+    for r in sorted(replies, key=lambda r: r["at"]):
+        if r.get("delivered") and r.get("persona") in special:
+            known.setdefault(owner[r["account_id"]], _instant(r["at"]))
+    for st in statuses:
+        known.setdefault(st["customer"], _instant(st["at"]))
+    out: dict[str, dict[str, Any]] = {}
+    for persona, (status, source) in SPECIAL_STATUS.items():
+        people = {a.customer for a in portfolio if a.persona is persona}
+        since = {c: datetime.min.replace(tzinfo=UTC) if source == "FILE" else known.get(c) for c in people}
+        after = 0
+        for m in messages:
+            person = owner.get(m.account_id or "")
+            start = since.get(person) if person is not None else None
+            after += start is not None and m.sent_at > start
+        out[status] = {"customers": len(people), "source": source, "recorded": len(people & recorded),
+                       "messages_after": after}
+    return out
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _loans_by_customer(portfolio: list[SyntheticAccount]) -> dict[str, list[SyntheticAccount]]:
+    loans: dict[str, list[SyntheticAccount]] = defaultdict(list)
+    for account in portfolio:
+        loans[account.customer].append(account)
+    return dict(loans)
+
+
+def _persona_states(portfolio: list[SyntheticAccount],
+                    loans: dict[str, list[SyntheticAccount]]) -> dict[str, PersonaState]:
+    """One state per loan; a person's loans share what they have answered (they answer once)."""
+    states = {a.account_id: PersonaState(a) for a in portfolio}
+    for held in loans.values():
+        shared = states[held[0].account_id].replied
+        for account in held[1:]:
+            states[account.account_id].replied = shared
+    return states
+
+
+def _loan_in(message: ProviderMessage, loans: list[SyntheticAccount]) -> SyntheticAccount:
+    """Which of a person's loans a message is about, as they would tell: the last four digits it names."""
+    text = f"{message.subject or ''} {message.body}"
+    return next((a for a in loans if a.account_number[-4:] in text), loans[0])
 
 
 def _case_field(item: dict[str, Any], name: str) -> Any:
@@ -628,6 +748,12 @@ def _promise_text(days: int) -> Callable[[datetime], str]:
         return f"I will pay on {(now + timedelta(days=days)).date().isoformat()}"
     return text
 
+
+_STATUS_TEXT: dict[Persona, str] = {
+    Persona.DECEASED: "This is her son. My mother passed away last month.",
+    Persona.CEASE_CONTACT: "Cease all communication with me about this account.",
+    Persona.VULNERABLE: "I am in chemotherapy and cannot deal with this right now.",
+}
 
 _REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
     Persona.REPLIES_STOP: lambda now: "STOP",
@@ -683,7 +809,7 @@ def _merge(shards: list[ShardOutput]) -> ShardOutput:
         accounts=sorted(joined("accounts"), key=lambda a: a["account_id"]),
         replies=sorted(joined("replies"), key=lambda r: r["at"]),
         daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
-        invocations=dict(invocations), aws_calls=calls,
+        invocations=dict(invocations), aws_calls=calls, statuses=joined("statuses"),
         # Each shard imports its own file; a failed import is already among the errors.
         import_result={"files": [f for shard in shards if isinstance(shard.import_result, dict)
                                  for f in shard.import_result.get("files", [])]},

@@ -223,7 +223,8 @@ def test_only_an_agent_sees_the_phone_and_every_reveal_is_recorded(ports: FakePo
     (entry,) = entries(ports, "L1", EntryKind.PHONE_REVEALED)
     assert entry.actor.endswith("/jo")
     # who, why, and which number as a keyed hash: never the number itself
-    assert entry.data == {"by": entry.actor, "reason": "calling, task call_7", "number_hash": ports.keys.phone_hash(PHONE)}
+    assert entry.data == {"by": entry.actor, "reason": "calling, task call_7",
+                          "number_hash": ports.keys.phone_hash(PHONE)}
     shown = admin.execute(ports, command(type="show_case", account_id="L1", case_id=case_id("L1")), "ops")
     assert shown["account"]["contact"]["phone"] != PHONE
 
