@@ -35,6 +35,10 @@ FORBIDDEN = (
 )
 
 _URL = re.compile(r"https?://\S+")
+# Whole-message opt-out keywords (carrier and CN practice), as DESIGN.md lists them.
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
+                        "退订", "TD", "T"})
+_TRAILING = re.compile(r"[\s.!。！]+$")
 
 RULES = ("window", "holiday", "daily_cap", "weekly_cap", "opted_out", "hold", "content", "tone",
          "duplicate_sends", "unrecorded_sends")
@@ -142,14 +146,16 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                            Decimal("0")) + sum((a for _, a in payments[account_id]), Decimal("0"))
         sent.sort(key=lambda m: m.sent_at)
         holds = _holds(replies_by_account[account_id])
+        # The one answer to a customer's own message (STOP confirmation, HELP) goes out when they
+        # wrote, whatever the hour: they started that conversation. It counts against no cap.
+        acks = {id(m) for m in sent
+                if any(since <= m.sent_at <= since + ACK_WINDOW and _first_after(sent, since, ch) is m
+                       for _, since, _, ch in holds)}
         daily: Counter[tuple[str, date]] = Counter()
         bodies: Counter[tuple[str, date]] = Counter()
         for i, m in enumerate(sent):
             at = m.sent_at
-            # The one answer to a customer's own message (STOP confirmation, HELP) goes out when
-            # they wrote, whatever the hour: they started that conversation.
-            is_ack = any(since <= at <= since + ACK_WINDOW and _first_after(sent, since, ch) is m
-                         for _, since, _, ch in holds)
+            is_ack = id(m) in acks
             for zone in zones:
                 local = at.astimezone(zone)
                 if not is_ack and not (start <= local.time() < end):
@@ -158,10 +164,10 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                     report.add("holiday", account_id, at, f"{m.channel} on {local.date()} ({zone.key})")
             local_day = at.astimezone(zones[0]).date()
             daily[(m.channel, local_day)] += 0 if is_ack else 1  # a reply's confirmation is exempt
-            if daily[(m.channel, local_day)] > PER_DAY.get(m.channel, 1):
+            if not is_ack and daily[(m.channel, local_day)] > PER_DAY.get(m.channel, 1):
                 report.add("daily_cap", account_id, at, f"{m.channel} #{daily[(m.channel, local_day)]} on {local_day}")
-            week = [x for x in sent[: i + 1] if at - x.sent_at < timedelta(days=7)]
-            if len(week) > PER_WEEK:
+            week = [x for x in sent[: i + 1] if at - x.sent_at < timedelta(days=7) and id(x) not in acks]
+            if not is_ack and len(week) > PER_WEEK:
                 report.add("weekly_cap", account_id, at, f"{len(week)} messages in 7 days")
             bodies[(m.body, at.date())] += 1
             if bodies[(m.body, at.date())] > 1:
@@ -193,12 +199,14 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             if key not in recorded:
                 report.add("unrecorded_sends", account_id, at, f"{m.channel} {key} has no NOTICE ledger entry")
 
-    steps = Counter((str(e.get("pk")), str((e.get("data") or {}).get("notice_id")))
-                    for e in entries if e.get("kind") == "NOTICE" and (e.get("data") or {}).get("status") == "SENT")
-    for (pk, notice_id), count in steps.items():
-        if count > 1:
-            report.add("duplicate_sends", pk.removeprefix("ACCOUNT#"), datetime.now(UTC),
-                       f"notice {notice_id} sent {count} times")
+    sends: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    for e in entries:
+        if e.get("kind") == "NOTICE" and (e.get("data") or {}).get("status") == "SENT":
+            sends[(str(e.get("pk")), str(e["data"].get("notice_id")))].append(_parse(e.get("at")))
+    for (pk, notice_id), times in sends.items():
+        if len(times) > 1:
+            report.add("duplicate_sends", pk.removeprefix("ACCOUNT#"), sorted(times)[1],
+                       f"notice {notice_id} sent {len(times)} times")
     return report
 
 
@@ -215,7 +223,7 @@ def _holds(replies: list[dict[str, Any]]) -> list[tuple[str, datetime, datetime,
             continue  # the system never heard it
         at, text = _parse(r["at"]), str(r["text"]).strip()
         upper = text.upper()
-        if upper in ("STOP", "UNSUBSCRIBE", "退订", "TD"):
+        if _TRAILING.sub("", upper) in STOP_WORDS:
             out.append(("opt_out", at, forever, "SMS"))
         elif "DISPUTE" in upper or "异议" in text:
             out.append(("dispute", at, forever, None))

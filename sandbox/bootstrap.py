@@ -16,9 +16,13 @@ from typing import Any
 
 import boto3
 
-from sandbox.aws import Stack
+from sandbox.motocompat import backends
 from sandbox.portfolio import SyntheticAccount, to_csv
+from sandbox.stack import Stack
 
+# Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
+LINK_SECRET = "sandbox-link-signing-key-not-for-production"  # noqa: S105
+WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandbox-twilio-auth-token"}
 STREAM_BATCH = 100
 STREAM_ATTEMPTS = 3
 
@@ -60,16 +64,12 @@ def complete_mock(stack: Stack, session: boto3.session.Session, link_secret: str
             sm.create_secret(Name=name, SecretString=value)
     # moto's mapping would run the handler inside put_item and then drain the shard; deleting it
     # through the API leaves it attached to the table, so it is detached there too.
-    from moto.dynamodb.models import dynamodb_backends
-
     lam = session.client("lambda")
     for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
         if ":table/" in mapping["EventSourceArn"] and "/stream/" in mapping["EventSourceArn"]:
             lam.delete_event_source_mapping(UUID=mapping["UUID"])
-    backend = dynamodb_backends[stack.account_id][stack.region]
-    for resource in stack.resources.values():
-        if resource.type == "AWS::DynamoDB::Table":
-            backend.get_table(resource.physical_id).lambda_event_source_mappings.clear()
+    tables = [r.physical_id for r in stack.resources.values() if r.type == "AWS::DynamoDB::Table"]
+    backends.detach_stream_mappings(stack.account_id, stack.region, tables)
 
 
 class StreamPoller:

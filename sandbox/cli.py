@@ -1,5 +1,7 @@
 """`dunning`: the developer's command line (dev tooling, never deployed).
 
+Longer than most modules: one short, independent section per subcommand; a new command adds a section.
+
 Each subcommand is one function decorated with ``@command``: it adds its parser and points
 ``handler`` at the function that runs it. ``main(argv)`` returns the exit code.
 """
@@ -85,6 +87,117 @@ def run_policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_policy(text: str) -> tuple[Policy | None, list[str]]:
+    """The same validation and lint the functions apply before a policy goes into force."""
+    from dunning.domain.policy_lint import policy_problems
+
+    try:
+        policy = parse_policy(text)
+    except PolicyError as exc:
+        return None, _problem_lines(exc.problems)
+    problems = policy_problems(policy)
+    return (None, problems) if problems else (policy, [])
+
+
+def _policy_bucket(args: argparse.Namespace) -> Any:
+    """The stage's policy object: PolicyBucket is named dunning-<stage>-policy-<account>-<region>."""
+    import boto3
+
+    from dunning.adapters.policy_store import PolicyBucket
+
+    session = boto3.session.Session(region_name=args.region) if args.region else boto3.session.Session()
+    sts = session.client("sts")
+    bucket = args.bucket or (
+        f"dunning-{args.stage}-policy-{sts.get_caller_identity()['Account']}-{session.region_name}")
+    return PolicyBucket(session.client("s3"), bucket, args.key, sts=sts)
+
+
+def _print_published(action: str, published: Any, location: str) -> None:
+    at = published.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"{action} policy {published.policy_version} as version {published.version_id} "
+          f"by {published.published_by} at {at} ({location})")
+
+
+def run_policy_publish(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"policy: cannot read {args.file} ({exc.__class__.__name__})")
+        return 1
+    policy, problems = _checked_policy(text)
+    if policy is None:
+        for line in problems:
+            print(line)
+        print("refused: nothing was published")
+        return 1
+    from dunning.adapters.policy_store import PolicyNotFound
+
+    store = _policy_bucket(args)
+    try:
+        unchanged = store.read() == text
+    except PolicyNotFound:
+        unchanged = False
+    if unchanged:
+        print(f"unchanged: policy {policy.version} is already the published version ({store.location})")
+        return 0
+    _print_published("published", store.publish(text, policy.version, note=args.note), store.location)
+    return 0
+
+
+def run_policy_history(args: argparse.Namespace) -> int:
+    import json
+
+    store = _policy_bucket(args)
+    versions = store.history()
+    if args.json:
+        print(json.dumps([{**vars(v), "at": v.at.strftime("%Y-%m-%dT%H:%M:%SZ")} for v in versions], indent=2))
+        return 0
+    if not versions:
+        print(f"nothing published at {store.location}: the bundled default policy is in force")
+        return 0
+    for v in versions:
+        extra = (f" restores {v.restores}" if v.restores else "") + (f" - {v.note}" if v.note else "")
+        print(f"{'*' if v.current else ' '} {v.at:%Y-%m-%dT%H:%M:%SZ}  {v.action:<8} {v.policy_version:<16} "
+              f"{v.version_id}  {v.published_by}{extra}")
+    return 0
+
+
+def run_policy_rollback(args: argparse.Namespace) -> int:
+    store = _policy_bucket(args)
+    versions = [v for v in store.history() if v.action != "REMOVED"]
+    current = next((v for v in store.history() if v.current), None)
+    if args.to:
+        target = next((v for v in versions if v.version_id == args.to), None)
+        if target is None:
+            print(f"no published version {args.to} at {store.location}")
+            return 1
+    else:
+        # The newest version with different content from what is in force now.
+        target = next((v for v in versions if not v.current and (current is None or v.sha256 != current.sha256)),
+                      None)
+        if target is None:
+            print(f"no earlier version to roll back to at {store.location}")
+            return 1
+    text = store.read(target.version_id)
+    policy, problems = _checked_policy(text)
+    if policy is None:  # valid when published, but the rules it must pass have moved on since
+        for line in problems:
+            print(line)
+        print(f"refused: version {target.version_id} no longer passes the check; nothing was changed")
+        return 1
+    published = store.publish(text, policy.version, action="ROLLBACK", restores=target.version_id, note=args.note)
+    _print_published("rolled back to", published, store.location)
+    return 0
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stage", required=True, help="deployment stage (the template's Stage parameter)")
+    parser.add_argument("--region", help="AWS region (default: the AWS CLI's configured region)")
+    parser.add_argument("--bucket", help="PolicyBucket name (default: dunning-<stage>-policy-<account>-<region>)")
+    parser.add_argument("--key", default="policy.yaml", help="policy object key (the template's PolicyKey; "
+                        "default policy.yaml)")
+
+
 @command
 def _policy(sub: Subparsers) -> None:
     policy = sub.add_parser("policy", help="work with collection policies")
@@ -97,6 +210,35 @@ def _policy(sub: Subparsers) -> None:
     )
     check.add_argument("file", metavar="FILE", help="policy YAML")
     check.set_defaults(handler=run_policy_check)
+    publish = actions.add_parser(
+        "publish",
+        help="check a policy, then make it the one in force for a stage",
+        description="Run `policy check` on FILE and, only when it passes, write it as the new version of the "
+        "stage's published policy, recording who (the caller identity STS reports) and when. Functions pick "
+        "it up within PolicyCacheSeconds.",
+    )
+    publish.add_argument("file", metavar="FILE", help="policy YAML")
+    publish.add_argument("--note", help="why (kept with the version, ASCII)")
+    _store_arguments(publish)
+    publish.set_defaults(handler=run_policy_publish)
+    history = actions.add_parser("history", help="every published version of a stage's policy, newest first",
+                                 description="List every version of the stage's published policy: when, "
+                                 "who, what (PUBLISH, ROLLBACK, REMOVED) and the policy version; * marks the "
+                                 "one in force.")
+    history.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    _store_arguments(history)
+    history.set_defaults(handler=run_policy_history)
+    rollback = actions.add_parser(
+        "rollback",
+        help="put an earlier published version back in force",
+        description="Publish an earlier version again (the newest one that differs from the current, or "
+        "--to VERSION_ID) after checking it still passes `policy check`. The rollback is itself a new "
+        "version with who and when; nothing is erased.",
+    )
+    rollback.add_argument("--to", metavar="VERSION_ID", help="the version to restore (from `policy history`)")
+    rollback.add_argument("--note", help="why (kept with the version, ASCII)")
+    _store_arguments(rollback)
+    rollback.set_defaults(handler=run_policy_rollback)
 
 
 # ---------------------------------------------------------------------------- render
@@ -150,7 +292,7 @@ def run_render(args: argparse.Namespace) -> int:
         print(_segments_line(notice.body))
     else:
         out = Path(args.out or f"{args.template}.{args.locale}.html")
-        out.write_text(notice.html or "", encoding="utf-8")
+        _write_text(out, notice.html or "")
         print(f"Subject: {notice.subject}")
         print()
         print(notice.body)
@@ -203,6 +345,10 @@ USAGE_ERROR = 2  # as argparse exits on a bad command line
 
 
 def run_check_text(args: argparse.Namespace) -> int:
+    """Check TEXT against the TONE rules every notice must pass (no threat of arrest, no telling an
+    employer, family or contacts, no home visit, shaming, blacklist, lawsuit threat, insult or false
+    authority), in English and Chinese. Exit 0 when it passes, 1 with the reason codes and rule names
+    when it does not, 2 on a usage error. The text itself is never printed."""
     import json
 
     from dunning.domain.notices.lint import lint_text
@@ -234,14 +380,8 @@ def run_check_text(args: argparse.Namespace) -> int:
 
 @command
 def _check_text(sub: Subparsers) -> None:
-    parser = sub.add_parser(
-        "check-text",
-        help="check a text's tone (and, with --notice, its content) before a customer reads it",
-        description="Check TEXT against the TONE rules every notice must pass (no threat of arrest, "
-        "no telling an employer, family or contacts, no home visit, shaming, blacklist, lawsuit threat, "
-        "insult or false authority), in English and Chinese. Exit 0 when it passes, 1 with the reason "
-        "codes and rule names when it does not, 2 on a usage error. The text itself is never printed.",
-    )
+    what = "check a text's tone (and, with --notice, its content) before a customer reads it"
+    parser = sub.add_parser("check-text", help=what, description=" ".join((run_check_text.__doc__ or "").split()))
     parser.add_argument("text", metavar="TEXT", help="the text, or - to read it from standard input")
     parser.add_argument("--locale", required=True, choices=sorted(_SAMPLE_JURISDICTION), help="customer locale")
     parser.add_argument("--json", action="store_true", help='print {"ok": ..., "reasons": [...]} as JSON')
@@ -326,6 +466,24 @@ def _report(sub: Subparsers) -> None:
 # ---------------------------------------------------------------------------- simulate
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write an output file, creating its folder: `--json out/run1/summary.json` on a fresh clone works."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _progress_lines() -> Callable[[int, int], None]:
+    """Progress for a stderr that is not a terminal: a line per day that moved, flushed at once."""
+    last = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if done != last:
+            last = done
+            print(f"simulating: day {done}/{total}", file=sys.stderr, flush=True)
+    return report
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     import json
 
@@ -337,11 +495,14 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed)
-    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("days", total=config.days)
-        result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
-                                workers=args.workers)
+    if console.is_terminal:
+        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("days", total=config.days)
+            result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
+                                    workers=args.workers)
+    else:  # a log file or CI: one plain line per simulated day, no redrawn bar
+        result = run_simulation(config, _progress_lines(), workers=args.workers)
     summary = result.summary
     table = Table(title=f"dunning simulate: {config.accounts} accounts, {config.days} days, seed {config.seed}")
     table.add_column("figure")
@@ -354,7 +515,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
     Console().print(table)
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        _write_text(Path(args.json), json.dumps(summary, indent=2, default=str))
     if args.dump:
         write_dump(result, Path(args.dump))
     if args.report:
@@ -384,6 +545,59 @@ def _simulate(sub: Subparsers) -> None:
                         help="write a self-contained HTML report (funnel, cure curve, channels, variants)")
     parser.add_argument("--dump", metavar="DIR", help="write messages, ledger, accounts and replies as JSON Lines")
     parser.set_defaults(handler=run_simulate)
+
+
+# ---------------------------------------------------------------------------- classify
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    import json
+
+    from dunning.domain.intents import classify
+
+    try:
+        now = parse_instant(args.now) if args.now else utc_now()
+        found = classify(args.text, now, args.zone, locale=args.locale)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reading = {
+        "intent": found.intent.value,
+        "promise_date": found.promise_date.isoformat() if found.promise_date else None,
+        "amount": str(found.promise_amount) if found.promise_amount is not None else None,
+        "matched": found.matched,
+        "secondary": [intent.value for intent in found.secondary],
+        "confidence": found.confidence,
+        "language": found.language,
+    }
+    if args.json:
+        print(json.dumps(reading, ensure_ascii=False))
+    else:
+        extras = [f"on {reading['promise_date']}" if reading["promise_date"] else "",
+                  f"amount {reading['amount']}" if reading["amount"] else "",
+                  f"also {', '.join(reading['secondary'])}" if reading["secondary"] else ""]
+        print(" ".join(part for part in (found.intent.value, *extras) if part)
+              + f"  [{found.matched}, {found.confidence} confidence]")
+    return 0
+
+
+@command
+def _classify(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "classify",
+        help="read a customer's reply as the engine would",
+        description="Classify one SMS or email reply (English or Chinese): its intent, the date and amount "
+        "it promises (in the customer's time zone), and the rule that fired. Dates such as 'tomorrow' or "
+        "'15号' are resolved against --now in --zone.",
+    )
+    parser.add_argument("text", metavar="TEXT", help="the reply, e.g. \"I'll pay $150 on the 15th\"")
+    parser.add_argument("--zone", required=True, metavar="ZONE", help="the customer's IANA time zone")
+    parser.add_argument("--now", metavar="ISO-INSTANT", help="when the reply arrived (default: now), e.g. "
+                        "2026-11-25T15:00:00Z")
+    parser.add_argument("--locale", metavar="LOCALE",
+                        help="the customer's locale (decides whether 12/10 is 10 December or 12 October)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run_classify)
 
 
 # ---------------------------------------------------------------------------- serve

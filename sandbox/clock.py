@@ -17,30 +17,15 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import time_machine
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
-from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_callback,
-)
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.asl.eval.callback.callback import (
-    CallbackEndpoint,
-    CallbackOutcome,
-    CallbackOutcomeTimedOut,
-    HeartbeatEndpoint,
-)
-from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
-TaskTokenState = state_task_service_callback.StateTaskServiceCallback
+from sandbox.motocompat.sfn_waits import NO_TIMEOUT_SECONDS, ExecutionHandle, Outcome, Run, TokenWait, redirect_waits
 
 # How long (real seconds) the driver waits for executions to park before giving up: a handler
 # that blocks this long is a bug worth a loud error, not a silent hang.
@@ -55,10 +40,6 @@ def _require_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _execution_arn(env: Environment) -> str:
-    return str(env.states.context_object.context_object_data["Execution"]["Id"])
-
-
 @dataclass(eq=False)
 class _Parking:
     """One parked thread of one execution: a Wait state, a retry back-off or a task-token wait."""
@@ -66,8 +47,7 @@ class _Parking:
     execution_arn: str
     kind: str  # "wait" | "retry" | "task_token"
     deadline: datetime | None  # None: only a callback (send_task_*) wakes it
-    env: Environment
-    endpoint: CallbackEndpoint | None = None
+    token: TokenWait | None = None
     woken: threading.Event = field(default_factory=threading.Event)
     seq: int = 0
 
@@ -77,7 +57,7 @@ class _Parking:
             return False
         # A callback may already have arrived (send_task_success runs in the caller's thread):
         # count the execution as running from that very moment, not when its thread wakes.
-        return not (self.endpoint is not None and self.endpoint._notify_event.is_set())
+        return not (self.token is not None and self.token.answered())
 
 
 class VirtualClock:
@@ -92,12 +72,12 @@ class VirtualClock:
         self._settle_timeout = settle_timeout
         self._lock = threading.Condition()
         self._parkings: set[_Parking] = set()
-        self._executions: dict[str, Execution] = {}
+        self._executions: dict[str, ExecutionHandle] = {}
         self._terminated: set[str] = set()
         self._seq = itertools.count()
         self._traveller: time_machine.travel | None = None
         self._coordinates: Any = None
-        self._restore: list[Callable[[], None]] = []
+        self._redirect = ExitStack()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -115,7 +95,7 @@ class VirtualClock:
             raise RuntimeError("run the sandbox with TZ=UTC: Step Functions waits compare naive local time")
         self._traveller = time_machine.travel(self._now, tick=False)
         self._coordinates = self._traveller.start()
-        self._patch()
+        self._redirect.enter_context(redirect_waits(self))
 
     def uninstall(self) -> None:
         # Executions still waiting are stopped (not woken): woken, they would carry on and call
@@ -124,15 +104,11 @@ class VirtualClock:
             self._forget_finished()
             leftovers = list(self._executions.values())
         for execution in leftovers:
-            if execution.exec_worker is None or execution.exec_worker.env is None:
-                continue
-            execution.stop(stop_date=self._now, error="SandboxClosed", cause="virtual clock uninstalled")
+            execution.stop(self._now, error="SandboxClosed", cause="virtual clock uninstalled")
         with self._lock:
             for parking in list(self._parkings):
                 self._wake(parking, timed_out=False)
-        for undo in reversed(self._restore):
-            undo()
-        self._restore.clear()
+        self._redirect.close()
         if self._traveller is not None:
             self._traveller.stop()
             self._traveller = None
@@ -163,10 +139,15 @@ class VirtualClock:
     # ------------------------------------------------------------------ driving
 
     def run_until_parked(self, timeout: float | None = None) -> None:
-        """Block (real time) until every RUNNING execution is parked or finished."""
-        limit = time.monotonic() + (self._settle_timeout if timeout is None else timeout)
+        """Block (real time) until every RUNNING execution is parked or finished. `timeout` bounds a
+        wait in which no execution parks or finishes: on a loaded machine many busy executions may
+        take long in all, and only a stall means something is wrong."""
+        patience = self._settle_timeout if timeout is None else timeout
+        limit, seen = time.monotonic() + patience, frozenset[str]()
         with self._lock:
             while busy := self._busy():
+                if frozenset(busy) != seen:  # progress (or new work): the stall clock starts again
+                    limit, seen = time.monotonic() + patience, frozenset(busy)
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"executions did not park: {busy[:5]} ({len(busy)} busy)")
@@ -215,11 +196,11 @@ class VirtualClock:
 
     def _wake(self, parking: _Parking, *, timed_out: bool) -> None:
         parking.woken.set()
-        if parking.endpoint is not None:
+        if parking.token is not None:
             if timed_out:
-                parking.endpoint.notify(CallbackOutcomeTimedOut(callback_id=parking.endpoint.callback_id))
+                parking.token.time_out()
             else:
-                parking.endpoint.interrupt_all()
+                parking.token.interrupt()
         self._lock.notify_all()
 
     def _park(self, parking: _Parking) -> None:
@@ -233,119 +214,57 @@ class VirtualClock:
             self._parkings.discard(parking)
             self._lock.notify_all()
 
-    def _sleep(self, env: Environment, seconds: float, kind: str) -> None:
-        if seconds <= 0 or not env.is_running():
+    # ------------------------------------------------------------------ the interpreter's waits
+    # (sandbox.motocompat.sfn_waits.WaitTarget: called from the executions' own threads)
+
+    def sleep(self, run: Run, seconds: float, kind: str) -> None:
+        if seconds <= 0 or not run.is_running():
             return
-        parking = _Parking(_execution_arn(env), kind, self._now + timedelta(seconds=seconds), env)
+        parking = _Parking(run.execution_arn, kind, self._now + timedelta(seconds=seconds))
         self._park(parking)
         try:
             while not parking.woken.wait(_RECHECK_SECONDS):
-                if not env.is_running():
+                if not run.is_running():
                     return
         finally:
             self._unpark(parking)
 
-    def _await_token(
-        self, env: Environment, timeout_seconds: int, endpoint: CallbackEndpoint
-    ) -> CallbackOutcome | None:
+    def await_token(self, run: Run, timeout_seconds: int, token: TokenWait) -> Outcome | None:
         # moto's "no TimeoutSeconds" is 99999999 s: treat it as no deadline at all.
-        bounded = 0 < timeout_seconds < TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+        bounded = 0 < timeout_seconds < NO_TIMEOUT_SECONDS
         deadline = self._now + timedelta(seconds=timeout_seconds) if bounded else None
-        parking = _Parking(_execution_arn(env), "task_token", deadline, env, endpoint)
+        parking = _Parking(run.execution_arn, "task_token", deadline, token)
         self._park(parking)
         try:
-            while endpoint.wait(_RECHECK_SECONDS) is None and not parking.woken.is_set():
-                if not env.is_running():
+            while not token.wait(_RECHECK_SECONDS) and not parking.woken.is_set():
+                if not run.is_running():
                     break
-            return endpoint.get_outcome()
+            return token.outcome()
         finally:
             self._unpark(parking)
 
-    def _track(self, execution: Execution) -> None:
+    @contextmanager
+    def parked_while(self, run: Run, token: TokenWait) -> Iterator[None]:
+        # Heartbeats are real time; still count the execution as parked meanwhile.
+        parking = _Parking(run.execution_arn, "task_token", None, token)
+        self._park(parking)
+        try:
+            yield
+        finally:
+            self._unpark(parking)
+
+    def started(self, execution: ExecutionHandle) -> None:
         with self._lock:
-            self._executions[execution.exec_arn] = execution
+            self._executions[execution.arn] = execution
             self._lock.notify_all()
 
-    def _release_execution(self, execution_arn: str) -> None:
+    def stopped(self, execution_arn: str) -> None:
         with self._lock:
             for parking in list(self._parkings):
                 if parking.execution_arn == execution_arn:
                     self._wake(parking, timed_out=False)
 
-    def _patch(self) -> None:
-        clock = self
-
-        def wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> None:
-            clock._sleep(env, wait_seconds, "wait")
-
-        original_retrier_eval = RetrierDecl._eval_body
-        current = threading.local()
-
-        def retrier_eval(self: RetrierDecl, env: Environment) -> None:
-            current.env = env
-            try:
-                original_retrier_eval(self, env)
-            finally:
-                current.env = None
-
-        def retry_sleep(seconds: float) -> None:
-            env = getattr(current, "env", None)
-            if env is not None:
-                clock._sleep(env, seconds, "retry")
-
-        original_token = TaskTokenState._eval_wait_for_task_token
-
-        def eval_wait_for_task_token(
-            self: TaskTokenState,
-            env: Environment,
-            timeout_seconds: int,
-            callback_endpoint: CallbackEndpoint,
-            heartbeat_endpoint: HeartbeatEndpoint | None,
-        ) -> CallbackOutcome:
-            if heartbeat_endpoint is not None:
-                # Heartbeats are real time; still count the execution as parked meanwhile.
-                parking = _Parking(_execution_arn(env), "task_token", None, env, callback_endpoint)
-                clock._park(parking)
-                try:
-                    return original_token(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
-                finally:
-                    clock._unpark(parking)
-            outcome = clock._await_token(env, timeout_seconds, callback_endpoint)
-            return outcome if outcome is not None else CallbackOutcomeTimedOut(callback_endpoint.callback_id)
-
-        original_start = Execution.start
-
-        def start(self: Execution) -> None:
-            clock._track(self)
-            original_start(self)
-
-        original_stop = Execution.stop
-
-        def stop(self: Execution, stop_date: datetime, error: str | None, cause: str | None) -> None:
-            original_stop(self, stop_date, error, cause)
-            clock._release_execution(self.exec_arn)
-
-        original_terminated = BaseExecutionWorkerCommunication.terminated
-
-        def terminated(self: BaseExecutionWorkerCommunication) -> None:
-            original_terminated(self)
-            with clock._lock:
-                clock._terminated.add(self.execution.exec_arn)
-                clock._lock.notify_all()
-
-        self._set(WaitFunction, "_wait_interval", wait_interval)
-        self._set(RetrierDecl, "_eval_body", retrier_eval)
-        self._set(retrier_decl, "time", SimpleNamespace(sleep=retry_sleep, time=time.time))
-        self._set(
-            TaskTokenState,
-            "_eval_wait_for_task_token",
-            eval_wait_for_task_token,
-        )
-        self._set(Execution, "start", start)
-        self._set(Execution, "stop", stop)
-        self._set(BaseExecutionWorkerCommunication, "terminated", terminated)
-
-    def _set(self, owner: Any, name: str, value: Any) -> None:
-        original = owner.__dict__[name]
-        setattr(owner, name, value)
-        self._restore.append(lambda: setattr(owner, name, original))
+    def terminated(self, execution_arn: str) -> None:
+        with self._lock:
+            self._terminated.add(execution_arn)
+            self._lock.notify_all()

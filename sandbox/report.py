@@ -21,7 +21,7 @@ from dunning.domain.policy import Policy, default_policy
 from dunning.domain.reporting.render import render_html
 from dunning.domain.reporting.report import Report, Table
 from dunning.services.reports import build
-from sandbox.simulate import SimulationResult
+from sandbox.results import SimulationResult
 
 # Table keys the CollectionsTable and AccountsTable add around the stored models.
 _LEDGER_KEYS = ("pk", "sk", "type", "lookup_pk", "lookup_sk")

@@ -30,9 +30,17 @@ from urllib.parse import unquote
 import boto3
 
 from sandbox.aws import HttpRoute, Stack, local_aws, provision
-from sandbox.bootstrap import FunctionError, StreamPoller, complete_mock, import_portfolio, invoke, sweep
+from sandbox.bootstrap import (
+    LINK_SECRET,
+    WEBHOOK_SECRETS,
+    FunctionError,
+    StreamPoller,
+    complete_mock,
+    import_portfolio,
+    invoke,
+    sweep,
+)
 from sandbox.portfolio import SyntheticAccount, build_portfolio
-from sandbox.simulate import LINK_SECRET, WEBHOOK_SECRETS
 
 HOST = "127.0.0.1"  # never another interface: the sandbox's secrets are printed on start
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's HTTP API payload limit

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point, logger, tracer
 from dunning.services.cases import on_account_change
 from dunning.settings import WorkflowSettings, load_settings
 
@@ -38,9 +39,7 @@ def _plain(image: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if image is None else plain(image)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@entry_point()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

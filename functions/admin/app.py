@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point, logger
 from dunning.ports import Conflict, TransientError
 from dunning.services import admin
 from dunning.settings import ListeningSettings, load_settings
@@ -92,20 +92,16 @@ def _execute(request: admin.AdminRequest, actor: str) -> dict[str, Any]:
     command = request.command
     logger.append_keys(case_id=getattr(command, "case_id", None), command=command.type)
     result = admin.execute(ports(), command, actor, roles_of(actor, ports().settings.agent_role_names))
-    logger.info(
-        "admin command done",
-        extra={"applied": result.get("applied"), "case_status": result.get("case_status")},
-    )
-    return result
+    if isinstance(result, admin.AdminResult):
+        logger.info("admin command done", extra={"applied": result.applied, "case_status": result.case_status})
+    return result.model_dump(mode="json")
 
 
 def _is_http(event: dict[str, Any]) -> bool:
     return isinstance(event.get("requestContext"), dict) and "http" in event["requestContext"]
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _is_http(event):
         return app.resolve(event, context)

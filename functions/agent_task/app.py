@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point
 from dunning.services import escalation
 from dunning.settings import AgentTaskSettings, load_settings
 
@@ -30,9 +30,7 @@ class TaskRequest(BaseModel):
 ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(AgentTaskSettings)))
 
 
-@logger.inject_lambda_context(correlation_id_path="case_id")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point(correlation_id_path="case_id")
 @event_parser(model=TaskRequest)
 def lambda_handler(event: TaskRequest, context: LambdaContext) -> dict[str, Any]:
     return escalation.open_task(ports(), event.case_id, event.account_id, event.step_id, event.kind,

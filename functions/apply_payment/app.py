@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import CurrencyCode, UtcDatetime
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point
 from dunning.services import payments
 from dunning.settings import PaymentSettings, load_settings
 
@@ -68,9 +68,7 @@ apply_once = cold_start(globals(), "_apply", lambda: idempotent_function(
     config=_config)(_apply_once))
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.payment_id")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point(correlation_id_path="detail.payment_id")
 @event_parser(model=PaymentPostedEvent)
 def lambda_handler(event: PaymentPostedEvent, context: LambdaContext) -> dict[str, Any]:
     _config.register_lambda_context(context)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point
 from dunning.services import sweep
 from dunning.settings import SweepSettings, load_settings
 
@@ -30,9 +30,7 @@ class SweepRequest(BaseModel):
 ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(SweepSettings)))
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 @event_parser(model=SweepRequest)
 def lambda_handler(event: SweepRequest, context: LambdaContext) -> dict[str, Any]:
     return sweep.run(ports(), event.sweep_date, ports().settings.sweep_time_zone)

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point, logger
 from dunning.services import ingest
 from dunning.settings import ImportSettings, load_settings
 
@@ -20,14 +20,14 @@ from dunning.settings import ImportSettings, load_settings
 ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ImportSettings)))
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 @event_parser(model=S3Model)
 def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
     settings = ports().settings
     files: list[dict[str, Any]] = []
     for record in event.Records:
+        if record.s3.object is None:  # not an object event: nothing to import
+            continue
         bucket, key = record.s3.bucket.name, ingest.decode_key(record.s3.object.key)
         if bucket != settings.incoming_bucket or not key.startswith(ingest.INCOMING_PREFIX) or key.endswith("/"):
             logger.warning("ignored object outside incoming/", extra={"bucket": bucket})

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import parse_instant, utc_now
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point, logger, metrics
 from dunning.ports import InboundSms
 from dunning.services.inbound_once import Deduplicated
 from dunning.settings import ListeningSettings, load_settings
@@ -53,9 +53,7 @@ def to_inbound(message: TwoWayMessage, published_at: str | None) -> InboundSms:
     )
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     results = []
@@ -71,8 +69,6 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
             results.append({"status": "MALFORMED", "sns_message_id": sns.message_id})
             continue
         result = dedupe().handle(to_inbound(message, sns.timestamp), actor="InboundSms", context=context)
-        logger.info(
-            "two-way SMS handled", extra={"status": result.get("status"), "case_id": result.get("case_id")}
-        )
-        results.append(result)
+        logger.info("two-way SMS handled", extra={"status": result.status, "case_id": result.case_id})
+        results.append(result.as_dict())
     return {"results": results}

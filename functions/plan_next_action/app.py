@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 import dunning.domain.notices.lint  # noqa: F401 - load Jinja2 and Babel at init, not on the first notice
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point
 from dunning.services import escalation
 from dunning.settings import PlanSettings, load_settings
 
@@ -27,9 +27,7 @@ class PlanRequest(BaseModel):
 ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(PlanSettings)))
 
 
-@logger.inject_lambda_context(correlation_id_path="case_id")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point(correlation_id_path="case_id")
 @event_parser(model=PlanRequest)
 def lambda_handler(event: PlanRequest, context: LambdaContext) -> dict[str, Any]:
     return escalation.plan(ports(), event.case_id, event.account_id)

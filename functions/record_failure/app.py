@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from dunning.composition import AwsPorts, cold_start
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point
 from dunning.services import escalation
 from dunning.settings import BaseFunctionSettings, load_settings
 
@@ -25,9 +25,7 @@ class FailureRequest(BaseModel):
 ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(BaseFunctionSettings)))
 
 
-@logger.inject_lambda_context(correlation_id_path="case_id")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point(correlation_id_path="case_id")
 @event_parser(model=FailureRequest)
 def lambda_handler(event: FailureRequest, context: LambdaContext) -> dict[str, Any]:
     return escalation.record_failure(ports(), event.case_id, event.account_id, event.error, event.cause)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import UtcDatetime
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point
 from dunning.services import reports
 from dunning.settings import ArchiveSettings, load_settings
 
@@ -27,9 +27,7 @@ class ReportRequest(BaseModel):
 ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(ArchiveSettings)))
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 @event_parser(model=ReportRequest)
 def lambda_handler(event: ReportRequest, context: LambdaContext) -> dict[str, Any]:
     return reports.weekly_report(ports(), event.as_of)

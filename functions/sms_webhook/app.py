@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dunning.adapters.webhooks import MalformedPayload, WebhookError, WebhookRequest, read_webhook
 from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import utc_now
-from dunning.observability import logger, metrics, tracer
+from dunning.observability import entry_point, logger, metrics
 from dunning.ports import Conflict, InboundSms, TransientError
 from dunning.services.inbound_once import Deduplicated
 from dunning.settings import ListeningSettings, load_settings
@@ -92,21 +92,14 @@ def receive(provider: str) -> Response[str]:
     message = read_webhook(provider, request, _secrets, utc_now())
     kind = "inbound" if isinstance(message, InboundSms) else "receipt"
     result = dedupe().handle(message, actor=f"SmsWebhook:{provider}", context=app.lambda_context)
-    logger.info(
-        "webhook handled",
-        extra={
-            "provider": provider,
-            "kind": kind,
-            "status": result.get("status"),
-            "case_id": result.get("case_id"),
-        },
-    )
+    logger.info("webhook handled",
+                extra={"provider": provider, "kind": kind, "status": result.status, "case_id": result.case_id})
     if provider == "twilio":
         return Response(status_code=200, content_type="text/xml", body=TWIML_EMPTY)
     return Response(
         status_code=200,
         content_type="application/json",
-        body=json.dumps({"status": result.get("status"), "kind": kind}),
+        body=json.dumps({"status": result.status, "kind": kind}),
     )
 
 
@@ -115,8 +108,6 @@ def _no_route(exc: Exception) -> Response[str]:
     return problem(404, "Not found", "no such route")
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

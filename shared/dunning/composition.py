@@ -124,11 +124,11 @@ class AwsPorts[S: BaseFunctionSettings]:
         return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table)
 
     @cached_property
-    def bulk(self) -> AccountsBulk:
+    def bulk(self) -> AccountsBulk:  # the import's batched reads and the sweep's due-date index
         return AccountsBulk(self.client("dynamodb"), self.settings.accounts_table)
 
     @cached_property
-    def sweep_log(self) -> SweepState:
+    def sweep_log(self) -> SweepState:  # the sweep's watermark, an item of CollectionsTable
         return SweepState(self.client("dynamodb"), self.settings.collections_table)
 
     @cached_property
@@ -147,7 +147,7 @@ class AwsPorts[S: BaseFunctionSettings]:
 
     @cached_property
     def policy_store(self) -> PolicyStore:
-        return PolicyStore(self.settings.policy_parameter_name, self.settings.policy_max_age_seconds)
+        return PolicyStore(self.settings.policy_location, self.settings.policy_max_age_seconds)
 
     def policy(self) -> Policy:
         return self.policy_store.current()
@@ -201,7 +201,7 @@ def cold_start[T](namespace: dict[str, Any], name: str, build: Callable[[], T]) 
     namespace.setdefault("COLD_START_GLOBALS", []).append(name)
 
     def get() -> T:
-        value = namespace[name]
+        value: T | None = namespace[name]
         if value is None:
             value = namespace[name] = build()
         return value

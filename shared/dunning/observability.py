@@ -11,8 +11,8 @@ shows them to anyone who can read metrics).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -23,6 +23,23 @@ from dunning.domain.models import EntryKind, LedgerEntry
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def entry_point(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
+    """The decorators every function's handler wears, outermost first: the logger (with the Lambda
+    context and, where there is one, the case id as correlation id), metrics flushed at the end,
+    then the tracer. A parser or event-source decorator goes below this one."""
+
+    def wear(handler: Handler) -> Handler:
+        traced = tracer.capture_lambda_handler(handler)
+        measured = metrics.log_metrics(traced)
+        if correlation_id_path is None:
+            return logger.inject_lambda_context(measured)  # type: ignore[return-value]
+        return logger.inject_lambda_context(correlation_id_path=correlation_id_path)(measured)  # type: ignore[return-value]
+
+    return wear
 
 # The only dimension names a business metric may carry; each has a small, policy-bounded set of values.
 DIMENSIONS = frozenset({"Channel", "Step", "Template", "Variant", "Strategy", "Intent", "Reason", "Source",

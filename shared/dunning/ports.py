@@ -39,6 +39,18 @@ class ProviderRejected(Exception):
     """The provider refused the message for good (bad address, unverified identity, opted out)."""
 
 
+class Refused(Exception):
+    """A request refused for the caller's own reason: the edge answers it as a problem JSON with
+    `status` and `title`; `detail` names fields and rules only, never a value the caller sent."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -74,28 +86,32 @@ ReceiptStatus = Literal["DELIVERED", "FAILED"]
 WORKLIST_KEY = "WORK#CALL"
 
 
-@dataclass(frozen=True)
-class InboundSms:
-    """A customer's text. `from_number`/`text` are PII: they go to the ledger, never to logs."""
+@dataclass(frozen=True, kw_only=True)
+class ProviderMessage:
+    """Something a provider sent us, named by the provider and its message id."""
 
     provider: str
     message_id: str
-    from_number: str
-    to_number: str | None
-    text: str
-    received_at: datetime
 
     @property
     def key(self) -> str:
         return f"{self.provider}:{self.message_id}"
 
 
-@dataclass(frozen=True)
-class DeliveryReceipt:
+@dataclass(frozen=True, kw_only=True)
+class InboundSms(ProviderMessage):
+    """A customer's text. `from_number`/`text` are PII: they go to the ledger, never to logs."""
+
+    from_number: str
+    to_number: str | None
+    text: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryReceipt(ProviderMessage):
     """The provider's word on one of our messages (message_id is the id it gave us when sending)."""
 
-    provider: str
-    message_id: str
     status: ReceiptStatus | None  # None: a progress status we record nothing for
     provider_status: str
     at: datetime
@@ -103,7 +119,7 @@ class DeliveryReceipt:
     @property
     def key(self) -> str:
         # a message gets several callbacks (sent, delivered ...): each status is its own delivery
-        return f"{self.provider}:{self.message_id}:{self.provider_status}"
+        return f"{super().key}:{self.provider_status}"
 
 
 @dataclass(frozen=True)

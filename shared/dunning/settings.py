@@ -20,9 +20,21 @@ class BaseFunctionSettings(BaseSettings):
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     accounts_table: str
     collections_table: str
-    policy_parameter_name: str | None = None  # SSM parameter with a policy override; None = bundled default
+    # The published policy (PolicyBucket, docs/deploy.md); no bucket = the bundled default.
+    policy_bucket: str | None = None
+    policy_key: str = "policy.yaml"
     policy_max_age_seconds: int = 300
     legal_referrals_topic_arn: str | None = None
+
+    @property
+    def policy_location(self) -> str | None:
+        """``s3://bucket/key`` of the published policy, or None for the bundled default."""
+        return f"s3://{self.policy_bucket}/{self.policy_key}" if self.policy_bucket else None
+
+    @property
+    def policy_parameter_name(self) -> str | None:
+        """Former name of ``policy_location`` (the policy lived in SSM), kept for existing callers."""
+        return self.policy_location
 
 
 class MessagingSettings(BaseFunctionSettings):
@@ -30,7 +42,6 @@ class MessagingSettings(BaseFunctionSettings):
     ses_configuration_set: str
     link_secret_name: str
     pay_base_url: str = "https://pay.example.com"
-    phone_hash_secret_name: str | None = None  # defaults to the link secret
 
 
 class PlanSettings(MessagingSettings):
@@ -62,7 +73,7 @@ class ArchiveSettings(BaseFunctionSettings):
 def load_settings[S: BaseSettings](cls: type[S]) -> S:
     """Read once per cold start by the function that owns the settings (never at import time)."""
     try:
-        return cls()  # type: ignore[call-arg]
+        return cls()
     except ValidationError as exc:
         missing = ", ".join(".".join(str(p) for p in e["loc"]).upper() for e in exc.errors())
         raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {missing}") from exc

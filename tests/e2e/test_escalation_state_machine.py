@@ -40,10 +40,10 @@ def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> Non
         secrets = boto3.client("secretsmanager", region_name=region)
         secrets.create_secret(Name=stack.parameters["LinkSecretName"], SecretString="sandbox-link-secret-0123456789")
         boto3.client("sesv2", region_name=region).create_email_identity(EmailIdentity="dunning.example")
-        # The policy in force comes from SSM, as deployed (here: the bundled default document).
-        boto3.client("ssm", region_name=region).put_parameter(
-            Name=stack.parameters["PolicyParameterName"], Type="String",
-            Value=(Path(__file__).parents[2] / "shared/dunning/policies/default.yaml").read_text("utf-8"))
+        # The policy in force is the published one, as deployed (here: the bundled default document).
+        boto3.client("s3", region_name=region).put_object(
+            Bucket=stack.bucket("PolicyBucket"), Key=stack.parameters["PolicyKey"],
+            Body=(Path(__file__).parents[2] / "shared/dunning/policies/default.yaml").read_bytes())
         db = boto3.client("dynamodb", region_name=region)
         accounts = AccountsRepository(db, stack.table("AccountsTable"))
         collections = CollectionsRepository(db, stack.table("CollectionsTable"))

@@ -182,7 +182,8 @@ def test_chinese_acceptance_word_accepts_an_offered_plan(env, seeded, hook) -> N
 def test_yes_without_an_offer_is_not_a_plan(env, seeded, hook) -> None:
     call(hook, twilio_inbound("YES"))
     assert case_of(env, seeded[1]).status is CaseStatus.OPEN
-    assert replies(env, seeded[1].case_id)[0].data["intent"] == "START"
+    # the reader reports a whole-message yes as ACCEPT (START kept as its secondary signal); no plan is on offer
+    assert replies(env, seeded[1].case_id)[0].data["intent"] == "ACCEPT"
 
 
 def test_promise_with_a_date_holds_the_case(env, seeded, hook) -> None:
@@ -213,13 +214,18 @@ def test_wrong_number_stops_using_the_phone(env, seeded, hook) -> None:
 
 def test_call_me_queues_a_callback_with_ids_only(env, seeded, hook) -> None:
     call(hook, twilio_inbound("Please call me back"))
-    assert callbacks(env) == [{"case_id": seeded[1].case_id, "account_id": "acc-1001", "kind": "CALLBACK"}]
+    assert callbacks(env) == [{"case_id": seeded[1].case_id, "account_id": "acc-1001", "kind": "CALLBACK",
+                               "reason": "CALL_ME", "queued_at": "2026-11-03T15:00:00Z"}]
 
 
-def test_paid_claim_is_noted_and_closes_nothing(env, seeded, hook) -> None:
-    call(hook, twilio_inbound("I already paid it"))
-    assert case_of(env, seeded[1]).status is CaseStatus.OPEN
+def test_paid_claim_holds_dunning_for_a_check_and_closes_nothing(env, seeded, hook) -> None:
+    call(hook, twilio_inbound("I already paid this yesterday"))
+    held = case_of(env, seeded[1])
+    # only the payment feed closes a case; meanwhile no reminder goes out and a person checks
+    assert held.status is CaseStatus.PAUSED and held.pause_reason == "PAYMENT_CLAIMED"
+    assert held.paused_until is not None and (held.paused_until - NOW).days == 3
     assert replies(env, seeded[1].case_id)[0].data["intent"] == "PAID"
+    assert [c["reason"] for c in callbacks(env)] == ["PAYMENT_CHECK"]
 
 
 def test_illegal_transition_is_recorded_not_raised(env, seeded, hook) -> None:

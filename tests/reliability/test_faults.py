@@ -385,15 +385,16 @@ def test_a_broken_policy_reload_keeps_the_last_good_one(env, tally: Tally, monke
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
-    monkeypatch.setenv("POLICY_PARAMETER_NAME", "/dunning/policy")
+    monkeypatch.setenv("POLICY_BUCKET", "dunning-test-policy")
     monkeypatch.setenv("POLICY_MAX_AGE_SECONDS", "0")
     good = (
         (ROOT / "shared/dunning/policies/default.yaml")
         .read_text("utf-8")
         .replace('version: "2026-11-01.1"', 'version: "2026-11-20.7"')
     )
-    ssm = boto3.client("ssm", region_name=REGION)
-    ssm.put_parameter(Name="/dunning/policy", Type="String", Value=good)
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="dunning-test-policy")
+    s3.put_object(Bucket="dunning-test-policy", Key="policy.yaml", Body=good.encode())
     seed_case(env)
     plan = fresh_function("plan_next_action")
     event = load_event("plan_next_action/plan")
@@ -404,7 +405,7 @@ def test_a_broken_policy_reload_keeps_the_last_good_one(env, tally: Tally, monke
         "just a string\n",  # the wrong shape
     ]
     for text in broken:
-        ssm.put_parameter(Name="/dunning/policy", Type="String", Value=text, Overwrite=True)
+        s3.put_object(Bucket="dunning-test-policy", Key="policy.yaml", Body=text.encode())
         parameters.clear_caches()
         decision = plan.lambda_handler(event, FakeContext())
         assert decision["policy_version"] == "2026-11-20.7"  # decisions carry the last good version
@@ -455,10 +456,10 @@ def workflow() -> Iterator[Workflow]:
             Name=stack.parameters["LinkSecretName"], SecretString="sandbox-link-secret-0123456789"
         )
         boto3.client("sesv2", region_name=region).create_email_identity(EmailIdentity="dunning.example")
-        boto3.client("ssm", region_name=region).put_parameter(
-            Name=stack.parameters["PolicyParameterName"],
-            Type="String",
-            Value=(ROOT / "shared/dunning/policies/default.yaml").read_text("utf-8"),
+        boto3.client("s3", region_name=region).put_object(
+            Bucket=stack.bucket("PolicyBucket"),
+            Key=stack.parameters["PolicyKey"],
+            Body=(ROOT / "shared/dunning/policies/default.yaml").read_bytes(),
         )
         db = boto3.client("dynamodb", region_name=region)
         yield Workflow(

@@ -189,10 +189,10 @@ def test_logs_metrics_and_execution_history_carry_no_customer_data(capfd: pytest
             SecretString=json.dumps({"generic": GENERIC_SECRET, "twilio": TWILIO_TOKEN}),
         )
         boto3.client("sesv2", region_name=region).create_email_identity(EmailIdentity="dunning.example")
-        boto3.client("ssm", region_name=region).put_parameter(
-            Name=stack.parameters["PolicyParameterName"],
-            Type="String",
-            Value=(ROOT / "shared/dunning/policies/default.yaml").read_text("utf-8"),
+        boto3.client("s3", region_name=region).put_object(
+            Bucket=stack.bucket("PolicyBucket"),
+            Key=stack.parameters["PolicyKey"],
+            Body=(ROOT / "shared/dunning/policies/default.yaml").read_bytes(),
         )
         run = Stack(stack, clock)
         for c in CUSTOMERS:

@@ -145,3 +145,42 @@ def test_invoking_a_function_whose_code_is_missing_reports_an_import_error(
     )
     assert response["FunctionError"] == "Handled"
     assert json.loads(response["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_once_the_mock_is_completed_a_table_write_runs_no_handler_and_the_stream_keeps_it(stack: Stack) -> None:
+    from sandbox.aws import active_runtime
+    from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock
+
+    session = boto3.session.Session(region_name=stack.region)
+    complete_mock(stack, session, LINK_SECRET, WEBHOOK_SECRETS)
+    runtime = active_runtime()
+    assert runtime is not None
+    stream_function = stack.function_name("AccountStreamFunction")
+    before = runtime.invocations[stream_function]
+    delivered: list[dict] = []
+    poller = StreamPoller(stack, session, lambda logical_id, event: delivered.append(event) or {})
+
+    boto3.client("dynamodb").put_item(TableName=stack.table("AccountsTable"),
+                                       Item={"account_id": {"S": "acc-stream-probe"}})
+
+    assert runtime.invocations[stream_function] == before  # moto's mapping would have run it in put_item
+    assert poller.poll() >= 1
+    keys = [r["dynamodb"]["Keys"] for event in delivered for r in event["Records"]]
+    assert {"account_id": {"S": "acc-stream-probe"}} in keys
+
+
+def test_functions_read_the_policy_from_the_bucket_the_cli_publishes_to(stack: Stack) -> None:
+    # Versioning and Object Lock (not applied by moto's CloudFormation) are checked on the
+    # translated template in tests/unit/test_template.py.
+    lam = boto3.client("lambda")
+    bucket = stack.bucket("PolicyBucket")
+    assert bucket == f"dunning-local-policy-{stack.account_id}-{stack.region}"  # what the CLI derives
+    env = lam.get_function_configuration(FunctionName=stack.function_name("PlanNextActionFunction"))["Environment"]
+    assert env["Variables"]["POLICY_BUCKET"] == bucket
+    assert env["Variables"]["POLICY_KEY"] == stack.parameters["PolicyKey"] == "policy.yaml"
+
+
+def test_undeliverable_payments_and_schedules_have_their_queues(stack: Stack) -> None:
+    sqs = boto3.client("sqs")
+    for queue in ("PaymentPostedDLQ", "SchedulesDLQ"):
+        assert sqs.get_queue_attributes(QueueUrl=stack.queue_url(queue), AttributeNames=["QueueArn"])

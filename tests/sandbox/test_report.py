@@ -11,8 +11,9 @@ import pytest
 
 from dunning.domain.ledger import new_entry
 from dunning.domain.models import EntryKind, LedgerEntry
+from sandbox.providers import ProviderMessage
 from sandbox.report import simulation_report, write_report
-from sandbox.simulate import ProviderMessage, SimulationResult
+from sandbox.results import SimulationResult
 
 DUE = date(2026, 9, 2)
 

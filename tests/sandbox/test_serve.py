@@ -12,8 +12,8 @@ import boto3
 import pytest
 
 from dunning.adapters.webhooks import generic_signature_header
+from sandbox.bootstrap import WEBHOOK_SECRETS
 from sandbox.serve import HOST, LocalApi
-from sandbox.simulate import WEBHOOK_SECRETS
 
 pytestmark = pytest.mark.enable_socket
 

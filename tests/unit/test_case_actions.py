@@ -62,7 +62,7 @@ def test_a_promise_by_text_and_one_taken_by_an_admin_hold_the_case_alike(ports: 
     out = admin.execute(other, command(type="record_promise", promised_on="2026-11-20"), "admin-1")
     taken = other.collections.case("acc-1001", CASE).case.promise
 
-    assert out["applied"] and texted is not None and taken is not None
+    assert out.applied and texted is not None and taken is not None
     assert (texted.promised_on, texted.amount) == (taken.promised_on, taken.amount) == (
         date(2026, 11, 20), make_account().amount_due)
     # the texted promise is confirmed in writing, once, to the number on file
@@ -79,7 +79,7 @@ def test_every_action_is_recorded_after_its_callers_entry_in_one_chained_commit(
 
 def test_an_action_that_cannot_apply_is_recorded_as_refused_and_changes_nothing(ports: FakePorts) -> None:
     out = admin.execute(ports, command(type="resume_case"), "admin-1")
-    assert out["applied"] is False and out["notes"] == ["case is OPEN, not PAUSED"]
+    assert out.applied is False and out.notes == ["case is OPEN, not PAUSED"]
     admin_entry = ledger(ports)[-1]
     assert admin_entry.kind is EntryKind.ADMIN and admin_entry.data["applied"] is False
     assert case(ports).status is CaseStatus.OPEN
@@ -100,7 +100,7 @@ def test_a_concurrent_write_makes_the_action_decide_again_from_the_fresh_case(po
     ports.collections.commit = commit_after_a_payment_paused_it  # type: ignore[method-assign]
     out = admin.execute(ports, command(type="record_promise", promised_on="2026-11-20"), "admin-1")
     # decided again on the DISPUTED case: a promise cannot hold a disputed case
-    assert out["applied"] is False and case(ports).status is CaseStatus.DISPUTED
+    assert out.applied is False and case(ports).status is CaseStatus.DISPUTED
     assert [e.kind for e in ledger(ports)][-1] is EntryKind.ADMIN
 
 
@@ -111,7 +111,7 @@ def test_an_agents_hardship_outcome_agrees_a_plan_and_completes_the_call_task(po
 
     out = admin.execute(ports, command(type="record_call_outcome", outcome="HARDSHIP", instalments=3), "agent-7")
 
-    assert out["task_completed"] is True and ports.workflow.completed == [("call-token", {"outcome": "HARDSHIP"})]
+    assert out.task_completed is True and ports.workflow.completed == [("call-token", {"outcome": "HARDSHIP"})]
     plan = case(ports).plan
     assert case(ports).status is CaseStatus.IN_PLAN and plan is not None and plan.status is PlanStatus.ACTIVE
     assert sum(i.amount.amount for i in plan.instalments) == make_account().amount_due.amount
@@ -127,7 +127,7 @@ def test_a_call_task_that_timed_out_is_noted_and_its_token_cleared(ports: FakePo
 
     out = admin.execute(ports, command(type="record_call_outcome", outcome="NO_ANSWER"), "agent-7")
 
-    assert out["task_completed"] is False and any("no longer waiting" in n for n in out["notes"])
+    assert out.task_completed is False and any("no longer waiting" in n for n in out.notes)
     assert case(ports).call_task_token is None
 
 
@@ -141,8 +141,9 @@ def test_stop_by_text_opts_out_once_and_confirms_once_even_when_redelivered(port
 
 
 def test_a_reply_nobody_can_act_on_is_queued_for_a_person_with_ids_only(ports: FakePorts) -> None:
-    replies.handle_inbound(ports, text("what is this about"))
-    assert ports.tasks.queued == [("CALLBACK", {"case_id": CASE, "account_id": "acc-1001"})]
+    replies.handle_inbound(ports, text("the weather is nice today"))
+    assert ports.tasks.queued == [("CALLBACK", {"case_id": CASE, "account_id": "acc-1001", "reason": "UNREAD",
+                                                "queued_at": "2026-11-03T15:00:00Z"})]
 
 
 def test_legal_approval_records_who_approved_and_completes_the_review(ports: FakePorts) -> None:
@@ -153,7 +154,7 @@ def test_legal_approval_records_who_approved_and_completes_the_review(ports: Fak
 
     out = admin.execute(ports, command(type="approve_legal_referral", note="no contact in 60 days"), "lead-1")
 
-    assert out["applied"] and out["task_completed"] and ports.workflow.completed == [("approval", {"approved": True})]
+    assert out.applied and out.task_completed and ports.workflow.completed == [("approval", {"approved": True})]
     assert case(ports).legal_approved_by == "lead-1"
 
 
@@ -173,7 +174,7 @@ def test_a_task_that_cannot_be_completed_keeps_its_token_for_a_retry(ports: Fake
 
 def test_a_fee_waiver_never_takes_more_than_is_owed(ports: FakePorts) -> None:
     out = admin.execute(ports, command(type="waive_fee", amount="999.00", reason="goodwill"), "admin-1")
-    assert out["applied"] is False and ports.accounts.get("acc-1001").fees_due == Decimal("25.00")
+    assert out.applied is False and ports.accounts.get("acc-1001").fees_due == Decimal("25.00")
     admin.execute(ports, command(type="waive_fee", amount="25.00", reason="goodwill"), "admin-1")
     assert ports.accounts.get("acc-1001").fees_due == Decimal("0")
 
@@ -194,3 +195,44 @@ def test_conflict_on_every_attempt_is_transient(ports: FakePorts) -> None:
     ports.collections.commit = always  # type: ignore[method-assign]
     with pytest.raises(TransientError):
         admin.execute(ports, command(type="record_dispute", reason="x"), "admin-1")
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("my husband passed away last month", "BEREAVEMENT"),
+    ("stop harassing me or I will report you to the regulator", "COMPLAINT"),
+    ("请给我打个电话", "CALL_ME"),
+])
+def test_replies_only_a_person_can_take_up_are_queued_with_their_reason(ports: FakePorts, body: str,
+                                                                         reason: str) -> None:
+    replies.handle_inbound(ports, text(body))
+    assert reason in [task["reason"] for kind, task in ports.tasks.queued if kind == "CALLBACK"]
+
+
+def test_a_bereavement_stops_automated_contact(ports: FakePorts) -> None:
+    replies.handle_inbound(ports, text("my husband passed away last month"))
+    # A death told in a reply is the DECEASED special status, on the person, until a person lifts it.
+    (status,) = [e for e in ledger(ports) if e.kind is EntryKind.SPECIAL_STATUS]
+    assert status.data["status"] == "DECEASED" and status.data["route"] == "STOP"
+    profile = ports.collections.customer(ports.accounts.get("acc-1001").customer)
+    assert "DECEASED" in {s.value for s in profile.person().special_statuses}
+    assert ports.sms.sent == []
+
+
+def test_stop_in_plain_words_opts_out_of_every_channel_it_names(ports: FakePorts) -> None:
+    replies.handle_inbound(ports, text("stop texting and emailing me, leave me alone"))
+    opted = ports.accounts.get("acc-1001").opted_out
+    assert Channel.SMS in opted and Channel.EMAIL in opted
+
+
+def test_yes_accepts_the_plan_on_offer_and_is_confirmed_in_writing(ports: FakePorts) -> None:
+    admin.execute(ports, command(type="offer_plan", count=3), "agent-7")
+    assert case(ports).plan is not None and case(ports).plan.status is PlanStatus.OFFERED  # type: ignore[union-attr]
+    out = replies.handle_inbound(ports, text("好的"))
+    assert out["intent"] == "ACCEPT_PLAN" and case(ports).status is CaseStatus.IN_PLAN
+    assert len(ports.sms.sent) == 1
+
+
+def test_yes_with_nothing_on_offer_changes_nothing_and_a_person_looks(ports: FakePorts) -> None:
+    out = replies.handle_inbound(ports, text("yes"))
+    assert case(ports).status is CaseStatus.OPEN and out["intent"] == "ACCEPT"
+    assert [kind for kind, _ in ports.tasks.queued] == ["CALLBACK"]

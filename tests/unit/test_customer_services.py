@@ -58,6 +58,11 @@ def case_of(ports: FakePorts, account_id: str) -> Case:
     return ports.collections.case(account_id, case_id(account_id)).case
 
 
+def run_admin(ports: FakePorts, cmd: Any, actor: str, roles: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The command's result as the admin function answers it (JSON)."""
+    return admin.execute(ports, cmd, actor, roles).model_dump(mode="json")
+
+
 def command(**fields: Any) -> Any:
     return admin.AdminRequest.model_validate({"command": fields}).command
 
@@ -163,18 +168,18 @@ def test_a_bankruptcy_told_by_text_stops_every_loan_and_a_person_verifies_it(por
 
 
 def test_an_admin_sets_and_lifts_a_status_for_the_person(ports: FakePorts) -> None:
-    out = admin.execute(ports, command(type="set_special_status", account_id="L1", status="LITIGATION_HOLD",
+    out = run_admin(ports, command(type="set_special_status", account_id="L1", status="LITIGATION_HOLD",
                                        note="suit filed"), "arn:aws:iam::1:user/ops")
     assert out["applied"] and ports.collections.customer("C1").stopped == [SpecialStatus.LITIGATION_HOLD]
     assert escalation.plan(ports, case_id("L2"), "L2")["action"] == "WAIT"  # the other loan stops too
-    admin.execute(ports, command(type="set_special_status", account_id="L1", status="LITIGATION_HOLD", lift=True),
+    run_admin(ports, command(type="set_special_status", account_id="L1", status="LITIGATION_HOLD", lift=True),
                   "arn:aws:iam::1:user/ops")
     assert ports.collections.customer("C1").stopped == []
     assert escalation.plan(ports, case_id("L2"), "L2")["action"] == "SEND"
 
 
 def test_a_vulnerable_customer_goes_to_a_specialist_on_the_softer_strategy(ports: FakePorts) -> None:
-    admin.execute(ports, command(type="set_special_status", account_id="L1", status="VULNERABLE"),
+    run_admin(ports, command(type="set_special_status", account_id="L1", status="VULNERABLE"),
                   "arn:aws:iam::1:user/ops")
     out = escalation.plan(ports, case_id("L1"), "L1")
 
@@ -203,36 +208,36 @@ def _call_task(ports: FakePorts, account_id: str = "L1") -> None:
 
 def test_the_worklist_lists_call_tasks_due_now_in_the_customers_window(ports: FakePorts) -> None:
     _call_task(ports)
-    out = admin.execute(ports, command(type="worklist"), "arn:aws:iam::1:user/agent")
+    out = run_admin(ports, command(type="worklist"), "arn:aws:iam::1:user/agent")
     (row,) = out["tasks"]
     assert row["case_id"] == case_id("L1") and row["in_window"] and row["local_time"].endswith("America/New_York")
     assert row["phone"].endswith("0143") and PHONE not in row["phone"]
     assert out["lines"] and case_id("L1") in out["lines"][0]
     ports.clock.at = datetime(2026, 11, 4, 3, 0, tzinfo=UTC)  # 22:00 in New York
-    assert admin.execute(ports, command(type="worklist"), "agent")["tasks"] == []
-    late = admin.execute(ports, command(type="worklist", due_only=False), "agent")["tasks"]
+    assert run_admin(ports, command(type="worklist"), "agent")["tasks"] == []
+    late = run_admin(ports, command(type="worklist", due_only=False), "agent")["tasks"]
     assert late[0]["in_window"] is False and late[0]["window_opens_at"] == "2026-11-04T13:00:00Z"
 
 
 def test_only_an_agent_sees_the_phone_and_every_reveal_is_recorded(ports: FakePorts) -> None:
     reveal = command(type="reveal_phone", account_id="L1", case_id=case_id("L1"), reason="calling, task call_7")
     with pytest.raises(admin.Forbidden):
-        admin.execute(ports, reveal, "arn:aws:iam::1:user/ops")
-    out = admin.execute(ports, reveal, "arn:aws:sts::1:assumed-role/CollectionsAgent/jo", frozenset({admin.AGENT}))
+        run_admin(ports, reveal, "arn:aws:iam::1:user/ops")
+    out = run_admin(ports, reveal, "arn:aws:sts::1:assumed-role/CollectionsAgent/jo", frozenset({admin.AGENT}))
     assert out["phone"] == PHONE
     (entry,) = entries(ports, "L1", EntryKind.PHONE_REVEALED)
     assert entry.actor.endswith("/jo")
     # who, why, and which number as a keyed hash: never the number itself
     assert entry.data == {"by": entry.actor, "reason": "calling, task call_7",
                           "number_hash": ports.keys.phone_hash(PHONE)}
-    shown = admin.execute(ports, command(type="show_case", account_id="L1", case_id=case_id("L1")), "ops")
+    shown = run_admin(ports, command(type="show_case", account_id="L1", case_id=case_id("L1")), "ops")
     assert shown["account"]["contact"]["phone"] != PHONE
 
 
 def test_a_call_outside_the_window_is_recorded_as_a_violation(ports: FakePorts) -> None:
     _call_task(ports)
     at_0227_ny = datetime(2026, 11, 3, 7, 27, tzinfo=UTC)
-    out = admin.execute(ports, command(type="record_call_outcome", account_id="L1", case_id=case_id("L1"),
+    out = run_admin(ports, command(type="record_call_outcome", account_id="L1", case_id=case_id("L1"),
                                        outcome="NO_ANSWER", called_at="2026-11-03T07:27:00Z"), "agent")
     assert out["applied"] and out["violations"][0]["rule"] == "CONTACT_WINDOW"
     (violation,) = entries(ports, "L1", EntryKind.VIOLATION)
@@ -249,18 +254,19 @@ def test_a_call_outside_the_window_is_recorded_as_a_violation(ports: FakePorts) 
 ])
 def test_outcomes_are_recorded_with_their_standard_code(ports: FakePorts, outcome: str, standard: str) -> None:
     _call_task(ports)
-    out = admin.execute(ports, command(type="record_call_outcome", account_id="L1", case_id=case_id("L1"),
+    out = run_admin(ports, command(type="record_call_outcome", account_id="L1", case_id=case_id("L1"),
                                        outcome=outcome), "agent")
     assert out["violations"] == []
     (call,) = entries(ports, "L1", EntryKind.CALL_OUTCOME)
     assert call.data["standard"] == standard
     if outcome == "CALLBACK":
-        assert ("CALLBACK", {"case_id": case_id("L1"), "account_id": "L1"}) in ports.tasks.queued
+        assert [(t["case_id"], t["reason"]) for kind, t in ports.tasks.queued if kind == "CALLBACK"] == [
+            (case_id("L1"), "CALL_ME")]
 
 
 def test_a_wrong_party_opens_a_skip_trace_and_its_outcome_restores_the_phone(ports: FakePorts) -> None:
     _call_task(ports)
-    admin.execute(ports, command(type="record_call_outcome", account_id="L1", case_id=case_id("L1"),
+    run_admin(ports, command(type="record_call_outcome", account_id="L1", case_id=case_id("L1"),
                                  outcome="WRONG_PARTY"), "agent")
     assert ports.accounts.get("L1").contact.phone_usable is False
     escalation.plan(ports, case_id("L1"), "L1")
@@ -268,7 +274,7 @@ def test_a_wrong_party_opens_a_skip_trace_and_its_outcome_restores_the_phone(por
     (requested,) = entries(ports, "L1", EntryKind.SKIP_TRACE)
     assert requested.data == {"event": "REQUESTED"}
 
-    admin.execute(ports, command(type="record_skip_trace", account_id="L1", case_id=case_id("L1"),
+    run_admin(ports, command(type="record_skip_trace", account_id="L1", case_id=case_id("L1"),
                                  outcome="FOUND", new_phone="+12025550199"), "agent")
     contact: Contact = ports.accounts.get("L1").contact
     assert (contact.phone, contact.phone_usable) == ("+12025550199", True)

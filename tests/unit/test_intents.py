@@ -17,6 +17,7 @@ from dunning.domain.intents import (
     extract_promise_date,
     local_today,
 )
+from dunning.domain.models import Channel
 
 # Wednesday 2026-11-25, mid-morning in New York and mid-afternoon in UTC: same local date in both
 WEDNESDAY = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -56,7 +57,7 @@ MESSAGES: list[tuple[str, Intent]] = [
     ("回复退订可以吗", Intent.STOP),
     ("START", Intent.START),
     ("unstop", Intent.START),
-    ("Yes", Intent.START),
+    ("Yes", Intent.ACCEPT),  # a carrier opt-in word too: START is in secondary
     ("开始", Intent.START),
     ("恢复", Intent.START),
     ("HELP", Intent.HELP),
@@ -105,8 +106,9 @@ MESSAGES: list[tuple[str, Intent]] = [
     ("Can someone give me a call after 5pm", Intent.CALL_ME),
     ("请给我打电话", Intent.CALL_ME),
     ("请回电", Intent.CALL_ME),
-    ("ok thanks", Intent.OTHER),
-    ("what is this about", Intent.OTHER),
+    ("ok thanks", Intent.ACCEPT),  # a whole-message yes: the case decides whether it accepts anything
+    ("what is this about", Intent.HELP),  # the help reply says who we are and how to reach us
+    ("thanks", Intent.OTHER),
     ("I will pay soon", Intent.OTHER),  # a pay verb with no date is not a promise
     ("你好", Intent.OTHER),
     ("", Intent.OTHER),
@@ -437,3 +439,227 @@ def test_classify_never_raises_and_never_promises_a_past_date(text: str, now: da
     assert promised is None or promised >= today
     if result.promise_amount is not None:
         assert isinstance(result.promise_amount, Decimal) and result.promise_amount > 0
+
+
+# --------------------------------------------------------------------------- people, not keywords
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # any reasonable way of saying stop
+        ("quit texting me, leave me alone", Intent.STOP),
+        ("I want these messages to stop", Intent.STOP),
+        ("Please refrain from contacting me further", Intent.STOP),
+        ("别烦我了", Intent.STOP),
+        ("不要再发了", Intent.STOP),
+        ("please 别再call我了", Intent.STOP),
+        ("R", Intent.STOP),
+        ("拒收", Intent.STOP),
+        ("stpo", Intent.STOP),
+        ("🛑", Intent.STOP),
+        # the new intents
+        ("my husband passed away last month…", Intent.BEREAVEMENT),
+        ("借款人上个月过世了", Intent.BEREAVEMENT),
+        ("I'll report you to the CFPB", Intent.COMPLAINT),
+        ("你们再打电话骚扰我，我就去投诉", Intent.COMPLAINT),  # a conditional threat is a complaint, not a stop
+        ("好的", Intent.ACCEPT),
+        ("可以", Intent.ACCEPT),
+        ("yeah sure 👍", Intent.ACCEPT),
+        ("同意分期", Intent.ACCEPT),
+        # hardship without the word
+        ("I was in the hospital for two weeks… can we work something out?", Intent.HARDSHIP),
+        ("最近手头紧，过几天再还行吗", Intent.HARDSHIP),
+        ("周转不过来", Intent.HARDSHIP),
+        ("能不能分三期", Intent.HARDSHIP),
+        # disputes and requests for proof; the wrong party
+        ("this isn't my debt", Intent.DISPUTE),
+        ("send me validation of this debt", Intent.DISPUTE),
+        ("请把借款合同发给我", Intent.DISPUTE),
+        ("who is this? I don't know any John Smith", Intent.WRONG_NUMBER),
+        ("请给我打个电话", Intent.CALL_ME),
+        ("who is this?", Intent.HELP),
+        ("我上周五还的", Intent.PAID),  # a pay verb on a past day is a claim of payment
+    ],
+)
+def test_people_are_understood_in_their_own_words(text: str, expected: Intent) -> None:
+    assert _classify(text, zone=SHANGHAI if any("\u4e00" <= c <= "\u9fff" for c in text) else NY).intent is expected
+
+
+def test_a_stop_wins_and_keeps_what_else_was_said() -> None:
+    result = _classify("stop texting me, I already paid")
+
+    assert result.intent is Intent.STOP
+    assert result.secondary == (Intent.PAID,)
+    assert result.evidence == ("en:stop-contacting", "en:i-paid")
+    assert result.stop_channels == (Channel.SMS,)
+
+
+def test_a_stop_that_also_promises_carries_the_date_for_the_case() -> None:
+    result = _classify("You don't need to text me, I'll pay Friday")
+
+    assert (result.intent, result.secondary) == (Intent.STOP, (Intent.PROMISE,))
+    assert result.promise_date == date(2026, 11, 27)
+
+
+@pytest.mark.parametrize(
+    ("text", "channels"),
+    [("stop calling me", (Channel.CALL,)), ("Please stop emailing me", (Channel.EMAIL,)), ("STOP", ()),
+     ("leave me alone", ()), ("不要再打电话了", (Channel.CALL,))],
+)
+def test_a_stop_names_the_channels_its_words_name(text: str, channels: tuple[Channel, ...]) -> None:
+    assert _classify(text).stop_channels == channels
+
+
+def test_yes_is_accept_with_the_carrier_opt_in_kept_as_a_secondary_signal() -> None:
+    result = _classify("YES")
+
+    assert (result.intent, result.secondary, result.matched) == (Intent.ACCEPT, (Intent.START,), "keyword:YES")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I won't pay tomorrow",  # negated
+        "maybe I can pay friday",  # a hedge
+        "I'll try to pay on the 15th",
+        "尽量月底还",
+        "可能下周还",
+        "I was going to pay on Friday but my car broke down",  # the past
+        "is the payment due on the 15th?",  # an obligation question
+        "15号之前要还吗",
+        "What happens if I pay on the 20th instead?",
+        "I get paid Friday",  # a date with no pay verb
+        "did you get my payment on the 10th?",  # when it was paid
+        "I paid last Friday",
+    ],
+)
+def test_a_non_promise_is_never_read_as_a_promise(text: str) -> None:
+    result = _classify(text, zone=SHANGHAI if any("\u4e00" <= c <= "\u9fff" for c in text) else NY)
+
+    assert result.intent is not Intent.PROMISE
+    assert result.promise_date is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "matched"),
+    [
+        ("I can't pay until Friday", date(2026, 11, 27), "promise:en:not-until+en:weekday"),
+        ("I can't pay today but I can pay on Monday", date(2026, 11, 30), "promise:en:pay+en:weekday"),
+        ("can u give me till the 15th", date(2026, 12, 15), "promise-ask:en:extend+en:day-of-month"),
+        ("Can I pay on the 15th?", date(2026, 12, 15), "promise-ask:en:pay+en:day-of-month"),
+        ("How about the 20th?", date(2026, 12, 20), "promise-ask:en:ask+en:day-of-month"),
+        ("明天还不上，后天行吗", date(2026, 11, 27), "promise-ask:zh:ask+day-after-tomorrow"),
+        ("我周五发工资，发了马上还你们", date(2026, 11, 27), "promise:zh:pay+zh:weekday"),
+    ],
+)
+def test_a_reschedule_or_a_proposed_day_is_a_promise(text: str, expected: date, matched: str) -> None:
+    result = _classify(text)
+
+    assert (result.intent, result.promise_date, result.matched) == (Intent.PROMISE, expected, matched)
+    assert result.confidence == ("low" if matched.startswith("promise-ask") else "high")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # spans resolve to their last day (Wednesday 2026-11-25)
+        ("this weekend", date(2026, 11, 29)),
+        ("next weekend", date(2026, 12, 6)),
+        ("next week", date(2026, 12, 6)),
+        ("by the end of the week", date(2026, 11, 29)),
+        ("end of month", date(2026, 11, 30)),
+        ("end of next month", date(2026, 12, 31)),
+        ("early next month", date(2026, 12, 5)),
+        ("mid-month", date(2026, 12, 15)),
+        ("end of the year", date(2026, 12, 31)),
+        ("月底", date(2026, 11, 30)),
+        ("下个月初", date(2026, 12, 5)),
+        ("下个月底", date(2026, 12, 31)),
+        ("月中", date(2026, 12, 15)),
+        ("周末", date(2026, 11, 29)),
+        ("下周", date(2026, 12, 6)),
+        ("12月底", date(2026, 12, 31)),
+        ("年底", date(2026, 12, 31)),
+        ("Friday next week", date(2026, 12, 4)),
+        ("in a fortnight", date(2026, 12, 9)),
+        ("3 days from now", date(2026, 11, 28)),
+        ("一周内", date(2026, 12, 2)),
+        ("明儿", date(2026, 11, 26)),
+        ("tmrw", date(2026, 11, 26)),
+        ("on 15", date(2026, 12, 15)),
+        ("next month on the 10th", date(2026, 12, 10)),
+    ],
+)
+def test_spans_and_colloquial_dates(text: str, expected: date) -> None:
+    assert extract_promise_date(text, WEDNESDAY, NY) == expected
+
+
+@pytest.mark.parametrize("text", ["next month", "in a few days", "soon", "过两天", "payday", "last Friday", "上周五"])
+def test_vague_or_past_days_are_no_date(text: str) -> None:
+    assert extract_promise_date(text, WEDNESDAY, NY) is None
+
+
+@pytest.mark.parametrize(
+    ("zone", "locale", "expected"),
+    [
+        (NY, None, date(2026, 12, 10)),
+        (SHANGHAI, None, date(2026, 12, 10)),
+        ("Europe/London", None, date(2027, 10, 12)),
+        (NY, "en-GB", date(2027, 10, 12)),  # the locale decides when known
+        ("Europe/London", "zh-CN", date(2026, 12, 10)),
+    ],
+)
+def test_a_slashed_date_follows_the_customers_convention(zone: str, locale: str | None, expected: date) -> None:
+    assert classify("I'll pay on 12/10", WEDNESDAY, zone, locale=locale).promise_date == expected
+
+
+def test_a_slashed_date_with_one_valid_reading_is_read_that_way() -> None:
+    assert extract_promise_date("25/12", WEDNESDAY, NY) == date(2026, 12, 25)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("五百", Decimal("500")),
+        ("一千二", Decimal("1200")),
+        ("三百五", Decimal("350")),
+        ("两千零五", Decimal("2005")),
+        ("1.5万", Decimal("15000")),
+        ("1,200元", Decimal("1200")),
+        ("fifty bucks", Decimal("50")),
+        ("two hundred and fifty dollars", Decimal("250")),
+        ("$1.5k", Decimal("1500")),
+        ("十五号", None),  # a date
+        ("千万别再打了", None),  # "by all means", not ten million
+    ],
+)
+def test_amounts_in_words_and_chinese_numerals(text: str, expected: Decimal | None) -> None:
+    assert extract_promise_amount(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("I can pay 150 on friday", Decimal("150")), ("后天还500", Decimal("500")), ("我明天还你们1000", Decimal("1000")),
+     ("I can pay on the 15th", None), ("还3期", None)],
+)
+def test_a_bare_number_right_after_a_pay_verb_is_the_amount(text: str, amount: Decimal | None) -> None:
+    zone = SHANGHAI if any("\u4e00" <= c <= "\u9fff" for c in text) else NY
+    assert _classify(text, zone=zone).promise_amount == amount
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("明天還款", Intent.PROMISE), ("別再發了", Intent.STOP), ("stooop", Intent.STOP),
+     ("15号pay可以吗", Intent.PROMISE), ("ＳＴＯＰ", Intent.STOP), ("i payed it already smh", Intent.PAID)],
+)
+def test_traditional_characters_typos_and_mixed_scripts(text: str, expected: Intent) -> None:
+    assert _classify(text, zone=SHANGHAI).intent is expected
+
+
+def test_a_reply_read_from_a_weak_cue_has_low_confidence() -> None:
+    assert _classify("stpo").confidence == "low"
+    assert _classify("hmm").confidence == "low"
+    assert _classify("is this a scam?").confidence == "low"
+    assert _classify("I lost my job, can I pay on the 15th?").confidence == "low"  # hardship and a promise
+    assert _classify("I will pay on Friday").confidence == "high"

@@ -30,7 +30,8 @@ def _classify(exc: ClientError) -> Exception:
         return TransientError(code)
     if code in _REJECTED:
         return ProviderRejected(code)
-    return exc
+    unknown: Exception = exc  # neither: the caller cannot know whether the message went out
+    return unknown
 
 
 class SesEmailSender:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from dunning.ports import DeliveryReceipt, InboundSms, ReceiptStatus
+from dunning.ports import DeliveryReceipt, InboundSms, ReceiptStatus, Refused
 
 MAX_BODY_BYTES = 16 * 1024
 REPLAY_WINDOW_SECONDS = 300
@@ -37,13 +37,8 @@ _RECEIPT_STATUSES: dict[str, ReceiptStatus] = {
 }
 
 
-class WebhookError(Exception):
-    status = 400
-    title = "Bad request"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+class WebhookError(Refused):
+    """A webhook request refused before anything is written."""
 
 
 class MalformedPayload(WebhookError):

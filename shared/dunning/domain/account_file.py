@@ -1,5 +1,7 @@
 """Account files (CSV or JSON Lines) read into accounts, with every row accounted for.
 
+Longer than most modules: CSV and JSON Lines share one row contract (numbering, PII-free reasons, checks).
+
 Pure: bytes in, ``(row, Account | RowRejected)`` out. ImportAccounts writes what this accepts;
 ``dunning check-file`` runs the very same reading on a local file, so a lender can see what an
 import would do before dropping the file.
@@ -369,14 +371,21 @@ def _csv_header(first: bytes | None) -> list[str]:
     return header
 
 
-def _csv_row(header: list[str], line: bytes | None) -> Account | RowRejected | None:
-    """One data line: an account, the reason it is rejected, or None for a blank line."""
+def _row_text(line: bytes | None) -> str | RowRejected:
+    """A physical line as text, or why it cannot be read at all."""
     if line is None:
         return RowRejected(f"row: longer than {MAX_ROW_BYTES} bytes")
     try:
-        text = line.decode("utf-8")
+        return line.decode("utf-8")
     except UnicodeDecodeError:
         return RowRejected("row: not valid UTF-8")
+
+
+def _csv_row(header: list[str], line: bytes | None) -> Account | RowRejected | None:
+    """One data line: an account, the reason it is rejected, or None for a blank line."""
+    text = _row_text(line)
+    if isinstance(text, RowRejected):
+        return text
     try:
         values = split_csv_line(text)
     except _BadCsvLine as exc:
@@ -434,12 +443,9 @@ def _no_constant(name: str) -> Any:
 
 
 def _json_row(line: bytes | None, first: bool) -> Account | RowRejected | None:
-    if line is None:
-        return RowRejected(f"row: longer than {MAX_ROW_BYTES} bytes")
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        return RowRejected("row: not valid UTF-8")
+    text = _row_text(line)
+    if isinstance(text, RowRejected):
+        return text
     if first:
         text = text.removeprefix("\ufeff")
     if not text.strip():

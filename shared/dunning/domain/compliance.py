@@ -1,5 +1,7 @@
 """Compliance engine: may this contact attempt go out now, later, or never? (DESIGN section 5)
 
+Longer than most modules: every rule of ``check()`` in one file, so a decision can be audited in one read.
+
 `check()` is pure and deterministic: the same attempt, account, case, history, policy and instant
 always give the same answer. Every rule looks only at the instant it is asked about, never at the
 instant the question was first put, so the instant a DEFER names is itself ALLOWED when `check()`
@@ -96,17 +98,11 @@ class ContactOutcome(StrEnum):
     CONFIRMATION = "CONFIRMATION"  # opt-out confirmation: does not count against caps
 
 
-COUNTED_OUTCOMES = frozenset(
-    {
-        ContactOutcome.SENT,
-        ContactOutcome.UNCERTAIN,
-        ContactOutcome.DELIVERED,
-        ContactOutcome.CALL_NO_ANSWER,
-        ContactOutcome.CALL_LEFT_MESSAGE,
-        ContactOutcome.CALL_CONVERSATION,
-    }
-)
 UNANSWERED_CALL_OUTCOMES = frozenset({ContactOutcome.CALL_NO_ANSWER, ContactOutcome.CALL_LEFT_MESSAGE})
+# What counts against the caps: everything that may have reached the customer (an UNCERTAIN send
+# is assumed to have), every call; not a failed send, nor an opt-out confirmation.
+COUNTED_OUTCOMES = frozenset({ContactOutcome.SENT, ContactOutcome.UNCERTAIN, ContactOutcome.DELIVERED,
+                              ContactOutcome.CALL_CONVERSATION} | UNANSWERED_CALL_OUTCOMES)
 
 
 class ContactRecord(BaseModel):

@@ -128,7 +128,7 @@ class _Planner:
 
     def _decision(self, action: Action, **kw: object) -> Decision:
         return Decision(action=action, case_id=self.case.case_id, policy_version=self.policy.version,
-                        variant=self.case.variant, **kw)  # type: ignore[arg-type]
+                        variant=self.case.variant, **kw)
 
     def _finish(self, action: Action, reasons: list[ReasonCode], **kw: object) -> PlanOutcome:
         self.outcome.decision = self._decision(action, reasons=sorted(set(reasons)), **kw)

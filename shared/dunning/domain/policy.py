@@ -53,10 +53,10 @@ class Caps(_Strict):
     call_attempts_per_7_days: int | None = Field(default=None, ge=0)  # US Reg F: 7
     call_quiet_days_after_conversation: int | None = Field(default=None, ge=0)  # US Reg F: 7
     unanswered_calls_per_day_per_number: int | None = Field(default=None, ge=0)  # CN guideline: 6
-    # At most one outbound contact per person in this many hours, across channels (0: no spacing).
-    # An answer to the customer's own message is exempt. Keeps case opening and the end of a pause
-    # from sending an SMS, an email and a call in the same instant.
-    spacing_hours: int = Field(default=4, ge=0, le=72)
+    # At most one outbound contact per person in this many hours, across channels (0, the default
+    # of a policy that does not say: no spacing). An answer to the customer's own message is exempt.
+    # Keeps case opening and the end of a pause from sending an SMS, an email and a call at once.
+    spacing_hours: int = Field(default=0, ge=0, le=72)
 
 
 class Collector(_Strict):
@@ -214,6 +214,8 @@ class Hardship(_Strict):
 class Promises(_Strict):
     max_days_ahead: int = Field(default=30, ge=1)
     grace_days: int = Field(default=1, ge=0)
+    # "I already paid": dunning holds this long while the payment feed catches up and a person checks.
+    payment_check_days: int = Field(default=3, ge=1, le=14)
 
 
 class Policy(_Strict):

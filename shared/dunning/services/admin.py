@@ -46,7 +46,7 @@ from dunning.domain.models import (
     iso_z,
 )
 from dunning.observability import count, count_recorded, logger, metrics
-from dunning.ports import WORKLIST_KEY, CaseRecord, NotFound, Ports
+from dunning.ports import WORKLIST_KEY, CaseRecord, NotFound, Ports, Refused
 from dunning.services import case_actions
 from dunning.services.case_actions import CallOutcome, SkipTraceOutcome
 
@@ -66,13 +66,22 @@ CALL_OUTCOMES = (
 AGENT = "AGENT"  # the role that may see a customer's full phone number
 
 
-class AdminError(Exception):
-    status = 400
-    title = "Admin command refused"
+class AdminResult(BaseModel):
+    """What a command came to. `applied` is false when the case could not take it (`notes` say why);
+    show_case, export_evidence and the task commands add their own fields."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    model_config = ConfigDict(extra="allow")
+
+    command: str
+    account_id: str
+    case_id: str
+    applied: bool
+    case_status: str
+    notes: list[str]
+
+
+class AdminError(Refused):
+    title = "Admin command refused"
 
 
 class CaseNotFound(AdminError):
@@ -202,22 +211,20 @@ class RejectLegalReferral(_CaseCommand):
         return case_actions.legal_decision(False, actor, self.reason)
 
 
-class OptOut(_Command):
+class _ChannelCommand(_Command):
+    channel: Channel
+    case_id: str | None = None
+
+    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
+        return case_actions.change_contact("OPT_OUT" if self.type == "opt_out" else "OPT_IN", self.channel, "ADMIN")
+
+
+class OptOut(_ChannelCommand):
     type: Literal["opt_out"]
-    channel: Channel
-    case_id: str | None = None
-
-    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.change_contact("OPT_OUT", self.channel, "ADMIN")
 
 
-class OptIn(_Command):
+class OptIn(_ChannelCommand):
     type: Literal["opt_in"]
-    channel: Channel
-    case_id: str | None = None
-
-    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.change_contact("OPT_IN", self.channel, "ADMIN")
 
 
 class WaiveFee(_Command):
@@ -330,7 +337,7 @@ def _admin_entry(command: _Command, actor: str) -> case_actions.RecordEntry:
 
 
 def execute(ports: Ports, command: _Command | Worklist, actor: str, roles: frozenset[str] = frozenset()
-            ) -> dict[str, Any]:
+            ) -> AdminResult | WorklistResult:
     """Run one admin command for `actor` (an IAM identity in `roles`): the ADMIN entry (with who did
     it) and the case action it asks for, in one transaction. Returns ids and codes; show_case also
     returns the case, its ledger and notices; export_evidence the archived objects; reveal_phone
@@ -369,15 +376,8 @@ def execute(ports: Ports, command: _Command | Worklist, actor: str, roles: froze
             if done.effects.token is None and done.applied:
                 done.notes.append("no approval task was waiting")
             extra = {"task_completed": done.task_completed}
-    return {
-        "command": command.type,
-        "account_id": command.account_id,
-        "case_id": done.record.case.case_id,
-        "applied": done.applied,
-        "case_status": done.record.case.status.value,
-        "notes": done.notes,
-        **extra,
-    }
+    return AdminResult(command=command.type, account_id=command.account_id, case_id=done.record.case.case_id,
+                       applied=done.applied, case_status=done.record.case.status.value, notes=done.notes, **extra)
 
 
 # ----------------------------------------------------------------- the agents' worklist
@@ -413,7 +413,16 @@ def _worklist_row(ports: Ports, account_id: str, case_id: str, now: datetime) ->
     }
 
 
-def worklist(ports: Ports, command: Worklist) -> dict[str, Any]:
+class WorklistResult(BaseModel):
+    """The worklist: one row per waiting call task, and the same rows as lines for a console."""
+
+    command: Literal["worklist"] = "worklist"
+    at: str
+    tasks: list[dict[str, Any]]
+    lines: list[str]
+
+
+def worklist(ports: Ports, command: Worklist) -> WorklistResult:
     """Call tasks due now, in each customer's contact window, oldest first; ids and masked numbers
     only (reveal_phone shows an agent the number, and records it)."""
     now = ports.clock.now()
@@ -431,7 +440,7 @@ def worklist(ports: Ports, command: Worklist) -> dict[str, Any]:
     lines = [f"{r['waiting_hours']:>6}h  {r['case_id']:<28} {r['step_id'] or '-':<16} {r['local_time']:<30} "
              f"{'in window' if r['in_window'] else 'window ' + str(r['window_opens_at'])}  {r['phone']}"
              for r in rows]
-    return {"command": "worklist", "at": iso_z(now), "tasks": rows, "lines": lines}
+    return WorklistResult(at=iso_z(now), tasks=rows, lines=lines)
 
 
 # ----------------------------------------------------------------- reading and evidence

@@ -1,5 +1,8 @@
 """Case actions: the one service every caller changes a case through.
 
+Longer than most modules on purpose: every action any caller can take on a case is here, so one
+file answers "what can happen to a case, and how is it recorded".
+
 SMS replies, admin commands, agents' call outcomes (and the customer's page) are only different
 callers of these actions, so a promise taken on the phone and one sent by text look the same to
 the planner. An action decides from the case as read and returns its ledger entries; `perform`
@@ -66,17 +69,17 @@ AccountEdit = Callable[[Account], bool]
 class Effects:
     """What an action leaves to do once its entries are committed (decided again on a retry)."""
 
-    account_change: AccountChange | None = None
+    account_changes: list[AccountChange] = field(default_factory=list)
     token: str | None = None  # a task token taken off the case, completed after the commit
     token_field: TaskField | None = None
     token_output: dict[str, Any] = field(default_factory=dict)
-    callback: bool = False  # a person should follow up
+    callback: str | None = None  # a person should follow up, for this reason (a code)
     person_change: PersonChange | None = None  # the customer's profile (opt-outs, statuses), across loans
     account_edit: AccountEdit | None = None  # any other change to the account (a traced number ...)
 
     def reset(self) -> None:
-        self.account_change, self.token, self.token_field, self.token_output = None, None, None, {}
-        self.callback, self.person_change, self.account_edit = False, None, None
+        self.account_changes, self.token, self.token_field, self.token_output = [], None, None, {}
+        self.callback, self.person_change, self.account_edit = None, None, None
 
 
 @dataclass
@@ -210,9 +213,12 @@ def record_call_contacts(ports: Ports, account: Account, written: list[LedgerEnt
             customers.record_contact(ports, account.customer, contact, now)
 
 
-def queue_callback(ports: Ports, case_id: str, account_id: str) -> None:
-    """A person should look at this (ids only on the queue; the ledger holds what was said)."""
-    ports.tasks.put("CALLBACK", {"case_id": case_id, "account_id": account_id})
+def queue_callback(ports: Ports, case_id: str, account_id: str, reason: str) -> None:
+    """A person should look at this (ids and a reason code on the queue; the ledger holds what was said)."""
+    # queued_at lets the worklist show how long a customer has waited for a person (and CallQueue's
+    # oldest-message age alarms when nobody picks these up).
+    ports.tasks.put("CALLBACK", {"case_id": case_id, "account_id": account_id, "reason": reason,
+                                 "queued_at": iso_z(ports.clock.now())})
     metrics.add_metric(name="CallbacksQueued", unit="Count", value=1)
 
 
@@ -253,14 +259,15 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
     record, written = commit_change(ports, record, is_new, mutation, at=now, actor=actor)
     done = Performed(record, written, applied=not ctx.notes or len(written) > 1, notes=ctx.notes,
                      effects=ctx.effects)
-    apply_account_change(ports, account_id, ctx.effects.account_change)
+    for change in ctx.effects.account_changes:
+        apply_account_change(ports, account_id, change)
+        opt = person_opt(*change)
+        if opt is not None:
+            customers.update(ports, account.customer, opt)
     if ctx.effects.account_edit is not None:
         update_account(ports, account_id, ctx.effects.account_edit)
-    change = ctx.effects.person_change
-    if change is None and ctx.effects.account_change is not None:
-        change = person_opt(*ctx.effects.account_change)
-    if change is not None:
-        customers.update(ports, account.customer, change)
+    if ctx.effects.person_change is not None:
+        customers.update(ports, account.customer, ctx.effects.person_change)
     record_call_contacts(ports, account, written, now)
     for entry in written:
         if entry.kind is EntryKind.VIOLATION:
@@ -272,7 +279,7 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
         done.task_completed = _complete(ports, record, ctx.effects.token, ctx.effects.token_output,
                                         ctx.effects.token_field, ctx.notes, actor)
     if ctx.effects.callback:
-        queue_callback(ports, record.case.case_id, account_id)
+        queue_callback(ports, record.case.case_id, account_id, ctx.effects.callback)
     return done
 
 
@@ -481,6 +488,15 @@ def pause(until: datetime | None, days: int | None, reason: str) -> CaseAction:
     return act
 
 
+def payment_claimed(ctx: ActionContext) -> Entries:
+    """The customer says they paid: hold dunning for the policy's check window while the payment
+    feed catches up and a person checks; a payment that arrives cures the case as always."""
+    days = ctx.policy.promises.payment_check_days
+    entries = pause(None, days, "PAYMENT_CLAIMED")(ctx) if ctx.case.status is CaseStatus.OPEN else []
+    ctx.effects.callback = "PAYMENT_CHECK"
+    return entries
+
+
 def resume(ctx: ActionContext) -> Entries:
     case = ctx.case
     if case.status is not CaseStatus.PAUSED:
@@ -495,7 +511,7 @@ def change_contact(kind: ContactChange, channel: Channel | None, source: str) ->
     """Opt a channel out or in, or mark a phone or address unusable (the account changes after the commit)."""
 
     def act(ctx: ActionContext) -> Entries:
-        ctx.effects.account_change = (kind, channel)
+        ctx.effects.account_changes.append((kind, channel))
         if kind in ("OPT_OUT", "OPT_IN") and channel is not None:
             return [opt_out_entry(channel, kind, source)]
         return []
@@ -577,9 +593,9 @@ def call_outcome(outcome: CallOutcome, *, hash_number: Callable[[str | None], st
             effects += dispute(note or "CALL")(ctx)
         elif outcome in ("WRONG_NUMBER", "WRONG_PARTY"):
             # The planner then asks for the right number (skip trace) instead of escalating.
-            ctx.effects.account_change = ("PHONE_UNUSABLE", None)
+            ctx.effects.account_changes.append(("PHONE_UNUSABLE", None))
         elif outcome == "CALLBACK":
-            ctx.effects.callback = True  # they asked to be called at another time
+            ctx.effects.callback = "CALL_ME"  # they asked to be called at another time
         elif outcome == "PAID_CLAIMED":
             notes.append("payment claimed; only the payment feed confirms it")
         return [(EntryKind.CALL_OUTCOME, {k: v for k, v in entry.items() if v is not None}), *effects]
@@ -608,7 +624,8 @@ def special_status(status: SpecialStatus, *, lift: bool, source: str, by: str | 
         else:
             ctx.effects.person_change = customers.set_status(StatusMark(
                 status=status, since=ctx.now, source=source, account_id=account.account_id, by=by))
-            ctx.effects.callback = source == "REPLY"
+            if source == "REPLY":
+                ctx.effects.callback = f"VERIFY_{status.value}"
         return [(EntryKind.SPECIAL_STATUS, {
             "event": "LIFTED" if lift else "SET", "status": status.value, "source": source, "route": ROUTES[status],
             "reasons": [r.value for r in reasons_for(status)], "by": by, "note": note})]

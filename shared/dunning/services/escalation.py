@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, Person, Verdict, check
+from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, ContactRecord, Person, Verdict, check
 from dunning.domain.customers import CustomerProfile, combined_history
-from dunning.domain.history import ContactRecord, contact_history, notice_contact
+from dunning.domain.history import contact_history, notice_contact
 from dunning.domain.models import (
     Account,
     Action,
@@ -221,8 +221,9 @@ def _destination(account: Account, channel: Channel) -> str:
 
 def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
                channel: Channel, extra: dict[str, Any] | None = None) -> RenderedNotice:
-    # Imported here: only the sending functions render, and Jinja2 and Babel's date formats are a
-    # noticeable part of a cold start for the planner, agent tasks and failures, which never do.
+    # Imported here: agent tasks and failures share this module and never render; Jinja2 and Babel's
+    # date formats are a noticeable part of their cold start. (PlanNextAction, which sends, loads
+    # them at init instead, so its first notice does not pay for them.)
     from dunning.domain.notices.facts import build_facts
     from dunning.domain.notices.render import render
 
@@ -316,6 +317,8 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         message_id = sender.send(message)
     except TransientError:
         ports.collections.delete_sending_notice(notice)  # the provider refused to take it: safe to retry
+        if gated is not None:  # and it never reached them: the retry counts once, under the same ref
+            _uncount(ports, account.customer, gated, now)
         raise
     except ProviderRejected as exc:
         _finish(ports, record, notice, NoticeStatus.FAILED, None, str(exc), now, actor)

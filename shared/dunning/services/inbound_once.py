@@ -6,9 +6,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from dunning.ports import DeliveryReceipt, InboundSms, Ports
 from dunning.services.deliveries import handle_receipt
 from dunning.services.replies import handle_inbound
+
+
+class Handled(BaseModel):
+    """What handling one provider message came to: ids and codes only, safe to log and to return."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    status: str
+    case_id: str | None = None
+    intent: str | None = None
+    event_type: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The answer as it was given (fields that were not set stay out)."""
+        return self.model_dump(exclude_unset=True)
 
 
 class _NotYetKnown(Exception):
@@ -28,7 +45,7 @@ class Deduplicated:
         self.config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=expires_after_seconds)
         self._ports = ports
 
-        @idempotent_function(
+        @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools ships it untyped
             data_keyword_argument="delivery", persistence_store=persistence, config=self.config
         )
         def once(delivery: dict[str, Any]) -> dict[str, Any]:
@@ -42,18 +59,17 @@ class Deduplicated:
 
         self._once = once
 
-    def handle(
-        self, message: InboundSms | DeliveryReceipt, actor: str, context: Any | None = None
-    ) -> dict[str, Any]:
+    def handle(self, message: InboundSms | DeliveryReceipt, actor: str, context: Any | None = None) -> Handled:
         if context is not None:
             self.config.register_lambda_context(context)
         if isinstance(message, DeliveryReceipt) and message.status is None:
-            return {"status": "IGNORED", "message_key": message.key}  # progress only: nothing to remember
+            return Handled(status="IGNORED", message_key=message.key)  # progress only: nothing to remember
         try:
-            return dict(self._once(delivery={"key": message.key, "message": message, "actor": actor}))
+            return Handled.model_validate(self._once(delivery={"key": message.key, "message": message,
+                                                               "actor": actor}))
         except _NotYetKnown as early:
             # A receipt can outrun the record of its send (the provider calls back before the sender
             # has stored the message id). It is acknowledged but not remembered, so a redelivery
             # after the send is recorded is applied; until then the notice stays SENT, which the
             # caps already count: an early receipt can never cause a resend.
-            return early.result
+            return Handled.model_validate(early.result)

@@ -28,7 +28,6 @@ verify it (a call-back).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,15 +42,10 @@ from dunning.domain.special_status import StatusClaim, status_in_reply
 from dunning.observability import count, count_recorded, logger, metrics
 from dunning.ports import AccountHistory, CaseRecord, InboundSms, Ports
 from dunning.services import case_actions, escalation
-from dunning.services.case_actions import AccountChange, ActionContext, Entries, Entry
+from dunning.services.case_actions import ActionContext, Entries, Entry
 
 WHICH_LOAN = "which_loan"  # the answer that asks which loan a promise is for
-
-ACCEPT_PLAN = "ACCEPT_PLAN"  # a reply-level intent: only meaningful while a plan is on offer
-# Whole-message answers that accept an offered plan. Deliberately not in the classifier: "YES"
-# means START there, and only the case (a plan OFFERED) gives it this meaning.
-ACCEPT_WORDS = frozenset({"yes", "y", "accept", "accepted", "agree", "iagree", "ok", "okay", "yesplease",
-                          "同意", "接受", "好", "好的", "可以", "确认", "同意分期", "接受分期"})
+ACCEPT_PLAN = "ACCEPT_PLAN"  # an ACCEPT while a plan is on offer: only the case gives "yes" this meaning
 
 _ANSWERS: dict[str, str] = {
     Intent.STOP.value: "opt_out_confirmation",
@@ -61,10 +55,13 @@ _ANSWERS: dict[str, str] = {
     ACCEPT_PLAN: "plan_confirmation",
 }
 
-_CONTACT_INTENTS: dict[Intent, tuple[AccountChange, bool]] = {  # change, and whether the ledger says so
-    Intent.STOP: (("OPT_OUT", Channel.SMS), True),
-    Intent.START: (("OPT_IN", Channel.SMS), True),
-    Intent.WRONG_NUMBER: (("PHONE_UNUSABLE", None), False),
+# Replies a person must take up, with what the call-back task says about why (a code, never the text).
+_FOR_A_PERSON: dict[Intent, str] = {
+    Intent.CALL_ME: "CALL_ME",
+    Intent.OTHER: "UNREAD",
+    Intent.COMPLAINT: "COMPLAINT",
+    Intent.BEREAVEMENT: "BEREAVEMENT",
+    Intent.PAID: "PAYMENT_CHECK",
 }
 
 
@@ -86,14 +83,8 @@ def accounts_for_phone(ports: Ports, phone: str) -> list[str]:
     return sorted({str(i.get("lookup_sk") or i["pk"]).removeprefix("ACCOUNT#") for i in items})
 
 
-def _keyword(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "PSZC")
-
-
-def accepts_offer(text: str, case: Case) -> bool:
-    """A whole-message yes while a plan is on offer (the offer asked them to reply YES)."""
-    return case.plan is not None and case.plan.status is PlanStatus.OFFERED and _keyword(text) in ACCEPT_WORDS
+def plan_on_offer(case: Case) -> bool:
+    return case.plan is not None and case.plan.status is PlanStatus.OFFERED
 
 
 @dataclass
@@ -123,94 +114,114 @@ def reading(text: str, reaction: Reaction, *, pseudo: bool, routing: Routing = R
     """The case action a reply asks for. Fills `reaction` with what was understood."""
 
     def act(ctx: ActionContext) -> Entries:
-        entries = _read(text, reaction, ctx, pseudo=pseudo, routing=routing)
-        if not routing.primary:
-            ctx.effects.callback = False
-            reaction.answer_template = None
+        found = classify(text, ctx.now, ctx.account.time_zones[0], locale=ctx.account.locale)
+        reaction.intent, reaction.matched, reaction.language = found.intent.value, found.matched, found.language
+        reaction.classification, reaction.answer_template = found, None
+        reaction.claim = status_in_reply(text)
+        if reaction.claim is not None:
+            entries = _status_claimed(reaction.claim, found, ctx, reaction)
+        else:
+            entries = _act_on(found, ctx, reaction, pseudo=pseudo, routing=routing)
+            if found.confidence != "high" and not ctx.effects.callback:
+                ctx.effects.callback = "UNSURE"  # acted on, and a person looks at it too
+        if not routing.primary:  # the person's first case answers and queues the call-back
+            ctx.effects.callback, reaction.answer_template = None, None
         return entries
 
     return act
 
 
-def _read(text: str, reaction: Reaction, ctx: ActionContext, *, pseudo: bool, routing: Routing) -> Entries:
-    claim = status_in_reply(text)
-    reaction.claim = claim
-    if claim is not None:
-        found = classify(text, ctx.now, ctx.account.time_zones[0])
-        reaction.intent, reaction.matched, reaction.language = found.intent.value, claim.matched, found.language
-        reaction.classification, reaction.answer_template = found, None
-        entries = case_actions.special_status(claim.status, lift=False, source="REPLY")(ctx)
-        if found.intent is Intent.STOP:  # the opt-out stands too
-            entries += case_actions.change_contact("OPT_OUT", Channel.SMS, "REPLY")(ctx)
-            ctx.effects.account_change = ("OPT_OUT", Channel.SMS)
-            ctx.effects.person_change = _both(ctx.effects.person_change,
-                                              case_actions.person_opt("OPT_OUT", Channel.SMS))
-        return entries
-    if not pseudo and routing.applies and accepts_offer(text, ctx.case):
-        reaction.intent, reaction.matched = ACCEPT_PLAN, "listening:accept-offer"
-        reaction.language = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
-        reaction.classification = None
-        entries = case_actions.accept_plan(ctx)
-        reaction.answer_template = _ANSWERS[ACCEPT_PLAN] if entries else None
-        ctx.effects.callback = not entries
-        return entries
-    found = classify(text, ctx.now, ctx.account.time_zones[0])
-    reaction.intent, reaction.matched, reaction.language = found.intent.value, found.matched, found.language
-    reaction.classification, reaction.answer_template = found, None
-    return _act_on(found, ctx, reaction, pseudo=pseudo, routing=routing)
+def _status_claimed(claim: StatusClaim, found: Classification, ctx: ActionContext, reaction: Reaction) -> Entries:
+    """A special status told in the text: recorded on the person (a person verifies it); an opt-out
+    in the same text stands too."""
+    reaction.matched = claim.matched
+    entries = case_actions.special_status(claim.status, lift=False, source="REPLY")(ctx)
+    if found.intent is Intent.STOP:
+        entries += _contact_change(found, ctx)
+    if found.intent in _FOR_A_PERSON:  # the reader's own reason (a bereavement, a complaint) tells the caller more
+        ctx.effects.callback = _FOR_A_PERSON[found.intent]
+    return entries
 
 
-def _both(first: case_actions.PersonChange | None,
-          second: case_actions.PersonChange | None) -> case_actions.PersonChange | None:
-    if first is None or second is None:
-        return first or second
-    return lambda profile: first(profile) | second(profile)
+def _contact_change(found: Classification, ctx: ActionContext) -> Entries:
+    """STOP opts out of what the customer named (SMS when they name nothing: they wrote by SMS);
+    START opts SMS back in; a wrong number stops us using the phone."""
+    if found.intent is Intent.WRONG_NUMBER:
+        return case_actions.change_contact("PHONE_UNUSABLE", None, "REPLY")(ctx)
+    if found.intent is Intent.START:
+        return case_actions.change_contact("OPT_IN", Channel.SMS, "REPLY")(ctx)
+    entries: Entries = []
+    for channel in found.stop_channels or (Channel.SMS,):
+        entries += case_actions.change_contact("OPT_OUT", channel, "REPLY")(ctx)
+    return entries
 
 
 def _act_on(found: Classification, ctx: ActionContext, reaction: Reaction, *, pseudo: bool,
-            routing: Routing = Routing()) -> Entries:
+            routing: Routing) -> Entries:
     intent = found.intent
-    entries: Entries = []
-    if intent in _CONTACT_INTENTS:
-        (kind, channel), recorded = _CONTACT_INTENTS[intent]
-        entries = case_actions.change_contact(kind, channel, "REPLY")(ctx) if recorded else []
-        ctx.effects.account_change = (kind, channel)
-    if intent in (Intent.STOP, Intent.HELP):
+    if intent is Intent.ACCEPT and not pseudo and routing.applies and plan_on_offer(ctx.case):
+        reaction.intent = ACCEPT_PLAN
+        entries = case_actions.accept_plan(ctx)
+        reaction.answer_template = _ANSWERS[ACCEPT_PLAN] if entries else None
+        ctx.effects.callback = None if entries else "UNREAD"
+        return entries
+    if intent is Intent.ACCEPT and Intent.START in found.secondary and Channel.SMS in ctx.account.opted_out:
+        intent = Intent.START  # "yes" to re-subscribing, with no offer to accept
+    if intent in (Intent.STOP, Intent.START, Intent.WRONG_NUMBER):
+        entries = _contact_change(found.model_copy(update={"intent": intent}), ctx)
+        if intent is Intent.STOP:
+            reaction.answer_template = _ANSWERS[intent.value]
+            if Intent.COMPLAINT in found.secondary:
+                ctx.effects.callback = "COMPLAINT"  # stopped at once, and a person takes the complaint up
+        return entries
+    if intent is Intent.HELP:
         reaction.answer_template = _ANSWERS[intent.value]
-    elif intent is Intent.PAID:
-        ctx.notes.append("payment claimed; only the payment feed confirms it")
-    elif intent in (Intent.PROMISE, Intent.HARDSHIP, Intent.DISPUTE):
-        if pseudo:
-            ctx.effects.callback = True  # no case to hold: a person follows up
-            return entries
-        return _act_on_loan(found, ctx, reaction, routing)
-    elif intent in (Intent.CALL_ME, Intent.OTHER):
-        ctx.effects.callback = True
+        return []
+    if intent in (Intent.PROMISE, Intent.HARDSHIP, Intent.DISPUTE, Intent.PAID, Intent.BEREAVEMENT) and pseudo:
+        ctx.effects.callback = _FOR_A_PERSON.get(intent, intent.value)  # no case to hold: a person follows up
+        return []
+    if _not_this_loan(intent, ctx, reaction, routing):
+        return []
+    entries = _case_change(found, ctx, in_full=routing.in_full)
+    if any(kind in (EntryKind.PROMISE, EntryKind.PLAN) for kind, _ in entries):
+        reaction.answer_template = _ANSWERS[intent.value]
+    if intent in _FOR_A_PERSON:
+        ctx.effects.callback = _FOR_A_PERSON[intent]
+    elif not entries:
+        ctx.effects.callback = "UNREAD" if intent is Intent.ACCEPT else intent.value
     return entries
 
 
-def _act_on_loan(found: Classification, ctx: ActionContext, reaction: Reaction, routing: Routing) -> Entries:
-    """A promise, a hardship or a dispute, on the loan(s) it is about."""
-    intent = found.intent
-    entries: Entries = []
+def _not_this_loan(intent: Intent, ctx: ActionContext, reaction: Reaction, routing: Routing) -> bool:
+    """True for a promise, plan or dispute that is not (or not surely) for this loan, with a note
+    why nothing applied; a promise that fits no one loan asks the customer which it is for."""
     if routing.ask_which and intent is Intent.PROMISE:
         ctx.notes.append("the promise fits none of the customer's loans: asked which loan it is for")
         reaction.answer_template = WHICH_LOAN
-        return entries
-    if not routing.applies:
+        return True
+    if intent in (Intent.PROMISE, Intent.HARDSHIP, Intent.DISPUTE) and not routing.applies:
         ctx.notes.append("about another of the customer's loans")
-        return entries
-    if intent is Intent.PROMISE and found.promise_date is not None:
-        amount = None if routing.in_full else found.promise_amount
-        entries = case_actions.promise(found.promise_date, amount, Channel.SMS)(ctx)
-    elif intent is Intent.HARDSHIP:
-        entries = case_actions.offer_plan_action(first_due=found.promise_date)(ctx)
-    elif intent is Intent.DISPUTE:
-        entries = case_actions.dispute(found.matched)(ctx)
-    if any(kind in (EntryKind.PROMISE, EntryKind.PLAN) for kind, _ in entries):
-        reaction.answer_template = _ANSWERS[intent.value]
-    ctx.effects.callback = not entries
-    return entries
+        return True
+    return False
+
+
+def _case_change(found: Classification, ctx: ActionContext, *, in_full: bool = False) -> Entries:
+    match found.intent:
+        case Intent.PROMISE if found.promise_date is not None:
+            # a promise of the total of several loans promises each of them in full
+            amount = None if in_full else found.promise_amount
+            return case_actions.promise(found.promise_date, amount, Channel.SMS)(ctx)
+        case Intent.HARDSHIP:
+            return case_actions.offer_plan_action(first_due=found.promise_date)(ctx)
+        case Intent.DISPUTE:
+            return case_actions.dispute(found.matched)(ctx)
+        case Intent.PAID:
+            return case_actions.payment_claimed(ctx)
+        case Intent.BEREAVEMENT:
+            # No more automated contact while a specialist takes the case up.
+            return case_actions.pause(None, ctx.policy.hardship.pause_days, "BEREAVEMENT")(ctx) \
+                if ctx.case.status is CaseStatus.OPEN else []
+    return []
 
 
 def answer_step_id(intent: str, message_id: str) -> str:
@@ -270,7 +281,7 @@ def _handle_for_customer(ports: Ports, sms: InboundSms, customer_id: str, texted
         return _handle_for_account(ports, sms, target, actor, history=histories.get(target))
     accounts = {i: known.get(i) or ports.accounts.get(i) for i in open_ids}
     first = accounts[open_ids[0]]
-    found = classify(sms.text, sms.received_at, first.time_zones[0])
+    found = classify(sms.text, sms.received_at, first.time_zones[0], locale=first.locale)
     loans = [Loan(i, a.account_last4, a.amount_due.amount) for i, a in accounts.items()]
     amount = found.promise_amount if found.intent is Intent.PROMISE else None
     meant = loans_meant(sms.text, amount, loans)
@@ -294,9 +305,9 @@ def _handle_for_customer(ports: Ports, sms: InboundSms, customer_id: str, texted
 def _redo_duplicate(ports: Ports, sms: InboundSms, account_id: str, history: AccountHistory,
                     case_id: str, entry: LedgerEntry, actor: str, loans: list[str] | None = None) -> dict[str, Any]:
     """The message was recorded before: only finish what a crash may have cut short."""
-    stored = entry.data.get("account_change")
-    if stored and _latest_opt_change(history, entry):
-        case_actions.apply_account_change(ports, account_id, (stored[0], Channel(stored[1]) if stored[1] else None))
+    if _latest_opt_change(history, entry):
+        for kind, channel in entry.data.get("account_changes") or []:
+            case_actions.apply_account_change(ports, account_id, (kind, Channel(channel) if channel else None))
     template = entry.data.get("reply_template")
     answer = (send_answer(ports, case_id, account_id, template, answer_step_id(entry.data["intent"], sms.message_id),
                           actor, loans=loans) if template else None)
@@ -321,8 +332,9 @@ def _handle_for_account(ports: Ports, sms: InboundSms, account_id: str, actor: s
             "provider_message_id": sms.message_id, "message_key": sms.key,
             "number_hash": ports.keys.phone_hash(e164(sms.from_number)), "received_at": iso_z(sms.received_at),
             "reply_template": reaction.answer_template,
-            "account_change": list(effects.account_change) if effects.account_change else None,
+            "account_changes": [list(change) for change in effects.account_changes],
             "callback": effects.callback, "notes": list(ctx.notes),
+            "confidence": found.confidence if found is not None else None,
             "special_status": reaction.claim.status.value if reaction.claim else None,
         }
         if found is not None and found.promise_date is not None:

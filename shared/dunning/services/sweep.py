@@ -60,13 +60,15 @@ def sweep_today(zone: str, now: datetime) -> date:
 
 @dataclass
 class SweepResult:
-    dates_swept: int = 0
-    accounts_due: int = 0
-    marked_delinquent: int = 0
-    caught_up: int = 0
-    reminders_sent: int = 0
-    reminders_deferred: int = 0
-    items_read: int = 0
+    """What one run did, for its log line and the metrics (counts only)."""
+
+    dates_swept: int = 0  # due dates newly past their grace days, each marked once
+    accounts_due: int = 0  # index entries read for those dates and the reminder dates
+    marked_delinquent: int = 0  # accounts this run turned DELINQUENT (their case opens on the stream)
+    caught_up: int = 0  # of those, accounts whose due date an earlier run should have seen (late or missed)
+    reminders_sent: int = 0  # pre-due reminders handed to a provider
+    reminders_deferred: int = 0  # pre-due reminders the compliance engine held for a later run
+    items_read: int = 0  # items DynamoDB read for the run
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)

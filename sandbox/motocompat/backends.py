@@ -1,0 +1,72 @@
+"""moto state the sandbox reads or repairs directly, where the AWS API cannot say or do it.
+
+These are not patches (no moto code is replaced), but they use moto's private backends and
+models, so they live here with the patches and are checked by the same version guard:
+
+- CloudFormation: a stack's resource map (to resolve ``Ref``/``Fn::GetAtt`` values of resources
+  moto skipped, and the names of resources whose physical id moto leaves empty), and which
+  resource types moto does not model at all.
+- Step Functions: CloudFormation creates state machines in ``moto.stepfunctions.models``, but
+  StartExecution (with ``execute_state_machine``) reads the parser backend; and it ignores
+  ``DefinitionSubstitutions``. The substituted definition is put on the created machine and the
+  machine is created again where executions look.
+- DynamoDB: an event source mapping on a table stream makes moto call the handler inside
+  ``put_item`` and drain the shard; deleting the mapping through the API leaves it attached to
+  the table, so it is detached there too (the sandbox polls the stream itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from moto.cloudformation.models import cloudformation_backends
+from moto.cloudformation.parsing import NULL_MODELS, clean_json, get_model_map
+from moto.dynamodb.models import dynamodb_backends
+from moto.stepfunctions.models import stepfunctions_backends
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+# A stack's resources as moto built them: logical id -> moto's model object (opaque outside).
+ResourceMap = Any
+
+
+def resource_map(account_id: str, region: str, stack_id: str) -> ResourceMap:
+    return cloudformation_backends[account_id][region].stacks[stack_id].resource_map
+
+
+def resolve(value: Any, resources: ResourceMap) -> Any:
+    """A template value with its intrinsic functions (Ref, Fn::GetAtt, Fn::Sub ...) resolved."""
+    return clean_json(value, resources)
+
+
+def physical_name(resources: ResourceMap, logical_id: str) -> str:
+    # moto returns no physical id for a few types (EventBus: its Ref yields the object itself);
+    # their name is what CloudFormation's Ref would give.
+    model = resources[logical_id]
+    return str(getattr(model, "name", "") or getattr(model, "arn", ""))
+
+
+def is_modelled(resource_type: str) -> bool:
+    """Whether moto CloudFormation creates resources of this type (it skips the others silently)."""
+    if resource_type in NULL_MODELS:
+        return False
+    return resource_type in get_model_map() or resource_type.startswith("Custom::")
+
+
+def created_definition(account_id: str, region: str, arn: str) -> str:
+    """The definition of a state machine CloudFormation created, as moto stored it."""
+    return str(stepfunctions_backends[account_id][region].describe_state_machine(arn).definition)
+
+
+def make_executable(account_id: str, region: str, arn: str, definition: str) -> None:
+    """Give the created state machine ``definition`` and create it where executions look."""
+    created = stepfunctions_backends[account_id][region].describe_state_machine(arn)
+    created.definition = definition
+    stepfunctions_parser_backends[account_id][region].create_state_machine(
+        name=created.name, definition=definition, roleArn=created.roleArn)
+
+
+def detach_stream_mappings(account_id: str, region: str, table_names: Iterable[str]) -> None:
+    backend = dynamodb_backends[account_id][region]
+    for name in table_names:
+        backend.get_table(name).lambda_event_source_mappings.clear()

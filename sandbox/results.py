@@ -1,0 +1,215 @@
+"""What a simulated run leaves behind, and the summary counted from it.
+
+Shards (sandbox.simulate) each return a ``ShardOutput``; ``summarise`` merges them first and
+then counts once (cases, notices, replies, payments, promises, plans, calls per notice, persona
+outcomes) and runs the independent audit (sandbox.audit) over what the providers received.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sandbox.lambda_runtime import call_kind
+from sandbox.portfolio import SyntheticAccount
+from sandbox.providers import ProviderMessage
+
+if TYPE_CHECKING:
+    from sandbox.simulate import SimulationConfig
+
+
+@dataclass
+class ShardOutput:
+    """What one shard's run leaves behind; shards merge into one before anything is counted."""
+
+    portfolio: list[SyntheticAccount]
+    messages: list[ProviderMessage]
+    items: list[dict[str, Any]]  # CollectionsTable cases and ledger entries, by (pk, sk)
+    accounts: list[dict[str, Any]]
+    replies: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
+    events: Counter[str]
+    errors: list[dict[str, Any]]
+    absent: set[str]
+    invocations: dict[str, int]
+    aws_calls: Counter[str]
+    import_result: Any
+
+
+@dataclass
+class SimulationResult:
+    summary: dict[str, Any]
+    messages: list[ProviderMessage]
+    ledger: list[dict[str, Any]]
+    cases: list[dict[str, Any]]
+    accounts: list[dict[str, Any]]
+    replies: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
+
+
+def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
+    from sandbox.audit import audit
+
+    items, accounts = run.items, run.accounts
+
+    ledger = [i for i in items if i.get("type") == "LEDGER"]
+    cases = [i for i in items if i.get("type") == "CASE"]
+    notices = Counter(m.channel for m in run.messages)
+    kinds = Counter(str(e.get("kind")) for e in ledger)
+    reasons: Counter[str] = Counter()
+    for e in ledger:
+        data = e.get("data") or {}
+        if isinstance(data, dict):
+            reasons.update(str(r) for r in data.get("reasons", []) or [])
+            reasons.update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
+    statuses = Counter(str(_case_field(c, "status")) for c in cases)
+    findings = audit(run.messages, ledger, accounts, run.replies)
+    outcomes = _persona_outcomes(run.portfolio, cases, accounts, ledger)
+    sent = sum(notices.values())
+    return {
+        "accounts": config.accounts, "days": config.days, "seed": config.seed,
+        "start": config.start.isoformat(),
+        # Pre-due reminder records open no collection case.
+        "cases_opened": sum(1 for e in ledger if e.get("kind") == "CASE_OPENED"
+                            and not (e.get("data") or {}).get("pre_due")),
+        "cases_cured": statuses["RESOLVED"],
+        "case_statuses": dict(sorted(statuses.items())),
+        "legal_referrals": statuses["REFERRED_TO_LEGAL"],
+        "notices": dict(sorted(notices.items())),
+        "call_tasks": kinds["CALL_TASK"],
+        "replies": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
+        "opt_outs": kinds["OPT_OUT"],
+        "payments": run.events["payments"],
+        "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],
+                     "broken": reasons["PROMISE_BROKEN"]},
+        "plans": {"offered": len(_plan_ids(ledger)), "accepted": len(_plan_ids(ledger, "ACTIVE")),
+                  "completed": reasons["PLAN_COMPLETED"], "broken": reasons["PLAN_BROKEN"]},
+        "lambda_invocations": dict(sorted(run.invocations.items())),
+        "aws_calls_per_notice": round(sum(run.aws_calls.values()) / sent, 2) if sent else None,
+        "aws_calls_by_kind": _calls_by_kind(run.aws_calls, sent),
+        "audit": findings.counts(),
+        "audit_findings": [f.as_json() for f in findings.findings[:50]],
+        "persona_outcomes": outcomes,
+        "import": run.import_result,
+        "functions_absent": sorted(run.absent),
+        "driver_events": dict(sorted(run.events.items())),
+        "function_errors": run.errors[:20],
+    }
+
+
+def _persona_outcomes(portfolio: list[SyntheticAccount], cases: list[dict[str, Any]],
+                      accounts: list[dict[str, Any]], ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    by_account_status: dict[str, set[str]] = defaultdict(set)
+    for c in cases:
+        by_account_status[str(_case_field(c, "account_id"))].add(str(_case_field(c, "status")))
+    reasons_by_account: dict[str, set[str]] = defaultdict(set)
+    for e in ledger:
+        data = e.get("data") or {}
+        account_id = str(e.get("account_id") or str(e.get("pk", "")).removeprefix("ACCOUNT#"))
+        if isinstance(data, dict):
+            reasons_by_account[account_id].update(str(r) for r in data.get("reasons", []) or [])
+            reasons_by_account[account_id].update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
+    stored = {a["account_id"]: a for a in accounts}
+    out: dict[str, dict[str, int]] = {}
+    for synthetic in portfolio:
+        row = out.setdefault(synthetic.persona.value, {"expected": 0, "achieved": 0})
+        row["expected"] += 1
+        acc = stored.get(synthetic.account_id, {})
+        statuses = by_account_status[synthetic.account_id]
+        reasons = reasons_by_account[synthetic.account_id]
+        achieved = {
+            "cured": "RESOLVED" in statuses or acc.get("status") == "PAID_OFF",
+            "sms_opted_out": "SMS" in (acc.get("opted_out") or []),
+            "plan_completed": "PLAN_COMPLETED" in reasons,
+            "plan_broken": "PLAN_BROKEN" in reasons,
+            "promise_kept": "PROMISE_KEPT" in reasons,
+            "promise_broken": "PROMISE_BROKEN" in reasons,
+            "disputed": "DISPUTED" in statuses or "DISPUTED" in reasons,
+            "phone_unusable": not (acc.get("contact") or {}).get("phone_usable", True),
+            "legal_referral": "REFERRED_TO_LEGAL" in statuses,
+        }[synthetic.expected]
+        row["achieved"] += int(achieved)
+    return dict(sorted(out.items()))
+
+
+def _case_field(item: dict[str, Any], name: str) -> Any:
+    if name in item:
+        return item[name]
+    case = item.get("case")
+    if isinstance(case, dict):
+        return case.get(name)
+    if isinstance(case, str):
+        try:
+            return json.loads(case).get(name)
+        except ValueError:
+            return None
+    return None
+
+
+def _plan_ids(ledger: list[dict[str, Any]], status: str | None = None) -> set[tuple[str, str]]:
+    """Plans seen in PLAN ledger entries (an accepted plan is also an offered one). A plan id is
+    unique within its case only (it is the instant it was offered), so the case is part of the key."""
+    return {(str(e.get("sk", "")).split("#LEDGER#")[0], str(e["data"].get("plan_id"))) for e in ledger
+            if e.get("kind") == "PLAN" and isinstance(e.get("data"), dict)
+            and (status is None or e["data"].get("status") == status)}
+
+
+def _calls_by_kind(calls: Counter[str], sent: int) -> dict[str, float]:
+    """The system's AWS calls per notice sent, as reads, writes, sends and the rest."""
+    kinds: Counter[str] = Counter()
+    for key, n in calls.items():
+        kinds[call_kind(*key.split(":", 1))] += n
+    return {k: round(kinds[k] / sent, 2) if sent else 0.0 for k in ("reads", "writes", "sends", "other")}
+
+
+def summarise(config: SimulationConfig, shards: list[ShardOutput]) -> SimulationResult:
+    """One result from the shards' outputs: merged first, then counted and audited once."""
+    run = _merge(shards) if len(shards) > 1 else shards[0]
+    summary = _summary(config, run)
+    ledger = [i for i in run.items if i.get("type") == "LEDGER"]
+    cases = [i for i in run.items if i.get("type") == "CASE"]
+    return SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily)
+
+
+def _merge(shards: list[ShardOutput]) -> ShardOutput:
+    def joined(name: str) -> list[Any]:
+        return [x for shard in shards for x in getattr(shard, name)]
+
+    events: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    invocations: Counter[str] = Counter()
+    for shard in shards:
+        events.update(shard.events)
+        calls.update(shard.aws_calls)
+        invocations.update(shard.invocations)
+    daily = [{"day": row["day"], "messages": sum(shard.daily[n]["messages"] for shard in shards)}
+             for n, row in enumerate(shards[0].daily)]
+    return ShardOutput(
+        portfolio=joined("portfolio"),
+        messages=sorted(joined("messages"), key=lambda m: m.sent_at),  # stable: shard order within an instant
+        items=sorted(joined("items"), key=lambda i: (str(i.get("pk")), str(i.get("sk")))),
+        accounts=sorted(joined("accounts"), key=lambda a: a["account_id"]),
+        replies=sorted(joined("replies"), key=lambda r: r["at"]),
+        daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
+        invocations=dict(invocations), aws_calls=calls,
+        # Each shard imports its own file; a failed import is already among the errors.
+        import_result={"files": [f for shard in shards if isinstance(shard.import_result, dict)
+                                 for f in shard.import_result.get("files", [])]},
+    )
+
+
+def write_dump(result: SimulationResult, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def lines(name: str, rows: list[dict[str, Any]]) -> None:
+        with (folder / name).open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, default=str, ensure_ascii=False, sort_keys=True) + "\n")
+
+    lines("messages.jsonl", [m.as_json() for m in result.messages])
+    lines("ledger.jsonl", result.ledger)
+    lines("accounts.jsonl", result.accounts)
+    lines("replies.jsonl", result.replies)

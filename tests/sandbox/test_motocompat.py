@@ -1,0 +1,150 @@
+"""sandbox.motocompat: a moto other than the pinned one stops the sandbox; patches are put back; the
+stand-in providers and the call counter hear what moto's SES, SNS and botocore were given."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sandbox.motocompat import Accepted, dynamodb_queries, faster_moto, reporting_calls, reporting_sends
+from sandbox.motocompat.patching import MotoShapeError, replaced, require_parameters
+from sandbox.motocompat.versions import BOTOCORE_SERIES, PINNED_MOTO, MotoVersionError, check_versions
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+
+
+def _pin(name: str) -> str:
+    found = re.search(rf'"{re.escape(name)}(\[[^\]]*\])?==([^"]+)"', (ROOT / "pyproject.toml").read_text("utf-8"))
+    assert found, f"{name} is not pinned in pyproject.toml"
+    return found.group(2)
+
+
+def test_the_guard_knows_the_versions_pyproject_pins() -> None:
+    assert _pin("moto") == PINNED_MOTO
+    assert _pin("boto3").startswith(BOTOCORE_SERIES + ".")  # boto3 x.y.* requires botocore x.y.*
+    check_versions()  # the installed ones pass
+
+
+@pytest.mark.parametrize(("moto_version", "botocore_version", "named"), [
+    ("5.2.6", "1.44.8", "moto 5.2.6 is installed"),
+    ("5.3.0", "1.44.8", "moto 5.3.0 is installed"),
+    ("5.2.5", "1.45.0", "botocore 1.45.0 is installed"),
+])
+def test_another_moto_or_botocore_is_refused_with_what_to_do(moto_version: str, botocore_version: str,
+                                                             named: str) -> None:
+    with pytest.raises(MotoVersionError) as raised:
+        check_versions(moto_version, botocore_version)
+    assert named in str(raised.value)
+    assert "sandbox/motocompat/README.md" in str(raised.value)
+    assert "pip install" in str(raised.value)
+
+
+def test_importing_the_sandbox_with_another_moto_fails_at_import() -> None:
+    probe = (
+        "import importlib.metadata as m\n"
+        "real = m.version\n"
+        "m.version = lambda name: '5.3.0' if name == 'moto' else real(name)\n"
+        "import sandbox.aws\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "MotoVersionError: moto 5.3.0 is installed, sandbox.motocompat is written for moto 5.2.5" in done.stderr
+
+
+def test_a_parameter_or_attribute_a_patch_relies_on_missing_fails_loudly() -> None:
+    def query(self: object, hash_key: object) -> None: ...
+
+    with pytest.raises(MotoShapeError, match="index_name"):
+        require_parameters(query, "hash_key", "index_name")
+    with pytest.raises(MotoShapeError, match="_invoke_lambda"), \
+            replaced(type("LambdaFunction", (), {}), "_invoke_lambda", None):
+        pass
+
+
+def test_leaving_faster_moto_puts_back_what_moto_had() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoResult
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    before = (Table.__dict__["query"], Table.__dict__["all_items"], DynamoDBBackend.__dict__["put_item"],
+              DynamoDBBackend.__dict__["transact_write_items"], AmazonStateLanguageParser.__dict__["parse"])
+    with faster_moto():
+        assert Table.__dict__["query"] is not before[0]
+        assert "execute_result" in DynamoResult.__dict__
+    after = (Table.__dict__["query"], Table.__dict__["all_items"], DynamoDBBackend.__dict__["put_item"],
+             DynamoDBBackend.__dict__["transact_write_items"], AmazonStateLanguageParser.__dict__["parse"])
+    assert after == before
+    assert isinstance(after[-1], staticmethod)
+    assert "execute_result" not in DynamoResult.__dict__  # inherited again, not copied down
+
+
+def test_a_partition_query_shows_its_partition_to_its_own_thread_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread scanning the same table meanwhile sees every item (nothing shared is swapped)."""
+    seen: dict[str, int] = {}
+    moto_query = dynamodb_queries._table_query
+
+    with mock_aws(), faster_moto():
+        db = boto3.client("dynamodb", region_name=REGION)
+        db.create_table(TableName="Cases", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+        for pk, count in (("ACCOUNT#1", 3), ("ACCOUNT#2", 2)):
+            for n in range(count):
+                db.put_item(TableName="Cases", Item={"pk": {"S": pk}, "sk": {"S": f"CASE#{n}"}})
+
+        def query_while_another_thread_scans(table: Any, *args: Any, **kwargs: Any) -> Any:
+            def scan() -> None:
+                seen["other thread"] = len(boto3.client("dynamodb", region_name=REGION).scan(
+                    TableName="Cases")["Items"])
+
+            other = threading.Thread(target=scan)
+            other.start()
+            other.join()
+            seen["querying thread"] = len(table.all_items())
+            return moto_query(table, *args, **kwargs)
+
+        monkeypatch.setattr(dynamodb_queries, "_table_query", query_while_another_thread_scans)
+        items = db.query(TableName="Cases", KeyConditionExpression="pk = :p",
+                         ExpressionAttributeValues={":p": {"S": "ACCOUNT#1"}})["Items"]
+
+    assert len(items) == 3
+    assert seen == {"other thread": 5, "querying thread": 3}
+
+
+def test_the_providers_report_each_email_recipient_and_each_sms_but_not_a_topic_publish() -> None:
+    accepted: list[Accepted] = []
+    with mock_aws(), reporting_sends(accepted.append):
+        ses = boto3.client("sesv2", region_name=REGION)
+        ses.create_email_identity(EmailIdentity="dunning.example")
+        ses.send_email(FromEmailAddress="collections@dunning.example",
+                       Destination={"ToAddresses": ["dana@example.com"]},
+                       Content={"Simple": {"Subject": {"Data": "Your payment"}, "Body": {"Text": {"Data": "Hello"}}}})
+        sns = boto3.client("sns", region_name=REGION)
+        sns.publish(PhoneNumber="+12025550143", Message="Your payment is due")
+        topic = sns.create_topic(Name="events")["TopicArn"]
+        sns.publish(TopicArn=topic, Message="not a message to a customer")
+
+    assert [(a.provider, a.channel, a.destination, a.subject, a.body) for a in accepted] == [
+        ("ses", "EMAIL", "dana@example.com", "Your payment", "Hello"),
+        ("sns", "SMS", "+12025550143", None, "Your payment is due"),
+    ]
+    assert all(a.message_id for a in accepted)
+
+
+def test_every_api_call_is_reported_with_its_service_and_operation() -> None:
+    calls: list[tuple[str, str]] = []
+    with mock_aws(), reporting_calls(lambda service, operation: calls.append((service, operation))):
+        boto3.client("sqs", region_name=REGION).list_queues()
+        boto3.client("dynamodb", region_name=REGION).list_tables()
+    assert calls == [("sqs", "ListQueues"), ("dynamodb", "ListTables")]
