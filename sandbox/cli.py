@@ -513,6 +513,11 @@ def run_simulate(args: argparse.Namespace) -> int:
         table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
     for persona, row in summary["persona_outcomes"].items():
         table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
+    table.add_row("customers", json.dumps(summary.get("customers")))
+    for status, row in (summary.get("special_statuses") or {}).items():
+        table.add_row(f"status {status}", json.dumps(row))
+    for row in summary.get("holdout_uplift") or []:
+        table.add_row(f"uplift {row['group']}", str(row["verdict"]))
     Console().print(table)
     if args.json:
         _write_text(Path(args.json), json.dumps(summary, indent=2, default=str))

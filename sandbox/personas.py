@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.portfolio import Persona, SyntheticAccount
+from sandbox.portfolio import SPECIAL_STATUS, Persona, SyntheticAccount
 from sandbox.providers import ProviderMessage
 
 REPLY_DELAY_MINUTES = 3  # a person answers a few minutes after the text arrives
@@ -34,6 +34,10 @@ REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
     Persona.PROMISE_BROKEN: _promise_text(PROMISE_DAYS),
     Persona.DISPUTES: lambda now: "I dispute this debt, it is not mine",
     Persona.WRONG_NUMBER: lambda now: "Wrong number, I don't know this person",
+    # A special status the customer (or their family) tells collections of, in their own words.
+    Persona.DECEASED: lambda now: "This is her son. My mother passed away last month.",
+    Persona.CEASE_CONTACT: lambda now: "Cease all communication with me about this account.",
+    Persona.VULNERABLE: lambda now: "I am in chemotherapy and cannot deal with this right now.",
 }
 
 
@@ -72,6 +76,14 @@ class PersonaState:
         elif message.channel == "SMS" and self.persona in REPLY_TEXT and self.persona.value not in self.replied:
             return True
         return False
+
+    def status_by_admin(self) -> str | None:
+        """The special status the legal team sets on this customer by an admin command, once."""
+        status = SPECIAL_STATUS.get(self.persona)
+        if status is None or status[1] != "ADMIN" or self.persona.value in self.replied:
+            return None
+        self.replied.add(self.persona.value)
+        return status[0]
 
     def writes_reply(self, now: datetime) -> str:
         """The one text this customer sends, written at ``now``; a promise they keep is a payment planned."""

@@ -376,3 +376,59 @@ def test_the_persons_other_zones_only_ever_narrow_the_window(s: dict[str, Any], 
                      Person(time_zones=tuple(zones)))
     if together.verdict is Verdict.ALLOW:
         assert alone.verdict is Verdict.ALLOW
+
+
+# --------------------------------------------------------------------------- caps are the person's
+
+
+def _without_spacing(policy: Policy) -> Policy:
+    """The policy with spacing off, so the daily and weekly caps are what binds."""
+    return policy.model_copy(update={"jurisdictions": {
+        j: jp.model_copy(update={"caps": jp.caps.model_copy(update={"spacing_hours": 0})})
+        for j, jp in policy.jurisdictions.items()}})
+
+
+@st.composite
+def loans_of_one_person(draw: st.DrawFn) -> tuple[list[Account], list[tuple[int, datetime, Attempt]]]:
+    """Two or three loans of one customer, and attempts on them in a few days, in time order."""
+    account, stream = draw(attempt_streams())
+    loans = [account.model_copy(update={"account_id": f"acc-{n}", "customer_id": "cus-1"})
+             for n in range(draw(st.integers(2, 3)))]
+    return loans, [(draw(st.integers(0, len(loans) - 1)), at, attempt) for at, attempt in stream]
+
+
+@settings(max_examples=80, deadline=None)
+@given(loans_of_one_person(), st.booleans())
+def test_caps_hold_for_the_person_across_all_their_loans(scenario: tuple[list[Account], list[Any]],
+                                                        spaced: bool) -> None:
+    """Each loan decides from its own history and the person's profile, as the planner does: the
+    person never receives more SMS or emails a local day, or contacts a week, than one loan may,
+    and (with spacing on) no two contacts are closer than the spacing, whichever loans sent them."""
+    from dunning.domain.customers import CustomerProfile, combined_history
+
+    loans, stream = scenario
+    policy = POLICY if spaced else _without_spacing(POLICY)
+    caps = policy.for_jurisdiction(loans[0].jurisdiction).caps
+    zone = ZoneInfo(loans[0].time_zones[0])
+    profile = CustomerProfile(customer_id="cus-1")
+    own: list[list[ContactRecord]] = [[] for _ in loans]
+    for n, (loan, at, attempt) in enumerate(stream):
+        history = combined_history(own[loan], profile)
+        if check(attempt, loans[loan], None, history, policy, at, profile.person()).verdict is not Verdict.ALLOW:
+            continue
+        outcome = ContactOutcome.CONFIRMATION if attempt.kind is AttemptKind.SERVICE else (
+            ContactOutcome.CALL_NO_ANSWER if attempt.channel is Channel.CALL else ContactOutcome.SENT)
+        record = ContactRecord(at=at, channel=attempt.channel, outcome=outcome, ref=f"c{n}")
+        own[loan].append(record)
+        profile.record(record, at)
+    counted = sorted((r for records in own for r in records if r.outcome in COUNTED), key=lambda r: r.at)
+    for channel, per_day in ((Channel.SMS, caps.sms_per_day), (Channel.EMAIL, caps.email_per_day)):
+        days = [r.at.astimezone(zone).date() for r in counted if r.channel is channel]
+        assert all(days.count(day) <= per_day for day in days)
+    assert all(sum(1 for x in counted if r.at - WEEK_SPAN < x.at <= r.at) <= caps.contacts_per_week for r in counted)
+    if spaced:
+        gap = timedelta(hours=caps.spacing_hours)
+        assert all(b.at - a.at >= gap for a, b in zip(counted, counted[1:], strict=False))
+
+
+WEEK_SPAN = timedelta(days=7)
