@@ -106,6 +106,17 @@ def test_a_failed_send_stops_counting_for_the_person(ports: FakePorts, monkeypat
     assert escalation.plan(ports, case_id("L2"), "L2")["sent"]["status"] == "SENT"
 
 
+def test_an_overdue_email_names_the_persons_other_overdue_loan(ports: FakePorts) -> None:
+    result = escalation.send(ports, ports.email, case_id("L1"), "L1", "email_2", Channel.EMAIL, "overdue_reminder",
+                             actor="test")
+
+    assert result.status == "SENT"
+    (message,) = ports.email.sent
+    # one notice covers both loans: this one's amount, and the other's with its last four digits
+    assert "$400.00" in message.body and "ending 9876: $150.00, 3 days past due" in message.body
+    assert "ending 9876" in (message.html or "")
+
+
 # --------------------------------------------------------------------------- the conversation
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from dunning.domain.compliance import ContactRecord
 from dunning.domain.customers import CustomerProfile, StatusMark
-from dunning.domain.models import Account, SpecialStatus
+from dunning.domain.models import Account, AccountStatus, SpecialStatus
 from dunning.ports import Conflict, Ports, TransientError
 
 ATTEMPTS = 4
@@ -62,3 +63,22 @@ def set_status(mark: StatusMark) -> Change:
 
 def lift_status(status: SpecialStatus) -> Change:
     return lambda p: p.lift_status(status)
+
+
+# Notices about what is overdue: the email names the person's other overdue loans too.
+OVERDUE_NOTICES = frozenset({"first_notice", "overdue_reminder", "final_notice"})
+
+
+def other_overdue_loans(ports: Ports, profile: CustomerProfile, account: Account) -> list[dict[str, Any]]:
+    """The person's other loans collections works that are overdue too, so one notice covers them
+    all: last four digits, amount due and due date. One read per other loan, and only for a
+    person with several (a profile lists one loan for everyone else)."""
+    out: list[dict[str, Any]] = []
+    for account_id in profile.accounts:
+        if account_id == account.account_id:
+            continue
+        other = ports.accounts.find(account_id)
+        if other is None or other.status is not AccountStatus.DELINQUENT or not other.owes:
+            continue
+        out.append({"last4": other.account_last4, "amount": other.amount_due.quantized(), "due_date": other.due_date})
+    return out

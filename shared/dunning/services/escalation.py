@@ -277,13 +277,14 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
         return _step_has_its_notice(ports, record, existing, decided, now, actor)
-    rendered = render_for(ports, account, policy, record, template_id, channel, extra)
+    if profile is None:
+        profile = ports.collections.customer(account.customer)
+    rendered = render_for(ports, account, policy, record, template_id, channel,
+                          _with_other_loans(ports, profile, account, template_id, channel, extra))
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
     first = policy.for_jurisdiction(account.jurisdiction).validation_notice and not any(
         n.status is not NoticeStatus.FAILED for n in history.notices.get(case_id, []))
-    if profile is None:
-        profile = ports.collections.customer(account.customer)
     if contacts is None:  # the planner hands over the history it has just built from the same read
         contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
@@ -334,6 +335,14 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
+
+
+def _with_other_loans(ports: Ports, profile: CustomerProfile, account: Account, template_id: str, channel: Channel,
+                      extra: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An overdue email covers every overdue loan of the person: it names the others too."""
+    if template_id not in customers.OVERDUE_NOTICES or channel is not Channel.EMAIL or len(profile.accounts) < 2:
+        return extra
+    return (extra or {}) | {"other_loans": customers.other_overdue_loans(ports, profile, account)}
 
 
 def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord | None, profile: CustomerProfile,

@@ -46,6 +46,14 @@ class ScheduleItem(BaseModel):
     amount: Money
 
 
+class OtherLoan(BaseModel):
+    """Another overdue loan of the same person, named in this loan's notice."""
+
+    last4: str
+    amount: Money
+    due_date: date | None = None
+
+
 class NoticeFacts(BaseModel):
     """Everything a notice may say about one account, before locale formatting."""
 
@@ -81,6 +89,7 @@ class NoticeFacts(BaseModel):
     promise_amount: Money | None = None
     payment_amount: Money | None = None
     loans: list[str] = Field(default_factory=list)  # last 4 digits of the customer's open loans (which_loan)
+    other_loans: list[OtherLoan] = Field(default_factory=list)  # the person's other overdue loans
 
 
 def _add_business_days(start: date, days: int, country: str) -> date:

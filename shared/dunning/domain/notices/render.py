@@ -262,7 +262,7 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         ctx["promise_amount"] = money(facts.promise_amount)
     if facts.payment_amount is not None:
         ctx["payment_amount"] = money(facts.payment_amount)
-    return ctx | _loans_context(facts)
+    return ctx | _loans_context(facts) | _other_loans_context(facts, money, texts)
 
 
 def _validation_context(facts: NoticeFacts, money: Any, day: Any) -> dict[str, str]:
@@ -276,6 +276,17 @@ def _validation_context(facts: NoticeFacts, money: Any, day: Any) -> dict[str, s
         if value is not None:
             ctx[key] = money(value)
     return ctx
+
+
+def _other_loans_context(facts: NoticeFacts, money: Any, texts: LocaleTexts) -> dict[str, Any]:
+    """The person's other overdue loans, which an overdue notice names too."""
+    if not facts.other_loans:
+        return {}
+    return {"other_loans": [
+        {"last4": loan.last4, "amount": money(loan.amount),
+         "days_overdue": _days_phrase(max(0, (facts.today - loan.due_date).days), texts)
+         if loan.due_date is not None else ""}
+        for loan in facts.other_loans]}
 
 
 def _loans_context(facts: NoticeFacts) -> dict[str, str]:
