@@ -139,13 +139,13 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
         replies_by_account[r["account_id"]].append(r)
     is_holiday = _Holidays()
 
-    all_acks: set[int] = set()
     per_account: dict[str, list[Message]] = defaultdict(list)
     for m in messages:
         if m.account_id is None:
             report.add("unrecorded_sends", "?", m.sent_at, f"{m.channel} to an address of no account")
             continue
         per_account[m.account_id].append(m)
+    all_acks = _answers(per_account, replies_by_account, owners)
 
     for account_id, sent in per_account.items():
         account = stored.get(account_id, {})
@@ -156,12 +156,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                            Decimal("0")) + sum((a for _, a in payments[account_id]), Decimal("0"))
         sent.sort(key=lambda m: m.sent_at)
         holds = _holds(replies_by_account[account_id])
-        # The one answer to a customer's own message (STOP confirmation, HELP) goes out when they
-        # wrote, whatever the hour: they started that conversation. It counts against no cap.
-        acks = {id(m) for m in sent
-                if any(since <= m.sent_at <= since + ACK_WINDOW and _first_after(sent, since, ch) is m
-                       for _, since, _, ch in holds)}
-        all_acks |= acks
+        acks = all_acks
         bodies: Counter[tuple[str, date]] = Counter()
         for m in sent:
             at = m.sent_at
@@ -178,12 +173,9 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             bodies[(m.body, at.date())] += 1
             if bodies[(m.body, at.date())] > 1:
                 report.add("duplicate_sends", account_id, at, f"{m.channel} same body twice on {at.date()}")
-            ack = False
+            ack = is_ack  # the one answer to a reply: exempt from holds, and need not restate the amount
             for kind, since, until, channel in holds:
-                if since <= at < until and (channel is None or channel == m.channel):
-                    if at - since <= ACK_WINDOW and not ack and _first_after(sent, since, channel) is m:
-                        ack = True  # the one confirmation of the reply
-                        continue
+                if since <= at < until and (channel is None or channel == m.channel) and not ack:
                     report.add("opted_out" if kind == "opt_out" else "hold", account_id, at,
                                f"{m.channel} during {kind} since {since:%Y-%m-%dT%H:%MZ}")
             text = f"{m.subject or ''}\n{m.body}"
@@ -215,6 +207,28 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             report.add("duplicate_sends", pk.removeprefix("ACCOUNT#"), sorted(times)[1],
                        f"notice {notice_id} sent {len(times)} times")
     return report
+
+
+def _answers(per_account: Mapping[str, list[Message]], replies: Mapping[str, list[dict[str, Any]]],
+             owners: Mapping[str, str]) -> set[int]:
+    """The one answer to each of a customer's own messages (STOP confirmation, HELP, a promise
+    noted): the first message to the person, on any of their loans, within ACK_WINDOW of their
+    reply. It goes out when they wrote, whatever the hour (they started that conversation) and
+    counts against no cap."""
+    messages: dict[str, list[Message]] = defaultdict(list)
+    written: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for account_id, sent in per_account.items():
+        messages[owners.get(account_id, account_id)] += sent
+    for account_id, texts in replies.items():
+        written[owners.get(account_id, account_id)] += texts
+    acks: set[int] = set()
+    for person, sent in messages.items():
+        sent.sort(key=lambda m: m.sent_at)
+        for _, since, _, channel in _holds(written[person]):
+            first = _first_after(sent, since, channel)
+            if first is not None and first.sent_at <= since + ACK_WINDOW:
+                acks.add(id(first))
+    return acks
 
 
 def _person_caps(report: AuditReport, per_account: Mapping[str, list[Message]], stored: Mapping[str, dict[str, Any]],

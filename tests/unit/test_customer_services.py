@@ -117,6 +117,15 @@ def test_an_overdue_email_names_the_persons_other_overdue_loan(ports: FakePorts)
     assert "ending 9876" in (message.html or "")
 
 
+def test_an_overdue_email_to_a_person_with_one_loan_names_no_other(ports: FakePorts) -> None:
+    paid = ports.accounts.get("L2")
+    ports.accounts.put(paid.model_copy(update={"status": "PAID_OFF"}), paid.version)
+    escalation.send(ports, ports.email, case_id("L1"), "L1", "email_2", Channel.EMAIL, "overdue_reminder",
+                    actor="test")
+    (message,) = ports.email.sent
+    assert "other loans" not in message.body and "9876" not in message.body
+
+
 # --------------------------------------------------------------------------- the conversation
 
 

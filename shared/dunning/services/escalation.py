@@ -342,7 +342,8 @@ def _with_other_loans(ports: Ports, profile: CustomerProfile, account: Account, 
     """An overdue email covers every overdue loan of the person: it names the others too."""
     if template_id not in customers.OVERDUE_NOTICES or channel is not Channel.EMAIL or len(profile.accounts) < 2:
         return extra
-    return (extra or {}) | {"other_loans": customers.other_overdue_loans(ports, profile, account)}
+    others = customers.other_overdue_loans(ports, profile, account)
+    return (extra or {}) | {"other_loans": others} if others else extra
 
 
 def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord | None, profile: CustomerProfile,
