@@ -57,6 +57,7 @@ class PersonaState:
     replied: set[str] = field(default_factory=set)
     calls_answered: int = 0
     plan: list[tuple[datetime, Decimal]] = field(default_factory=list)  # instalments the customer will pay
+    first_due: date | None = None  # the earliest due date of all the person's loans (default: this loan's)
 
     @property
     def persona(self) -> Persona:
@@ -71,7 +72,7 @@ class PersonaState:
             return False  # a pre-due reminder: nothing to answer yet
         if self.persona is Persona.PAYS_FIRST_REMINDER:
             self.pay_at, self.pay_amount = now + timedelta(hours=5), self.account.amount_due
-        elif self.persona is Persona.PAYS_LATE and (now.date() - self.account.due_date).days >= 18:
+        elif self.persona is Persona.PAYS_LATE and (now.date() - (self.first_due or self.account.due_date)).days >= 18:
             self.pay_at, self.pay_amount = now + timedelta(hours=30), self.account.amount_due
         elif message.channel == "SMS" and self.persona in REPLY_TEXT and self.persona.value not in self.replied:
             return True

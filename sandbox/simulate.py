@@ -8,6 +8,10 @@ run on moto's Step Functions interpreter under the VirtualClock, which advances 
 delivered to them: payments are posted to the PaymentsBus, replies and agent outcomes go through
 the functions that own them. The providers' own records (what SES and SNS received, stamped
 with the virtual time) feed an independent audit (sandbox.audit).
+
+A little longer than most modules: the driver of a run (the days, the customers, the agents' and
+admins' desks) is one loop and reads best in one file; how customers decide is in
+sandbox.personas, what a run leaves behind in sandbox.results.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.clock import VirtualClock
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
-from sandbox.portfolio import SPECIAL_STATUS, Persona, SyntheticAccount, build_portfolio, in_shard
+from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, in_shard
 from sandbox.providers import ProviderMessage, ProviderTap
 from sandbox.results import ShardOutput, SimulationResult, summarise, write_dump
 
@@ -230,13 +234,14 @@ class Simulation:
     def _react(self, person: PersonaState, message: ProviderMessage, now: datetime) -> None:
         if message.channel == "EMAIL":
             self._email_delivered(message)
+        deciding = person.pay_at is None
         if person.reads(message, now):
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()
             self._reply_sms(person, person.writes_reply(now), now)
-            if person.persona is Persona.PROMISE_KEPT:
-                self._promise_every_loan(person)
+        if deciding and person.pay_at is not None:
+            self._pay_every_overdue_loan(person, now)
         elif message.sent_at.date() > person.account.due_date and (status := person.status_by_admin()):
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()
@@ -246,11 +251,13 @@ class Simulation:
                                   "status": status, "at": z(now)})
             self.events["special_statuses_set_by_admin"] += 1
 
-    def _promise_every_loan(self, person: PersonaState) -> None:
-        """A promise that names no amount is for every loan of theirs: each is paid that day."""
+    def _pay_every_overdue_loan(self, person: PersonaState, now: datetime) -> None:
+        """A person who decides to pay (or promises, naming no amount) pays every loan of theirs that
+        is overdue, at the same time: whichever loan's notice reached them first."""
         for account in self.loans[person.account.customer]:
             state = self.people[account.account_id]
-            if state is not person and state.paid < account.amount_due:
+            if state is not person and state.pay_at is None and account.due_date < now.date() \
+                    and state.paid < account.amount_due:
                 state.pay_at, state.pay_amount = person.pay_at, account.amount_due - state.paid
 
     def _email_delivered(self, message: ProviderMessage) -> None:
@@ -396,6 +403,8 @@ def _persona_states(portfolio: list[SyntheticAccount],
     loans; anything else (a promise, a dispute) they answer for each loan a notice is about."""
     states = {a.account_id: PersonaState(a) for a in portfolio}
     for held in loans.values():
+        for account in held:  # a person pays late counting from their first loan's due date, whichever notice
+            states[account.account_id].first_due = min(a.due_date for a in held)
         if held[0].persona not in SPECIAL_STATUS:
             continue
         shared = states[held[0].account_id].replied

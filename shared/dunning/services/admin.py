@@ -1,5 +1,8 @@
 """Admin and collector actions: one typed command in, one ADMIN ledger entry (with who did it) out.
 
+Longer than most modules on purpose: every command the admin desk and the agents can give, with
+its validation and what it answers, is here, so one file answers "what can a person do to a case".
+
 Commands that change a case are case actions (dunning.services.case_actions), the same ones customer
 replies use, so a promise taken on the phone and one sent by text look the same to the planner. An illegal status
 change is recorded with the command and reported back (``applied: false``), never half-done.

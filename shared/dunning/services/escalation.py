@@ -6,6 +6,9 @@ A SEND decision is carried out by the planner itself, in the same invocation: it
 account, the history and the policy, so the decision and the at-most-once gate (the notice
 SENDING) go in one transaction, then the provider call, then the outcome. That is 2 reads, 2 writes
 and 1 send per notice, and one state and one invocation fewer than a separate send step.
+
+A little longer than most modules: the send path (gate, provider, outcome, recovery of a send cut
+short) is one story and reads best in one file.
 """
 
 from __future__ import annotations
