@@ -145,7 +145,7 @@ def _compare(args: argparse.Namespace, config: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from sandbox.whatif import RESAMPLES, run_compare
+    from sandbox.whatif import RESAMPLES, policy_versions, run_compare
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                   TimeElapsedColumn(), console=console) as progress:
@@ -165,9 +165,12 @@ def _compare(args: argparse.Namespace, config: Any, console: Any) -> int:
         table.add_row(row.metric, row.unit, _cell(row.current), _cell(row.candidate),
                       _cell(row.difference, signed=True))
     Console().print(table)
-    audits = {label: r.summary.get("audit") for label, r in (("current", comparison.current),
+    audits = {label: r.summary["audit"] for label, r in (("current", comparison.current),
                                                               ("candidate", comparison.candidate))}
-    console.print(f"audit: {json.dumps(audits)}")
+    console.print(f"cases opened under policy: current {policy_versions(comparison.current)}, "
+                  f"candidate {policy_versions(comparison.candidate)}")
+    console.print(f"audit violations: current {audits['current']['violations']}, "
+                  f"candidate {audits['candidate']['violations']}")
     if args.json:
         Path(args.json).write_text(json.dumps(comparison.as_json(), indent=2, default=str), encoding="utf-8")
     if args.report or args.dump:

@@ -263,10 +263,18 @@ class Comparison:
             "method": f"paired bootstrap over accounts, {RESAMPLES} resamples, 95% percentile intervals",
             "prices": PRICES,
             "cases": {"current": self.cases[0], "candidate": self.cases[1]},
+            "policy_versions": {"current": policy_versions(self.current),
+                                "candidate": policy_versions(self.candidate)},
             "rows": [r.as_json() for r in self.rows],
             "current": {k: self.current.summary.get(k) for k in keys},
             "candidate": {k: self.candidate.summary.get(k) for k in keys},
         }
+
+
+def policy_versions(result: SimulationResult) -> list[str]:
+    """The policy versions cases opened under (the proof the published policy was in force)."""
+    return sorted({str((e.get("data") or {}).get("policy_version")) for e in result.ledger
+                   if e.get("kind") == "CASE_OPENED" and not (e.get("data") or {}).get("pre_due")})
 
 
 def run_compare(config: SimulationConfig, candidate_policy: str, current_policy: str | None = None,
