@@ -9,6 +9,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+
+def _write_text(path: Path, text: str) -> None:
+    from sandbox.cli import _write_text as write
+
+    write(path, text)
+
+
 SUMMARY_ROWS = ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies", "opt_outs",
                 "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds")
 
@@ -100,13 +107,17 @@ def _single(args: argparse.Namespace, config: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from sandbox.cli import _progress_lines
     from sandbox.simulate import run_simulation, write_dump
 
-    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("days", total=config.days)
-        result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
-                                workers=args.workers)
+    if console.is_terminal:
+        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("days", total=config.days)
+            result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
+                                    workers=args.workers)
+    else:  # a log file or CI: one plain line per simulated day, no redrawn bar
+        result = run_simulation(config, _progress_lines(), workers=args.workers)
     summary = result.summary
     table = Table(title=f"dunning simulate: {config.accounts} accounts, {config.days} days, seed {config.seed}")
     table.add_column("figure")
@@ -120,7 +131,7 @@ def _single(args: argparse.Namespace, config: Any, console: Any) -> int:
 
     Console().print(table)
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        _write_text(Path(args.json), json.dumps(summary, indent=2, default=str))
     if args.dump:
         write_dump(result, Path(args.dump))
     if args.report:
@@ -145,13 +156,21 @@ def _compare(args: argparse.Namespace, config: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from sandbox.cli import _progress_lines
     from sandbox.whatif import RESAMPLES, policy_versions, run_compare
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                  TimeElapsedColumn(), console=console) as progress:
-        tasks = {label: progress.add_task(f"{label} policy", total=config.days) for label in ("current", "candidate")}
+    if console.is_terminal:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                      TimeElapsedColumn(), console=console) as progress:
+            tasks = {label: progress.add_task(f"{label} policy", total=config.days)
+                     for label in ("current", "candidate")}
+            comparison = run_compare(config, args.policy, args.current, workers=args.workers,
+                                     progress=lambda label, done, total: progress.update(tasks[label],
+                                                                                         completed=done))
+    else:  # one plain line per simulated day of each run
+        lines = {label: _progress_lines(f"simulating ({label} policy)") for label in ("current", "candidate")}
         comparison = run_compare(config, args.policy, args.current, workers=args.workers,
-                                 progress=lambda label, done, total: progress.update(tasks[label], completed=done))
+                                 progress=lambda label, done, total: lines[label](done, total))
     current = Path(args.current).name if args.current else "bundled policy"
     table = Table(title=f"dunning simulate --compare: {config.accounts} accounts, {config.days} days, seed "
                         f"{config.seed}; {comparison.cases[0]} / {comparison.cases[1]} cases",
@@ -172,7 +191,7 @@ def _compare(args: argparse.Namespace, config: Any, console: Any) -> int:
     console.print(f"audit violations: current {audits['current']['violations']}, "
                   f"candidate {audits['candidate']['violations']}")
     if args.json:
-        Path(args.json).write_text(json.dumps(comparison.as_json(), indent=2, default=str), encoding="utf-8")
+        _write_text(Path(args.json), json.dumps(comparison.as_json(), indent=2, default=str))
     if args.report or args.dump:
         console.print("--report and --dump describe one run: run without --compare for them")
     return 0
