@@ -1,10 +1,11 @@
 """`make bench` (python -m bench): every figure in docs/performance.md.
 
-    python -m bench                 # about 6-8 minutes on 2 cores
+    python -m bench                 # about 10 minutes on 2 cores
     python -m bench --full          # adds 100,000 accounts to the sweep and larger simulations
     python -m bench --only calls,sweep --out out/bench.json
 
-Results are printed as JSON and written to --out (default out/bench.json).
+Results are printed as JSON and written to --out (default out/bench.json); its first key,
+"record", holds the figures docs/performance.md opens with.
 """
 
 from __future__ import annotations
