@@ -41,6 +41,7 @@ class ShardOutput:
     aws_calls: Counter[str]
     import_result: Any
     statuses: list[dict[str, Any]] = field(default_factory=list)  # special statuses set by admin command
+    transitions: dict[str, int] = field(default_factory=dict)  # per case id, when counted
 
 
 @dataclass
@@ -52,6 +53,8 @@ class SimulationResult:
     accounts: list[dict[str, Any]]
     replies: list[dict[str, Any]]
     daily: list[dict[str, Any]]
+    transitions: dict[str, int] = field(default_factory=dict)
+    portfolio: list[SyntheticAccount] = field(default_factory=list)
 
 
 def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
@@ -260,7 +263,8 @@ def summarise(config: SimulationConfig, shards: list[ShardOutput]) -> Simulation
     summary = _summary(config, run)
     ledger = [i for i in run.items if i.get("type") == "LEDGER"]
     cases = [i for i in run.items if i.get("type") == "CASE"]
-    result = SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily)
+    result = SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily,
+                              run.transitions, run.portfolio)
     from sandbox.report import simulation_report
 
     summary["holdout_uplift"] = _uplift(simulation_report(result))
@@ -288,6 +292,7 @@ def _merge(shards: list[ShardOutput]) -> ShardOutput:
         replies=sorted(joined("replies"), key=lambda r: r["at"]),
         daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
         invocations=dict(invocations), aws_calls=calls, statuses=joined("statuses"),
+        transitions={k: v for shard in shards for k, v in shard.transitions.items()},
         # Each shard imports its own file; a failed import is already among the errors.
         import_result={"files": [f for shard in shards if isinstance(shard.import_result, dict)
                                  for f in shard.import_result.get("files", [])]},
