@@ -87,7 +87,7 @@ def run_policy_check(args: argparse.Namespace) -> int:
 
 def _checked_policy(text: str) -> tuple[Policy | None, list[str]]:
     """The same validation and lint the functions apply before a policy goes into force."""
-    from dunning.domain.templates import policy_problems
+    from dunning.domain.policy_lint import policy_problems
 
     try:
         policy = parse_policy(text)
