@@ -5,7 +5,9 @@ CollectionsTable layout (one Query returns an account's whole collections histor
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#LEDGER#<utc>#<seq>    append-only ledger entry
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#NOTICE#<step_id>      notice (at-most-once per step)
   pk ACCOUNT#<account_id>  sk CONTACT                              phone hash for inbound lookup
-LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashes to an account.
+  pk ACCOUNT#<account_id>  sk CONTACT#EMAIL                        email address hash, likewise
+LookupIndex (lookup_pk, lookup_sk) resolves provider message ids (MSG#), phone hashes (PHONE#) and
+address hashes (EMAIL#) to an account.
 """
 
 from __future__ import annotations
@@ -297,11 +299,16 @@ class CollectionsRepository:
         except ClientError as exc:
             _reraise(exc)
 
-    def put_contact(self, account_id: str, phone_hash: str | None) -> None:
-        """Index the customer's phone (as a keyed hash, never the number) for inbound replies."""
-        if phone_hash is None:
-            return
-        self._db.put_item(TableName=self._table, Item=to_item({
-            "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
-            "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
-        }))
+    def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
+        """Index the customer's phone and email address (as keyed hashes, never the number or the
+        address) for inbound replies: one item each, since an index item has one lookup key."""
+        if phone_hash is not None:
+            self._db.put_item(TableName=self._table, Item=to_item({
+                "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
+                "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
+            }))
+        if email_hash is not None:
+            self._db.put_item(TableName=self._table, Item=to_item({
+                "pk": _pk(account_id), "sk": "CONTACT#EMAIL", "type": "CONTACT_EMAIL", "email_hash": email_hash,
+                "lookup_pk": f"EMAIL#{email_hash}", "lookup_sk": _pk(account_id),
+            }))

@@ -27,9 +27,10 @@ def contact_history(notices: Iterable[Notice], entries: Iterable[LedgerEntry]) -
     for n in notices:
         outcome = _NOTICE_OUTCOME[n.status]
         if n.step_id.startswith("service_"):
-            # Answers to the customer's own messages are not collection contacts: they count
-            # against no cap. Only the STOP confirmation is kept, so a second one is refused.
-            if not n.step_id.startswith("service_stop_") or outcome is ContactOutcome.FAILED:
+            # Answers to the customer's own messages and written confirmations are not collection
+            # contacts: they count against no cap. Only the opt-out confirmation is kept, so a
+            # second one is refused.
+            if n.template_id != "opt_out_confirmation" or outcome is ContactOutcome.FAILED:
                 continue
             outcome = ContactOutcome.CONFIRMATION
         records.append(ContactRecord(at=n.sent_at or n.created_at, channel=n.channel, outcome=outcome))

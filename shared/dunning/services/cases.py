@@ -36,9 +36,10 @@ def open_case(ports: Ports, account: Account) -> str:
         count("CasesOpened", Variant=variant.id, Strategy=strategy_id)
     except Conflict:
         logger.info("case already open; ensuring its escalation runs", extra={"case_id": case_id})
-    # After the case, on a replay too: a retry after a failure here must still index the phone
-    # (an idempotent put), or the customer's replies would never find the case.
-    ports.collections.put_contact(account.account_id, ports.keys.phone_hash(account.contact.phone))
+    # After the case, on a replay too: a retry after a failure here must still index the phone and
+    # the address (idempotent puts), or the customer's replies would never find the case.
+    ports.collections.put_contact(account.account_id, ports.keys.phone_hash(account.contact.phone),
+                                  ports.keys.email_hash(account.contact.email))
     ports.workflow.start(case_id, account.account_id)
     return case_id
 

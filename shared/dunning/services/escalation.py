@@ -174,16 +174,16 @@ def _destination(account: Account, channel: Channel) -> str:
 
 
 def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
-               channel: Channel) -> RenderedNotice:
+               channel: Channel, facts: dict[str, Any] | None = None) -> RenderedNotice:
     # Imported here: agent tasks and failures share this module and never render; Jinja2 and Babel's
     # date formats are a noticeable part of their cold start. (PlanNextAction, which sends, loads
     # them at init instead, so its first notice does not pay for them.)
     from dunning.domain.notices.facts import build_facts
     from dunning.domain.notices.render import render
 
-    facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
-                        extra=_extra_facts(record) if record else None)
-    return render(template_id, channel, facts, account.locale)
+    extra = (_extra_facts(record) if record else {}) | (facts or {})
+    built = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret, extra=extra or None)
+    return render(template_id, channel, built, account.locale)
 
 
 Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
@@ -191,19 +191,22 @@ Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
 
 def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
          template_id: str, *, actor: str, kind: AttemptKind | None = None,
-         opt_out_confirmation: bool = False, account: Account | None = None) -> SendResult:
-    """Send one notice outside the escalation (a pre-due reminder, an opt-out confirmation, the
+         opt_out_confirmation: bool = False, account: Account | None = None,
+         facts: dict[str, Any] | None = None) -> SendResult:
+    """Send one notice outside the escalation (a pre-due reminder, a written confirmation, the
     legal referral notice), at most once for (case, step). A caller that has just read the account
-    with a consistent read may hand it over instead of having it read again."""
+    with a consistent read may hand it over instead of having it read again; `facts` are extra
+    notice facts (a payment's amount) beyond the case's own plan and promise."""
     history, record, account = _load(ports, case_id, account_id, account)
     return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id, channel,
-                      template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation)
+                      template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation, facts=facts)
 
 
 def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
-               decided: Entries = (), contacts: list[ContactRecord] | None = None) -> SendResult:
+               decided: Entries = (), contacts: list[ContactRecord] | None = None,
+               facts: dict[str, Any] | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
@@ -214,11 +217,13 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
         return _step_has_its_notice(ports, record, existing, decided, now, actor)
-    rendered = render_for(ports, account, policy, record, template_id, channel)
+    rendered = render_for(ports, account, policy, record, template_id, channel, facts)
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
+    # (An answer or a written confirmation is no collection contact: the validation notice still is the first.)
     first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
-        n.status is not NoticeStatus.FAILED for n in history.notices.get(case_id, []))
+        n.status is not NoticeStatus.FAILED and not n.step_id.startswith(SERVICE_STEP_PREFIX)
+        for n in history.notices.get(case_id, []))
     if contacts is None:  # the planner hands over the history it has just built from the same read
         contacts = contact_history(history.all_notices(), history.all_entries())
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
