@@ -1,5 +1,7 @@
 """`dunning`: the developer's command line (dev tooling, never deployed).
 
+Longer than most modules: one short, independent section per subcommand; a new command adds a section.
+
 Each subcommand is one function decorated with ``@command``: it adds its parser and points
 ``handler`` at the function that runs it. ``main(argv)`` returns the exit code.
 """
@@ -290,7 +292,7 @@ def run_render(args: argparse.Namespace) -> int:
         print(_segments_line(notice.body))
     else:
         out = Path(args.out or f"{args.template}.{args.locale}.html")
-        out.write_text(notice.html or "", encoding="utf-8")
+        _write_text(out, notice.html or "")
         print(f"Subject: {notice.subject}")
         print()
         print(notice.body)
@@ -464,6 +466,24 @@ def _report(sub: Subparsers) -> None:
 # ---------------------------------------------------------------------------- simulate
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write an output file, creating its folder: `--json out/run1/summary.json` on a fresh clone works."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _progress_lines() -> Callable[[int, int], None]:
+    """Progress for a stderr that is not a terminal: a line per day that moved, flushed at once."""
+    last = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if done != last:
+            last = done
+            print(f"simulating: day {done}/{total}", file=sys.stderr, flush=True)
+    return report
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     import json
 
@@ -475,11 +495,14 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed)
-    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("days", total=config.days)
-        result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
-                                workers=args.workers)
+    if console.is_terminal:
+        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("days", total=config.days)
+            result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
+                                    workers=args.workers)
+    else:  # a log file or CI: one plain line per simulated day, no redrawn bar
+        result = run_simulation(config, _progress_lines(), workers=args.workers)
     summary = result.summary
     table = Table(title=f"dunning simulate: {config.accounts} accounts, {config.days} days, seed {config.seed}")
     table.add_column("figure")
@@ -492,7 +515,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
     Console().print(table)
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        _write_text(Path(args.json), json.dumps(summary, indent=2, default=str))
     if args.dump:
         write_dump(result, Path(args.dump))
     if args.report:

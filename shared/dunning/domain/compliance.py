@@ -1,5 +1,7 @@
 """Compliance engine: may this contact attempt go out now, later, or never? (DESIGN section 5)
 
+Longer than most modules: every rule of ``check()`` in one file, so a decision can be audited in one read.
+
 `check()` is pure and deterministic: the same attempt, account, case, history, policy and instant
 always give the same answer. Every rule looks only at the instant it is asked about, never at the
 instant the question was first put, so the instant a DEFER names is itself ALLOWED when `check()`

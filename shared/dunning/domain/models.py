@@ -1,5 +1,7 @@
 """Collections domain models: accounts, cases, notices, ledger entries and decisions.
 
+Longer than most modules: the vocabulary every layer imports, one short section per model, cross-referenced.
+
 Money is Decimal with an ISO 4217 currency; instants are timezone-aware UTC datetimes and
 serialise as ISO-8601 ending in ``Z``. Local time exists only in compliance and templates.
 """
@@ -175,6 +177,10 @@ class Recipient(StrEnum):
 
 # --------------------------------------------------------------------------- account
 
+# The locales a customer can be written to in: each has its templates and its texts in
+# dunning.domain.notices.render.LOCALE_TEXTS (docs/extending.md, "A new locale").
+LOCALES: tuple[str, ...] = ("en-US", "zh-CN")
+
 
 def _check_e164(number: str) -> str:
     try:
@@ -223,7 +229,7 @@ class Account(BaseModel):
     product: str = "personal_loan"
     risk: str = "standard"
     contact: Contact
-    locale: str = Field(pattern=r"^(en-US|zh-CN)$")
+    locale: str
     time_zones: list[TimeZoneName] = Field(min_length=1)
     jurisdiction: Jurisdiction
     currency: CurrencyCode
@@ -238,6 +244,13 @@ class Account(BaseModel):
     credit_balance: DecimalStr = Decimal("0")  # overpayment kept, never lost
     time_barred: bool = False  # past the statute of limitations: no legal threat allowed
     version: int = 0
+
+    @field_validator("locale")
+    @classmethod
+    def _written_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
+        return value
 
     @field_validator("principal_due", "interest_due", "fees_due", "credit_balance", mode="before")
     @classmethod
