@@ -24,9 +24,12 @@ WINDOW = {"US": (time(8, 0), time(21, 0)), "CN": (time(8, 0), time(21, 0))}
 PER_DAY = {"SMS": 1, "EMAIL": 1}
 PER_WEEK = 7
 COLLECTOR_PHONES = {"US": "800-555-0134", "CN": "400-555-0134"}
-# A reply that opens a hold is answered at most once, right away (the acknowledgement).
+# A reply that opens a hold is answered at most once, right away (the acknowledgement); so is what
+# the customer just did themselves (a payment: its receipt; a call they answered: what they agreed).
 ACK_WINDOW = timedelta(hours=2)
 PROMISE_GRACE_DAYS = 1
+# Call outcomes in which the customer took no part (nothing was agreed with them).
+UNANSWERED_CALLS = (None, "NO_ANSWER", "LEFT_MESSAGE", "WRONG_NUMBER")
 
 FORBIDDEN = (
     "arrest", "jail", "prison", "police", "criminal", "warrant", "seize your", "garnish", "deport",
@@ -115,6 +118,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
     recorded: dict[str, dict[str, Any]] = {}
     payments: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     plan_amounts: dict[str, set[Decimal]] = defaultdict(set)
+    acts: dict[str, list[datetime]] = defaultdict(list)  # the customer's own acts, answered in writing
     for e in entries:
         data = e.get("data") or {}
         account_id = str(e.get("pk", "")).removeprefix("ACCOUNT#")
@@ -122,6 +126,9 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             recorded[str(data["provider_message_id"])] = e
         if e.get("kind") == "PAYMENT" and data.get("amount"):
             payments[account_id].append((_parse(data.get("received_at") or e.get("at")), Decimal(data["amount"])))
+            acts[account_id].append(_parse(e.get("at")))
+        if e.get("kind") == "CALL_OUTCOME" and data.get("outcome") not in UNANSWERED_CALLS:
+            acts[account_id].append(_parse(e.get("at")))
         if e.get("kind") in ("PLAN", "PROMISE"):
             for value in _decimals(data):
                 plan_amounts[account_id].add(value)
@@ -151,6 +158,12 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
         acks = {id(m) for m in sent
                 if any(since <= m.sent_at <= since + ACK_WINDOW and _first_after(sent, since, ch) is m
                        for _, since, _, ch in holds)}
+        # A payment's receipt, or the confirmation of what was agreed on a call, answers the customer:
+        # the first written message right after it (never a later one) is exempt like an acknowledgement.
+        answered = {id(m) for m in sent
+                    if any(since <= m.sent_at <= since + ACK_WINDOW and _first_after(sent, since, None) is m
+                           for since in acts[account_id])}
+        acks |= answered
         daily: Counter[tuple[str, date]] = Counter()
         bodies: Counter[tuple[str, date]] = Counter()
         for i, m in enumerate(sent):
@@ -174,6 +187,8 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                 report.add("duplicate_sends", account_id, at, f"{m.channel} same body twice on {at.date()}")
             ack = False
             for kind, since, until, channel in holds:
+                if id(m) in answered and kind != "opt_out":
+                    continue  # a receipt or a call's confirmation during a hold is no collection contact
                 if since <= at < until and (channel is None or channel == m.channel):
                     if at - since <= ACK_WINDOW and not ack and _first_after(sent, since, channel) is m:
                         ack = True  # the one confirmation of the reply

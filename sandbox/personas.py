@@ -2,7 +2,8 @@
 
 The persona (sandbox.portfolio.Persona) decides; the simulator (sandbox.simulate) carries the
 decision out through the system's own entry points (a payment on the bus, a text to the SMS
-webhook, an agent's call outcome through AdminFunction). Nothing here touches AWS.
+webhook, an email reply through SES receiving, an agent's call outcome through AdminFunction).
+Nothing here touches AWS.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
     Persona.DISPUTES: lambda now: "I dispute this debt, it is not mine",
     Persona.WRONG_NUMBER: lambda now: "Wrong number, I don't know this person",
 }
+# These answer the email (the US first notice invites disputes by email), quoting it below their
+# text as mail clients do; the others text back.
+ANSWERS_BY_EMAIL = frozenset({Persona.DISPUTES, Persona.PROMISE_BROKEN})
 
 
 def _at_payment_hour(day: date) -> datetime:
@@ -59,7 +63,8 @@ class PersonaState:
         return self.account.persona
 
     def reads(self, message: ProviderMessage, now: datetime) -> bool:
-        """The customer reads ``message`` at ``now`` and may decide to pay; True: they will text back."""
+        """The customer reads ``message`` at ``now`` and may decide to pay; True: they will answer it
+        (by text, or by email for those who write emails)."""
         self.messages.append(message)
         if self.pay_at is not None or self.paid >= self.account.amount_due:
             return False
@@ -69,12 +74,13 @@ class PersonaState:
             self.pay_at, self.pay_amount = now + timedelta(hours=5), self.account.amount_due
         elif self.persona is Persona.PAYS_LATE and (now.date() - self.account.due_date).days >= 18:
             self.pay_at, self.pay_amount = now + timedelta(hours=30), self.account.amount_due
-        elif message.channel == "SMS" and self.persona in REPLY_TEXT and self.persona.value not in self.replied:
+        elif self.persona in REPLY_TEXT and self.persona.value not in self.replied \
+                and message.channel == ("EMAIL" if self.persona in ANSWERS_BY_EMAIL else "SMS"):
             return True
         return False
 
     def writes_reply(self, now: datetime) -> str:
-        """The one text this customer sends, written at ``now``; a promise they keep is a payment planned."""
+        """The one reply this customer sends, written at ``now``; a promise they keep is a payment planned."""
         self.replied.add(self.persona.value)
         if self.persona is Persona.PROMISE_KEPT:
             self.pay_at = _at_payment_hour((now + timedelta(days=PROMISE_DAYS)).date())

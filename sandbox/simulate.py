@@ -228,7 +228,10 @@ class Simulation:
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()
-            self._reply_sms(person, person.writes_reply(now), now)
+            if message.channel == "EMAIL":
+                self._reply_email(person, person.writes_reply(now), message, now)
+            else:
+                self._reply_sms(person, person.writes_reply(now), now)
 
     def _email_delivered(self, message: ProviderMessage) -> None:
         if not self.has_function("EmailEventsFunction"):
@@ -241,7 +244,7 @@ class Simulation:
 
     def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
         record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
-                  "from": person.account.phone, "text": text, "at": z(now), "delivered": False}
+                  "channel": "SMS", "from": person.account.phone, "text": text, "at": z(now), "delivered": False}
         self.replies.append(record)
         if not self.has_function("SmsWebhookFunction"):
             return
@@ -251,6 +254,30 @@ class Simulation:
         result = self.invoke("SmsWebhookFunction", event)
         record["delivered"] = isinstance(result, dict) and int(result.get("statusCode", 500)) < 300
         self.events["replies_sent"] += 1
+
+    def _reply_email(self, person: PersonaState, text: str, answering: ProviderMessage, now: datetime) -> None:
+        """SES receiving as AWS does it: the raw message stored in InboundMailBucket under the
+        receipt rule's prefix and SES's message id, then InboundEmailFunction invoked with the receipt."""
+        record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
+                  "channel": "EMAIL", "from": person.account.email, "text": text, "at": z(now), "delivered": False}
+        self.replies.append(record)
+        if not self.has_function("InboundEmailFunction"):
+            return
+        self._payment_seq += 1
+        params = self.stack.parameters
+        ses_id = f"inbound{self._payment_seq:06d}{person.account.account_id.lower()}"
+        raw = events.reply_mime(sender=person.account.email, to=params["InboundEmailAddress"],
+                                subject=answering.subject or "", text=text, at=now, message_id=ses_id,
+                                answers_ses_id=answering.message_id, quoted=answering.body,
+                                quoted_from=params["SesFromAddress"], locale=person.account.locale)
+        self.client("s3").put_object(Bucket=self.stack.bucket("InboundMailBucket"), Key=f"inbound/{ses_id}", Body=raw)
+        event = events.ses_receipt_event(message_id=ses_id, sender=person.account.email,
+                                         recipient=params["InboundEmailAddress"], subject=answering.subject or "",
+                                         at=now, function_arn=self.stack.function_name("InboundEmailFunction"))
+        result = self.invoke("InboundEmailFunction", event)
+        statuses = [r.get("status") for r in (result or {}).get("results", [])] if isinstance(result, dict) else []
+        record["delivered"] = bool(statuses) and all(s not in ("MALFORMED", None) for s in statuses)
+        self.events["email_replies_sent"] += 1
 
     def _pay(self, person: PersonaState, amount: Decimal, now: datetime) -> None:
         if amount <= 0:
