@@ -31,6 +31,7 @@ from sandbox import events
 from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.clock import VirtualClock
+from sandbox.motocompat import sms_voice_backend
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
 from sandbox.portfolio import build_portfolio
 from sandbox.providers import ProviderMessage, ProviderTap
@@ -224,6 +225,8 @@ class Simulation:
     def _react(self, person: PersonaState, message: ProviderMessage, now: datetime) -> None:
         if message.channel == "EMAIL":
             self._email_delivered(message)
+        elif message.provider == "sms-voice":
+            self._sms_delivered(message)
         if person.reads(message, now):
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
@@ -241,6 +244,15 @@ class Simulation:
                                         message.sent_at, f"dunning-{params['Stage']}")
         self.client("sns").publish(TopicArn=self.stack.topic_arn("EmailEventsTopic"), Message=json.dumps(ses_event))
         self.events["email_delivery_events"] += 1
+
+    def _sms_delivered(self, message: ProviderMessage) -> None:
+        """The handset's receipt, as End User Messaging publishes it to the configuration set's topic."""
+        event = sms_voice_backend(self.stack.region).delivery_event(message.message_id, message.sent_at)
+        if event is None or not self.has_function("SmsEventsFunction"):
+            return
+        topic_arn, body = event
+        self.client("sns").publish(TopicArn=topic_arn, Message=body)
+        self.events["sms_delivery_events"] += 1
 
     def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
         record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
