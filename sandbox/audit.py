@@ -202,7 +202,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                 if phrase in lowered:
                     report.add("tone", account_id, at, f"{m.channel} contains a forbidden phrase")
                     break
-            if not ack:
+            if not ack and id(m) not in answered:  # a receipt states what was paid, not what is due
                 paid_before = sum((a for t, a in payments[account_id] if t <= at), Decimal("0"))
                 due = original_due - paid_before
                 amounts = {s for v in {due, original_due, *plan_amounts[account_id]} for s in _money_strings(v)}
