@@ -46,7 +46,8 @@ def mime(body: str, *, subject: str = "Re: Your payment is overdue", html: str |
     f"I can pay $200 on Friday\n\nOn Tue, Nov 3, 2026 at 10:00 AM Harbor Finance Collections <\n"
     f"collections@harbor-finance.example> wrote:\n\n{NOTICE}",
     # Apple Mail
-    f"I can pay $200 on Friday\n\nSent from my iPhone\n\n> On Nov 3, 2026, at 10:00, Harbor Finance wrote:\n>\n> {NOTICE}",
+    "I can pay $200 on Friday\n\nSent from my iPhone\n\n"
+    f"> On Nov 3, 2026, at 10:00, Harbor Finance wrote:\n>\n> {NOTICE}",
     # Outlook desktop
     f"I can pay $200 on Friday\n\n________________________________\nFrom: Harbor Finance <c@x.example>\n"
     f"Sent: Tuesday, November 3, 2026 10:00 AM\nTo: Dana Reyes\nSubject: Your payment is overdue\n\n{NOTICE}",
@@ -55,7 +56,7 @@ def mime(body: str, *, subject: str = "Re: Your payment is overdue", html: str |
     # Classic Outlook / Lotus separator
     f"I can pay $200 on Friday\n\n-----Original Message-----\nFrom: Harbor Finance\n{NOTICE}",
     # Signature
-    f"I can pay $200 on Friday\n-- \nDana Reyes\nSenior Analyst, Acme Corp\n+1 202 555 0143",
+    "I can pay $200 on Friday\n-- \nDana Reyes\nSenior Analyst, Acme Corp\n+1 202 555 0143",
 ])
 def test_english_clients_quote_history_that_is_cut_off(body: str) -> None:
     assert new_text(body) == "I can pay $200 on Friday"

@@ -300,7 +300,8 @@ def _handle_for_account(ports: Ports, message: InboundReply, addressee: _Address
         data: dict[str, Any] = {
             "intent": reaction.intent, "matched": reaction.matched, "language": reaction.language,
             # A message that failed SES's checks keeps no text here (its raw copy is at stored_at).
-            "text": message.text if disposition != REJECTED else None, "channel": channel.value, "provider": message.provider,
+            "text": message.text if disposition != REJECTED else None, "channel": channel.value,
+            "provider": message.provider,
             "provider_message_id": message.message_id, "message_key": message.key,
             "received_at": iso_z(message.received_at),
             "reply_template": reaction.answer_template,
