@@ -125,3 +125,38 @@ def test_the_stop_in_the_sample_from_a_verified_sender_opts_out_of_email(env, fn
     assert fn.ports().accounts.get("acc-1001").opted_out == {Channel.EMAIL}
     (confirmation,) = sent_emails()
     assert "no longer receive emails" in confirmation.body
+
+
+def _from_stranger(sample: str, *, threaded: bool) -> dict[str, Any]:
+    """The sample, written by an address no customer has (threaded on our notice, or not)."""
+    event = delivered(sample)
+    mail = event["Records"][0]["ses"]["mail"]
+    raw = (EVENTS / "inbound_email" / f"{sample}.eml").read_bytes().replace(b"dana@example.com", b"who@else.example")
+    if not threaded:
+        raw = b"\n".join(line for line in raw.split(b"\n")
+                         if not line.startswith((b"In-Reply-To:", b"References:")))
+    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key="inbound/" + mail["messageId"], Body=raw)
+    return event
+
+
+def test_a_stranger_s_email_on_a_new_thread_writes_nothing_and_gets_no_answer(env, fn) -> None:
+    """An address no customer has, answering nothing of ours: no case is touched, nothing is sent
+    (we may not tell a third party about a debt); only the idempotency record remains."""
+    before = item_counts(env)
+    out = fn.lambda_handler(_from_stranger("dispute", threaded=False), FakeContext())
+    assert out["results"][0]["status"] == "UNKNOWN_SENDER"
+    after = item_counts(env)
+    assert (after["ACCOUNTS_TABLE"], after["COLLECTIONS_TABLE"]) == (before["ACCOUNTS_TABLE"],
+                                                                     before["COLLECTIONS_TABLE"])
+    assert sent_emails() == [] and callbacks(env) == []
+
+
+def test_a_stranger_answering_our_notice_changes_nothing_and_a_person_checks_who_wrote(env, fn) -> None:
+    """Our notice answered from another address (a forward, a spouse, an attorney): recorded on the
+    case it answers, not acted on (the dispute holds nothing), nothing sent, a person to check."""
+    out = fn.lambda_handler(_from_stranger("dispute", threaded=True), FakeContext())
+    assert out["results"][0]["status"] == "UNVERIFIED_SENDER"
+    assert status(env) is CaseStatus.OPEN and sent_emails() == []
+    (reply,) = replies(env)
+    assert reply.data["disposition"] == "UNVERIFIED_SENDER"
+    assert [c.get("reason") for c in callbacks(env)] == ["UNVERIFIED_SENDER"]
