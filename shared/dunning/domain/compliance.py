@@ -35,7 +35,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_calendars
 from pydantic import BaseModel, ConfigDict
 
 from dunning.domain.models import (
@@ -272,6 +271,10 @@ def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
 
 @lru_cache(maxsize=64)
 def _holiday_dates(country: str, year: int) -> frozenset[date]:
+    # Imported here, not at module load: functions that never check a holiday (failures, agent
+    # tasks, payments, the stream) do not pay for it at cold start.
+    import holidays as holiday_calendars
+
     return frozenset(holiday_calendars.country_holidays(country, years=year).keys())
 
 
