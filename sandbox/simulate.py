@@ -31,8 +31,8 @@ import boto3
 from sandbox import events
 from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
+from sandbox.channels import CustomerChannels
 from sandbox.clock import VirtualClock
-from sandbox.motocompat import sms_voice_backend
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
 from sandbox.portfolio import SyntheticAccount, build_portfolio, from_account_file
 from sandbox.providers import ProviderMessage, ProviderTap
@@ -65,7 +65,7 @@ class SimulationConfig:
     count_transitions: bool = False
 
 
-class Simulation:
+class Simulation(CustomerChannels):
     """One run: provisioned stack, virtual clock, portfolio, customers."""
 
     def __init__(self, config: SimulationConfig, progress: Progress | None = None,
@@ -257,61 +257,6 @@ class Simulation:
                 self._reply_email(person, person.writes_reply(now), message, now)
             else:
                 self._reply_sms(person, person.writes_reply(now), now)
-
-    def _email_delivered(self, message: ProviderMessage) -> None:
-        if not self.has_function("EmailEventsFunction"):
-            return
-        params = self.stack.parameters
-        ses_event = events.ses_delivery(message.message_id, params["SesFromAddress"], message.destination,
-                                        message.sent_at, f"dunning-{params['Stage']}")
-        self.client("sns").publish(TopicArn=self.stack.topic_arn("EmailEventsTopic"), Message=json.dumps(ses_event))
-        self.events["email_delivery_events"] += 1
-
-    def _sms_delivered(self, message: ProviderMessage) -> None:
-        """The handset's receipt, as End User Messaging publishes it to the configuration set's topic."""
-        event = sms_voice_backend(self.stack.region).delivery_event(message.message_id, message.sent_at)
-        if event is None or not self.has_function("SmsEventsFunction"):
-            return
-        topic_arn, body = event
-        self.client("sns").publish(TopicArn=topic_arn, Message=body)
-        self.events["sms_delivery_events"] += 1
-
-    def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
-        record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
-                  "channel": "SMS", "from": person.account.phone, "text": text, "at": z(now), "delivered": False}
-        self.replies.append(record)
-        if not self.has_function("SmsWebhookFunction"):
-            return
-        self._payment_seq += 1
-        event = events.inbound_sms_event(WEBHOOK_SECRETS["generic"], f"in-{self._payment_seq:06d}",
-                                         person.account.phone, text, now, f"req-{self._payment_seq}")
-        result = self.invoke("SmsWebhookFunction", event)
-        record["delivered"] = isinstance(result, dict) and int(result.get("statusCode", 500)) < 300
-        self.events["replies_sent"] += 1
-
-    def _reply_email(self, person: PersonaState, text: str, answering: ProviderMessage, now: datetime) -> None:
-        """SES receiving as AWS does it: the raw message stored in InboundMailBucket under the
-        receipt rule's prefix and SES's message id, then InboundEmailFunction invoked with the receipt."""
-        record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
-                  "channel": "EMAIL", "from": person.account.email, "text": text, "at": z(now), "delivered": False}
-        self.replies.append(record)
-        if not self.has_function("InboundEmailFunction"):
-            return
-        self._payment_seq += 1
-        params = self.stack.parameters
-        ses_id = f"inbound{self._payment_seq:06d}{person.account.account_id.lower()}"
-        raw = events.reply_mime(sender=person.account.email, to=params["InboundEmailAddress"],
-                                subject=answering.subject or "", text=text, at=now, message_id=ses_id,
-                                answers_ses_id=answering.message_id, quoted=answering.body,
-                                quoted_from=params["SesFromAddress"], locale=person.account.locale)
-        self.client("s3").put_object(Bucket=self.stack.bucket("InboundMailBucket"), Key=f"inbound/{ses_id}", Body=raw)
-        event = events.ses_receipt_event(message_id=ses_id, sender=person.account.email,
-                                         recipient=params["InboundEmailAddress"], subject=answering.subject or "",
-                                         at=now, function_arn=self.stack.function_name("InboundEmailFunction"))
-        result = self.invoke("InboundEmailFunction", event)
-        statuses = [r.get("status") for r in (result or {}).get("results", [])] if isinstance(result, dict) else []
-        record["delivered"] = bool(statuses) and all(s not in ("MALFORMED", None) for s in statuses)
-        self.events["email_replies_sent"] += 1
 
     def _pay(self, person: PersonaState, amount: Decimal, now: datetime) -> None:
         if amount <= 0:
