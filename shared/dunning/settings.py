@@ -42,6 +42,12 @@ class MessagingSettings(BaseFunctionSettings):
     ses_configuration_set: str
     link_secret_name: str
     pay_base_url: str = "https://pay.example.com"
+    # Where customers' email replies go (the SES receipt rule's recipient); none: to the From address.
+    ses_reply_to_address: str | None = None
+    # End User Messaging SMS: with a configuration set, SMS go through SendTextMessage and delivery
+    # receipts come back (SmsEvents); without one, through SNS Publish, which reports none.
+    sms_configuration_set: str | None = None
+    sms_origination_identity: str | None = None  # pool, phone number or sender id; none: the service picks
 
 
 class PlanSettings(MessagingSettings):
@@ -79,7 +85,9 @@ def load_settings[S: BaseSettings](cls: type[S]) -> S:
         raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {missing}") from exc
 
 
-class PaymentSettings(BaseFunctionSettings):
+class PaymentSettings(MessagingSettings):
+    """Payments are applied, then receipted to the customer in writing (payment_confirmation)."""
+
     idempotency_table: str
 
 
@@ -96,3 +104,10 @@ class ListeningSettings(MessagingSettings):
     idempotency_table: str
     archive_bucket: str | None = None  # only export_evidence needs it
     agent_role_names: str = "CollectionsAgent"  # IAM roles whose callers are agents (may see a phone)
+
+
+class InboundEmailSettings(ListeningSettings):
+    """Email replies: SES's receipt rule stores each raw message under this bucket and prefix."""
+
+    inbound_mail_bucket: str
+    inbound_mail_prefix: str = "inbound/"

@@ -86,6 +86,7 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "promise_confirmation",
     "payment_confirmation",
     "opt_out_confirmation",
+    "dispute_acknowledgement",
     "help_reply",
     "legal_referral",
     "which_loan",
@@ -111,6 +112,8 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "plan_confirmation": ("plan_total", "contact_phone", "collector", "opt_out"),
     "promise_confirmation": ("promise_amount", "promise_date", "contact_phone", "collector", "opt_out"),
     "payment_confirmation": ("contact_phone", "collector", "opt_out"),
+    # No pay link: collection pauses while a dispute is reviewed.
+    "dispute_acknowledgement": ("contact_phone", "collector", "opt_out"),
     # Confirms the opt-out itself: repeating "reply STOP" would be absurd.
     "opt_out_confirmation": ("contact_phone", "collector"),
     "help_reply": ("contact_phone", "collector", "opt_out"),
