@@ -53,7 +53,10 @@ class PaymentPostedEvent(EventBridgeModel):
     detail: PaymentPosted
 
 
-_config = IdempotencyConfig(event_key_jmespath="payment_id", raise_on_no_idempotency_key=True)
+# Keyed by everything that makes a payment: the same id sent again with another amount is not a
+# replay to answer from the record but a conflict the service must see (PAYMENT_CONFLICT).
+_config = IdempotencyConfig(event_key_jmespath="[payment_id, account_id, amount, currency]",
+                            raise_on_no_idempotency_key=True)
 
 
 def _apply_once(payment: PaymentPosted) -> dict[str, Any]:

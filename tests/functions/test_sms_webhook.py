@@ -299,3 +299,16 @@ def test_a_reply_to_a_busy_case_is_a_503_problem_so_the_provider_retries(env, se
     resp = call(hook, generic_inbound("I will pay on the 20th"))
     assert resp["statusCode"] == 503 and problem(resp)["title"] == "Try again later"
     assert sent_sms() == []
+
+
+def test_a_reply_from_a_phone_whose_account_row_is_gone_is_acknowledged_as_unmatched(env, seeded, hook) -> None:
+    # The phone index outlives a deleted account row: the reply is counted, answered 200, never retried.
+    boto3.client("dynamodb", region_name=REGION).delete_item(
+        TableName=env["ACCOUNTS_TABLE"], Key={"account_id": {"S": "acc-1001"}})
+    before = item_counts(env)
+    resp = call(hook, generic_inbound("STOP"))
+    assert resp["statusCode"] == 200 and json.loads(resp["body"])["status"] == "UNMATCHED"
+    after = item_counts(env)
+    assert (after["ACCOUNTS_TABLE"], after["COLLECTIONS_TABLE"]) == (before["ACCOUNTS_TABLE"],
+                                                                      before["COLLECTIONS_TABLE"])
+    assert sent_sms() == []

@@ -457,6 +457,7 @@ class EntryKind(StrEnum):
     CALL_TASK = "CALL_TASK"
     CALL_OUTCOME = "CALL_OUTCOME"
     PAYMENT = "PAYMENT"
+    PAYMENT_CONFLICT = "PAYMENT_CONFLICT"  # a payment id seen again with another amount: the first stands
     PROMISE = "PROMISE"
     PLAN = "PLAN"
     HOLD = "HOLD"

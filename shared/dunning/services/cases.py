@@ -71,11 +71,39 @@ def cure(ports: Ports, account: Account) -> list[str]:
     return ended
 
 
+def removed(ports: Ports, account_id: str) -> list[str]:
+    """The account row was deleted (REMOVE): nothing can be collected without it, so its active
+    cases are closed (ACCOUNT_REMOVED) and their escalations stopped; the ledgers stay."""
+    history = ports.collections.history(account_id)
+    now, ended = ports.clock.now(), []
+    for record in history.cases.values():
+        case = record.case
+        if not case.is_active and case.status is not CaseStatus.LEGAL_REVIEW:
+            continue
+        case.transition(CaseStatus.CLOSED)
+        case.closed_at, case.resolution = now, "ACCOUNT_REMOVED"
+        case.call_task_token = case.approval_task_token = None
+        ports.collections.commit(record, [(EntryKind.CASE_CLOSED, {"status": "CLOSED",
+                                                                   "reasons": ["ACCOUNT_REMOVED"]})],
+                                 at=now, actor="AccountStream")
+        if case.execution_arn:
+            ports.workflow.stop(case.execution_arn, cause="account removed")
+        ended.append(case.case_id)
+    return ended
+
+
 def on_account_change(ports: Ports, old: dict[str, Any] | None,
                       new: dict[str, Any] | None) -> str:
-    """React to one AccountsTable stream record; returns what happened (for logs and tests)."""
-    if new is None:
-        return "ignored"
+    """React to one AccountsTable stream record; returns what happened (for logs and tests).
+
+    An empty image is a missing one (Powertools gives ``{}`` for the NewImage of a REMOVE)."""
+    if not new:
+        account_id = (old or {}).get("account_id")
+        if not isinstance(account_id, str) or not account_id:
+            return "ignored"
+        ended = removed(ports, account_id)
+        count("AccountsRemoved")
+        return "closed" if ended else "ignored"
     account = Account.model_validate({k: v for k, v in new.items() if k != "due_date_key"})
     was = (old or {}).get("status")
     if account.status is AccountStatus.DELINQUENT and was != AccountStatus.DELINQUENT.value:

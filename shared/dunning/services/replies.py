@@ -171,7 +171,10 @@ def handle_inbound(ports: Ports, sms: InboundSms, actor: str = "SmsWebhook") -> 
         metrics.add_metric(name="RepliesUnmatched", unit="Count", value=1)
         return {"status": "UNKNOWN_SENDER", "message_key": sms.key}
     results = [_handle_for_account(ports, sms, account_id, actor) for account_id in account_ids]
-    return results[0] if len(results) == 1 else {"status": "RECORDED", "results": results}
+    recorded = [r for r in results if r["status"] != "UNMATCHED"]
+    if not recorded:  # the phone is indexed, but every account behind it is gone
+        return {"status": "UNMATCHED", "message_key": sms.key}
+    return recorded[0] if len(recorded) == 1 else {"status": "RECORDED", "results": recorded}
 
 
 def _redo_duplicate(ports: Ports, sms: InboundSms, account_id: str, history: AccountHistory,
@@ -187,6 +190,14 @@ def _redo_duplicate(ports: Ports, sms: InboundSms, account_id: str, history: Acc
 
 
 def _handle_for_account(ports: Ports, sms: InboundSms, account_id: str, actor: str) -> dict[str, Any]:
+    account = ports.accounts.find(account_id)
+    if account is None:
+        # The phone index outlived its account row (deleted or erased): nothing to act on, and a
+        # retry would never find it. Counted and acknowledged; the text is not kept for nobody.
+        logger.info("reply for an account that no longer exists",
+                    extra={"message_key": sms.key, "account_id": account_id})
+        metrics.add_metric(name="RepliesUnmatched", unit="Count", value=1)
+        return {"status": "UNMATCHED", "message_key": sms.key, "account_id": account_id}
     history = ports.collections.history(account_id)
     prior = _reply_entry(history, sms.key)
     if prior is not None:
@@ -212,7 +223,7 @@ def _handle_for_account(ports: Ports, sms: InboundSms, account_id: str, actor: s
         return EntryKind.REPLY, data
 
     done = case_actions.perform(ports, account_id, reading(sms.text, reaction, pseudo=pseudo), reply_entry,
-                                actor=actor, prefix="INBOUND", history=history)
+                                actor=actor, prefix="INBOUND", history=history, account=account)
     record = done.record
     metrics.add_metric(name=f"Reply{reaction.intent.title().replace('_', '')}", unit="Count", value=1)
     count_recorded(done.written, record.case.variant)
