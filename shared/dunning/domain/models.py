@@ -35,7 +35,10 @@ def utc_now() -> datetime:
 def to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime: every instant must carry a time zone (UTC at boundaries)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00: past the last instant datetime holds
+        raise ValueError("instant out of range") from exc
 
 
 def iso_z(value: datetime) -> str:
@@ -89,6 +92,9 @@ def _decimal_str(value: Decimal) -> str:
 
 
 DecimalStr = Annotated[Decimal, PlainSerializer(_decimal_str, return_type=str, when_used="json")]
+# An amount someone outside sends (an admin command): finite, at most 15 integer digits and 4
+# decimals. Unbounded, 1e999999 is a valid Decimal whose plain spelling no item can hold.
+BoundedAmount = Annotated[DecimalStr, Field(allow_inf_nan=False, max_digits=19, decimal_places=4)]
 
 
 class Money(BaseModel):

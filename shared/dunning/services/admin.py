@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dunning.domain.ledger import verify_chain
-from dunning.domain.models import Account, CaseStatus, Channel, DecimalStr, EntryKind, UtcDatetime
+from dunning.domain.models import Account, BoundedAmount, CaseStatus, Channel, EntryKind, UtcDatetime
 from dunning.observability import count_recorded, logger, metrics
 from dunning.ports import CaseRecord, NotFound, Ports
 from dunning.services import case_actions
@@ -94,7 +94,7 @@ class ResumeCase(_CaseCommand):
 class RecordPromise(_CaseCommand):
     type: Literal["record_promise"]
     promised_on: date
-    amount: DecimalStr | None = None  # default: everything owed
+    amount: BoundedAmount | None = None  # default: everything owed
 
     def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
         return case_actions.promise(self.promised_on, self.amount, None)
@@ -141,7 +141,7 @@ class RecordCallOutcome(_CaseCommand):
     type: Literal["record_call_outcome"]
     outcome: CallOutcome
     promised_on: date | None = None
-    amount: DecimalStr | None = None
+    amount: BoundedAmount | None = None
     instalments: int | None = Field(default=None, ge=1, le=24)
     note: str | None = Field(default=None, max_length=500)
 
@@ -187,7 +187,7 @@ class OptIn(_Command):
 
 class WaiveFee(_Command):
     type: Literal["waive_fee"]
-    amount: DecimalStr = Field(gt=Decimal(0))
+    amount: BoundedAmount = Field(gt=Decimal(0))
     reason: str = Field(min_length=1, max_length=500)
     case_id: str | None = None
 
