@@ -128,7 +128,10 @@ def test_stop_opts_out_with_exactly_one_confirmation(env, seeded, hook) -> None:
     assert len(sent_sms()) == 1
     recorded = replies(env, case.case_id)
     assert [r.data["intent"] for r in recorded] == ["STOP", "STOP"]
-    assert recorded[0].data["text"] == "STOP" and recorded[0].data["provider_message_id"] == "gen-msg-0001"
+    assert recorded[0].data["text"].startswith("enc:v1:")  # the customer's words: under the case's key
+    record = collections(env).history("acc-1001").cases[case.case_id]
+    assert hook.ports().collections.reveal(record, recorded)[0].data["text"] == "STOP"
+    assert recorded[0].data["provider_message_id"] == "gen-msg-0001"
 
 
 def test_duplicate_delivery_changes_nothing(env, seeded, hook) -> None:

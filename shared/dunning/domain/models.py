@@ -399,6 +399,7 @@ class Case(BaseModel):
     legal_approved_at: UtcDatetime | None = None
     legal_approved_by: str | None = None
     resolution: str | None = None
+    jurisdiction: str | None = None  # the account's, at opening: how long the case is retained
     version: int = 0
 
     @property
@@ -487,6 +488,13 @@ class LedgerEntry(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+    # On the last entry of each commit: the case header's state after it (status, approvals,
+    # arrangement and a digest of the rest), covered by the hash, so the header can be checked
+    # against what its ledger says.
+    state: dict[str, Any] | None = None
+    # On the last entry of each commit: a keyed MAC over (case, seq, hash), outside the hash;
+    # forging one needs the KMS key (dunning.domain.integrity).
+    seal: str | None = None
 
 
 # --------------------------------------------------------------------------- decisions
