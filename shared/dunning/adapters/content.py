@@ -60,6 +60,18 @@ def _copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
+def has_personal(kind: EntryKind, data: dict[str, Any]) -> bool:
+    """Whether the entry carries free text to encrypt (a code or an empty field needs no key)."""
+    for path in PERSONAL_FIELDS.get(kind, ()):
+        found = _walk(data, path)
+        if found is not None:
+            value = found[0][found[1]]
+            if value and not value.startswith(PREFIX) and not (
+                    kind in (EntryKind.HOLD, EntryKind.ADMIN) and _CODE.fullmatch(value)):
+                return True
+    return False
+
+
 def encrypt_fields(kind: EntryKind, data: dict[str, Any], key: bytes, case_id: str) -> dict[str, Any]:
     """``data`` with its personal fields encrypted (codes such as a HOLD reason stay readable)."""
     paths = PERSONAL_FIELDS.get(kind, ())

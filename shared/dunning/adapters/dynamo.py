@@ -263,7 +263,7 @@ class CollectionsRepository:
         """Chain the entries: personal fields encrypted, the header's state on the last one, and
         the last one sealed (the header keeps the same seal)."""
         case_id = record.case.case_id
-        needs_key = any(kind in content.PERSONAL_FIELDS for kind, _ in entries)
+        needs_key = any(content.has_personal(kind, data) for kind, data in entries)
         key = self._content_key(record) if needs_key else None
         chained = []
         for i, (kind, data) in enumerate(entries):

@@ -218,8 +218,9 @@ def _header_problems(header: HeaderView, chain: list[LedgerEntry], sealing: bool
 def _unrecorded_facts(case: Case, chain: Sequence[LedgerEntry]) -> list[IntegrityProblem]:
     """Header facts that need an entry behind them, whatever the state snapshots say."""
     out: list[IntegrityProblem] = []
-    if case.legal_approved_by is not None and not any(
-            e.kind is EntryKind.LEGAL and e.data.get("event") == "APPROVED" and e.data.get("by") == case.legal_approved_by
+    approver = case.legal_approved_by
+    if approver is not None and not any(
+            e.kind is EntryKind.LEGAL and e.data.get("event") == "APPROVED" and e.data.get("by") == approver
             for e in chain):
         out.append(_problem(None, "HEADER", "NOT_RECORDED",
                             "the header names a legal approver no LEGAL APPROVED entry records"))

@@ -20,11 +20,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dunning.domain.ledger import verify_chain
 from dunning.domain.models import Account, BoundedAmount, CaseStatus, Channel, EntryKind, UtcDatetime
 from dunning.observability import count_recorded, logger, metrics
 from dunning.ports import CaseRecord, NotFound, Ports
-from dunning.services import case_actions
+from dunning.services import case_actions, erasure, integrity
 from dunning.services.case_actions import CallOutcome
 
 CALL_OUTCOMES = (
@@ -54,6 +53,10 @@ class CaseNotFound(AdminError):
 
 class NotConfigured(AdminError):
     status, title = 501, "Not configured"
+
+
+class Refused(AdminError):
+    status, title = 409, "Command refused in the case's present state"
 
 
 # --------------------------------------------------------------------------- commands
@@ -203,6 +206,20 @@ class ExportEvidence(_CaseCommand):
     type: Literal["export_evidence"]
 
 
+class VerifyCase(_CaseCommand):
+    """Check the case's chain, seals, header and anchors; the answer names the first entry that
+    disagrees and why."""
+
+    type: Literal["verify_case"]
+
+
+class EraseCustomer(_Command):
+    """Erase the customer's personal data (PIPL/CCPA request), keeping the record (services.erasure)."""
+
+    type: Literal["erase_customer"]
+    request_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")  # the request's reference
+
+
 AdminCommand = Annotated[
     PauseCase
     | ResumeCase
@@ -218,7 +235,9 @@ AdminCommand = Annotated[
     | OptIn
     | WaiveFee
     | ShowCase
-    | ExportEvidence,
+    | ExportEvidence
+    | VerifyCase
+    | EraseCustomer,
     Field(discriminator="type"),
 ]
 
@@ -249,10 +268,24 @@ def _admin_entry(command: _Command, actor: str) -> case_actions.RecordEntry:
     return entry
 
 
+def _verdict(ports: Ports, command: VerifyCase) -> integrity.IntegrityReport:
+    """Taken before the command is recorded: the verdict is about the ledger as it was found."""
+    try:
+        return integrity.verify_case(ports, command.account_id, command.case_id)
+    except NotFound as exc:
+        raise CaseNotFound(str(exc)) from exc
+
+
 def execute(ports: Ports, command: _Command, actor: str) -> dict[str, Any]:
     """Run one admin command for `actor` (an IAM identity): the ADMIN entry (with who did it) and the
     case action it asks for, in one transaction. Returns ids and codes; show_case also returns the
-    case, its ledger and notices; export_evidence the archived objects."""
+    case, its ledger and notices; export_evidence the archived objects; verify_case the verdict."""
+    if isinstance(command, EraseCustomer):
+        try:
+            return erasure.erase_customer(ports, command.account_id, actor, command.request_id)
+        except erasure.ErasureRefused as exc:
+            raise Refused(str(exc)) from exc
+    verdict = _verdict(ports, command) if isinstance(command, VerifyCase) else None
     try:
         done = case_actions.perform(ports, command.account_id, command.action(ports, actor),
                                     _admin_entry(command, actor), actor=actor,
@@ -269,8 +302,15 @@ def execute(ports: Ports, command: _Command, actor: str) -> dict[str, Any]:
             extra = _case_view(ports, command)
         case ExportEvidence():
             extra = export_evidence(ports, command.account_id, command.case_id)
+        case VerifyCase() if verdict is not None:
+            extra = {"verified": verdict.ok, "summary": verdict.summary(),
+                     "first": verdict.first.model_dump(mode="json") if verdict.first else None,
+                     "problems": [p.model_dump(mode="json") for p in verdict.problems],
+                     "sealed_through": verdict.sealed_through, "anchored_through": verdict.anchored_through}
         case WaiveFee() if done.applied:
             case_actions.apply_fee_waiver(ports, command.account_id, command.amount)
+        case ResolveDispute() if done.applied:
+            integrity.anchor_at_close(ports, done.record)
         case RecordCallOutcome():
             extra = {"task_completed": done.task_completed}
         case ApproveLegalReferral() | RejectLegalReferral():
@@ -317,13 +357,16 @@ def _case_view(ports: Ports, cmd: _CaseCommand) -> dict[str, Any]:
     return {
         "account": support_view(account) if account else None,
         "case": record.case.model_dump(mode="json", exclude={"call_task_token", "approval_task_token"}),
-        "ledger": [e.model_dump(mode="json") for e in history.ledger.get(cmd.case_id, [])],
+        "ledger": [e.model_dump(mode="json")
+                   for e in ports.collections.reveal(record, history.ledger.get(cmd.case_id, []))],
         "notices": [n.model_dump(mode="json") for n in history.notices.get(cmd.case_id, [])],
     }
 
 
 def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, Any]:
-    """Ledger (JSONL, storage order), notices and the chain verdict to the archive bucket."""
+    """Ledger (JSONL, storage order, personal fields as stored), notices and the verdict on chain,
+    seals, header and anchors to the archive bucket, retained as long as the case's jurisdiction
+    requires (Object Lock, per object)."""
     bucket = ports.archive_bucket
     if not bucket:
         raise NotConfigured("ARCHIVE_BUCKET is not set")
@@ -332,7 +375,9 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
     if record is None:
         raise CaseNotFound(f"case {case_id}")
     entries = history.ledger.get(case_id, [])
-    report = verify_chain(case_id, entries, expected_head_hash=record.ledger_head)
+    report = integrity.verify_case(ports, account_id, case_id)
+    now = ports.clock.now()
+    retain_until = integrity.years_after(now, integrity.retention_years(ports.policy(), record.case.jurisdiction))
     prefix = f"evidence/{account_id}/{case_id}/{ports.clock.now():%Y%m%dT%H%M%SZ}/"
     objects = {
         "ledger.jsonl": "".join(e.model_dump_json() + "\n" for e in entries),
@@ -341,17 +386,20 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
             ensure_ascii=False,
             indent=1,
         ),
-        "chain.json": report.model_dump_json(indent=1),
+        "chain.json": report.model_dump_json(indent=1),  # chain, seals, header and anchors
         "case.json": record.case.model_dump_json(exclude={"call_task_token", "approval_task_token"}),
     }
     keys = []
+    archive = ports.archive
     for name, body in objects.items():
         key = prefix + name
-        ports.files.put(bucket, key, body.encode("utf-8"),
-                        "application/x-ndjson" if name.endswith(".jsonl") else "application/json")
+        content_type = "application/x-ndjson" if name.endswith(".jsonl") else "application/json"
+        if archive is not None:
+            archive.put(key, body.encode("utf-8"), content_type, retain_until)
+        else:
+            ports.files.put(bucket, key, body.encode("utf-8"), content_type)
         keys.append(key)
     if not report.ok:
-        metrics.add_metric(name="LedgerChainBroken", unit="Count", value=1)
         logger.error(
             "ledger chain does not verify",
             extra={"case_id": case_id, "seqs": [p.seq for p in report.problems]},
@@ -360,6 +408,7 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
         "bucket": bucket,
         "keys": keys,
         "chain_ok": report.ok,
+        "retain_until": retain_until.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "entries": report.entries,
         "problems": [p.model_dump(mode="json") for p in report.problems],
     }

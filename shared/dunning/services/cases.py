@@ -9,6 +9,7 @@ from dunning.domain.models import Account, AccountStatus, Case, CaseStatus, Entr
 from dunning.domain.policy import assign_variant, strategy_for
 from dunning.observability import count, logger
 from dunning.ports import CaseRecord, Conflict, Ports
+from dunning.services.integrity import anchor_at_close
 
 
 def case_id_for(account: Account) -> str:
@@ -24,7 +25,7 @@ def open_case(ports: Ports, account: Account) -> str:
     variant = assign_variant(policy, account.account_id)
     strategy_id, _ = strategy_for(policy, account, variant)
     case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
-                variant=variant.id, policy_version=policy.version,
+                variant=variant.id, policy_version=policy.version, jurisdiction=account.jurisdiction.value,
                 execution_arn=ports.workflow.execution_arn(case_id))
     record = CaseRecord(case, -1, GENESIS)
     try:
@@ -66,6 +67,7 @@ def cure(ports: Ports, account: Account) -> list[str]:
             raise  # the batch item fails and is retried with fresh state
         if case.execution_arn:
             ports.workflow.stop(case.execution_arn, cause="account cured")
+        anchor_at_close(ports, record)
         count("CasesCured", Variant=case.variant)
         ended.append(case.case_id)
     return ended
@@ -88,6 +90,7 @@ def removed(ports: Ports, account_id: str) -> list[str]:
                                  at=now, actor="AccountStream")
         if case.execution_arn:
             ports.workflow.stop(case.execution_arn, cause="account removed")
+        anchor_at_close(ports, record)
         ended.append(case.case_id)
     return ended
 
