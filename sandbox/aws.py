@@ -488,6 +488,7 @@ def provision(
     }
     _subscribe_topics(translated, resources, resource_map, session)
     _create_configuration_sets(translated, resource_map, session)
+    _repair_hmac_keys(translated, resources, account_id, region)
 
     definitions = _register_state_machines(resources, substitutions, resource_map, account_id, region)
     stack = Stack(
@@ -672,6 +673,24 @@ def _create_configuration_sets(
             ses.create_configuration_set(ConfigurationSet={"Name": name})
 
 
+def _repair_hmac_keys(translated: dict[str, Any], resources: dict[str, Resource], account_id: str,
+                      region: str) -> None:
+    """moto CloudFormation creates every AWS::KMS::Key as a symmetric encryption key, ignoring
+    KeySpec and KeyUsage: an HMAC key (the ledger's) gets its spec and usage back, or GenerateMac
+    refuses it and no ledger commit could be sealed. (It also keeps the key policy as an object,
+    which DescribeKey cannot serialise: it is stored as the JSON text the API would hold.)"""
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[account_id][region]
+    for logical_id, resource in translated["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::KMS::Key" and str(props.get("KeySpec", "")).startswith("HMAC_"):
+            key = backend.keys[backend.any_id_to_key_id(resources[logical_id].physical_id)]
+            key.key_spec, key.key_usage = props["KeySpec"], props["KeyUsage"]
+            if isinstance(key.policy, dict):
+                key.policy = json.dumps(key.policy)
+
+
 def _physical_id_fallback(resource_map: Any, logical_id: str) -> str:
     # moto returns no physical id for a few types (EventBus: its Ref yields the object itself);
     # their name is what CloudFormation's Ref would give.
@@ -707,11 +726,13 @@ def _repairs(translated: dict[str, Any]) -> dict[str, str]:
         "AWS::SNS::Subscription": "subscribed through the SNS API",
         "AWS::SES::ConfigurationSet": "created through the SES API (events are not published)",
         "AWS::StepFunctions::StateMachine": "substitutions applied; created in the executing backend",
+        "AWS::KMS::Key": "HMAC key spec and usage restored (moto makes every key symmetric)",
     }
     return {
         logical_id: what[resource["Type"]]
         for logical_id, resource in sorted(translated["Resources"].items())
         if resource["Type"] in what
+        and (resource["Type"] != "AWS::KMS::Key" or "KeySpec" in resource.get("Properties", {}))
     }
 
 
