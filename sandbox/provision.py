@@ -109,6 +109,7 @@ def provision(
     }
     _subscribe_topics(translated, resources, resource_map, session)
     _create_configuration_sets(translated, resource_map, session)
+    _restore_hmac_keys(translated, resources, account_id, region)
 
     definitions = _register_state_machines(resources, substitutions, resource_map, account_id, region)
     stack = Stack(
@@ -347,17 +348,29 @@ def _subscribe_topics(
         )
 
 
+def _restore_hmac_keys(translated: dict[str, Any], resources: dict[str, Resource], account_id: str,
+                       region: str) -> None:
+    """The ledger's HMAC key, which moto CloudFormation makes symmetric (motocompat.backends)."""
+    for logical_id, resource in sorted(translated["Resources"].items()):
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::KMS::Key" and str(props.get("KeySpec", "")).startswith("HMAC_"):
+            backends.restore_hmac_key(account_id, region, resources[logical_id].physical_id,
+                                      str(props["KeySpec"]), str(props["KeyUsage"]))
+
+
 def _repairs(translated: dict[str, Any]) -> dict[str, str]:
     what = {
         "AWS::SNS::Subscription": "subscribed through the SNS API",
         "AWS::SES::ConfigurationSet": "created through the SES API (events are not published)",
         "AWS::SMSVOICE::ConfigurationSet": "created on the sandbox's End User Messaging stand-in (sms_voice)",
         "AWS::StepFunctions::StateMachine": "substitutions applied; created in the executing backend",
+        "AWS::KMS::Key": "HMAC key spec and usage restored (moto makes every key symmetric)",
     }
     return {
         logical_id: what[resource["Type"]]
         for logical_id, resource in sorted(translated["Resources"].items())
         if resource["Type"] in what
+        and (resource["Type"] != "AWS::KMS::Key" or "KeySpec" in resource.get("Properties", {}))
     }
 
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from dunning.adapters import json_limits
 from dunning.composition import AwsPorts, cold_start
 from dunning.observability import entry_point, logger
 from dunning.ports import Conflict, TransientError
@@ -22,6 +23,7 @@ from dunning.services import admin
 from dunning.settings import ListeningSettings, load_settings
 
 PROBLEM = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024  # the largest command is a few hundred bytes
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -66,9 +68,16 @@ def http_command() -> Response[str]:
     actor = identity.user_arn if identity is not None else None
     if not actor:
         return problem(403, "Caller not identified", "IAM authorisation is required")
+    if len(event.body or "") > MAX_BODY_BYTES * 4 // 3 + 4:  # base64 grows a body by a third
+        return problem(413, "Admin request too large", f"body exceeds {MAX_BODY_BYTES} bytes")
     try:
         # decoded_body raises on a body that is not base64 or not UTF-8: both are the caller's error
-        body = json.loads(event.decoded_body or "")
+        text = event.decoded_body or ""
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+            return problem(413, "Admin request too large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        body = json_limits.loads(text)
+    except json_limits.JSONLimitError as exc:
+        return problem(400, "Invalid admin request", str(exc))
     except ValueError:
         return problem(400, "Invalid admin request", "body is not JSON")
     if not isinstance(body, dict):

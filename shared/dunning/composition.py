@@ -14,8 +14,10 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from dunning.adapters.archive import S3Archive
 from dunning.adapters.bulk import AccountFiles, AccountsBulk, SweepState
 from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
+from dunning.adapters.ledger_keys import KmsLedgerKeys
 from dunning.adapters.policy_store import PolicyStore
 from dunning.adapters.report_source import TableReportSource
 from dunning.adapters.workflow import Escalations
@@ -128,7 +130,17 @@ class AwsPorts[S: BaseFunctionSettings]:
 
     @cached_property
     def collections(self) -> CollectionsRepository:
-        return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table)
+        return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table, self.ledger_keys)
+
+    @cached_property
+    def ledger_keys(self) -> KmsLedgerKeys | None:
+        key_id = self.settings.ledger_key_id
+        return KmsLedgerKeys(lambda: self.client("kms"), key_id, utc_now) if key_id else None
+
+    @cached_property
+    def archive(self) -> S3Archive | None:
+        bucket = self.archive_bucket
+        return S3Archive(self.client("s3"), bucket, self.settings.archive_lock_mode) if bucket else None
 
     @cached_property
     def bulk(self) -> AccountsBulk:  # the import's batched reads and the sweep's due-date index

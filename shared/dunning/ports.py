@@ -62,6 +62,9 @@ class CaseRecord:
     ledger_seq: int  # seq of the last entry, -1 when the ledger is empty
     ledger_head: str  # hash of the last entry
     ledger_at: datetime | None = None  # time of the last entry: new entries never sort before it
+    ledger_seal: str | None = None  # the last entry's seal (dunning.domain.integrity)
+    content_salt: str | None = None  # keys the case's personal fields; erasure removes it
+    expires_at: int | None = None  # retention: when DynamoDB's TTL may delete the closed case
 
 
 @dataclass
@@ -222,6 +225,23 @@ class CaseStore(Protocol):
         """Index the customer's phone and email address (keyed hashes) so their replies find the account."""
         ...
 
+    def changed_cases(self, hours: Sequence[str]) -> list[ChangedCase]:
+        """Cases whose header was written in these UTC hours (``YYYY-MM-DDTHH``), for the anchors."""
+        ...
+
+    def stamp_expiry(self, account_id: str, case_id: str, expires_at: int) -> int:
+        """Set the TTL attribute on every item of the case; returns how many items changed."""
+        ...
+
+    def reveal(self, record: CaseRecord, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        """The case's entries with personal fields decrypted (``[erased]`` once its key is gone)."""
+        ...
+
+    def erase(self, account_id: str) -> int:
+        """Remove what identifies the customer outside the ledger (notice texts, the phone index);
+        returns how many items changed."""
+        ...
+
 
 class BulkAccounts(Protocol):
     """Many accounts at once: the import's batched reads and the sweep's sparse due-date index."""
@@ -334,6 +354,50 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+class LedgerKeys(Protocol):
+    """Keys from the KMS HMAC key: the ledger's seals, the anchors' MACs, personal-field encryption."""
+
+    def sealing_key(self) -> tuple[str, bytes]:
+        """(ref, key) to seal with now; the ref is stored with each seal."""
+        ...
+
+    def key(self, ref: str) -> bytes | None:
+        """The sealing key a stored ref names (None when the ref is not one of ours)."""
+        ...
+
+    def mac(self, message: bytes) -> str:
+        """A MAC straight from KMS (anchors: one per object)."""
+        ...
+
+    def verify_mac(self, message: bytes, mac: str) -> bool: ...
+
+    def content_master(self) -> bytes:
+        """The root of the per-case keys that encrypt personal fields (with each case's salt)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChangedCase:
+    """A case header the anchor run found changed (from the anchor index)."""
+
+    account_id: str
+    case_id: str
+
+
+class Archive(Protocol):
+    """The Object-Lock archive bucket: anchors and evidence, each object retained until a date."""
+
+    def put(self, key: str, body: bytes, content_type: str, retain_until: datetime | None) -> None: ...
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist (or was deleted)."""
+        ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Keys under ``prefix``, in key order."""
+        ...
+
+
 # --------------------------------------------------------------------------- what a service gets
 
 
@@ -375,6 +439,16 @@ class Ports(Protocol):
 
     @property
     def archive_bucket(self) -> str | None: ...
+
+    @property
+    def ledger_keys(self) -> LedgerKeys | None:
+        """None where no ledger key is configured (seals are then not written)."""
+        ...
+
+    @property
+    def archive(self) -> Archive | None:
+        """None where no archive bucket is configured."""
+        ...
 
     def policy(self) -> Policy: ...
 

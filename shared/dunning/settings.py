@@ -25,6 +25,10 @@ class BaseFunctionSettings(BaseSettings):
     policy_key: str = "policy.yaml"
     policy_max_age_seconds: int = 300
     legal_referrals_topic_arn: str | None = None
+    # The KMS HMAC key that seals the ledger and keys personal fields; unset, nothing is sealed.
+    ledger_key_id: str | None = None
+    archive_bucket: str | None = None  # anchors, evidence exports (Object Lock)
+    archive_lock_mode: str | None = None  # COMPLIANCE in prod, GOVERNANCE elsewhere
 
     @property
     def policy_location(self) -> str | None:
@@ -73,6 +77,13 @@ class ArchiveSettings(BaseFunctionSettings):
     archive_bucket: str
 
 
+class AnchorSettings(BaseFunctionSettings):
+    """The hourly anchor run: it needs the key and the bucket, both."""
+
+    ledger_key_id: str
+    archive_bucket: str
+
+
 
 
 
@@ -102,7 +113,6 @@ class ListeningSettings(MessagingSettings):
     webhook_secret_name: str
     public_webhook_base_url: str
     idempotency_table: str
-    archive_bucket: str | None = None  # only export_evidence needs it
     agent_role_names: str = "CollectionsAgent"  # IAM roles whose callers are agents (may see a phone)
 
 

@@ -82,3 +82,18 @@ def test_the_link_secret_is_read_once_per_container_not_per_notice(aws, clock, f
         made = notice(fns, account_id, calls)
         secrets.append(sum(1 for s, _ in made if s == "secretsmanager"))
     assert secrets == [1, 0, 0]
+
+
+def test_sealing_the_ledger_costs_kms_calls_per_container_hour_not_per_notice(aws, clock, fns, calls) -> None:
+    # Keys are derived from the KMS HMAC key once per container (the content master) and once per
+    # container-hour (the sealing key); every commit is then sealed locally.
+    for account_id in ("acc-3201", "acc-3202", "acc-3203"):
+        seed_case(aws, make_account(account_id=account_id))
+    kms = []
+    for account_id in ("acc-3201", "acc-3202"):
+        made = notice(fns, account_id, calls)
+        kms.append(sorted(o for s, o in made if s == "kms"))
+    assert kms == [["GenerateMac", "GenerateMac"], []]
+    clock.shift(3600)  # the next hour: a new sealing key, the same content master
+    made = notice(fns, "acc-3203", calls)
+    assert sorted(o for s, o in made if s == "kms") == ["GenerateMac"]

@@ -75,6 +75,7 @@ def test_every_function_is_created_from_its_own_folder(stack: Stack) -> None:
         "SmsEventsFunction": "sms_events",
         "AdminFunction": "admin",
         "ReportFunction": "report",
+        "AnchorLedgerFunction": "anchor_ledger",
     }
     assert stack.function_logical_ids == sorted(expected)
     assert {lid: path.name for lid, path in stack.code_dirs.items()} == expected
@@ -127,6 +128,16 @@ def test_resources_moto_skips_are_listed_for_the_sandbox_to_drive(stack: Stack) 
         ("POST", "/webhooks/sms/{provider}"): ("SmsWebhookFunction", "NONE"),
         ("POST", "/admin"): ("AdminFunction", "AWS_IAM"),
     }
+
+
+def test_the_ledger_key_is_an_hmac_key_that_seals(stack: Stack) -> None:
+    # moto's CloudFormation would have made it a symmetric key that GenerateMac refuses.
+    kms = boto3.client("kms")
+    key_id = stack.physical_id("LedgerKey")
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    mac = kms.generate_mac(KeyId=key_id, MacAlgorithm="HMAC_SHA_256", Message=b"m")["Mac"]
+    assert kms.verify_mac(KeyId=key_id, MacAlgorithm="HMAC_SHA_256", Message=b"m", Mac=mac)["MacValid"]
+    assert "LedgerKey" in stack.repaired
 
 
 def test_sns_subscriptions_moto_skips_are_made(stack: Stack) -> None:

@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from dunning.domain.customers import CustomerProfile
+from dunning.domain.integrity import case_state
 from dunning.domain.ledger import new_entry
 from dunning.domain.models import Account, Channel, EntryKind, LedgerEntry, Notice, iso_z
 from dunning.domain.policy import Policy, default_policy
 from dunning.ports import (
     AccountHistory,
     CaseRecord,
+    ChangedCase,
     Conflict,
     NotFound,
     OutboundMessage,
@@ -129,8 +131,9 @@ class InMemoryCases:
                 raise Conflict("TransactionCanceledException")
         chained: list[LedgerEntry] = []
         prev = self.ledger.get(key, [])[-1] if self.ledger.get(key) else None
-        for kind, data in entries:
-            prev = new_entry(record.case.case_id, prev, at, kind, data, actor)
+        for i, (kind, data) in enumerate(entries):
+            state = case_state(record.case) if i == len(entries) - 1 else None  # as the repository records it
+            prev = new_entry(record.case.case_id, prev, at, kind, data, actor, state)
             chained.append(prev)
         if chained:
             record.ledger_seq, record.ledger_head, record.ledger_at = prev.seq, prev.hash, prev.at  # type: ignore[union-attr]
@@ -166,6 +169,22 @@ class InMemoryCases:
             self.phones[account_id] = phone_hash
         if email_hash is not None:
             self.emails[account_id] = email_hash
+
+    def changed_cases(self, hours: Sequence[str]) -> list[ChangedCase]:
+        return [ChangedCase(acc, case_id) for acc, case_id in sorted(self.cases)]
+
+    def stamp_expiry(self, account_id: str, case_id: str, expires_at: int) -> int:
+        self.cases[(account_id, case_id)].expires_at = expires_at
+        return 1
+
+    def reveal(self, record: CaseRecord, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        return list(entries)  # nothing is encrypted in memory
+
+    def erase(self, account_id: str) -> int:
+        notices = [k for k in self.notices if k[0] == account_id]
+        for key in notices:
+            self.notices[key] = self.notices[key].model_copy(update={"body": "[erased]", "subject": None, "html": None})
+        return len(notices) + (self.phones.pop(account_id, None) is not None)
 
 
 @dataclass
@@ -281,6 +300,8 @@ class FakePorts:
     clock: FixedClock = field(default_factory=FixedClock)
     files: InMemoryFiles = field(default_factory=InMemoryFiles)
     archive_bucket: str | None = "archive"
+    ledger_keys: Any = None  # no KMS in memory: nothing is sealed
+    archive: Any = None
     bulk: Any = field(default_factory=Unused)
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)

@@ -209,7 +209,7 @@ def jsonl_files(draw: st.DrawFn) -> tuple[Planted, bytes, int]:
                 ("currency", "XXY", "currency"), ("time_zones", [], "time_zones"),
                 ("due_date", "2026-13-01", "due_date"), ("contact", {"phone": "+1555"}, "phone"),
                 ("payments", [{"payment_id": "P1", "amount": {"amount": "5", "currency": "USD"},
-                               "received_at": "9999-12-31T23:59:59-14:00"}], "row: a date or number"),
+                               "received_at": "9999-12-31T23:59:59-14:00"}], "received_at: instant out of range"),
             ]))
             text = json.dumps(doc | {field_name: value})
         elif kind == "oversize":

@@ -37,7 +37,10 @@ def utc_now() -> datetime:
 def to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime: every instant must carry a time zone (UTC at boundaries)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00: past the last instant datetime holds
+        raise ValueError("instant out of range") from exc
 
 
 def iso_z(value: datetime) -> str:
@@ -91,6 +94,9 @@ def _decimal_str(value: Decimal) -> str:
 
 
 DecimalStr = Annotated[Decimal, PlainSerializer(_decimal_str, return_type=str, when_used="json")]
+# An amount someone outside sends (an admin command): finite, at most 15 integer digits and 4
+# decimals. Unbounded, 1e999999 is a valid Decimal whose plain spelling no item can hold.
+BoundedAmount = Annotated[DecimalStr, Field(allow_inf_nan=False, max_digits=19, decimal_places=4)]
 
 
 class Money(BaseModel):
@@ -432,6 +438,7 @@ class Case(BaseModel):
     legal_approved_at: UtcDatetime | None = None
     legal_approved_by: str | None = None
     resolution: str | None = None
+    jurisdiction: str | None = None  # the account's, at opening: how long the case is retained
     version: int = 0
 
     @property
@@ -496,6 +503,7 @@ class EntryKind(StrEnum):
     CALL_TASK = "CALL_TASK"
     CALL_OUTCOME = "CALL_OUTCOME"
     PAYMENT = "PAYMENT"
+    PAYMENT_CONFLICT = "PAYMENT_CONFLICT"  # a payment id seen again with another amount: the first stands
     PROMISE = "PROMISE"
     PLAN = "PLAN"
     HOLD = "HOLD"
@@ -524,6 +532,13 @@ class LedgerEntry(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+    # On the last entry of each commit: the case header's state after it (status, approvals,
+    # arrangement and a digest of the rest), covered by the hash, so the header can be checked
+    # against what its ledger says.
+    state: dict[str, Any] | None = None
+    # On the last entry of each commit: a keyed MAC over (case, seq, hash), outside the hash;
+    # forging one needs the KMS key (dunning.domain.integrity).
+    seal: str | None = None
 
 
 # --------------------------------------------------------------------------- decisions

@@ -36,13 +36,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
-from dunning.domain.ledger import verify_chain
+from dunning.domain.integrity import IntegrityReport
 from dunning.domain.models import (
     E164,
     Account,
+    BoundedAmount,
     CaseStatus,
     Channel,
-    DecimalStr,
     EntryKind,
     SpecialStatus,
     UtcDatetime,
@@ -50,7 +50,7 @@ from dunning.domain.models import (
 )
 from dunning.observability import count, count_recorded, logger, metrics
 from dunning.ports import WORKLIST_KEY, CaseRecord, NotFound, Ports, Refused
-from dunning.services import case_actions
+from dunning.services import case_actions, erasure, integrity
 from dunning.services.case_actions import CallOutcome, SkipTraceOutcome
 
 CALL_OUTCOMES = (
@@ -99,6 +99,10 @@ class Forbidden(AdminError):
     status, title = 403, "Not allowed for this caller"
 
 
+class CommandRefused(AdminError):
+    status, title = 409, "Command refused in the case's present state"
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -137,7 +141,7 @@ class ResumeCase(_CaseCommand):
 class RecordPromise(_CaseCommand):
     type: Literal["record_promise"]
     promised_on: date
-    amount: DecimalStr | None = None  # default: everything owed
+    amount: BoundedAmount | None = None  # default: everything owed
 
     def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
         return case_actions.promise(self.promised_on, self.amount, None)
@@ -184,7 +188,7 @@ class RecordCallOutcome(_CaseCommand):
     type: Literal["record_call_outcome"]
     outcome: CallOutcome
     promised_on: date | None = None
-    amount: DecimalStr | None = None
+    amount: BoundedAmount | None = None
     instalments: int | None = Field(default=None, ge=1, le=24)
     note: str | None = Field(default=None, max_length=500)
     called_at: UtcDatetime | None = None  # when the call was made (default: now, as it is recorded)
@@ -232,7 +236,7 @@ class OptIn(_ChannelCommand):
 
 class WaiveFee(_Command):
     type: Literal["waive_fee"]
-    amount: DecimalStr = Field(gt=Decimal(0))
+    amount: BoundedAmount = Field(gt=Decimal(0))
     reason: str = Field(min_length=1, max_length=500)
     case_id: str | None = None
 
@@ -287,6 +291,18 @@ class Worklist(BaseModel):
     type: Literal["worklist"]
     limit: int = Field(default=25, ge=1, le=100)
     due_only: bool = True  # only customers whose contact window is open now
+class VerifyCase(_CaseCommand):
+    """Check the case's chain, seals, header and anchors; the answer names the first entry that
+    disagrees and why."""
+
+    type: Literal["verify_case"]
+
+
+class EraseCustomer(_Command):
+    """Erase the customer's personal data (PIPL/CCPA request), keeping the record (services.erasure)."""
+
+    type: Literal["erase_customer"]
+    request_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")  # the request's reference
 
 
 AdminCommand = Annotated[
@@ -308,7 +324,9 @@ AdminCommand = Annotated[
     | SetSpecialStatus
     | RecordSkipTrace
     | RevealPhone
-    | Worklist,
+    | Worklist
+    | VerifyCase
+    | EraseCustomer,
     Field(discriminator="type"),
 ]
 
@@ -339,35 +357,44 @@ def _admin_entry(command: _Command, actor: str) -> case_actions.RecordEntry:
     return entry
 
 
-def execute(ports: Ports, command: _Command | Worklist, actor: str, roles: frozenset[str] = frozenset()
-            ) -> AdminResult | WorklistResult:
-    """Run one admin command for `actor` (an IAM identity in `roles`): the ADMIN entry (with who did
-    it) and the case action it asks for, in one transaction. Returns ids and codes; show_case also
-    returns the case, its ledger and notices; export_evidence the archived objects; reveal_phone
-    (agents only) the number; worklist the waiting call tasks."""
-    if isinstance(command, Worklist):
-        return worklist(ports, command)
-    if isinstance(command, RevealPhone) and AGENT not in roles:
-        count("PhoneRevealsRefused")
-        raise Forbidden("only a caller in the agent role may see a customer's phone number")
+def _erase(ports: Ports, command: EraseCustomer, actor: str) -> AdminResult:
+    """Erasure spans every case of the account, so it is not one case action (services.erasure)."""
     try:
-        done = case_actions.perform(ports, command.account_id, command.action(ports, actor),
-                                    _admin_entry(command, actor), actor=actor,
-                                    case_id=getattr(command, "case_id", None))
+        erased = erasure.erase_customer(ports, command.account_id, actor, command.request_id)
+    except erasure.ErasureRefused as exc:
+        raise CommandRefused(str(exc)) from exc
+    cases = [str(c) for c in erased.get("cases") or []]
+    return AdminResult(command=command.type, account_id=command.account_id, case_id=cases[-1] if cases else "",
+                       applied=True, case_status="ERASED", notes=[], cases=cases,
+                       items_changed=erased.get("items_changed"))
+
+
+def _verdict(ports: Ports, command: VerifyCase) -> IntegrityReport:
+    """Taken before the command is recorded: the verdict is about the ledger as it was found."""
+    try:
+        return integrity.verify_case(ports, command.account_id, command.case_id)
     except NotFound as exc:
         raise CaseNotFound(str(exc)) from exc
-    metrics.add_metric(name="AdminCommands", unit="Count", value=1)
-    count_recorded(done.written, done.record.case.variant)
-    logger.info("admin command recorded", extra={"case_id": done.record.case.case_id, "command": command.type,
-                                                  "applied": done.applied})
+
+
+def _result_fields(ports: Ports, command: _Command, done: case_actions.Performed,
+                   verdict: IntegrityReport | None) -> dict[str, Any]:
+    """What a command adds to its result, and what it does once recorded (a waiver, an anchor)."""
     extra: dict[str, Any] = {}
     match command:
         case ShowCase():
             extra = _case_view(ports, command)
         case ExportEvidence():
             extra = export_evidence(ports, command.account_id, command.case_id)
+        case VerifyCase() if verdict is not None:
+            extra = {"verified": verdict.ok, "summary": verdict.summary(),
+                     "first": verdict.first.model_dump(mode="json") if verdict.first else None,
+                     "problems": [p.model_dump(mode="json") for p in verdict.problems],
+                     "sealed_through": verdict.sealed_through, "anchored_through": verdict.anchored_through}
         case WaiveFee() if done.applied:
             case_actions.apply_fee_waiver(ports, command.account_id, command.amount)
+        case ResolveDispute() if done.applied:
+            integrity.anchor_at_close(ports, done.record)
         case RecordCallOutcome():
             violations = [e.data for e in done.written if e.kind is EntryKind.VIOLATION]
             extra = {"task_completed": done.task_completed, "violations": violations}
@@ -379,6 +406,34 @@ def execute(ports: Ports, command: _Command | Worklist, actor: str, roles: froze
             if done.effects.token is None and done.applied:
                 done.notes.append("no approval task was waiting")
             extra = {"task_completed": done.task_completed}
+    return extra
+
+
+def execute(ports: Ports, command: _Command | Worklist, actor: str, roles: frozenset[str] = frozenset()
+            ) -> AdminResult | WorklistResult:
+    """Run one admin command for `actor` (an IAM identity in `roles`): the ADMIN entry (with who did
+    it) and the case action it asks for, in one transaction. Returns ids and codes; show_case also
+    returns the case, its ledger and notices; export_evidence the archived objects; verify_case the
+    verdict; reveal_phone (agents only) the number; worklist the waiting call tasks."""
+    if isinstance(command, Worklist):
+        return worklist(ports, command)
+    if isinstance(command, RevealPhone) and AGENT not in roles:
+        count("PhoneRevealsRefused")
+        raise Forbidden("only a caller in the agent role may see a customer's phone number")
+    if isinstance(command, EraseCustomer):
+        return _erase(ports, command, actor)
+    verdict = _verdict(ports, command) if isinstance(command, VerifyCase) else None
+    try:
+        done = case_actions.perform(ports, command.account_id, command.action(ports, actor),
+                                    _admin_entry(command, actor), actor=actor,
+                                    case_id=getattr(command, "case_id", None))
+    except NotFound as exc:
+        raise CaseNotFound(str(exc)) from exc
+    metrics.add_metric(name="AdminCommands", unit="Count", value=1)
+    count_recorded(done.written, done.record.case.variant)
+    logger.info("admin command recorded", extra={"case_id": done.record.case.case_id, "command": command.type,
+                                                  "applied": done.applied})
+    extra = _result_fields(ports, command, done, verdict)
     return AdminResult(command=command.type, account_id=command.account_id, case_id=done.record.case.case_id,
                        applied=done.applied, case_status=done.record.case.status.value, notes=done.notes, **extra)
 
@@ -475,13 +530,16 @@ def _case_view(ports: Ports, cmd: _CaseCommand) -> dict[str, Any]:
     return {
         "account": support_view(account) if account else None,
         "case": record.case.model_dump(mode="json", exclude={"call_task_token", "approval_task_token"}),
-        "ledger": [e.model_dump(mode="json") for e in history.ledger.get(cmd.case_id, [])],
+        "ledger": [e.model_dump(mode="json")
+                   for e in ports.collections.reveal(record, history.ledger.get(cmd.case_id, []))],
         "notices": [n.model_dump(mode="json") for n in history.notices.get(cmd.case_id, [])],
     }
 
 
 def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, Any]:
-    """Ledger (JSONL, storage order), notices and the chain verdict to the archive bucket."""
+    """Ledger (JSONL, storage order, personal fields as stored), notices and the verdict on chain,
+    seals, header and anchors to the archive bucket, retained as long as the case's jurisdiction
+    requires (Object Lock, per object)."""
     bucket = ports.archive_bucket
     if not bucket:
         raise NotConfigured("ARCHIVE_BUCKET is not set")
@@ -490,7 +548,9 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
     if record is None:
         raise CaseNotFound(f"case {case_id}")
     entries = history.ledger.get(case_id, [])
-    report = verify_chain(case_id, entries, expected_head_hash=record.ledger_head)
+    report = integrity.verify_case(ports, account_id, case_id)
+    now = ports.clock.now()
+    retain_until = integrity.years_after(now, integrity.retention_years(ports.policy(), record.case.jurisdiction))
     prefix = f"evidence/{account_id}/{case_id}/{ports.clock.now():%Y%m%dT%H%M%SZ}/"
     objects = {
         "ledger.jsonl": "".join(e.model_dump_json() + "\n" for e in entries),
@@ -499,17 +559,20 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
             ensure_ascii=False,
             indent=1,
         ),
-        "chain.json": report.model_dump_json(indent=1),
+        "chain.json": report.model_dump_json(indent=1),  # chain, seals, header and anchors
         "case.json": record.case.model_dump_json(exclude={"call_task_token", "approval_task_token"}),
     }
     keys = []
+    archive = ports.archive
     for name, body in objects.items():
         key = prefix + name
-        ports.files.put(bucket, key, body.encode("utf-8"),
-                        "application/x-ndjson" if name.endswith(".jsonl") else "application/json")
+        content_type = "application/x-ndjson" if name.endswith(".jsonl") else "application/json"
+        if archive is not None:
+            archive.put(key, body.encode("utf-8"), content_type, retain_until)
+        else:
+            ports.files.put(bucket, key, body.encode("utf-8"), content_type)
         keys.append(key)
     if not report.ok:
-        metrics.add_metric(name="LedgerChainBroken", unit="Count", value=1)
         logger.error(
             "ledger chain does not verify",
             extra={"case_id": case_id, "seqs": [p.seq for p in report.problems]},
@@ -518,6 +581,7 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
         "bucket": bucket,
         "keys": keys,
         "chain_ok": report.ok,
+        "retain_until": retain_until.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "entries": report.entries,
         "problems": [p.model_dump(mode="json") for p in report.problems],
     }

@@ -194,8 +194,16 @@ def _contact_mutation(kind: ContactChange, channel: Channel | None) -> Callable[
 
 
 def apply_account_change(ports: Ports, account_id: str, change: AccountChange | None) -> None:
-    if change is not None:
+    """Carry an opt-out or an unusable contact over to the account. An account row that no longer
+    exists (deleted, erased) has nothing to change: the ledger keeps the record, nothing retries."""
+    if change is None:
+        return
+    try:
         update_account(ports, account_id, _contact_mutation(*change))
+    except NotFound:
+        logger.info("account change for an account that no longer exists",
+                    extra={"account_id": account_id, "change": change[0]})
+        metrics.add_metric(name="AccountChangesOrphaned", unit="Count", value=1)
 
 
 def person_opt(kind: ContactChange, channel: Channel | None) -> PersonChange | None:

@@ -12,6 +12,7 @@ from dunning.observability import count, logger
 from dunning.ports import CaseRecord, Conflict, Ports
 from dunning.services import customers
 from dunning.services.case_actions import active_case, commit_change
+from dunning.services.integrity import anchor_at_close
 
 
 def case_id_for(account: Account) -> str:
@@ -27,7 +28,7 @@ def open_case(ports: Ports, account: Account) -> str:
     variant = assign_variant(policy, account.account_id)
     strategy_id, _ = strategy_for(policy, account, variant)
     case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
-                variant=variant.id, policy_version=policy.version,
+                variant=variant.id, policy_version=policy.version, jurisdiction=account.jurisdiction.value,
                 execution_arn=ports.workflow.execution_arn(case_id))
     record = CaseRecord(case, -1, GENESIS)
     entries = [(EntryKind.CASE_OPENED, {
@@ -77,6 +78,7 @@ def cure(ports: Ports, account: Account) -> list[str]:
             raise  # the batch item fails and is retried with fresh state
         if case.execution_arn:
             ports.workflow.stop(case.execution_arn, cause="account cured")
+        anchor_at_close(ports, record)
         count("CasesCured", Variant=case.variant)
         ended.append(case.case_id)
     return ended
@@ -99,13 +101,40 @@ def file_status_changed(ports: Ports, account: Account) -> None:
     if record is not None:
         commit_change(ports, record, False, lambda rec: [_status_entry(status)], at=now, actor="AccountStream")
     count("SpecialStatuses", Reason=status.value, Source="FILE")
+def removed(ports: Ports, account_id: str) -> list[str]:
+    """The account row was deleted (REMOVE): nothing can be collected without it, so its active
+    cases are closed (ACCOUNT_REMOVED) and their escalations stopped; the ledgers stay."""
+    history = ports.collections.history(account_id)
+    now, ended = ports.clock.now(), []
+    for record in history.cases.values():
+        case = record.case
+        if not case.is_active and case.status is not CaseStatus.LEGAL_REVIEW:
+            continue
+        case.transition(CaseStatus.CLOSED)
+        case.closed_at, case.resolution = now, "ACCOUNT_REMOVED"
+        case.call_task_token = case.approval_task_token = None
+        ports.collections.commit(record, [(EntryKind.CASE_CLOSED, {"status": "CLOSED",
+                                                                   "reasons": ["ACCOUNT_REMOVED"]})],
+                                 at=now, actor="AccountStream")
+        if case.execution_arn:
+            ports.workflow.stop(case.execution_arn, cause="account removed")
+        anchor_at_close(ports, record)
+        ended.append(case.case_id)
+    return ended
 
 
 def on_account_change(ports: Ports, old: dict[str, Any] | None,
                       new: dict[str, Any] | None) -> str:
-    """React to one AccountsTable stream record; returns what happened (for logs and tests)."""
-    if new is None:
-        return "ignored"
+    """React to one AccountsTable stream record; returns what happened (for logs and tests).
+
+    An empty image is a missing one (Powertools gives ``{}`` for the NewImage of a REMOVE)."""
+    if not new:
+        account_id = (old or {}).get("account_id")
+        if not isinstance(account_id, str) or not account_id:
+            return "ignored"
+        ended = removed(ports, account_id)
+        count("AccountsRemoved")
+        return "closed" if ended else "ignored"
     account = Account.model_validate({k: v for k, v in new.items() if k != "due_date_key"})
     was = (old or {}).get("status")
     if account.status is AccountStatus.DELINQUENT and was != AccountStatus.DELINQUENT.value:

@@ -26,6 +26,7 @@ from dunning.domain.models import (
     Action,
     CaseStatus,
     Channel,
+    Decision,
     EntryKind,
     Notice,
     NoticeStatus,
@@ -55,6 +56,7 @@ from dunning.ports import (
     TransientError,
 )
 from dunning.services import customers
+from dunning.services.integrity import anchor_at_close
 
 if TYPE_CHECKING:
     from dunning.domain.notices.render import RenderedNotice
@@ -159,17 +161,25 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
             ports.collections.commit(record, entries, at=now, actor=actor)
         except Conflict as exc:
             raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
-    count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=data["reasons"])
+    _decided(ports, record, decision, data["reasons"])
+    logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
+                                   "reasons": data["reasons"], "step_id": decision.step_id})
+    return output
+
+
+def _decided(ports: Ports, record: CaseRecord, decision: Decision, reasons: list[str]) -> None:
+    """After the decision is recorded: its metrics, a referral's notification, a close's anchor."""
+    case = record.case
+    count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=reasons)
     if decision.action is Action.WAIT and COMPLIANCE_DEFERRALS.intersection(decision.reasons):
         count("NoticesDeferred", Variant=case.variant,
               reasons=COMPLIANCE_DEFERRALS.intersection(decision.reasons))
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
         count("CasesCured" if case.status is CaseStatus.RESOLVED else "LegalReferrals", Variant=case.variant)
     if decision.action is Action.CLOSE and case.status is CaseStatus.REFERRED_TO_LEGAL:
-        ports.notifications.legal_referred(case.case_id, account.account_id)
-    logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
-                                   "reasons": data["reasons"], "step_id": decision.step_id})
-    return output
+        ports.notifications.legal_referred(case.case_id, case.account_id)
+    if decision.action is Action.CLOSE:
+        anchor_at_close(ports, record)
 
 
 def _recover_interrupted_sends(ports: Ports, history: AccountHistory, record: CaseRecord, now: datetime,

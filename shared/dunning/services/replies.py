@@ -326,8 +326,10 @@ def handle_inbound(ports: Ports, message: InboundReply, actor: str = "SmsWebhook
             account = ports.accounts.find(addressee.account_id)
             if account is not None:
                 people.setdefault(account.customer, []).append(account)
-        if not people:
-            addressees = []
+        if not people:  # the sender's index outlived every account behind it (deleted or erased)
+            logger.info("reply for accounts that no longer exist", extra={"message_key": message.key})
+            metrics.add_metric(name="RepliesUnmatched", unit="Count", value=1)
+            return {"status": "UNMATCHED", "message_key": message.key}
     if not addressees:
         logger.info("reply from a sender no account uses", extra={"message_key": message.key,
                                                                   "channel": message.channel.value})
@@ -402,6 +404,14 @@ def _handle_for_account(ports: Ports, message: InboundReply, addressee: _Address
                         history: AccountHistory | None = None, account: Account | None = None,
                         routing: Routing = Routing(), loans: list[str] | None = None) -> dict[str, Any]:
     account_id = addressee.account_id
+    account = account or ports.accounts.find(account_id)
+    if account is None:
+        # The index outlived its account row (deleted or erased): nothing to act on, and a retry
+        # would never find it. Counted and acknowledged; the text is not kept for nobody.
+        logger.info("reply for an account that no longer exists",
+                    extra={"message_key": message.key, "account_id": account_id})
+        metrics.add_metric(name="RepliesUnmatched", unit="Count", value=1)
+        return {"status": "UNMATCHED", "message_key": message.key, "account_id": account_id}
     history = history or ports.collections.history(account_id)
     prior = _reply_entry(history, message.key)
     if prior is not None:
