@@ -57,6 +57,7 @@ class AgentTaskSettings(BaseFunctionSettings):
 class ImportSettings(BaseFunctionSettings):
     incoming_bucket: str
     import_batch_size: int = 25
+    link_secret_name: str  # keys the hashes of the verification facts the customer's page asks
 
 
 class ArchiveSettings(BaseFunctionSettings):

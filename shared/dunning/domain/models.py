@@ -6,7 +6,7 @@ serialise as ISO-8601 ending in ``Z``. Local time exists only in compliance and 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -21,6 +21,7 @@ from pydantic import (
     EmailStr,
     Field,
     PlainSerializer,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -204,6 +205,25 @@ class Contact(BaseModel):
         return self.email is not None and self.email_usable
 
 
+class ContactHours(BaseModel):
+    """Local hours the customer prefers to be contacted in: they narrow, never widen, the
+    jurisdiction's contact window (compliance PREFERENCE)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContactHours:
+        if self.start >= self.end:
+            raise ValueError("preferred hours must start before they end")
+        return self
+
+
+LOCALE_PATTERN = r"^(en-US|zh-CN)$"
+
+
 class Payment(BaseModel):
     """A repayment received (the repayment record of seed 3.1)."""
 
@@ -223,7 +243,7 @@ class Account(BaseModel):
     product: str = "personal_loan"
     risk: str = "standard"
     contact: Contact
-    locale: str = Field(pattern=r"^(en-US|zh-CN)$")
+    locale: str = Field(pattern=LOCALE_PATTERN)
     time_zones: list[TimeZoneName] = Field(min_length=1)
     jurisdiction: Jurisdiction
     currency: CurrencyCode
@@ -237,7 +257,15 @@ class Account(BaseModel):
     payments: list[Payment] = Field(default_factory=list)
     credit_balance: DecimalStr = Decimal("0")  # overpayment kept, never lost
     time_barred: bool = False  # past the statute of limitations: no legal threat allowed
+    # Facts the customer's page asks before it shows anything (date_of_birth, postcode,
+    # national_id_last4), each as a keyed hash only: the value itself is never stored.
+    verification: dict[str, str] = Field(default_factory=dict)
+    # What the customer chose on their page (collections owns these; an import keeps them).
+    preferred_locale: str | None = Field(default=None, pattern=LOCALE_PATTERN)
+    preferred_hours: ContactHours | None = None
     version: int = 0
+    # Verification facts as the account file gave them, until the import hashes them; never dumped.
+    _verification_facts: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("principal_due", "interest_due", "fees_due", "credit_balance", mode="before")
     @classmethod
@@ -270,6 +298,11 @@ class Account(BaseModel):
     @property
     def account_last4(self) -> str:
         return self.account_number[-4:]
+
+    @property
+    def notice_locale(self) -> str:
+        """The language notices and the page speak: the customer's choice, else core banking's."""
+        return self.preferred_locale or self.locale
 
     def days_past_due(self, today: date) -> int:
         """Negative before the due date; 0 on it."""
@@ -465,6 +498,7 @@ class EntryKind(StrEnum):
     LEGAL = "LEGAL"
     CASE_CLOSED = "CASE_CLOSED"
     FAILURE = "FAILURE"
+    PAGE = "PAGE"  # the customer's own page: what they did there (actor `customer`)
 
 
 class LedgerEntry(BaseModel):
@@ -496,6 +530,7 @@ class Action(StrEnum):
 class ReasonCode(StrEnum):
     # compliance (DESIGN section 5)
     CONTACT_WINDOW = "CONTACT_WINDOW"
+    PREFERENCE = "PREFERENCE"  # inside the legal window, outside the hours the customer chose
     HOLIDAY = "HOLIDAY"
     CALL_CAP = "CALL_CAP"
     DAILY_CAP = "DAILY_CAP"

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dunning.domain.models import Account, Channel, Jurisdiction
+from dunning.domain.page_verify import VerificationKind
 
 
 class PolicyError(ValueError):
@@ -73,6 +74,8 @@ class JurisdictionPolicy(_Strict):
     retention_years: int = Field(ge=1)
     collector: Collector
     first_contact_disclosure: bool = False  # US: the validation-notice items on first contact
+    # The fact the customer's page asks before it shows anything (the account file must carry it).
+    verification: VerificationKind = VerificationKind.DATE_OF_BIRTH
 
 
 class StepKind(StrEnum):
@@ -181,6 +184,16 @@ class Promises(_Strict):
     payment_check_days: int = Field(default=3, ge=1, le=14)
 
 
+class CustomerPage(_Strict):
+    """The customer's own page (/p/{token}): how hard it is to get in, and how long a visit lasts."""
+
+    verify_attempts: int = Field(default=5, ge=1, le=10)  # wrong answers before the link locks
+    session_minutes: int = Field(default=15, ge=5, le=60)  # a verified visit, then verify again
+    fresh_links_per_day: int = Field(default=3, ge=1, le=10)  # "send me a new link", per account
+    callback_days: int = Field(default=3, ge=1, le=10)  # business days of call-back slots offered
+    callback_slot_hours: int = Field(default=2, ge=1, le=4)
+
+
 class Policy(_Strict):
     version: str
     grace_days: int = Field(default=0, ge=0)  # days after the due date before an account is delinquent
@@ -193,6 +206,7 @@ class Policy(_Strict):
     holdout_strategy: str | None = None
     hardship: Hardship = Hardship()
     promises: Promises = Promises()
+    page: CustomerPage = CustomerPage()
     variant_salt: str = "dunning"
 
     @model_validator(mode="after")

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from dunning.domain.notices.render import RenderedNotice
 
 # Planner waits that held back a due notice (rather than waiting for the next step or a promise).
-COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY, ReasonCode.CALL_CAP,
-                                  ReasonCode.DAILY_CAP})
+COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.PREFERENCE, ReasonCode.HOLIDAY,
+                                  ReasonCode.CALL_CAP, ReasonCode.DAILY_CAP})
 
 # Templates sent as a reminder of something the customer agreed to, not as dunning.
 _PLAN_TEMPLATES = {REMINDER_TEMPLATE}
