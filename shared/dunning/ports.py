@@ -127,6 +127,7 @@ class OutboundMessage:
     subject: str | None = None
     html: str | None = None
     tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
+    headers: dict[str, str] | None = None  # email only: List-Unsubscribe and List-Unsubscribe-Post
 
 
 @dataclass
@@ -317,6 +318,12 @@ class Ports(Protocol):
 
     @property
     def archive_bucket(self) -> str | None: ...
+
+    @property
+    def page_base_url(self) -> str | None:
+        """Where the customer's page is served (links in notices open <base>/p/<token>); None: the
+        collector's pay_url from the policy."""
+        ...
 
     def policy(self) -> Policy: ...
 

@@ -42,6 +42,8 @@ class MessagingSettings(BaseFunctionSettings):
     ses_configuration_set: str
     link_secret_name: str
     pay_base_url: str = "https://pay.example.com"
+    # The customer's page (GET/POST /p/{token} on HttpApi): every link in a notice opens it there.
+    page_base_url: str | None = None
 
 
 class WorkflowSettings(BaseFunctionSettings):

@@ -238,6 +238,7 @@ class FakePorts:
     clock: FixedClock = field(default_factory=FixedClock)
     files: InMemoryFiles = field(default_factory=InMemoryFiles)
     archive_bucket: str | None = "archive"
+    page_base_url: str | None = None
     bulk: Any = field(default_factory=Unused)
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Verdict, check
 from dunning.domain.history import contact_history
+from dunning.domain.links import list_unsubscribe_headers
 from dunning.domain.models import (
     Account,
     Action,
@@ -174,16 +175,18 @@ def _destination(account: Account, channel: Channel) -> str:
 
 
 def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
-               channel: Channel) -> RenderedNotice:
+               channel: Channel, extra: dict[str, Any] | None = None) -> RenderedNotice:
     # Imported here: agent tasks and failures share this module and never render; Jinja2 and Babel's
     # date formats are a noticeable part of their cold start. (PlanNextAction, which sends, loads
     # them at init instead, so its first notice does not pay for them.)
     from dunning.domain.notices.facts import build_facts
     from dunning.domain.notices.render import render
 
+    # Every link opens the customer's page, at the deployment's address for it.
     facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
-                        extra=_extra_facts(record) if record else None)
-    return render(template_id, channel, facts, account.locale)
+                        extra=(_extra_facts(record) if record else {}) | (extra or {}),
+                        link_base=ports.page_base_url)
+    return render(template_id, channel, facts, account.notice_locale)
 
 
 Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
@@ -191,19 +194,22 @@ Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
 
 def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
          template_id: str, *, actor: str, kind: AttemptKind | None = None,
-         opt_out_confirmation: bool = False, account: Account | None = None) -> SendResult:
+         opt_out_confirmation: bool = False, account: Account | None = None,
+         extra: dict[str, Any] | None = None) -> SendResult:
     """Send one notice outside the escalation (a pre-due reminder, an opt-out confirmation, the
     legal referral notice), at most once for (case, step). A caller that has just read the account
-    with a consistent read may hand it over instead of having it read again."""
+    with a consistent read may hand it over instead of having it read again; `extra` adds facts
+    the template needs (a booked call-back)."""
     history, record, account = _load(ports, case_id, account_id, account)
     return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id, channel,
-                      template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation)
+                      template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation, extra=extra)
 
 
 def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
-               decided: Entries = (), contacts: list[ContactRecord] | None = None) -> SendResult:
+               decided: Entries = (), contacts: list[ContactRecord] | None = None,
+               extra: dict[str, Any] | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
@@ -214,7 +220,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
         return _step_has_its_notice(ports, record, existing, decided, now, actor)
-    rendered = render_for(ports, account, policy, record, template_id, channel)
+    rendered = render_for(ports, account, policy, record, template_id, channel, extra)
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
     first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
@@ -252,9 +258,11 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         if decided:  # the case changed since it was read: plan again (Step Functions retries)
             raise TransientError("case changed while planning") from exc
         return SendResult("ALREADY_SENDING", step_id, [])
+    # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
+    headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
     message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
                               subject=rendered.subject, html=rendered.html,
-                              tags={"case_id": case_id, "step_id": step_id})
+                              tags={"case_id": case_id, "step_id": step_id}, headers=headers)
     try:
         message_id = sender.send(message)
     except TransientError:

@@ -78,6 +78,8 @@ def sample_extra(account: Account, now: datetime = SAMPLE_NOW) -> dict[str, Any]
         "promise_date": today + timedelta(days=5),
         "promise_amount": due,
         "payment_amount": due,
+        "callback_at": now + timedelta(days=1, hours=2),
+        "callback_until": now + timedelta(days=1, hours=4),
     }
 
 
