@@ -277,6 +277,27 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+class PageGuard(Protocol):
+    """Counters and one-time keys that keep the customer's page safe (rate limits, wrong answers,
+    forms sent once). Keys carry digests and ids only; every item expires on its own."""
+
+    def hit(self, key: str, ttl_seconds: int) -> int:
+        """Count one more under `key` (kept `ttl_seconds` from its first hit); the new count."""
+        ...
+
+    def peek(self, key: str) -> int:
+        """The count under `key` now (0 when there is none or it has expired)."""
+        ...
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        """Take `key` for good (until it expires); False when it was already taken."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give `key` back (the work it guarded did not happen)."""
+        ...
+
+
 # --------------------------------------------------------------------------- what a service gets
 
 
