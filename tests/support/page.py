@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from dunning.domain.links import sign_link
 from dunning.domain.models import Account
-from dunning.domain.page_verify import fact_hash, VerificationKind
+from dunning.domain.page_verify import VerificationKind, fact_hash
 from dunning.services.customer_page import PageConfig, PageRequest, handle, stylesheet_response
 from sandbox.page_client import PageClient, Send
 
