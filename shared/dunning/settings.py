@@ -94,3 +94,12 @@ class ListeningSettings(MessagingSettings):
     public_webhook_base_url: str
     idempotency_table: str
     archive_bucket: str | None = None  # only export_evidence needs it
+
+
+class PageSettings(MessagingSettings):
+    """The customer's page: its public address (forms may come from its origin only), the guard's
+    table (rate limits, one-time form keys) and the queue its call-backs and reviews go to."""
+
+    page_base_url: str  # required here: the page must know its own origin
+    idempotency_table: str
+    call_queue_url: str
