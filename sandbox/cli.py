@@ -1,5 +1,7 @@
 """`dunning`: the developer's command line (dev tooling, never deployed).
 
+Longer than most modules: one short, independent section per subcommand; a new command adds a section.
+
 Each subcommand is one function decorated with ``@command``: it adds its parser and points
 ``handler`` at the function that runs it. ``main(argv)`` returns the exit code.
 """
@@ -87,7 +89,7 @@ def run_policy_check(args: argparse.Namespace) -> int:
 
 def _checked_policy(text: str) -> tuple[Policy | None, list[str]]:
     """The same validation and lint the functions apply before a policy goes into force."""
-    from dunning.domain.templates import policy_problems
+    from dunning.domain.policy_lint import policy_problems
 
     try:
         policy = parse_policy(text)
@@ -290,7 +292,7 @@ def run_render(args: argparse.Namespace) -> int:
         print(_segments_line(notice.body))
     else:
         out = Path(args.out or f"{args.template}.{args.locale}.html")
-        out.write_text(notice.html or "", encoding="utf-8")
+        _write_text(out, notice.html or "")
         print(f"Subject: {notice.subject}")
         print()
         print(notice.body)
@@ -464,63 +466,43 @@ def _report(sub: Subparsers) -> None:
 # ---------------------------------------------------------------------------- simulate
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write an output file, creating its folder: `--json out/run1/summary.json` on a fresh clone works."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _progress_lines(what: str = "simulating") -> Callable[[int, int], None]:
+    """Progress for a stderr that is not a terminal: a line per day that moved, flushed at once."""
+    last = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if done != last:
+            last = done
+            print(f"{what}: day {done}/{total}", file=sys.stderr, flush=True)
+    return report
+
+
 def run_simulate(args: argparse.Namespace) -> int:
-    import json
+    from sandbox.simulate_cli import run
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from sandbox.simulate import SimulationConfig, run_simulation, write_dump
-
-    console = Console(stderr=True)
-    config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed)
-    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("days", total=config.days)
-        result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
-                                workers=args.workers)
-    summary = result.summary
-    table = Table(title=f"dunning simulate: {config.accounts} accounts, {config.days} days, seed {config.seed}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key in ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies", "opt_outs",
-                "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds"):
-        value = summary.get(key)
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    for persona, row in summary["persona_outcomes"].items():
-        table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
-    Console().print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    if args.dump:
-        write_dump(result, Path(args.dump))
-    if args.report:
-        from sandbox.report import write_report
-
-        write_report(result, Path(args.report))
-        console.print(f"report written to {args.report}")
-    return 0
+    return run(args)
 
 
 @command
 def _simulate(sub: Subparsers) -> None:
+    from sandbox.simulate_cli import add_arguments
+
     parser = sub.add_parser(
         "simulate",
         help="run the whole system on a local AWS with a simulated portfolio",
-        description="Provision template.yaml on moto, import a synthetic portfolio and live simulated days: "
-        "sweeps, escalations, customers paying and replying, agents and admins; then audit what was sent.",
+        description="Provision template.yaml on moto, import a synthetic portfolio (or --portfolio FILE) and live "
+        "simulated days: sweeps, escalations, customers paying and replying, agents and admins; then audit what "
+        "was sent. With --policy CANDIDATE.yaml --compare: the same portfolio and seed lived under the current and "
+        "the candidate policy, side by side with 95% intervals.",
     )
-    parser.add_argument("--accounts", type=int, default=500, help="portfolio size (default 500)")
-    parser.add_argument("--days", type=int, default=60, help="simulated days (default 60)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="processes, each living its own share of the accounts on its own local AWS "
-                             "(default 2; a fixed number, so the same arguments give the same figures)")
-    parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
-    parser.add_argument("--report", metavar="PATH",
-                        help="write a self-contained HTML report (funnel, cure curve, channels, variants)")
-    parser.add_argument("--dump", metavar="DIR", help="write messages, ledger, accounts and replies as JSON Lines")
+    add_arguments(parser)
     parser.set_defaults(handler=run_simulate)
 
 

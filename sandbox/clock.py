@@ -139,10 +139,15 @@ class VirtualClock:
     # ------------------------------------------------------------------ driving
 
     def run_until_parked(self, timeout: float | None = None) -> None:
-        """Block (real time) until every RUNNING execution is parked or finished."""
-        limit = time.monotonic() + (self._settle_timeout if timeout is None else timeout)
+        """Block (real time) until every RUNNING execution is parked or finished. `timeout` bounds a
+        wait in which no execution parks or finishes: on a loaded machine many busy executions may
+        take long in all, and only a stall means something is wrong."""
+        patience = self._settle_timeout if timeout is None else timeout
+        limit, seen = time.monotonic() + patience, frozenset[str]()
         with self._lock:
             while busy := self._busy():
+                if frozenset(busy) != seen:  # progress (or new work): the stall clock starts again
+                    limit, seen = time.monotonic() + patience, frozenset(busy)
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"executions did not park: {busy[:5]} ({len(busy)} busy)")

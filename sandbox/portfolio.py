@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 
 # Core banking's account file columns (the file format ImportAccounts reads).
 CSV_COLUMNS = (
@@ -90,6 +91,12 @@ class SyntheticAccount:
     interest_due: Decimal
     fees_due: Decimal
     due_date: date
+    # What a lender's own file says (``from_account_file``); a synthetic account leaves them unset.
+    status: str | None = None
+    product: str = "personal_loan"
+    risk: str = "standard"
+    opted_out: tuple[str, ...] = ()
+    time_barred: bool = False
     # Facts on file for the customer's page; derived from the account's number, not drawn from the
     # seed, so adding them left every portfolio as it was.
     date_of_birth: date = date(1985, 4, 12)
@@ -167,6 +174,52 @@ def build_portfolio(count: int, seed: int, start: date) -> list[SyntheticAccount
     return accounts
 
 
+@dataclass(frozen=True)
+class LoadedFile:
+    """A lender's account file as ImportAccounts would read it: the accounts to live, and the rest."""
+
+    accounts: list[SyntheticAccount]
+    rows: int
+    rejected: int
+    not_owing: int  # accepted, but nothing is owed: no case can open, so they are not lived
+
+
+def from_account_file(path: Path, seed: int) -> LoadedFile:
+    """The accounts of a lender's file (CSV, or JSON Lines by its suffix), read with ImportAccounts'
+    own reader (dunning.domain.account_file), each given a persona drawn by weight from ``seed``.
+
+    A real file says nothing about how each customer will answer, so behaviour is drawn exactly as
+    for the synthetic portfolio: the same file and seed always give the same customers.
+    """
+    from dunning.domain.account_file import ImportSummary, parser_for
+
+    rng = random.Random(seed)
+    summary = ImportSummary()
+    accounts: list[SyntheticAccount] = []
+    not_owing = 0
+    with path.open("rb") as handle:
+        chunks = iter(lambda: handle.read(64 * 1024), b"")
+        for row, parsed in parser_for(path.name)(chunks):
+            account = summary.tally(row, parsed, lambda _row, _reason: None)
+            if account is None:
+                continue
+            summary.imported += 1
+            if not account.owes or account.due_date is None:
+                not_owing += 1
+                continue
+            persona = rng.choices(list(_WEIGHTS), weights=list(_WEIGHTS.values()))[0]
+            accounts.append(SyntheticAccount(
+                account_id=account.account_id, persona=persona, customer_name=account.customer_name,
+                account_number=account.account_number, phone=account.contact.phone or "",
+                email=str(account.contact.email or ""), locale=account.locale,
+                time_zones=tuple(account.time_zones), jurisdiction=account.jurisdiction.value,
+                currency=account.currency, principal_due=account.principal_due,
+                interest_due=account.interest_due, fees_due=account.fees_due, due_date=account.due_date,
+                status=account.status.value, product=account.product, risk=account.risk,
+                opted_out=tuple(sorted(c.value for c in account.opted_out)), time_barred=account.time_barred))
+    return LoadedFile(accounts, summary.rows, summary.rejected, not_owing)
+
+
 def to_csv(accounts: list[SyntheticAccount], as_of: date | None = None) -> bytes:
     """The portfolio as core banking's account file (the columns ImportAccounts reads).
 
@@ -179,13 +232,13 @@ def to_csv(accounts: list[SyntheticAccount], as_of: date | None = None) -> bytes
     for a in accounts:
         writer.writerow({
             "account_id": a.account_id, "customer_name": a.customer_name, "account_number": a.account_number,
-            "product": "personal_loan", "risk": "standard", "phone": a.phone, "email": a.email,
+            "product": a.product, "risk": a.risk, "phone": a.phone, "email": a.email,
             "locale": a.locale, "time_zones": ";".join(a.time_zones), "jurisdiction": a.jurisdiction,
             "currency": a.currency, "principal_due": format(a.principal_due, "f"),
             "interest_due": format(a.interest_due, "f"), "fees_due": format(a.fees_due, "f"),
             "due_date": a.due_date.isoformat(),
-            "status": "DELINQUENT" if as_of and a.due_date < as_of - timedelta(days=1) else "CURRENT",
-            "opted_out": "", "time_barred": "false",
+            "status": a.status or ("DELINQUENT" if as_of and a.due_date < as_of - timedelta(days=1) else "CURRENT"),
+            "opted_out": ";".join(a.opted_out), "time_barred": "true" if a.time_barred else "false",
             "date_of_birth": a.date_of_birth.isoformat(), "national_id_last4": a.national_id_last4,
         })
     return out.getvalue().encode("utf-8")

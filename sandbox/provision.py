@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import zipfile
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_STACK_NAME = "dunning-local"
 ARTIFACT_BUCKET = "dunning-sandbox-artifacts"
+
+# The translator warns about feature toggles that exist only in AWS's own deployment config: noise here.
+logging.getLogger("samtranslator.feature_toggle").setLevel(logging.ERROR)
 
 # Parameters the sandbox deploys with (the template's defaults fill the rest).
 SANDBOX_PARAMETERS: dict[str, str] = {

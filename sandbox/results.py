@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ class ShardOutput:
     invocations: dict[str, int]
     aws_calls: Counter[str]
     import_result: Any
+    transitions: dict[str, int] = field(default_factory=dict)  # per case id, when counted
 
 
 @dataclass
@@ -48,6 +49,8 @@ class SimulationResult:
     accounts: list[dict[str, Any]]
     replies: list[dict[str, Any]]
     daily: list[dict[str, Any]]
+    transitions: dict[str, int] = field(default_factory=dict)
+    portfolio: list[SyntheticAccount] = field(default_factory=list)
 
 
 def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
@@ -171,7 +174,8 @@ def summarise(config: SimulationConfig, shards: list[ShardOutput]) -> Simulation
     summary = _summary(config, run)
     ledger = [i for i in run.items if i.get("type") == "LEDGER"]
     cases = [i for i in run.items if i.get("type") == "CASE"]
-    return SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily)
+    return SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily,
+                            run.transitions, run.portfolio)
 
 
 def _merge(shards: list[ShardOutput]) -> ShardOutput:
@@ -195,6 +199,7 @@ def _merge(shards: list[ShardOutput]) -> ShardOutput:
         replies=sorted(joined("replies"), key=lambda r: r["at"]),
         daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
         invocations=dict(invocations), aws_calls=calls,
+        transitions={k: v for shard in shards for k, v in shard.transitions.items()},
         # Each shard imports its own file; a failed import is already among the errors.
         import_result={"files": [f for shard in shards if isinstance(shard.import_result, dict)
                                  for f in shard.import_result.get("files", [])]},

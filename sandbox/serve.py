@@ -308,6 +308,14 @@ def lower_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return headers
 
 
+def _header_lines(headers: dict[str, str]) -> Iterable[tuple[str, str]]:
+    """The response's header lines: one Set-Cookie line per cookie, length and framing left to us."""
+    for name, value in headers.items():
+        if name not in ("content-length", "connection", "transfer-encoding"):
+            for line in value.split("\n") if name == "set-cookie" else [value]:
+                yield name, line
+
+
 def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -338,10 +346,8 @@ def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
-            for name, value in headers.items():
-                if name not in ("content-length", "connection", "transfer-encoding"):
-                    for line in value.split("\n") if name == "set-cookie" else [value]:
-                        self.send_header(name, line)
+            for name, value in _header_lines(headers):
+                self.send_header(name, value)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
@@ -32,7 +33,7 @@ from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.clock import VirtualClock
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
-from sandbox.portfolio import build_portfolio
+from sandbox.portfolio import SyntheticAccount, build_portfolio, from_account_file
 from sandbox.providers import ProviderMessage, ProviderTap
 from sandbox.results import ShardOutput, SimulationResult, summarise, write_dump
 
@@ -54,6 +55,13 @@ class SimulationConfig:
     # own local AWS in its own process: account i belongs to shard i % shards.
     shards: int = 1
     shard: int = 0
+    # A lender's account file to live instead of the synthetic portfolio (sandbox.portfolio.from_account_file).
+    portfolio_file: str | None = None
+    # A policy YAML published to PolicyBucket before anything runs (the bundled default otherwise).
+    policy_file: str | None = None
+    # Step Functions state transitions per case, read from the executions' histories at the end
+    # (the cost model's largest infrastructure line; off by default, it reads every history).
+    count_transitions: bool = False
 
 
 class Simulation:
@@ -64,10 +72,10 @@ class Simulation:
         self.function_log = function_log
         self.config = config
         self.progress = progress
-        self.portfolio = build_portfolio(config.accounts, config.seed, config.start)[config.shard::config.shards]
+        self.portfolio = portfolio_of(config)[config.shard::config.shards]
         self.by_id = {a.account_id: a for a in self.portfolio}
-        self.by_phone = {a.phone: a for a in self.portfolio}
-        self.by_email = {a.email: a for a in self.portfolio}
+        self.by_phone = {a.phone: a for a in self.portfolio if a.phone}
+        self.by_email = {a.email: a for a in self.portfolio if a.email}
         self.people = {a.account_id: PersonaState(a) for a in self.portfolio}
         self.replies: list[dict[str, Any]] = []
         self.events: Counter[str] = Counter()
@@ -106,6 +114,7 @@ class Simulation:
             self.session = boto3.session.Session(region_name=self.stack.region)
             self._clients: dict[str, Any] = {}
             self._complete_mock()
+            self._publish_policy()
             with VirtualClock(begin) as clock:
                 self.clock = clock
                 self._open_stream()
@@ -117,9 +126,11 @@ class Simulation:
                         self.progress(day + 1, self.config.days)
                 self.clock.run_until_parked()
                 items, accounts = self._read_tables()
+                transitions = self._transitions() if self.config.count_transitions else {}
             invocations = self.stack.invocation_counts(runtime)
         return ShardOutput(self.portfolio, tap.messages, items, accounts, self.replies, self.daily, self.events,
-                           self.errors, self.absent, invocations, runtime.aws_calls, self.import_result)
+                           self.errors, self.absent, invocations, runtime.aws_calls, self.import_result,
+                           transitions)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -148,6 +159,17 @@ class Simulation:
     def _complete_mock(self) -> None:
         """What CloudFormation skipped on moto and the functions need; the stream is polled here."""
         complete_mock(self.stack, self.session, LINK_SECRET, WEBHOOK_SECRETS)
+
+    def _publish_policy(self) -> None:
+        """The policy to live under, published as `dunning policy publish` would (read by every function)."""
+        if not self.config.policy_file:
+            return
+        from dunning.adapters.policy_store import PolicyBucket
+        from dunning.domain.policy import parse_policy
+
+        text = Path(self.config.policy_file).read_text(encoding="utf-8")
+        PolicyBucket(self.client("s3"), self.stack.bucket("PolicyBucket"), self.stack.parameters["PolicyKey"]) \
+            .publish(text, parse_policy(text).version, note="dunning simulate")
 
     def _open_stream(self) -> None:
         self.poller = StreamPoller(self.stack, self.session, self.invoke)
@@ -333,6 +355,9 @@ class Simulation:
 
     # ------------------------------------------------------------------ results
 
+    def _transitions(self) -> dict[str, int]:
+        return _transitions_of(self.client("stepfunctions"), self.stack.state_machine_arn)
+
     def _read_tables(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         from dunning.adapters.dynamo import from_item
 
@@ -354,6 +379,25 @@ class Simulation:
         return sorted(collections, key=lambda i: (str(i.get("pk")), str(i.get("sk")))), accounts
 
 
+def _transitions_of(sfn: Any, state_machine_arn: str) -> dict[str, int]:
+    """States entered per execution (execution name = case id): what Step Functions Standard bills."""
+    out: dict[str, int] = {}
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for execution in page["executions"]:
+            entered = 0
+            for hist in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"]):
+                entered += sum(1 for e in hist["events"] if e["type"].endswith("StateEntered"))
+            out[execution["name"]] = entered
+    return out
+
+
+def portfolio_of(config: SimulationConfig) -> list[SyntheticAccount]:
+    """The whole portfolio a run lives (every shard takes its share of the same list)."""
+    if config.portfolio_file:
+        return from_account_file(Path(config.portfolio_file), config.seed).accounts
+    return build_portfolio(config.accounts, config.seed, config.start)
+
+
 def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:
     """A worker process: one shard on its own local AWS; progress goes back through a queue."""
     def progress(done: int, total: int) -> None:
@@ -369,7 +413,7 @@ def run_simulation(config: SimulationConfig, progress: Progress | None = None,
     What happens to each account does not depend on the number of shards; what every shard does
     once (its import, its daily sweep invocation, its stream batches) does, so the summary is the
     same for the same arguments, workers included."""
-    workers = max(1, min(workers, config.accounts))
+    workers = max(1, min(workers, config.accounts or 1))
     if function_log is not None and workers > 1:
         raise ValueError("function logs are kept in one process: run with workers=1 to capture them")
     if workers == 1:

@@ -19,6 +19,7 @@ from sandbox.motocompat.dynamodb_queries import partition_queries  # noqa: E402
 from sandbox.motocompat.dynamodb_transactions import transactions_without_table_copies  # noqa: E402
 from sandbox.motocompat.dynamodb_wire import item_responses_as_json  # noqa: E402
 from sandbox.motocompat.lambda_invoke import FunctionConfig, redirect_invokes  # noqa: E402
+from sandbox.motocompat.response_dispatch import dispatch_without_reflection  # noqa: E402
 from sandbox.motocompat.sent_messages import Accepted, reporting_sends  # noqa: E402
 from sandbox.motocompat.sfn_caches import interpreter_caches  # noqa: E402
 from sandbox.motocompat.sfn_waits import ExecutionHandle, Run, TokenWait, redirect_waits  # noqa: E402
@@ -28,7 +29,7 @@ from sandbox.motocompat.sfn_waits import ExecutionHandle, Run, TokenWait, redire
 def faster_moto() -> Iterator[None]:
     """Where moto is slower than the service it imitates in ways that distort a simulation."""
     with (transactions_without_table_copies(), partition_queries(), item_responses_as_json(),
-          interpreter_caches()):
+          interpreter_caches(), dispatch_without_reflection()):
         yield
 
 

@@ -88,6 +88,25 @@ def test_leaving_faster_moto_puts_back_what_moto_had() -> None:
     assert "execute_result" not in DynamoResult.__dict__  # inherited again, not copied down
 
 
+def test_response_dispatch_knows_the_same_actions_as_plain_moto() -> None:
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    plain = responses.method_names_from_class
+    expected = {cls: plain(cls) for cls in (DynamoHandler, SQSResponse)}
+    with faster_moto():
+        cached = responses.method_names_from_class
+        assert cached is not plain
+        for cls, names in expected.items():
+            assert cached(cls) == names and "query" in cached(DynamoHandler)
+            assert cached(cls) is cached(cls)  # asked once per class
+        with mock_aws():  # a request through moto's dispatch still finds its action
+            sqs = boto3.client("sqs", region_name=REGION)
+            assert sqs.create_queue(QueueName="q")["QueueUrl"].endswith("/q")
+    assert responses.method_names_from_class is plain
+
+
 def test_a_partition_query_shows_its_partition_to_its_own_thread_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Another thread scanning the same table meanwhile sees every item (nothing shared is swapped)."""
     seen: dict[str, int] = {}

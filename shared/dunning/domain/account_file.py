@@ -1,5 +1,7 @@
 """Account files (CSV or JSON Lines) read into accounts, with every row accounted for.
 
+Longer than most modules: CSV and JSON Lines share one row contract (numbering, PII-free reasons, checks).
+
 Pure: bytes in, ``(row, Account | RowRejected)`` out. ImportAccounts writes what this accepts;
 ``dunning check-file`` runs the very same reading on a local file, so a lender can see what an
 import would do before dropping the file.

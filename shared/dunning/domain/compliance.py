@@ -1,5 +1,7 @@
 """Compliance engine: may this contact attempt go out now, later, or never? (DESIGN section 5)
 
+Longer than most modules: every rule of ``check()`` in one file, so a decision can be audited in one read.
+
 `check()` is pure and deterministic: the same attempt, account, case, history, policy and instant
 always give the same answer. Every rule looks only at the instant it is asked about, never at the
 instant the question was first put, so the instant a DEFER names is itself ALLOWED when `check()`
@@ -33,7 +35,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_calendars
 from pydantic import BaseModel, ConfigDict
 
 from dunning.domain.models import (
@@ -284,6 +285,10 @@ def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
 
 @lru_cache(maxsize=64)
 def _holiday_dates(country: str, year: int) -> frozenset[date]:
+    # Imported here, not at module load: functions that never check a holiday (failures, agent
+    # tasks, payments, the stream) do not pay for it at cold start.
+    import holidays as holiday_calendars
+
     return frozenset(holiday_calendars.country_holidays(country, years=year).keys())
 
 

@@ -6,6 +6,10 @@ the ledger can say why a case changed and a person can check it. The regular exp
 compiled once per process, on the first reply read (``lazy_regex``: a Lambda that only imports the
 reader pays nothing); after that a reply takes under a millisecond.
 
+The words are in ``reply_rules`` (the whole-message keywords and one table of phrase rules per intent),
+promise finding in ``reply_promises``; this module reads a reply with both and decides between what
+they found.
+
 Text is first put into one canonical form (``reply_text.normalise``: full-width and traditional
 characters, curly apostrophes, emoji, "stooop", "tmrw", "u", "cant", "unsubcribe"), then split into
 sentences and comma clauses, the scope of a negation and of a promise.
@@ -76,7 +80,6 @@ person should look as well.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -85,11 +88,37 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from dunning.domain.lazy_regex import LazyRegex, lazy
+from dunning.domain.lazy_regex import lazy
 from dunning.domain.models import Channel, DecimalStr
-from dunning.domain.reply_amounts import AmountMention, amount_mentions, bare_amount_at, first_amount
-from dunning.domain.reply_dates import DateMention, DateOrder, date_mentions, date_order, first_date, local_today
-from dunning.domain.reply_text import Clause, clauses, has_cjk, keyword_form, normalise
+from dunning.domain.reply_amounts import first_amount
+from dunning.domain.reply_dates import date_order, first_date, local_today
+from dunning.domain.reply_promises import Promise, Reading, find_promise, governing_verb, offered_amount
+from dunning.domain.reply_rules import (
+    ACCEPT_RULES,
+    BEREAVEMENT_RULES,
+    CALL_ME_RULES,
+    CO_OCCURRENCE,
+    COMPLAINT_RULES,
+    DISPUTE_RULES,
+    EN_CESSATION,
+    EN_CONTACT,
+    HARDSHIP_RULES,
+    HELP_KEYWORDS,
+    HELP_RULES,
+    PAID_RULES,
+    START_KEYWORDS,
+    START_RULES,
+    STOP_KEYWORDS,
+    STOP_RULES,
+    WRONG_NUMBER_RULES,
+    YES_WORDS,
+    ZH_KEYWORDS,
+    Rule,
+    accept_keyword,
+    negated,
+    stop_typo,
+)
+from dunning.domain.reply_text import has_cjk, keyword_form, normalise
 
 __all__ = [
     "Classification",
@@ -139,777 +168,24 @@ class Classification(BaseModel):
     stop_channels: tuple[Channel, ...] = ()
 
 
-# --------------------------------------------------------------------------- whole-message keywords
-
-_STOP_KEYWORDS = frozenset(
-    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke", "stopplease", "pleasestop",
-     "stopit", "unsub", "remove", "removeme", "退订", "td", "t", "r", "拒收", "停止", "取消", "取消订阅", "退订谢谢",
-     "滚", "滚蛋", "滚开"}
-)
-_STOP_TYPO_TARGETS = ("stop", "unsubscribe", "stopall", "optout")
-_ZH_KEYWORDS = frozenset({"td", "t", "r"})  # Chinese carrier conventions: the confirmation goes out in Chinese
-_START_KEYWORDS = frozenset({"start", "unstop", "resume", "subscribe", "resubscribe", "optin", "开始", "恢复",
-                             "恢复订阅", "重新订阅", "订阅"})
-_HELP_KEYWORDS = frozenset({"help", "info", "帮助", "?", "??", "???", "？"})
-_YES_WORDS = frozenset({"yes", "y", "yeah", "yea", "yep", "yup", "ya", "yah", "yess", "yesss", "yas"})
-_ACCEPT_KEYWORDS = _YES_WORDS | frozenset(
-    {"ok", "okay", "k", "kk", "okk", "okie", "okey", "okok", "alright", "allright", "sure", "fine", "deal",
-     "agree", "agreed", "iagree", "accept", "accepted", "iaccept", "soundsgood", "thatworks", "thatsfine",
-     "perfect", "great", "soundsgreat", "thatsgreat", "thatsok", "thatsokay", "noproblem", "confirm", "confirmed",
-     "👍", "好", "好的", "好滴", "好哒", "好吧", "可以", "可以的", "行",
-     "行吧", "成", "没问题", "同意", "接受", "确认", "确定", "嗯", "嗯嗯", "恩", "恩恩", "ok的", "可以可以", "好好"}
-)
-
-
-def _damerau_one(a: str, b: str) -> bool:
-    """True when ``a`` is one typo away from ``b`` (one letter wrong, missing, extra or two swapped)."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        if len(diffs) == 1:
-            return True
-        first, second = diffs[0], diffs[-1]
-        return len(diffs) == 2 and second == first + 1 and a[first] == b[second] and a[second] == b[first]
-    shorter, longer = (a, b) if len(a) < len(b) else (b, a)
-    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
-
-
-def _stop_typo(keyword: str) -> str | None:
-    if not keyword.isascii() or not keyword.isalpha() or len(keyword) < 4:
-        return None
-    return next((target for target in _STOP_TYPO_TARGETS if _damerau_one(keyword, target)), None)
-
-
-_POLITE_WORDS = frozenset({"please", "pls", "thanks", "thankyou", "thx", "ty", "lol",
-                           "谢谢", "谢谢你", "谢了", "多谢", "啊", "呀", "哈", "了", "的",
-                           "吧", "呢", "哦", "噢", "喔"})
-_ACCEPT_PIECES = tuple(sorted(_ACCEPT_KEYWORDS | _POLITE_WORDS, key=len, reverse=True))
-
-
-def _accept_keyword(keyword: str) -> bool:
-    """A whole message made only of yes-words and politeness: "yes", "yeah sure", "ok thanks", "好的没问题"."""
-    keyword = "".join(ch for ch in keyword if ch.isalnum() or ch == "👍")  # "sounds great, thanks!", "好的，谢谢"
-    if not keyword or len(keyword) > 24:
-        return False
-    reachable = {0: False}  # position -> whether an accept word (not only politeness) was used to reach it
-    for start in range(len(keyword)):
-        if start not in reachable:
-            continue
-        for piece in _ACCEPT_PIECES:
-            if keyword.startswith(piece, start):
-                end = start + len(piece)
-                reachable[end] = reachable.get(end, False) or reachable[start] or piece in _ACCEPT_KEYWORDS
-    return reachable.get(len(keyword), False)
-
-
-# --------------------------------------------------------------------------- phrase rules
-
-
-@dataclass(frozen=True)
-class _Rule:
-    name: str  # stable id written to the ledger
-    intent: Intent
-    pattern: LazyRegex
-    kind: str = ""  # HARDSHIP: circumstance / inability / plan / extension
-    negatable: bool = False  # a "not"/"没" just before it cancels it ("haven't paid", "don't call me")
-    weak: bool = False  # a cue rather than a statement: confidence is low
-
-
-def _rules(intent: Intent, *rows: tuple[str, str] | tuple[str, str, str], negatable: bool = False,
-           weak: Iterable[str] = ()) -> list[_Rule]:
-    weak_names = set(weak)
-    out: list[_Rule] = []
-    for row in rows:
-        name, pattern = row[0], row[1]
-        kind = row[2] if len(row) == 3 else ""
-        out.append(_Rule(name, intent, lazy(pattern), kind, negatable, name in weak_names))
-    return out
-
-
-# "stop rushing me" is 别催了: pressure to stop, read as a stop like the Chinese
-_CONTACT_WORDS = (r"(?:text\w*|messag\w*|contact\w*|call(?:s|ing)?|send\w*|email\w*|e-mail\w*|sms|bother\w*"
-                  r"|rush\w*|pressur\w*|chasing|bugging|hassl\w*|nagging"
-                  r"|har+as+\w*|spam\w*|hound\w*|pester\w*|communicat\w*|notifications?|reminders?|blowing up"
-                  r"|hitting me up|ringing)")
-
-# People the customer asks us to leave out: a complaint about third-party contact, not their own opt-out.
-_THIRD_PARTIES = (r"(?:family|mother|mom|mum|dad|father|parents|wife|husband|boss|employer|work|job|office|friends"
-                  r"|neighbou?rs?|sister|brother|kids?|children|relatives|son|daughter)\b")
-
-_STOP_RULES = _rules(
-    Intent.STOP,
-    ("en:stop-contacting",
-     r"\b(?:stop|quit|cease)\b(?! by| in\b| at\b| over)(?: [\w']+){0,3}? " + _CONTACT_WORDS + r"\b"
-     r"(?! (?:my|our) " + _THIRD_PARTIES + r")"),
-    ("en:stop-sentence",
-     r"(?:^|[.!?;:,]\s*)(?:please |just |now |ok |so )?(?:stop|quit it|cut it out|knock it off|enough|give it a rest)"
-     r"(?: it| now| please| already| right now| stop)*"
-     r"(?=\s*[.!?;:,]|$)"),
-    ("en:cease-contact", r"\b(?:cease|end|halt) (?:all |any )?(?:further )?(?:contact|communications?)\b"
-                         r"|\bcease and desist\b"),
-    ("en:leave-me-alone",
-     r"\bleave (?:me|us|my (?:family|wife|husband|mom|mother))(?: [\w']+){0,4}? alone\b|\bleave me be\b"
-     r"|\b(?:fuck|f|piss|bugger|sod|back|buzz) off\b|\bget lost\b|(?:^|[.!?]\s*|just |please )go away\b"),
-    ("en:do-not-contact",
-     r"\b(?:do not|don't|never|no need to|you don't need to|no longer) (?:ever |again |\w+ )?"
-     r"(?:text|message|contact|call|email|e-mail|phone|sms|bother|harass|ring|reach out to|write to|send)\w*"
-     r"(?: (?:or|and|&|/) (?:text|message|contact|call|email|e-mail|phone|sms)\w*)? "
-     r"(?:me|us|this (?:number|phone|email|address|line)|my (?:phone|number|cell|work|job))\b"
-     r"|\bdo not contact\b|\bdnc\b"),
-    ("en:no-more-messages",
-     r"\bno more (?:texts?|messages?|calls?|emails?|sms|contact|reminders?|notifications?|harassment)\b"
-     r"|\b(?:do not|don't) want (?:[\w']+ ){0,3}?(?:texts?|messages?|calls?|emails?|sms|contact|communications?"
-     r"|reminders?|notifications?)\b"
-     r"|\b(?:do not|don't) want to (?:be (?:contacted|texted|called|emailed|messaged)"
-     r"|(?:get|receive|hear from) (?:any|these|your|you|more|this))"
-     r"|\b(?:sick|tired|fed up) (?:of|with) (?:\w+ ){0,3}?(?:texts|messages|calls|emails|reminders)\b"
-     r"|\b(?:i'm|i am) done with (?:these|your|the|all (?:these|the|your)) (?:texts|messages|calls|emails)\b"
-     r"|\b(?:do not|don't) (?:want|wish) to be (?:contacted|texted|called|emailed|messaged|bothered)\b"
-     r"|\bno (?:calls|texts|phone calls|text messages)(?: please)?\b(?! (?:from|at work|after|before|on))"
-     r"|\b(?:do not|don't|please don't|pls don't) (?:text|call|contact|message|email|ring)(?=\s*[.!,;]|$)"),
-    ("en:unsubscribe", r"\bunsub\w*|\bsubscribe me out\b"),
-    ("en:opt-out", r"\bopt(?:ing)?[ -]?(?:me )?out\b"),
-    ("en:remove-me",
-     r"\bremove (?:me|us|my (?:number|phone|email|name|info|details)|this (?:number|phone|email))\b|\btake (?:me"
-     r"|my (?:number|name)) off\b"
-     r"|\b(?:delete|lose|forget) (?:my|this) (?:number|phone|email|contact)\b"),
-    ("en:revoke-consent",
-     r"\b(?:revoke|revoking|withdraw|withdrawing|rescind|cancel) (?:my |all |any )?(?:consent|permission"
-     r"|authori[sz]ation)\b|\bi (?:do not|don't|no longer) (?:consent|give (?:you )?(?:consent|permission))\b"),
-    ("en:cancel-messages",
-     r"\bcancel (?:my |the |these |all |this |your )?(?:texts?|messages?|sms|subscription|alerts?|notifications?"
-     r"|reminders?|emails?|calls?)\b"),
-    ("en:block", r"\b(?:i'm|i am|i will|i'll|going to|about to|i've|i have|i) block(?:ing|ed)? (?:you|this|your|the "
-                 r"number)\b"),
-    ("en:make-it-stop",
-     r"(?<!to )\bmake (?:it|this|these|them|you|(?:the|these|your) (?:texts|calls|messages|emails)) stop\b"),
-    ("zh:unsubscribe", r"退订|取消订阅|拒收|拉黑|屏蔽|黑名单|取消(?:短信|提醒|通知|推送|订阅)"),
-    # a "don't" and a way of contacting within a few characters: 别再给我发, 不要这样天天打电话, 别再 call 我
-    ("zh:do-not-contact",
-     r"(?:别(?!人|急|担心)|不要(?!紧)|不用(?!担心)|请勿|勿|停止|甭|莫|少|不许|不准|禁止)[^,.!?;:]{0,5}?"
-     r"(?:发(?!火|现|生|工资|票|货|愁)|打(?!算|折|开|款|钱|工)|联系|骚扰|打扰|烦|催|来电|致电|call|text|短信|电话|信息"
-     r"|消息)"
-     r"(?!我?的?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|领导|紧急联系人))"),
-    ("zh:do-not-want",
-     r"不想(?:再)?(?:收到|接到|看到|听到)|烦死|烦不烦|有完没完"
-     r"|删(?:掉|除)?(?:我的?)?(?:号码|电话|手机号)|(?:号码|电话|手机号)删(?:掉|除)"
-     r"|把我(?:从[^,.!?]{0,6})?(?:删掉|删除|移除|去掉)|从(?:名单|列表)[^,.!?]{0,3}(?:删|移除|去掉)"
-     r"|不需要(?:再)?(?:你们的|这些|这种|这样的)?(?:提醒|短信|通知|催|电话|信息)"),
-    ("zh:go-away", r"(?:^|[,.!?\s])滚(?:蛋|开|吧|远点)?(?=[,.!?\s]|$)"),
-)
-
-# Any reasonable way of saying stop: a word of stopping and a way of contacting in the same sentence, in
-# any order ("I want these messages to stop", "texting me 5 times a day needs to stop", "please refrain
-# from contacting me"), unless the stopping is about a payment or a visit, or the contact is someone else's.
-_EN_CESSATION = lazy(
-    r"\b(?:stop(?! (?:by|in|at|over|paying|payment|(?:the|my|this|that) (?:payment|plan|autopay|direct debit|debit"
-    r"|check|card|account|loan)))|stopped|quit|cease|ceased|refrain|desist|halt|enough (?:with|of|already)"
-    r"|that's enough|cut it out|knock it off|give it a rest|(?:needs?|has|have|got) to end|must end"
-    r"|(?:no longer|don't|do not) (?:wish|want) to (?:receive|get|be contacted|hear))\b"
-)
-_EN_CONTACT = lazy(
-    r"\b(?:text\w*|messag\w*|sms|contact\w*|call(?:s|ing|ed)?|e-?mail\w*|notifications?|reminders?|har+as+\w*"
-    r"|bother\w*|spam\w*)\b(?! (?:my|our) " + _THIRD_PARTIES + r")"
-)
-_CO_OCCURRENCE = _Rule("en:stop-words-together", Intent.STOP, _EN_CESSATION)
-
-_BEREAVEMENT_RULES = _rules(
-    Intent.BEREAVEMENT,
-    ("en:passed-away",
-     r"\bpass(?:ed)? away\b|\bpassed on\b|\bdeceased\b|\bno longer (?:with us|alive|living)\b|\brest in peace\b"
-     r"|\b(?:his|her|their|my \w+'s) (?:death|funeral|passing)\b|\bdeath certificate\b|\bfuneral\b"
-     r"|\bwidow(?:ed|er)?\b|\bexecutor\b|\b(?:his|her|the) estate\b|\b(?:my|our) late (?:father|mother|husband"
-     r"|wife|dad|mom|mum|son|daughter|brother|sister|partner|spouse|grandfather|grandmother)\b"),
-    ("en:died",
-     r"(?<!phone )(?<!battery )(?<!car )(?<!laptop )(?<!computer )\b(?:has |had |just |sadly |recently )?died\b"
-     r"|\b(?:he|she|husband|wife|mom|dad|mother|father|son|daughter|brother|sister|partner|spouse) "
-     r"(?:is|was|has been) (?:dead|killed)\b"
-     r"|\b(?:he|she|husband|wife|mom|dad|mother|father|son|daughter) (?:has |had |just |recently )?passed\b"
-     r"(?! (?:the|a|an|my|his|her|on to|by|me|it|out))"
-     r"|\b(?:lost|losing) (?:my|our) (?:husband|wife|mom|mum|mother|dad|father|son|daughter|spouse|partner|brother"
-     r"|sister|child|baby|grandma|grandpa|grandmother|grandfather|parents?)\b"),
-    ("zh:passed-away",
-     r"去世|过世|离世|病逝|逝世|身故|亡故|死亡证明|丧事|葬礼|后事|遗产|遗孀|已经不在了|人不在了|人没了"
-     r"|(?:爸|妈|父亲|母亲|老公|丈夫|老婆|妻子|爱人|儿子|女儿|哥哥|姐姐|弟弟|妹妹|爷爷|奶奶|外公|外婆|他|她)"
-     r"[^,.!?，。！？]{0,6}(?:走了|死了|没了|不在了)(?=[,.!?，。！？\s]|$)"),
-)
-
-_WRONG_NUMBER_RULES = _rules(
-    Intent.WRONG_NUMBER,
-    ("en:wrong-number",
-     r"\bwrong (?:number|person|phone|guy|girl|man|woman|lady|contact|people|cell|one)\b"
-     r"|\byou(?:'ve| have)? (?:got )?the wrong\b"),
-    ("en:not-my-number", r"\b(?:not|isn't|is not) (?:my|the right|[a-z]+'s) (?:number|phone|cell)\b"
-                         r"|\bthis (?:is|was) (?:a )?new (?:number|phone)\b|\b(?:just )?got this (?:number|phone)\b"
-                         r"|\bnumber (?:was |has been |got )?(?:reassigned|recycled)\b|\bmy new number\b"
-     r"|\bwho(?:ever)? you(?:'re| are) looking for\b|\bthis number (?:belongs to|is) (?:me|mine)\b"),
-    ("en:not-that-person",
-     r"\b(?:i'm|i am|this is|this isn't|this is not|it's not|not) (?:him|her|them|that person|the person|the right "
-     r"person|who you(?:'re| are) looking for)\b"
-     r"|\bno (?:one|body) (?:here )?(?:by|with|named|called|under) (?:that|this|the) name\b"
-     r"|\bno (?:one|body) (?:here )?(?:named|called|by the name)\b"
-     r"|\bdon't know who [a-z]+(?: [a-z]+)? is\b"
-     r"|\bdon't know (?:any|a|anyone|anybody|someone|somebody|who (?:this|that|he|she) is|this|that|the|him|her"
-     r"|them|a person|no|nobody)\b(?! (?:money|loan|debt|amount|balance|company))"
-     r"|\bnever heard of (?:him|her|them|this (?:person|guy|name|man|woman|lady)|that (?:person|guy|name|man"
-     r"|woman|lady))\b"
-     r"|\b(?:he|she|they) (?:doesn't|does not|don't|do not|no longer) (?:live|work|have this|use this|own this)"
-     r"|\bthere(?:'s| is) no(?:body| one)? [a-z]+(?: [a-z]+)? (?:here|at this number|on this number)\b"),
-    ("en:who-is-this-not",
-     r"\bwho(?:'s| is|s) (?:this|that|[a-z]+ [a-z]+)\b.*\b(?:i'm not|i am not|not me|don't know|never heard"
-     r"|no one|nobody)\b"),
-    ("zh:wrong-number",
-     r"打错|发错|找错|号码错|错号|认错人|不是(?:我|他|她|[\u4e00-\u9fff]{2,3})的(?:号|手机|电话)|新号|换号|刚办的号"
-     r"|号码是新|号是我新|你(?:们)?找谁"
-     r"|(?:他|她)(?:已经)?不用这个号|换人了|号码换了|机主|号码?(?:是)?我?刚(?:买|办|换|注册)的?|刚(?:买|办|换)的(?:号"
-     r"|手机)"),
-    ("zh:not-that-person",
-     r"不是本人|不认识(?!你们)(?:这个?人|此人|他|她|你说的|这位|[\u4e00-\u9fff]{2,3})|没有这个人|查无此人|不是这个人"
-     r"|我不叫|我不是(?!很|不|故意|说|在|要|想|没|已|本来|那种|骗子|赖|你们|老赖|这个意思|借款人)"
-     r"[\u4e00-\u9fff]{2,3}(?:本人)?(?=[,.!?，。！？\s]|$)"),
-)
-
-_DISPUTE_RULES = _rules(
-    Intent.DISPUTE,
-    ("en:dispute", r"\bdisput\w*"),
-    ("en:not-my-debt",
-     r"\b(?:not|isn't|is not|wasn't|aren't) my (?:debt|loan|account|bill|balance|charge|responsibility)\b"
-     r"|\b(?:isn't|is not|it's not|not) mine\b"
-     r"|\bnot (?:responsible|liable) for\b|\bi (?:don't|do not) have (?:a|any) (?:loan|account) with\b"),
-    ("en:wrong-amount",
-     r"\b(?:wrong|incorrect|inaccurate) (?:amount|balance|figure|total|charge)|\b(?:amount|balance|total) (?:is )?"
-     r"(?:wrong|incorrect|not right)\b|\bovercharg\w*|\bdouble charged\b"),
-    ("en:never-borrowed",
-     r"\b(?:have not|haven't|didn't|did not) borrow(?:ed)?\b|\bnever (?:borrowed|took (?:out )?(?:a |this |the |any "
-     r"|that |no )?loan|had (?:a|an|this|any) (?:loan|account)"
-     r"|signed|applied|opened|received)\b"
-     r"|\b(?:didn't|did not) (?:take out|borrow|apply for|sign (?:up )?for|open|receive (?:the|any) (?:money|funds"
-     r"|loan))\b"),
-    ("en:do-not-owe",
-     r"\b(?:do not|don't) owe\b|\bowe (?:you )?nothing\b|\b(?:don't|do not) (?:believe|think) (?:that )?i owe\b"
-     r"|\b(?:higher|more|larger|bigger) than (?:what )?i (?:borrowed|owe|took out|agreed)\b"
-     r"|\bwhy is (?:the|my|this) (?:amount|balance|bill|total|interest) (?:so )?(?:high|higher|different|wrong)\b"),
-    ("en:fraud", r"\bfraud\w*|\bidentity theft\b|\bstolen identity\b|\bscam\w*"),
-    ("en:proof",
-     r"(?<!i'll )(?<!i can )(?<!i will )(?<!let me )"
-     r"\b(?:send|show|give|mail|provide|email)(?: me| us)? (?:\w+ )?(?:proof|evidence|validation|verification"
-     r"|documentation|documents|paperwork|contract|agreement|signed|itemi\w+|breakdown|copy)"
-     r"(?! of (?:payment|my payment|paying|purchase))"
-     r"|\b(?:need|want|request|requesting|demand|see|where(?:'s| is)(?: the)?) (?:some |the |a |any |written )?"
-     r"(?:original |signed |actual |loan )?(?:proof|evidence|validation|verification|documentation|contract"
-     r"|copy of the (?:contract|agreement))\b"
-     r"|\bprove (?:it|this|that|i owe)\b|\bvalidat\w*|\bverif(?:y|ication) (?:of )?(?:the |this |that )?debt\b"
-     r"|\bdebt (?:validation|verification)\b|\boriginal creditor\b"),
-    ("en:do-not-recognise",
-     r"\b(?:don't|do not) recogni[sz]e\b|\bno idea what (?:this|the) (?:debt|loan|charge)\b|\bwhat (?:loan|debt)\b"
-     r"|\bnever heard of (?:this|your|you|the) (?:company|loan|debt|lender|guys)\b|\btime[- ]barred\b"
-     r"|\bstatute of limitations\b|\bdischarged\b|\b(?:breakdown|itemi[sz]\w*|statement) of (?:the |my |this )?"
-     r"(?:charges|debt|balance|account|fees)\b|\b(?:amount|balance|total|figure|charges?)\b(?: [\w']+){0,4}? (?:is|are"
-     r"|looks?) (?:wrong|incorrect|not right|inaccurate|off)\b|\bno idea what this is\b|\bnot the (?:right|correct) "
-     r"(?:amount|balance)\b"),
-    ("zh:not-mine",
-     r"不是我(?:本人)?借的|不是我的(?:贷款|借款|欠款|账|债|钱|(?=[,.!?]|$))|(?<!还)没借|没有借过|从没借|从来没(?:有)?借"
-     r"|没(?:有)?在你们"
-     r"(?:这|那|这里|平台)?借|不欠|没欠|我没有(?:贷款|借款|借钱)|不认(?:账|这笔)|什么时候借的|我哪(?:有|里)借"),
-    ("zh:dispute",
-     r"异议|(?:金额|数目|数额|账单|利息|罚息)(?:不对|错了?|有误|有问题|太高|不合理)|没(?:有)?(?:申请|办|签)过"
-     r"|不是我(?:办|申请|签)的|欺诈|盗用|冒用|被盗|诈骗|骗子|骗人"
-     r"|莫名其妙|高利贷|砍头息|套路贷|(?:利息|金额|费用|罚息|账单|收费)[^,.!?]{0,6}?(?:太高|这么高|不合理|算错|多收)"
-     r"|核实(?:一下)?(?:这笔|借款|欠款|债务|金额)|凭什么(?:要我|让我|我要)还"),
-    ("zh:proof",
-     r"借款合同|(?:发|给|拿出?|出示|寄|提供)(?:给)?(?:我)?(?:看看?)?(?:一下)?(?:借款)?(?:合同|凭证|证据|证明|借条|明细"
-     r"|流水)"
-     r"|(?:合同|凭证|证据|借条)(?:呢|在哪|发我|拿出来)|证明(?:一下)?是我借的|(?:有|拿)什么证据"),
-    weak=("en:fraud",),
-)
-
-_COMPLAINT_RULES = _rules(
-    Intent.COMPLAINT,
-    ("en:report",
-     r"\breport(?:ing|ed)? (?:you|this|your company|them|it)\b|\bcfpb\b|\bconsumer (?:financial )?protection\b"
-     r"|\bbetter business bureau\b|\bbbb\b|\battorney general\b|\bftc\b|\bregulator\w*|\bombudsman\b"
-     r"|\bfile (?:a )?complaint\b|\bcomplain\w*|\bcomplaint\b"),
-    ("en:legal-threat",
-     r"\blawyer\b|\battorney\b|\blawsuit\b|\bsue (?:you|your)\b|\b(?:going to|will|i'll|gonna) sue\b"
-     r"|\bsee you in court\b"),
-    ("en:harassment",
-     r"\bhar+as+\w*|\billegal\w*|\bviolat\w*|\bfdcpa\b|\btcpa\b|\bthreat\w*|\babusive\b|\bintimidat\w*"
-     r"|\b(?:call|contact|text)(?:ing|ed|s)? (?:my|our) " + _THIRD_PARTIES),
-    ("en:dissatisfied",
-     r"\bunprofessional\b|\brude\b|\bdisgust\w*|\bunacceptable\b|\bridiculous\b|\bhow dare you\b"
-     r"|\b(?:manager|supervisor)\b|\bterrible (?:service|company)\b|\bworst (?:company|service)\b"
-     r"|\b(?:unhappy|not happy|dissatisfied|upset|disappointed) (?:with|about) (?:how|the way|your|the service"
-     r"|the treatment)\b|\bhow i(?:'ve| have)? been treated\b"),
-    ("zh:complain",
-     r"(?:找|叫|跟|和|让)(?:你们)?(?:的)?(?:经理|领导|主管|负责人|上级)|投诉|举报|12378|12315|银保监|银监|金融监管"
-     r"|监管(?:局|部门|机构)|人民银行|央行|消协|消费者协会|315|黑猫|工信部"),
-    ("zh:legal-threat", r"报警|派出所|警察|律师|我(?:要|会|就)?(?:去)?起诉|告你们|法院见"),
-    ("zh:harassment",
-     r"骚扰|暴力催收|违法|犯法|违规|太过分|过分了|曝光|媒体|记者|态度(?:太|很|非常)?(?:差|恶劣)|威胁|恐吓|爆通讯录|侮辱"
-     r"|辱骂|骂人"
-     r"|联系(?:我的?)?(?:家人|家里|父母|老婆|老公|朋友|同事|单位|公司|领导|紧急联系人)"
-     r"|打(?:给|到)?我(?:的)?(?:家人|父母|单位|公司|领导|同事)"),
-)
-
-_HARDSHIP_RULES = _rules(
-    Intent.HARDSHIP,
-    ("en:lost-job",
-     r"\blost (?:my|our|his|her|the) (?:job|work|income|position|business|shop|paycheck)\b|\blaid off\b|\blayoffs?\b"
-     r"|\bunemploy\w*|\bout of (?:work|a job)\b|\bjobless\b|\bredundan\w*|\b(?:got|was|been|i'm|i am|am) (?:fired"
-     r"|let go|furloughed|sacked|laid off)\b|\bfurlough\w*|\bbetween jobs\b|\b(?:hours|pay|wages?|salary|income) "
-     r"(?:got |were |was |have been |has been |just )?(?:cut|reduced|slashed)\b|\b(?:cut|reduced) (?:my |our )?"
-     r"(?:hours|pay)\b|\bno (?:work|job|income)\b|\bbusiness (?:closed|failed|shut down)\b"
-     r"|\b(?:haven't|have not|didn't|did not) (?:been |got |get )?paid (?:by|from) (?:my )?(?:work|job|employer)\b"
-     r"|\b(?:paycheck|pay|salary|wages?|check) (?:is |was |got |has been )?(?:delayed|late|held up)\b"
-     r"|\bsupposed to get paid\b",
-     "circumstance"),
-    ("en:medical",
-     r"\bhospital\w*|\bsurgery\b|\boperation\b|\b(?:i'm|i am|been|was|got|getting|very|really|so|seriously"
-     r"|still|fell|is|are) (?:very |really |seriously |so )?(?:sick|ill|unwell)\b|\billness\b|\bcancer\b|\bchemo\w*"
-     r"|\binjur\w*|\baccident\b|\bdisabilit\w*"
-     r"|\bdisabled\b|\bmedical\b|\bdoctor\b|\bemergency room\b|\bpregnan\w*|\bmaternity\b|\bcovid\b|\bdiagnos\w*"
-     r"|\brehab\b|\bicu\b|\bstroke\b|\bheart attack\b|\btreatment\b|\bmental health\b|\bdepress\w*"
-     r"|\bbroke my (?:leg|arm|back|hip|ankle)\b|\bhospice\b|\bdying\b", "circumstance"),
-    ("en:family",
-     r"\bdivorc\w*|\bseparat(?:ed|ion)\b|\bsingle (?:mom|mother|dad|parent)\b|\bchild support\b|\bnew baby\b"
-     r"|\bcaring for\b|\bcaregiver\b|\b(?:husband|wife|partner|spouse) (?:left|walked out)\b"
-     r"|\braising (?:[\w']+ ){0,2}(?:kids|children|child) (?:alone|on my own|by myself)\b|\bhad (?:a|the) baby\b"
-     r"|\bcar (?:broke down|repairs?|accident)\b"
-     r"|\bunexpected (?:bills|expenses|costs)\b", "circumstance"),
-    ("en:money-tight",
-     r"\bmoney(?:'s| is| has been| was) (?:really |very |super |so |a bit |pretty |kinda )?(?:tight|short|tough"
-     r"|hard)\b|\b(?:tight|short|low) on (?:money|cash|funds)\b|\bstrapped\b|\b(?:i'm|i am|we're|we are|totally"
-     r"|flat|dead) broke\b|\bbroke (?:right now|until|this)\b|\bno money\b|\b(?:don't|do not) have (?:the |any "
-     r"|enough )?(?:money|funds|cash)\b|\bstruggl\w*|\bhardship\b|\bhard times?\b|\btough (?:time|times|month"
-     r"|spot|situation)\b|\brough (?:time|patch|month)\b"
-     r"|\bbehind (?:on|with) (?:\w+ ){0,2}?(?:bills|rent|mortgage|everything|payments)\b"
-     r"|\b(?:don't|do not) have (?:any |an? |enough )?(?:income|job|work)\b|\bno (?:income|job)\b"
-     r"|\bpaycheck to paycheck\b|\bfixed income\b|\bevict\w*|\bhomeless\b|\bbills (?:are )?piling up\b"
-     r"|\bfinancial(?:ly)? (?:difficult\w*|trouble|problems|issues|struggl\w*|hardship|situation)\b|\bbankrupt\w*"
-     r"|\bthings are (?:really |very |so |pretty )?(?:hard|tough|difficult|bad)\b|\bnot enough (?:money|income)\b"
-     r"|\b(?:hurricane|flood\w*|tornado|earthquake|wildfire|house fire|disaster)\b"
-     r"|\b(?:can't|cannot|can not|unable to) (?:afford)\b", "circumstance"),
-    ("en:cannot-pay",
-     r"\b(?:can't|cannot|can not|unable to|not able to|won't be able to|couldn't|could not|no way i can) "
-     r"(?:pay|make (?:[\w']+ ){0,2}?payments?|make it|cover|keep up)\b", "inability"),
-    ("en:plan",
-     r"(?<!stop the )(?<!stop my )(?<!cancel the )(?<!cancel my )(?<!end the )(?<!end my )"
-     r"\b(?:re)?payment (?:plan|arrangement|schedule)\b|\binstal+ments?\b|\bpay (?:it |this )?(?:off )?in (?:parts"
-     r"|pieces|chunks|installments|portions|increments)\b|\bsmaller (?:payments|amounts|installments)\b"
-     r"|\b(?:lower|reduce|reduced|smaller) (?:the |my )?(?:payments?|amount|monthly)\b|\bpay (?:a little|something"
-     r"|some|part|what i can|less|a bit)(?: of it)?\b|\bwork (?:something|it|this) out\b|\bwork out (?:a|some) "
-     r"(?:plan|deal|arrangement|payment|something)\b|\bcome to an arrangement\b|\bmake an arrangement\b"
-     r"|\bset up a plan\b|\bfigure (?:something|this) out\b|\bsplit (?:it|this|the (?:payment|balance|amount))\b"
-     r"|\bsettle (?:for less|this for)\b|\bsettlement\b|\bpay (?:monthly|weekly|every (?:month|week|two weeks"
-     r"|paycheck))\b|\bskip (?:a|this|one) (?:month|payment)\b|\b(?:a|per) month\b"
-     r"|\b(?:can|could) only (?:pay|afford|do|manage)\b|\bevery (?:two|2|other) weeks?\b|\bbi-?weekly\b"
-     r"|\bset up (?:a |some )?(?:something|an arrangement|payments)\b", "plan"),
-    ("en:extension",
-     r"\b(?:an )?extension\b|\b(?:more|extra|some) time\b|\bgive me (?:a|some|few|a few|a couple) (?:more )?(?:days"
-     r"|weeks|time)\b|\bneed (?:a|some|a few|a couple(?: of)?|few|more|extra) (?:more )?(?:days|weeks|time)\b"
-     r"|\b(?:get|have|need|give me|allow me) (?:a |some |a few |a couple (?:of )?|few |two |2 |one |another )?"
-     r"(?:more |extra )(?:days|weeks|months|time)\b"
-     r"|\bdefer\w*|\bpostpone\w*|\bpush (?:it|the (?:payment|due date)) back\b|\b(?:a )?grace period\b",
-     "extension"),
-    ("zh:circumstance",
-     r"失业|下岗|被裁|裁员|没(?:了)?工作|没有工作|工作(?:丢了|没了)|丢了工作|找不到工作|被开除|辞退|公司(?:倒闭|破产"
-     r"|关门"
-     r"|裁员)|生意(?:失败|不好|亏)|破产|生病|病了|住院|手术|开刀|看病|医药费|医疗费|治疗|化疗|癌|车祸|受伤|骨折|怀孕"
-     r"|生孩子|坐月子|离婚|离异|家里(?:有|出)了?(?:点|些)?事|一分钱都没|身无分文|老板跑路|手头[^,.!?]{0,4}(?:紧|不宽裕"
-     r"|不方便|拮据)|周转不(?:过来|开|灵)|资金(?:紧张|困难|周转)"
-     r"|经济(?:困难|紧张|压力|状况不好)|收入(?:不稳定|减少|下降|少了|没了|低)|困难|没钱|没有钱|钱不够|不够钱|缺钱"
-     r"|工资[^,.!?]{0,6}(?:拖欠|没发|拖着|拖了|被扣|发不出|降了"
-     r"|减了|没拿到|没到账|没下来)|没发工资|压力(?:太|很|好)?大|家里出(?:了)?事|疫情|天灾|水灾|火灾"
-     r"|负债", "circumstance"),
-    ("zh:cannot-pay",
-     r"还不起|还不上|还不了|付不起|付不了|交不起|交不上|拿不出|凑不(?:齐|够|出)|没能力还|无力(?:偿还|还款)|没办法还"
-     r"|还不完|没法还|没有?能力还|无力还", "inability"),
-    ("zh:plan",
-     r"分期|分(?:[0-9一二两三四五六七八九十几]+)(?:期|次|个月)|分开还|分批|少还(?:一)?点|先还(?:一半|一部分|部分|一点"
-     r"|点)|部分还款"
-     r"|最低还款|减免|协商|商量|减息|免息|还一部分|每个?月还|只还本金|停息|挂账|免除利息|减少利息", "plan"),
-    ("zh:extension",
-     r"宽限|延期|延迟|推迟|缓(?:几|一|两)?(?:天|日|周|个月)|缓(?:一缓|缓|到|些|一下|一段)|晚(?:点|些|一点)还|晚(?:几|一"
-     r"|两)(?:天|日)|再等(?:几|一|两)?(?:天|日)"
-     r"|多给(?:我)?(?:几|点|一些)?(?:天|时间)|给(?:我)?(?:点|些|几天)时间|过(?:几|两)天再|延后|展期", "extension"),
-)
-
-_PAID_RULES = _rules(
-    Intent.PAID,
-    ("en:i-paid",
-     r"\b(?:i|we|wife|husband|he|she|my \w+)(?:'ve| have| had|'d)?(?: just| already| finally)? paid\b"
-     r"|^(?:all |already |just )?paid\b|\b(?:i|we) (?:settled|cleared|paid off|took care of) (?:it|this|that|the"
-     r" (?:account|balance|bill|loan|debt))\b"),
-    ("en:already-paid",
-     r"\b(?:already|just) (?:paid|sent|made|transferred|mailed|submitted|settled|cleared|took care)\b"
-     r"|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!be )(?<!being )"
-     r"\bpaid (?:it|this|that|already|in full|off|up|the (?:bill|balance|loan|amount|debt|full)|you|online"
-     r"|yesterday|today|last|on|via|through|with|by|\$)\b"
-     r"|\b(?:it's|it is|its|has been|been|was|is|all) (?:already )?(?:paid|settled|taken care of|cleared)\b"),
-    ("en:payment-made",
-     r"\b(?:dropped off|deposited|brought in|left) (?:a |the |my )?(?:check|cheque|payment|cash|money)\b"
-     r"|\bput (?:a |the |my )?payment (?:in|through)\b"
-     r"|\b(?:made|sent|submitted|mailed|did) (?:a |the |my |that |this |your |full |an )?(?:payment|transfer"
-     r"|check|cheque|money order|wire)\b|\bpayment (?:was |has been |is |already |went )?(?:made|sent|done"
-     r"|submitted|complete\w*|through|processed|posted)\b|\b(?:check|cheque|money order) (?:is |was )?in the mail\b"
-     r"|\b(?:sent|transferred|wired) (?:you |u )?(?:the |my )?(?:money|payment|funds|it)\b"
-     r"|\bconfirmation (?:number|code)\b|\b(?:did you|didn't you|you should have|have you) (?:get|got|receive"
-     r"|received) (?:my|the) (?:payment|money|check)\b|\bautopay\b"),
-    ("zh:paid",
-     r"(?<![没未不])(?:已经?(?:全部|都|全)?(?:还|付|支付|转账|转|缴|结清|还清|打款|处理)|(?:还款|付款|还钱|支付|打款"
-     r"|还上|交钱)了"
-     r"|已经?(?:打|转|汇|存|交|付|还)(?:到|给|进|过去|入)|已经?\s*paid\b|还了|还清了|还完了|付了|付过了|还过了|转账了"
-     r"|转过去了|转了|打过去了|打了款|已打款|交了|缴了|结清了|都还了|早还了|刚还|刚刚还|刚付|还款成功|支付成功"
-     r"|扣款成功|扣过了|已经扣|(?:还款|支付|付款|转账|扣款)(?:已经?)?(?:成功|完成))"),
-    negatable=True,
-)
-
-_CALL_ME_RULES = _rules(
-    Intent.CALL_ME,
-    ("en:call-me",
-     r"\b(?:call|ring|phone) me\b(?! (?:again|anymore|any more|ever))|\bgive me a (?:call|ring|buzz)\b"
-     r"|\bcall (?:me )?back\b|\bcallback\b|\bcall me at\b|\breach me at\b|\bmy number is\b"
-     r"|\bcan (?:someone|somebody|you) (?:call|contact|reach out to) me\b|\b(?:reach|call) me (?:at|after|before|on)\b"
-     r"|\bbest (?:time|number) to (?:reach|call) me\b"),
-    ("en:speak-to-someone",
-     r"\b(?:speak|talk) (?:to|with) (?:someone|somebody|a (?:real |live )?(?:person|human|rep|representative|agent)"
-     r"|an? (?:agent|representative|advisor|adviser|human|person)|you|a live person)\b"
-     r"|\b(?:i'd like|i want|i need|need) to (?:talk|speak)\b"),
-    ("zh:call-me",
-     r"给我打(?:个|一个|一下)?电话|打(?:个)?电话(?:给|跟|和)我|电话里?(?:跟|和)我说|打我(?:的)?电话|打给我|回(?:个"
-     r"|我)?电话|回电|来(?:个)?电话"
-     r"|人工|(?:跟|和|找)(?:你们)?(?:的)?(?:人|客服|工作人员|负责人)(?:说|谈|聊|沟通)|电话(?:联系|沟通|说|谈)|打过来"
-     r"|联系我|找客服|(?:和|跟|与)(?:你们的?)?(?:客服|人工|工作人员|人)(?:通话|通电话|说话|联系)"),
-    negatable=True,
-)
-
-_HELP_RULES = _rules(
-    Intent.HELP,
-    ("en:who-are-you",
-     r"\bwho (?:is this|are you|is this from|sent this|r you)\b|\bwhat(?: is|'s) this(?: about| regarding| for)?"
-     r"(?=\s*$|\s*[?.!])|\bwhat company\b|\bwhat is this (?:message|text) about\b"),
-    ("en:how-to-pay",
-     r"\bhow (?:do|can|should) i (?:pay|make (?:a )?payment|log ?in|access)\b|\bwhere (?:do|can) i pay\b"
-     r"|\bcan i pay (?:online|by card|with (?:a )?card|over the phone|through|on the app|on your website|by phone)\b"
-     r"|\bpayment (?:link|options|methods)\b|\b(?:send|text|email|give) me (?:the|a|your) (?:payment )?link\b"
-     r"|\bwhat(?:'s| is) (?:the|your) (?:phone|number|address|website|link)\b|\b(?:a |the )?number (?:i"
-     r"|to) (?:can )?call"
-     r"\b|\bwhat number (?:do|can|should) i call\b"),
-    ("zh:who-are-you",
-     r"你们是(?:谁|哪|什么|干什么)|你是谁|哪里的|什么平台|哪个平台|什么公司|客服电话|电话多少|热线"
-     r"|这是什么(?:短信|信息|消息|意思)?(?:[?]|$)|什么意思|有什么事"),
-    ("zh:how-to-pay", r"怎么(?:操作)?还|如何还|在哪(?:里)?还|还款方式|还款链接|怎么(?:付|支付|转账)|还款渠道"),
-)
-
-_START_RULES = _rules(
-    Intent.START,
-    ("en:opt-in",
-     r"\bopt (?:me )?(?:back )?in\b|\b(?:start|resume) (?:sending|texting|the texts|messages)\b|\bresubscribe\b"
-     r"|\bsubscribe me\b|\bun-?stop\b|\btext me again\b|\byou (?:can|may) (?:text|contact|message) me\b"),
-    ("zh:opt-in", r"恢复(?:短信|订阅|通知|提醒)|重新订阅|可以(?:给我)?发短信"),
-)
-
-_ACCEPT_RULES = _rules(
-    Intent.ACCEPT,
-    ("en:accept",
-     r"\bi (?:accept|agree)\b|\b(?:accept|agree to|sign me up for|go with|i'll take|i will take) (?:the |this |that "
-     r"|your |a )?(?:[\w-]+ ){0,3}?(?:plan|offer|arrangement|option|deal)\b|\bsounds good\b|\bthat works\b"
-     r"|\blet's do (?:it|that)\b|\b(?:please )?(?:set it up|go ahead)\b"),
-    ("zh:accept", r"同意|接受|就这么办|按这个来|就按(?:这个|你们说的)|就这样吧?$|就这么定"),
-    negatable=True,
-)
-
-# Phrases whose "not"/"no"/"不" is politeness, not negation.
-_POLITE_NEGATIONS = lazy(
-    r"\bno (?:problem|worries|worry)\b|\b(?:don't|do not) (?:worry|you worry)\b|\bnot a problem\b|\bno doubt\b"
-    r"|不好意思|没问题|没事|不客气|不用担心|别担心|放心|不会拖|不拖|不会赖|不赖|不骗|不食言|不会忘"
-    # A-not-A questions ask, they do not deny: "能不能宽限到月底", "不是已经扣款了吗"
-    r"|能不能|可不可以|行不行|是不是|要不要|会不会|不是|不管|无论|别人|别急|不然"
-)
-_EN_NEGATION = lazy(
-    r"\b(?:not|never|can't|cannot|won't|don't|didn't|couldn't|wouldn't|unable to|no way|isn't|ain't|haven't|hasn't"
-    r"|wasn't|aren't|shouldn't|refuse to|refusing to|neither|nor)\b|n't\b"
-)
-_ZH_NEGATION = lazy(r"[不没别未甭勿]|无法|没法")
-
-
-def _negated(prefix: str) -> bool:
-    """Whether the words just before a phrase (same clause) negate it."""
-    cleaned = _POLITE_NEGATIONS.sub(" ", prefix)
-    tail_en = " ".join(cleaned.split()[-4:])
-    return bool(_EN_NEGATION.search(tail_en) or _ZH_NEGATION.search(cleaned[-6:]))
-
-
-# --------------------------------------------------------------------------- promises
-
-_PAY_VERBS = _rules(
-    Intent.PROMISE,
-    ("en:pay",
-     r"\b(?:pay(?! ?(?:day|check|cheque|date|period|stub|slip|rise|raise)\b)|paying|repay|settle|settling|transfer"
-     r"|transferring|wire|sending|mail|clear|cover|deposit)\b|\bsend\b(?! me\b| you proof)"
-     r"|\b(?:make|making|do|send|sending|submit|schedule|scheduled|set up|put in) (?:a |the |my |another |the next "
-     r"|the full |one |this month's )?(?:full |partial |small |first |next )?payment\b"
-     r"|\bpayment (?:on|by|this|next|tomorrow|today|of|will|should|coming|for)\b"
-     r"|\bexpect (?:a |the |my )?(?:payment|it|the money)\b"),
-    ("en:have-money",
-     r"\b(?:have|get|bring|give) (?:you |u )?(?:the |your |some |that )?(?:money|cash|funds|it to you|it in"
-     r"|it paid|it sorted|the payment)\b|\byou(?:'ll| will) (?:have|get|receive|see) (?:it|the money|your money"
-     r"|a payment|payment|the payment|something|the rest)\b|\bcatch up\b|\bbring (?:it|the account|my account|this)"
-     r" (?:current|up to date)\b|\btake care of (?:it|this|that|the (?:balance|bill|payment|rest))\b"
-     r"|\bhandle (?:it|this|that|the (?:balance|payment))\b|\bsort (?:it|this) out\b|\b(?:it|this|the (?:balance"
-     r"|bill|loan|debt|account|amount|rest)) (?:will|'ll|should) be (?:paid|settled|cleared|taken care of)\b"),
-    ("en:afford", r"\b(?:afford|manage)\b(?= (?:to|[$¥0-9]|it|this|that))"),
-    ("en:do-amount",
-     r"\b(?:can|could|will|'ll|able to)(?: we| i)? do (?=[$¥]|[0-9]|(?:a|one|two|three|four|five|fifty|hundred) )"),
-    ("en:extend",
-     r"\b(?:give|gimme|allow|grant) (?:me |us )?(?:until|to|time until|an extension (?:until|to))\b"
-     r"|\bwait (?:until|for me until|to)\b|\bhold off (?:until|on)\b|\bextension (?:until|to)\b"
-     r"|\b(?:push|move) (?:it|the payment|the due date|my payment) (?:back )?to\b"),
-    ("zh:pay",
-     r"还(?=可以吗|行吗|行不行|可不可以|好吗|可以不|可以么|行么|ok)"
-     r"|(?<![已经没未不])(?:还款|还钱|还清|还上|还掉|还给|还完|付款|付清|支付|转账|转给|转过去|打款|打钱|打过去"
-     r"|打给你们"
-     r"|汇款|缴|交钱|交上|补上|补交|结清|处理|搞定|凑齐|凑够|筹到)"
-     r"|(?<![已经没未不])还(?![了过没是有不在会要得行好可能以早很挺差剩欠需想])"
-     r"|(?<![已经没未不])付(?![了过不出])|转(?=[0-9一二两三四五六七八九]|钱|款)"),
-    ("zh:extend", r"宽限到|延期到|延迟到|推迟到|推到|延到|缓到|拖到|等到|等我到|放到|改到"),
-)
-_AUXILIARY = lazy(r"\b(?:will|'ll|can|could|gonna|going to|shall)\b|会|能")
-_HEDGE = lazy(
-    r"\b(?:maybe|might|may(?! i\b| we\b)|perhaps|possibly|hopefully|hope|probably|try|trying|attempt|not sure"
-    r"|i think|i guess"
-    r"|should be able|if i can|if possible|depends|depending)\b|可能|也许|或许|尽量|争取|看看|试试|试着|应该|大概|估计"
-    r"|说不定|希望|要是|看情况"
-)
-_POLITE_CONDITION = lazy(
-    r"\bif (?:that's|that is|it's|it is|this is) (?:ok|okay|alright|fine|possible)\b|\bif that works\b"
-    r"|\bif you don't mind\b|如果可以的?话?|如果行的?话?"
-)
-_PAST_OR_OBLIGATION = lazy(
-    r"\b(?:was|were) (?:supposed|going|meant|planning) to\b|\b(?:tried|forgot|meant|wanted|planned"
-    r"|intended) to (?:\w+ )?(?:pay|send|make|transfer|settle|get)\b"
-    r"|\b(?:do|did|does|must|should|have) i (?:have|need|got) to\b|\bwhen (?:do|should|must|is|was|will)\b"
-    r"|\b(?:is|was) (?:it|this|that|the payment|my payment|payment) due\b|\bdue (?:on|by|date)\b|\bdo i owe\b"
-    r"|\bwhat (?:happens|would happen|will happen)\b|\bif i (?:don't|do not|can't|cannot|miss)\b"
-    r"|(?:要|需要|必须|得)(?:在)?[^,.!?]{0,8}(?:还|付)[^,.!?]{0,4}[吗么]|什么时候(?:要|需要)?还|哪天(?:要)?还"
-    r"|最晚|截止|到期|应该是"
-)
-_ASK = lazy(
-    r"\b(?:can|could|may) (?:i|we)\b|\b(?:how|what) about\b|\bis it (?:ok|okay|alright|possible|fine)\b|\bwould (?:it"
-    r"|that) (?:be )?"
-    r"(?:ok|okay|fine|alright|work)\b|\b(?:does|would) that work\b|\b(?:ok|okay|alright)$|\bcan you (?:give|wait"
-    r"|let)\b|可以吗|行吗|行不行|可不可以|能不能|能否|好吗|可以不|可以么|行么|[吗么]$"
-)
-# "How about the 20th?", "Friday?", "15号可以吗": a date offered on its own, in answer to a notice about paying
-_BARE_PROPOSAL = lazy(
-    r"^(?:(?:how|what) about|can i do|could i do|maybe|is|would|does|ok|okay|so|then|and|or|on|by|the|works?|for you"
-    r"|good|fine|alright|that|be|ok\?|可以吗|行吗|行不行|可不可以|好吗|可以不|可以么|行么|怎么样|如何|呢|吧|[\s?])*$"
-)
-_UNTIL = lazy(r"\b(?:until|before)\b|才|等到")
-_NOT_UNTIL = lazy(r"\bnot (?:until|before)\b")
-_PAY_TOPIC = lazy(r"\b(?:pay\w*|paid|money|payment|balance|amount)\b|还|付|钱")
-
-
-@dataclass(frozen=True)
-class _Verb:
-    rule: _Rule
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class _Promise:
-    on: date
-    amount: Decimal | None
-    matched: str
-    asked: bool
-
-
-@dataclass
-class _Reading:
-    """One reply, read once: its clauses, dates, amounts and pay verbs, shared by every rule."""
-
-    text: str
-    today: date
-    order: DateOrder
-    clauses: list[Clause] = field(default_factory=list)
-    dates: list[DateMention] = field(default_factory=list)
-    amounts: list[AmountMention] = field(default_factory=list)
-    verbs: list[_Verb] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.clauses = clauses(self.text)
-        self.dates = date_mentions(self.text, self.today, self.order)
-        # "I get paid Friday, I'll pay right away": "right away" is then, not today
-        self.dates = [d for d in self.dates if not (d.adverb and any(
-            not e.adverb and e.start < d.start and self._sentence_at(e.start) == self._sentence_at(d.start)
-            for e in self.dates))]
-        self.amounts = amount_mentions(self.text)
-        found = [_Verb(rule, m.start(), m.end()) for rule in _PAY_VERBS for m in rule.pattern.finditer(self.text)]
-        self.verbs = sorted(found, key=lambda v: v.start)
-
-    def _sentence_at(self, position: int) -> int:
-        index = self.clause_of(position)
-        return self.clauses[index].sentence if index >= 0 else -1
-
-    def clause_of(self, position: int) -> int:
-        for index, clause in enumerate(self.clauses):
-            if clause.start <= position < clause.end:
-                return index
-        return -1
-
-    def in_clause(self, index: int, items: Iterable[_Verb]) -> list[_Verb]:
-        clause = self.clauses[index]
-        return [v for v in items if clause.start <= v.start < clause.end]
-
-    def dates_in(self, index: int) -> list[DateMention]:
-        clause = self.clauses[index]
-        return [d for d in self.dates if clause.start <= d.start < clause.end]
-
-    def sentence_text(self, index: int) -> str:
-        sentence = self.clauses[index].sentence
-        return " ".join(c.text for c in self.clauses if c.sentence == sentence)
-
-    def followed_by_question(self, index: int) -> bool:
-        end = self.clauses[index].end
-        return self.text[end:end + 2].lstrip()[:1] == "?"  # NFKC made "？" a "?"
-
-
-def _governing_verb(reading: _Reading, index: int) -> tuple[int, _Verb] | None:
-    """The pay verb a date in clause ``index`` belongs to: in its clause, else a neighbour of the same sentence
-    that has no date of its own ("I'll pay, on Friday", "15号，一定还")."""
-    own = reading.in_clause(index, reading.verbs)
-    if own:
-        return index, own[0]
-    sentence = reading.clauses[index].sentence
-    for neighbour in (index - 1, index + 1):
-        if 0 <= neighbour < len(reading.clauses) and reading.clauses[neighbour].sentence == sentence:
-            verbs = reading.in_clause(neighbour, reading.verbs)
-            if verbs and not reading.dates_in(neighbour):
-                return neighbour, verbs[0]
-    return None
-
-
-def _blocked(reading: _Reading, verb_index: int, verb: _Verb, date_index: int) -> bool:
-    """A hedge, the past or an obligation question: the customer has not committed to the day."""
-    sentence = _POLITE_CONDITION.sub(" ", reading.sentence_text(date_index))
-    if _HEDGE.search(sentence):
-        return True
-    return any(_PAST_OR_OBLIGATION.search(reading.clauses[i].text) for i in {verb_index, date_index})
-
-
-def _promise_at(reading: _Reading, mention: DateMention, paid_clauses: set[int]) -> tuple[str, bool] | None:
-    """The verb rule and whether it was asked, if this date is a day the customer commits to paying on."""
-    index = reading.clause_of(mention.start)
-    if index < 0:
-        return None
-    clause = reading.clauses[index]
-    asked = bool(_ASK.search(clause.text)) or reading.followed_by_question(index)
-    governing = _governing_verb(reading, index)
-    if governing is None:
-        # "haven't paid yet, but I will on Friday", "明天还不上，后天行吗", "I'll pay, but not until Friday";
-        # not "did you get my payment on the 10th?", which says when it was paid
-        rest = (clause.text[: mention.start - clause.start] + " " + clause.text[mention.end - clause.start:]).strip()
-        bare_offer = asked and len(reading.clauses) == 1 and _BARE_PROPOSAL.match(rest) is not None
-        if (not (_PAY_TOPIC.search(reading.text) or bare_offer) or _PAST_OR_OBLIGATION.search(clause.text)
-                or index in paid_clauses):
-            return None
-        if _HEDGE.search(_POLITE_CONDITION.sub(" ", reading.sentence_text(index))):
-            return None
-        if _NOT_UNTIL.search(clause.text[: mention.start - clause.start]):
-            return "en:not-until", False
-        if _AUXILIARY.search(clause.text) and not _negated(clause.text[: mention.start - clause.start]):
-            return ("en:will" if not has_cjk(clause.text) else "zh:will"), asked
-        if asked:
-            return ("en:ask" if not has_cjk(clause.text) else "zh:ask"), True
-        return None
-    verb_index, verb = governing
-    if _blocked(reading, verb_index, verb, index):
-        return None
-    verb_clause = reading.clauses[verb_index]
-    if _negated(verb_clause.text[: verb.start - verb_clause.start]):
-        between = reading.text[verb.end: mention.start] if verb.end <= mention.start else ""
-        if _UNTIL.search(between):
-            return f"{verb.rule.name[:2]}:not-until", False
-        return None
-    return verb.rule.name, asked
-
-
-def _amount_for(reading: _Reading, verb_index: int | None, verb: _Verb | None, extra_index: int | None,
-                paid_clauses: set[int]) -> Decimal | None:
-    """The amount the customer offers: after the pay verb in its clause first, then elsewhere in that clause or
-    the date's clause; never one in a clause that says it was already paid."""
-    if verb is not None and verb_index is not None and verb_index not in paid_clauses:
-        clause = reading.clauses[verb_index]
-        after = [a for a in reading.amounts if verb.end <= a.start < clause.end]
-        if after:
-            return after[0].value
-        bare = bare_amount_at(reading.text, verb.end)
-        if bare is not None and bare.end <= clause.end:
-            return bare.value
-    for index in (verb_index, extra_index):
-        if index is None or index in paid_clauses:
-            continue
-        clause = reading.clauses[index]
-        inside = [a for a in reading.amounts if clause.start <= a.start < clause.end]
-        if inside:
-            return inside[0].value
-    return None
-
-
-def _find_promise(reading: _Reading, paid_clauses: set[int]) -> _Promise | None:
-    for mention in reading.dates:
-        if mention.on is None:
-            continue
-        found = _promise_at(reading, mention, paid_clauses)
-        if found is None:
-            continue
-        verb_rule, asked = found
-        index = reading.clause_of(mention.start)
-        governing = _governing_verb(reading, index)
-        verb_index, verb = governing if governing else (None, None)
-        amount = _amount_for(reading, verb_index, verb, index, paid_clauses)
-        if amount is None and verb is None:  # "Friday ok? I'll pay $60"
-            amount = _offered_amount(reading, paid_clauses)
-        prefix = "promise-ask" if asked else "promise"
-        return _Promise(mention.on, amount, f"{prefix}:{verb_rule}+{mention.rule}", asked)
-    return None
-
-
-def _offered_amount(reading: _Reading, paid_clauses: set[int]) -> Decimal | None:
-    """An amount offered with no date ("can I pay $50 a month", "先还五百"): a plan conversation starts from it."""
-    for verb in reading.verbs:
-        index = reading.clause_of(verb.start)
-        if index < 0 or index in paid_clauses:
-            continue
-        clause = reading.clauses[index]
-        if _negated(clause.text[: verb.start - clause.start]):
-            continue
-        amount = _amount_for(reading, index, verb, None, paid_clauses)
-        if amount is not None:
-            return amount
-    return None
-
-
 # --------------------------------------------------------------------------- reading the intents
 
 
 @dataclass(frozen=True)
 class _Fired:
-    rule: _Rule
+    rule: Rule
     start: int
     end: int
 
 
-def _fired(reading: _Reading, rules: list[_Rule]) -> list[_Fired]:
+def _fired(reading: Reading, rules: list[Rule]) -> list[_Fired]:
     out: list[_Fired] = []
     for rule in rules:
         for m in rule.pattern.finditer(reading.text):
             if rule.negatable:
                 index = reading.clause_of(m.start())
                 prefix = reading.text[reading.clauses[index].start: m.start()] if index >= 0 else ""
-                if _negated(prefix):
+                if negated(prefix):
                     continue
             out.append(_Fired(rule, m.start(), m.end()))
             break
@@ -930,7 +206,7 @@ _CHANNEL_WORDS = (
 _CAPITALISED_NAME = lazy(r"\b(?:I'?m|I am|[Tt]his is) not ([A-Z][a-z]+)\b(?! (?:able|sure|going))")
 
 
-def _stop_channels(reading: _Reading, stops: list[_Fired]) -> tuple[Channel, ...]:
+def _stop_channels(reading: Reading, stops: list[_Fired]) -> tuple[Channel, ...]:
     """Every channel named from the first stop on ("stop texting and emailing me" names both): an
     opt-out we did not need is cheap, a missed one is not."""
     tail = reading.text[min(f.start for f in stops):]
@@ -947,45 +223,45 @@ class _Findings:
             self.fired[intent] = items
 
 
-def _findings(reading: _Reading, original: str) -> _Findings:
+def _findings(reading: Reading, original: str) -> _Findings:
     findings = _Findings()
     for intent, rules in (
-        (Intent.STOP, _STOP_RULES), (Intent.BEREAVEMENT, _BEREAVEMENT_RULES),
-        (Intent.WRONG_NUMBER, _WRONG_NUMBER_RULES), (Intent.DISPUTE, _DISPUTE_RULES),
-        (Intent.COMPLAINT, _COMPLAINT_RULES), (Intent.HARDSHIP, _HARDSHIP_RULES), (Intent.PAID, _PAID_RULES),
-        (Intent.CALL_ME, _CALL_ME_RULES), (Intent.HELP, _HELP_RULES), (Intent.START, _START_RULES),
-        (Intent.ACCEPT, _ACCEPT_RULES),
+        (Intent.STOP, STOP_RULES), (Intent.BEREAVEMENT, BEREAVEMENT_RULES),
+        (Intent.WRONG_NUMBER, WRONG_NUMBER_RULES), (Intent.DISPUTE, DISPUTE_RULES),
+        (Intent.COMPLAINT, COMPLAINT_RULES), (Intent.HARDSHIP, HARDSHIP_RULES), (Intent.PAID, PAID_RULES),
+        (Intent.CALL_ME, CALL_ME_RULES), (Intent.HELP, HELP_RULES), (Intent.START, START_RULES),
+        (Intent.ACCEPT, ACCEPT_RULES),
     ):
         findings.add(intent, _fired(reading, rules))
     if Intent.STOP not in findings.fired:
         for index, clause in enumerate(reading.clauses):
             sentence = reading.sentence_text(index)
-            cue = _EN_CESSATION.search(sentence)
-            if cue is not None and _EN_CONTACT.search(sentence):
-                findings.add(Intent.STOP, [_Fired(_CO_OCCURRENCE, clause.start, clause.end)])
+            cue = EN_CESSATION.search(sentence)
+            if cue is not None and EN_CONTACT.search(sentence):
+                findings.add(Intent.STOP, [_Fired(CO_OCCURRENCE, clause.start, clause.end)])
                 break
     if Intent.WRONG_NUMBER not in findings.fired and _CAPITALISED_NAME.search(original):
         # "I'm not Maria": a name the sender says is not theirs
-        name_rule = _Rule("en:not-that-name", Intent.WRONG_NUMBER, _CAPITALISED_NAME)
+        name_rule = Rule("en:not-that-name", _CAPITALISED_NAME)
         findings.add(Intent.WRONG_NUMBER, [_Fired(name_rule, 0, 0)])
     return findings
 
 
-_PAID_ON_A_PAST_DAY = _Rule("paid-on-a-past-day", Intent.PAID, lazy("$^"))
+_PAID_ON_A_PAST_DAY = Rule("paid-on-a-past-day", lazy("$^"))
 
 
-def _paid_by_past_date(reading: _Reading, findings: _Findings) -> None:
+def _paid_by_past_date(reading: Reading, findings: _Findings) -> None:
     """A pay verb tied to a past day is a claim of payment: "我上周五还的", "sent it over yesterday"."""
     for mention in reading.dates:
         if not mention.past:
             continue
         index = reading.clause_of(mention.start)
-        governing = _governing_verb(reading, index) if index >= 0 else None
+        governing = governing_verb(reading, index) if index >= 0 else None
         if governing is None:
             continue
         verb_index, verb = governing
         clause = reading.clauses[verb_index]
-        if not _negated(clause.text[: verb.start - clause.start]):
+        if not negated(clause.text[: verb.start - clause.start]):
             findings.add(Intent.PAID, [_Fired(_PAID_ON_A_PAST_DAY, verb.start, verb.end)])
             return
 
@@ -994,7 +270,7 @@ def _hardship_kinds(findings: _Findings) -> set[str]:
     return {f.rule.kind for f in findings.fired.get(Intent.HARDSHIP, [])}
 
 
-def _settle_conflicts(findings: _Findings, promise: _Promise | None) -> None:
+def _settle_conflicts(findings: _Findings, promise: Promise | None) -> None:
     """Where one reading of the words explains another: a reschedule is a promise, an accepted plan an accept."""
     kinds = _hardship_kinds(findings)
     if promise is not None and kinds and kinds <= {"inability", "extension"}:
@@ -1014,16 +290,16 @@ def classify(text: str, now: datetime, time_zone: str, *, locale: str | None = N
     today = local_today(now, time_zone)
     normalised = normalise(text)
     keyword = keyword_form(text) or keyword_form(normalised)  # "👍" alone is "ok"
-    language: Language = "zh" if has_cjk(normalised) or keyword in _ZH_KEYWORDS else "en"
-    if keyword in _STOP_KEYWORDS:
+    language: Language = "zh" if has_cjk(normalised) or keyword in ZH_KEYWORDS else "en"
+    if keyword in STOP_KEYWORDS:
         return Classification(intent=Intent.STOP, language=language, matched=f"keyword:{keyword.upper()}",
                               evidence=(f"keyword:{keyword.upper()}",))
-    typo = _stop_typo(keyword)
+    typo = stop_typo(keyword)
     if typo is not None:
         matched = f"keyword-typo:{typo.upper()}"
         return Classification(intent=Intent.STOP, language=language, matched=matched, evidence=(matched,),
                               confidence="low")
-    reading = _Reading(normalised, today, date_order(time_zone, locale))
+    reading = Reading(normalised, today, date_order(time_zone, locale))
     findings = _findings(reading, unicodedata.normalize("NFKC", text))
     if Intent.PAID not in findings.fired:
         _paid_by_past_date(reading, findings)
@@ -1031,22 +307,22 @@ def classify(text: str, now: datetime, time_zone: str, *, locale: str | None = N
     paid_clauses = {reading.clause_of(f.start) for f in paid}
     # "I made the payment this morning": the pay words inside a claim of payment promise nothing
     reading.verbs = [v for v in reading.verbs if not any(p.start <= v.start < p.end for p in paid)]
-    promise = _find_promise(reading, paid_clauses)
+    promise = find_promise(reading, paid_clauses)
     _settle_conflicts(findings, promise)
     return _decide(reading, keyword, language, findings, promise, paid_clauses)
 
 
 def _keyword_intent(keyword: str) -> tuple[Intent, str] | None:
-    if keyword in _HELP_KEYWORDS:
+    if keyword in HELP_KEYWORDS:
         return Intent.HELP, f"keyword:{keyword.upper()}"
-    if keyword in _START_KEYWORDS:
+    if keyword in START_KEYWORDS:
         return Intent.START, f"keyword:{keyword.upper()}"
-    if _accept_keyword(keyword):
-        return Intent.ACCEPT, "keyword:YES" if keyword in _YES_WORDS else "keyword:ACCEPT"
+    if accept_keyword(keyword):
+        return Intent.ACCEPT, "keyword:YES" if keyword in YES_WORDS else "keyword:ACCEPT"
     return None
 
 
-def _decide(reading: _Reading, keyword: str, language: Language, findings: _Findings, promise: _Promise | None,
+def _decide(reading: Reading, keyword: str, language: Language, findings: _Findings, promise: Promise | None,
             paid_clauses: set[int]) -> Classification:
     present = {intent: items[0].rule.name for intent, items in findings.fired.items()}
     if promise is not None:
@@ -1073,7 +349,7 @@ def _decide(reading: _Reading, keyword: str, language: Language, findings: _Find
     if promise is not None and carries:
         promise_date, amount = promise.on, promise.amount
     elif primary is Intent.HARDSHIP:
-        amount = _offered_amount(reading, paid_clauses)
+        amount = offered_amount(reading, paid_clauses)
     weak = any(f.rule.weak for f in findings.fired.get(primary, []))
     conflicting = primary is not Intent.STOP and len(_CASE_CHANGING.intersection({primary, *secondary})) > 1
     asked = primary is Intent.PROMISE and promise is not None and promise.asked

@@ -1,5 +1,7 @@
 """Collections domain models: accounts, cases, notices, ledger entries and decisions.
 
+Longer than most modules: the vocabulary every layer imports, one short section per model, cross-referenced.
+
 Money is Decimal with an ISO 4217 currency; instants are timezone-aware UTC datetimes and
 serialise as ISO-8601 ending in ``Z``. Local time exists only in compliance and templates.
 """
@@ -176,6 +178,10 @@ class Recipient(StrEnum):
 
 # --------------------------------------------------------------------------- account
 
+# The locales a customer can be written to in: each has its templates and its texts in
+# dunning.domain.notices.render.LOCALE_TEXTS (docs/extending.md, "A new locale").
+LOCALES: tuple[str, ...] = ("en-US", "zh-CN")
+
 
 def _check_e164(number: str) -> str:
     try:
@@ -243,7 +249,7 @@ class Account(BaseModel):
     product: str = "personal_loan"
     risk: str = "standard"
     contact: Contact
-    locale: str = Field(pattern=LOCALE_PATTERN)
+    locale: str
     time_zones: list[TimeZoneName] = Field(min_length=1)
     jurisdiction: Jurisdiction
     currency: CurrencyCode
@@ -266,6 +272,13 @@ class Account(BaseModel):
     version: int = 0
     # Verification facts as the account file gave them, until the import hashes them; never dumped.
     _verification_facts: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @field_validator("locale")
+    @classmethod
+    def _written_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
+        return value
 
     @field_validator("principal_due", "interest_due", "fees_due", "credit_balance", mode="before")
     @classmethod

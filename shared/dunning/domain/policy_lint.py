@@ -7,11 +7,12 @@ template present, renderable and lint-clean in each locale its jurisdictions use
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from dunning.domain.models import Jurisdiction
 from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.lint import check_template
-from dunning.domain.notices.render import CHANNEL_PARTS, JURISDICTION_LOCALES, LOCALES, available_templates
+from dunning.domain.notices.render import CHANNEL_PARTS, JURISDICTION_LOCALES, LOCALE_TEXTS, available_templates
 from dunning.domain.notices.samples import sample_facts
 from dunning.domain.policy import Policy, StepKind
 
@@ -51,14 +52,15 @@ def _sanity_problems(policy: Policy) -> list[str]:
     return problems
 
 
-def policy_problems(policy: Policy) -> list[str]:
+def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> list[str]:
     """Compliance lint of a valid policy: one line per problem, naming the strategy/step or rule.
 
     Every message step's template must exist for each locale its jurisdictions use, render with a
     sample account, and lint clean (including on time-barred debt, since steps reach those too).
+    ``templates_dir`` checks the steps against another templates folder than the bundled one.
     """
     problems = _sanity_problems(policy)
-    available = available_templates()
+    available = available_templates(templates_dir)
     facts_cache: dict[tuple[Jurisdiction, str], NoticeFacts] = {}
     for sid, jurisdictions in _strategy_jurisdictions(policy).items():
         strategy = policy.strategies[sid]
@@ -71,7 +73,8 @@ def policy_problems(policy: Policy) -> list[str]:
                 continue
             for jurisdiction in sorted(jurisdictions):
                 jp = policy.for_jurisdiction(jurisdiction)
-                for locale in JURISDICTION_LOCALES.get(jurisdiction, LOCALES):
+                locales = JURISDICTION_LOCALES.get(jurisdiction, tuple(LOCALE_TEXTS))
+                for locale in locales:
                     where = f"strategy {sid}: step {step.id}: template {step.template} {locale} {channel}"
                     if (locale, channel) not in available.get(step.template, set()):
                         problems.append(f"{where}: no such template")
@@ -89,6 +92,7 @@ def policy_problems(policy: Policy) -> list[str]:
                         # steps reach every delinquent account, time-barred ones included
                         first_contact=first,
                         time_barred=True,
-                        budget=locale == JURISDICTION_LOCALES[jurisdiction][0],
+                        budget=locale == locales[0],
+                        templates_dir=templates_dir,
                     )
     return list(dict.fromkeys(problems))  # one line per problem even when several steps share it

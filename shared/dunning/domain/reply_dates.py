@@ -1,5 +1,7 @@
 """Dates in a customer's reply, as the customer meant them (pure, no I/O).
 
+Longer than most modules: this docstring specifies every date form read, beside the one rule table doing it.
+
 Every date is resolved against the customer's *local* date in their IANA time zone, never the UTC
 date, and a date before that local today is never returned. The text is a reply already through
 ``reply_text.normalise``.

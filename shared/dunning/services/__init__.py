@@ -1,1 +1,1 @@
-"""Use cases over the ports (dunning.ports): the only thing handlers call. No service imports boto3."""
+"""Use cases over the ports (dunning.ports): the only thing handlers call. No service imports the AWS SDK."""

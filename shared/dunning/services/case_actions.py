@@ -1,6 +1,9 @@
 """Case actions: the one service every caller changes a case through.
 
-SMS replies, admin commands, agents' call outcomes and the customer's page are only different
+Longer than most modules on purpose: every action any caller can take on a case is here, so one
+file answers "what can happen to a case, and how is it recorded".
+
+SMS replies, admin commands, agents' call outcomes (and the customer's page) are only different
 callers of these actions, so a promise taken on the phone and one sent by text look the same to
 the planner. An action decides from the case as read and returns its ledger entries; `perform`
 commits them with the caller's own record (a REPLY or ADMIN entry) in one transaction, re-deciding

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import jinja2
 from pydantic import BaseModel
@@ -21,7 +22,7 @@ from dunning.domain.models import Channel, ReasonCode
 from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.render import (
     JURISDICTION_LOCALES,
-    LOCALES,
+    LOCALE_TEXTS,
     TEMPLATE_IDS,
     MissingFacts,
     RenderedNotice,
@@ -33,8 +34,6 @@ from dunning.domain.notices.samples import sample_facts
 from dunning.domain.notices.tone import tone_rules
 from dunning.domain.policy import Collector, Policy, default_policy
 
-# Most SMS segments a notice may take in each locale (a LENGTH problem in the template lint).
-SMS_SEGMENT_BUDGET: dict[str, int] = {"en-US": 2, "zh-CN": 3}
 
 class LintFinding(BaseModel):
     code: ReasonCode  # CONTENT or TONE
@@ -135,7 +134,7 @@ def _lint_lines(
         f"{prefix}: {f.code} {f.detail}"
         for f in lint_rendered(notice, first_contact=first_contact, time_barred=time_barred)
     ]
-    limit = SMS_SEGMENT_BUDGET.get(notice.locale) if budget else None
+    limit = LOCALE_TEXTS[notice.locale].sms_segment_budget if budget else None
     if notice.segments is not None and limit is not None and notice.segments > limit:
         lines.append(f"{prefix}: LENGTH {notice.segments} SMS segments, budget {limit}")
     return lines
@@ -151,14 +150,15 @@ def check_template(
     first_contact: bool,
     time_barred: bool,
     budget: bool = True,
+    templates_dir: Path | None = None,
 ) -> list[str]:
     """Render one template with ``facts`` and lint it: one line per problem, each led by ``prefix``.
 
     ``budget`` also holds an SMS to its locale's segment budget (set for the locale's home
-    jurisdiction only).
+    jurisdiction only). ``templates_dir`` renders from another templates folder than the bundled one.
     """
     try:
-        notice = render(template_id, channel, facts, locale)
+        notice = render(template_id, channel, facts, locale, templates_dir=templates_dir)
     except (MissingFacts, jinja2.TemplateError) as exc:
         return [f"{prefix}: does not render ({exc.__class__.__name__})"]
     return _lint_lines(prefix, notice, first_contact=first_contact, time_barred=time_barred, budget=budget)
@@ -170,13 +170,14 @@ TEMPLATE_CHANNELS: dict[str, tuple[Channel, ...]] = {
 }
 
 
-def lint_bundled_templates(policy: Policy | None = None) -> list[str]:
-    """Render every bundled template with the sample accounts and lint it; one line per problem."""
+def lint_bundled_templates(policy: Policy | None = None, *, templates_dir: Path | None = None) -> list[str]:
+    """Render every bundled template (or every one in ``templates_dir``) with the sample accounts
+    and lint it; one line per problem."""
     policy = policy or default_policy()
-    available = available_templates()
+    available = available_templates(templates_dir)
     problems: list[str] = []
     for template_id, channels in TEMPLATE_CHANNELS.items():
-        for locale in LOCALES:
+        for locale in LOCALE_TEXTS:
             for channel in channels:
                 if (locale, channel) not in available.get(template_id, set()):
                     problems.append(f"template {template_id} {locale} {channel}: missing")
@@ -206,6 +207,7 @@ def lint_bundled_templates(policy: Policy | None = None) -> list[str]:
                         first_contact=first,
                         time_barred=template_id != "legal_referral",
                         budget=native,
+                        templates_dir=templates_dir,
                     )
     return problems
 

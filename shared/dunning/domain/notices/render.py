@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
@@ -28,10 +29,46 @@ from dunning.domain.models import Channel, Jurisdiction, Money
 from dunning.domain.notices.facts import NoticeFacts, ScheduleItem
 from dunning.domain.sms import gsm7_safe, sms_size
 
-LOCALES: tuple[str, ...] = ("en-US", "zh-CN")
 
-# Locales whose notices the policy lint renders for each jurisdiction. US customers may read
-# Chinese; Chinese-jurisdiction notices go out in Chinese (the collector's registered name is Chinese).
+@dataclass(frozen=True)
+class LocaleTexts:
+    """What a notice says in one locale outside its templates (docs/extending.md, "A new locale")."""
+
+    opt_out_sms: str  # how to opt out, in every SMS
+    opt_out_email: str
+    disclosure: str  # US validation notice (Regulation F 1006.34): the sentence of 15 U.S.C. 1692e(11)
+    day_past_due: str  # "{days}" is replaced; the first for one day, the second for more
+    days_past_due: str
+    gsm7: bool  # SMS written in GSM-7 letters: Babel's curly quotes and narrow spaces are folded
+    sms_segment_budget: int  # most SMS segments a notice may take (a LENGTH problem in the lint)
+
+
+# Every locale a notice can be written in; each has a folder of templates and Babel data in the
+# layer, and accounts may carry it (dunning.domain.models.LOCALES).
+LOCALE_TEXTS: dict[str, LocaleTexts] = {
+    "en-US": LocaleTexts(
+        opt_out_sms="Reply STOP to opt out.",
+        opt_out_email="If you no longer want these emails, you can unsubscribe at any time.",
+        disclosure="This is a communication from a debt collector.",
+        day_past_due="{days} day past due",
+        days_past_due="{days} days past due",
+        gsm7=True,
+        sms_segment_budget=2,
+    ),
+    "zh-CN": LocaleTexts(
+        opt_out_sms="回复TD退订",
+        opt_out_email="如不希望再收到此类邮件，可随时退订。",
+        disclosure="本函来自债务催收方。",
+        day_past_due="已逾期{days}天",
+        days_past_due="已逾期{days}天",
+        gsm7=False,
+        sms_segment_budget=3,
+    ),
+}
+
+# Locales whose notices the policy lint renders for each jurisdiction; the first is the
+# jurisdiction's own (its SMS budget applies). US customers may read Chinese; Chinese-jurisdiction
+# notices go out in Chinese (the collector's registered name is Chinese).
 JURISDICTION_LOCALES: dict[Jurisdiction, tuple[str, ...]] = {
     Jurisdiction.US: ("en-US", "zh-CN"),
     Jurisdiction.CN: ("zh-CN",),
@@ -96,20 +133,6 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-OPT_OUT_TEXT: dict[tuple[str, Channel], str] = {
-    ("en-US", Channel.SMS): "Reply STOP to opt out.",
-    ("zh-CN", Channel.SMS): "回复TD退订",
-    ("en-US", Channel.EMAIL): "If you no longer want these emails, you can unsubscribe at any time.",
-    ("zh-CN", Channel.EMAIL): "如不希望再收到此类邮件，可随时退订。",
-}
-
-# US validation notice (Regulation F 1006.34): the disclosure sentence of 15 U.S.C. 1692e(11).
-DEBT_COLLECTOR_DISCLOSURE: dict[str, str] = {
-    "en-US": "This is a communication from a debt collector.",
-    "zh-CN": "本函来自债务催收方。",
-}
-
-
 class UnknownTemplate(LookupError):
     """No bundled template for this id, locale and channel."""
 
@@ -169,10 +192,8 @@ def _babel_locale(locale: str) -> str:
     return locale.replace("-", "_")
 
 
-def _days_phrase(days: int, locale: str) -> str:
-    if locale == "zh-CN":
-        return f"已逾期{days}天"
-    return f"{days} day past due" if days == 1 else f"{days} days past due"
+def _days_phrase(days: int, texts: LocaleTexts) -> str:
+    return (texts.day_past_due if days == 1 else texts.days_past_due).format(days=days)
 
 
 def _next_instalment(facts: NoticeFacts) -> ScheduleItem | None:
@@ -182,7 +203,7 @@ def _next_instalment(facts: NoticeFacts) -> ScheduleItem | None:
 
 def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any]:
     """Formatted strings for the templates; absent optional facts are left out (StrictUndefined)."""
-    loc = _babel_locale(locale)
+    loc, texts = _babel_locale(locale), LOCALE_TEXTS[locale]
 
     def money(value: Money) -> str:
         return format_currency(value.amount, value.currency, locale=loc)
@@ -202,7 +223,7 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "interest": money(facts.interest),
         "fees": money(facts.fees),
         "days": facts.days_overdue,
-        "days_overdue": _days_phrase(facts.days_overdue, locale),
+        "days_overdue": _days_phrase(facts.days_overdue, texts),
         "deadline": day(facts.deadline),
         "pay_link": facts.pay_link,
         "unsubscribe_link": facts.unsubscribe_link,
@@ -211,9 +232,9 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "contact_phone": facts.collector.phone,
         "contact_hours": facts.collector.hours,
         "contact_email": facts.collector.email,
-        "opt_out": OPT_OUT_TEXT[(locale, channel)],
+        "opt_out": texts.opt_out_sms if channel is Channel.SMS else texts.opt_out_email,
         "validation": facts.validation_notice,
-        "disclosure": DEBT_COLLECTOR_DISCLOSURE[locale],
+        "disclosure": texts.disclosure,
     }
     if facts.due_date is not None:
         ctx["due_date"] = day(facts.due_date)
@@ -297,7 +318,8 @@ def render(
     root = templates_dir or templates_root()
     env = _environment(str(root))
     parts = CHANNEL_PARTS.get(channel)
-    if parts is None or (locale, channel) not in _available(str(root)).get(template_id, set()):
+    found = _available(str(root)).get(template_id, set())
+    if parts is None or locale not in LOCALE_TEXTS or (locale, channel) not in found:
         raise UnknownTemplate(template_id, locale, channel)
     ctx = _context(facts, locale, channel)
     missing = [need for need in _NEEDS.get(template_id, ()) if need not in ctx]
@@ -319,7 +341,7 @@ def render(
     version = _template_version(env, names.values())
     if channel is Channel.SMS:
         body = one_line(out["sms"])
-        if locale == "en-US":
+        if LOCALE_TEXTS[locale].gsm7:
             # Curly quotes or a narrow space from Babel would silently switch the SMS to UCS-2.
             body = gsm7_safe(body)
             fact_values = {key: gsm7_safe(value) for key, value in fact_values.items()}
@@ -366,7 +388,8 @@ def _available(root_dir: str) -> dict[str, set[tuple[str, Channel]]]:
     return found
 
 
-def available_templates() -> dict[str, set[tuple[str, Channel]]]:
-    """Bundled template id -> {(locale, channel)} that can be rendered (all parts present)."""
-    return {tid: set(found) for tid, found in _available(str(templates_root())).items()}
+def available_templates(templates_dir: Path | None = None) -> dict[str, set[tuple[str, Channel]]]:
+    """Template id -> {(locale, channel)} that can be rendered (all parts present), of the bundled
+    templates or of ``templates_dir``."""
+    return {tid: set(found) for tid, found in _available(str(templates_dir or templates_root())).items()}
 
