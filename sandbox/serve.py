@@ -107,6 +107,10 @@ def api_event(route: Route, params: dict[str, str], method: str, raw_path: str, 
         "version": "2.0", "routeKey": route.route_key, "rawPath": raw_path, "rawQueryString": raw_query,
         "headers": headers, "requestContext": context, "isBase64Encoded": decoded is None and bool(body),
     }
+    if "cookie" in headers:
+        # Payload 2.0 hands the function its cookies apart, one string each, as API Gateway does.
+        event["headers"] = {k: v for k, v in headers.items() if k != "cookie"}
+        event["cookies"] = [c.strip() for c in re.split(r"[;,]", headers["cookie"]) if c.strip()]
     if params:
         event["pathParameters"] = params
     if body:

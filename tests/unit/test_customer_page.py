@@ -344,7 +344,7 @@ def test_every_page_carries_a_strict_policy_and_stays_small(ports, guard) -> Non
     page = browser.page
     csp = page.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
-    assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "same-origin" and page.headers["cache-control"] == "no-store"
     assert "<script" not in page.body and "http://" not in page.body.replace(BASE, "")
     css_href = page.body.split('rel="stylesheet" href="')[1].split('"')[0]
     status, _, css = service_send(ports, guard)("GET", css_href, {}, b"")

@@ -363,7 +363,9 @@ class _Page:
             "Content-Security-Policy": f"default-src 'self'; base-uri 'none'; frame-ancestors 'none'; "
                                        f"form-action 'self' {pay}",
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",  # the link is a credential: never hand it on
+            # The link is a credential: never hand it to another site. same-origin, not no-referrer, so
+            # browsers still send our own Origin on the page's forms (no-referrer makes it "null").
+            "Referrer-Policy": "same-origin",
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
         }
