@@ -300,7 +300,7 @@ def run_render(args: argparse.Namespace) -> int:
         print(f"HTML written to {out}")
     first = (
         args.template == "first_notice"
-        and policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure
+        and policy.for_jurisdiction(account.jurisdiction).validation_notice
     )
     findings = lint_rendered(notice, first_contact=first, time_barred=account.time_barred)
     for finding in findings:

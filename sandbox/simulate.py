@@ -8,6 +8,10 @@ run on moto's Step Functions interpreter under the VirtualClock, which advances 
 delivered to them: payments are posted to the PaymentsBus, replies and agent outcomes go through
 the functions that own them. The providers' own records (what SES and SNS received, stamped
 with the virtual time) feed an independent audit (sandbox.audit).
+
+A little longer than most modules: the driver of a run (the days, the customers, the agents' and
+admins' desks) is one loop and reads best in one file; how customers decide is in
+sandbox.personas, what a run leaves behind in sandbox.results.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import logging
 import time
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +37,7 @@ from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.clock import VirtualClock
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
-from sandbox.portfolio import SyntheticAccount, build_portfolio, from_account_file
+from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, from_account_file, in_shard
 from sandbox.providers import ProviderMessage, ProviderTap
 from sandbox.results import ShardOutput, SimulationResult, summarise, write_dump
 
@@ -52,7 +56,7 @@ class SimulationConfig:
     seed: int = 7
     start: date = DEFAULT_START
     # Customers never interact, so the portfolio can be lived as independent shards, each on its
-    # own local AWS in its own process: account i belongs to shard i % shards.
+    # own local AWS in its own process: customer i (all their loans) belongs to shard i % shards.
     shards: int = 1
     shard: int = 0
     # A lender's account file to live instead of the synthetic portfolio (sandbox.portfolio.from_account_file).
@@ -72,11 +76,14 @@ class Simulation:
         self.function_log = function_log
         self.config = config
         self.progress = progress
-        self.portfolio = portfolio_of(config)[config.shard::config.shards]
+        self.portfolio = in_shard(portfolio_of(config), config.shard, config.shards)
         self.by_id = {a.account_id: a for a in self.portfolio}
-        self.by_phone = {a.phone: a for a in self.portfolio if a.phone}
-        self.by_email = {a.email: a for a in self.portfolio if a.email}
-        self.people = {a.account_id: PersonaState(a) for a in self.portfolio}
+        self.loans = loans_by_customer(self.portfolio)
+        # A person's loans share their phone and email: a message reaches the person.
+        self.by_phone = {a.phone: self.loans[a.customer] for a in self.portfolio if a.phone}
+        self.by_email = {a.email: self.loans[a.customer] for a in self.portfolio if a.email}
+        self.people = _persona_states(self.portfolio, self.loans)
+        self.statuses: list[dict[str, Any]] = []  # special statuses the legal team set by admin command
         self.replies: list[dict[str, Any]] = []
         self.events: Counter[str] = Counter()
         self.absent: set[str] = set()
@@ -130,7 +137,7 @@ class Simulation:
             invocations = self.stack.invocation_counts(runtime)
         return ShardOutput(self.portfolio, tap.messages, items, accounts, self.replies, self.daily, self.events,
                            self.errors, self.absent, invocations, runtime.aws_calls, self.import_result,
-                           transitions)
+                           statuses=self.statuses, transitions=transitions)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -231,10 +238,11 @@ class Simulation:
         new = self.tap.messages[self._seen_messages:]
         self._seen_messages = len(self.tap.messages)
         for message in new:
-            synthetic = self.by_phone.get(message.destination) if message.channel == "SMS" \
+            loans = self.by_phone.get(message.destination) if message.channel == "SMS" \
                 else self.by_email.get(message.destination)
-            if synthetic is None:
+            if not loans:
                 continue
+            synthetic = _loan_in(message, loans, self.people)
             message.account_id = synthetic.account_id
             self._react(self.people[synthetic.account_id], message, now)
         self._call_tasks(now)
@@ -246,11 +254,31 @@ class Simulation:
     def _react(self, person: PersonaState, message: ProviderMessage, now: datetime) -> None:
         if message.channel == "EMAIL":
             self._email_delivered(message)
+        deciding = person.pay_at is None
         if person.reads(message, now):
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()
             self._reply_sms(person, person.writes_reply(now), now)
+        if deciding and person.pay_at is not None:
+            self._pay_every_overdue_loan(person, now)
+        elif message.sent_at.date() > person.account.due_date and (status := person.status_by_admin()):
+            self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
+            now = self.clock.now()
+            self._admin({"type": "set_special_status", "account_id": person.account.account_id, "status": status,
+                         "note": "legal team: suit filed"}, now)
+            self.statuses.append({"account_id": person.account.account_id, "customer": person.account.customer,
+                                  "status": status, "at": z(now)})
+            self.events["special_statuses_set_by_admin"] += 1
+
+    def _pay_every_overdue_loan(self, person: PersonaState, now: datetime) -> None:
+        """A person who decides to pay (or promises, naming no amount) pays every loan of theirs that
+        is overdue, at the same time: whichever loan's notice reached them first."""
+        for account in self.loans[person.account.customer]:
+            state = self.people[account.account_id]
+            if state is not person and state.pay_at is None and account.due_date < now.date() \
+                    and state.paid < account.amount_due:
+                state.pay_at, state.pay_amount = person.pay_at, account.amount_due - state.paid
 
     def _email_delivered(self, message: ProviderMessage) -> None:
         if not self.has_function("EmailEventsFunction"):
@@ -314,6 +342,12 @@ class Simulation:
 
     def _agent_call(self, task: dict[str, Any], now: datetime) -> None:
         person = self.people.get(task["account_id"])
+        if person is not None and task.get("kind") == "SKIP_TRACE" and self.has_function("AdminFunction"):
+            # The tracing desk looks for the right number and, in this portfolio, finds none.
+            self._admin({"type": "record_skip_trace", "account_id": task["account_id"], "case_id": task["case_id"],
+                         "outcome": "NOT_FOUND"}, now)
+            self.events["skip_traces"] += 1
+            return
         if person is None or task.get("kind") != "CALL" or not self.has_function("AdminFunction"):
             return  # nobody records an outcome: the task times out and the escalation plans again
         command = person.call_outcome(task)
@@ -396,6 +430,38 @@ def portfolio_of(config: SimulationConfig) -> list[SyntheticAccount]:
     if config.portfolio_file:
         return from_account_file(Path(config.portfolio_file), config.seed).accounts
     return build_portfolio(config.accounts, config.seed, config.start)
+
+
+def loans_by_customer(portfolio: list[SyntheticAccount]) -> dict[str, list[SyntheticAccount]]:
+    loans: dict[str, list[SyntheticAccount]] = defaultdict(list)
+    for account in portfolio:
+        loans[account.customer].append(account)
+    return dict(loans)
+
+
+def _persona_states(portfolio: list[SyntheticAccount],
+                    loans: dict[str, list[SyntheticAccount]]) -> dict[str, PersonaState]:
+    """One state per loan. A special status is the person's: they tell it once, for all their
+    loans; anything else (a promise, a dispute) they answer for each loan a notice is about."""
+    states = {a.account_id: PersonaState(a) for a in portfolio}
+    for held in loans.values():
+        for account in held:  # a person pays late counting from their first loan's due date, whichever notice
+            states[account.account_id].first_due = min(a.due_date for a in held)
+        if held[0].persona not in SPECIAL_STATUS:
+            continue
+        shared = states[held[0].account_id].replied
+        for account in held[1:]:
+            states[account.account_id].replied = shared
+    return states
+
+
+def _loan_in(message: ProviderMessage, loans: list[SyntheticAccount],
+             people: dict[str, PersonaState]) -> SyntheticAccount:
+    """Which of a person's loans a message is about, as they would tell: one whose last four digits
+    it names (one they have not answered about yet, when it names several)."""
+    text = f"{message.subject or ''} {message.body}"
+    named = [a for a in loans if a.account_number[-4:] in text] or loans[:1]
+    return next((a for a in named if not people[a.account_id].replied), named[0])
 
 
 def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:

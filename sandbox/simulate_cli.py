@@ -127,6 +127,11 @@ def _single(args: argparse.Namespace, config: Any, console: Any) -> int:
         table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
     for persona, row in summary["persona_outcomes"].items():
         table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
+    table.add_row("customers", json.dumps(summary.get("customers")))
+    for status, row in (summary.get("special_statuses") or {}).items():
+        table.add_row(f"status {status}", json.dumps(row))
+    for row in summary.get("holdout_uplift") or []:
+        table.add_row(f"uplift {row['group']}", str(row["verdict"]))
     from rich.console import Console
 
     Console().print(table)

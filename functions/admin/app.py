@@ -78,11 +78,22 @@ def http_command() -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=json.dumps(result, default=str))
 
 
+def roles_of(actor: str, agent_roles: str) -> frozenset[str]:
+    """AGENT when the caller's IAM role (arn:...:assumed-role/<Role>/<session> or :role/<Role>) is
+    one of the comma-separated AGENT_ROLE_NAMES: only agents may see a customer's phone number."""
+    names = {n.strip() for n in agent_roles.split(",") if n.strip()}
+    resource = actor.removeprefix("console:").split(":")[-1]
+    parts = resource.split("/")
+    role = parts[1] if len(parts) > 1 and parts[0] in ("assumed-role", "role") else None
+    return frozenset({admin.AGENT}) if role in names else frozenset()
+
+
 def _execute(request: admin.AdminRequest, actor: str) -> dict[str, Any]:
     command = request.command
     logger.append_keys(case_id=getattr(command, "case_id", None), command=command.type)
-    result = admin.execute(ports(), command, actor)
-    logger.info("admin command done", extra={"applied": result.applied, "case_status": result.case_status})
+    result = admin.execute(ports(), command, actor, roles_of(actor, ports().settings.agent_role_names))
+    if isinstance(result, admin.AdminResult):
+        logger.info("admin command done", extra={"applied": result.applied, "case_status": result.case_status})
     return result.model_dump(mode="json")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, Literal, Protocol
 
+from dunning.domain.customers import CustomerProfile
 from dunning.domain.models import Account, Case, Channel, EntryKind, LedgerEntry, Notice
 from dunning.domain.policy import Policy
 
@@ -81,6 +82,9 @@ class AccountHistory:
 
 ReceiptStatus = Literal["DELIVERED", "FAILED"]
 
+# The lookup key under which case headers with a waiting agent call task are listed (sparse).
+WORKLIST_KEY = "WORK#CALL"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ProviderMessage:
@@ -136,6 +140,7 @@ class DueItem:
 
     account_id: str
     status: str | None
+    due_date: date | None = None  # known when the index holds it (PendingIndex)
 
 
 # --------------------------------------------------------------------------- stores
@@ -158,19 +163,33 @@ class CaseStore(Protocol):
 
     def case(self, account_id: str, case_id: str) -> CaseRecord: ...
 
-    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
-        """Items behind a lookup key (MSG#<provider id>, PHONE#<hash>): pk, sk and the item's fields."""
+    def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Items behind a lookup key (MSG#<provider id>, PHONE#<hash>, WORK#CALL): pk, sk and the
+        item's fields; at most `limit` of them, in lookup_sk order."""
         ...
 
     def commit(self, record: CaseRecord, entries: Entries, *, at: datetime, actor: str, create: bool = False,
-               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = ()) -> list[LedgerEntry]:
+               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
+               customer: CustomerProfile | None = None) -> list[LedgerEntry]:
         """The case header and its new ledger entries in one transaction, conditional on the
-        version read; Conflict when someone else wrote the case first."""
+        version read; Conflict when someone else wrote the case first. With `customer`, the
+        customer's profile rides in the same transaction, conditional on its version too."""
         ...
 
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]: ...
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None: ...
+    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
+        """Write a notice (with only_if_new, the at-most-once gate); with `customer`, in one
+        transaction with the customer's profile, conditional on its version."""
+        ...
+
+    def customer(self, customer_id: str) -> CustomerProfile:
+        """The customer's profile, read consistently; an empty one (version 0) when there is none."""
+        ...
+
+    def save_customer(self, profile: CustomerProfile) -> None:
+        """Write the profile at version+1, conditional on the version read; Conflict otherwise."""
+        ...
 
     def delete_sending_notice(self, notice: Notice) -> None: ...
 
@@ -185,6 +204,12 @@ class BulkAccounts(Protocol):
     def batch_get(self, account_ids: Sequence[str]) -> dict[str, Account]: ...
 
     def due_items(self, day: date) -> Iterator[DueItem]: ...
+
+    def overdue_items(self, through: date) -> Iterator[DueItem]:
+        """Every account still CURRENT that owes money due on or before `through`, however and
+        whenever it arrived (a sparse index holds only those: reads grow with the work, not the
+        portfolio)."""
+        ...
 
     def mark_delinquent(self, account_id: str, due_day: date) -> bool: ...
 
@@ -229,11 +254,12 @@ class Sender(Protocol):
         ...
 
 
-TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK"]
+TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK", "SKIP_TRACE", "SPECIALIST"]
 
 
 class TaskQueues(Protocol):
-    """Work for people: agent calls and call-backs (CallQueue), legal reviews (LegalReviewQueue)."""
+    """Work for people: agent calls, call-backs, skip traces and specialist hand-overs (CallQueue),
+    legal reviews (LegalReviewQueue)."""
 
     def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
         """Queue one task (ids, codes and a task token only: never what the customer said)."""

@@ -46,6 +46,10 @@ class MessagingSettings(BaseFunctionSettings):
     page_base_url: str | None = None
 
 
+class PlanSettings(MessagingSettings):
+    call_queue_url: str | None = None  # skip-trace and specialist tasks (NotConfigured when one is due without it)
+
+
 class WorkflowSettings(BaseFunctionSettings):
     state_machine_arn: str
     link_secret_name: str  # keys the phone hash that lets replies find their account
@@ -94,6 +98,7 @@ class ListeningSettings(MessagingSettings):
     public_webhook_base_url: str
     idempotency_table: str
     archive_bucket: str | None = None  # only export_evidence needs it
+    agent_role_names: str = "CollectionsAgent"  # IAM roles whose callers are agents (may see a phone)
 
 
 class PageSettings(MessagingSettings):

@@ -24,17 +24,19 @@ def stack() -> Iterator[Stack]:
             yield provision()
 
 
-def test_accounts_table_streams_changes_and_has_the_sparse_due_index(stack: Stack) -> None:
+def test_accounts_table_streams_changes_and_has_the_sparse_due_and_pending_indexes(stack: Stack) -> None:
     table = boto3.client("dynamodb").describe_table(TableName=stack.table("AccountsTable"))["Table"]
 
     assert table["KeySchema"] == [{"AttributeName": "account_id", "KeyType": "HASH"}]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    (due_index,) = table["GlobalSecondaryIndexes"]
-    assert due_index["IndexName"] == "DueIndex"
-    assert due_index["KeySchema"] == [
-        {"AttributeName": "due_date_key", "KeyType": "HASH"},
-        {"AttributeName": "account_id", "KeyType": "RANGE"},
-    ]
+    indexes = {index["IndexName"]: index["KeySchema"] for index in table["GlobalSecondaryIndexes"]}
+    assert indexes == {
+        "DueIndex": [{"AttributeName": "due_date_key", "KeyType": "HASH"},
+                     {"AttributeName": "account_id", "KeyType": "RANGE"}],
+        # the catch-up: accounts still CURRENT that owe, by shard and due date
+        "PendingIndex": [{"AttributeName": "pending_shard", "KeyType": "HASH"},
+                         {"AttributeName": "pending_due", "KeyType": "RANGE"}],
+    }
 
 
 def test_collections_and_idempotency_tables_exist_with_their_keys(stack: Stack) -> None:

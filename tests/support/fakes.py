@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from dunning.domain.customers import CustomerProfile
 from dunning.domain.ledger import new_entry
-from dunning.domain.models import Account, Channel, EntryKind, LedgerEntry, Notice
+from dunning.domain.models import Account, Channel, EntryKind, LedgerEntry, Notice, iso_z
 from dunning.domain.policy import Policy, default_policy
 from dunning.ports import (
     AccountHistory,
@@ -55,6 +56,7 @@ class InMemoryCases:
         self.ledger: dict[tuple[str, str], list[LedgerEntry]] = {}
         self.notices: dict[tuple[str, str, str], Notice] = {}
         self.phones: dict[str, str] = {}  # account id -> phone hash
+        self.customers: dict[str, CustomerProfile] = {}
 
     def history(self, account_id: str) -> AccountHistory:
         out = AccountHistory(phone_hash=self.phones.get(account_id))
@@ -72,7 +74,13 @@ class InMemoryCases:
             raise NotFound(f"case {case_id}")
         return copy.deepcopy(self.cases[(account_id, case_id)])
 
-    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
+    def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
+        if lookup_pk == "WORK#CALL":
+            waiting = sorted(
+                (f"{iso_z(r.case.call_task_since or r.case.opened_at)}#{r.case.case_id}", acc, r.case.case_id)
+                for (acc, _), r in self.cases.items() if r.case.call_task_token is not None)
+            return [{"pk": f"ACCOUNT#{acc}", "sk": f"CASE#{case_id}", "lookup_pk": lookup_pk, "lookup_sk": key}
+                    for key, acc, case_id in waiting][:limit]
         if lookup_pk.startswith("PHONE#"):
             wanted = lookup_pk.removeprefix("PHONE#")
             return [{"pk": f"ACCOUNT#{acc}", "sk": "CONTACT", "lookup_sk": f"ACCOUNT#{acc}"}
@@ -81,14 +89,36 @@ class InMemoryCases:
         return [{"pk": f"ACCOUNT#{n.account_id}", "sk": f"CASE#{n.case_id}#NOTICE#{n.step_id}"}
                 for n in self.notices.values() if n.provider_message_id == wanted]
 
+    def customer(self, customer_id: str) -> CustomerProfile:
+        stored = self.customers.get(customer_id)
+        return stored.model_copy(deep=True) if stored else CustomerProfile(customer_id=customer_id)
+
+    def _check_customer(self, profile: CustomerProfile | None) -> None:
+        if profile is None:
+            return
+        stored = self.customers.get(profile.customer_id)
+        if (stored.version if stored else 0) != profile.version:
+            raise Conflict("ConditionalCheckFailedException")
+
+    def _store_customer(self, profile: CustomerProfile | None) -> None:
+        if profile is not None:
+            profile.version += 1
+            self.customers[profile.customer_id] = profile.model_copy(deep=True)
+
+    def save_customer(self, profile: CustomerProfile) -> None:
+        self._check_customer(profile)
+        self._store_customer(profile)
+
     def commit(self, record: CaseRecord, entries: Sequence[tuple[EntryKind, dict[str, Any]]], *, at: datetime,
                actor: str, create: bool = False,
-               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = ()) -> list[LedgerEntry]:
+               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
+               customer: CustomerProfile | None = None) -> list[LedgerEntry]:
         key = (record.case.account_id, record.case.case_id)
         stored = self.cases.get(key)
         if (create and stored is not None) or (not create and (
                 stored is None or stored.case.version != record.case.version)):
             raise Conflict("TransactionCanceledException")
+        self._check_customer(customer)
         for doc, condition in extra_puts:
             if condition and self._notice_key(doc) in self.notices:
                 raise Conflict("TransactionCanceledException")
@@ -105,6 +135,7 @@ class InMemoryCases:
         for doc, _ in extra_puts:
             notice = Notice.model_validate({k: v for k, v in doc.items() if k not in ("pk", "sk", "type")})
             self.notices[self._notice_key(doc)] = notice
+        self._store_customer(customer)
         return chained
 
     @staticmethod
@@ -114,11 +145,13 @@ class InMemoryCases:
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
         return notice.model_dump(mode="json")
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None:
+    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
         key = (notice.account_id, notice.case_id, notice.step_id)
         if only_if_new and key in self.notices:
             raise Conflict("ConditionalCheckFailedException")
+        self._check_customer(customer)
         self.notices[key] = notice
+        self._store_customer(customer)
 
     def delete_sending_notice(self, notice: Notice) -> None:
         self.notices.pop((notice.account_id, notice.case_id, notice.step_id), None)

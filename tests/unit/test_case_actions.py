@@ -210,7 +210,11 @@ def test_replies_only_a_person_can_take_up_are_queued_with_their_reason(ports: F
 
 def test_a_bereavement_stops_automated_contact(ports: FakePorts) -> None:
     replies.handle_inbound(ports, text("my husband passed away last month"))
-    assert case(ports).status is CaseStatus.PAUSED and case(ports).pause_reason == "BEREAVEMENT"
+    # A death told in a reply is the DECEASED special status, on the person, until a person lifts it.
+    (status,) = [e for e in ledger(ports) if e.kind is EntryKind.SPECIAL_STATUS]
+    assert status.data["status"] == "DECEASED" and status.data["route"] == "STOP"
+    profile = ports.collections.customer(ports.accounts.get("acc-1001").customer)
+    assert "DECEASED" in {s.value for s in profile.person().special_statuses}
     assert ports.sms.sent == []
 
 

@@ -5,11 +5,22 @@ CollectionsTable layout (one Query returns an account's whole collections histor
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#LEDGER#<utc>#<seq>    append-only ledger entry
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#NOTICE#<step_id>      notice (at-most-once per step)
   pk ACCOUNT#<account_id>  sk CONTACT                              phone hash for inbound lookup
-LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashes to an account.
+  pk CUSTOMER#<customer_id> sk PROFILE                             the person: their loans, opt-outs,
+                                                                    special statuses, recent contacts
+LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashes to an account, and
+lists the cases with an open agent call task (lookup_pk WORK#CALL, the agents' worklist).
+
+Customer -> accounts: the CUSTOMER# item, not a GSI on AccountsTable. It is also where the person's
+contact summary lives, which a notice's at-most-once gate writes in the same transaction
+(conditional on its version) so two loans of one person cannot both send; a GSI can take part in
+no transaction and is only eventually consistent, so a decision made on it could double-contact.
+It is one consistent GetItem of bounded size on the decision path, and it lists exactly the loans
+collections works (those with a case), which are the ones whose contacts count.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -18,9 +29,10 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from dunning.domain.customers import CustomerProfile
 from dunning.domain.ledger import GENESIS, ledger_sort_key, new_entry
-from dunning.domain.models import Account, Case, EntryKind, LedgerEntry, Notice, iso_z, parse_instant
-from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, TransientError
+from dunning.domain.models import Account, AccountStatus, Case, EntryKind, LedgerEntry, Notice, iso_z, parse_instant
+from dunning.ports import WORKLIST_KEY, AccountHistory, CaseRecord, Conflict, NotFound, TransientError
 
 _SER = TypeSerializer()
 _DE = TypeDeserializer()
@@ -64,12 +76,34 @@ def _reraise(exc: ClientError) -> None:
 # --------------------------------------------------------------------------- accounts
 
 
+# Index-only attributes: they are written with an account, never part of it.
+INDEX_ATTRIBUTES = ("due_date_key", "pending_shard", "pending_due")
+PENDING_SHARDS = 8
+
+
+def pending_shard(account_id: str) -> str:
+    """Which PendingIndex partition an account is in: stable, spread evenly over PENDING_SHARDS."""
+    return f"P{hashlib.sha256(account_id.encode()).digest()[0] % PENDING_SHARDS}"
+
+
 def account_item(account: Account) -> dict[str, Any]:
     doc = account.model_dump(mode="json")
     # Sparse index key: only accounts that owe money appear in DueIndex, so the sweep never scans.
     if account.owes and account.due_date is not None:
         doc["due_date_key"] = account.due_date.isoformat()
+        if account.status is AccountStatus.CURRENT:
+            # PendingIndex: owes, not yet delinquent. The sweep marks every one whose due date has
+            # passed, however it arrived; marking it removes these keys, so it is read once.
+            doc["pending_shard"] = pending_shard(account.account_id)
+            doc["pending_due"] = account.due_date.isoformat()
     return doc
+
+
+def account_from_item(item: dict[str, Any]) -> Account:
+    doc = from_item(item)
+    for key in INDEX_ATTRIBUTES:
+        doc.pop(key, None)
+    return Account.model_validate(doc)
 
 
 class AccountsRepository:
@@ -80,7 +114,7 @@ class AccountsRepository:
         resp = self._db.get_item(TableName=self._table, Key={"account_id": {"S": account_id}}, ConsistentRead=True)
         if "Item" not in resp:
             raise NotFound(f"account {account_id}")
-        return Account.model_validate(from_item(resp["Item"]))
+        return account_from_item(resp["Item"])
 
     def find(self, account_id: str) -> Account | None:
         try:
@@ -114,6 +148,11 @@ def _pk(account_id: str) -> str:
 
 def _case_sk(case_id: str) -> str:
     return f"CASE#{case_id}"
+
+
+def _customer_key(customer_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CUSTOMER#{customer_id}"}, "sk": {"S": "PROFILE"}}
+
 
 
 class CollectionsRepository:
@@ -171,14 +210,51 @@ class CollectionsRepository:
         self._collect(out, item)
         return out.cases[case_id]
 
-    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
-        resp = self._db.query(
-            TableName=self._table,
-            IndexName="LookupIndex",
-            KeyConditionExpression="lookup_pk = :k",
-            ExpressionAttributeValues={":k": {"S": lookup_pk}},
-        )
-        return [from_item(i) for i in resp.get("Items", [])]
+    def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "LookupIndex",
+            "KeyConditionExpression": "lookup_pk = :k",
+            "ExpressionAttributeValues": {":k": {"S": lookup_pk}},
+        }
+        out: list[dict[str, Any]] = []
+        while True:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(out)
+            resp = self._db.query(**kwargs)
+            out += [from_item(i) for i in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp or (limit is not None and len(out) >= limit):
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # ----------------------------------------------------------------- customers
+
+    def customer(self, customer_id: str) -> CustomerProfile:
+        resp = self._db.get_item(TableName=self._table, Key=_customer_key(customer_id), ConsistentRead=True)
+        if "Item" not in resp:
+            return CustomerProfile(customer_id=customer_id)
+        doc = from_item(resp["Item"])
+        for key in ("pk", "sk", "type"):
+            doc.pop(key, None)
+        return CustomerProfile.model_validate(doc)
+
+    def _customer_put(self, profile: CustomerProfile) -> dict[str, Any]:
+        doc = profile.model_dump(mode="json") | {"version": profile.version + 1}
+        doc |= {"pk": f"CUSTOMER#{profile.customer_id}", "sk": "PROFILE", "type": "CUSTOMER"}
+        put: dict[str, Any] = {"TableName": self._table, "Item": to_item(doc)}
+        if profile.version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(sk)"
+        else:
+            put["ConditionExpression"] = "version = :cv"
+            put["ExpressionAttributeValues"] = {":cv": {"N": str(profile.version)}}
+        return put
+
+    def save_customer(self, profile: CustomerProfile) -> None:
+        try:
+            self._db.put_item(**self._customer_put(profile))
+        except ClientError as exc:
+            _reraise(exc)
+        profile.version += 1
 
     # ----------------------------------------------------------------- writes
 
@@ -192,6 +268,11 @@ class CollectionsRepository:
             "ledger_head": record.ledger_head,
             "ledger_at": iso_z(record.ledger_at) if record.ledger_at else None,
         }
+        if record.case.call_task_token is not None:
+            # Sparse: a case is on the agents' worklist exactly while a call task waits on it.
+            since = record.case.call_task_since or record.case.opened_at
+            doc["lookup_pk"] = WORKLIST_KEY
+            doc["lookup_sk"] = f"{iso_z(since)}#{record.case.case_id}"
         return doc
 
     def _ledger_put(self, entry: LedgerEntry, account_id: str) -> dict[str, Any]:
@@ -224,11 +305,13 @@ class CollectionsRepository:
         actor: str,
         create: bool = False,
         extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
+        customer: CustomerProfile | None = None,
     ) -> list[LedgerEntry]:
         """Save the case header and append ledger entries in one transaction.
 
         The header write is conditional on the version read, so two writers cannot fork the
-        chain; `extra_puts` (item, condition) ride in the same transaction (e.g. a notice).
+        chain; `extra_puts` (item, condition) ride in the same transaction (e.g. a notice), and so
+        does the customer's profile, conditional on its own version.
         """
         expected = record.case.version
         before = (record.ledger_seq, record.ledger_head, record.ledger_at)
@@ -254,12 +337,16 @@ class CollectionsRepository:
             if condition:
                 put["ConditionExpression"] = condition
             items.append({"Put": put})
+        if customer is not None:
+            items.append({"Put": self._customer_put(customer)})
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
             record.ledger_seq, record.ledger_head, record.ledger_at = before
             _reraise(exc)
         record.case = record.case.model_copy(update={"version": expected + 1})
+        if customer is not None:
+            customer.version += 1
         return chained
 
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
@@ -273,15 +360,20 @@ class CollectionsRepository:
             doc["lookup_sk"] = _pk(notice.account_id)
         return doc
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None:
+    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
         """Write a notice; with only_if_new this is the at-most-once gate for its step."""
         kwargs: dict[str, Any] = {"TableName": self._table, "Item": to_item(self.notice_item(notice))}
         if only_if_new:
             kwargs["ConditionExpression"] = "attribute_not_exists(sk)"
         try:
-            self._db.put_item(**kwargs)
+            if customer is None:
+                self._db.put_item(**kwargs)
+            else:
+                self._db.transact_write_items(TransactItems=[{"Put": kwargs}, {"Put": self._customer_put(customer)}])
         except ClientError as exc:
             _reraise(exc)
+        if customer is not None:
+            customer.version += 1
 
     def delete_sending_notice(self, notice: Notice) -> None:
         """Undo the gate after a provider certainly refused the message (throttled), so it can retry."""

@@ -55,13 +55,16 @@ from dunning.domain.page_verify import InvalidFact, VerificationKind, normalise
 CSV_COLUMNS = (
     "account_id", "customer_name", "account_number", "product", "risk", "phone", "email", "locale",
     "time_zones", "jurisdiction", "currency", "principal_due", "interest_due", "fees_due", "due_date",
-    "status", "opted_out", "time_barred",
+    "status", "opted_out", "time_barred", "customer_id", "special_status",
 )
+# customer_id (the person holding the loan; absent: one account, one customer) and special_status
+# (BANKRUPTCY, DECEASED, CEASE_CONTACT, LITIGATION_HOLD, VULNERABLE) are optional columns.
+REQUIRED_COLUMNS = frozenset(CSV_COLUMNS) - {"product", "risk", "opted_out", "time_barred", "status",
+                                             "customer_id", "special_status"}
 # What the customer's page may ask before it shows anything (dunning.domain.page_verify): optional
 # columns, read and checked here, hashed with the link key by the import, never stored as given.
 VERIFICATION_COLUMNS = tuple(kind.value for kind in VerificationKind)
 READ_COLUMNS = (*CSV_COLUMNS, *VERIFICATION_COLUMNS)
-REQUIRED_COLUMNS = frozenset(CSV_COLUMNS) - {"product", "risk", "opted_out", "time_barred", "status"}
 # DynamoDB's item limit: a longer row could never be stored, and reading stops holding it here.
 MAX_ROW_BYTES = 400_000
 # Amounts at or past 10^15 (in any currency) are not a consumer loan; DynamoDB keeps 38 digits.

@@ -176,6 +176,22 @@ class Recipient(StrEnum):
     THIRD_PARTY = "THIRD_PARTY"
 
 
+class SpecialStatus(StrEnum):
+    """A person's circumstances that take them out of the ordinary strategy (DESIGN section 5,
+    SPECIAL_STATUS). All but VULNERABLE stop every automated contact; a vulnerable customer is
+    handled by specialists on a softer strategy."""
+
+    BANKRUPTCY = "BANKRUPTCY"  # an automatic stay: collection stops, the bankruptcy team takes over
+    DECEASED = "DECEASED"  # the estate is dealt with by people, never by reminders
+    CEASE_CONTACT = "CEASE_CONTACT"  # the customer asked in writing that all contact cease
+    LITIGATION_HOLD = "LITIGATION_HOLD"  # the loan is in litigation: only the legal team speaks
+    VULNERABLE = "VULNERABLE"  # illness, bereavement, mental health ...: specialist route
+
+    @property
+    def stops_contact(self) -> bool:
+        return self is not SpecialStatus.VULNERABLE
+
+
 # --------------------------------------------------------------------------- account
 
 # The locales a customer can be written to in: each has its templates and its texts in
@@ -269,6 +285,10 @@ class Account(BaseModel):
     # What the customer chose on their page (collections owns these; an import keeps them).
     preferred_locale: str | None = Field(default=None, pattern=LOCALE_PATTERN)
     preferred_hours: ContactHours | None = None
+    # The person who holds the loan: caps, window, opt-outs and the conversation are theirs, across
+    # all their loans. A file without it means one account, one customer (see `customer`).
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    special_status: SpecialStatus | None = None  # as core banking's file reports it
     version: int = 0
     # Verification facts as the account file gave them, until the import hashes them; never dumped.
     _verification_facts: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -316,6 +336,11 @@ class Account(BaseModel):
     def notice_locale(self) -> str:
         """The language notices and the page speak: the customer's choice, else core banking's."""
         return self.preferred_locale or self.locale
+
+    @property
+    def customer(self) -> str:
+        """The customer this loan belongs to: the file's customer_id, else the account itself."""
+        return self.customer_id or self.account_id
 
     def days_past_due(self, today: date) -> int:
         """Negative before the due date; 0 on it."""
@@ -434,6 +459,7 @@ class Case(BaseModel):
     plan: InstalmentPlan | None = None
     dispute_reason: str | None = None
     call_task_token: str | None = None
+    call_task_since: UtcDatetime | None = None  # when the open call task was queued (the agents' worklist)
     approval_task_token: str | None = None
     execution_arn: str | None = None
     legal_approved_at: UtcDatetime | None = None
@@ -512,6 +538,11 @@ class EntryKind(StrEnum):
     CASE_CLOSED = "CASE_CLOSED"
     FAILURE = "FAILURE"
     PAGE = "PAGE"  # the customer's own page: what they did there (actor `customer`)
+    SPECIAL_STATUS = "SPECIAL_STATUS"  # a special status set or lifted on the customer
+    SKIP_TRACE = "SKIP_TRACE"  # finding the right number: requested, then its outcome
+    SPECIALIST = "SPECIALIST"  # handed to a specialist (vulnerable customer)
+    PHONE_REVEALED = "PHONE_REVEALED"  # an agent saw the full number (who and when, never the number)
+    VIOLATION = "VIOLATION"  # something that broke a compliance rule was done (a call outside the window)
 
 
 class LedgerEntry(BaseModel):
@@ -552,6 +583,13 @@ class ReasonCode(StrEnum):
     RECIPIENT = "RECIPIENT"
     CONTENT = "CONTENT"
     TONE = "TONE"
+    SPACING = "SPACING"
+    SPECIAL_STATUS = "SPECIAL_STATUS"
+    SPECIAL_STATUS_BANKRUPTCY = "SPECIAL_STATUS_BANKRUPTCY"
+    SPECIAL_STATUS_DECEASED = "SPECIAL_STATUS_DECEASED"
+    SPECIAL_STATUS_CEASE_CONTACT = "SPECIAL_STATUS_CEASE_CONTACT"
+    SPECIAL_STATUS_LITIGATION_HOLD = "SPECIAL_STATUS_LITIGATION_HOLD"
+    SPECIAL_STATUS_VULNERABLE = "SPECIAL_STATUS_VULNERABLE"
     # planning
     STEP_DUE = "STEP_DUE"
     NEXT_STEP_LATER = "NEXT_STEP_LATER"
@@ -574,6 +612,14 @@ class ReasonCode(StrEnum):
     LEGAL_APPROVED = "LEGAL_APPROVED"
     LEGAL_REJECTED = "LEGAL_REJECTED"
     CASE_ENDED = "CASE_ENDED"
+    NO_RIGHT_PARTY_CONTACT = "NO_RIGHT_PARTY_CONTACT"  # no legal review before an attempt to reach the debtor
+    SKIP_TRACE = "SKIP_TRACE"  # the right number is being looked for
+    SPECIALIST_ROUTE = "SPECIALIST_ROUTE"  # a vulnerable customer's softer strategy
+
+
+def special_status_reason(status: SpecialStatus) -> ReasonCode:
+    """The SPECIAL_STATUS sub-code a status is reported with (beside SPECIAL_STATUS itself)."""
+    return ReasonCode(f"SPECIAL_STATUS_{status.value}")
 
 
 class Decision(BaseModel):

@@ -19,7 +19,7 @@ LANGUAGES = ("en-US", "zh-CN")
 
 
 def _root() -> Path:
-    return Path(str(resources.files("dunning").joinpath("templates", "page")))
+    return Path(str(resources.files("dunning").joinpath("page_templates")))
 
 
 def _fill(text: str, **values: Any) -> str:
@@ -56,7 +56,7 @@ def stylesheet() -> tuple[str, bytes]:
 
 
 def render_page(context: dict[str, Any]) -> str:
-    """The page for `context` (state, lang, view, forms ...): see templates/page/page.html.j2."""
+    """The page for `context` (state, lang, view, forms ...): see page_templates/page.html.j2."""
     language = str(context.get("lang", LANGUAGES[0]))
     values = {"t": strings(language), "collector": None, "languages": [], "error": None, "flash": None,
               "arrangement": "none", "open": None, "forms": {}, "view": None, "verify_kind": "date_of_birth",

@@ -20,7 +20,8 @@ from dunning.domain.arrangements import (
     promise_state,
     reminder_date,
 )
-from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Verdict, check, with_preferred_hours
+from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Person, Verdict, check, with_preferred_hours
+from dunning.domain.history import CALL_OUTCOME_STANDARD
 from dunning.domain.models import (
     Account,
     Action,
@@ -28,11 +29,15 @@ from dunning.domain.models import (
     CaseStatus,
     Channel,
     Decision,
+    EntryKind,
+    LedgerEntry,
     Notice,
     NoticeStatus,
     ReasonCode,
+    SpecialStatus,
+    special_status_reason,
 )
-from dunning.domain.policy import Policy, StepKind, Strategy
+from dunning.domain.policy import Policy, Step, StepKind, Strategy, holdout_days
 
 # Events during a wait only take effect at the next plan; bounding waits bounds that lag. A plan
 # accepted mid-wait still gets its first reminder on time: the policy keeps the first instalment's
@@ -44,6 +49,38 @@ LEGAL_REFERRAL_STEP = "legal_referral"
 # Replies to customers' texts are sent by the inbound functions, not by the planner.
 SERVICE_STEP_PREFIX = "service_"
 LEGAL_REFERRAL_TEMPLATE = "legal_referral"
+# Before a legal review, one call to reach the debtor when no attempt has been made yet.
+PRE_LEGAL_CALL_STEP = "pre_legal_call"
+SKIP_TRACE_TASK = "SKIP_TRACE"
+SPECIALIST_TASK = "SPECIALIST"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the case's ledger says about reaching the right person (see `reach_from`)."""
+
+    right_party_attempted: bool = False  # a call to the debtor (any outcome but wrong party), or their reply
+    skip_trace_requested: bool = False
+    skip_trace_outcome: str | None = None  # FOUND, NOT_FOUND ... once recorded
+    specialist_queued: bool = False
+
+
+def reach_from(entries: Sequence[LedgerEntry]) -> Reach:
+    """Reach facts from one case's ledger entries."""
+    attempted = requested = specialist = False
+    outcome: str | None = None
+    for e in entries:
+        if e.kind is EntryKind.CALL_OUTCOME:
+            attempted |= CALL_OUTCOME_STANDARD.get(str(e.data.get("outcome")), "RIGHT_PARTY") != "WRONG_PARTY"
+        elif e.kind is EntryKind.REPLY:
+            attempted |= e.data.get("intent") != "WRONG_NUMBER"
+        elif e.kind is EntryKind.SKIP_TRACE:
+            requested |= e.data.get("event") == "REQUESTED"
+            if e.data.get("event") == "OUTCOME":
+                outcome = str(e.data.get("outcome"))
+        elif e.kind is EntryKind.SPECIALIST:
+            specialist = True
+    return Reach(attempted, requested, outcome, specialist)
 
 
 @dataclass
@@ -54,6 +91,7 @@ class PlanOutcome:
     new_status: CaseStatus | None = None
     skipped_steps: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)  # work for people to queue with the decision (SKIP_TRACE ...)
 
 
 def local_today(account: Account, now: datetime) -> date:
@@ -74,9 +112,11 @@ def plan_reminder_step(plan_id: str, number: int) -> str:
 
 class _Planner:
     def __init__(self, case: Case, account: Account, history: Sequence[ContactRecord],
-                 notices: Sequence[Notice], policy: Policy, strategy: Strategy, now: datetime) -> None:
+                 notices: Sequence[Notice], policy: Policy, strategy: Strategy, now: datetime,
+                 person: Person | None = None, reach: Reach | None = None) -> None:
         self.case, self.account, self.history = case, account, history
         self.policy, self.strategy, self.now = policy, strategy, now
+        self.person, self.reach = person or Person(), reach or Reach()
         self.today = local_today(account, now)
         self.done = set(case.steps_done) | {n.step_id for n in notices if n.case_id == case.case_id}
         self.contacted = any(
@@ -102,7 +142,34 @@ class _Planner:
 
     def _check(self, channel: Channel, kind: AttemptKind) -> object:
         attempt = Attempt(channel=channel, kind=kind, first_contact=not self.contacted)
-        return check(attempt, self.account, self.case, self.history, self.policy, self.now)
+        return check(attempt, self.account, self.case, self.history, self.policy, self.now, self.person)
+
+    def _can_use(self, channel: Channel) -> bool:
+        return self.account.can_use(channel) and channel not in self.person.opted_out
+
+    # ------------------------------------------------------------------ the person
+
+    def _statuses(self) -> set[SpecialStatus]:
+        own = {self.account.special_status} if self.account.special_status else set()
+        return set(self.person.special_statuses) | own
+
+    def _stopped(self) -> PlanOutcome | None:
+        """A special status that stops automated contact: the case waits (re-planned every few
+        days, so lifting the status resumes it) and no step is spent or skipped meanwhile."""
+        stops = sorted(s for s in self._statuses() if s.stops_contact)
+        if not stops:
+            return None
+        return self._wait(self.now + MAX_WAIT, [ReasonCode.SPECIAL_STATUS, *map(special_status_reason, stops)])
+
+    def _person_route(self) -> PlanOutcome | None:
+        stopped = self._stopped()
+        if stopped is None and self._vulnerable and not self.reach.specialist_queued:
+            self.outcome.tasks.append(SPECIALIST_TASK)  # once per case: a specialist takes the customer over
+        return stopped
+
+    @property
+    def _vulnerable(self) -> bool:
+        return SpecialStatus.VULNERABLE in self._statuses()
 
     # ------------------------------------------------------------------ by status
 
@@ -113,6 +180,9 @@ class _Planner:
         if not self.account.owes:
             self.outcome.new_status = CaseStatus.RESOLVED
             return self._finish(Action.CLOSE, [ReasonCode.PAID])
+        stopped = self._person_route()
+        if stopped is not None:
+            return stopped
         if status == CaseStatus.LEGAL_REVIEW:
             return self._legal()
         if status == CaseStatus.DISPUTED:
@@ -165,7 +235,7 @@ class _Planner:
         if step_id in self.done or remind_on > self.today:
             nxt = check_after if step_id in self.done else day_opens_at(self.account, self.policy, remind_on)
             return self._wait(nxt, [ReasonCode.PLAN_ACTIVE])
-        channel = next((c for c in (Channel.SMS, Channel.EMAIL) if self.account.can_use(c)), None)
+        channel = next((c for c in (Channel.SMS, Channel.EMAIL) if self._can_use(c)), None)
         if channel is None:
             self.outcome.skipped_steps.append(step_id)
             return self._wait(check_after, [ReasonCode.PLAN_ACTIVE, ReasonCode.CHANNEL_UNUSABLE])
@@ -183,7 +253,7 @@ class _Planner:
             # Still awaiting an admin: the task token wait holds the execution; nothing to send.
             return self._wait(self.now + MAX_WAIT, [ReasonCode.STEPS_EXHAUSTED])
         if LEGAL_REFERRAL_STEP not in self.done:
-            channel = next((c for c in (Channel.EMAIL, Channel.SMS) if self.account.can_use(c)), None)
+            channel = next((c for c in (Channel.EMAIL, Channel.SMS) if self._can_use(c)), None)
             if channel is not None:
                 # The referral notice obeys the same window, holidays and caps as any other.
                 result = self._check(channel, AttemptKind.COLLECTION)
@@ -196,25 +266,72 @@ class _Planner:
         self.outcome.new_status = CaseStatus.REFERRED_TO_LEGAL
         return self._finish(Action.CLOSE, [ReasonCode.LEGAL_APPROVED])
 
+    def _holdout(self) -> tuple[timedelta, PlanOutcome | None]:
+        """A holdout case gets nothing in its window, then the strategy counted from the window's end."""
+        days = holdout_days(self.policy, self.case.variant)
+        if not days:
+            return timedelta(), None
+        assert self.account.due_date is not None
+        ends = self.account.due_date + timedelta(days=days)
+        if self.today <= ends:
+            return timedelta(days=days), self._wait(day_opens_at(self.account, self.policy, ends + timedelta(days=1)),
+                                                    [ReasonCode.HOLDOUT])
+        return timedelta(days=days), None
+
+    def _wrong_number(self) -> None:
+        """A number known to be wrong: find the right one (once per case) rather than escalate."""
+        contact = self.account.contact
+        if contact.phone is not None and not contact.phone_usable and not self.reach.skip_trace_requested \
+                and SKIP_TRACE_TASK not in self.outcome.tasks:
+            self.outcome.tasks.append(SKIP_TRACE_TASK)
+
+    def _before_legal(self, step: Step, reasons: list[ReasonCode]) -> PlanOutcome | None:
+        """No legal review without a right-party contact attempt or a skip-trace outcome: call the
+        debtor first, and when that cannot be done, trace the right number and wait for its outcome.
+        None: the review may go ahead."""
+        reach = self.reach
+        if reach.right_party_attempted or reach.skip_trace_outcome is not None:
+            return None
+        why = [*reasons, ReasonCode.NO_RIGHT_PARTY_CONTACT]
+        if PRE_LEGAL_CALL_STEP not in self.done and self._can_use(Channel.CALL):
+            result = self._check(Channel.CALL, AttemptKind.COLLECTION)
+            if result.verdict is Verdict.ALLOW:  # type: ignore[attr-defined]
+                return self._finish(Action.CALL, why, step_id=PRE_LEGAL_CALL_STEP, channel=Channel.CALL)
+            if result.verdict is Verdict.DEFER:  # type: ignore[attr-defined]
+                return self._wait(result.until, [*why, *result.reasons])  # type: ignore[attr-defined]
+        if not reach.skip_trace_requested and SKIP_TRACE_TASK not in self.outcome.tasks:
+            self.outcome.tasks.append(SKIP_TRACE_TASK)
+        return self._wait(self.now + MAX_WAIT, [*why, ReasonCode.SKIP_TRACE])
+
     def _steps(self) -> PlanOutcome:
         reasons: list[ReasonCode] = []
         due_date = self.account.due_date
         assert due_date is not None  # owes => due date (model invariant)
+        shift, held = self._holdout()
+        if held is not None:
+            return held
+        self._wrong_number()
         for step in self.strategy.steps:
             if step.pre_due or step.id in self.done:
                 continue
-            step_day = due_date + timedelta(days=step.offset_days)
+            step_day = due_date + shift + timedelta(days=step.offset_days)
             if step_day > self.today:
                 return self._wait(day_opens_at(self.account, self.policy, step_day),
                                   [*reasons, ReasonCode.NEXT_STEP_LATER])
             if step.kind is StepKind.LEGAL_REVIEW:
-                if self.account.time_barred:  # no legal step on time-barred debt
+                if self.account.time_barred or self._vulnerable:
+                    # no legal step on time-barred debt; a vulnerable customer stays with specialists
                     self.outcome.skipped_steps.append(step.id)
+                    if self._vulnerable:
+                        reasons += [ReasonCode.SPECIALIST_ROUTE, ReasonCode.SPECIAL_STATUS_VULNERABLE]
                     continue
+                gated = self._before_legal(step, reasons)
+                if gated is not None:
+                    return gated
                 return self._finish(Action.LEGAL_REVIEW, [*reasons, ReasonCode.STEP_DUE], step_id=step.id)
             channel = step.kind.channel
             assert channel is not None
-            if not self.account.can_use(channel):
+            if not self._can_use(channel):
                 self.outcome.skipped_steps.append(step.id)
                 reasons.append(ReasonCode.CHANNEL_UNUSABLE)
                 continue
@@ -231,6 +348,10 @@ class _Planner:
 
 
 def plan_next_action(case: Case, account: Account, history: Sequence[ContactRecord], notices: Sequence[Notice],
-                     policy: Policy, strategy: Strategy, now: datetime) -> PlanOutcome:
-    """Decide SEND, CALL, WAIT, LEGAL_REVIEW or CLOSE for a case; pure and deterministic."""
-    return _Planner(case, account, history, notices, policy, strategy, now).run()
+                     policy: Policy, strategy: Strategy, now: datetime, *, person: Person | None = None,
+                     reach: Reach | None = None) -> PlanOutcome:
+    """Decide SEND, CALL, WAIT, LEGAL_REVIEW or CLOSE for a case; pure and deterministic.
+
+    ``history`` is the customer's contacts on every loan; ``person`` their opt-outs, zones and
+    special statuses; ``reach`` what the case's ledger says about reaching them (`reach_from`)."""
+    return _Planner(case, account, history, notices, policy, strategy, now, person, reach).run()

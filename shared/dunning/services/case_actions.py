@@ -24,6 +24,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from dunning.domain.arrangements import best_offer, hardship_pause_until, offer_plan, promise_amount, validate_promise
+from dunning.domain.compliance import Attempt, ContactRecord, check
+from dunning.domain.customers import CustomerProfile, StatusMark
+from dunning.domain.history import CALL_OUTCOME_STANDARD, call_contact, entry_ref
 from dunning.domain.intents import local_today
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import (
@@ -31,6 +34,7 @@ from dunning.domain.models import (
     Case,
     CaseStatus,
     Channel,
+    Contact,
     ContactHours,
     EntryKind,
     IllegalTransition,
@@ -39,11 +43,15 @@ from dunning.domain.models import (
     Money,
     PlanStatus,
     Promise,
+    ReasonCode,
+    SpecialStatus,
     iso_z,
 )
 from dunning.domain.policy import Policy
-from dunning.observability import metrics
+from dunning.domain.special_status import ROUTES, reasons_for
+from dunning.observability import count, logger, metrics
 from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, Ports, TransientError
+from dunning.services import customers
 
 COMMIT_ATTEMPTS = 3
 
@@ -52,6 +60,10 @@ Entries = list[Entry]
 ContactChange = Literal["OPT_OUT", "OPT_IN", "PHONE_UNUSABLE", "EMAIL_UNUSABLE"]
 AccountChange = tuple[ContactChange, Channel | None]
 TaskField = Literal["call_task_token", "approval_task_token"]
+
+
+PersonChange = Callable[[CustomerProfile], bool]
+AccountEdit = Callable[[Account], bool]
 
 
 @dataclass
@@ -65,10 +77,13 @@ class Effects:
     callback: str | None = None  # a person should follow up, for this reason (a code)
     callback_slot: tuple[datetime, datetime] | None = None  # when the customer asked to be called
     preferences: Preferences | None = None  # language and hours the customer chose
+    person_change: PersonChange | None = None  # the customer's profile (opt-outs, statuses), across loans
+    account_edit: AccountEdit | None = None  # any other change to the account (a traced number ...)
 
     def reset(self) -> None:
         self.account_changes, self.token, self.token_field, self.token_output = [], None, None, {}
         self.callback, self.callback_slot, self.preferences = None, None, None
+        self.person_change, self.account_edit = None, None
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,23 @@ def apply_account_change(ports: Ports, account_id: str, change: AccountChange | 
         update_account(ports, account_id, _contact_mutation(*change))
 
 
+def person_opt(kind: ContactChange, channel: Channel | None) -> PersonChange | None:
+    """An opt-out (or in) is the person's, across all their loans."""
+    if kind not in ("OPT_OUT", "OPT_IN") or channel is None:
+        return None
+    return lambda profile: profile.opt(channel, kind == "OPT_OUT")
+
+
+def record_call_contacts(ports: Ports, account: Account, written: list[LedgerEntry], now: datetime) -> None:
+    """An agent's call counts against the person's caps on every loan (after the commit)."""
+    for entry in written:
+        if entry.kind is EntryKind.CALL_OUTCOME:
+            contact = ContactRecord(at=entry.data.get("called_at") or entry.at, channel=Channel.CALL,
+                                    outcome=call_contact(str(entry.data.get("outcome"))),
+                                    number_hash=entry.data.get("number_hash"), ref=entry_ref(entry))
+            customers.record_contact(ports, account.customer, contact, now)
+
+
 def queue_callback(ports: Ports, case_id: str, account_id: str, reason: str,
                    slot: tuple[datetime, datetime] | None = None) -> None:
     """A person should look at this (ids and a reason code on the queue; the ledger holds what was said).
@@ -257,6 +289,20 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
                      effects=ctx.effects)
     for change in ctx.effects.account_changes:
         apply_account_change(ports, account_id, change)
+        opt = person_opt(*change)
+        if opt is not None:
+            customers.update(ports, account.customer, opt)
+    if ctx.effects.account_edit is not None:
+        update_account(ports, account_id, ctx.effects.account_edit)
+    if ctx.effects.person_change is not None:
+        customers.update(ports, account.customer, ctx.effects.person_change)
+    record_call_contacts(ports, account, written, now)
+    for entry in written:
+        if entry.kind is EntryKind.VIOLATION:
+            # CallOutsideWindowAlarm (template.yaml) watches this: any breach pages the team.
+            count("CallOutsideWindow", Reason=str(entry.data.get("rule")))
+            logger.warning("call outside the contact window",
+                           extra={"case_id": record.case.case_id, "rule": entry.data.get("rule")})
     if ctx.effects.preferences is not None:
         apply_preferences(ports, account_id, ctx.effects.preferences)
     if ctx.effects.token is not None and ctx.effects.token_field is not None:
@@ -546,36 +592,119 @@ def apply_fee_waiver(ports: Ports, account_id: str, amount: Decimal) -> None:
     update_account(ports, account_id, change)
 
 
-CallOutcome = Literal["NO_ANSWER", "LEFT_MESSAGE", "PROMISE", "HARDSHIP", "DISPUTE", "WRONG_NUMBER", "REFUSED",
-                      "PAID_CLAIMED"]
+# Standard outcome codes (RIGHT_PARTY, PROMISE, REFUSED, NO_ANSWER, WRONG_PARTY, CALLBACK) and the
+# older codes, each recorded with the standard one it maps to (dunning.domain.history).
+CallOutcome = Literal["RIGHT_PARTY", "PROMISE", "REFUSED", "NO_ANSWER", "WRONG_PARTY", "CALLBACK",
+                      "LEFT_MESSAGE", "HARDSHIP", "DISPUTE", "WRONG_NUMBER", "PAID_CLAIMED"]
+
+
+def call_window_violation(ctx: ActionContext, called_at: datetime, person: CustomerProfile | None) -> Entry | None:
+    """A call outside the customer's contact window (or on a holiday) in any of their zones: the
+    outcome still stands (the call happened), and the breach is recorded with the local times."""
+    result = check(Attempt(channel=Channel.CALL), ctx.account, None, [], ctx.policy, called_at,
+                   person.person() if person is not None else None)
+    broken = [r for r in result.reasons if r in (ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY)]
+    if not broken:
+        return None
+    details = [d for d in result.details if d.split(":")[0] in {r.value for r in broken}]
+    return EntryKind.VIOLATION, {"rule": broken[0].value, "reasons": [r.value for r in broken],
+                                 "channel": Channel.CALL.value, "at": iso_z(called_at), "details": details}
 
 
 def call_outcome(outcome: CallOutcome, *, hash_number: Callable[[str | None], str | None],
                  promised_on: date | None = None, amount: Decimal | None = None, instalments: int | None = None,
-                 note: str | None = None) -> CaseAction:
-    """An agent's call: recorded, its effect on the case applied, the waiting call task completed."""
+                 note: str | None = None, called_at: datetime | None = None,
+                 person: CustomerProfile | None = None) -> CaseAction:
+    """An agent's call: recorded (with its standard code), checked against the contact window,
+    its effect on the case applied, the waiting call task completed."""
 
     def act(ctx: ActionContext) -> Entries:
         case, notes = ctx.case, ctx.notes
         if case.call_task_token is not None:
             ctx.effects.token, case.call_task_token = case.call_task_token, None
             ctx.effects.token_field, ctx.effects.token_output = "call_task_token", {"outcome": outcome}
-        entry = {"outcome": outcome, "number_hash": hash_number(ctx.account.contact.phone), "note": note}
+            case.call_task_since = None
+        at = called_at or ctx.now
+        entry = {"outcome": outcome, "standard": CALL_OUTCOME_STANDARD[outcome],
+                 "number_hash": hash_number(ctx.account.contact.phone), "note": note,
+                 "called_at": iso_z(at) if called_at is not None else None}
         effects: Entries = []
+        violation = call_window_violation(ctx, at, person)
+        if violation is not None:
+            effects.append(violation)
         if outcome == "PROMISE":
             if promised_on is None:
                 notes.append("a promise needs promised_on")
             else:
-                effects = promise(promised_on, amount, Channel.CALL)(ctx)
+                effects += promise(promised_on, amount, Channel.CALL)(ctx)
         elif outcome == "HARDSHIP":
-            effects = agree_plan(instalments or max(ctx.policy.hardship.instalment_counts))(ctx)
+            effects += agree_plan(instalments or max(ctx.policy.hardship.instalment_counts))(ctx)
         elif outcome == "DISPUTE":
-            effects = dispute(note or "CALL")(ctx)
-        elif outcome == "WRONG_NUMBER":
+            effects += dispute(note or "CALL")(ctx)
+        elif outcome in ("WRONG_NUMBER", "WRONG_PARTY"):
+            # The planner then asks for the right number (skip trace) instead of escalating.
             ctx.effects.account_changes.append(("PHONE_UNUSABLE", None))
+        elif outcome == "CALLBACK":
+            ctx.effects.callback = "CALL_ME"  # they asked to be called at another time
         elif outcome == "PAID_CLAIMED":
             notes.append("payment claimed; only the payment feed confirms it")
         return [(EntryKind.CALL_OUTCOME, {k: v for k, v in entry.items() if v is not None}), *effects]
+
+    return act
+
+
+def special_status(status: SpecialStatus, *, lift: bool, source: str, by: str | None = None,
+                   note: str | None = None) -> CaseAction:
+    """Set (or lift) a special status on the customer: recorded on the case with its reason codes
+    and route; the person's profile changes after the commit, so it holds for all their loans.
+
+    A status read in a reply is a claim a person must verify: it also queues a call-back."""
+
+    def act(ctx: ActionContext) -> Entries:
+        account = ctx.account
+        if lift:
+            ctx.effects.person_change = customers.lift_status(status)
+            if account.special_status is status:
+                def clear(acc: Account) -> bool:
+                    if acc.special_status is not status:
+                        return False
+                    acc.special_status = None
+                    return True
+                ctx.effects.account_edit = clear
+        else:
+            ctx.effects.person_change = customers.set_status(StatusMark(
+                status=status, since=ctx.now, source=source, account_id=account.account_id, by=by))
+            if source == "REPLY":
+                ctx.effects.callback = f"VERIFY_{status.value}"
+        return [(EntryKind.SPECIAL_STATUS, {
+            "event": "LIFTED" if lift else "SET", "status": status.value, "source": source, "route": ROUTES[status],
+            "reasons": [r.value for r in reasons_for(status)], "by": by, "note": note})]
+
+    return act
+
+
+SkipTraceOutcome = Literal["FOUND", "NOT_FOUND", "CONFIRMED_SAME"]
+
+
+def skip_trace_outcome(outcome: SkipTraceOutcome, new_phone: str | None, *,
+                       hash_number: Callable[[str | None], str | None]) -> CaseAction:
+    """What finding the right number gave: a new number (usable from now on), none, or the same
+    one confirmed. Recorded (the number as a keyed hash only); the planner may then go on."""
+
+    def act(ctx: ActionContext) -> Entries:
+        if outcome == "FOUND" and new_phone is None:
+            ctx.notes.append("FOUND needs new_phone")
+            return []
+        if outcome in ("FOUND", "CONFIRMED_SAME"):
+            def edit(acc: Account) -> bool:
+                phone = new_phone or acc.contact.phone
+                if acc.contact.phone == phone and acc.contact.phone_usable:
+                    return False
+                acc.contact = Contact.model_validate(acc.contact.model_dump() | {"phone": phone, "phone_usable": True})
+                return True
+            ctx.effects.account_edit = edit
+        return [(EntryKind.SKIP_TRACE, {"event": "OUTCOME", "outcome": outcome,
+                                        "number_hash": hash_number(new_phone) if new_phone else None})]
 
     return act
 

@@ -6,6 +6,9 @@ A SEND decision is carried out by the planner itself, in the same invocation: it
 account, the history and the policy, so the decision and the at-most-once gate (the notice
 SENDING) go in one transaction, then the provider call, then the outcome. That is 2 reads, 2 writes
 and 1 send per notice, and one state and one invocation fewer than a separate send step.
+
+A little longer than most modules: the send path (gate, provider, outcome, recovery of a send cut
+short) is one story and reads best in one file.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Verdict, check
-from dunning.domain.history import contact_history
+from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, ContactRecord, Person, Verdict, check
+from dunning.domain.customers import CustomerProfile, combined_history
+from dunning.domain.history import contact_history, notice_contact
 from dunning.domain.links import list_unsubscribe_headers
 from dunning.domain.models import (
     Account,
@@ -27,9 +31,17 @@ from dunning.domain.models import (
     Notice,
     NoticeStatus,
     ReasonCode,
+    SpecialStatus,
     iso_z,
 )
-from dunning.domain.planning import REMINDER_TEMPLATE, SERVICE_STEP_PREFIX, plan_next_action
+from dunning.domain.planning import (
+    REMINDER_TEMPLATE,
+    SERVICE_STEP_PREFIX,
+    SKIP_TRACE_TASK,
+    PlanOutcome,
+    plan_next_action,
+    reach_from,
+)
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.ports import (
@@ -43,13 +55,14 @@ from dunning.ports import (
     Sender,
     TransientError,
 )
+from dunning.services import customers
 
 if TYPE_CHECKING:
     from dunning.domain.notices.render import RenderedNotice
 
 # Planner waits that held back a due notice (rather than waiting for the next step or a promise).
 COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.PREFERENCE, ReasonCode.HOLIDAY,
-                                  ReasonCode.CALL_CAP, ReasonCode.DAILY_CAP})
+                                  ReasonCode.CALL_CAP, ReasonCode.DAILY_CAP, ReasonCode.SPACING})
 
 # Templates sent as a reminder of something the customer agreed to, not as dunning.
 _PLAN_TEMPLATES = {REMINDER_TEMPLATE}
@@ -61,6 +74,37 @@ def _strategy(policy: Policy, record: CaseRecord, account: Account) -> Strategy:
     if sid and sid in policy.strategies:
         return policy.strategies[sid]
     return strategy_for(policy, account, assign_variant(policy, account.account_id))[1]
+
+
+def _person_strategy(policy: Policy, record: CaseRecord, account: Account, person: Person) -> Strategy:
+    """A vulnerable customer follows the policy's softer strategy (the case records the switch)."""
+    vulnerable = SpecialStatus.VULNERABLE in person.special_statuses or \
+        account.special_status is SpecialStatus.VULNERABLE
+    sid = policy.vulnerable_strategy
+    if vulnerable and sid and sid in policy.strategies:
+        if record.case.strategy_id != sid:
+            record.case.strategy_id = sid
+        return policy.strategies[sid]
+    return _strategy(policy, record, account)
+
+
+def _task_entries(ports: Ports, outcome: PlanOutcome, case_id: str, account_id: str,
+                  now: datetime) -> list[tuple[EntryKind, dict[str, Any]]]:
+    """Queue the work for people the plan asks for (before its record is committed: a retried plan
+    may queue a task twice, which a person sees at once, but never loses one), and its entries."""
+    entries: list[tuple[EntryKind, dict[str, Any]]] = []
+    for kind in outcome.tasks:
+        task = {"case_id": case_id, "account_id": account_id, "created_at": iso_z(now),
+                "reasons": [r.value for r in outcome.decision.reasons]}
+        if kind == SKIP_TRACE_TASK:
+            ports.tasks.put("SKIP_TRACE", task)
+            entries.append((EntryKind.SKIP_TRACE, {"event": "REQUESTED"}))
+            metrics.add_metric(name="SkipTraces", unit="Count", value=1)
+        else:
+            ports.tasks.put("SPECIALIST", task | {"reason": SpecialStatus.VULNERABLE.value})
+            entries.append((EntryKind.SPECIALIST, {"event": "QUEUED", "reason": SpecialStatus.VULNERABLE.value}))
+            metrics.add_metric(name="SpecialistHandovers", unit="Count", value=1)
+    return entries
 
 
 def _load(ports: Ports, case_id: str, account_id: str,
@@ -79,9 +123,13 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     policy, now = ports.policy(), ports.clock.now()
     if _recover_interrupted_sends(ports, history, record, now, actor):
         history, record, account = _load(ports, case_id, account_id)
-    contacts = contact_history(history.all_notices(), history.all_entries())
+    # The person's caps, opt-outs and statuses: one consistent read of their profile (bounded).
+    profile = ports.collections.customer(account.customer)
+    person = profile.person()
+    contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
+    strategy = _person_strategy(policy, record, account, person)
     outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
-                               _strategy(policy, record, account), now)
+                               strategy, now, person=person, reach=reach_from(history.ledger.get(case_id, [])))
     decision = outcome.decision
     case = record.case
     if outcome.new_status is not None and outcome.new_status != case.status:
@@ -93,14 +141,15 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
         case.steps_done = [*case.steps_done, *[s for s in outcome.skipped_steps if s not in case.steps_done]]
     data = decision.model_dump(mode="json", exclude_none=True) | {"skipped": outcome.skipped_steps,
                                                                   "details": outcome.details}
-    entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data)]
+    entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data),
+                                                       *_task_entries(ports, outcome, case_id, account_id, now)]
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
         entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
     output = decision.model_dump(mode="json", exclude_none=True)
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
         sent = _send_step(ports, ports.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
-                          contacts=contacts)
+                          contacts=contacts, profile=profile)
         output["sent"] = sent.as_output()
         if sent.until is not None:
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
@@ -200,36 +249,54 @@ def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: s
     legal referral notice), at most once for (case, step). A caller that has just read the account
     with a consistent read may hand it over instead of having it read again; `extra` adds facts
     the template needs (a booked call-back)."""
-    history, record, account = _load(ports, case_id, account_id, account)
-    return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id, channel,
-                      template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation, extra=extra)
+    for _ in range(GATE_ATTEMPTS):
+        history, record, account = _load(ports, case_id, account_id, account)
+        try:
+            return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id,
+                              channel, template_id, actor=actor, kind=kind,
+                              opt_out_confirmation=opt_out_confirmation, extra=extra)
+        except _PersonMoved:
+            account = None  # another loan of the person sent meanwhile: decide again from a fresh read
+    raise TransientError("the customer's contacts kept changing while sending")
+
+
+GATE_ATTEMPTS = 3
+
+
+class _PersonMoved(Exception):
+    """The gate lost a race on the customer's profile (another loan sent first), not on the step."""
 
 
 def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
                decided: Entries = (), contacts: list[ContactRecord] | None = None,
-               extra: dict[str, Any] | None = None) -> SendResult:
+               profile: CustomerProfile | None = None, extra: dict[str, Any] | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
     gate (or as the outcome, when nothing is sent), so a decision to send and the send agree.
+    The customer's profile rides in the gate's transaction with the new contact, conditional on
+    its version: of two loans of one person sending at once, one wins and the other decides again.
     """
     case_id, account_id = record.case.case_id, account.account_id
     decided = list(decided)
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
         return _step_has_its_notice(ports, record, existing, decided, now, actor)
-    rendered = render_for(ports, account, policy, record, template_id, channel, extra)
+    if profile is None:
+        profile = ports.collections.customer(account.customer)
+    rendered = render_for(ports, account, policy, record, template_id, channel,
+                          _with_other_loans(ports, profile, account, template_id, channel, extra))
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
-    first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
+    first = policy.for_jurisdiction(account.jurisdiction).validation_notice and not any(
         n.status is not NoticeStatus.FAILED for n in history.notices.get(case_id, []))
     if contacts is None:  # the planner hands over the history it has just built from the same read
-        contacts = contact_history(history.all_notices(), history.all_entries())
+        contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
                             is_opt_out_confirmation=opt_out_confirmation),
-                    account, record.case, contacts, policy, now)
+                    account, record.case, contacts, policy, now, profile.person())
     if verdict.verdict is not Verdict.ALLOW:
         # The rendered text failed its lint, or (outside the escalation) the world changed since
         # the caller decided: record, don't send.
@@ -248,15 +315,8 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
                     template_version=rendered.template_version, locale=rendered.locale,
                     status=NoticeStatus.SENDING, subject=rendered.subject, body=rendered.body,
                     html=rendered.html, segments=rendered.segments, created_at=now)
-    try:
-        if decided:
-            ports.collections.commit(record, decided, at=now, actor=actor,
-                                  extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")])
-        else:
-            ports.collections.put_notice(notice, only_if_new=True)
-    except Conflict as exc:
-        if decided:  # the case changed since it was read: plan again (Step Functions retries)
-            raise TransientError("case changed while planning") from exc
+    gated = notice_contact(notice)
+    if not _gate(ports, record, notice, gated, profile, decided, now, actor):
         return SendResult("ALREADY_SENDING", step_id, [])
     # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
     headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
@@ -267,9 +327,13 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         message_id = sender.send(message)
     except TransientError:
         ports.collections.delete_sending_notice(notice)  # the provider refused to take it: safe to retry
+        if gated is not None:  # and it never reached them: the retry counts once, under the same ref
+            _uncount(ports, account.customer, gated, now)
         raise
     except ProviderRejected as exc:
         _finish(ports, record, notice, NoticeStatus.FAILED, None, str(exc), now, actor)
+        if gated is not None:  # nothing reached them: it stops counting against the person's caps
+            _uncount(ports, account.customer, gated, now)
         count("NoticesFailed", Channel=channel.value)
         return SendResult(NoticeStatus.FAILED.value, step_id, [])
     except Exception as exc:  # noqa: BLE001 - unknown outcome: UNCERTAIN, never resent
@@ -280,6 +344,48 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
+
+
+def _with_other_loans(ports: Ports, profile: CustomerProfile, account: Account, template_id: str, channel: Channel,
+                      extra: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An overdue email covers every overdue loan of the person: it names the others too."""
+    if template_id not in customers.OVERDUE_NOTICES or channel is not Channel.EMAIL or len(profile.accounts) < 2:
+        return extra
+    others = customers.other_overdue_loans(ports, profile, account)
+    return (extra or {}) | {"other_loans": others} if others else extra
+
+
+def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord | None, profile: CustomerProfile,
+          decided: Entries, now: datetime, actor: str) -> bool:
+    """The at-most-once gate: the notice SENDING (with the planner's entries, if any) and the
+    person's profile counting it, in one transaction. False: the step is already being sent."""
+    person = profile.model_copy(deep=True)
+    if gated is not None:
+        person.record(gated, now)
+    try:
+        if decided:
+            ports.collections.commit(record, decided, at=now, actor=actor,
+                                     extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")],
+                                     customer=person)
+        else:
+            ports.collections.put_notice(notice, only_if_new=True, customer=person)
+    except Conflict as exc:
+        if decided:  # the case or the person changed since they were read: plan again (Step Functions retries)
+            raise TransientError("case changed while planning") from exc
+        fresh = ports.collections.history(notice.account_id)
+        if any(n.step_id == notice.step_id for n in fresh.notices.get(notice.case_id, [])):
+            return False
+        raise _PersonMoved from exc
+    return True
+
+
+def _uncount(ports: Ports, customer_id: str, gated: ContactRecord, now: datetime) -> None:
+    """Best effort: the person's profile learns the send failed. Left counted if that cannot be
+    written (the loan's own history has the truth, and counting too much only delays a notice)."""
+    try:
+        customers.record_contact(ports, customer_id, gated.model_copy(update={"outcome": ContactOutcome.FAILED}), now)
+    except TransientError:
+        logger.warning("failed send still counted for the customer", extra={"notice_ref": gated.ref})
 
 
 def _step_has_its_notice(ports: Ports, record: CaseRecord, existing: Notice, decided: Entries, now: datetime,
@@ -341,7 +447,7 @@ def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: L
     now = ports.clock.now()
     case = record.case
     if kind == "CALL":
-        case.call_task_token = token
+        case.call_task_token, case.call_task_since = token, now  # on the agents' worklist from now
         entry = (EntryKind.CALL_TASK, {"step_id": step_id, "kind": kind})
     else:
         case.transition(CaseStatus.LEGAL_REVIEW)

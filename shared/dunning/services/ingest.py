@@ -12,10 +12,13 @@ row per physical line, a bad quote costs its own row, an account's first row is 
 read. Good rows are never lost because of a bad neighbour.
 
 Merge rule (file row + stored account):
-- core banking owns identity, contact details, locale, zones, jurisdiction, currency, the
-  amounts owed, the due date and time_barred: the file wins; the verification facts the
-  customer's page asks (date_of_birth, postcode, national_id_last4) are stored as keyed hashes
-  only, each kind the file carries replacing the stored one;
+- core banking owns identity (the customer_id included), contact details, locale, zones,
+  jurisdiction, currency, the amounts owed, the due date and time_barred: the file wins; a file
+  without a customer_id keeps the one stored; the verification facts the customer's page asks
+  (date_of_birth, postcode, national_id_last4) are stored as keyed hashes only, each kind the
+  file carries replacing the stored one;
+- a special status in the file is taken; an empty one keeps what is stored (an admin lifts a
+  status, and core banking reporting it again sets it again);
 - collections owns what it learned: opt-outs (stored opt-outs are kept, the file can only add),
   consent, payments, credit balance, and the "unusable" flags of a phone or email (kept while the
   file carries the same phone/email; a new number or address is usable again), the preferred
@@ -106,6 +109,8 @@ def merge(stored: Account | None, incoming: Account) -> Account:
         "verification": stored.verification | incoming.verification,
         "preferred_locale": stored.preferred_locale,
         "preferred_hours": stored.preferred_hours,
+        "customer_id": incoming.customer_id if incoming.customer_id is not None else stored.customer_id,
+        "special_status": incoming.special_status if incoming.special_status is not None else stored.special_status,
         "version": stored.version,
     })
 

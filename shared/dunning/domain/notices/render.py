@@ -36,7 +36,9 @@ class LocaleTexts:
 
     opt_out_sms: str  # how to opt out, in every SMS
     opt_out_email: str
-    disclosure: str  # US validation notice (Regulation F 1006.34): the sentence of 15 U.S.C. 1692e(11)
+    # A collection agency's sentence of 15 U.S.C. 1692e(11), in its validation notice (Regulation F
+    # 1006.34) and emails; rendered only when the policy says AGENCY: a lender is no debt collector.
+    disclosure: str
     day_past_due: str  # "{days}" is replaced; the first for one day, the second for more
     days_past_due: str
     gsm7: bool  # SMS written in GSM-7 letters: Babel's curly quotes and narrow spaces are folded
@@ -92,6 +94,7 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "callback_confirmation",
     "preferences_confirmation",
     "page_link",
+    "which_loan",
 )
 
 # Facts (keys of RenderedNotice.facts) each kind of notice must show the customer.
@@ -121,6 +124,8 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "callback_confirmation": ("callback_time", "contact_phone", "collector", "opt_out"),
     "preferences_confirmation": ("pay_link", "contact_phone", "collector", "opt_out"),
     "page_link": ("pay_link", "contact_phone", "collector", "opt_out"),
+    # Asks which of their loans a promise is for: lists them by their last four digits.
+    "which_loan": ("loans", "contact_phone", "collector", "opt_out"),
 }
 
 # Extra facts a template cannot render without (passed to build_facts through ``extra``).
@@ -130,7 +135,15 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "instalment_reminder": ("schedule",),
     "promise_confirmation": ("promise_date", "promise_amount"),
     "callback_confirmation": ("callback_time",),
+    "which_loan": ("loans",),
 }
+
+
+# The validation notice's items (Regulation F 1006.34(c)): each must appear in an agency's first notice.
+VALIDATION_ITEMS: tuple[str, ...] = (
+    "disclosure", "creditor", "itemization_date", "owed_at_itemization", "interest_since_itemization",
+    "fees_since_itemization", "paid_since_itemization", "amount", "dispute_by",
+)
 
 
 class UnknownTemplate(LookupError):
@@ -234,8 +247,10 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "contact_email": facts.collector.email,
         "opt_out": texts.opt_out_sms if channel is Channel.SMS else texts.opt_out_email,
         "validation": facts.validation_notice,
+        "agency": facts.collector_role == "AGENCY",
         "disclosure": texts.disclosure,
     }
+    ctx |= _validation_context(facts, money, day)
     if facts.due_date is not None:
         ctx["due_date"] = day(facts.due_date)
     if facts.dispute_by is not None:
@@ -253,7 +268,8 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         nxt = _next_instalment(facts)
         if nxt is not None:
             ctx["instalment_amount"], ctx["instalment_due"] = money(nxt.amount), day(nxt.due_on)
-    return ctx | _arrangement_context(facts, loc, money, day)
+    return (ctx | _arrangement_context(facts, loc, money, day) | _loans_context(facts)
+            | _other_loans_context(facts, money, texts))
 
 
 def _arrangement_context(facts: NoticeFacts, loc: str, money: Callable[[Money], str],
@@ -269,6 +285,36 @@ def _arrangement_context(facts: NoticeFacts, loc: str, money: Callable[[Money], 
     if facts.callback_at is not None:
         ctx["callback_time"] = _slot_phrase(facts.callback_at, facts.callback_until, facts.time_zone, loc)
     return ctx
+
+
+def _validation_context(facts: NoticeFacts, money: Any, day: Any) -> dict[str, str]:
+    """An agency's itemisation (validation notice), when the facts carry one."""
+    ctx: dict[str, str] = {}
+    if facts.itemization_date is not None:
+        ctx["itemization_date"] = day(facts.itemization_date)
+    for key in ("owed_at_itemization", "interest_since_itemization", "fees_since_itemization",
+                "paid_since_itemization"):
+        value = getattr(facts, key)
+        if value is not None:
+            ctx[key] = money(value)
+    return ctx
+
+
+def _other_loans_context(facts: NoticeFacts, money: Any, texts: LocaleTexts) -> dict[str, Any]:
+    """The person's other overdue loans, which an overdue notice names too."""
+    if not facts.other_loans:
+        return {}
+    return {"other_loans": [
+        {"last4": loan.last4, "amount": money(loan.amount),
+         "days_overdue": _days_phrase(max(0, (facts.today - loan.due_date).days), texts)
+         if loan.due_date is not None else ""}
+        for loan in facts.other_loans]}
+
+
+def _loans_context(facts: NoticeFacts) -> dict[str, str]:
+    if not facts.loans:
+        return {}
+    return {"loans": ", ".join(facts.loans), "first_loan": facts.loans[0]}
 
 
 def _slot_phrase(start: datetime, end: datetime | None, zone: str, loc: str) -> str:
@@ -334,10 +380,7 @@ def render(
     fact_values = {key: str(ctx[key]) for key in required if key in ctx}
     validation: dict[str, str] = {}
     if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:
-        validation = {
-            key: str(ctx[key])
-            for key in ("principal", "interest", "fees", "amount", "creditor", "dispute_by", "disclosure")
-        }
+        validation = {key: str(ctx[key]) for key in VALIDATION_ITEMS}
     version = _template_version(env, names.values())
     if channel is Channel.SMS:
         body = one_line(out["sms"])
