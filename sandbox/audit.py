@@ -28,9 +28,12 @@ PER_DAY = {"SMS": 1, "EMAIL": 1}
 PER_WEEK = 7
 SPACING = timedelta(hours=4)  # at most one outbound contact per person in this time, across channels
 COLLECTOR_PHONES = {"US": "800-555-0134", "CN": "400-555-0134"}
-# A reply that opens a hold is answered at most once, right away (the acknowledgement).
+# A reply that opens a hold is answered at most once, right away (the acknowledgement); so is what
+# the customer just did themselves (a payment: its receipt; a call they answered: what they agreed).
 ACK_WINDOW = timedelta(hours=2)
 PROMISE_GRACE_DAYS = 1
+# Call outcomes in which the customer took no part (nothing was agreed with them).
+UNANSWERED_CALLS = (None, "NO_ANSWER", "LEFT_MESSAGE", "WRONG_NUMBER")
 
 FORBIDDEN = (
     "arrest", "jail", "prison", "police", "criminal", "warrant", "seize your", "garnish", "deport",
@@ -124,6 +127,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
     recorded: dict[str, dict[str, Any]] = {}
     payments: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     plan_amounts: dict[str, set[Decimal]] = defaultdict(set)
+    acts: dict[str, list[datetime]] = defaultdict(list)  # the customer's own acts, answered in writing
     for e in entries:
         data = e.get("data") or {}
         account_id = str(e.get("pk", "")).removeprefix("ACCOUNT#")
@@ -131,6 +135,9 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             recorded[str(data["provider_message_id"])] = e
         if e.get("kind") == "PAYMENT" and data.get("amount"):
             payments[account_id].append((_parse(data.get("received_at") or e.get("at")), Decimal(data["amount"])))
+            acts[account_id].append(_parse(e.get("at")))
+        if e.get("kind") == "CALL_OUTCOME" and data.get("outcome") not in UNANSWERED_CALLS:
+            acts[account_id].append(_parse(e.get("at")))
         if e.get("kind") in ("PLAN", "PROMISE"):
             for value in _decimals(data):
                 plan_amounts[account_id].add(value)
@@ -145,7 +152,13 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             report.add("unrecorded_sends", "?", m.sent_at, f"{m.channel} to an address of no account")
             continue
         per_account[m.account_id].append(m)
-    all_acks = _answers(per_account, replies_by_account, owners)
+    for sent in per_account.values():
+        sent.sort(key=lambda m: m.sent_at)
+    # A payment's receipt, or the confirmation of what was agreed on a call, answers the customer:
+    # the first written message right after it (never a later one) is exempt like an acknowledgement.
+    answered = {id(first) for account_id, sent in per_account.items() for since in acts[account_id]
+                if (first := _first_after(sent, since, None)) is not None and first.sent_at <= since + ACK_WINDOW}
+    all_acks = _answers(per_account, replies_by_account, owners) | answered
 
     for account_id, sent in per_account.items():
         account = stored.get(account_id, {})
@@ -175,6 +188,8 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                 report.add("duplicate_sends", account_id, at, f"{m.channel} same body twice on {at.date()}")
             ack = is_ack  # the one answer to a reply: exempt from holds, and need not restate the amount
             for kind, since, until, channel in holds:
+                if id(m) in answered and kind != "opt_out":
+                    continue  # a receipt or a call's confirmation during a hold is no collection contact
                 if since <= at < until and (channel is None or channel == m.channel) and not ack:
                     report.add("opted_out" if kind == "opt_out" else "hold", account_id, at,
                                f"{m.channel} during {kind} since {since:%Y-%m-%dT%H:%MZ}")
@@ -185,7 +200,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                 if phrase in lowered:
                     report.add("tone", account_id, at, f"{m.channel} contains a forbidden phrase")
                     break
-            if not ack:
+            if not ack and id(m) not in answered:  # a receipt states what was paid, not what is due
                 paid_before = sum((a for t, a in payments[account_id] if t <= at), Decimal("0"))
                 due = original_due - paid_before
                 amounts = {s for v in {due, original_due, *plan_amounts[account_id]} for s in _money_strings(v)}

@@ -2,7 +2,8 @@
 
 The persona (sandbox.portfolio.Persona) decides; the simulator (sandbox.simulate) carries the
 decision out through the system's own entry points (a payment on the bus, a text to the SMS
-webhook, an agent's call outcome through AdminFunction). Nothing here touches AWS.
+webhook, an email reply through SES receiving, an agent's call outcome through AdminFunction).
+Nothing here touches AWS.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
     Persona.CEASE_CONTACT: lambda now: "Cease all communication with me about this account.",
     Persona.VULNERABLE: lambda now: "I am in chemotherapy and cannot deal with this right now.",
 }
+# These answer the email (the US first notice invites disputes by email), quoting it below their
+# text as mail clients do; the others text back.
+ANSWERS_BY_EMAIL = frozenset({Persona.DISPUTES, Persona.PROMISE_BROKEN})
 
 
 def _at_payment_hour(day: date) -> datetime:
@@ -64,7 +68,8 @@ class PersonaState:
         return self.account.persona
 
     def reads(self, message: ProviderMessage, now: datetime) -> bool:
-        """The customer reads ``message`` at ``now`` and may decide to pay; True: they will text back."""
+        """The customer reads ``message`` at ``now`` and may decide to pay; True: they will answer it
+        (by text, or by email for those who write emails)."""
         self.messages.append(message)
         if self.pay_at is not None or self.paid >= self.account.amount_due:
             return False
@@ -74,7 +79,8 @@ class PersonaState:
             self.pay_at, self.pay_amount = now + timedelta(hours=5), self.account.amount_due
         elif self.persona is Persona.PAYS_LATE and (now.date() - (self.first_due or self.account.due_date)).days >= 18:
             self.pay_at, self.pay_amount = now + timedelta(hours=30), self.account.amount_due
-        elif message.channel == "SMS" and self.persona in REPLY_TEXT and self.persona.value not in self.replied:
+        elif self.persona in REPLY_TEXT and self.persona.value not in self.replied \
+                and message.channel == ("EMAIL" if self.persona in ANSWERS_BY_EMAIL else "SMS"):
             return True
         return False
 
@@ -87,7 +93,7 @@ class PersonaState:
         return status[0]
 
     def writes_reply(self, now: datetime) -> str:
-        """The one text this customer sends, written at ``now``; a promise they keep is a payment planned."""
+        """The one reply this customer sends, written at ``now``; a promise they keep is a payment planned."""
         self.replied.add(self.persona.value)
         if self.persona is Persona.PROMISE_KEPT:
             self.pay_at = _at_payment_hour((now + timedelta(days=PROMISE_DAYS)).date())

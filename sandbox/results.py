@@ -88,7 +88,10 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "legal_referrals": statuses["REFERRED_TO_LEGAL"],
         "notices": dict(sorted(notices.items())),
         "call_tasks": kinds["CALL_TASK"],
-        "replies": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
+        # What the engine heard (REPLY entries) by the channel the customer used.
+        "replies": dict(sorted(Counter(str((e.get("data") or {}).get("channel", "SMS")) for e in ledger
+                                       if e.get("kind") == "REPLY").items())),
+        "replies_by_persona": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
         "opt_outs": kinds["OPT_OUT"],
         "payments": run.events["payments"],
         "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],

@@ -35,6 +35,7 @@ import boto3
 from sandbox import events
 from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
+from sandbox.channels import CustomerChannels
 from sandbox.clock import VirtualClock
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
 from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, from_account_file, in_shard
@@ -68,7 +69,7 @@ class SimulationConfig:
     count_transitions: bool = False
 
 
-class Simulation:
+class Simulation(CustomerChannels):
     """One run: provisioned stack, virtual clock, portfolio, customers."""
 
     def __init__(self, config: SimulationConfig, progress: Progress | None = None,
@@ -254,12 +255,17 @@ class Simulation:
     def _react(self, person: PersonaState, message: ProviderMessage, now: datetime) -> None:
         if message.channel == "EMAIL":
             self._email_delivered(message)
+        elif message.provider == "sms-voice":
+            self._sms_delivered(message)
         deciding = person.pay_at is None
         if person.reads(message, now):
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()
-            self._reply_sms(person, person.writes_reply(now), now)
+            if message.channel == "EMAIL":
+                self._reply_email(person, person.writes_reply(now), message, now)
+            else:
+                self._reply_sms(person, person.writes_reply(now), now)
         if deciding and person.pay_at is not None:
             self._pay_every_overdue_loan(person, now)
         elif message.sent_at.date() > person.account.due_date and (status := person.status_by_admin()):
@@ -279,28 +285,6 @@ class Simulation:
             if state is not person and state.pay_at is None and account.due_date < now.date() \
                     and state.paid < account.amount_due:
                 state.pay_at, state.pay_amount = person.pay_at, account.amount_due - state.paid
-
-    def _email_delivered(self, message: ProviderMessage) -> None:
-        if not self.has_function("EmailEventsFunction"):
-            return
-        params = self.stack.parameters
-        ses_event = events.ses_delivery(message.message_id, params["SesFromAddress"], message.destination,
-                                        message.sent_at, f"dunning-{params['Stage']}")
-        self.client("sns").publish(TopicArn=self.stack.topic_arn("EmailEventsTopic"), Message=json.dumps(ses_event))
-        self.events["email_delivery_events"] += 1
-
-    def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
-        record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
-                  "from": person.account.phone, "text": text, "at": z(now), "delivered": False}
-        self.replies.append(record)
-        if not self.has_function("SmsWebhookFunction"):
-            return
-        self._payment_seq += 1
-        event = events.inbound_sms_event(WEBHOOK_SECRETS["generic"], f"in-{self._payment_seq:06d}",
-                                         person.account.phone, text, now, f"req-{self._payment_seq}")
-        result = self.invoke("SmsWebhookFunction", event)
-        record["delivered"] = isinstance(result, dict) and int(result.get("statusCode", 500)) < 300
-        self.events["replies_sent"] += 1
 
     def _pay(self, person: PersonaState, amount: Decimal, now: datetime) -> None:
         if amount <= 0:

@@ -23,6 +23,7 @@ from sandbox.motocompat.response_dispatch import dispatch_without_reflection  # 
 from sandbox.motocompat.sent_messages import Accepted, reporting_sends  # noqa: E402
 from sandbox.motocompat.sfn_caches import interpreter_caches  # noqa: E402
 from sandbox.motocompat.sfn_waits import ExecutionHandle, Run, TokenWait, redirect_waits  # noqa: E402
+from sandbox.motocompat.sms_voice import SmsVoiceBackend, end_user_messaging, sms_voice_backend  # noqa: E402
 
 
 @contextmanager
@@ -38,10 +39,13 @@ __all__ = [
     "ExecutionHandle",
     "FunctionConfig",
     "Run",
+    "SmsVoiceBackend",
     "TokenWait",
+    "end_user_messaging",
     "faster_moto",
     "redirect_invokes",
     "redirect_waits",
     "reporting_calls",
     "reporting_sends",
+    "sms_voice_backend",
 ]

@@ -58,7 +58,7 @@ class SnsNotifications:
 
 
 class SecretKeys:
-    """The link-signing key (Secrets Manager, cached an hour) and the phone hash keyed by it."""
+    """The link-signing key (Secrets Manager, cached an hour) and the phone and address hashes keyed by it."""
 
     def __init__(self, secret_name: str | None) -> None:
         self._name = secret_name
@@ -75,6 +75,13 @@ class SecretKeys:
         if phone is None:
             return None
         return hmac.new(self.link_secret, phone.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def email_hash(self, address: str | None) -> str | None:
+        if not address:
+            return None
+        # A prefix of its own: an address and a number never share a hash space.
+        normal = "email:" + address.strip().lower()
+        return hmac.new(self.link_secret, normal.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class AwsPorts[S: BaseFunctionSettings]:
@@ -160,13 +167,18 @@ class AwsPorts[S: BaseFunctionSettings]:
     # ----------------------------------------------------------------- messages and work
 
     def sender(self, channel: Channel) -> Sender:
-        from dunning.adapters.senders import SesEmailSender, SnsSmsSender
+        from dunning.adapters.senders import EndUserMessagingSmsSender, SesEmailSender, SnsSmsSender
 
         if channel is Channel.EMAIL:
             source, config_set = self._setting("ses_from_address"), self._setting("ses_configuration_set")
             if not source or not config_set:
                 raise NotConfigured("SES_FROM_ADDRESS and SES_CONFIGURATION_SET are not set")
-            return SesEmailSender(self.provider_client("sesv2"), source, config_set)
+            return SesEmailSender(self.provider_client("sesv2"), source, config_set,
+                                  self._setting("ses_reply_to_address") or None)
+        sms_config_set = self._setting("sms_configuration_set")
+        if sms_config_set:  # End User Messaging: its configuration set sends delivery receipts back
+            return EndUserMessagingSmsSender(self.provider_client("pinpoint-sms-voice-v2"), sms_config_set,
+                                             self._setting("sms_origination_identity") or None)
         return SnsSmsSender(self.provider_client("sns"))
 
     @cached_property

@@ -107,6 +107,32 @@ class InboundSms(ProviderMessage):
     text: str
     received_at: datetime
 
+    @property
+    def channel(self) -> Channel:
+        return Channel.SMS
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboundEmail(ProviderMessage):
+    """A customer's email, as SES received it (message_id: SES's id of the inbound mail, also its S3
+    key). `from_address`, `subject`, `text` are PII: they go to the ledger, never to logs."""
+
+    from_address: str | None
+    subject: str
+    text: str  # only the new text of the reply (dunning.domain.email_reply)
+    received_at: datetime
+    answers_ses_ids: tuple[str, ...] = ()  # SES message ids of our mails it replies to, newest first
+    auto_reply: str | None = None  # why a machine wrote it (a code): recorded, never acted on
+    verdict_problems: tuple[str, ...] = ()  # SES verdicts that forbid acting on it (codes)
+    stored_at: str | None = None  # s3://bucket/key of the raw message
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.EMAIL
+
+
+InboundReply = InboundSms | InboundEmail
+
 
 @dataclass(frozen=True, kw_only=True)
 class DeliveryReceipt(ProviderMessage):
@@ -193,7 +219,9 @@ class CaseStore(Protocol):
 
     def delete_sending_notice(self, notice: Notice) -> None: ...
 
-    def put_contact(self, account_id: str, phone_hash: str | None) -> None: ...
+    def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
+        """Index the customer's phone and email address (keyed hashes) so their replies find the account."""
+        ...
 
 
 class BulkAccounts(Protocol):
@@ -296,6 +324,10 @@ class Keys(Protocol):
 
     def phone_hash(self, phone: str | None) -> str | None:
         """A keyed hash of a phone number: lets replies find their account without storing the number."""
+        ...
+
+    def email_hash(self, address: str | None) -> str | None:
+        """A keyed hash of an email address (trimmed, lower case), for the same purpose."""
         ...
 
 

@@ -44,6 +44,12 @@ class MessagingSettings(BaseFunctionSettings):
     pay_base_url: str = "https://pay.example.com"
     # The customer's page (GET/POST /p/{token} on HttpApi): every link in a notice opens it there.
     page_base_url: str | None = None
+    # Where customers' email replies go (the SES receipt rule's recipient); none: to the From address.
+    ses_reply_to_address: str | None = None
+    # End User Messaging SMS: with a configuration set, SMS go through SendTextMessage and delivery
+    # receipts come back (SmsEvents); without one, through SNS Publish, which reports none.
+    sms_configuration_set: str | None = None
+    sms_origination_identity: str | None = None  # pool, phone number or sender id; none: the service picks
 
 
 class PlanSettings(MessagingSettings):
@@ -82,7 +88,9 @@ def load_settings[S: BaseSettings](cls: type[S]) -> S:
         raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {missing}") from exc
 
 
-class PaymentSettings(BaseFunctionSettings):
+class PaymentSettings(MessagingSettings):
+    """Payments are applied, then receipted to the customer in writing (payment_confirmation)."""
+
     idempotency_table: str
 
 
@@ -108,3 +116,8 @@ class PageSettings(MessagingSettings):
     page_base_url: str  # required here: the page must know its own origin
     idempotency_table: str
     call_queue_url: str
+class InboundEmailSettings(ListeningSettings):
+    """Email replies: SES's receipt rule stores each raw message under this bucket and prefix."""
+
+    inbound_mail_bucket: str
+    inbound_mail_prefix: str = "inbound/"

@@ -55,6 +55,16 @@ def test_stories_happen(summary: dict) -> None:
     assert summary["cases_cured"] > 0
 
 
+def test_replies_are_heard_by_text_and_by_email_and_every_sms_has_its_receipt(summary: dict) -> None:
+    """Some customers answer the email (SES receiving -> InboundEmailFunction), others text back;
+    every SMS went out through End User Messaging and its delivery event came back."""
+    assert summary["replies"]["EMAIL"] >= 1
+    assert summary["replies"]["SMS"] >= 1
+    assert summary["driver_events"]["email_replies_sent"] == summary["replies"]["EMAIL"]
+    assert summary["driver_events"]["sms_delivery_events"] == summary["notices"]["SMS"]
+    assert summary["function_errors"] == []
+
+
 def test_two_shards_live_the_same_story_as_one_process(summary: dict, sharded: dict) -> None:
     strip = lambda s: {k: v for k, v in s.items() if k not in _PER_SHARD + _RACY}  # noqa: E731
     assert strip(sharded) == strip(summary)

@@ -268,3 +268,35 @@ def test_a_message_after_a_status_that_stops_contact_is_found() -> None:
 
     assert findings(report) == [("special_status", ACCOUNT_ID, late.sent_at)]
     assert report.counts()["violations"] == 1
+def test_a_receipt_right_after_a_late_payment_answers_the_customer_but_a_second_message_does_not() -> None:
+    """A payment made at 23:00 is receipted at once: no window, cap or promise-hold finding; the
+    next message after it is an ordinary contact again."""
+    run = Run()
+    run.send(at(15, 15))
+    run.reply(at(15, 15, 3), "I will pay on 2026-09-22")
+    run.confirm(at(15, 15, 4))
+    run.pay(at(16, 3), "100.00")  # 23:00 in New York, during the promise hold
+    run.send(at(16, 3, 1), "SMS", "Thank you: we have received your payment of $100.00. 800-555-0134")
+    second = run.send(at(16, 3, 2), "SMS", "Thank you: we have received your payment of $100.00. 800-555-0134.")
+
+    assert {rule for rule, _, when in findings(run.audit()) if when == second.sent_at} >= {"window", "hold"}
+    assert all(when == second.sent_at for _, _, when in findings(run.audit()))
+
+
+def _call(run: Run, when: datetime, outcome: str) -> None:
+    run.ledger.append({"pk": f"ACCOUNT#{ACCOUNT_ID}", "kind": "CALL_OUTCOME", "at": z(when),
+                       "data": {"outcome": outcome}})
+
+
+def test_what_was_agreed_on_a_call_is_confirmed_in_writing_at_once_but_an_unanswered_call_excuses_nothing() -> None:
+    run = Run()
+    run.send(at(15, 15), "EMAIL")
+    _call(run, at(15, 16), "HARDSHIP")
+    run.send(at(15, 16, 1), "EMAIL")  # the plan's schedule: a second email that day, and exempt
+    _call(run, at(17, 16), "NO_ANSWER")
+    run.send(at(17, 15), "EMAIL")
+    nagging = run.send(at(17, 16, 1), "EMAIL")
+
+    # a second email an hour after the first: over the daily cap, and too soon for the person's spacing
+    assert findings(run.audit()) == [("daily_cap", ACCOUNT_ID, nagging.sent_at),
+                                     ("spacing", ACCOUNT_ID, nagging.sent_at)]

@@ -72,6 +72,8 @@ def test_every_function_is_created_from_its_own_folder(stack: Stack) -> None:
         "CustomerPageFunction": "customer_page",
         "InboundSmsFunction": "inbound_sms",
         "EmailEventsFunction": "email_events",
+        "InboundEmailFunction": "inbound_email",
+        "SmsEventsFunction": "sms_events",
         "AdminFunction": "admin",
         "ReportFunction": "report",
     }
@@ -137,6 +139,7 @@ def test_sns_subscriptions_moto_skips_are_made(stack: Stack) -> None:
     endpoints = {(s["TopicArn"], s["Endpoint"]) for s in subscriptions}
     assert (stack.topic_arn("InboundSmsTopic"), stack.function_arn("InboundSmsFunction")) in endpoints
     assert (stack.topic_arn("EmailEventsTopic"), stack.function_arn("EmailEventsFunction")) in endpoints
+    assert (stack.topic_arn("SmsEventsTopic"), stack.function_arn("SmsEventsFunction")) in endpoints
 
 
 def test_invoking_a_function_whose_code_is_missing_reports_an_import_error(
@@ -191,3 +194,10 @@ def test_undeliverable_payments_and_schedules_have_their_queues(stack: Stack) ->
     sqs = boto3.client("sqs")
     for queue in ("PaymentPostedDLQ", "SchedulesDLQ"):
         assert sqs.get_queue_attributes(QueueUrl=stack.queue_url(queue), AttributeNames=["QueueArn"])
+
+
+def test_the_sms_configuration_set_moto_skips_is_made_on_the_stand_in_with_its_topic(stack: Stack) -> None:
+    sets = boto3.client("pinpoint-sms-voice-v2").describe_configuration_sets()["ConfigurationSets"]
+
+    assert [s["ConfigurationSetName"] for s in sets] == [f"dunning-{stack.parameters['Stage']}"]
+    assert sets[0]["EventDestinations"][0]["SnsDestination"]["TopicArn"] == stack.topic_arn("SmsEventsTopic")

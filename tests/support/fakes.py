@@ -49,7 +49,7 @@ class InMemoryAccounts:
 
 
 class InMemoryCases:
-    """Cases with their chained ledger and notices; `lookup` answers MSG# and PHONE# keys."""
+    """Cases with their chained ledger and notices; `lookup` answers MSG#, PHONE# and EMAIL# keys."""
 
     def __init__(self) -> None:
         self.cases: dict[tuple[str, str], CaseRecord] = {}
@@ -57,6 +57,7 @@ class InMemoryCases:
         self.notices: dict[tuple[str, str, str], Notice] = {}
         self.phones: dict[str, str] = {}  # account id -> phone hash
         self.customers: dict[str, CustomerProfile] = {}
+        self.emails: dict[str, str] = {}  # account id -> email address hash
 
     def history(self, account_id: str) -> AccountHistory:
         out = AccountHistory(phone_hash=self.phones.get(account_id))
@@ -85,6 +86,10 @@ class InMemoryCases:
             wanted = lookup_pk.removeprefix("PHONE#")
             return [{"pk": f"ACCOUNT#{acc}", "sk": "CONTACT", "lookup_sk": f"ACCOUNT#{acc}"}
                     for acc, phone in self.phones.items() if phone == wanted]
+        if lookup_pk.startswith("EMAIL#"):
+            wanted = lookup_pk.removeprefix("EMAIL#")
+            return [{"pk": f"ACCOUNT#{acc}", "sk": "CONTACT#EMAIL", "lookup_sk": f"ACCOUNT#{acc}"}
+                    for acc, address in self.emails.items() if address == wanted]
         wanted = lookup_pk.removeprefix("MSG#")
         return [{"pk": f"ACCOUNT#{n.account_id}", "sk": f"CASE#{n.case_id}#NOTICE#{n.step_id}"}
                 for n in self.notices.values() if n.provider_message_id == wanted]
@@ -156,9 +161,11 @@ class InMemoryCases:
     def delete_sending_notice(self, notice: Notice) -> None:
         self.notices.pop((notice.account_id, notice.case_id, notice.step_id), None)
 
-    def put_contact(self, account_id: str, phone_hash: str | None) -> None:
+    def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
         if phone_hash is not None:
             self.phones[account_id] = phone_hash
+        if email_hash is not None:
+            self.emails[account_id] = email_hash
 
 
 @dataclass
@@ -215,6 +222,9 @@ class FixedKeys:
 
     def phone_hash(self, phone: str | None) -> str | None:
         return None if phone is None else f"h:{phone}"
+
+    def email_hash(self, address: str | None) -> str | None:
+        return None if not address else f"e:{address.strip().lower()}"
 
 
 @dataclass

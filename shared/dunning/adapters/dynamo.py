@@ -5,10 +5,12 @@ CollectionsTable layout (one Query returns an account's whole collections histor
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#LEDGER#<utc>#<seq>    append-only ledger entry
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#NOTICE#<step_id>      notice (at-most-once per step)
   pk ACCOUNT#<account_id>  sk CONTACT                              phone hash for inbound lookup
+  pk ACCOUNT#<account_id>  sk CONTACT#EMAIL                        email address hash, likewise
   pk CUSTOMER#<customer_id> sk PROFILE                             the person: their loans, opt-outs,
                                                                     special statuses, recent contacts
-LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashes to an account, and
-lists the cases with an open agent call task (lookup_pk WORK#CALL, the agents' worklist).
+LookupIndex (lookup_pk, lookup_sk) resolves provider message ids (MSG#), phone hashes (PHONE#) and
+address hashes (EMAIL#) to an account, and lists the cases with an open agent call task (lookup_pk
+WORK#CALL, the agents' worklist).
 
 Customer -> accounts: the CUSTOMER# item, not a GSI on AccountsTable. It is also where the person's
 contact summary lives, which a notice's at-most-once gate writes in the same transaction
@@ -389,11 +391,16 @@ class CollectionsRepository:
         except ClientError as exc:
             _reraise(exc)
 
-    def put_contact(self, account_id: str, phone_hash: str | None) -> None:
-        """Index the customer's phone (as a keyed hash, never the number) for inbound replies."""
-        if phone_hash is None:
-            return
-        self._db.put_item(TableName=self._table, Item=to_item({
-            "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
-            "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
-        }))
+    def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
+        """Index the customer's phone and email address (as keyed hashes, never the number or the
+        address) for inbound replies: one item each, since an index item has one lookup key."""
+        if phone_hash is not None:
+            self._db.put_item(TableName=self._table, Item=to_item({
+                "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
+                "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
+            }))
+        if email_hash is not None:
+            self._db.put_item(TableName=self._table, Item=to_item({
+                "pk": _pk(account_id), "sk": "CONTACT#EMAIL", "type": "CONTACT_EMAIL", "email_hash": email_hash,
+                "lookup_pk": f"EMAIL#{email_hash}", "lookup_sk": _pk(account_id),
+            }))

@@ -45,9 +45,10 @@ def notice_contact(n: Notice) -> ContactRecord | None:
     """The contact a notice is, as the caps count it; None for answers that count against nothing."""
     outcome = _NOTICE_OUTCOME[n.status]
     if n.step_id.startswith("service_"):
-        # Answers to the customer's own messages are not collection contacts: they count
-        # against no cap. Only the STOP confirmation is kept, so a second one is refused.
-        if not n.step_id.startswith("service_stop_") or outcome is ContactOutcome.FAILED:
+        # Answers to the customer's own messages and written confirmations are not collection
+        # contacts: they count against no cap. Only the opt-out confirmation is kept, so a
+        # second one is refused.
+        if n.template_id != "opt_out_confirmation" or outcome is ContactOutcome.FAILED:
             return None
         outcome = ContactOutcome.CONFIRMATION
     return ContactRecord(at=n.sent_at or n.created_at, channel=n.channel, outcome=outcome, ref=n.notice_id)

@@ -9,7 +9,8 @@ the planner. An action decides from the case as read and returns its ledger entr
 commits them with the caller's own record (a REPLY or ADMIN entry) in one transaction, re-deciding
 on a concurrent write, and then carries out what lies outside the case (`Effects`): the account's
 opt-outs and contact flags, a task token to complete, a call-back to queue. Those are idempotent,
-so a redelivered message repeats them harmlessly.
+so a redelivered message repeats them harmlessly. Last, every arrangement the action made (a plan, a
+promise, a dispute, an opt-out) is confirmed to the customer in writing, once.
 
 An action that cannot apply (an illegal status change, a promise out of the policy's bounds)
 writes a note instead of an entry, and the caller reports `applied: false`; nothing is half-done.
@@ -51,7 +52,8 @@ from dunning.domain.policy import Policy
 from dunning.domain.special_status import ROUTES, reasons_for
 from dunning.observability import count, logger, metrics
 from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, Ports, TransientError
-from dunning.services import customers
+from dunning.services import confirmations, customers
+from dunning.services.confirmations import Confirmed
 
 COMMIT_ATTEMPTS = 3
 
@@ -260,6 +262,7 @@ class Performed:
     notes: list[str]
     effects: Effects
     task_completed: bool = False
+    confirmed: Confirmed = field(default_factory=Confirmed)  # the written confirmations it called for
 
 
 RecordEntry = Callable[[CaseRecord, ActionContext, Entries, CaseStatus], Entry]
@@ -267,22 +270,32 @@ RecordEntry = Callable[[CaseRecord, ActionContext, Entries, CaseStatus], Entry]
 
 def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: RecordEntry, *, actor: str,
             case_id: str | None = None, prefix: str = "ADMIN", history: AccountHistory | None = None,
-            account: Account | None = None, now: datetime | None = None) -> Performed:
+            account: Account | None = None, now: datetime | None = None, channel: Channel | None = None,
+            confirm: bool = True) -> Performed:
     """Decide `action` on the case, commit its entries after the caller's record, then carry out
-    its effects. `record_entry` builds the caller's entry (REPLY, ADMIN ...) from what was decided."""
+    its effects. `record_entry` builds the caller's entry (REPLY, ADMIN ...) from what was decided.
+
+    Every arrangement the action made is then confirmed to the customer in writing
+    (dunning.services.confirmations), on `channel` (the one the customer used) when it is written
+    and may be used; the caller's entry lists those confirmations, so a redelivery can finish them."""
     now = now or ports.clock.now()
     history = history or ports.collections.history(account_id)
     account = account or ports.accounts.get(account_id)
     record, is_new = case_for_record(history, account_id, now, prefix, case_id)
     policy = ports.policy()
     ctx = ActionContext(record.case, account, policy, now)
+    to_confirm: list[confirmations.Confirmation] = []
 
     def mutation(rec: CaseRecord) -> Entries:
         ctx.case, ctx.notes = rec.case, []
         ctx.effects.reset()
         before = rec.case.status
         entries = action(ctx)
-        return [record_entry(rec, ctx, entries, before), *entries]
+        to_confirm[:] = confirmations.for_entries(entries, now) if confirm else []
+        kind, data = record_entry(rec, ctx, entries, before)
+        if to_confirm:
+            data = {**data, "confirmations": [c.as_record() for c in to_confirm]}
+        return [(kind, data), *entries]
 
     record, written = commit_change(ports, record, is_new, mutation, at=now, actor=actor)
     done = Performed(record, written, applied=not ctx.notes or len(written) > 1, notes=ctx.notes,
@@ -310,6 +323,8 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
                                         ctx.effects.token_field, ctx.notes, actor)
     if ctx.effects.callback:
         queue_callback(ports, record.case.case_id, account_id, ctx.effects.callback, ctx.effects.callback_slot)
+    done.confirmed = confirmations.send(ports, record.case.case_id, account_id, to_confirm, prefer=channel,
+                                        actor=actor)
     return done
 
 

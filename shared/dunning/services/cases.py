@@ -46,9 +46,10 @@ def open_case(ports: Ports, account: Account) -> str:
     # The person's profile lists the loan before anything is sent on it: its contacts then count
     # for every other loan of theirs (idempotent, so a replay repeats it harmlessly).
     customers.register(ports, account, now)
-    # After the case, on a replay too: a retry after a failure here must still index the phone
-    # (an idempotent put), or the customer's replies would never find the case.
-    ports.collections.put_contact(account.account_id, ports.keys.phone_hash(account.contact.phone))
+    # After the case, on a replay too: a retry after a failure here must still index the phone and
+    # the address (idempotent puts), or the customer's replies would never find the case.
+    ports.collections.put_contact(account.account_id, ports.keys.phone_hash(account.contact.phone),
+                                  ports.keys.email_hash(account.contact.email))
     ports.workflow.start(case_id, account.account_id)
     return case_id
 

@@ -6,8 +6,8 @@ fact on file the policy names for the jurisdiction (`page_verify`). Then the pag
 owed and the case's arrangement, and offers real forms: pay (a hand-off to the lender's payment
 portal), promise, choose a plan, declare hardship, dispute, ask for a call-back, set contact
 preferences. Each goes through the case actions every other caller uses, is recorded in the same
-transaction as a PAGE ledger entry with the actor ``customer``, and is confirmed in writing on a
-channel the customer allows (a SERVICE notice, once per form).
+transaction as a PAGE ledger entry with the actor ``customer``, and is confirmed in writing as every
+caller's arrangements are (`confirmations`; a call-back and preferences by the page, once per form).
 
 Safe by construction:
 - a visit lives in a sealed, HttpOnly, SameSite=Strict cookie bound to the link (`page_session`);
@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from dunning.domain.arrangements import validate_promise
 from dunning.domain.compliance import AttemptKind
 from dunning.domain.links import ExpiredLink, InvalidLink, LinkClaims, verify_link
-from dunning.domain.models import Account, CaseStatus, Channel, ContactHours, EntryKind, Money, PlanStatus
+from dunning.domain.models import Account, CaseStatus, Channel, ContactHours, EntryKind, Money
 from dunning.domain.page_forms import (
     ONE_CLICK,
     CallbackForm,
@@ -504,9 +504,8 @@ class _Page:
         if Channel.EMAIL in account.opted_out:
             return self._page("unsubscribed", 200)
         self._claim(form_key)
-        done = self._record("unsubscribe", {"channel": Channel.EMAIL.value},
-                            case_actions.change_contact("OPT_OUT", Channel.EMAIL, "PAGE"))
-        self._confirm(done.record, "opt_out_confirmation", form_key, opted_out=Channel.EMAIL)
+        self._record("unsubscribe", {"channel": Channel.EMAIL.value},
+                     case_actions.change_contact("OPT_OUT", Channel.EMAIL, "PAGE"))
         return self._page("unsubscribed", 200)
 
     def _one_click(self, claims: LinkClaims, expired: bool) -> PageResponse:
@@ -582,24 +581,22 @@ class _Page:
 
         return send
 
-    def _confirm(self, record: CaseRecord, template: str, form_key: str, *, opted_out: Channel | None = None,
+    def _confirm(self, record: CaseRecord, template: str, form_key: str, *,
                  extra: dict[str, Any] | None = None) -> None:
-        """The written confirmation, once per form: SMS when the customer allows it, else email; an
-        opt-out is confirmed once on the channel just left (compliance allows exactly that)."""
+        """What only the page does, confirmed once per form (a call-back booked, preferences, a
+        fresh link): SMS when the customer allows it, else email. Arrangements (a promise, a plan,
+        a plan offer, a dispute, an opt-out) are confirmed by the case action itself
+        (dunning.services.confirmations), exactly as when they come by text, email or an agent."""
         account = self.ports.accounts.get(self._account.account_id)  # as the action's effects left it
         key = hashlib.sha256(form_key.encode()).hexdigest()[:12]
-        if opted_out is not None:
-            channel: Channel | None = opted_out
-            step = f"service_stop_page_{key}"
-        else:
-            channel = next((c for c in (Channel.SMS, Channel.EMAIL) if account.can_use(c)), None)
-            step = f"service_page_{template}_{key}"
+        channel = next((c for c in (Channel.SMS, Channel.EMAIL) if account.can_use(c)), None)
+        step = f"service_page_{template}_{key}"
         if channel is None:
             return
         try:
             result = escalation.send(self.ports, self.ports.sender(channel), record.case.case_id, account.account_id,
                                      step, channel, template, actor=SENDER, kind=AttemptKind.SERVICE,
-                                     opt_out_confirmation=opted_out is not None, account=account, extra=extra)
+                                     account=account, extra=extra)
             status = result.status
         except Exception as exc:  # noqa: BLE001 - the action is recorded; a lost confirmation is counted, not the page's failure
             status = type(exc).__name__
@@ -616,8 +613,7 @@ class _Page:
                               state="form", values={"min": today.isoformat(), "max": latest.isoformat()})
         fields = {"promised_on": form.promised_on.isoformat(),
                   "amount": format(form.amount, "f") if form.amount is not None else None}
-        return Prepared(case_actions.promise(form.promised_on, form.amount, None), fields,
-                        self._confirmation("promise_confirmation"))
+        return Prepared(case_actions.promise(form.promised_on, form.amount, None), fields)
 
     def _plan(self, form: PlanForm, record: CaseRecord) -> Prepared:
         chosen = next((o for o in plan_options(self._account, record.case, self.policy, self.now)
@@ -627,24 +623,18 @@ class _Page:
                               state="form")
         fields = {"count": chosen.count, "first_due": chosen.first_due.isoformat(), "schedule": chosen.digest,
                   "offered": chosen.offered}
-        return Prepared(_choose_plan(chosen), fields, self._confirmation("plan_confirmation"))
+        return Prepared(_choose_plan(chosen), fields)
 
     def _hardship(self, form: HardshipForm) -> Prepared:
         actions = [case_actions.offer_plan_action()]
         if form.reason == "bereavement":
             actions.append(case_actions.request_callback("BEREAVEMENT"))  # a specialist takes it up
-
-        def confirm(record: CaseRecord, form_key: str) -> None:
-            if record.case.plan is not None and record.case.plan.status is PlanStatus.OFFERED:
-                self._confirm(record, "plan_offer", form_key)
-
-        return Prepared(_together(*actions), {"reason": form.reason}, confirm)
+        return Prepared(_together(*actions), {"reason": form.reason})
 
     def _dispute(self, form: DisputeForm) -> Prepared:
         action = _together(case_actions.dispute(f"PAGE_{form.reason.upper()}"),
                            case_actions.request_callback("DISPUTE_REVIEW"))
-        return Prepared(action, {"reason": form.reason, "details": form.details},
-                        self._confirmation("dispute_confirmation"))
+        return Prepared(action, {"reason": form.reason, "details": form.details})
 
     def _callback(self, form: CallbackForm) -> Prepared:
         slot = next(((start, end) for start, end in callback_slots(self._account, self.policy, self.now)
@@ -683,9 +673,7 @@ class _Page:
                   "language": form.language}
 
         def confirm(record: CaseRecord, form_key: str) -> None:
-            for channel in left:
-                self._confirm(record, "opt_out_confirmation", f"{form_key}{channel.value}", opted_out=channel)
-            if not left:
+            if not left:  # an opt-out is confirmed by the case action itself, on the channel left
                 self._confirm(record, "preferences_confirmation", form_key)
 
         return Prepared(_together(*changes, case_actions.set_preferences(chosen)), fields, confirm)

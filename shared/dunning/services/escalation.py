@@ -245,10 +245,10 @@ def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: s
          template_id: str, *, actor: str, kind: AttemptKind | None = None,
          opt_out_confirmation: bool = False, account: Account | None = None,
          extra: dict[str, Any] | None = None) -> SendResult:
-    """Send one notice outside the escalation (a pre-due reminder, an opt-out confirmation, the
+    """Send one notice outside the escalation (a pre-due reminder, a written confirmation, the
     legal referral notice), at most once for (case, step). A caller that has just read the account
-    with a consistent read may hand it over instead of having it read again; `extra` adds facts
-    the template needs (a booked call-back)."""
+    with a consistent read may hand it over instead of having it read again; `extra` are notice
+    facts (a payment's amount) beyond the case's own plan and promise, or a booked call-back."""
     for _ in range(GATE_ATTEMPTS):
         history, record, account = _load(ports, case_id, account_id, account)
         try:
@@ -290,8 +290,10 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
                           _with_other_loans(ports, profile, account, template_id, channel, extra))
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
+    # (An answer or a written confirmation is no collection contact: the validation notice still is the first.)
     first = policy.for_jurisdiction(account.jurisdiction).validation_notice and not any(
-        n.status is not NoticeStatus.FAILED for n in history.notices.get(case_id, []))
+        n.status is not NoticeStatus.FAILED and not n.step_id.startswith(SERVICE_STEP_PREFIX)
+        for n in history.notices.get(case_id, []))
     if contacts is None:  # the planner hands over the history it has just built from the same read
         contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,

@@ -11,7 +11,8 @@ more the account becomes PAID_OFF; the account stream sees DELINQUENT -> PAID_OF
 the case. A partial payment leaves the case open: every Plan re-reads the account.
 
 The payment is also appended to the ledger of the account's collection case, if there is one
-(amounts are fine there: the ledger is the encrypted contact record; they never go in logs).
+(amounts are fine there: the ledger is the encrypted contact record; they never go in logs), and
+the customer gets a written receipt (payment_confirmation), once per payment id.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 
 from dunning.domain.models import Account, AccountStatus, CaseStatus, EntryKind, Money, Payment
 from dunning.observability import logger, metrics
-from dunning.ports import AccountHistory, CaseRecord, Conflict, Ports
+from dunning.ports import AccountHistory, CaseRecord, Conflict, Ports, TransientError
+from dunning.services import confirmations
 
 ACTOR = "ApplyPayment"
 PRE_DUE_CASE_PREFIX = "PRE-"  # pre-due reminder records (see services.sweep), not collection cases
@@ -120,8 +122,16 @@ def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decima
             "account_status": account.status.value,
         }
         _record_in_ledger(ports, record, data, ports.clock.now())
+    receipt = None
+    if record is not None:
+        # A receipt in writing, once per payment id (a replay, or a retry after a crash, finds it sent).
+        receipt = confirmations.send(ports, record.case.case_id, account_id,
+                                     [confirmations.for_payment(payment_id, payment.amount)], prefer=None, actor=ACTOR)
     logger.info("payment", extra={"payment_id": payment_id, "account_id": account_id, "status": status,
                                   "account_status": account.status.value,
                                   "case_id": record.case.case_id if record else None})
+    if receipt is not None and receipt.retry:
+        raise TransientError("payment applied; its receipt could not be sent yet")  # the retry sends it
     return {"payment_id": payment_id, "account_id": account_id, "status": status,
-            "account_status": account.status.value}
+            "account_status": account.status.value,
+            "receipt": next(iter(receipt.sent.values()), None) if receipt is not None else None}

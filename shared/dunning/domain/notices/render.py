@@ -87,10 +87,10 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "promise_confirmation",
     "payment_confirmation",
     "opt_out_confirmation",
+    "dispute_acknowledgement",
     "help_reply",
     "legal_referral",
     # written confirmations of what the customer did on their page (and a fresh link to it)
-    "dispute_confirmation",
     "callback_confirmation",
     "preferences_confirmation",
     "page_link",
@@ -117,10 +117,11 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "plan_confirmation": ("plan_total", "contact_phone", "collector", "opt_out"),
     "promise_confirmation": ("promise_amount", "promise_date", "contact_phone", "collector", "opt_out"),
     "payment_confirmation": ("contact_phone", "collector", "opt_out"),
+    # No pay link: collection pauses while a dispute is reviewed.
+    "dispute_acknowledgement": ("contact_phone", "collector", "opt_out"),
     # Confirms the opt-out itself: repeating "reply STOP" would be absurd.
     "opt_out_confirmation": ("contact_phone", "collector"),
     "help_reply": ("contact_phone", "collector", "opt_out"),
-    "dispute_confirmation": ("contact_phone", "collector", "opt_out"),
     "callback_confirmation": ("callback_time", "contact_phone", "collector", "opt_out"),
     "preferences_confirmation": ("pay_link", "contact_phone", "collector", "opt_out"),
     "page_link": ("pay_link", "contact_phone", "collector", "opt_out"),
