@@ -27,6 +27,8 @@ CSV_COLUMNS = (
     "account_id", "customer_name", "account_number", "product", "risk", "phone", "email", "locale",
     "time_zones", "jurisdiction", "currency", "principal_due", "interest_due", "fees_due", "due_date",
     "status", "opted_out", "time_barred", "customer_id", "special_status",
+    # what the customer's page asks first (optional columns; the import keeps only keyed hashes)
+    "date_of_birth", "national_id_last4",
 )
 
 
@@ -138,10 +140,19 @@ class SyntheticAccount:
         """The status core banking's file reports (the others arrive later, by reply or admin)."""
         status = SPECIAL_STATUS.get(self.persona)
         return self.reported_status or (status[0] if status and status[1] == "FILE" else None)
+    # Facts on file for the customer's page; derived from the account's number, not drawn from the
+    # seed, so adding them left every portfolio as it was.
+    date_of_birth: date = date(1985, 4, 12)
+    national_id_last4: str = "0000"
 
     @property
     def amount_due(self) -> Decimal:
         return self.principal_due + self.interest_due + self.fees_due
+
+    @property
+    def verification(self) -> str:
+        """What this customer types on their page to prove it is them (the policy's fact for the jurisdiction)."""
+        return self.national_id_last4 if self.jurisdiction == "CN" else self.date_of_birth.isoformat()
 
     @property
     def expected(self) -> str:
@@ -199,6 +210,8 @@ def build_portfolio(count: int, seed: int, start: date) -> list[SyntheticAccount
                 fees_due=fees.quantize(Decimal("0.01")),
                 # Most are already a few days overdue at the start, some fall due in the first days.
                 due_date=start + timedelta(days=rng.randint(-8, 3)),
+                date_of_birth=date(1950 + n * 7 % 50, 1 + n * 5 % 12, 1 + n * 11 % 28),
+                national_id_last4=f"{(n + 1) * 7919 % 10000:04d}",
             )
         )
     return _second_loans(rng, accounts)
@@ -308,5 +321,6 @@ def to_csv(accounts: list[SyntheticAccount], as_of: date | None = None) -> bytes
             "status": a.status or ("DELINQUENT" if as_of and a.due_date < as_of - timedelta(days=1) else "CURRENT"),
             "opted_out": ";".join(a.opted_out), "time_barred": "true" if a.time_barred else "false",
             "customer_id": a.customer_id or "", "special_status": a.special_status or "",
+            "date_of_birth": a.date_of_birth.isoformat(), "national_id_last4": a.national_id_last4,
         })
     return out.getvalue().encode("utf-8")

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import unquote
@@ -153,6 +153,10 @@ def api_event(route: Route, params: dict[str, str], method: str, raw_path: str, 
         "version": "2.0", "routeKey": route.route_key, "rawPath": raw_path, "rawQueryString": raw_query,
         "headers": headers, "requestContext": context, "isBase64Encoded": decoded is None and bool(body),
     }
+    if "cookie" in headers:
+        # Payload 2.0 hands the function its cookies apart, one string each, as API Gateway does.
+        event["headers"] = {k: v for k, v in headers.items() if k != "cookie"}
+        event["cookies"] = [c.strip() for c in re.split(r"[;,]", headers["cookie"]) if c.strip()]
     if params:
         event["pathParameters"] = params
     if body:
@@ -201,7 +205,8 @@ class LocalApi:
         logging.getLogger("moto").setLevel(logging.ERROR)
         self.runtime = self._exit.enter_context(local_aws())
         self.stack: Stack = provision(parameters={"LogLevel": "WARNING",
-                                                  "PublicWebhookBaseUrl": self.base_url})
+                                                  "PublicWebhookBaseUrl": self.base_url,
+                                                  "PageBaseUrl": self.base_url})
         self.session = boto3.session.Session(region_name=self.stack.region)
         self.lam = self.session.client("lambda")
         self.routes = compile_routes(self.stack.http_routes)
@@ -260,6 +265,7 @@ class LocalApi:
     def banner(self) -> list[str]:
         lines = [f"BASE_URL={self.base_url}", f"ADMIN_TOKEN={self.admin_token}"]
         lines += [f"{name}={value}" for name, value in self.secrets.items()]
+        lines += [f"{name}={value}" for name, value in self.page_links().items()]
         cases = self.collection_cases()
         account = self.portfolio[0] if self.portfolio else None
         example = cases[0] if cases else (
@@ -270,6 +276,29 @@ class LocalApi:
             lines.append(f"# example: curl -s -X POST {self.base_url}/admin -H 'content-type: application/json' "
                          f"-H 'authorization: Bearer {self.admin_token}' -d '{command}'")
         return lines
+
+    def page_links(self) -> dict[str, str]:
+        """LINK_EN_US / LINK_ZH_CN: the customer's page of a seeded overdue account with an open case,
+        one per locale, and VERIFY_EN_US / VERIFY_ZH_CN: the fact each asks first."""
+        open_cases = {account_id for account_id, _ in self.collection_cases()}
+        now = datetime.now(UTC)
+        out: dict[str, str] = {}
+        for locale in ("en-US", "zh-CN"):
+            account = next((a for a in self.portfolio if a.locale == locale and a.account_id in open_cases), None)
+            if account is None:
+                continue
+            suffix = locale.replace("-", "_").upper()
+            out[f"LINK_{suffix}"] = self.page_link(account.account_id, now)
+            out[f"VERIFY_{suffix}"] = account.verification
+        return out
+
+    def page_link(self, account_id: str, now: datetime, purpose: str = "pay") -> str:
+        """A link exactly as a notice would carry it (signed with the stack's link key)."""
+        from dunning.domain.links import sign_link
+        from dunning.domain.policy import default_policy
+
+        expires = now + timedelta(days=default_policy().link_valid_days)
+        return sign_link(self.base_url, account_id, expires, LINK_SECRET.encode(), purpose)
 
     def collection_cases(self) -> list[tuple[str, str]]:
         """(account_id, case_id) of every collection case opened so far (pre-due records left out)."""
@@ -316,6 +345,9 @@ def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
     headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[str(name).lower()] = ", ".join(str(v) for v in values)
+    if result.get("cookies"):
+        # Payload 2.0 returns cookies apart; API Gateway sends one Set-Cookie line each.
+        headers["set-cookie"] = "\n".join(str(c) for c in result["cookies"])
     body = result.get("body") or ""
     raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
     return int(result["statusCode"]), headers, raw
@@ -328,6 +360,14 @@ def lower_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
         key = name.lower()
         headers[key] = f"{headers[key]},{value}" if key in headers else value
     return headers
+
+
+def _header_lines(headers: dict[str, str]) -> Iterable[tuple[str, str]]:
+    """The response's header lines: one Set-Cookie line per cookie, length and framing left to us."""
+    for name, value in headers.items():
+        if name not in ("content-length", "connection", "transfer-encoding"):
+            for line in value.split("\n") if name == "set-cookie" else [value]:
+                yield name, line
 
 
 def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
@@ -352,9 +392,8 @@ def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
-            for name, value in headers.items():
-                if name not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
+            for name, value in _header_lines(headers):
+                self.send_header(name, value)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":

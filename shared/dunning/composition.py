@@ -164,6 +164,11 @@ class AwsPorts[S: BaseFunctionSettings]:
         bucket = self._setting("archive_bucket")
         return str(bucket) if bucket else None
 
+    @property
+    def page_base_url(self) -> str | None:
+        base = self._setting("page_base_url")
+        return str(base) if base else None
+
     @cached_property
     def policy_store(self) -> PolicyStore:
         return PolicyStore(self.settings.policy_location, self.settings.policy_max_age_seconds)

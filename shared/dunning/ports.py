@@ -160,6 +160,7 @@ class OutboundMessage:
     subject: str | None = None
     html: str | None = None
     tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
+    headers: dict[str, str] | None = None  # email only: List-Unsubscribe and List-Unsubscribe-Post
 
 
 @dataclass
@@ -398,6 +399,27 @@ class Archive(Protocol):
         ...
 
 
+class PageGuard(Protocol):
+    """Counters and one-time keys that keep the customer's page safe (rate limits, wrong answers,
+    forms sent once). Keys carry digests and ids only; every item expires on its own."""
+
+    def hit(self, key: str, ttl_seconds: int) -> int:
+        """Count one more under `key` (kept `ttl_seconds` from its first hit); the new count."""
+        ...
+
+    def peek(self, key: str) -> int:
+        """The count under `key` now (0 when there is none or it has expired)."""
+        ...
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        """Take `key` for good (until it expires); False when it was already taken."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give `key` back (the work it guarded did not happen)."""
+        ...
+
+
 # --------------------------------------------------------------------------- what a service gets
 
 
@@ -448,6 +470,12 @@ class Ports(Protocol):
     @property
     def archive(self) -> Archive | None:
         """None where no archive bucket is configured."""
+        ...
+
+    @property
+    def page_base_url(self) -> str | None:
+        """Where the customer's page is served (links in notices open <base>/p/<token>); None: the
+        collector's pay_url from the policy."""
         ...
 
     def policy(self) -> Policy: ...

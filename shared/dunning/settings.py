@@ -46,6 +46,8 @@ class MessagingSettings(BaseFunctionSettings):
     ses_configuration_set: str
     link_secret_name: str
     pay_base_url: str = "https://pay.example.com"
+    # The customer's page (GET/POST /p/{token} on HttpApi): every link in a notice opens it there.
+    page_base_url: str | None = None
     # Where customers' email replies go (the SES receipt rule's recipient); none: to the From address.
     ses_reply_to_address: str | None = None
     # End User Messaging SMS: with a configuration set, SMS go through SendTextMessage and delivery
@@ -71,6 +73,7 @@ class AgentTaskSettings(BaseFunctionSettings):
 class ImportSettings(BaseFunctionSettings):
     incoming_bucket: str
     import_batch_size: int = 25
+    link_secret_name: str  # keys the hashes of the verification facts the customer's page asks
 
 
 class ArchiveSettings(BaseFunctionSettings):
@@ -116,6 +119,13 @@ class ListeningSettings(MessagingSettings):
     agent_role_names: str = "CollectionsAgent"  # IAM roles whose callers are agents (may see a phone)
 
 
+class PageSettings(MessagingSettings):
+    """The customer's page: its public address (forms may come from its origin only), the guard's
+    table (rate limits, one-time form keys) and the queue its call-backs and reviews go to."""
+
+    page_base_url: str  # required here: the page must know its own origin
+    idempotency_table: str
+    call_queue_url: str
 class InboundEmailSettings(ListeningSettings):
     """Email replies: SES's receipt rule stores each raw message under this bucket and prefix."""
 

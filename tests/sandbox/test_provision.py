@@ -69,6 +69,7 @@ def test_every_function_is_created_from_its_own_folder(stack: Stack) -> None:
         "AgentTaskFunction": "agent_task",
         "RecordFailureFunction": "record_failure",
         "SmsWebhookFunction": "sms_webhook",
+        "CustomerPageFunction": "customer_page",
         "InboundSmsFunction": "inbound_sms",
         "EmailEventsFunction": "email_events",
         "InboundEmailFunction": "inbound_email",
@@ -127,6 +128,10 @@ def test_resources_moto_skips_are_listed_for_the_sandbox_to_drive(stack: Stack) 
     assert routes == {
         ("POST", "/webhooks/sms/{provider}"): ("SmsWebhookFunction", "NONE"),
         ("POST", "/admin"): ("AdminFunction", "AWS_IAM"),
+        # the customer's page: the signed link is the capability, verification comes first
+        ("GET", "/p/{token}"): ("CustomerPageFunction", "NONE"),
+        ("POST", "/p/{token}"): ("CustomerPageFunction", "NONE"),
+        ("GET", "/p/assets/{asset}"): ("CustomerPageFunction", "NONE"),
     }
 
 

@@ -302,6 +302,7 @@ class FakePorts:
     archive_bucket: str | None = "archive"
     ledger_keys: Any = None  # no KMS in memory: nothing is sealed
     archive: Any = None
+    page_base_url: str | None = None
     bulk: Any = field(default_factory=Unused)
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)
@@ -312,3 +313,37 @@ class FakePorts:
 
     def sender(self, channel: Channel) -> RecordingSender:
         return self.email if channel is Channel.EMAIL else self.sms
+
+
+class InMemoryPageGuard:
+    """The page's counters and one-time keys (DynamoPageGuard's contract), with expiry on a clock."""
+
+    def __init__(self, clock: FixedClock | None = None) -> None:
+        self.clock = clock or FixedClock()
+        self.items: dict[str, tuple[int, float]] = {}
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _live(self, key: str) -> tuple[int, float] | None:
+        item = self.items.get(key)
+        return item if item is not None and item[1] > self._now() else None
+
+    def hit(self, key: str, ttl_seconds: int) -> int:
+        item = self._live(key)
+        count, expires = (item[0] + 1, item[1]) if item else (1, self._now() + ttl_seconds)
+        self.items[key] = (count, expires)
+        return count
+
+    def peek(self, key: str) -> int:
+        item = self._live(key)
+        return item[0] if item else 0
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        if self._live(key):
+            return False
+        self.items[key] = (1, self._now() + ttl_seconds)
+        return True
+
+    def release(self, key: str) -> None:
+        self.items.pop(key, None)

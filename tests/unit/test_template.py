@@ -22,9 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs" / "operations.md"
 RELIABILITY = ROOT / "docs" / "reliability.md"
 
-# Internet-facing: reachable by anyone who can send an HTTP request or an email (CustomerPage, when it
-# arrives, belongs here too).
-INTERNET_FACING = {"SmsWebhookFunction", "InboundEmailFunction"}
+# Internet-facing: reachable by anyone who can send an HTTP request or an email.
+INTERNET_FACING = {"SmsWebhookFunction", "InboundEmailFunction", "CustomerPageFunction"}
 # The roles SAM gives every function: logs, X-Ray, and (ours) the use of the data key.
 BASELINE_MANAGED = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",

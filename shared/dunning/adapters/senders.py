@@ -52,12 +52,16 @@ class SesEmailSender:
         body: dict[str, Any] = {"Text": {"Data": message.body, "Charset": "UTF-8"}}
         if message.html:
             body["Html"] = {"Data": message.html, "Charset": "UTF-8"}
+        simple: dict[str, Any] = {"Subject": {"Data": message.subject or "", "Charset": "UTF-8"}, "Body": body}
+        if message.headers:
+            # SES v2 Simple content carries extra headers (List-Unsubscribe, List-Unsubscribe-Post).
+            simple["Headers"] = [{"Name": k, "Value": v} for k, v in message.headers.items()]
         extra: dict[str, Any] = {"ReplyToAddresses": [self._reply_to]} if self._reply_to else {}
         try:
             resp = self._ses.send_email(
                 FromEmailAddress=self._from,
                 Destination={"ToAddresses": [message.destination]},
-                Content={"Simple": {"Subject": {"Data": message.subject or "", "Charset": "UTF-8"}, "Body": body}},
+                Content={"Simple": simple},
                 ConfigurationSetName=self._config_set,
                 EmailTags=[{"Name": k, "Value": v} for k, v in (message.tags or {}).items()],
                 **extra,

@@ -280,6 +280,19 @@ def _next_common_window(ctx: _Context, t: datetime, days: int) -> datetime | Non
     return None
 
 
+def with_preferred_hours(rules: JurisdictionPolicy, account: Account) -> JurisdictionPolicy:
+    """The jurisdiction's rules with the contact window narrowed to the hours the customer chose
+    (PREFERENCE): a preference can only narrow the legal window, never widen it."""
+    hours = account.preferred_hours
+    if hours is None:
+        return rules
+    window = rules.contact_window
+    start, end = max(window.start, hours.start), min(window.end, hours.end)
+    if start >= end:
+        return rules  # no overlap with what the law allows: the law's window stands
+    return rules.model_copy(update={"contact_window": window.model_copy(update={"start": start, "end": end})})
+
+
 def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
     if ctx.is_service:
         return []
@@ -288,13 +301,14 @@ def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
         return []
     window = ctx.rules.contact_window
     span = f"{_hhmm(window.start)}-{_hhmm(window.end)}"
+    # Inside the law's window and outside only the customer's own hours: their preference held it.
+    legal = ctx.policy.for_jurisdiction(ctx.account.jurisdiction)
+    code = (ReasonCode.PREFERENCE if all(_in_window(t, z, legal) for z in outside)
+            else ReasonCode.CONTACT_WINDOW)
     nxt = _next_common_window(ctx, t, 3) or _next_common_window(ctx, t, HORIZON.days)
     if nxt is None:
-        return [_block(ReasonCode.CONTACT_WINDOW, f"the account's time zones never share {span}")]
-    return [
-        _defer(ReasonCode.CONTACT_WINDOW, f"{t.astimezone(z).strftime('%H:%M')} {z.key} outside {span}", nxt)
-        for z in outside
-    ]
+        return [_block(code, f"the account's time zones never share {span}")]
+    return [_defer(code, f"{t.astimezone(z).strftime('%H:%M')} {z.key} outside {span}", nxt) for z in outside]
 
 
 # --------------------------------------------------------------------------- holidays
@@ -607,7 +621,7 @@ def check(
         history=history_t,
         counted=tuple(sorted((r for r in history_t if r.outcome in COUNTED_OUTCOMES), key=lambda r: r.at)),
         policy=policy,
-        rules=policy.for_jurisdiction(account.jurisdiction),
+        rules=with_preferred_hours(policy.for_jurisdiction(account.jurisdiction), account),
         zones=tuple(ZoneInfo(name) for name in zone_names),
         person=person,
     )

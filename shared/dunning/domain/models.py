@@ -8,7 +8,7 @@ serialise as ISO-8601 ending in ``Z``. Local time exists only in compliance and 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from pydantic import (
     EmailStr,
     Field,
     PlainSerializer,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -232,6 +233,25 @@ class Contact(BaseModel):
         return self.email is not None and self.email_usable
 
 
+class ContactHours(BaseModel):
+    """Local hours the customer prefers to be contacted in: they narrow, never widen, the
+    jurisdiction's contact window (compliance PREFERENCE)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContactHours:
+        if self.start >= self.end:
+            raise ValueError("preferred hours must start before they end")
+        return self
+
+
+LOCALE_PATTERN = r"^(en-US|zh-CN)$"
+
+
 class Payment(BaseModel):
     """A repayment received (the repayment record of seed 3.1)."""
 
@@ -265,11 +285,19 @@ class Account(BaseModel):
     payments: list[Payment] = Field(default_factory=list)
     credit_balance: DecimalStr = Decimal("0")  # overpayment kept, never lost
     time_barred: bool = False  # past the statute of limitations: no legal threat allowed
+    # Facts the customer's page asks before it shows anything (date_of_birth, postcode,
+    # national_id_last4), each as a keyed hash only: the value itself is never stored.
+    verification: dict[str, str] = Field(default_factory=dict)
+    # What the customer chose on their page (collections owns these; an import keeps them).
+    preferred_locale: str | None = Field(default=None, pattern=LOCALE_PATTERN)
+    preferred_hours: ContactHours | None = None
     # The person who holds the loan: caps, window, opt-outs and the conversation are theirs, across
     # all their loans. A file without it means one account, one customer (see `customer`).
     customer_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     special_status: SpecialStatus | None = None  # as core banking's file reports it
     version: int = 0
+    # Verification facts as the account file gave them, until the import hashes them; never dumped.
+    _verification_facts: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("locale")
     @classmethod
@@ -309,6 +337,11 @@ class Account(BaseModel):
     @property
     def account_last4(self) -> str:
         return self.account_number[-4:]
+
+    @property
+    def notice_locale(self) -> str:
+        """The language notices and the page speak: the customer's choice, else core banking's."""
+        return self.preferred_locale or self.locale
 
     @property
     def customer(self) -> str:
@@ -512,6 +545,7 @@ class EntryKind(StrEnum):
     LEGAL = "LEGAL"
     CASE_CLOSED = "CASE_CLOSED"
     FAILURE = "FAILURE"
+    PAGE = "PAGE"  # the customer's own page: what they did there (actor `customer`)
     SPECIAL_STATUS = "SPECIAL_STATUS"  # a special status set or lifted on the customer
     SKIP_TRACE = "SKIP_TRACE"  # finding the right number: requested, then its outcome
     SPECIALIST = "SPECIALIST"  # handed to a specialist (vulnerable customer)
@@ -555,6 +589,7 @@ class Action(StrEnum):
 class ReasonCode(StrEnum):
     # compliance (DESIGN section 5)
     CONTACT_WINDOW = "CONTACT_WINDOW"
+    PREFERENCE = "PREFERENCE"  # inside the legal window, outside the hours the customer chose
     HOLIDAY = "HOLIDAY"
     CALL_CAP = "CALL_CAP"
     DAILY_CAP = "DAILY_CAP"

@@ -20,7 +20,7 @@ from dunning.domain.arrangements import (
     promise_state,
     reminder_date,
 )
-from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Person, Verdict, check
+from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Person, Verdict, check, with_preferred_hours
 from dunning.domain.history import CALL_OUTCOME_STANDARD
 from dunning.domain.models import (
     Account,
@@ -100,7 +100,8 @@ def local_today(account: Account, now: datetime) -> date:
 
 def day_opens_at(account: Account, policy: Policy, day: date) -> datetime:
     """The UTC instant the contact window opens on `day` in the customer's first zone."""
-    window = policy.for_jurisdiction(account.jurisdiction).contact_window
+    # the customer's preferred hours narrow the window: a wait aims at the hour a notice may go
+    window = with_preferred_hours(policy.for_jurisdiction(account.jurisdiction), account).contact_window
     local = datetime.combine(day, window.start, tzinfo=ZoneInfo(account.time_zones[0]))
     return local.astimezone(UTC)
 

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dunning.domain.models import Account, Channel, Jurisdiction
+from dunning.domain.page_verify import VerificationKind
 
 
 class PolicyError(ValueError):
@@ -88,6 +89,8 @@ class JurisdictionPolicy(_Strict):
     # Older documents said only this: true meant an agency's validation notice. Kept so they keep
     # their meaning; collector_role wins when both are given.
     first_contact_disclosure: bool = False
+    # The fact the customer's page asks before it shows anything (the account file must carry it).
+    verification: VerificationKind = VerificationKind.DATE_OF_BIRTH
 
     @model_validator(mode="after")
     def _role_agrees(self) -> JurisdictionPolicy:
@@ -218,6 +221,16 @@ class Promises(_Strict):
     payment_check_days: int = Field(default=3, ge=1, le=14)
 
 
+class CustomerPage(_Strict):
+    """The customer's own page (/p/{token}): how hard it is to get in, and how long a visit lasts."""
+
+    verify_attempts: int = Field(default=5, ge=1, le=10)  # wrong answers before the link locks
+    session_minutes: int = Field(default=15, ge=5, le=60)  # a verified visit, then verify again
+    fresh_links_per_day: int = Field(default=3, ge=1, le=10)  # "send me a new link", per account
+    callback_days: int = Field(default=3, ge=1, le=10)  # business days of call-back slots offered
+    callback_slot_hours: int = Field(default=2, ge=1, le=4)
+
+
 class Policy(_Strict):
     version: str
     grace_days: int = Field(default=0, ge=0)  # days after the due date before an account is delinquent
@@ -233,6 +246,7 @@ class Policy(_Strict):
     vulnerable_strategy: str | None = None
     hardship: Hardship = Hardship()
     promises: Promises = Promises()
+    page: CustomerPage = CustomerPage()
     variant_salt: str = "dunning"
 
     @model_validator(mode="after")

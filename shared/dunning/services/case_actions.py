@@ -36,6 +36,7 @@ from dunning.domain.models import (
     CaseStatus,
     Channel,
     Contact,
+    ContactHours,
     EntryKind,
     IllegalTransition,
     InstalmentPlan,
@@ -76,12 +77,24 @@ class Effects:
     token_field: TaskField | None = None
     token_output: dict[str, Any] = field(default_factory=dict)
     callback: str | None = None  # a person should follow up, for this reason (a code)
+    callback_slot: tuple[datetime, datetime] | None = None  # when the customer asked to be called
+    preferences: Preferences | None = None  # language and hours the customer chose
     person_change: PersonChange | None = None  # the customer's profile (opt-outs, statuses), across loans
     account_edit: AccountEdit | None = None  # any other change to the account (a traced number ...)
 
     def reset(self) -> None:
         self.account_changes, self.token, self.token_field, self.token_output = [], None, None, {}
-        self.callback, self.person_change, self.account_edit = None, None, None
+        self.callback, self.callback_slot, self.preferences = None, None, None
+        self.person_change, self.account_edit = None, None
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a customer chose for how we contact them: a language (None: core banking's) and hours
+    that narrow the contact window (None: the whole window the law allows)."""
+
+    locale: str | None
+    hours: ContactHours | None
 
 
 @dataclass
@@ -223,13 +236,28 @@ def record_call_contacts(ports: Ports, account: Account, written: list[LedgerEnt
             customers.record_contact(ports, account.customer, contact, now)
 
 
-def queue_callback(ports: Ports, case_id: str, account_id: str, reason: str) -> None:
-    """A person should look at this (ids and a reason code on the queue; the ledger holds what was said)."""
+def queue_callback(ports: Ports, case_id: str, account_id: str, reason: str,
+                   slot: tuple[datetime, datetime] | None = None) -> None:
+    """A person should look at this (ids and a reason code on the queue; the ledger holds what was said).
+    With a slot, the customer asked to be called then (UTC instants inside their contact window)."""
     # queued_at lets the worklist show how long a customer has waited for a person (and CallQueue's
     # oldest-message age alarms when nobody picks these up).
-    ports.tasks.put("CALLBACK", {"case_id": case_id, "account_id": account_id, "reason": reason,
-                                 "queued_at": iso_z(ports.clock.now())})
+    task: dict[str, Any] = {"case_id": case_id, "account_id": account_id, "reason": reason,
+                            "queued_at": iso_z(ports.clock.now())}
+    if slot is not None:
+        task |= {"call_from": iso_z(slot[0]), "call_until": iso_z(slot[1])}
+    ports.tasks.put("CALLBACK", task)
     metrics.add_metric(name="CallbacksQueued", unit="Count", value=1)
+
+
+def apply_preferences(ports: Ports, account_id: str, chosen: Preferences) -> None:
+    def change(account: Account) -> bool:
+        if (account.preferred_locale, account.preferred_hours) == (chosen.locale, chosen.hours):
+            return False
+        account.preferred_locale, account.preferred_hours = chosen.locale, chosen.hours
+        return True
+
+    update_account(ports, account_id, change)
 
 
 @dataclass
@@ -296,11 +324,13 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
             count("CallOutsideWindow", Reason=str(entry.data.get("rule")))
             logger.warning("call outside the contact window",
                            extra={"case_id": record.case.case_id, "rule": entry.data.get("rule")})
+    if ctx.effects.preferences is not None:
+        apply_preferences(ports, account_id, ctx.effects.preferences)
     if ctx.effects.token is not None and ctx.effects.token_field is not None:
         done.task_completed = _complete(ports, record, ctx.effects.token, ctx.effects.token_output,
                                         ctx.effects.token_field, ctx.notes, actor)
     if ctx.effects.callback:
-        queue_callback(ports, record.case.case_id, account_id, ctx.effects.callback)
+        queue_callback(ports, record.case.case_id, account_id, ctx.effects.callback, ctx.effects.callback_slot)
     done.confirmed = confirmations.send(ports, record.case.case_id, account_id, to_confirm, prefer=channel,
                                         actor=actor)
     return done
@@ -537,6 +567,26 @@ def change_contact(kind: ContactChange, channel: Channel | None, source: str) ->
         ctx.effects.account_changes.append((kind, channel))
         if kind in ("OPT_OUT", "OPT_IN") and channel is not None:
             return [opt_out_entry(channel, kind, source)]
+        return []
+
+    return act
+
+
+def request_callback(reason: str, slot: tuple[datetime, datetime] | None = None) -> CaseAction:
+    """The customer asks a person to call (in a slot they chose): a CALLBACK task after the commit."""
+
+    def act(ctx: ActionContext) -> Entries:
+        ctx.effects.callback, ctx.effects.callback_slot = reason, slot
+        return []
+
+    return act
+
+
+def set_preferences(chosen: Preferences) -> CaseAction:
+    """Preferred language and hours: the account changes after the commit (the caller's entry says what)."""
+
+    def act(ctx: ActionContext) -> Entries:
+        ctx.effects.preferences = chosen
         return []
 
     return act

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, ContactRecord, Person, Verdict, check
 from dunning.domain.customers import CustomerProfile, combined_history
 from dunning.domain.history import contact_history, notice_contact
+from dunning.domain.links import list_unsubscribe_headers
 from dunning.domain.models import (
     Account,
     Action,
@@ -62,8 +63,8 @@ if TYPE_CHECKING:
     from dunning.domain.notices.render import RenderedNotice
 
 # Planner waits that held back a due notice (rather than waiting for the next step or a promise).
-COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY, ReasonCode.CALL_CAP,
-                                  ReasonCode.DAILY_CAP, ReasonCode.SPACING})
+COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.PREFERENCE, ReasonCode.HOLIDAY,
+                                  ReasonCode.CALL_CAP, ReasonCode.DAILY_CAP, ReasonCode.SPACING})
 
 # Templates sent as a reminder of something the customer agreed to, not as dunning.
 _PLAN_TEMPLATES = {REMINDER_TEMPLATE}
@@ -240,9 +241,11 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
     from dunning.domain.notices.facts import build_facts
     from dunning.domain.notices.render import render
 
+    # Every link opens the customer's page, at the deployment's address for it.
     facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
-                        extra=(_extra_facts(record) if record else {}) | (extra or {}))
-    return render(template_id, channel, facts, account.locale)
+                        extra=(_extra_facts(record) if record else {}) | (extra or {}),
+                        link_base=ports.page_base_url)
+    return render(template_id, channel, facts, account.notice_locale)
 
 
 Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
@@ -255,7 +258,7 @@ def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: s
     """Send one notice outside the escalation (a pre-due reminder, a written confirmation, the
     legal referral notice), at most once for (case, step). A caller that has just read the account
     with a consistent read may hand it over instead of having it read again; `extra` are notice
-    facts (a payment's amount) beyond the case's own plan and promise."""
+    facts (a payment's amount) beyond the case's own plan and promise, or a booked call-back."""
     for _ in range(GATE_ATTEMPTS):
         history, record, account = _load(ports, case_id, account_id, account)
         try:
@@ -327,9 +330,11 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     gated = notice_contact(notice)
     if not _gate(ports, record, notice, gated, profile, decided, now, actor):
         return SendResult("ALREADY_SENDING", step_id, [])
+    # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
+    headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
     message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
                               subject=rendered.subject, html=rendered.html,
-                              tags={"case_id": case_id, "step_id": step_id})
+                              tags={"case_id": case_id, "step_id": step_id}, headers=headers)
     try:
         message_id = sender.send(message)
     except TransientError:

@@ -88,6 +88,8 @@ class NoticeFacts(BaseModel):
     promise_date: date | None = None
     promise_amount: Money | None = None
     payment_amount: Money | None = None
+    callback_at: UtcDatetime | None = None  # a call-back the customer booked (slot start and end)
+    callback_until: UtcDatetime | None = None
     loans: list[str] = Field(default_factory=list)  # last 4 digits of the customer's open loans (which_loan)
     other_loans: list[OtherLoan] = Field(default_factory=list)  # the person's other overdue loans
 
@@ -143,11 +145,15 @@ def build_facts(
     *,
     link_secret: bytes,
     extra: dict[str, Any] | None = None,
+    link_base: str | None = None,
 ) -> NoticeFacts:
     """Facts for a notice to ``account`` at ``now`` (aware).
 
     The deadline is the customer's local today + ``policy.notice_deadline_days``; the pay link
-    expires ``policy.link_valid_days`` after now. ``extra`` may carry ``schedule`` (an
+    expires ``policy.link_valid_days`` after now. Both links open the customer's page
+    (``<link_base>/p/<token>``; the deployment's page address, else the collector's ``pay_url``):
+    the pay link lands on the page, the unsubscribe link on its email opt-out (and is what the
+    email's List-Unsubscribe header points at). ``extra`` may carry ``schedule`` (an
     InstalmentPlan, Instalments, or (due date, amount) pairs), ``plan``, ``promise`` (a Promise) or
     ``promise_date``/``promise_amount``, and ``payment_amount``.
     """
@@ -158,6 +164,7 @@ def build_facts(
     zone = account.time_zones[0]
     today = now.astimezone(ZoneInfo(zone)).date()
     expires_at = to_utc(now) + timedelta(days=policy.link_valid_days)
+    base = link_base or jp.collector.pay_url
     currency = account.currency
     values: dict[str, Any] = {
         "account_id": account.account_id,
@@ -173,10 +180,8 @@ def build_facts(
         "due_date": account.due_date,
         "today": today,
         "deadline": today + timedelta(days=policy.notice_deadline_days),
-        "pay_link": sign_link(jp.collector.pay_url, account.account_id, expires_at, link_secret, "pay"),
-        "unsubscribe_link": sign_link(
-            jp.collector.pay_url, account.account_id, expires_at, link_secret, "unsubscribe"
-        ),
+        "pay_link": sign_link(base, account.account_id, expires_at, link_secret, "pay"),
+        "unsubscribe_link": sign_link(base, account.account_id, expires_at, link_secret, "unsubscribe"),
         "link_expires_at": expires_at,
         "collector": jp.collector,
         "creditor": jp.collector.creditor or jp.collector.name,

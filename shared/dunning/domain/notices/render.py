@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import jinja2.meta
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_date, format_interval, format_skeleton
 from babel.numbers import format_currency
 from pydantic import BaseModel, Field
 
@@ -89,6 +90,10 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "dispute_acknowledgement",
     "help_reply",
     "legal_referral",
+    # written confirmations of what the customer did on their page (and a fresh link to it)
+    "callback_confirmation",
+    "preferences_confirmation",
+    "page_link",
     "which_loan",
 )
 
@@ -117,6 +122,9 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     # Confirms the opt-out itself: repeating "reply STOP" would be absurd.
     "opt_out_confirmation": ("contact_phone", "collector"),
     "help_reply": ("contact_phone", "collector", "opt_out"),
+    "callback_confirmation": ("callback_time", "contact_phone", "collector", "opt_out"),
+    "preferences_confirmation": ("pay_link", "contact_phone", "collector", "opt_out"),
+    "page_link": ("pay_link", "contact_phone", "collector", "opt_out"),
     # Asks which of their loans a promise is for: lists them by their last four digits.
     "which_loan": ("loans", "contact_phone", "collector", "opt_out"),
 }
@@ -127,6 +135,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "plan_confirmation": ("schedule",),
     "instalment_reminder": ("schedule",),
     "promise_confirmation": ("promise_date", "promise_amount"),
+    "callback_confirmation": ("callback_time",),
     "which_loan": ("loans",),
 }
 
@@ -165,6 +174,7 @@ class RenderedNotice(BaseModel):
     html: str | None = None
     segments: int | None = None  # SMS only
     encoding: str | None = None  # SMS only: GSM-7 or UCS-2
+    unsubscribe_link: str | None = None  # email only: what List-Unsubscribe (RFC 8058) points at
     facts: dict[str, str]  # formatted values that must appear (see REQUIRED_FACTS)
     validation: dict[str, str] = Field(default_factory=dict)  # US validation items, when carried
 
@@ -259,13 +269,23 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         nxt = _next_instalment(facts)
         if nxt is not None:
             ctx["instalment_amount"], ctx["instalment_due"] = money(nxt.amount), day(nxt.due_on)
+    return (ctx | _arrangement_context(facts, loc, money, day) | _loans_context(facts)
+            | _other_loans_context(facts, money, texts))
+
+
+def _arrangement_context(facts: NoticeFacts, loc: str, money: Callable[[Money], str],
+                         day: Callable[[date], str]) -> dict[str, str]:
+    """What the customer agreed to (a promise, a payment, a call-back), where the notice carries it."""
+    ctx: dict[str, str] = {}
     if facts.promise_date is not None:
         ctx["promise_date"] = day(facts.promise_date)
     if facts.promise_amount is not None:
         ctx["promise_amount"] = money(facts.promise_amount)
     if facts.payment_amount is not None:
         ctx["payment_amount"] = money(facts.payment_amount)
-    return ctx | _loans_context(facts) | _other_loans_context(facts, money, texts)
+    if facts.callback_at is not None:
+        ctx["callback_time"] = _slot_phrase(facts.callback_at, facts.callback_until, facts.time_zone, loc)
+    return ctx
 
 
 def _validation_context(facts: NoticeFacts, money: Any, day: Any) -> dict[str, str]:
@@ -296,6 +316,17 @@ def _loans_context(facts: NoticeFacts) -> dict[str, str]:
     if not facts.loans:
         return {}
     return {"loans": ", ".join(facts.loans), "first_loan": facts.loans[0]}
+
+
+def _slot_phrase(start: datetime, end: datetime | None, zone: str, loc: str) -> str:
+    """A call-back slot in the customer's zone and words: "Thu, Nov 12, 2:00 – 4:00 PM"."""
+    tz = ZoneInfo(zone)
+    local_start = start.astimezone(tz)
+    day = format_skeleton("MMMEd", local_start, locale=loc)
+    skeleton = "Hm" if loc.startswith("zh") else "hm"
+    if end is None:
+        return f"{day} {format_skeleton(skeleton, local_start, locale=loc)}"
+    return f"{day} {format_interval(local_start, end.astimezone(tz), skeleton, locale=loc)}"
 
 
 def _template_version(env: jinja2.Environment, names: Iterable[str]) -> str:
@@ -379,6 +410,7 @@ def render(
         html=out["email_html"].strip(),
         facts=fact_values,
         validation=validation,
+        unsubscribe_link=facts.unsubscribe_link,
     )
 
 

@@ -79,6 +79,8 @@ def sample_extra(account: Account, now: datetime = SAMPLE_NOW) -> dict[str, Any]
         "promise_date": today + timedelta(days=5),
         "promise_amount": due,
         "payment_amount": due,
+        "callback_at": now + timedelta(days=1, hours=2),
+        "callback_until": now + timedelta(days=1, hours=4),
         "loans": [account.account_last4, "0417"],
         # the person's other overdue loan, which the overdue notices name too
         "other_loans": [{"last4": "0417", "amount": Money(amount=Decimal("512.00"), currency=due.currency),
