@@ -58,17 +58,21 @@ class AccountsBulk:
             "KeyConditionExpression": "due_date_key = :d",
             "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
         }
+        for item in self._query_pages(kwargs):
+            yield DueItem(item["account_id"]["S"], item.get("status", {}).get("S"))
+
+    def _query_pages(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of an index Query, page by page, counting what DynamoDB read."""
         while True:
             try:
                 resp = self._db.query(**kwargs)
             except ClientError as exc:
                 _reraise(exc)
             self.items_read += int(resp.get("ScannedCount", resp.get("Count", 0)))
-            for item in resp.get("Items", []):
-                yield DueItem(item["account_id"]["S"], item.get("status", {}).get("S"))
+            yield from resp.get("Items", [])
             if "LastEvaluatedKey" not in resp:
                 return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
 
     def overdue_items(self, through: date) -> Iterator[DueItem]:
         """Every PendingIndex entry (CURRENT, owing) due on or before `through`: one Query per shard,
@@ -81,18 +85,9 @@ class AccountsBulk:
                 "KeyConditionExpression": "pending_shard = :s AND pending_due <= :d",
                 "ExpressionAttributeValues": {":s": {"S": f"P{shard}"}, ":d": {"S": through.isoformat()}},
             }
-            while True:
-                try:
-                    resp = self._db.query(**kwargs)
-                except ClientError as exc:
-                    _reraise(exc)
-                self.items_read += int(resp.get("ScannedCount", resp.get("Count", 0)))
-                for item in resp.get("Items", []):
-                    yield DueItem(item["account_id"]["S"], AccountStatus.CURRENT.value,
-                                  date.fromisoformat(item["pending_due"]["S"]))
-                if "LastEvaluatedKey" not in resp:
-                    break
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            for item in self._query_pages(kwargs):
+                yield DueItem(item["account_id"]["S"], AccountStatus.CURRENT.value,
+                              date.fromisoformat(item["pending_due"]["S"]))
 
     def mark_delinquent(self, account_id: str, due_day: date) -> bool:
         """CURRENT -> DELINQUENT, only if the account is still CURRENT and still owes for `due_day`.
