@@ -198,6 +198,64 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
                         "default policy.yaml)")
 
 
+# ---------------------------------------------------------------------------- verify
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Ask the deployed AdminFunction for `verify_case`: the verdict is the function's, taken with
+    its own KMS and archive rights; this only finds the function and names the caller."""
+    import json
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        session = boto3.session.Session(region_name=args.region) if args.region else boto3.session.Session()
+        stacks = session.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        function = outputs.get("AdminFunctionName")
+        if not function:
+            print(f"error: stack {args.stack_name} has no AdminFunctionName output", file=sys.stderr)
+            return 2
+        actor = session.client("sts").get_caller_identity()["Arn"]
+        request = {"command": {"type": "verify_case", "account_id": args.account_id, "case_id": args.case_id},
+                   "actor": actor}
+        response = session.client("lambda").invoke(FunctionName=function, Payload=json.dumps(request).encode())
+        result = json.loads(response["Payload"].read() or b"null")
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 2
+    if response.get("FunctionError") or not isinstance(result, dict) or "verified" not in result:
+        reason = result.get("errorMessage") if isinstance(result, dict) else None
+        print(f"error: verify_case was refused: {reason or 'no verdict returned'}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(("OK " if result["verified"] else "TAMPERED ") + str(result.get("summary", "")))
+        for problem in result.get("problems") or []:
+            print(f"  seq {problem.get('seq')}: {problem.get('where')} {problem.get('problem')}: "
+                  f"{problem.get('detail')}")
+    return 0 if result["verified"] else 1
+
+
+@command
+def _verify(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "verify",
+        help="verify a case's ledger on a deployed stack (chain, seals, header, anchors)",
+        description="Run verify_case through the stack's AdminFunction (found from the stack's outputs) as the "
+        "caller STS reports, and print the verdict: OK, or the first entry that disagrees and why. Exit 0 when "
+        "the case verifies, 1 when it does not, 2 when the question could not be asked.",
+    )
+    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+    parser.add_argument("case_id", metavar="CASE_ID")
+    parser.add_argument("--stack-name", default="dunning-dev", help="CloudFormation stack (default dunning-dev)")
+    parser.add_argument("--region", help="AWS region (default: the AWS CLI's configured region)")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.set_defaults(handler=run_verify)
+
+
 @command
 def _policy(sub: Subparsers) -> None:
     policy = sub.add_parser("policy", help="work with collection policies")
