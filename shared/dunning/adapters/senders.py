@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
 from botocore.exceptions import ClientError
 
+from dunning.domain.models import valid_e164
 from dunning.ports import OutboundMessage, ProviderRejected, TransientError
 
 # Codes that mean "not accepted, try later" (SES v1 `Throttling`, SES v2 `TooManyRequestsException`,
@@ -72,13 +72,11 @@ class SesEmailSender:
 
 
 def _valid_e164(destination: str) -> None:
-    # Neither SNS nor our own records may carry a malformed number: it fails here, not at the carrier.
+    # Neither the provider nor our own records may carry a malformed number: it fails here, not at the carrier.
     try:
-        parsed = phonenumbers.parse(destination, None)
-    except phonenumbers.NumberParseException as exc:
+        valid_e164(destination)
+    except ValueError as exc:
         raise ProviderRejected("InvalidPhoneNumber") from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise ProviderRejected("InvalidPhoneNumber")
 
 
 class EndUserMessagingSmsSender:

@@ -205,7 +205,8 @@ class SpecialStatus(StrEnum):
 LOCALES: tuple[str, ...] = ("en-US", "zh-CN")
 
 
-def _check_e164(number: str) -> str:
+def valid_e164(number: str) -> str:
+    """The number in E.164 form; ValueError when it is not a valid number for its country."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException as exc:
@@ -218,7 +219,7 @@ def _check_e164(number: str) -> str:
     return number
 
 
-E164 = Annotated[str, AfterValidator(_check_e164)]
+E164 = Annotated[str, AfterValidator(valid_e164)]
 
 
 class Contact(BaseModel):
