@@ -53,6 +53,10 @@ class Refused(Exception):
 
 # --------------------------------------------------------------------------- records
 
+# The resolution of an account's contact record: the closed pseudo case that carries what arrives
+# while no case is open (dunning.services.case_actions.case_for_record).
+CONTACT_RECORD = "CONTACT_RECORD"
+
 
 @dataclass
 class CaseRecord:

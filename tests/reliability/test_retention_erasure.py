@@ -4,15 +4,16 @@ never be read again while the ledger still verifies."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, time
 from typing import Any
 
 import boto3
 import pytest
 
-from dunning.domain.models import CaseStatus, EntryKind, Jurisdiction, utc_now
+from dunning.domain.models import Account, CaseStatus, ContactHours, EntryKind, Jurisdiction, utc_now
 from dunning.domain.policy import default_policy
-from dunning.services import admin, integrity
+from dunning.services import admin, case_actions, ingest, integrity
 from tests.reliability.test_tamper import CASE, _ports, _verify, sealed  # noqa: F401 - the sealed case fixture
 from tests.support.aws import REGION
 
@@ -86,3 +87,94 @@ def test_an_erased_customer_cannot_be_read_but_the_ledger_still_verifies(sealed,
     assert account.contact.phone is None and account.contact.email is None
     assert ports.collections.lookup(f"PHONE#{ports.keys.phone_hash('+12025550143')}") == []
     assert _verify().ok  # hashes are over ciphertext: erasure breaks no chain, seal or anchor
+
+
+def test_reading_a_closed_case_later_does_not_move_its_retention(sealed, clock) -> None:  # noqa: F811
+    _close(clock)
+    closed_at = utc_now()
+    expected = int(integrity.years_after(closed_at, 3).timestamp())
+    clock.shift(200 * 86400)  # an auditor verifies and exports it months later: both are recorded
+    ports = _ports()
+    for command in (admin.VerifyCase(type="verify_case", account_id="acc-1001", case_id=CASE),
+                    admin.ExportEvidence(type="export_evidence", account_id="acc-1001", case_id=CASE)):
+        admin.execute(ports, command, "arn:aws:iam::1:user/auditor")
+    clock.shift(3600)
+    integrity.anchor_run(_ports())
+    items = _case_items(sealed)
+    assert len(items) > 3 and {int(i["expires_at"]["N"]) for i in items} == {expected}  # the new ones too
+
+
+SECRETS = {"dispute": "I never borrowed from you, ask Mary Chen", "status": "his daughter Mary Chen called",
+           "reveal": "calling Mary Chen back", "skip": "+12025550199"}
+
+
+def _write_personal_entries(clock: Any) -> None:
+    """What a customer's page, an agent and a skip trace write on a case, through the functions' port."""
+    repo = _ports().collections
+    clock.shift(60)
+    repo.commit(repo.case("acc-1001", CASE), [
+        (EntryKind.PAGE, {"action": "dispute", "channel": "PAGE",
+                          "fields": {"reason": "other", "details": SECRETS["dispute"]}}),
+        (EntryKind.SPECIAL_STATUS, {"event": "SET", "status": "DECEASED", "source": "ADMIN",
+                                    "by": "agent-7", "note": SECRETS["status"]}),
+        (EntryKind.PHONE_REVEALED, {"by": "agent-7", "reason": SECRETS["reveal"], "number_hash": "h"}),
+        (EntryKind.ADMIN, {"command": "record_skip_trace", "by": "agent-7",
+                           "params": {"outcome": "FOUND", "new_phone": SECRETS["skip"]}}),
+    ], at=utc_now(), actor="test")
+
+
+def _table_text(env: dict[str, str]) -> str:
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=env["COLLECTIONS_TABLE"])["Items"]
+    return json.dumps(items, ensure_ascii=False)
+
+
+def test_what_a_page_an_agent_or_a_skip_trace_wrote_is_never_stored_readable_and_goes_with_erasure(
+        sealed, clock) -> None:  # noqa: F811
+    _write_personal_entries(clock)
+    stored = _table_text(sealed)
+    assert not [name for name, text in SECRETS.items() if text in stored]  # ciphertext at rest
+    ports = _ports()
+    history = ports.collections.history("acc-1001")
+    shown = json.dumps([e.data for e in ports.collections.reveal(history.cases[CASE], history.ledger[CASE])],
+                       ensure_ascii=False)
+    assert all(text in shown for text in SECRETS.values())  # an admin still reads them until erasure
+
+    _close(clock)
+    admin.execute(_ports(), admin.EraseCustomer(type="erase_customer", account_id="acc-1001", request_id="R-9"),
+                  "arn:aws:iam::1:user/dpo")
+    history = ports.collections.history("acc-1001")
+    shown = json.dumps([e.data for e in ports.collections.reveal(history.cases[CASE], history.ledger[CASE])],
+                       ensure_ascii=False)
+    assert not [name for name, text in SECRETS.items() if text in shown] and shown.count("[erased]") >= 4
+    assert _verify().ok
+
+
+def test_an_erased_account_stays_erased_when_the_lender_sends_it_again(sealed, clock) -> None:  # noqa: F811
+    ports = _ports()
+    case_actions.update_account(ports, "acc-1001", _with_page_facts)
+    _close(clock)
+    admin.execute(ports, admin.EraseCustomer(type="erase_customer", account_id="acc-1001", request_id="R-3"),
+                  "arn:aws:iam::1:user/dpo")
+    erased = ports.accounts.get("acc-1001")
+    assert erased.erased_at is not None and erased.verification == {} and erased.preferred_hours is None
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="lender-files")
+    s3.put_object(Bucket="lender-files", Key="incoming/day2.csv", Body=(
+        b"account_id,customer_name,account_number,product,risk,phone,email,locale,time_zones,jurisdiction,"
+        b"currency,principal_due,interest_due,fees_due,due_date,status,opted_out,time_barred\r\n"
+        b"acc-1001,Alex Morgan,4000123412341234,personal_loan,standard,+12025550143,alex@example.com,en-US,"
+        b"America/New_York,US,USD,0,0,0,,CURRENT,,false\r\n"))
+    summary = ingest.import_file(ports, "lender-files", "incoming/day2.csv")
+    assert (summary.rows, summary.imported, summary.rejected) == (1, 0, 1)
+    rejects = s3.get_object(Bucket="lender-files", Key="rejects/day2.csv.jsonl")["Body"].read().decode()
+    assert json.loads(rejects) == {"row": 1, "reason": "account: its customer's data was erased on request"}
+    again = ports.accounts.get("acc-1001")
+    assert again.customer_name == "ERASED" and again.contact.phone is None and again.contact.email is None
+    assert ports.collections.lookup(f"PHONE#{ports.keys.phone_hash('+12025550143')}") == []
+
+
+def _with_page_facts(account: Account) -> bool:
+    account.verification = {"date_of_birth": "keyed-hash"}
+    account.preferred_hours = ContactHours(start=time(9), end=time(17))
+    return True

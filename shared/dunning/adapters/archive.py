@@ -1,7 +1,7 @@
 """The Object-Lock archive bucket: every object written with its own retain-until date.
 
 The bucket's default retention is the shortest (US, 3 years); an object that must live longer
-(a CN case: 5 years) or whose clock starts later (retention runs from the case's last activity)
+(a CN case: 5 years) or whose clock starts later (retention runs from the case's close)
 carries its own date. COMPLIANCE mode in prod (nobody, root included, can delete it early),
 GOVERNANCE elsewhere so test stages can be cleaned up.
 """

@@ -31,7 +31,10 @@ PERSONAL_FIELDS: dict[EntryKind, tuple[tuple[str, ...], ...]] = {
     EntryKind.CALL_OUTCOME: (("note",),),
     EntryKind.LEGAL: (("note",), ("reason",)),
     EntryKind.HOLD: (("reason",),),
-    EntryKind.ADMIN: (("params", "reason"), ("params", "note")),
+    EntryKind.ADMIN: (("params", "reason"), ("params", "note"), ("params", "new_phone")),
+    EntryKind.PAGE: (("fields", "details"),),  # what the customer wrote with a dispute on their page
+    EntryKind.SPECIAL_STATUS: (("note",),),  # e.g. who told us of a death, and how
+    EntryKind.PHONE_REVEALED: (("reason",),),
 }
 
 

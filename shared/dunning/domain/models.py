@@ -296,6 +296,9 @@ class Account(BaseModel):
     # all their loans. A file without it means one account, one customer (see `customer`).
     customer_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     special_status: SpecialStatus | None = None  # as core banking's file reports it
+    # When the customer's data was erased on request (dunning.services.erasure): an import never
+    # brings the personal fields back.
+    erased_at: UtcDatetime | None = None
     version: int = 0
     # Verification facts as the account file gave them, until the import hashes them; never dumped.
     _verification_facts: dict[str, str] = PrivateAttr(default_factory=dict)

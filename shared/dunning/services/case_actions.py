@@ -51,7 +51,7 @@ from dunning.domain.models import (
 from dunning.domain.policy import Policy
 from dunning.domain.special_status import ROUTES, reasons_for
 from dunning.observability import count, logger, metrics
-from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, Ports, TransientError
+from dunning.ports import CONTACT_RECORD, AccountHistory, CaseRecord, Conflict, NotFound, Ports, TransientError
 from dunning.services import confirmations, customers
 from dunning.services.confirmations import Confirmed
 
@@ -142,7 +142,7 @@ def case_for_record(
     if pid in history.cases:
         return history.cases[pid], False
     case = Case(case_id=pid, account_id=account_id, status=CaseStatus.CLOSED, opened_at=now, closed_at=now,
-                resolution="CONTACT_RECORD")
+                resolution=CONTACT_RECORD)
     return CaseRecord(case, -1, GENESIS), True
 
 

@@ -1,16 +1,19 @@
 """Erasure of a person's data on request (PIPL art. 47, CCPA 1798.105), without breaking the chain.
 
 What goes: the personal free text in every ledger entry of the account's cases (what they wrote,
-the notices we sent, agents' and admins' notes) becomes unreadable for good, because the case key
-it is encrypted under is destroyed (its salt removed from the header); the notice texts kept
+here or on their page, the notices we sent, agents' and admins' notes, a number a skip trace
+found) becomes unreadable for good, because the case key it is encrypted under is destroyed
+(its salt removed from the header); the notice texts kept
 beside the ledger are blanked; the account's name, account number, phone and email are removed
 (every channel opted out, so nothing can be sent); the hashed phone index is deleted, so replies
-from the number no longer find the account.
+from the number no longer find the account; the customer page's verification facts (keyed
+hashes) and preferences go too.
 
 What stays, and why: the entries themselves (kinds, times, codes, amounts, ids, hashes over the
 ciphertext, seals and anchors), which are the record that each contact was lawful and that the
 debt was collected as the law requires (Regulation F keeps them three years, the CN guidelines five:
-the retention TTL deletes them then); the account's amounts and payments (the lender's books).
+the retention TTL deletes them then); the account's amounts and payments (the lender's books),
+and when it was erased, so that a later account file never brings the personal fields back.
 An erasure is itself an ADMIN entry on every case, naming who erased and the request's reference.
 
 Refused while any case of the account is still being worked or is with legal: erasing then would
@@ -19,6 +22,8 @@ remove what the collection or the proceedings rely on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from dunning.domain.models import Account, CaseStatus, Channel, Contact, EntryKind
@@ -34,14 +39,20 @@ class ErasureRefused(Exception):
     """The account still has a case that is being worked or is with legal (ids only)."""
 
 
-def _scrub(account: Account) -> bool:
-    if account.customer_name == ERASED_TEXT and account.contact.phone is None and account.contact.email is None:
-        return False
-    account.customer_name, account.account_number = ERASED_TEXT, ERASED_TEXT
-    account.contact = Contact(phone=None, email=None, phone_usable=False, email_usable=False)
-    account.opted_out = {Channel.SMS, Channel.EMAIL, Channel.CALL}
-    account.consented = set()
-    return True
+def _scrubber(now: datetime) -> Callable[[Account], bool]:
+    def scrub(account: Account) -> bool:
+        if account.erased_at is not None:
+            return False
+        account.customer_name, account.account_number = ERASED_TEXT, ERASED_TEXT
+        account.contact = Contact(phone=None, email=None, phone_usable=False, email_usable=False)
+        account.opted_out = {Channel.SMS, Channel.EMAIL, Channel.CALL}
+        account.consented = set()
+        # the page's verification facts (keyed hashes of a birth date, a postcode...) and choices
+        account.verification, account.preferred_hours, account.preferred_locale = {}, None, None
+        account.erased_at = now
+        return True
+
+    return scrub
 
 
 def erase_customer(ports: Ports, account_id: str, actor: str, request_id: str) -> dict[str, Any]:
@@ -66,7 +77,7 @@ def erase_customer(ports: Ports, account_id: str, actor: str, request_id: str) -
         commit_change(ports, record, False, destroy_key, at=now, actor=actor)
         erased.append(record.case.case_id)
     if ports.accounts.find(account_id) is not None:
-        update_account(ports, account_id, _scrub)
+        update_account(ports, account_id, _scrubber(now))
     changed = ports.collections.erase(account_id)
     metrics.add_metric(name="CustomersErased", unit="Count", value=1)
     logger.info("customer erased", extra={"account_id": account_id, "cases": len(erased)})

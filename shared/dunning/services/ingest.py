@@ -171,6 +171,10 @@ class _Upserter:
 
     def _write(self, row: int, current: Account | None, incoming: Account) -> None:
         for attempt in range(2):
+            if current is not None and current.erased_at is not None:
+                # erased on request: the file's name and contacts must not come back (the lender is told)
+                self._count("rejected", row, "account: its customer's data was erased on request")
+                return
             try:
                 merged = merge(current, incoming)
             except ValueError:

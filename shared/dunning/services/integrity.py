@@ -32,7 +32,7 @@ from dunning.domain.integrity import (
 from dunning.domain.models import CaseStatus, iso_z, parse_instant
 from dunning.domain.policy import Policy
 from dunning.observability import logger, metrics
-from dunning.ports import Archive, CaseRecord, LedgerKeys, NotFound, Ports
+from dunning.ports import CONTACT_RECORD, Archive, CaseRecord, LedgerKeys, NotFound, Ports
 
 RUNS = "anchors/runs/"
 CLOSED = "anchors/closed/"
@@ -62,10 +62,13 @@ def years_after(at: datetime, years: int) -> datetime:
 
 
 def expiry(record: CaseRecord, years: int, now: datetime) -> datetime:
-    """Retention runs from the case's last recorded activity (Regulation F: three years after the
-    last communication), so a late receipt on an ended case moves it on."""
-    last = record.ledger_at or record.case.closed_at or now
-    return years_after(last.astimezone(UTC), years)
+    """Retention runs from the case's close. What is written on an ended case afterwards is an
+    admin's own record (a verify, an export, an erasure) and does not move it; messages that
+    arrive after the close go to the account's contact record (a pseudo case, never closed by an
+    event), which is kept from its last entry instead."""
+    contact_record = record.case.resolution == CONTACT_RECORD
+    start = (record.ledger_at if contact_record else record.case.closed_at) or record.ledger_at or now
+    return years_after(start.astimezone(UTC), years)
 
 
 # --------------------------------------------------------------------------- anchor objects
