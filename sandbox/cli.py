@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dunning.domain.models import Account, Channel, Jurisdiction, parse_instant, utc_now
 from dunning.domain.policy import Policy, PolicyError, default_policy, parse_policy
@@ -198,12 +198,19 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
                         "default policy.yaml)")
 
 
-# ---------------------------------------------------------------------------- verify
+# ---------------------------------------------------------------------------- verify, erase
 
 
-def run_verify(args: argparse.Namespace) -> int:
-    """Ask the deployed AdminFunction for `verify_case`: the verdict is the function's, taken with
-    its own KMS and archive rights; this only finds the function and names the caller."""
+class _Answer(NamedTuple):
+    result: dict[str, Any] | None  # the command's result, or None with `problem` saying why
+    problem: str | None = None
+    refused: bool = False  # the function said no (CommandRefused), rather than could not be asked
+
+
+def _ask_admin(args: argparse.Namespace, command: dict[str, Any]) -> _Answer:
+    """Run one admin command on the deployed AdminFunction (found from the stack's outputs) as the
+    caller STS names. The function does the work with its own rights; this only finds it and
+    names the caller."""
     import json
 
     import boto3
@@ -215,19 +222,29 @@ def run_verify(args: argparse.Namespace) -> int:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
         function = outputs.get("AdminFunctionName")
         if not function:
-            print(f"error: stack {args.stack_name} has no AdminFunctionName output", file=sys.stderr)
-            return 2
+            return _Answer(None, f"stack {args.stack_name} has no AdminFunctionName output")
         actor = session.client("sts").get_caller_identity()["Arn"]
-        request = {"command": {"type": "verify_case", "account_id": args.account_id, "case_id": args.case_id},
-                   "actor": actor}
+        request = {"command": command, "actor": actor}
         response = session.client("lambda").invoke(FunctionName=function, Payload=json.dumps(request).encode())
         result = json.loads(response["Payload"].read() or b"null")
     except (BotoCoreError, ClientError) as exc:
-        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return 2
-    if response.get("FunctionError") or not isinstance(result, dict) or "verified" not in result:
-        reason = result.get("errorMessage") if isinstance(result, dict) else None
-        print(f"error: verify_case was refused: {reason or 'no verdict returned'}", file=sys.stderr)
+        return _Answer(None, f"{exc.__class__.__name__}: {exc}")
+    if response.get("FunctionError") or not isinstance(result, dict):
+        error = result if isinstance(result, dict) else {}
+        return _Answer(None, f"{command['type']} was refused: {error.get('errorMessage') or 'no answer returned'}",
+                       refused=error.get("errorType") == "CommandRefused")
+    return _Answer(result)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Ask the deployed AdminFunction for `verify_case`: the verdict is the function's, taken with
+    its own KMS and archive rights."""
+    import json
+
+    answer = _ask_admin(args, {"type": "verify_case", "account_id": args.account_id, "case_id": args.case_id})
+    result = answer.result
+    if result is None or "verified" not in result:
+        print(f"error: {answer.problem or 'verify_case was refused: no verdict returned'}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -237,6 +254,12 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"  seq {problem.get('seq')}: {problem.get('where')} {problem.get('problem')}: "
                   f"{problem.get('detail')}")
     return 0 if result["verified"] else 1
+
+
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", default="dunning-dev", help="CloudFormation stack (default dunning-dev)")
+    parser.add_argument("--region", help="AWS region (default: the AWS CLI's configured region)")
+    parser.add_argument("--json", action="store_true", help="print the function's answer as JSON")
 
 
 @command
@@ -250,10 +273,45 @@ def _verify(sub: Subparsers) -> None:
     )
     parser.add_argument("account_id", metavar="ACCOUNT_ID")
     parser.add_argument("case_id", metavar="CASE_ID")
-    parser.add_argument("--stack-name", default="dunning-dev", help="CloudFormation stack (default dunning-dev)")
-    parser.add_argument("--region", help="AWS region (default: the AWS CLI's configured region)")
-    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    _stack_arguments(parser)
     parser.set_defaults(handler=run_verify)
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    """Ask the deployed AdminFunction to `erase_customer`: refused (exit 1) while a case of the
+    account is open or with legal; the function records who asked and the request's reference."""
+    import json
+
+    answer = _ask_admin(args, {"type": "erase_customer", "account_id": args.account_id, "request_id": args.request})
+    result = answer.result
+    if result is None or not result.get("applied"):
+        print(f"error: {answer.problem or 'erase_customer was not applied'}", file=sys.stderr)
+        return 1 if answer.refused else 2
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        cases = ", ".join(result.get("cases") or []) or "no cases"
+        print(f"ERASED account {args.account_id} (request {args.request}): {cases}; "
+              f"{result.get('items_changed', 0)} stored items changed")
+    return 0
+
+
+@command
+def _erase(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "erase",
+        help="erase a customer's personal data on request (PIPL/CCPA) on a deployed stack",
+        description="Run erase_customer through the stack's AdminFunction as the caller STS reports. The "
+        "account's name, number and contacts go, the free text in its cases' ledgers becomes unreadable "
+        "(its key is destroyed), and the record the law asks for stays until its retention ends, still "
+        "verifiable. Exit 0 when erased, 1 when refused (a case is open or with legal), 2 when the "
+        "request could not be made.",
+    )
+    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+    parser.add_argument("--request", required=True, metavar="REF",
+                        help="the erasure request's reference (recorded with who asked)")
+    _stack_arguments(parser)
+    parser.set_defaults(handler=run_erase)
 
 
 @command
