@@ -1,10 +1,11 @@
 """`make bench` (python -m bench): every figure in docs/performance.md.
 
-    python -m bench                 # about 6-8 minutes on 2 cores
+    python -m bench                 # about 10 minutes on 2 cores
     python -m bench --full          # adds 100,000 accounts to the sweep and larger simulations
     python -m bench --only calls,sweep --out out/bench.json
 
-Results are printed as JSON and written to --out (default out/bench.json).
+Results are printed as JSON and written to --out (default out/bench.json); its first key,
+"record", holds the figures docs/performance.md opens with.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Any
 from bench.common import ROOT, machine, quiet_environment
 
 SECTIONS = ("calls", "sweep", "coldstart", "cpu", "memory", "throughput", "cost")
+# Runs small enough for a shared 2-core machine: a case's whole life, and a plain `dunning simulate`.
+LIFETIME = (60, 50)
+PLAIN = (300, 10)
 
 
 def _log(message: str) -> None:
@@ -56,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             results[section] = _run(section, args, results)
         _log(f"{section} done in {time.perf_counter() - began:.0f}s")
     results["bench_seconds"] = round(time.perf_counter() - started)
+    results = {"record": record(results), **results}
     text = json.dumps(results, indent=1, default=str)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -67,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(section: str, args: argparse.Namespace, results: dict[str, Any]) -> Any:
     if section == "calls":
-        from bench.calls import notice_path
+        from bench.calls import notice_path, plan_read_units
 
-        return notice_path()
+        return notice_path() | {"read_units": plan_read_units()}
     if section == "sweep":
         from bench.sweep import measure
 
@@ -78,13 +83,14 @@ def _run(section: str, args: argparse.Namespace, results: dict[str, Any]) -> Any
             runs += [measure(10_000), measure(100_000, send=False)]
         return runs
     if section == "coldstart":
+        from bench.coldstart import breakdown, templates_before_after, waterfall
         from bench.coldstart import measure as cold
-        from bench.coldstart import templates_before_after, waterfall
 
         return {
             "functions": cold(args.runs),
             "waterfall": waterfall(args.runs),
             "lazy_templates": templates_before_after(args.runs),
+            "by_function": breakdown(min(args.runs, 3)),
         }
     if section == "cpu":
         from bench.cpu import domain_cpu
@@ -104,16 +110,64 @@ def _run(section: str, args: argparse.Namespace, results: dict[str, Any]) -> Any
         small = 500 if args.full else 100
         out["delinquent_only"] = out["runs"][0] if small == sizes[0] else run(small, days)
         out["with_5x_current"] = run(small, days, current=5 * small)
+        # A case's whole life (every account becomes a case and runs to its end or past day 50).
+        out["lifetime"] = run(*LIFETIME)
+        out["plain"] = _plain_throughput(*PLAIN)
         return out
     if section == "cost":
         return _cost(results)
     raise ValueError(section)
 
 
+def _plain_throughput(accounts: int, days: int, workers: int = 2) -> dict[str, Any]:
+    """`dunning simulate` as a user runs it (no taps): simulated account-days per second."""
+    from sandbox.simulate import SimulationConfig, run_simulation
+
+    started = time.perf_counter()
+    summary = run_simulation(SimulationConfig(accounts=accounts, days=days), workers=workers).summary
+    wall = time.perf_counter() - started
+    return {"accounts": accounts, "days": days, "workers": workers, "wall_seconds": round(wall, 1),
+            "account_days_per_second": round(accounts * days / wall, 1), "cases": summary["cases_opened"],
+            "audit_violations": summary["audit"]["violations"]}
+
+
 def _cost(results: dict[str, Any]) -> dict[str, Any]:
+    out = {"first_days": _cost_of(results, results.get("throughput", {}).get("runs", [None])[0])}
+    lifetime = results.get("throughput", {}).get("lifetime")
+    if lifetime:
+        out["lifetime"] = _cost_of(results, lifetime)
+    return out
+
+
+def record(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures the performance issue asks for, each as measured in this run (None: not measured)."""
+    calls = results.get("calls") or {}
+    cold = (results.get("coldstart") or {}).get("functions", {}).get("functions", {})
+    tp = results.get("throughput") or {}
+    cost = (results.get("cost") or {}).get("lifetime") or (results.get("cost") or {}).get("first_days") or {}
+    infra = cost.get("infrastructure_usd_per_1000_cases", {}).get("total")
+    fees = cost.get("message_fees_usd_per_1000_cases", {}).get("total")
+    layer = ROOT / ".aws-sam" / "build" / "SharedLayer"
+    plain = tp.get("plain") or {}
+    return {
+        "calls_per_notice": (calls.get("notice_path") or {}).get("total"),
+        "plan_read_units_fresh": (calls.get("read_units") or {}).get("plan_read_units_fresh"),
+        "plan_read_units_long_history": (calls.get("read_units") or {}).get("plan_read_units_long_history"),
+        "transitions_per_case": (tp.get("lifetime") or {}).get("transitions_per_case"),
+        "transitions_per_case_run": f"{LIFETIME[0]} accounts x {LIFETIME[1]} days" if tp.get("lifetime") else None,
+        "coldstart_ratio_max": max((row["import_ratio"] for row in cold.values()), default=None),
+        "layer_unzipped_mb": round(sum(f.stat().st_size for f in layer.rglob("*") if f.is_file()) / 1e6, 1)
+        if layer.is_dir() else None,  # after `make sam-build`
+        "sandbox_account_days_per_s": plain.get("account_days_per_second"),
+        "sandbox_run": f"{plain['accounts']} accounts x {plain['days']} days, {plain['workers']} workers"
+        if plain else None,
+        "infra_share_of_message_cost_per_case": round(infra / fees, 3) if infra is not None and fees else None,
+    }
+
+
+def _cost_of(results: dict[str, Any], tp: dict[str, Any] | None) -> dict[str, Any]:
     from bench.cost import per_thousand_cases
 
-    tp = results.get("throughput", {}).get("runs", [None])[0]
     if not tp:
         return {"pending": "needs the throughput section in the same run"}
     cases = max(tp["executions"], 1)

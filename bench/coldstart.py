@@ -141,10 +141,10 @@ WATERFALL: tuple[tuple[str, str], ...] = (
         "+ domain models (pydantic models, phonenumbers, email-validator, babel)",
         "import dunning.domain.models",
     ),
-    ("+ policy (yaml), compliance (holidays), planning", "import dunning.domain.planning"),
+    ("+ policy (yaml), compliance, planning", "import dunning.domain.planning"),
     (
-        "+ adapters, runtime, settings (pydantic-settings)",
-        "import dunning.services.runtime, dunning.settings",
+        "+ adapters, composition root, settings (pydantic-settings)",
+        "import dunning.composition, dunning.settings",
     ),
     ("+ notice templates (jinja2, babel.dates)", "import dunning.domain.notices.lint"),
     ("+ Powertools parser", "from aws_lambda_powertools.utilities.parser import event_parser"),
@@ -196,3 +196,68 @@ def templates_before_after(runs: int = 5) -> dict[str, Any]:
             "after_min_ms": round(min(lazy)),
         }
     return out
+
+
+# Where each function's import goes: `python -X importtime` self times summed by what loaded them.
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("boto3, botocore (+ urllib3, s3transfer, dateutil, jmespath)",
+     ("boto3", "botocore", "urllib3", "s3transfer", "dateutil", "jmespath", "six")),
+    ("pydantic, pydantic-core", ("pydantic", "pydantic_core", "annotated_types", "typing_inspection")),
+    ("pydantic-settings (+ dotenv)", ("pydantic_settings", "dotenv")),
+    ("Powertools", ("aws_lambda_powertools",)),
+    ("X-Ray SDK (+ wrapt)", ("aws_xray_sdk", "wrapt")),
+    ("email-validator (+ idna, dns)", ("email_validator", "idna", "dns")),
+    ("phonenumbers", ("phonenumbers",)),
+    ("babel", ("babel",)),
+    ("holidays", ("holidays",)),
+    ("PyYAML", ("yaml", "_yaml")),
+    ("Jinja2, MarkupSafe", ("jinja2", "markupsafe")),
+    ("dunning (our modules: model classes, services, adapters)", ("dunning", "app_")),
+)
+
+
+def _group(module: str) -> str:
+    top = module.strip().split(".")[0]
+    for label, tops in GROUPS:
+        if top in tops or any(top.startswith(t) for t in tops if t.endswith("_")):
+            return label
+    return "Python standard library and the rest"
+
+
+_LOAD = r"""
+import importlib.util, sys
+name = sys.argv[1]
+spec = importlib.util.spec_from_file_location("app_" + name, f"functions/{name}/app.py")
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+"""
+
+
+def _importtime(name: str, env: dict[str, str]) -> dict[str, float]:
+    done = subprocess.run([PYTHON, "-X", "importtime", "-c", _LOAD, name], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True)
+    out: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _cumulative, module = line.removeprefix("import time:").split("|", 2)
+        label = _group(module)
+        out[label] = out.get(label, 0.0) + int(self_us) / 1000
+    return out
+
+
+def breakdown(runs: int = 3, functions: tuple[str, ...] = FUNCTIONS) -> dict[str, Any]:
+    """Per function, the median milliseconds each group of modules adds to the import (self times
+    from -X importtime, which itself adds a little)."""
+    env = _env(tracing=True)
+    samples: dict[str, list[dict[str, float]]] = {f: [] for f in functions}
+    for _ in range(runs):
+        for name in functions:
+            samples[name].append(_importtime(name, env))
+    rows: dict[str, dict[str, float]] = {}
+    for name, runs_of in samples.items():
+        labels = sorted({label for run in runs_of for label in run})
+        row = {label: round(median([run.get(label, 0.0) for run in runs_of]), 1) for label in labels}
+        rows[name] = dict(sorted(row.items(), key=lambda kv: -kv[1])) | {"total": round(sum(row.values()), 1)}
+    return {"runs": runs, "functions": rows}

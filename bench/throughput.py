@@ -56,6 +56,7 @@ def run(accounts: int, days: int, seed: int = 7, current: int = 0) -> dict[str, 
     per_function: dict[str, Counter[str]] = defaultdict(Counter)
     outputs: list[tuple[str, Any, Counter[str], str | None]] = []
     transitions: list[int] = []
+    by_state: Counter[str] = Counter()
     sizes: dict[str, list[int]] = defaultdict(list)
     partitions: Counter[str] = Counter()
 
@@ -71,7 +72,7 @@ def run(accounts: int, days: int, seed: int = 7, current: int = 0) -> dict[str, 
 
         def _read_tables(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             spy.recording = False
-            _collect(self, transitions, sizes, partitions)
+            _collect(self, transitions, sizes, partitions, by_state)
             return super()._read_tables()
 
     original_invoke = sandbox_aws.InProcessLambdaRuntime.invoke
@@ -109,6 +110,9 @@ def run(accounts: int, days: int, seed: int = 7, current: int = 0) -> dict[str, 
         wall = time.perf_counter() - started
     summary = result.summary
     figures = _figures(summary, outputs, transitions, accounts + current, days, wall, per_function)
+    figures["transitions_per_case_by_state"] = (
+        {k: round(v / len(transitions), 2) for k, v in by_state.most_common()} if transitions else {}
+    )
     figures["item_bytes"] = {k: round(sum(v) / len(v)) for k, v in sorted(sizes.items())}
     account_partitions = [v for k, v in partitions.items() if k.startswith("ACCOUNT#")]
     figures["history_query_bytes"] = (
@@ -117,7 +121,8 @@ def run(accounts: int, days: int, seed: int = 7, current: int = 0) -> dict[str, 
     return figures
 
 
-def _collect(sim: Any, transitions: list[int], sizes: dict[str, list[int]], partitions: Counter[str]) -> None:
+def _collect(sim: Any, transitions: list[int], sizes: dict[str, list[int]], partitions: Counter[str],
+             by_state: Counter[str]) -> None:
     """Before the mock goes: state transitions per execution, and item sizes per item type."""
     sfn = sim.client("stepfunctions")
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=sim.stack.state_machine_arn):
@@ -127,7 +132,9 @@ def _collect(sim: Any, transitions: list[int], sizes: dict[str, list[int]], part
                 executionArn=execution["executionArn"]
             ):
                 events += hist["events"]
-            transitions.append(sum(1 for e in events if e["type"].endswith("StateEntered")))
+            entered = [e for e in events if e["type"].endswith("StateEntered")]
+            transitions.append(len(entered))
+            by_state.update(str(e.get("stateEnteredEventDetails", {}).get("name")) for e in entered)
     ddb = sim.client("dynamodb")
     for logical_id in ("AccountsTable", "CollectionsTable"):
         for page in ddb.get_paginator("scan").paginate(TableName=sim.stack.table(logical_id)):

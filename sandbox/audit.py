@@ -1,8 +1,11 @@
 """An audit of a simulated run from what the providers received, not from the engine's decisions.
 
 The rules are restated here on purpose (legal contact hours, public holidays, daily and weekly
-caps, opt-outs, holds, content, tone, duplicates, the ledger record): a bug in the compliance
-engine must not be able to hide itself by being reused by its own checker.
+caps, spacing, opt-outs, holds, special statuses, content, tone, duplicates, the ledger record): a
+bug in the compliance engine must not be able to hide itself by being reused by its own checker.
+
+Caps and spacing are the person's: every loan of one customer counts against the same caps, so
+they are counted over all the messages the person received (``owners`` maps a loan to its person).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,10 +26,14 @@ import holidays
 WINDOW = {"US": (time(8, 0), time(21, 0)), "CN": (time(8, 0), time(21, 0))}
 PER_DAY = {"SMS": 1, "EMAIL": 1}
 PER_WEEK = 7
+SPACING = timedelta(hours=4)  # at most one outbound contact per person in this time, across channels
 COLLECTOR_PHONES = {"US": "800-555-0134", "CN": "400-555-0134"}
-# A reply that opens a hold is answered at most once, right away (the acknowledgement).
+# A reply that opens a hold is answered at most once, right away (the acknowledgement); so is what
+# the customer just did themselves (a payment: its receipt; a call they answered: what they agreed).
 ACK_WINDOW = timedelta(hours=2)
 PROMISE_GRACE_DAYS = 1
+# Call outcomes in which the customer took no part (nothing was agreed with them).
+UNANSWERED_CALLS = (None, "NO_ANSWER", "LEFT_MESSAGE", "WRONG_NUMBER")
 
 FORBIDDEN = (
     "arrest", "jail", "prison", "police", "criminal", "warrant", "seize your", "garnish", "deport",
@@ -40,8 +47,8 @@ STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT
                         "退订", "TD", "T"})
 _TRAILING = re.compile(r"[\s.!。！]+$")
 
-RULES = ("window", "holiday", "daily_cap", "weekly_cap", "opted_out", "hold", "content", "tone",
-         "duplicate_sends", "unrecorded_sends")
+RULES = ("window", "holiday", "daily_cap", "weekly_cap", "spacing", "opted_out", "hold", "special_status",
+         "content", "tone", "duplicate_sends", "unrecorded_sends")
 
 
 class Message(Protocol):
@@ -107,14 +114,20 @@ class _Holidays:
 
 # One pass over the messages, every rule on each: splitting by rule would walk them ten times.
 def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], accounts: Iterable[dict[str, Any]],  # noqa: C901
-          replies: Iterable[dict[str, Any]]) -> AuditReport:
-    """Every provider message against every rule; ``ledger`` and ``accounts`` as stored."""
+          replies: Iterable[dict[str, Any]], owners: Mapping[str, str] | None = None,
+          stopped: Mapping[str, datetime] | None = None) -> AuditReport:
+    """Every provider message against every rule; ``ledger`` and ``accounts`` as stored; ``owners``
+    the person of each loan (default: each loan its own person); ``stopped`` when each person's
+    status that stops all contact (bankruptcy, death, cease contact, litigation) reached collections."""
+    owners = owners or {}
+    stopped = stopped or {}
     report = AuditReport(messages=len(messages))
     stored = {a["account_id"]: a for a in accounts}
     entries = list(ledger)
     recorded: dict[str, dict[str, Any]] = {}
     payments: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     plan_amounts: dict[str, set[Decimal]] = defaultdict(set)
+    acts: dict[str, list[datetime]] = defaultdict(list)  # the customer's own acts, answered in writing
     for e in entries:
         data = e.get("data") or {}
         account_id = str(e.get("pk", "")).removeprefix("ACCOUNT#")
@@ -122,6 +135,9 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             recorded[str(data["provider_message_id"])] = e
         if e.get("kind") == "PAYMENT" and data.get("amount"):
             payments[account_id].append((_parse(data.get("received_at") or e.get("at")), Decimal(data["amount"])))
+            acts[account_id].append(_parse(e.get("at")))
+        if e.get("kind") == "CALL_OUTCOME" and data.get("outcome") not in UNANSWERED_CALLS:
+            acts[account_id].append(_parse(e.get("at")))
         if e.get("kind") in ("PLAN", "PROMISE"):
             for value in _decimals(data):
                 plan_amounts[account_id].add(value)
@@ -136,6 +152,13 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             report.add("unrecorded_sends", "?", m.sent_at, f"{m.channel} to an address of no account")
             continue
         per_account[m.account_id].append(m)
+    for sent in per_account.values():
+        sent.sort(key=lambda m: m.sent_at)
+    # A payment's receipt, or the confirmation of what was agreed on a call, answers the customer:
+    # the first written message right after it (never a later one) is exempt like an acknowledgement.
+    answered = {id(first) for account_id, sent in per_account.items() for since in acts[account_id]
+                if (first := _first_after(sent, since, None)) is not None and first.sent_at <= since + ACK_WINDOW}
+    all_acks = _answers(per_account, replies_by_account, owners) | answered
 
     for account_id, sent in per_account.items():
         account = stored.get(account_id, {})
@@ -146,14 +169,9 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                            Decimal("0")) + sum((a for _, a in payments[account_id]), Decimal("0"))
         sent.sort(key=lambda m: m.sent_at)
         holds = _holds(replies_by_account[account_id])
-        # The one answer to a customer's own message (STOP confirmation, HELP) goes out when they
-        # wrote, whatever the hour: they started that conversation. It counts against no cap.
-        acks = {id(m) for m in sent
-                if any(since <= m.sent_at <= since + ACK_WINDOW and _first_after(sent, since, ch) is m
-                       for _, since, _, ch in holds)}
-        daily: Counter[tuple[str, date]] = Counter()
+        acks = all_acks
         bodies: Counter[tuple[str, date]] = Counter()
-        for i, m in enumerate(sent):
+        for m in sent:
             at = m.sent_at
             is_ack = id(m) in acks
             for zone in zones:
@@ -162,22 +180,17 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                     report.add("window", account_id, at, f"{m.channel} at {local:%H:%M} {zone.key}")
                 if not is_ack and is_holiday(jurisdiction, local.date()):
                     report.add("holiday", account_id, at, f"{m.channel} on {local.date()} ({zone.key})")
-            local_day = at.astimezone(zones[0]).date()
-            daily[(m.channel, local_day)] += 0 if is_ack else 1  # a reply's confirmation is exempt
-            if not is_ack and daily[(m.channel, local_day)] > PER_DAY.get(m.channel, 1):
-                report.add("daily_cap", account_id, at, f"{m.channel} #{daily[(m.channel, local_day)]} on {local_day}")
-            week = [x for x in sent[: i + 1] if at - x.sent_at < timedelta(days=7) and id(x) not in acks]
-            if not is_ack and len(week) > PER_WEEK:
-                report.add("weekly_cap", account_id, at, f"{len(week)} messages in 7 days")
+            person = owners.get(account_id, account_id)
+            if person in stopped and at > stopped[person]:
+                report.add("special_status", account_id, at, f"{m.channel} after contact was to stop")
             bodies[(m.body, at.date())] += 1
             if bodies[(m.body, at.date())] > 1:
                 report.add("duplicate_sends", account_id, at, f"{m.channel} same body twice on {at.date()}")
-            ack = False
+            ack = is_ack  # the one answer to a reply: exempt from holds, and need not restate the amount
             for kind, since, until, channel in holds:
-                if since <= at < until and (channel is None or channel == m.channel):
-                    if at - since <= ACK_WINDOW and not ack and _first_after(sent, since, channel) is m:
-                        ack = True  # the one confirmation of the reply
-                        continue
+                if id(m) in answered and kind != "opt_out":
+                    continue  # a receipt or a call's confirmation during a hold is no collection contact
+                if since <= at < until and (channel is None or channel == m.channel) and not ack:
                     report.add("opted_out" if kind == "opt_out" else "hold", account_id, at,
                                f"{m.channel} during {kind} since {since:%Y-%m-%dT%H:%MZ}")
             text = f"{m.subject or ''}\n{m.body}"
@@ -187,7 +200,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                 if phrase in lowered:
                     report.add("tone", account_id, at, f"{m.channel} contains a forbidden phrase")
                     break
-            if not ack:
+            if not ack and id(m) not in answered:  # a receipt states what was paid, not what is due
                 paid_before = sum((a for t, a in payments[account_id] if t <= at), Decimal("0"))
                 due = original_due - paid_before
                 amounts = {s for v in {due, original_due, *plan_amounts[account_id]} for s in _money_strings(v)}
@@ -199,6 +212,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             if key not in recorded:
                 report.add("unrecorded_sends", account_id, at, f"{m.channel} {key} has no NOTICE ledger entry")
 
+    _person_caps(report, per_account, stored, owners, all_acks)
     sends: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for e in entries:
         if e.get("kind") == "NOTICE" and (e.get("data") or {}).get("status") == "SENT":
@@ -208,6 +222,52 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             report.add("duplicate_sends", pk.removeprefix("ACCOUNT#"), sorted(times)[1],
                        f"notice {notice_id} sent {len(times)} times")
     return report
+
+
+def _answers(per_account: Mapping[str, list[Message]], replies: Mapping[str, list[dict[str, Any]]],
+             owners: Mapping[str, str]) -> set[int]:
+    """The one answer to each of a customer's own messages (STOP confirmation, HELP, a promise
+    noted): the first message to the person, on any of their loans, within ACK_WINDOW of their
+    reply. It goes out when they wrote, whatever the hour (they started that conversation) and
+    counts against no cap."""
+    messages: dict[str, list[Message]] = defaultdict(list)
+    written: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for account_id, sent in per_account.items():
+        messages[owners.get(account_id, account_id)] += sent
+    for account_id, texts in replies.items():
+        written[owners.get(account_id, account_id)] += texts
+    acks: set[int] = set()
+    for person, sent in messages.items():
+        sent.sort(key=lambda m: m.sent_at)
+        for _, since, _, channel in _holds(written[person]):
+            first = _first_after(sent, since, channel)
+            if first is not None and first.sent_at <= since + ACK_WINDOW:
+                acks.add(id(first))
+    return acks
+
+
+def _person_caps(report: AuditReport, per_account: Mapping[str, list[Message]], stored: Mapping[str, dict[str, Any]],
+                 owners: Mapping[str, str], acks: set[int]) -> None:
+    """Daily and weekly caps and spacing, over every message a person received on any of their
+    loans; a reply's own answer is exempt from all three."""
+    per_person: dict[str, list[tuple[str, Message]]] = defaultdict(list)
+    for account_id, sent in per_account.items():
+        per_person[owners.get(account_id, account_id)] += [(account_id, m) for m in sent if id(m) not in acks]
+    for rows in per_person.values():
+        rows.sort(key=lambda row: row[1].sent_at)
+        daily: Counter[tuple[str, date]] = Counter()
+        for i, (account_id, m) in enumerate(rows):
+            at = m.sent_at
+            zones = (stored.get(account_id) or {}).get("time_zones") or ["UTC"]
+            local_day = at.astimezone(ZoneInfo(zones[0])).date()
+            daily[(m.channel, local_day)] += 1
+            if daily[(m.channel, local_day)] > PER_DAY.get(m.channel, 1):
+                report.add("daily_cap", account_id, at, f"{m.channel} #{daily[(m.channel, local_day)]} on {local_day}")
+            week = [x for _, x in rows[: i + 1] if at - x.sent_at < timedelta(days=7)]
+            if len(week) > PER_WEEK:
+                report.add("weekly_cap", account_id, at, f"{len(week)} messages in 7 days")
+            if i and at - rows[i - 1][1].sent_at < SPACING:
+                report.add("spacing", account_id, at, f"{m.channel} {at - rows[i - 1][1].sent_at} after the last")
 
 
 def _first_after(sent: list[Message], since: datetime, channel: str | None) -> Message | None:

@@ -24,7 +24,7 @@ from sandbox.lambda_runtime import (
     call_kind,
     process_env,
 )
-from sandbox.motocompat import faster_moto
+from sandbox.motocompat import end_user_messaging, faster_moto
 from sandbox.provision import (
     ARTIFACT_BUCKET,
     DEFAULT_REGION,
@@ -72,8 +72,9 @@ def local_aws(region: str = DEFAULT_REGION) -> Iterator[InProcessLambdaRuntime]:
     try:
         with process_env(values):
             time.tzset()
-            with mock_aws(config=MOTO_CONFIG), faster_moto(), InProcessLambdaRuntime() as runtime, \
-                    activated(runtime):
+            # moto has no End User Messaging SMS: the sandbox's stand-in answers it (sms_voice).
+            with mock_aws(config=MOTO_CONFIG), faster_moto(), end_user_messaging(), \
+                    InProcessLambdaRuntime() as runtime, activated(runtime):
                 yield runtime
     finally:
         time.tzset()

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dunning.domain.models import Account, Channel, Jurisdiction, parse_instant, utc_now
 from dunning.domain.policy import Policy, PolicyError, default_policy, parse_policy
@@ -198,6 +198,122 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
                         "default policy.yaml)")
 
 
+# ---------------------------------------------------------------------------- verify, erase
+
+
+class _Answer(NamedTuple):
+    result: dict[str, Any] | None  # the command's result, or None with `problem` saying why
+    problem: str | None = None
+    refused: bool = False  # the function said no (CommandRefused), rather than could not be asked
+
+
+def _ask_admin(args: argparse.Namespace, command: dict[str, Any]) -> _Answer:
+    """Run one admin command on the deployed AdminFunction (found from the stack's outputs) as the
+    caller STS names. The function does the work with its own rights; this only finds it and
+    names the caller."""
+    import json
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        session = boto3.session.Session(region_name=args.region) if args.region else boto3.session.Session()
+        stacks = session.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        function = outputs.get("AdminFunctionName")
+        if not function:
+            return _Answer(None, f"stack {args.stack_name} has no AdminFunctionName output")
+        actor = session.client("sts").get_caller_identity()["Arn"]
+        request = {"command": command, "actor": actor}
+        response = session.client("lambda").invoke(FunctionName=function, Payload=json.dumps(request).encode())
+        result = json.loads(response["Payload"].read() or b"null")
+    except (BotoCoreError, ClientError) as exc:
+        return _Answer(None, f"{exc.__class__.__name__}: {exc}")
+    if response.get("FunctionError") or not isinstance(result, dict):
+        error = result if isinstance(result, dict) else {}
+        return _Answer(None, f"{command['type']} was refused: {error.get('errorMessage') or 'no answer returned'}",
+                       refused=error.get("errorType") == "CommandRefused")
+    return _Answer(result)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Ask the deployed AdminFunction for `verify_case`: the verdict is the function's, taken with
+    its own KMS and archive rights."""
+    import json
+
+    answer = _ask_admin(args, {"type": "verify_case", "account_id": args.account_id, "case_id": args.case_id})
+    result = answer.result
+    if result is None or "verified" not in result:
+        print(f"error: {answer.problem or 'verify_case was refused: no verdict returned'}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(("OK " if result["verified"] else "TAMPERED ") + str(result.get("summary", "")))
+        for problem in result.get("problems") or []:
+            print(f"  seq {problem.get('seq')}: {problem.get('where')} {problem.get('problem')}: "
+                  f"{problem.get('detail')}")
+    return 0 if result["verified"] else 1
+
+
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", default="dunning-dev", help="CloudFormation stack (default dunning-dev)")
+    parser.add_argument("--region", help="AWS region (default: the AWS CLI's configured region)")
+    parser.add_argument("--json", action="store_true", help="print the function's answer as JSON")
+
+
+@command
+def _verify(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "verify",
+        help="verify a case's ledger on a deployed stack (chain, seals, header, anchors)",
+        description="Run verify_case through the stack's AdminFunction (found from the stack's outputs) as the "
+        "caller STS reports, and print the verdict: OK, or the first entry that disagrees and why. Exit 0 when "
+        "the case verifies, 1 when it does not, 2 when the question could not be asked.",
+    )
+    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+    parser.add_argument("case_id", metavar="CASE_ID")
+    _stack_arguments(parser)
+    parser.set_defaults(handler=run_verify)
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    """Ask the deployed AdminFunction to `erase_customer`: refused (exit 1) while a case of the
+    account is open or with legal; the function records who asked and the request's reference."""
+    import json
+
+    answer = _ask_admin(args, {"type": "erase_customer", "account_id": args.account_id, "request_id": args.request})
+    result = answer.result
+    if result is None or not result.get("applied"):
+        print(f"error: {answer.problem or 'erase_customer was not applied'}", file=sys.stderr)
+        return 1 if answer.refused else 2
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        cases = ", ".join(result.get("cases") or []) or "no cases"
+        print(f"ERASED account {args.account_id} (request {args.request}): {cases}; "
+              f"{result.get('items_changed', 0)} stored items changed")
+    return 0
+
+
+@command
+def _erase(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "erase",
+        help="erase a customer's personal data on request (PIPL/CCPA) on a deployed stack",
+        description="Run erase_customer through the stack's AdminFunction as the caller STS reports. The "
+        "account's name, number and contacts go, the free text in its cases' ledgers becomes unreadable "
+        "(its key is destroyed), and the record the law asks for stays until its retention ends, still "
+        "verifiable. Exit 0 when erased, 1 when refused (a case is open or with legal), 2 when the "
+        "request could not be made.",
+    )
+    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+    parser.add_argument("--request", required=True, metavar="REF",
+                        help="the erasure request's reference (recorded with who asked)")
+    _stack_arguments(parser)
+    parser.set_defaults(handler=run_erase)
+
+
 @command
 def _policy(sub: Subparsers) -> None:
     policy = sub.add_parser("policy", help="work with collection policies")
@@ -300,7 +416,7 @@ def run_render(args: argparse.Namespace) -> int:
         print(f"HTML written to {out}")
     first = (
         args.template == "first_notice"
-        and policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure
+        and policy.for_jurisdiction(account.jurisdiction).validation_notice
     )
     findings = lint_rendered(notice, first_contact=first, time_barred=account.time_barred)
     for finding in findings:
@@ -472,7 +588,7 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _progress_lines() -> Callable[[int, int], None]:
+def _progress_lines(what: str = "simulating") -> Callable[[int, int], None]:
     """Progress for a stderr that is not a terminal: a line per day that moved, flushed at once."""
     last = -1
 
@@ -480,85 +596,29 @@ def _progress_lines() -> Callable[[int, int], None]:
         nonlocal last
         if done != last:
             last = done
-            print(f"simulating: day {done}/{total}", file=sys.stderr, flush=True)
+            print(f"{what}: day {done}/{total}", file=sys.stderr, flush=True)
     return report
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    import json
+    from sandbox.simulate_cli import run
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from sandbox.simulate import SimulationConfig, run_simulation, write_dump
-
-    console = Console(stderr=True)
-    config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed)
-    if console.is_terminal:
-        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                      TimeElapsedColumn(), console=console) as progress:
-            task = progress.add_task("days", total=config.days)
-            result = run_simulation(config, lambda done, total: progress.update(task, completed=done),
-                                    workers=args.workers)
-    else:  # a log file or CI: one plain line per simulated day, no redrawn bar
-        result = run_simulation(config, _progress_lines(), workers=args.workers)
-    summary = result.summary
-    table = Table(title=f"dunning simulate: {config.accounts} accounts, {config.days} days, seed {config.seed}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key in ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies", "opt_outs",
-                "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds"):
-        value = summary.get(key)
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    # Legal referrals by what the customer had done, and each variant's cure rate beside its
-    # referrals: fewer referrals of engaged customers must not come at the price of fewer cures.
-    if "legal_referrals_by_engagement" in summary:
-        table.add_row("legal referrals by engagement", _split(summary["legal_referrals_by_engagement"]))
-        table.add_row("engaged share of referrals", str(summary["engaged_share_of_referrals"]))
-        table.add_row("hardship referred, no specialist", str(summary["hardship_referred_without_specialist_decision"]))
-        table.add_row("legal reviews", _split(summary["legal_reviews"]))
-        table.add_row("specialist reviews", _split(summary["specialist_reviews"]))
-        for variant, row in summary["by_variant"].items():
-            table.add_row(f"variant {variant}", f"cure rate {row['cure_rate']} ({row['cured']}/{row['cases']}); "
-                                                f"legal: {_split(row['legal_referrals'])}")
-    for persona, row in summary["persona_outcomes"].items():
-        table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
-    Console().print(table)
-    if args.json:
-        _write_text(Path(args.json), json.dumps(summary, indent=2, default=str))
-    if args.dump:
-        write_dump(result, Path(args.dump))
-    if args.report:
-        from sandbox.report import write_report
-
-        write_report(result, Path(args.report))
-        console.print(f"report written to {args.report}")
-    return 0
-
-
-def _split(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name.lower().replace('_', ' ')} {n}" for name, n in counts.items())
+    return run(args)
 
 
 @command
 def _simulate(sub: Subparsers) -> None:
+    from sandbox.simulate_cli import add_arguments
+
     parser = sub.add_parser(
         "simulate",
         help="run the whole system on a local AWS with a simulated portfolio",
-        description="Provision template.yaml on moto, import a synthetic portfolio and live simulated days: "
-        "sweeps, escalations, customers paying and replying, agents and admins; then audit what was sent.",
+        description="Provision template.yaml on moto, import a synthetic portfolio (or --portfolio FILE) and live "
+        "simulated days: sweeps, escalations, customers paying and replying, agents and admins; then audit what "
+        "was sent. With --policy CANDIDATE.yaml --compare: the same portfolio and seed lived under the current and "
+        "the candidate policy, side by side with 95% intervals.",
     )
-    parser.add_argument("--accounts", type=int, default=500, help="portfolio size (default 500)")
-    parser.add_argument("--days", type=int, default=60, help="simulated days (default 60)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="processes, each living its own share of the accounts on its own local AWS "
-                             "(default 2; a fixed number, so the same arguments give the same figures)")
-    parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
-    parser.add_argument("--report", metavar="PATH",
-                        help="write a self-contained HTML report (funnel, cure curve, channels, variants)")
-    parser.add_argument("--dump", metavar="DIR", help="write messages, ledger, accounts and replies as JSON Lines")
+    add_arguments(parser)
     parser.set_defaults(handler=run_simulate)
 
 

@@ -74,3 +74,63 @@ def payment_posted(detail: dict[str, Any], account: str, region: str, now: datet
     return {"version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, str(detail["payment_id"]))),
             "detail-type": "PaymentPosted", "source": "core-banking", "account": account,
             "time": z(now), "region": region, "resources": [], "detail": detail}
+
+
+# --------------------------------------------------------------------------- email replies
+
+
+def reply_mime(*, sender: str, to: str, subject: str, text: str, at: datetime, message_id: str,
+               answers_ses_id: str | None, quoted: str = "", quoted_from: str = "", locale: str = "en-US",
+               auto_reply: bool = False) -> bytes:
+    """A customer's reply as their mail client sends it: the new text on top, our notice quoted
+    below the client's attribution line (Gmail's, in the customer's language), threaded on the SES
+    message id of the notice it answers. An auto-reply carries the headers RFC 3834 asks for."""
+    from email import policy
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
+    # Message-IDs are long words: clients send them on one line (RFC 5322 allows 998 characters).
+    msg = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(at)
+    msg["Message-ID"] = f"<{message_id}@mail.example.com>"
+    if answers_ses_id:
+        ses_ref = f"<{answers_ses_id}@email.amazonses.com>"
+        msg["In-Reply-To"] = ses_ref
+        msg["References"] = ses_ref
+    if auto_reply:
+        msg["Subject"] = ("自动回复: " if locale == "zh-CN" else "Automatic reply: ") + subject
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Autoreply"] = "yes"
+        msg.set_content(text)
+        return bytes(msg)
+    msg["Subject"] = ("回复：" if locale == "zh-CN" else "Re: ") + subject
+    body = text
+    if quoted:
+        stamp = at.strftime("%Y-%m-%d %H:%M")
+        writer = quoted_from or to
+        attribution = (f"在 {stamp}，{writer} 写道：" if locale == "zh-CN" else f"On {stamp}, {writer} wrote:")
+        body += "\n\n" + attribution + "\n" + "\n".join(f"> {line}" for line in quoted.splitlines())
+    msg.set_content(body)
+    return bytes(msg)
+
+
+def ses_receipt_event(*, message_id: str, sender: str, recipient: str, subject: str, at: datetime,
+                      function_arn: str, verdicts: dict[str, str] | None = None) -> dict[str, Any]:
+    """What an SES receipt rule's Lambda action hands the function (the raw message is in S3 under
+    the S3 action's prefix and this message id; verdicts default to PASS)."""
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    verdict = {name: {"status": (verdicts or {}).get(name, "PASS")}
+               for name in ("spamVerdict", "virusVerdict", "spfVerdict", "dkimVerdict", "dmarcVerdict")}
+    return {"Records": [{"eventSource": "aws:ses", "eventVersion": "1.0", "ses": {
+        "mail": {"timestamp": stamp, "source": sender, "messageId": message_id, "destination": [recipient],
+                 "headersTruncated": False,
+                 "headers": [{"name": "From", "value": sender}, {"name": "To", "value": recipient},
+                             {"name": "Subject", "value": subject}],
+                 "commonHeaders": {"returnPath": sender, "from": [sender], "to": [recipient], "subject": subject,
+                                   "date": at.strftime("%a, %d %b %Y %H:%M:%S +0000")}},
+        "receipt": {"timestamp": stamp, "processingTimeMillis": 420, "recipients": [recipient], **verdict,
+                    "dmarcPolicy": "none",
+                    "action": {"type": "Lambda", "functionArn": function_arn, "invocationType": "Event"}},
+    }}]}

@@ -2,7 +2,8 @@
 
 The persona (sandbox.portfolio.Persona) decides; the simulator (sandbox.simulate) carries the
 decision out through the system's own entry points (a payment on the bus, a text to the SMS
-webhook, an agent's call outcome through AdminFunction). Nothing here touches AWS.
+webhook, an email reply through SES receiving, an agent's call outcome through AdminFunction).
+Nothing here touches AWS.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.portfolio import Persona, SyntheticAccount
+from sandbox.portfolio import SPECIAL_STATUS, Persona, SyntheticAccount
 from sandbox.providers import ProviderMessage
 
 REPLY_DELAY_MINUTES = 3  # a person answers a few minutes after the text arrives
@@ -34,7 +35,14 @@ REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
     Persona.PROMISE_BROKEN: _promise_text(PROMISE_DAYS),
     Persona.DISPUTES: lambda now: "I dispute this debt, it is not mine",
     Persona.WRONG_NUMBER: lambda now: "Wrong number, I don't know this person",
+    # A special status the customer (or their family) tells collections of, in their own words.
+    Persona.DECEASED: lambda now: "This is her son. My mother passed away last month.",
+    Persona.CEASE_CONTACT: lambda now: "Cease all communication with me about this account.",
+    Persona.VULNERABLE: lambda now: "I am in chemotherapy and cannot deal with this right now.",
 }
+# These answer the email (the US first notice invites disputes by email), quoting it below their
+# text as mail clients do; the others text back.
+ANSWERS_BY_EMAIL = frozenset({Persona.DISPUTES, Persona.PROMISE_BROKEN})
 
 
 def _at_payment_hour(day: date) -> datetime:
@@ -53,13 +61,15 @@ class PersonaState:
     replied: set[str] = field(default_factory=set)
     calls_answered: int = 0
     plan: list[tuple[datetime, Decimal]] = field(default_factory=list)  # instalments the customer will pay
+    first_due: date | None = None  # the earliest due date of all the person's loans (default: this loan's)
 
     @property
     def persona(self) -> Persona:
         return self.account.persona
 
     def reads(self, message: ProviderMessage, now: datetime) -> bool:
-        """The customer reads ``message`` at ``now`` and may decide to pay; True: they will text back."""
+        """The customer reads ``message`` at ``now`` and may decide to pay; True: they will answer it
+        (by text, or by email for those who write emails)."""
         self.messages.append(message)
         if self.pay_at is not None or self.paid >= self.account.amount_due:
             return False
@@ -67,14 +77,23 @@ class PersonaState:
             return False  # a pre-due reminder: nothing to answer yet
         if self.persona is Persona.PAYS_FIRST_REMINDER:
             self.pay_at, self.pay_amount = now + timedelta(hours=5), self.account.amount_due
-        elif self.persona is Persona.PAYS_LATE and (now.date() - self.account.due_date).days >= 18:
+        elif self.persona is Persona.PAYS_LATE and (now.date() - (self.first_due or self.account.due_date)).days >= 18:
             self.pay_at, self.pay_amount = now + timedelta(hours=30), self.account.amount_due
-        elif message.channel == "SMS" and self.persona in REPLY_TEXT and self.persona.value not in self.replied:
+        elif self.persona in REPLY_TEXT and self.persona.value not in self.replied \
+                and message.channel == ("EMAIL" if self.persona in ANSWERS_BY_EMAIL else "SMS"):
             return True
         return False
 
+    def status_by_admin(self) -> str | None:
+        """The special status the legal team sets on this customer by an admin command, once."""
+        status = SPECIAL_STATUS.get(self.persona)
+        if status is None or status[1] != "ADMIN" or self.persona.value in self.replied:
+            return None
+        self.replied.add(self.persona.value)
+        return status[0]
+
     def writes_reply(self, now: datetime) -> str:
-        """The one text this customer sends, written at ``now``; a promise they keep is a payment planned."""
+        """The one reply this customer sends, written at ``now``; a promise they keep is a payment planned."""
         self.replied.add(self.persona.value)
         if self.persona is Persona.PROMISE_KEPT:
             self.pay_at = _at_payment_hour((now + timedelta(days=PROMISE_DAYS)).date())

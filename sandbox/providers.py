@@ -1,7 +1,8 @@
 """The stand-in SMS and email providers: what they received, stamped with the (virtual) time.
 
-moto's SES and SNS are the providers the functions send through. ``ProviderTap`` records every
-email recipient and every SMS the moment the provider accepts it (sandbox.motocompat.sent_messages),
+moto's SES (and SNS, where no SMS configuration set is given) and the End User Messaging SMS
+stand-in (sandbox.motocompat.sms_voice) are the providers the functions send through. ``ProviderTap``
+records every email recipient and every SMS the moment the provider accepts it (sandbox.motocompat.sent_messages),
 with the virtual clock's time. Those records, not the engine's own ledger, are what the
 simulated customers read and what the independent audit (sandbox.audit) checks.
 """
@@ -21,7 +22,7 @@ from sandbox.motocompat import Accepted, reporting_sends
 class ProviderMessage:
     """One message as a provider received it (not as the engine meant it)."""
 
-    provider: str  # "ses" | "sns"
+    provider: str  # "ses" | "sns" | "sms-voice"
     message_id: str
     channel: str  # "EMAIL" | "SMS"
     destination: str
@@ -37,7 +38,7 @@ class ProviderMessage:
 
 
 class ProviderTap:
-    """Stamps every SES send and SNS SMS publish with the (virtual) time the provider got it."""
+    """Stamps every SES send and every SMS (End User Messaging or SNS) with the (virtual) time the provider got it."""
 
     def __init__(self) -> None:
         self.messages: list[ProviderMessage] = []

@@ -109,6 +109,7 @@ def provision(
     }
     _subscribe_topics(translated, resources, resource_map, session)
     _create_configuration_sets(translated, resource_map, session)
+    _restore_hmac_keys(translated, resources, account_id, region)
 
     definitions = _register_state_machines(resources, substitutions, resource_map, account_id, region)
     stack = Stack(
@@ -273,7 +274,8 @@ def _register_state_machines(
 
 
 # Resources moto CloudFormation skips but whose Ref (their name) other resources use.
-_SKIPPED_NAME_PROPERTY = {"AWS::SES::ConfigurationSet": "Name"}
+_SKIPPED_NAME_PROPERTY = {"AWS::SES::ConfigurationSet": "Name",
+                          "AWS::SMSVOICE::ConfigurationSet": "ConfigurationSetName"}
 
 
 def _inline_skipped_names(translated: dict[str, Any]) -> None:
@@ -303,12 +305,24 @@ def _inline_skipped_names(translated: dict[str, Any]) -> None:
 def _create_configuration_sets(
     translated: dict[str, Any], resource_map: backends.ResourceMap, session: boto3.session.Session
 ) -> None:
-    """Create the SES configuration sets moto CloudFormation skips (sending with one needs it)."""
+    """Create the SES and End User Messaging SMS configuration sets moto CloudFormation skips
+    (sending with one needs it); the SMS ones with their SNS event destinations, on the stand-in."""
     ses = session.client("ses")
     for _logical_id, resource in sorted(translated["Resources"].items()):
         if resource["Type"] == "AWS::SES::ConfigurationSet":
             name = str(backends.resolve(resource["Properties"]["Name"], resource_map))
             ses.create_configuration_set(ConfigurationSet={"Name": name})
+        if resource["Type"] == "AWS::SMSVOICE::ConfigurationSet":
+            props = backends.resolve(resource["Properties"], resource_map)
+            sms = session.client("pinpoint-sms-voice-v2")
+            name = str(props["ConfigurationSetName"])
+            sms.create_configuration_set(ConfigurationSetName=name)
+            for destination in props.get("EventDestinations", []):
+                sns = destination.get("SnsDestination")
+                sms.create_event_destination(
+                    ConfigurationSetName=name, EventDestinationName=str(destination["EventDestinationName"]),
+                    MatchingEventTypes=list(destination["MatchingEventTypes"]),
+                    **({"SnsDestination": {"TopicArn": str(sns["TopicArn"])}} if sns else {}))
 
 
 def _subscribe_topics(
@@ -334,16 +348,29 @@ def _subscribe_topics(
         )
 
 
+def _restore_hmac_keys(translated: dict[str, Any], resources: dict[str, Resource], account_id: str,
+                       region: str) -> None:
+    """The ledger's HMAC key, which moto CloudFormation makes symmetric (motocompat.backends)."""
+    for logical_id, resource in sorted(translated["Resources"].items()):
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::KMS::Key" and str(props.get("KeySpec", "")).startswith("HMAC_"):
+            backends.restore_hmac_key(account_id, region, resources[logical_id].physical_id,
+                                      str(props["KeySpec"]), str(props["KeyUsage"]))
+
+
 def _repairs(translated: dict[str, Any]) -> dict[str, str]:
     what = {
         "AWS::SNS::Subscription": "subscribed through the SNS API",
         "AWS::SES::ConfigurationSet": "created through the SES API (events are not published)",
+        "AWS::SMSVOICE::ConfigurationSet": "created on the sandbox's End User Messaging stand-in (sms_voice)",
         "AWS::StepFunctions::StateMachine": "substitutions applied; created in the executing backend",
+        "AWS::KMS::Key": "HMAC key spec and usage restored (moto makes every key symmetric)",
     }
     return {
         logical_id: what[resource["Type"]]
         for logical_id, resource in sorted(translated["Resources"].items())
         if resource["Type"] in what
+        and (resource["Type"] != "AWS::KMS::Key" or "KeySpec" in resource.get("Properties", {}))
     }
 
 

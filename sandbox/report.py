@@ -63,15 +63,14 @@ def report_instant(result: SimulationResult, entries: list[LedgerEntry]) -> date
 
 
 def provider_table(result: SimulationResult) -> Table:
-    """What the providers received per channel, and the customers' answers (counts only)."""
+    """What the providers received per channel, and the customers' answers on it (counts only)."""
     sent = Counter(m.channel for m in result.messages)
     reached = {ch: len({m.account_id or m.destination for m in result.messages if m.channel == ch})
                for ch in sent}
-    rows = tuple((ch, sent[ch], reached[ch]) for ch in sorted(sent))
-    replies = len(result.replies)
-    return Table("provider_messages",
-                 f"What the providers received (their own records; {replies} customer SMS replies)",
-                 ("channel", "messages", "recipients"), rows)
+    answered = Counter(str(r.get("channel", "SMS")) for r in result.replies)
+    rows = tuple((ch, sent[ch], reached.get(ch, 0), answered[ch]) for ch in sorted(set(sent) | set(answered)))
+    return Table("provider_messages", "What the providers received (their own records), and the customers' replies",
+                 ("channel", "messages", "recipients", "replies"), rows)
 
 
 def simulation_report(result: SimulationResult, policy: Policy | None = None) -> Report:

@@ -2,19 +2,22 @@
 
 Shards (sandbox.simulate) each return a ``ShardOutput``; ``summarise`` merges them first and
 then counts once (cases, notices, replies, payments, promises, plans, calls per notice, persona
-outcomes) and runs the independent audit (sandbox.audit) over what the providers received.
+outcomes, customers and their loans, special statuses, the uplift over the no-contact holdout) and
+runs the independent audit (sandbox.audit) over what the providers received, caps and spacing per
+person.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandbox.lambda_runtime import call_kind
-from sandbox.portfolio import SyntheticAccount
+from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount
 from sandbox.providers import ProviderMessage
 from sandbox.reviewers import legal_figures
 
@@ -38,6 +41,8 @@ class ShardOutput:
     invocations: dict[str, int]
     aws_calls: Counter[str]
     import_result: Any
+    statuses: list[dict[str, Any]] = field(default_factory=list)  # special statuses set by admin command
+    transitions: dict[str, int] = field(default_factory=dict)  # per case id, when counted
 
 
 @dataclass
@@ -49,6 +54,8 @@ class SimulationResult:
     accounts: list[dict[str, Any]]
     replies: list[dict[str, Any]]
     daily: list[dict[str, Any]]
+    transitions: dict[str, int] = field(default_factory=dict)
+    portfolio: list[SyntheticAccount] = field(default_factory=list)
 
 
 def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
@@ -67,7 +74,8 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
             reasons.update(str(r) for r in data.get("reasons", []) or [])
             reasons.update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
     statuses = Counter(str(_case_field(c, "status")) for c in cases)
-    findings = audit(run.messages, ledger, accounts, run.replies)
+    owners = {a.account_id: a.customer for a in run.portfolio}
+    findings = audit(run.messages, ledger, accounts, run.replies, owners, _stopped(run))
     outcomes = _persona_outcomes(run.portfolio, cases, accounts, ledger)
     sent = sum(notices.values())
     return {
@@ -82,7 +90,10 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         **legal_figures(ledger),
         "notices": dict(sorted(notices.items())),
         "call_tasks": kinds["CALL_TASK"],
-        "replies": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
+        # What the engine heard (REPLY entries) by the channel the customer used.
+        "replies": dict(sorted(Counter(str((e.get("data") or {}).get("channel", "SMS")) for e in ledger
+                                       if e.get("kind") == "REPLY").items())),
+        "replies_by_persona": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
         "opt_outs": kinds["OPT_OUT"],
         "payments": run.events["payments"],
         "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],
@@ -95,6 +106,8 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "audit": findings.counts(),
         "audit_findings": [f.as_json() for f in findings.findings[:50]],
         "persona_outcomes": outcomes,
+        "customers": _customer_summary(run.portfolio, run.messages),
+        "special_statuses": _status_summary(run, ledger),
         "import": run.import_result,
         "functions_absent": sorted(run.absent),
         "driver_events": dict(sorted(run.events.items())),
@@ -108,9 +121,11 @@ def _persona_outcomes(portfolio: list[SyntheticAccount], cases: list[dict[str, A
     for c in cases:
         by_account_status[str(_case_field(c, "account_id"))].add(str(_case_field(c, "status")))
     reasons_by_account: dict[str, set[str]] = defaultdict(set)
+    kinds_by_account: dict[str, set[str]] = defaultdict(set)
     for e in ledger:
         data = e.get("data") or {}
         account_id = str(e.get("account_id") or str(e.get("pk", "")).removeprefix("ACCOUNT#"))
+        kinds_by_account[account_id].add(str(e.get("kind")))
         if isinstance(data, dict):
             reasons_by_account[account_id].update(str(r) for r in data.get("reasons", []) or [])
             reasons_by_account[account_id].update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
@@ -132,9 +147,89 @@ def _persona_outcomes(portfolio: list[SyntheticAccount], cases: list[dict[str, A
             "disputed": "DISPUTED" in statuses or "DISPUTED" in reasons,
             "phone_unusable": not (acc.get("contact") or {}).get("phone_usable", True),
             "legal_referral": "REFERRED_TO_LEGAL" in statuses,
+            "contact_stopped": "SPECIAL_STATUS" in kinds_by_account[synthetic.account_id]
+            and "REFERRED_TO_LEGAL" not in statuses,
+            "specialist": "SPECIALIST" in kinds_by_account[synthetic.account_id]
+            and "REFERRED_TO_LEGAL" not in statuses,
         }[synthetic.expected]
         row["achieved"] += int(achieved)
     return dict(sorted(out.items()))
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _stopped(run: ShardOutput) -> dict[str, datetime]:
+    """When each person's status that stops all contact reached collections, as the portfolio
+    knows it (not as the engine recorded it): from the start for a status in the file, at the
+    delivered text for one told by reply, at the admin command for one set by the legal team."""
+    owner = {a.account_id: a.customer for a in run.portfolio}
+    start = datetime.min.replace(tzinfo=UTC)
+    out: dict[str, datetime] = {}
+    stops = {persona for persona, (status, _) in SPECIAL_STATUS.items() if status != "VULNERABLE"}
+    for account in run.portfolio:
+        if account.persona in stops and SPECIAL_STATUS[account.persona][1] == "FILE":
+            out[account.customer] = start
+    by_persona = {persona.value for persona in stops}
+    for r in sorted(run.replies, key=lambda r: r["at"]):
+        if r.get("delivered") and r.get("persona") in by_persona:
+            out.setdefault(owner[r["account_id"]], _instant(r["at"]))
+    for st in run.statuses:
+        out.setdefault(st["customer"], _instant(st["at"]))
+    return out
+
+
+def _customer_summary(portfolio: list[SyntheticAccount], messages: list[ProviderMessage]) -> dict[str, Any]:
+    """People and their loans, and the most messages any one person received on a UTC day per
+    channel (answers to their own messages included: the audit holds the caps, per local day)."""
+    owner = {a.account_id: a.customer for a in portfolio}
+    loans = Counter(owner.values())
+    two = {c for c, n in loans.items() if n > 1}
+    per_day: Counter[tuple[str, str, str]] = Counter(
+        (owner.get(m.account_id or "", "?"), m.channel, m.sent_at.date().isoformat()) for m in messages)
+    return {
+        "people": len(loans), "loans": len(portfolio), "with_two_loans": len(two),
+        "messages_to_people_with_two_loans": sum(1 for m in messages if owner.get(m.account_id or "") in two),
+        "most_sms_to_one_person_in_a_utc_day": max((n for (_, ch, _), n in per_day.items() if ch == "SMS"), default=0),
+        "most_emails_to_one_person_in_a_utc_day": max((n for (_, ch, _), n in per_day.items() if ch == "EMAIL"),
+                                                  default=0),
+    }
+
+
+def _status_summary(run: ShardOutput, ledger: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per special status: the people who have it, where it came from, how many got it recorded on
+    their cases, how many messages reached them after it reached collections (none, for the
+    statuses that stop contact) and how many were referred to legal (none)."""
+    owner = {a.account_id: a.customer for a in run.portfolio}
+    recorded = {owner.get(str(e.get("pk", "")).removeprefix("ACCOUNT#")) for e in ledger
+                if e.get("kind") == "SPECIAL_STATUS"}
+    specialist = {owner.get(str(e.get("pk", "")).removeprefix("ACCOUNT#")) for e in ledger
+                  if e.get("kind") == "SPECIALIST"}
+    referred = {owner.get(str(e.get("pk", "")).removeprefix("ACCOUNT#")) for e in ledger
+                if e.get("kind") == "LEGAL" and (e.get("data") or {}).get("event") == "REVIEW_REQUESTED"}
+    stopped = _stopped(run)
+    out: dict[str, dict[str, Any]] = {}
+    for persona, (status, source) in SPECIAL_STATUS.items():
+        people = {a.customer for a in run.portfolio if a.persona is persona}
+        after = sum(1 for m in run.messages if (p := owner.get(m.account_id or "")) in people
+                    and p in stopped and m.sent_at > stopped[p])
+        row = {"customers": len(people), "source": source, "recorded": len(people & recorded),
+               "messages_after": after, "legal_reviews": len(people & referred)}
+        if status == "VULNERABLE":
+            row["specialist_handovers"] = len(people & specialist)
+        out[status] = row
+    return out
+
+
+def _uplift(report: Any) -> list[dict[str, Any]]:
+    """The report's uplift table (each variant against the no-contact holdout), as rows."""
+    table = next((t for t in report.tables if t.name == "uplift"), None)
+    if table is None:
+        return []
+    keep = ("group", "day", "group_cured", "group_cases", "holdout_cured", "holdout_cases", "uplift", "low_95",
+            "high_95", "incremental_cures", "incremental_low_95", "incremental_high_95", "verdict")
+    return [{k: v for k, v in zip(table.columns, row, strict=True) if k in keep} for row in table.rows]
 
 
 def _case_field(item: dict[str, Any], name: str) -> Any:
@@ -173,7 +268,12 @@ def summarise(config: SimulationConfig, shards: list[ShardOutput]) -> Simulation
     summary = _summary(config, run)
     ledger = [i for i in run.items if i.get("type") == "LEDGER"]
     cases = [i for i in run.items if i.get("type") == "CASE"]
-    return SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily)
+    result = SimulationResult(summary, run.messages, ledger, cases, run.accounts, run.replies, run.daily,
+                              run.transitions, run.portfolio)
+    from sandbox.report import simulation_report
+
+    summary["holdout_uplift"] = _uplift(simulation_report(result))
+    return result
 
 
 def _merge(shards: list[ShardOutput]) -> ShardOutput:
@@ -196,7 +296,8 @@ def _merge(shards: list[ShardOutput]) -> ShardOutput:
         accounts=sorted(joined("accounts"), key=lambda a: a["account_id"]),
         replies=sorted(joined("replies"), key=lambda r: r["at"]),
         daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
-        invocations=dict(invocations), aws_calls=calls,
+        invocations=dict(invocations), aws_calls=calls, statuses=joined("statuses"),
+        transitions={k: v for shard in shards for k, v in shard.transitions.items()},
         # Each shard imports its own file; a failed import is already among the errors.
         import_result={"files": [f for shard in shards if isinstance(shard.import_result, dict)
                                  for f in shard.import_result.get("files", [])]},

@@ -4,25 +4,34 @@ API Gateway is one of the things moto's CloudFormation skips, so this plays its 
 template's HTTP API routes (``Stack.http_routes``): each request becomes an HTTP API v2 event,
 the route's function is invoked through moto's Lambda API (its real handler runs in this
 process) and the function's response is written back. Webhook signatures are checked exactly as
-on AWS: the functions' PUBLIC_WEBHOOK_BASE_URL is the served base URL. ``/admin`` is IAM-authorised
-on AWS; here every caller is the local admin. The escalations run on moto's Step Functions in
-real time: they send what is due now and then park on their waits.
+on AWS: the functions' PUBLIC_WEBHOOK_BASE_URL is the served base URL.
+
+``/admin`` is IAM-authorised on AWS; here it takes the ``ADMIN_TOKEN`` printed on start, as
+``Authorization: Bearer <token>``: any local process, and any web page open in the developer's
+browser, can reach 127.0.0.1. What a web page can send across sites without asking is refused:
+a foreign ``Origin`` or ``Sec-Fetch-Site: cross-site`` on every route, and on ``/admin`` any body
+that is not JSON (text/plain and the form types are what a cross-site form can post). A request
+whose length cannot be known (``Content-Length: abc``, ``-5``, chunked) is answered 400/411 and
+its connection closed, never dropped. The escalations run on moto's Step Functions in real time:
+they send what is due now and then park on their waits.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import sys
 import threading
 import warnings
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import unquote
@@ -48,6 +57,43 @@ STREAM_POLL_SECONDS = 1.0
 SECRET_NAMES = {"generic": "GENERIC_WEBHOOK_SECRET", "twilio": "TWILIO_AUTH_TOKEN"}
 # Content types API Gateway passes as text; any other body reaches the function base64-encoded.
 _TEXT_TYPES = re.compile(r"^(text/|application/(json|problem\+json|xml|javascript)\b)", re.I)
+_LENGTH = re.compile(r"[0-9]{1,12}")
+_JSON_TYPE = re.compile(r"^application/(json|[a-z0-9.+-]*\+json)\s*(;.*)?$", re.I)
+
+
+def _problem(status: int, title: str, detail: str) -> tuple[int, dict[str, str], bytes]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return status, {"content-type": "application/problem+json"}, json.dumps(body).encode()
+
+
+def body_length(content_length: str | None, transfer_encoding: str | None) -> int | tuple[int, dict[str, str], bytes]:
+    """The body's byte count, or the problem to answer when it cannot be known."""
+    if transfer_encoding:
+        return _problem(411, "Length required", "send the body with a Content-Length")
+    declared = (content_length or "0").strip()
+    if not _LENGTH.fullmatch(declared):  # "abc", "-5", "1e3", "²"
+        return _problem(400, "Bad Content-Length", "Content-Length must be a byte count")
+    if int(declared) > MAX_BODY_BYTES:
+        return _problem(413, "Request Entity Too Large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+    return int(declared)
+
+
+def refusal(route: Route, headers: dict[str, str], base_url: str,
+            admin_token: str) -> tuple[int, dict[str, str], bytes] | None:
+    """Why this request must not reach the function (None: let it through). ``headers`` are lower-cased."""
+    origin = headers.get("origin")
+    if (origin is not None and origin.rstrip("/") != base_url) or headers.get("sec-fetch-site") == "cross-site":
+        return _problem(403, "Cross-site request refused", "requests from other origins are not served")
+    if route.route.auth != "AWS_IAM":
+        return None  # webhooks: the provider's signature is their authentication
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), admin_token.encode()):
+        status, out, body = _problem(401, "Admin token required",
+                                     "send the ADMIN_TOKEN printed on start as Authorization: Bearer <token>")
+        return status, out | {"www-authenticate": 'Bearer realm="dunning-local"'}, body
+    if not _JSON_TYPE.match(headers.get("content-type", "")):
+        return _problem(415, "JSON required", "/admin takes Content-Type: application/json")
+    return None
 
 
 @dataclass(frozen=True)
@@ -107,6 +153,10 @@ def api_event(route: Route, params: dict[str, str], method: str, raw_path: str, 
         "version": "2.0", "routeKey": route.route_key, "rawPath": raw_path, "rawQueryString": raw_query,
         "headers": headers, "requestContext": context, "isBase64Encoded": decoded is None and bool(body),
     }
+    if "cookie" in headers:
+        # Payload 2.0 hands the function its cookies apart, one string each, as API Gateway does.
+        event["headers"] = {k: v for k, v in headers.items() if k != "cookie"}
+        event["cookies"] = [c.strip() for c in re.split(r"[;,]", headers["cookie"]) if c.strip()]
     if params:
         event["pathParameters"] = params
     if body:
@@ -131,6 +181,7 @@ class LocalApi:
         self._threads: list[threading.Thread] = []
         self._request_seq = 0
         self._seq_lock = threading.Lock()
+        self.admin_token = secrets.token_urlsafe(32)  # new every start: printed, never stored
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -154,7 +205,8 @@ class LocalApi:
         logging.getLogger("moto").setLevel(logging.ERROR)
         self.runtime = self._exit.enter_context(local_aws())
         self.stack: Stack = provision(parameters={"LogLevel": "WARNING",
-                                                  "PublicWebhookBaseUrl": self.base_url})
+                                                  "PublicWebhookBaseUrl": self.base_url,
+                                                  "PageBaseUrl": self.base_url})
         self.session = boto3.session.Session(region_name=self.stack.region)
         self.lam = self.session.client("lambda")
         self.routes = compile_routes(self.stack.http_routes)
@@ -211,8 +263,9 @@ class LocalApi:
                 for p, v in sorted(WEBHOOK_SECRETS.items())}
 
     def banner(self) -> list[str]:
-        lines = [f"BASE_URL={self.base_url}"]
+        lines = [f"BASE_URL={self.base_url}", f"ADMIN_TOKEN={self.admin_token}"]
         lines += [f"{name}={value}" for name, value in self.secrets.items()]
+        lines += [f"{name}={value}" for name, value in self.page_links().items()]
         cases = self.collection_cases()
         account = self.portfolio[0] if self.portfolio else None
         example = cases[0] if cases else (
@@ -220,9 +273,32 @@ class LocalApi:
         if example is not None:
             command = json.dumps({"command": {"type": "show_case", "account_id": example[0],
                                               "case_id": example[1]}})
-            lines.append(f"# example: curl -s -X POST {self.base_url}/admin "
-                         f"-H 'content-type: application/json' -d '{command}'")
+            lines.append(f"# example: curl -s -X POST {self.base_url}/admin -H 'content-type: application/json' "
+                         f"-H 'authorization: Bearer {self.admin_token}' -d '{command}'")
         return lines
+
+    def page_links(self) -> dict[str, str]:
+        """LINK_EN_US / LINK_ZH_CN: the customer's page of a seeded overdue account with an open case,
+        one per locale, and VERIFY_EN_US / VERIFY_ZH_CN: the fact each asks first."""
+        open_cases = {account_id for account_id, _ in self.collection_cases()}
+        now = datetime.now(UTC)
+        out: dict[str, str] = {}
+        for locale in ("en-US", "zh-CN"):
+            account = next((a for a in self.portfolio if a.locale == locale and a.account_id in open_cases), None)
+            if account is None:
+                continue
+            suffix = locale.replace("-", "_").upper()
+            out[f"LINK_{suffix}"] = self.page_link(account.account_id, now)
+            out[f"VERIFY_{suffix}"] = account.verification
+        return out
+
+    def page_link(self, account_id: str, now: datetime, purpose: str = "pay") -> str:
+        """A link exactly as a notice would carry it (signed with the stack's link key)."""
+        from dunning.domain.links import sign_link
+        from dunning.domain.policy import default_policy
+
+        expires = now + timedelta(days=default_policy().link_valid_days)
+        return sign_link(self.base_url, account_id, expires, LINK_SECRET.encode(), purpose)
 
     def collection_cases(self) -> list[tuple[str, str]]:
         """(account_id, case_id) of every collection case opened so far (pre-due records left out)."""
@@ -249,6 +325,9 @@ class LocalApi:
 
     def call(self, route: Route, params: dict[str, str], method: str, raw_path: str, raw_query: str,
              headers: dict[str, str], body: bytes, source_ip: str) -> tuple[int, dict[str, str], bytes]:
+        refused = refusal(route, headers, self.base_url, self.admin_token)
+        if refused is not None:
+            return refused
         event = api_event(route, params, method, raw_path, raw_query, headers, body,
                           account_id=self.stack.account_id, host=f"{HOST}:{self.port}", source_ip=source_ip,
                           now=datetime.now(UTC), request_id=self.next_request_id())
@@ -266,6 +345,9 @@ def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
     headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[str(name).lower()] = ", ".join(str(v) for v in values)
+    if result.get("cookies"):
+        # Payload 2.0 returns cookies apart; API Gateway sends one Set-Cookie line each.
+        headers["set-cookie"] = "\n".join(str(c) for c in result["cookies"])
     body = result.get("body") or ""
     raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
     return int(result["statusCode"]), headers, raw
@@ -280,6 +362,14 @@ def lower_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return headers
 
 
+def _header_lines(headers: dict[str, str]) -> Iterable[tuple[str, str]]:
+    """The response's header lines: one Set-Cookie line per cookie, length and framing left to us."""
+    for name, value in headers.items():
+        if name not in ("content-length", "connection", "transfer-encoding"):
+            for line in value.split("\n") if name == "set-cookie" else [value]:
+                yield name, line
+
+
 def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -288,31 +378,22 @@ def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
         def _any(self) -> None:
             raw_path, _, raw_query = self.path.partition("?")
             found = match(api.routes, self.command, raw_path)
-            length = int(self.headers.get("content-length") or 0)
-            if found is None:
-                self._discard(length)
-                return self._send(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
-            if length > MAX_BODY_BYTES:
+            length = body_length(self.headers.get("content-length"), self.headers.get("transfer-encoding"))
+            if not isinstance(length, int):
                 self.close_connection = True  # the body is not read: the connection cannot be reused
-                return self._send(413, {"content-type": "application/json"},
-                                  b'{"message":"Request Entity Too Large"}')
+                return self._send(*length)
             body = self.rfile.read(length) if length else b""
+            if found is None:
+                return self._send(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
             headers = lower_headers(self.headers.items())
             status, out_headers, out = api.call(*found, self.command, raw_path, raw_query, headers, body,
                                                 self.client_address[0])
             self._send(status, out_headers, out)
 
-        def _discard(self, length: int) -> None:
-            if 0 < length <= MAX_BODY_BYTES:
-                self.rfile.read(length)
-            elif length:
-                self.close_connection = True
-
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
-            for name, value in headers.items():
-                if name not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
+            for name, value in _header_lines(headers):
+                self.send_header(name, value)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":

@@ -8,6 +8,10 @@ run on moto's Step Functions interpreter under the VirtualClock, which advances 
 delivered to them: payments are posted to the PaymentsBus, replies and agent outcomes go through
 the functions that own them. The providers' own records (what SES and SNS received, stamped
 with the virtual time) feed an independent audit (sandbox.audit).
+
+A little longer than most modules: the driver of a run (the days, the customers, the agents' and
+admins' desks) is one loop and reads best in one file; how customers decide is in
+sandbox.personas, what a run leaves behind in sandbox.results.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import json
 import logging
 import time
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
@@ -30,9 +35,10 @@ import boto3
 from sandbox import events
 from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
+from sandbox.channels import CustomerChannels
 from sandbox.clock import VirtualClock
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
-from sandbox.portfolio import build_portfolio
+from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, from_account_file, in_shard
 from sandbox.providers import ProviderMessage, ProviderTap
 from sandbox.results import ShardOutput, SimulationResult, summarise, write_dump
 from sandbox.reviewers import approver_decision, specialist_decision
@@ -52,12 +58,19 @@ class SimulationConfig:
     seed: int = 7
     start: date = DEFAULT_START
     # Customers never interact, so the portfolio can be lived as independent shards, each on its
-    # own local AWS in its own process: account i belongs to shard i % shards.
+    # own local AWS in its own process: customer i (all their loans) belongs to shard i % shards.
     shards: int = 1
     shard: int = 0
+    # A lender's account file to live instead of the synthetic portfolio (sandbox.portfolio.from_account_file).
+    portfolio_file: str | None = None
+    # A policy YAML published to PolicyBucket before anything runs (the bundled default otherwise).
+    policy_file: str | None = None
+    # Step Functions state transitions per case, read from the executions' histories at the end
+    # (the cost model's largest infrastructure line; off by default, it reads every history).
+    count_transitions: bool = False
 
 
-class Simulation:
+class Simulation(CustomerChannels):
     """One run: provisioned stack, virtual clock, portfolio, customers."""
 
     def __init__(self, config: SimulationConfig, progress: Progress | None = None,
@@ -65,11 +78,14 @@ class Simulation:
         self.function_log = function_log
         self.config = config
         self.progress = progress
-        self.portfolio = build_portfolio(config.accounts, config.seed, config.start)[config.shard::config.shards]
+        self.portfolio = in_shard(portfolio_of(config), config.shard, config.shards)
         self.by_id = {a.account_id: a for a in self.portfolio}
-        self.by_phone = {a.phone: a for a in self.portfolio}
-        self.by_email = {a.email: a for a in self.portfolio}
-        self.people = {a.account_id: PersonaState(a) for a in self.portfolio}
+        self.loans = loans_by_customer(self.portfolio)
+        # A person's loans share their phone and email: a message reaches the person.
+        self.by_phone = {a.phone: self.loans[a.customer] for a in self.portfolio if a.phone}
+        self.by_email = {a.email: self.loans[a.customer] for a in self.portfolio if a.email}
+        self.people = _persona_states(self.portfolio, self.loans)
+        self.statuses: list[dict[str, Any]] = []  # special statuses the legal team set by admin command
         self.replies: list[dict[str, Any]] = []
         self.events: Counter[str] = Counter()
         self.absent: set[str] = set()
@@ -107,6 +123,7 @@ class Simulation:
             self.session = boto3.session.Session(region_name=self.stack.region)
             self._clients: dict[str, Any] = {}
             self._complete_mock()
+            self._publish_policy()
             with VirtualClock(begin) as clock:
                 self.clock = clock
                 self._open_stream()
@@ -118,9 +135,11 @@ class Simulation:
                         self.progress(day + 1, self.config.days)
                 self.clock.run_until_parked()
                 items, accounts = self._read_tables()
+                transitions = self._transitions() if self.config.count_transitions else {}
             invocations = self.stack.invocation_counts(runtime)
         return ShardOutput(self.portfolio, tap.messages, items, accounts, self.replies, self.daily, self.events,
-                           self.errors, self.absent, invocations, runtime.aws_calls, self.import_result)
+                           self.errors, self.absent, invocations, runtime.aws_calls, self.import_result,
+                           statuses=self.statuses, transitions=transitions)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -149,6 +168,17 @@ class Simulation:
     def _complete_mock(self) -> None:
         """What CloudFormation skipped on moto and the functions need; the stream is polled here."""
         complete_mock(self.stack, self.session, LINK_SECRET, WEBHOOK_SECRETS)
+
+    def _publish_policy(self) -> None:
+        """The policy to live under, published as `dunning policy publish` would (read by every function)."""
+        if not self.config.policy_file:
+            return
+        from dunning.adapters.policy_store import PolicyBucket
+        from dunning.domain.policy import parse_policy
+
+        text = Path(self.config.policy_file).read_text(encoding="utf-8")
+        PolicyBucket(self.client("s3"), self.stack.bucket("PolicyBucket"), self.stack.parameters["PolicyKey"]) \
+            .publish(text, parse_policy(text).version, note="dunning simulate")
 
     def _open_stream(self) -> None:
         self.poller = StreamPoller(self.stack, self.session, self.invoke)
@@ -210,10 +240,11 @@ class Simulation:
         new = self.tap.messages[self._seen_messages:]
         self._seen_messages = len(self.tap.messages)
         for message in new:
-            synthetic = self.by_phone.get(message.destination) if message.channel == "SMS" \
+            loans = self.by_phone.get(message.destination) if message.channel == "SMS" \
                 else self.by_email.get(message.destination)
-            if synthetic is None:
+            if not loans:
                 continue
+            synthetic = _loan_in(message, loans, self.people)
             message.account_id = synthetic.account_id
             self._react(self.people[synthetic.account_id], message, now)
         self._call_tasks(now)
@@ -226,33 +257,36 @@ class Simulation:
     def _react(self, person: PersonaState, message: ProviderMessage, now: datetime) -> None:
         if message.channel == "EMAIL":
             self._email_delivered(message)
+        elif message.provider == "sms-voice":
+            self._sms_delivered(message)
+        deciding = person.pay_at is None
         if person.reads(message, now):
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()
-            self._reply_sms(person, person.writes_reply(now), now)
+            if message.channel == "EMAIL":
+                self._reply_email(person, person.writes_reply(now), message, now)
+            else:
+                self._reply_sms(person, person.writes_reply(now), now)
+        if deciding and person.pay_at is not None:
+            self._pay_every_overdue_loan(person, now)
+        elif message.sent_at.date() > person.account.due_date and (status := person.status_by_admin()):
+            self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
+            now = self.clock.now()
+            self._admin({"type": "set_special_status", "account_id": person.account.account_id, "status": status,
+                         "note": "legal team: suit filed"}, now)
+            self.statuses.append({"account_id": person.account.account_id, "customer": person.account.customer,
+                                  "status": status, "at": z(now)})
+            self.events["special_statuses_set_by_admin"] += 1
 
-    def _email_delivered(self, message: ProviderMessage) -> None:
-        if not self.has_function("EmailEventsFunction"):
-            return
-        params = self.stack.parameters
-        ses_event = events.ses_delivery(message.message_id, params["SesFromAddress"], message.destination,
-                                        message.sent_at, f"dunning-{params['Stage']}")
-        self.client("sns").publish(TopicArn=self.stack.topic_arn("EmailEventsTopic"), Message=json.dumps(ses_event))
-        self.events["email_delivery_events"] += 1
-
-    def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
-        record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
-                  "from": person.account.phone, "text": text, "at": z(now), "delivered": False}
-        self.replies.append(record)
-        if not self.has_function("SmsWebhookFunction"):
-            return
-        self._payment_seq += 1
-        event = events.inbound_sms_event(WEBHOOK_SECRETS["generic"], f"in-{self._payment_seq:06d}",
-                                         person.account.phone, text, now, f"req-{self._payment_seq}")
-        result = self.invoke("SmsWebhookFunction", event)
-        record["delivered"] = isinstance(result, dict) and int(result.get("statusCode", 500)) < 300
-        self.events["replies_sent"] += 1
+    def _pay_every_overdue_loan(self, person: PersonaState, now: datetime) -> None:
+        """A person who decides to pay (or promises, naming no amount) pays every loan of theirs that
+        is overdue, at the same time: whichever loan's notice reached them first."""
+        for account in self.loans[person.account.customer]:
+            state = self.people[account.account_id]
+            if state is not person and state.pay_at is None and account.due_date < now.date() \
+                    and state.paid < account.amount_due:
+                state.pay_at, state.pay_amount = person.pay_at, account.amount_due - state.paid
 
     def _pay(self, person: PersonaState, amount: Decimal, now: datetime) -> None:
         if amount <= 0:
@@ -294,6 +328,12 @@ class Simulation:
 
     def _agent_call(self, task: dict[str, Any], now: datetime) -> None:
         person = self.people.get(task["account_id"])
+        if person is not None and task.get("kind") == "SKIP_TRACE" and self.has_function("AdminFunction"):
+            # The tracing desk looks for the right number and, in this portfolio, finds none.
+            self._admin({"type": "record_skip_trace", "account_id": task["account_id"], "case_id": task["case_id"],
+                         "outcome": "NOT_FOUND"}, now)
+            self.events["skip_traces"] += 1
+            return
         if person is None or task.get("kind") != "CALL" or not self.has_function("AdminFunction"):
             return  # nobody records an outcome: the task times out and the escalation plans again
         command = person.call_outcome(task)
@@ -336,8 +376,9 @@ class Simulation:
         self._drain("SpecialistQueue", "specialist_reviews", lambda task: self._specialist(task, now))
 
     def _specialist(self, task: dict[str, Any], now: datetime) -> None:
-        """The specialist reads the case summary and decides whether legal review may go ahead."""
-        if not self.has_function("AdminFunction"):
+        """The specialist reads the case summary and decides whether legal review may go ahead. (A
+        vulnerable customer handed over carries no task token: the specialist simply takes them on.)"""
+        if not self.has_function("AdminFunction") or not task.get("task_token"):
             return
         ids = {"account_id": task["account_id"], "case_id": task["case_id"]}
         view = self._admin({"type": "show_case", **ids}, now)
@@ -355,6 +396,9 @@ class Simulation:
         return json.loads(result.get("body") or "{}")
 
     # ------------------------------------------------------------------ results
+
+    def _transitions(self) -> dict[str, int]:
+        return _transitions_of(self.client("stepfunctions"), self.stack.state_machine_arn)
 
     def _read_tables(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         from dunning.adapters.dynamo import from_item
@@ -377,6 +421,57 @@ class Simulation:
         return sorted(collections, key=lambda i: (str(i.get("pk")), str(i.get("sk")))), accounts
 
 
+def _transitions_of(sfn: Any, state_machine_arn: str) -> dict[str, int]:
+    """States entered per execution (execution name = case id): what Step Functions Standard bills."""
+    out: dict[str, int] = {}
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for execution in page["executions"]:
+            entered = 0
+            for hist in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"]):
+                entered += sum(1 for e in hist["events"] if e["type"].endswith("StateEntered"))
+            out[execution["name"]] = entered
+    return out
+
+
+def portfolio_of(config: SimulationConfig) -> list[SyntheticAccount]:
+    """The whole portfolio a run lives (every shard takes its share of the same list)."""
+    if config.portfolio_file:
+        return from_account_file(Path(config.portfolio_file), config.seed).accounts
+    return build_portfolio(config.accounts, config.seed, config.start)
+
+
+def loans_by_customer(portfolio: list[SyntheticAccount]) -> dict[str, list[SyntheticAccount]]:
+    loans: dict[str, list[SyntheticAccount]] = defaultdict(list)
+    for account in portfolio:
+        loans[account.customer].append(account)
+    return dict(loans)
+
+
+def _persona_states(portfolio: list[SyntheticAccount],
+                    loans: dict[str, list[SyntheticAccount]]) -> dict[str, PersonaState]:
+    """One state per loan. A special status is the person's: they tell it once, for all their
+    loans; anything else (a promise, a dispute) they answer for each loan a notice is about."""
+    states = {a.account_id: PersonaState(a) for a in portfolio}
+    for held in loans.values():
+        for account in held:  # a person pays late counting from their first loan's due date, whichever notice
+            states[account.account_id].first_due = min(a.due_date for a in held)
+        if held[0].persona not in SPECIAL_STATUS:
+            continue
+        shared = states[held[0].account_id].replied
+        for account in held[1:]:
+            states[account.account_id].replied = shared
+    return states
+
+
+def _loan_in(message: ProviderMessage, loans: list[SyntheticAccount],
+             people: dict[str, PersonaState]) -> SyntheticAccount:
+    """Which of a person's loans a message is about, as they would tell: one whose last four digits
+    it names (one they have not answered about yet, when it names several)."""
+    text = f"{message.subject or ''} {message.body}"
+    named = [a for a in loans if a.account_number[-4:] in text] or loans[:1]
+    return next((a for a in named if not people[a.account_id].replied), named[0])
+
+
 def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:
     """A worker process: one shard on its own local AWS; progress goes back through a queue."""
     def progress(done: int, total: int) -> None:
@@ -392,7 +487,7 @@ def run_simulation(config: SimulationConfig, progress: Progress | None = None,
     What happens to each account does not depend on the number of shards; what every shard does
     once (its import, its daily sweep invocation, its stream batches) does, so the summary is the
     same for the same arguments, workers included."""
-    workers = max(1, min(workers, config.accounts))
+    workers = max(1, min(workers, config.accounts or 1))
     if function_log is not None and workers > 1:
         raise ValueError("function logs are kept in one process: run with workers=1 to capture them")
     if workers == 1:

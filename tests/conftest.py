@@ -17,7 +17,18 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 # The X-Ray recorder opens (never uses) a UDP socket when first imported; create it before
 # pytest-socket starts refusing sockets, so Powertools' Tracer can run (disabled) in tests.
 import aws_xray_sdk.core  # noqa: E402,F401
+import pytest  # noqa: E402
+from aws_lambda_powertools.utilities import parameters  # noqa: E402
 
 # The reliability summary line ("faults injected, notices duplicated, records lost"): the xdist
 # controller loads only this conftest, so the hooks are registered from here too.
 from tests.reliability.conftest import pytest_runtest_logreport, pytest_terminal_summary  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True)
+def _fresh_parameter_caches() -> None:
+    """Every test starts as a new container: Powertools' secret and parameter caches are
+    process-wide, so a secret fetched under another test's mock (same name, other value, a client
+    of a finished mock) would otherwise answer for an hour."""
+    parameters.clear_caches()
+    parameters.base.DEFAULT_PROVIDERS.clear()

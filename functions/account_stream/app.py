@@ -26,10 +26,13 @@ ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(WorkflowS
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> str:
     change = record.dynamodb
-    old = change.old_image if change else None
-    new = change.new_image if change else None
+    # Powertools gives {} (not None) for an image the record does not carry (REMOVE has no NewImage).
+    old = (change.old_image or None) if change else None
+    new = (change.new_image or None) if change else None
     outcome = on_account_change(ports(), _plain(old), _plain(new))
-    logger.info("account change", extra={"account_id": (new or {}).get("account_id"), "outcome": outcome})
+    account_id = (new or old or {}).get("account_id")
+    logger.info("account change", extra={"account_id": account_id, "event": record.event_name,
+                                          "outcome": outcome})
     return outcome
 
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from dunning.adapters import json_limits
 from dunning.composition import AwsPorts, cold_start
 from dunning.observability import entry_point, logger
 from dunning.ports import Conflict, TransientError
@@ -22,6 +23,7 @@ from dunning.services import admin
 from dunning.settings import ListeningSettings, load_settings
 
 PROBLEM = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024  # the largest command is a few hundred bytes
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -66,9 +68,16 @@ def http_command() -> Response[str]:
     actor = identity.user_arn if identity is not None else None
     if not actor:
         return problem(403, "Caller not identified", "IAM authorisation is required")
+    if len(event.body or "") > MAX_BODY_BYTES * 4 // 3 + 4:  # base64 grows a body by a third
+        return problem(413, "Admin request too large", f"body exceeds {MAX_BODY_BYTES} bytes")
     try:
         # decoded_body raises on a body that is not base64 or not UTF-8: both are the caller's error
-        body = json.loads(event.decoded_body or "")
+        text = event.decoded_body or ""
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+            return problem(413, "Admin request too large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        body = json_limits.loads(text)
+    except json_limits.JSONLimitError as exc:
+        return problem(400, "Invalid admin request", str(exc))
     except ValueError:
         return problem(400, "Invalid admin request", "body is not JSON")
     if not isinstance(body, dict):
@@ -78,11 +87,22 @@ def http_command() -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=json.dumps(result, default=str))
 
 
+def roles_of(actor: str, agent_roles: str) -> frozenset[str]:
+    """AGENT when the caller's IAM role (arn:...:assumed-role/<Role>/<session> or :role/<Role>) is
+    one of the comma-separated AGENT_ROLE_NAMES: only agents may see a customer's phone number."""
+    names = {n.strip() for n in agent_roles.split(",") if n.strip()}
+    resource = actor.removeprefix("console:").split(":")[-1]
+    parts = resource.split("/")
+    role = parts[1] if len(parts) > 1 and parts[0] in ("assumed-role", "role") else None
+    return frozenset({admin.AGENT}) if role in names else frozenset()
+
+
 def _execute(request: admin.AdminRequest, actor: str) -> dict[str, Any]:
     command = request.command
     logger.append_keys(case_id=getattr(command, "case_id", None), command=command.type)
-    result = admin.execute(ports(), command, actor)
-    logger.info("admin command done", extra={"applied": result.applied, "case_status": result.case_status})
+    result = admin.execute(ports(), command, actor, roles_of(actor, ports().settings.agent_role_names))
+    if isinstance(result, admin.AdminResult):
+        logger.info("admin command done", extra={"applied": result.applied, "case_status": result.case_status})
     return result.model_dump(mode="json")
 
 

@@ -25,7 +25,8 @@ from dunning.settings import PaymentSettings, load_settings
 class PaymentPosted(BaseModel):
     payment_id: str = Field(min_length=1, max_length=128)
     account_id: str = Field(min_length=1, max_length=64)
-    amount: str = Field(pattern=r"^\d+(\.\d+)?$")  # a decimal string: money never travels as a float
+    # A decimal string (money never travels as a float), at most 15 integer digits and 4 decimals.
+    amount: str = Field(pattern=r"^\d{1,15}(\.\d{1,4})?$")
     currency: CurrencyCode
     received_at: UtcDatetime
 
@@ -53,7 +54,10 @@ class PaymentPostedEvent(EventBridgeModel):
     detail: PaymentPosted
 
 
-_config = IdempotencyConfig(event_key_jmespath="payment_id", raise_on_no_idempotency_key=True)
+# Keyed by everything that makes a payment: the same id sent again with another amount is not a
+# replay to answer from the record but a conflict the service must see (PAYMENT_CONFLICT).
+_config = IdempotencyConfig(event_key_jmespath="[payment_id, account_id, amount, currency]",
+                            raise_on_no_idempotency_key=True)
 
 
 def _apply_once(payment: PaymentPosted) -> dict[str, Any]:

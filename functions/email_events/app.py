@@ -7,12 +7,12 @@ out of email, a delivery marks the notice DELIVERED. Redelivered events are reco
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dunning.adapters import json_limits
 from dunning.composition import AwsPorts, cold_start
 from dunning.observability import entry_point, logger, metrics
 from dunning.services.deliveries import handle_email_event
@@ -29,7 +29,7 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     results = []
     for record in event.records:
         try:
-            ses_event = json.loads(record.sns.message)
+            ses_event = json_limits.loads(record.sns.message)
             if not isinstance(ses_event, dict):
                 raise ValueError("not an object")
             result = Handled.model_validate(handle_email_event(ports(), ses_event))

@@ -6,13 +6,14 @@ message that cannot be parsed is logged by id and dropped: retrying it would nev
 
 from __future__ import annotations
 
-import json
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dunning.adapters import json_limits
 from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import parse_instant, utc_now
 from dunning.observability import entry_point, logger, metrics
@@ -28,11 +29,12 @@ class TwoWayMessage(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    originationNumber: str  # noqa: N815 - AWS field names
-    destinationNumber: str | None = None  # noqa: N815
-    messageKeyword: str | None = None  # noqa: N815
-    messageBody: str  # noqa: N815
-    inboundMessageId: str  # noqa: N815
+    # Bounded: the id becomes part of DynamoDB and idempotency keys, the text a ledger entry.
+    originationNumber: str = Field(max_length=32)  # noqa: N815 - AWS field names
+    destinationNumber: str | None = Field(default=None, max_length=32)  # noqa: N815
+    messageKeyword: str | None = Field(default=None, max_length=64)  # noqa: N815
+    messageBody: str = Field(max_length=10_000)  # noqa: N815
+    inboundMessageId: str = Field(min_length=1, max_length=128)  # noqa: N815
     previousPublishedMessageId: str | None = None  # noqa: N815
 
 
@@ -42,6 +44,14 @@ dedupe = cold_start(globals(), "_dedupe", lambda: Deduplicated(
     ports(), ports().idempotency_store(ports().settings.idempotency_table)))
 
 
+def _published(at: str | None) -> datetime:
+    """SNS's timestamp; the time of handling if it is missing or not an instant."""
+    try:
+        return parse_instant(at) if at else utc_now()
+    except ValueError:
+        return utc_now()
+
+
 def to_inbound(message: TwoWayMessage, published_at: str | None) -> InboundSms:
     return InboundSms(
         provider=PROVIDER,
@@ -49,7 +59,7 @@ def to_inbound(message: TwoWayMessage, published_at: str | None) -> InboundSms:
         from_number=message.originationNumber,
         to_number=message.destinationNumber,
         text=message.messageBody,
-        received_at=parse_instant(published_at) if published_at else utc_now(),
+        received_at=_published(published_at),
     )
 
 
@@ -60,7 +70,7 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     for record in event.records:
         sns = record.sns
         try:
-            message = TwoWayMessage.model_validate(json.loads(sns.message))
+            message = TwoWayMessage.model_validate(json_limits.loads(sns.message))
         except (ValueError, ValidationError):
             metrics.add_metric(name="InboundSmsMalformed", unit="Count", value=1)
             logger.warning(

@@ -15,7 +15,7 @@ import dunning.domain.notices.lint  # noqa: F401 - load Jinja2 and Babel at init
 from dunning.composition import AwsPorts, cold_start
 from dunning.observability import entry_point
 from dunning.services import escalation
-from dunning.settings import MessagingSettings, load_settings
+from dunning.settings import PlanSettings, load_settings
 
 
 class PlanRequest(BaseModel):
@@ -24,7 +24,7 @@ class PlanRequest(BaseModel):
 
 
 # Settings and ports: built on first use, once per cold start.
-ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(MessagingSettings)))
+ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(PlanSettings)))
 
 
 @entry_point(correlation_id_path="case_id")

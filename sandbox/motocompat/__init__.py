@@ -19,16 +19,18 @@ from sandbox.motocompat.dynamodb_queries import partition_queries  # noqa: E402
 from sandbox.motocompat.dynamodb_transactions import transactions_without_table_copies  # noqa: E402
 from sandbox.motocompat.dynamodb_wire import item_responses_as_json  # noqa: E402
 from sandbox.motocompat.lambda_invoke import FunctionConfig, redirect_invokes  # noqa: E402
+from sandbox.motocompat.response_dispatch import dispatch_without_reflection  # noqa: E402
 from sandbox.motocompat.sent_messages import Accepted, reporting_sends  # noqa: E402
 from sandbox.motocompat.sfn_caches import interpreter_caches  # noqa: E402
 from sandbox.motocompat.sfn_waits import ExecutionHandle, Run, TokenWait, redirect_waits  # noqa: E402
+from sandbox.motocompat.sms_voice import SmsVoiceBackend, end_user_messaging, sms_voice_backend  # noqa: E402
 
 
 @contextmanager
 def faster_moto() -> Iterator[None]:
     """Where moto is slower than the service it imitates in ways that distort a simulation."""
     with (transactions_without_table_copies(), partition_queries(), item_responses_as_json(),
-          interpreter_caches()):
+          interpreter_caches(), dispatch_without_reflection()):
         yield
 
 
@@ -37,10 +39,13 @@ __all__ = [
     "ExecutionHandle",
     "FunctionConfig",
     "Run",
+    "SmsVoiceBackend",
     "TokenWait",
+    "end_user_messaging",
     "faster_moto",
     "redirect_invokes",
     "redirect_waits",
     "reporting_calls",
     "reporting_sends",
+    "sms_voice_backend",
 ]

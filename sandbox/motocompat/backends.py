@@ -10,6 +10,10 @@ models, so they live here with the patches and are checked by the same version g
   StartExecution (with ``execute_state_machine``) reads the parser backend; and it ignores
   ``DefinitionSubstitutions``. The substituted definition is put on the created machine and the
   machine is created again where executions look.
+- KMS: CloudFormation creates every ``AWS::KMS::Key`` as a symmetric encryption key, ignoring
+  ``KeySpec`` and ``KeyUsage``; the ledger's HMAC key gets its spec and usage back, or GenerateMac
+  refuses it and no ledger commit could be sealed (its policy object is also stored as the JSON
+  text DescribeKey serialises).
 - DynamoDB: an event source mapping on a table stream makes moto call the handler inside
   ``put_item`` and drain the shard; deleting the mapping through the API leaves it attached to
   the table, so it is detached there too (the sandbox polls the stream itself).
@@ -17,12 +21,14 @@ models, so they live here with the patches and are checked by the same version g
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import NULL_MODELS, clean_json, get_model_map
 from moto.dynamodb.models import dynamodb_backends
+from moto.kms.models import kms_backends
 from moto.stepfunctions.models import stepfunctions_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -70,3 +76,12 @@ def detach_stream_mappings(account_id: str, region: str, table_names: Iterable[s
     backend = dynamodb_backends[account_id][region]
     for name in table_names:
         backend.get_table(name).lambda_event_source_mappings.clear()
+
+
+def restore_hmac_key(account_id: str, region: str, key_id: str, key_spec: str, key_usage: str) -> None:
+    """Give a key CloudFormation created the HMAC spec and usage the template asked for."""
+    backend = kms_backends[account_id][region]
+    key = backend.keys[backend.any_id_to_key_id(key_id)]
+    key.key_spec, key.key_usage = key_spec, key_usage
+    if isinstance(key.policy, dict):
+        key.policy = json.dumps(key.policy)

@@ -1,9 +1,10 @@
-"""What moto's SES and SNS accepted for delivery, reported the moment they accept it.
+"""What moto's SES and SNS, and the End User Messaging stand-in, accepted, reported the moment they accept it.
 
 moto keeps sent mail and SMS in its backends, unstamped and per region. The sandbox's stand-in
 providers need each message with the (virtual) time it reached the provider, so
 ``SESBackend.send_email`` (SES v1 and v2 simple sends) and ``SNSBackend.publish`` (an SMS when
-it has a phone number) report what they were given after they succeed.
+it has a phone number) report what they were given after they succeed, and so does the End User
+Messaging stand-in (sandbox.motocompat.sms_voice) for each SendTextMessage.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from moto.ses.models import SESBackend
 from moto.sns.models import SNSBackend
 
 from sandbox.motocompat.patching import replaced, require_parameters
+from sandbox.motocompat.sms_voice import SmsVoiceBackend
 
 _SEND_EMAIL = require_parameters(SESBackend.send_email, "self", "source", "subject", "body", "destinations")
 _PUBLISH = require_parameters(SNSBackend.publish, "self", "message", "phone_number")
@@ -26,7 +28,7 @@ _PUBLISH = require_parameters(SNSBackend.publish, "self", "message", "phone_numb
 class Accepted:
     """One message as a provider accepted it (one per recipient)."""
 
-    provider: str  # "ses" | "sns"
+    provider: str  # "ses" | "sns" | "sms-voice"
     message_id: str
     channel: str  # "EMAIL" | "SMS"
     destination: str
@@ -52,7 +54,13 @@ def reporting_sends(on_accepted: Callable[[Accepted], None]) -> Iterator[None]:
             on_accepted(Accepted("sns", str(message_id), "SMS", given["phone_number"], None, given["message"]))
         return message_id
 
+    def send_text_message(backend: SmsVoiceBackend, destination: str, body: str, *args: Any, **kwargs: Any) -> str:
+        message_id = original_text(backend, destination, body, *args, **kwargs)
+        on_accepted(Accepted("sms-voice", message_id, "SMS", destination, None, body))
+        return message_id
+
     with ExitStack() as stack:
         original_email = stack.enter_context(replaced(SESBackend, "send_email", send_email))
         original_publish = stack.enter_context(replaced(SNSBackend, "publish", publish))
+        original_text = stack.enter_context(replaced(SmsVoiceBackend, "send_text_message", send_text_message))
         yield

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from dunning.adapters.archive import S3Archive
 from dunning.adapters.bulk import AccountFiles, AccountsBulk, SweepState
 from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
+from dunning.adapters.ledger_keys import KmsLedgerKeys
 from dunning.adapters.policy_store import PolicyStore
 from dunning.adapters.report_source import TableReportSource
 from dunning.adapters.workflow import Escalations
@@ -35,8 +37,9 @@ class SystemClock:
 
 
 class SqsTaskQueues:
-    """Agent calls and call-backs go to CallQueue, legal reviews to LegalReviewQueue, specialist
-    reviews (declared hardship, a ladder that ended without a referral) to SpecialistQueue."""
+    """Agent calls, call-backs and skip traces go to CallQueue, legal reviews to LegalReviewQueue,
+    specialist work (a vulnerable customer handed over; a review of declared hardship or of a ladder
+    that ended without a referral) to SpecialistQueue."""
 
     def __init__(self, client: Any, queues: dict[str, str | None]) -> None:
         self._sqs, self._queues = client, queues
@@ -59,7 +62,7 @@ class SnsNotifications:
 
 
 class SecretKeys:
-    """The link-signing key (Secrets Manager, cached an hour) and the phone hash keyed by it."""
+    """The link-signing key (Secrets Manager, cached an hour) and the phone and address hashes keyed by it."""
 
     def __init__(self, secret_name: str | None) -> None:
         self._name = secret_name
@@ -76,6 +79,13 @@ class SecretKeys:
         if phone is None:
             return None
         return hmac.new(self.link_secret, phone.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def email_hash(self, address: str | None) -> str | None:
+        if not address:
+            return None
+        # A prefix of its own: an address and a number never share a hash space.
+        normal = "email:" + address.strip().lower()
+        return hmac.new(self.link_secret, normal.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class AwsPorts[S: BaseFunctionSettings]:
@@ -122,7 +132,17 @@ class AwsPorts[S: BaseFunctionSettings]:
 
     @cached_property
     def collections(self) -> CollectionsRepository:
-        return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table)
+        return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table, self.ledger_keys)
+
+    @cached_property
+    def ledger_keys(self) -> KmsLedgerKeys | None:
+        key_id = self.settings.ledger_key_id
+        return KmsLedgerKeys(lambda: self.client("kms"), key_id, utc_now) if key_id else None
+
+    @cached_property
+    def archive(self) -> S3Archive | None:
+        bucket = self.archive_bucket
+        return S3Archive(self.client("s3"), bucket, self.settings.archive_lock_mode) if bucket else None
 
     @cached_property
     def bulk(self) -> AccountsBulk:  # the import's batched reads and the sweep's due-date index
@@ -146,6 +166,11 @@ class AwsPorts[S: BaseFunctionSettings]:
         bucket = self._setting("archive_bucket")
         return str(bucket) if bucket else None
 
+    @property
+    def page_base_url(self) -> str | None:
+        base = self._setting("page_base_url")
+        return str(base) if base else None
+
     @cached_property
     def policy_store(self) -> PolicyStore:
         return PolicyStore(self.settings.policy_location, self.settings.policy_max_age_seconds)
@@ -156,13 +181,18 @@ class AwsPorts[S: BaseFunctionSettings]:
     # ----------------------------------------------------------------- messages and work
 
     def sender(self, channel: Channel) -> Sender:
-        from dunning.adapters.senders import SesEmailSender, SnsSmsSender
+        from dunning.adapters.senders import EndUserMessagingSmsSender, SesEmailSender, SnsSmsSender
 
         if channel is Channel.EMAIL:
             source, config_set = self._setting("ses_from_address"), self._setting("ses_configuration_set")
             if not source or not config_set:
                 raise NotConfigured("SES_FROM_ADDRESS and SES_CONFIGURATION_SET are not set")
-            return SesEmailSender(self.provider_client("sesv2"), source, config_set)
+            return SesEmailSender(self.provider_client("sesv2"), source, config_set,
+                                  self._setting("ses_reply_to_address") or None)
+        sms_config_set = self._setting("sms_configuration_set")
+        if sms_config_set:  # End User Messaging: its configuration set sends delivery receipts back
+            return EndUserMessagingSmsSender(self.provider_client("pinpoint-sms-voice-v2"), sms_config_set,
+                                             self._setting("sms_origination_identity") or None)
         return SnsSmsSender(self.provider_client("sns"))
 
     @cached_property

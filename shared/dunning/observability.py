@@ -102,7 +102,10 @@ def count_recorded(entries: Iterable[LedgerEntry | tuple[EntryKind, Mapping[str,
     from the entries become dimensions; texts, amounts and dates stay in the ledger."""
     for entry in entries:
         kind, data = (entry.kind, entry.data) if isinstance(entry, LedgerEntry) else entry
-        if kind is EntryKind.REPLY:
+        if kind is EntryKind.REPLY and data.get("response") is False:
+            # Recorded, not a response: an auto-reply, a message failing SES's checks, an unknown sender.
+            count("RepliesNotActedOn", Reason=data.get("disposition"), Channel=data.get("channel"))
+        elif kind is EntryKind.REPLY:
             count("Replies", Intent=data.get("intent"), Channel=data.get("channel"), Variant=variant)
         elif kind is EntryKind.OPT_OUT and data.get("action") == "OPT_OUT":
             count("OptOuts", Channel=data.get("channel"), Source=data.get("source"))

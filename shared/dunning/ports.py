@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, Literal, Protocol
 
+from dunning.domain.customers import CustomerProfile
 from dunning.domain.models import Account, Case, Channel, EntryKind, LedgerEntry, Notice
 from dunning.domain.policy import Policy
 
@@ -52,6 +53,10 @@ class Refused(Exception):
 
 # --------------------------------------------------------------------------- records
 
+# The resolution of an account's contact record: the closed pseudo case that carries what arrives
+# while no case is open (dunning.services.case_actions.case_for_record).
+CONTACT_RECORD = "CONTACT_RECORD"
+
 
 @dataclass
 class CaseRecord:
@@ -61,6 +66,9 @@ class CaseRecord:
     ledger_seq: int  # seq of the last entry, -1 when the ledger is empty
     ledger_head: str  # hash of the last entry
     ledger_at: datetime | None = None  # time of the last entry: new entries never sort before it
+    ledger_seal: str | None = None  # the last entry's seal (dunning.domain.integrity)
+    content_salt: str | None = None  # keys the case's personal fields; erasure removes it
+    expires_at: int | None = None  # retention: when DynamoDB's TTL may delete the closed case
 
 
 @dataclass
@@ -80,6 +88,9 @@ class AccountHistory:
 
 
 ReceiptStatus = Literal["DELIVERED", "FAILED"]
+
+# The lookup key under which case headers with a waiting agent call task are listed (sparse).
+WORKLIST_KEY = "WORK#CALL"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +113,32 @@ class InboundSms(ProviderMessage):
     to_number: str | None
     text: str
     received_at: datetime
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.SMS
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboundEmail(ProviderMessage):
+    """A customer's email, as SES received it (message_id: SES's id of the inbound mail, also its S3
+    key). `from_address`, `subject`, `text` are PII: they go to the ledger, never to logs."""
+
+    from_address: str | None
+    subject: str
+    text: str  # only the new text of the reply (dunning.domain.email_reply)
+    received_at: datetime
+    answers_ses_ids: tuple[str, ...] = ()  # SES message ids of our mails it replies to, newest first
+    auto_reply: str | None = None  # why a machine wrote it (a code): recorded, never acted on
+    verdict_problems: tuple[str, ...] = ()  # SES verdicts that forbid acting on it (codes)
+    stored_at: str | None = None  # s3://bucket/key of the raw message
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.EMAIL
+
+
+InboundReply = InboundSms | InboundEmail
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +164,7 @@ class OutboundMessage:
     subject: str | None = None
     html: str | None = None
     tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
+    headers: dict[str, str] | None = None  # email only: List-Unsubscribe and List-Unsubscribe-Post
 
 
 @dataclass
@@ -135,6 +173,7 @@ class DueItem:
 
     account_id: str
     status: str | None
+    due_date: date | None = None  # known when the index holds it (PendingIndex)
 
 
 # --------------------------------------------------------------------------- stores
@@ -157,23 +196,56 @@ class CaseStore(Protocol):
 
     def case(self, account_id: str, case_id: str) -> CaseRecord: ...
 
-    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
-        """Items behind a lookup key (MSG#<provider id>, PHONE#<hash>): pk, sk and the item's fields."""
+    def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Items behind a lookup key (MSG#<provider id>, PHONE#<hash>, WORK#CALL): pk, sk and the
+        item's fields; at most `limit` of them, in lookup_sk order."""
         ...
 
     def commit(self, record: CaseRecord, entries: Entries, *, at: datetime, actor: str, create: bool = False,
-               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = ()) -> list[LedgerEntry]:
+               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
+               customer: CustomerProfile | None = None) -> list[LedgerEntry]:
         """The case header and its new ledger entries in one transaction, conditional on the
-        version read; Conflict when someone else wrote the case first."""
+        version read; Conflict when someone else wrote the case first. With `customer`, the
+        customer's profile rides in the same transaction, conditional on its version too."""
         ...
 
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]: ...
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None: ...
+    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
+        """Write a notice (with only_if_new, the at-most-once gate); with `customer`, in one
+        transaction with the customer's profile, conditional on its version."""
+        ...
+
+    def customer(self, customer_id: str) -> CustomerProfile:
+        """The customer's profile, read consistently; an empty one (version 0) when there is none."""
+        ...
+
+    def save_customer(self, profile: CustomerProfile) -> None:
+        """Write the profile at version+1, conditional on the version read; Conflict otherwise."""
+        ...
 
     def delete_sending_notice(self, notice: Notice) -> None: ...
 
-    def put_contact(self, account_id: str, phone_hash: str | None) -> None: ...
+    def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
+        """Index the customer's phone and email address (keyed hashes) so their replies find the account."""
+        ...
+
+    def changed_cases(self, hours: Sequence[str]) -> list[ChangedCase]:
+        """Cases whose header was written in these UTC hours (``YYYY-MM-DDTHH``), for the anchors."""
+        ...
+
+    def stamp_expiry(self, account_id: str, case_id: str, expires_at: int) -> int:
+        """Set the TTL attribute on every item of the case; returns how many items changed."""
+        ...
+
+    def reveal(self, record: CaseRecord, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        """The case's entries with personal fields decrypted (``[erased]`` once its key is gone)."""
+        ...
+
+    def erase(self, account_id: str) -> int:
+        """Remove what identifies the customer outside the ledger (notice texts, the phone index);
+        returns how many items changed."""
+        ...
 
 
 class BulkAccounts(Protocol):
@@ -184,6 +256,12 @@ class BulkAccounts(Protocol):
     def batch_get(self, account_ids: Sequence[str]) -> dict[str, Account]: ...
 
     def due_items(self, day: date) -> Iterator[DueItem]: ...
+
+    def overdue_items(self, through: date) -> Iterator[DueItem]:
+        """Every account still CURRENT that owes money due on or before `through`, however and
+        whenever it arrived (a sparse index holds only those: reads grow with the work, not the
+        portfolio)."""
+        ...
 
     def mark_delinquent(self, account_id: str, due_day: date) -> bool: ...
 
@@ -228,12 +306,13 @@ class Sender(Protocol):
         ...
 
 
-TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK", "SPECIALIST"]
+TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK", "SKIP_TRACE", "SPECIALIST"]
 
 
 class TaskQueues(Protocol):
-    """Work for people: agent calls and call-backs (CallQueue), legal reviews (LegalReviewQueue),
-    specialist reviews (SpecialistQueue)."""
+    """Work for people: agent calls, call-backs and skip traces (CallQueue), legal reviews
+    (LegalReviewQueue), and a specialist's desk (SpecialistQueue): a vulnerable customer handed over,
+    or a review of whether a case may go to legal."""
 
     def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
         """Queue one task (ids, codes and a task token only: never what the customer said)."""
@@ -272,9 +351,78 @@ class Keys(Protocol):
         """A keyed hash of a phone number: lets replies find their account without storing the number."""
         ...
 
+    def email_hash(self, address: str | None) -> str | None:
+        """A keyed hash of an email address (trimmed, lower case), for the same purpose."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class LedgerKeys(Protocol):
+    """Keys from the KMS HMAC key: the ledger's seals, the anchors' MACs, personal-field encryption."""
+
+    def sealing_key(self) -> tuple[str, bytes]:
+        """(ref, key) to seal with now; the ref is stored with each seal."""
+        ...
+
+    def key(self, ref: str) -> bytes | None:
+        """The sealing key a stored ref names (None when the ref is not one of ours)."""
+        ...
+
+    def mac(self, message: bytes) -> str:
+        """A MAC straight from KMS (anchors: one per object)."""
+        ...
+
+    def verify_mac(self, message: bytes, mac: str) -> bool: ...
+
+    def content_master(self) -> bytes:
+        """The root of the per-case keys that encrypt personal fields (with each case's salt)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChangedCase:
+    """A case header the anchor run found changed (from the anchor index)."""
+
+    account_id: str
+    case_id: str
+
+
+class Archive(Protocol):
+    """The Object-Lock archive bucket: anchors and evidence, each object retained until a date."""
+
+    def put(self, key: str, body: bytes, content_type: str, retain_until: datetime | None) -> None: ...
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist (or was deleted)."""
+        ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Keys under ``prefix``, in key order."""
+        ...
+
+
+class PageGuard(Protocol):
+    """Counters and one-time keys that keep the customer's page safe (rate limits, wrong answers,
+    forms sent once). Keys carry digests and ids only; every item expires on its own."""
+
+    def hit(self, key: str, ttl_seconds: int) -> int:
+        """Count one more under `key` (kept `ttl_seconds` from its first hit); the new count."""
+        ...
+
+    def peek(self, key: str) -> int:
+        """The count under `key` now (0 when there is none or it has expired)."""
+        ...
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        """Take `key` for good (until it expires); False when it was already taken."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give `key` back (the work it guarded did not happen)."""
+        ...
 
 
 # --------------------------------------------------------------------------- what a service gets
@@ -318,6 +466,22 @@ class Ports(Protocol):
 
     @property
     def archive_bucket(self) -> str | None: ...
+
+    @property
+    def ledger_keys(self) -> LedgerKeys | None:
+        """None where no ledger key is configured (seals are then not written)."""
+        ...
+
+    @property
+    def archive(self) -> Archive | None:
+        """None where no archive bucket is configured."""
+        ...
+
+    @property
+    def page_base_url(self) -> str | None:
+        """Where the customer's page is served (links in notices open <base>/p/<token>); None: the
+        collector's pay_url from the policy."""
+        ...
 
     def policy(self) -> Policy: ...
 

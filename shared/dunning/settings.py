@@ -25,6 +25,10 @@ class BaseFunctionSettings(BaseSettings):
     policy_key: str = "policy.yaml"
     policy_max_age_seconds: int = 300
     legal_referrals_topic_arn: str | None = None
+    # The KMS HMAC key that seals the ledger and keys personal fields; unset, nothing is sealed.
+    ledger_key_id: str | None = None
+    archive_bucket: str | None = None  # anchors, evidence exports (Object Lock)
+    archive_lock_mode: str | None = None  # COMPLIANCE in prod, GOVERNANCE elsewhere
 
     @property
     def policy_location(self) -> str | None:
@@ -42,6 +46,21 @@ class MessagingSettings(BaseFunctionSettings):
     ses_configuration_set: str
     link_secret_name: str
     pay_base_url: str = "https://pay.example.com"
+    # The customer's page (GET/POST /p/{token} on HttpApi): every link in a notice opens it there.
+    page_base_url: str | None = None
+    # Where customers' email replies go (the SES receipt rule's recipient); none: to the From address.
+    ses_reply_to_address: str | None = None
+    # End User Messaging SMS: with a configuration set, SMS go through SendTextMessage and delivery
+    # receipts come back (SmsEvents); without one, through SNS Publish, which reports none.
+    sms_configuration_set: str | None = None
+    sms_origination_identity: str | None = None  # pool, phone number or sender id; none: the service picks
+
+
+class PlanSettings(MessagingSettings):
+    # skip traces (CallQueue) and vulnerable customers handed to a specialist (SpecialistQueue);
+    # NotConfigured when one is due without its queue
+    call_queue_url: str | None = None
+    specialist_queue_url: str | None = None
 
 
 class WorkflowSettings(BaseFunctionSettings):
@@ -58,9 +77,17 @@ class AgentTaskSettings(BaseFunctionSettings):
 class ImportSettings(BaseFunctionSettings):
     incoming_bucket: str
     import_batch_size: int = 25
+    link_secret_name: str  # keys the hashes of the verification facts the customer's page asks
 
 
 class ArchiveSettings(BaseFunctionSettings):
+    archive_bucket: str
+
+
+class AnchorSettings(BaseFunctionSettings):
+    """The hourly anchor run: it needs the key and the bucket, both."""
+
+    ledger_key_id: str
     archive_bucket: str
 
 
@@ -76,7 +103,9 @@ def load_settings[S: BaseSettings](cls: type[S]) -> S:
         raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {missing}") from exc
 
 
-class PaymentSettings(BaseFunctionSettings):
+class PaymentSettings(MessagingSettings):
+    """Payments are applied, then receipted to the customer in writing (payment_confirmation)."""
+
     idempotency_table: str
 
 
@@ -91,4 +120,18 @@ class ListeningSettings(MessagingSettings):
     webhook_secret_name: str
     public_webhook_base_url: str
     idempotency_table: str
-    archive_bucket: str | None = None  # only export_evidence needs it
+    agent_role_names: str = "CollectionsAgent"  # IAM roles whose callers are agents (may see a phone)
+
+
+class PageSettings(MessagingSettings):
+    """The customer's page: its public address (forms may come from its origin only), the guard's
+    table (rate limits, one-time form keys) and the queue its call-backs and reviews go to."""
+
+    page_base_url: str  # required here: the page must know its own origin
+    idempotency_table: str
+    call_queue_url: str
+class InboundEmailSettings(ListeningSettings):
+    """Email replies: SES's receipt rule stores each raw message under this bucket and prefix."""
+
+    inbound_mail_bucket: str
+    inbound_mail_prefix: str = "inbound/"

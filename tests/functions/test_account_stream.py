@@ -62,3 +62,28 @@ def test_a_bad_record_fails_alone_and_the_rest_of_the_batch_lands(aws, clock, st
     out = stream.lambda_handler({"Records": [bad, good]}, FakeContext())
     assert out == {"batchItemFailures": [{"itemIdentifier": "000000000000000000999"}]}
     assert list(_history(aws).cases) == ["acc-1001-20261102"]
+
+
+def _removed(event: dict[str, Any]) -> dict[str, Any]:
+    """The REMOVE record DynamoDB streams for a deleted row: an OldImage and no NewImage."""
+    record = json.loads(json.dumps(event["Records"][0]))
+    record["eventName"], record["eventID"] = "REMOVE", "e-removed"
+    record["dynamodb"]["OldImage"] = record["dynamodb"].pop("NewImage")
+    record["dynamodb"]["SequenceNumber"] = "000000000000000000777"
+    return {"Records": [record]}
+
+
+def test_a_removed_account_closes_its_case_and_is_not_retried(aws, clock, stream) -> None:
+    delinquent = load_event("account_stream/delinquent")
+    stream.lambda_handler(delinquent, FakeContext())
+    # Powertools hands a REMOVE record's missing NewImage over as {}: it must not fail the batch.
+    assert stream.lambda_handler(_removed(delinquent), FakeContext()) == {"batchItemFailures": []}
+    record = _history(aws).cases["acc-1001-20261102"]
+    assert record.case.status is CaseStatus.CLOSED and record.case.resolution == "ACCOUNT_REMOVED"
+    assert _history(aws).ledger["acc-1001-20261102"][-1].kind is EntryKind.CASE_CLOSED
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    execution = sfn.list_executions(stateMachineArn=stream.ports().settings.state_machine_arn)["executions"][0]
+    assert execution["status"] == "ABORTED"
+    # A second REMOVE (a replay, or an account that never had a case) changes nothing.
+    assert stream.lambda_handler(_removed(delinquent), FakeContext()) == {"batchItemFailures": []}
+    assert len(_history(aws).ledger["acc-1001-20261102"]) == 2

@@ -61,7 +61,7 @@ def entries(env: dict[str, str], kind: EntryKind) -> list[Any]:
 def test_every_sample_event_is_a_valid_command() -> None:
     names = sorted(p.stem for p in (EVENTS / "admin").glob("*.json") if not p.stem.startswith("http-"))
     commands = {admin.AdminRequest.model_validate(load_event(f"admin/{n}")).command.type for n in names}
-    assert commands == set(names) and len(commands) == 16
+    assert commands == set(names) and len(commands) == 22
 
 
 def test_call_outcome_promise_records_holds_and_completes_the_task(env, fn, tasks) -> None:
@@ -264,3 +264,41 @@ def test_http_command_on_a_busy_case_is_a_503_problem_the_caller_can_retry(env, 
     resp = fn.lambda_handler(load_event("admin/http-show_case"), FakeContext())
     assert resp["statusCode"] == 503 and resp["headers"]["Content-Type"] == "application/problem+json"
     assert json.loads(resp["body"])["status"] == 503
+
+
+AGENT = "arn:aws:sts::123456789012:assumed-role/CollectionsAgent/jo.smith"
+
+
+def test_only_the_agent_role_sees_the_phone_and_the_reveal_is_on_the_ledger(env, fn, tasks) -> None:
+    seed_case(env)
+    revealed = run(fn, "reveal_phone")  # the sample names an agent
+    assert revealed["phone"] == "+12025550143"
+    event = load_event("admin/reveal_phone")
+    event["actor"] = ACTOR  # an admin, not an agent
+    with pytest.raises(admin.Forbidden):
+        fn.lambda_handler(event, FakeContext())
+    (reveal,) = entries(env, EntryKind.PHONE_REVEALED)
+    assert reveal.data["by"] == f"console:{AGENT}" and "+12025550143" not in json.dumps(reveal.data)
+
+
+def test_the_worklist_from_the_console(env, fn, tasks) -> None:
+    seed_case(env, call_task_token="tok-1", call_task_since=NOW)
+    out = fn.lambda_handler(load_event("admin/worklist"), FakeContext())
+    assert [t["case_id"] for t in out["tasks"]] == [CASE] and out["lines"]
+
+
+def test_a_special_status_from_the_console_stops_the_customers_contact(env, fn, tasks) -> None:
+    seed_case(env)
+    out = run(fn, "set_special_status")
+    assert out["applied"]
+    (entry,) = entries(env, EntryKind.SPECIAL_STATUS)
+    assert entry.data["status"] == "BANKRUPTCY" and entry.data["by"] == f"console:{ACTOR}"
+    assert collections(env).customer("acc-1001").stopped[0].value == "BANKRUPTCY"
+
+
+def test_a_skip_trace_outcome_gives_the_account_its_new_number(env, fn, tasks) -> None:
+    seed_case(env)
+    run(fn, "record_skip_trace")
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=env["ACCOUNTS_TABLE"], Key={"account_id": {"S": "acc-1001"}})["Item"]
+    assert item["contact"]["M"]["phone"]["S"] == "+12025550188"

@@ -115,3 +115,22 @@ def test_float_amount_is_refused(env: dict[str, Any]) -> None:
     with pytest.raises(Exception):  # noqa: B017 - Parser's validation error
         env["app"].lambda_handler(event, FakeContext())
     assert env["rt"].accounts.get(ACCOUNT_ID).payments == []
+
+
+def test_a_payment_id_reused_with_another_amount_is_a_conflict_and_the_first_amount_stands(
+        env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    case_id = _open_case(env)
+    _pay(env, "100.00")
+    capsys.readouterr()
+    conflict = _pay(env, "60.00")  # a correction sent as the same payment id
+    assert conflict["status"] == "CONFLICT"
+    assert '"PaymentConflicts"' in capsys.readouterr().out  # the metric PaymentConflictsAlarm watches
+    assert _pay(env, "60.00") == conflict  # redelivered: answered once, recorded once
+    account = env["rt"].accounts.get(ACCOUNT_ID)
+    assert account.principal_due == Decimal("965.00") and [p.amount.amount for p in account.payments] == [
+        Decimal("100.00")]
+    entries = env["rt"].collections.history(ACCOUNT_ID).ledger[case_id]
+    conflicts = [e for e in entries if e.kind is EntryKind.PAYMENT_CONFLICT]
+    assert len(conflicts) == 1
+    assert {k: conflicts[0].data[k] for k in ("payment_id", "amount_applied", "amount_received", "kept")} == {
+        "payment_id": "PMT-1", "amount_applied": "100.00", "amount_received": "60.00", "kept": "FIRST"}

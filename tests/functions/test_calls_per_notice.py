@@ -57,16 +57,17 @@ def fns() -> Any:
     fresh_function("plan_next_action")  # the next test's container starts cold too
 
 
-def test_a_warm_notice_costs_two_reads_two_writes_and_one_send(aws, clock, fns, calls) -> None:
+def test_a_warm_notice_costs_three_reads_two_writes_and_one_send(aws, clock, fns, calls) -> None:
     for account_id in ("acc-3001", "acc-3002"):
         seed_case(aws, make_account(account_id=account_id))
     notice(fns, "acc-3001", calls)  # cold: the link secret is fetched once per container
     made = notice(fns, "acc-3002", calls)
 
-    # Query history + GetItem account; decision with the SENDING gate; the provider; SENT with the text.
-    assert sorted(o for _, o in made) == ["GetItem", "Query", "SendEmail", "TransactWriteItems",
+    # Query history + GetItem account + GetItem the customer's profile (their caps across loans);
+    # decision with the SENDING gate and the profile's new contact; the provider; SENT with the text.
+    assert sorted(o for _, o in made) == ["GetItem", "GetItem", "Query", "SendEmail", "TransactWriteItems",
                                           "TransactWriteItems"]
-    assert kinds(made) == {"reads": 2, "writes": 2, "sends": 1}  # the notice path: 5
+    assert kinds(made) == {"reads": 3, "writes": 2, "sends": 1}  # the notice path: 6
     assert ("dynamodb", "Scan") not in made
 
 
@@ -81,3 +82,18 @@ def test_the_link_secret_is_read_once_per_container_not_per_notice(aws, clock, f
         made = notice(fns, account_id, calls)
         secrets.append(sum(1 for s, _ in made if s == "secretsmanager"))
     assert secrets == [1, 0, 0]
+
+
+def test_sealing_the_ledger_costs_kms_calls_per_container_hour_not_per_notice(aws, clock, fns, calls) -> None:
+    # Keys are derived from the KMS HMAC key once per container (the content master) and once per
+    # container-hour (the sealing key); every commit is then sealed locally.
+    for account_id in ("acc-3201", "acc-3202", "acc-3203"):
+        seed_case(aws, make_account(account_id=account_id))
+    kms = []
+    for account_id in ("acc-3201", "acc-3202"):
+        made = notice(fns, account_id, calls)
+        kms.append(sorted(o for s, o in made if s == "kms"))
+    assert kms == [["GenerateMac", "GenerateMac"], []]
+    clock.shift(3600)  # the next hour: a new sealing key, the same content master
+    made = notice(fns, "acc-3203", calls)
+    assert sorted(o for s, o in made if s == "kms") == ["GenerateMac"]

@@ -1,5 +1,6 @@
-"""DailySweep on moto: newly overdue accounts turn DELINQUENT from the sparse DueIndex alone,
-missed days are caught up, re-runs do nothing, and pre-due reminders go out once."""
+"""DailySweep on moto: overdue accounts turn DELINQUENT from the sparse PendingIndex alone, whenever
+they fell due and however they arrived; missed days and late files are caught up once, re-runs do
+nothing, and pre-due reminders go out once."""
 
 from __future__ import annotations
 
@@ -64,28 +65,52 @@ def _seed(env: dict[str, Any], *accounts: Account) -> None:
         env["rt"].accounts.put(account, None)
 
 
-def test_marks_only_accounts_past_due_and_reads_only_the_index(env: dict[str, Any]) -> None:
+def test_marks_every_account_past_due_and_not_yet_delinquent_reading_only_the_index(env: dict[str, Any]) -> None:
     _seed(env,
           _account("DUE-YESTERDAY", "2026-11-27"),
           _account("DUE-TODAY", "2026-11-28"),
           _account("ALREADY-LATE", "2026-11-27", status=AccountStatus.DELINQUENT),
           _account("NOTHING-OWED", "2026-11-27", owed="0"),
-          _account("DUE-LAST-WEEK", "2026-11-20"))
+          _account("DUE-LAST-WEEK", "2026-11-20"))  # arrived CURRENT with a due date long past
     env["calls"].clear()
 
     with time_machine.travel(MID_MORNING_NY, tick=False):
         out = _sweep(env)
 
     assert _status(env, "DUE-YESTERDAY") is AccountStatus.DELINQUENT
+    assert _status(env, "DUE-LAST-WEEK") is AccountStatus.DELINQUENT  # however it arrived
     assert _status(env, "DUE-TODAY") is AccountStatus.CURRENT
     assert _status(env, "NOTHING-OWED") is AccountStatus.CURRENT
-    assert _status(env, "DUE-LAST-WEEK") is AccountStatus.CURRENT  # first run: only the one date
-    assert (out["dates_swept"], out["accounts_due"], out["marked_delinquent"]) == (1, 2, 1)
+    assert (out["dates_swept"], out["accounts_due"], out["marked_delinquent"]) == (1, 2, 2)
+    # what was read is what was marked: the index holds no delinquent, paid or future account
     assert out["items_read"] == out["accounts_due"]
     assert "Scan" not in env["calls"]
-    assert env["calls"].count("Query") == 2  # the overdue date and the pre-due date
+    assert env["calls"].count("Query") == 8 + 1  # one per PendingIndex shard, and the pre-due date
     assert _status(env, "ALREADY-LATE") is AccountStatus.DELINQUENT
     assert env["rt"].accounts.get("DUE-YESTERDAY").version == 2
+
+
+def test_three_missed_sweep_days_and_a_late_file_are_all_caught_up_once(env: dict[str, Any]) -> None:
+    _seed(env, _account("D27", "2026-11-27"))
+    with time_machine.travel(MID_MORNING_NY, tick=False):
+        _sweep(env, "2026-11-28")  # the last run that happened: through the 27th
+    # The runs of the 29th, 30th and 1st never happened; accounts fell due on each of those days,
+    # and a late file brought in a loan that fell due before the last run, still CURRENT.
+    _seed(env, _account("D28", "2026-11-28"), _account("D29", "2026-11-29"), _account("D30", "2026-11-30"),
+          _account("D01", "2026-12-01"), _account("LATE-FILE", "2026-11-20"), _account("D02", "2026-12-02"))
+    with time_machine.travel(datetime(2026, 12, 2, 15, 0, tzinfo=UTC), tick=False):
+        caught_up = _sweep(env, "2026-12-02")
+        env["calls"].clear()
+        rerun = _sweep(env, "2026-12-02")
+
+    assert (caught_up["dates_swept"], caught_up["marked_delinquent"], caught_up["caught_up"]) == (4, 5, 1)
+    marked = ("D27", "D28", "D29", "D30", "D01", "LATE-FILE")
+    assert all(_status(env, a) is AccountStatus.DELINQUENT for a in marked)
+    assert _status(env, "D02") is AccountStatus.CURRENT  # due today: not overdue yet
+    # once: each account went CURRENT -> DELINQUENT in one write (version 1 -> 2), none twice
+    assert [env["rt"].accounts.get(a).version for a in marked] == [2] * len(marked)
+    assert (rerun["dates_swept"], rerun["accounts_due"], rerun["marked_delinquent"]) == (0, 0, 0)
+    assert "UpdateItem" not in env["calls"] and "Scan" not in env["calls"]
 
 
 def test_missed_day_is_caught_up_and_a_rerun_does_nothing(env: dict[str, Any]) -> None:
@@ -124,11 +149,12 @@ def test_pre_due_reminder_is_sent_once(env: dict[str, Any]) -> None:
         second = _sweep(env)
 
     assert first["reminders_sent"] == 1 and second["reminders_sent"] == 0
-    # Reads: the sweep state, the DueIndex for the overdue and the pre-due dates, the account (once:
-    # the notice path is handed the consistent read the sweep made), the pre-due record before it
-    # is opened and before it is closed, the history. Writes: opening the record, the at-most-once
-    # gate, the outcome, closing the record, and the sweep state.
-    assert sorted(calls) == ["GetItem"] * 4 + ["PutItem"] * 2 + ["Query"] * 3 + ["TransactWriteItems"] * 3
+    # Reads: the sweep state, the PendingIndex (8 shards) and the DueIndex for the pre-due date, the
+    # account (once: the notice path is handed the consistent read the sweep made), the pre-due
+    # record before it is opened and before it is closed, the history, the customer's profile.
+    # Writes: opening the record, the at-most-once gate (with the customer's contacts), the
+    # outcome, closing the record, and the sweep state.
+    assert sorted(calls) == ["GetItem"] * 5 + ["PutItem"] + ["Query"] * 10 + ["TransactWriteItems"] * 4
     assert len(sent_sms()) == 1
     assert _status(env, account_id) is AccountStatus.CURRENT
     history = env["rt"].collections.history(account_id)

@@ -99,3 +99,15 @@ def test_complaint_opts_the_customer_out_of_email(env, fn, ses_id) -> None:
 def test_event_for_an_unknown_message_writes_nothing(env, fn) -> None:
     out = fn.lambda_handler(event_for("delivery", "not-ours"), FakeContext())
     assert out["results"][0]["status"] == "UNKNOWN_MESSAGE"
+
+
+def test_a_bounce_for_an_address_whose_account_row_is_gone_is_recorded_not_retried(env, fn, ses_id) -> None:
+    import boto3
+
+    from tests.support.aws import REGION
+
+    boto3.client("dynamodb", region_name=REGION).delete_item(
+        TableName=env["ACCOUNTS_TABLE"], Key={"account_id": {"S": "acc-1001"}})
+    out = fn.lambda_handler(event_for("bounce", ses_id), FakeContext())  # never raises into SNS's retries
+    assert out["results"][0]["status"] == "RECORDED"
+    assert deliveries(env)[0].data["bounce_type"] == "Permanent"

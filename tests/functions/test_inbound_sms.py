@@ -35,11 +35,10 @@ def test_stop_from_two_way_sms_opts_out_once(env, fn) -> None:
     assert item_counts(env) == before and len(sent_sms()) == 1
     account = fn.ports().accounts.get("acc-1001")
     assert Channel.SMS in account.opted_out
-    reply = next(
-        e
-        for e in collections(env).history("acc-1001").ledger["acc-1001-20261102"]
-        if e.kind is EntryKind.REPLY
-    )
+    history = collections(env).history("acc-1001")
+    record = history.cases["acc-1001-20261102"]
+    reply = next(e for e in fn.ports().collections.reveal(record, history.ledger[record.case.case_id])
+                 if e.kind is EntryKind.REPLY)
     assert reply.data["provider"] == "aws-sms" and reply.data["text"] == "STOP"
 
 

@@ -128,7 +128,10 @@ def test_stop_opts_out_with_exactly_one_confirmation(env, seeded, hook) -> None:
     assert len(sent_sms()) == 1
     recorded = replies(env, case.case_id)
     assert [r.data["intent"] for r in recorded] == ["STOP", "STOP"]
-    assert recorded[0].data["text"] == "STOP" and recorded[0].data["provider_message_id"] == "gen-msg-0001"
+    assert recorded[0].data["text"].startswith("enc:v1:")  # the customer's words: under the case's key
+    record = collections(env).history("acc-1001").cases[case.case_id]
+    assert hook.ports().collections.reveal(record, recorded)[0].data["text"] == "STOP"
+    assert recorded[0].data["provider_message_id"] == "gen-msg-0001"
 
 
 def test_duplicate_delivery_changes_nothing(env, seeded, hook) -> None:
@@ -304,4 +307,17 @@ def test_a_reply_to_a_busy_case_is_a_503_problem_so_the_provider_retries(env, se
     monkeypatch.setattr(CollectionsRepository, "commit", contended)
     resp = call(hook, generic_inbound("I will pay on the 20th"))
     assert resp["statusCode"] == 503 and problem(resp)["title"] == "Try again later"
+    assert sent_sms() == []
+
+
+def test_a_reply_from_a_phone_whose_account_row_is_gone_is_acknowledged_as_unmatched(env, seeded, hook) -> None:
+    # The phone index outlives a deleted account row: the reply is counted, answered 200, never retried.
+    boto3.client("dynamodb", region_name=REGION).delete_item(
+        TableName=env["ACCOUNTS_TABLE"], Key={"account_id": {"S": "acc-1001"}})
+    before = item_counts(env)
+    resp = call(hook, generic_inbound("STOP"))
+    assert resp["statusCode"] == 200 and json.loads(resp["body"])["status"] == "UNMATCHED"
+    after = item_counts(env)
+    assert (after["ACCOUNTS_TABLE"], after["COLLECTIONS_TABLE"]) == (before["ACCOUNTS_TABLE"],
+                                                                      before["COLLECTIONS_TABLE"])
     assert sent_sms() == []

@@ -140,7 +140,10 @@ def test_a_specialist_may_let_the_legal_review_go_ahead_and_the_approver_sees_wh
 
 
 def test_an_approval_records_what_was_seen_and_refuses_a_summary_that_is_out_of_date(env, fns, tasks) -> None:
-    seed_case(env, steps_done=LADDER_BUT_LEGAL)
+    _, case = seed_case(env, steps_done=LADDER_BUT_LEGAL)
+    record = repo(env).case("acc-1001", case.case_id)  # called, and nobody answered
+    repo(env).commit(record, [(EntryKind.CALL_OUTCOME, {"outcome": "NO_ANSWER"})],
+                     at=datetime(2026, 11, 9, 15, tzinfo=UTC), actor="test")
     assert plan(fns)["action"] == "LEGAL_REVIEW"  # never reached: story 5.2
     task(fns, "legal_review")
     admin_actor = "arn:aws:iam::123456789012:user/collections-admin"

@@ -55,9 +55,15 @@ def tally(request: pytest.FixtureRequest, reliability_totals: Tally) -> Iterator
 _SUMMARY = Tally()
 _SEEN: set[str] = set()
 _PRINTED: list[bool] = []
+# The fuzz run's figures (tests/reliability/test_fuzz.py): requests, messages (an SNS request
+# carries several), refused 4xx, dropped as malformed, accepted without effect, 5xx, writes.
+_FUZZ: dict[str, tuple[int, ...]] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == "fuzz" and report.when == "call":
+            _FUZZ[report.nodeid] = tuple(value)
     if report.when != "teardown" or report.nodeid in _SEEN:
         return
     for name, value in report.user_properties:
@@ -67,9 +73,19 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _SEEN or _PRINTED:
+    if _PRINTED:
         return
-    _PRINTED.append(True)
+    if _FUZZ:
+        _PRINTED.append(True)
+    for figures in _FUZZ.values():
+        requests, messages, refused, dropped, accepted, errors, writes = figures
+        terminalreporter.write_line(
+            f"fuzz: {requests:,} requests ({messages:,} messages): {refused:,} refused 4xx, {dropped:,} dropped "
+            f"as malformed, {accepted:,} accepted without effect, {errors} 5xx, {writes} writes")
+    if not _SEEN:
+        return
+    if not _PRINTED:
+        _PRINTED.append(True)
     terminalreporter.write_line(
         f"reliability: {_SUMMARY.faults_injected} faults injected, {_SUMMARY.notices_duplicated} notices "
         f"duplicated, {_SUMMARY.records_lost} records lost ({len(_SEEN)} tests)"

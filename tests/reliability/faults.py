@@ -107,10 +107,14 @@ def sent_emails() -> list[Any]:
 
 
 def sent_sms() -> list[tuple[str, str]]:
-    """(phone number, text) of every SMS SNS accepted."""
+    """(phone number, text) of every SMS accepted: by End User Messaging (the sandbox's stand-in, on a
+    provisioned stack) or by SNS (functions configured without an SMS configuration set)."""
     from moto.sns.models import sns_backends
 
-    return [(number, text) for number, text, *_ in sns_backends[ACCOUNT][REGION].sms_messages.values()]
+    from sandbox.motocompat import sms_voice_backend
+
+    by_sns = [(number, text) for number, text, *_ in sns_backends[ACCOUNT][REGION].sms_messages.values()]
+    return by_sns + [(t.destination, t.body) for t in sms_voice_backend(REGION).sent.values()]
 
 
 def duplicates(messages: list[Any]) -> int:

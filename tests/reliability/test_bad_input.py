@@ -454,3 +454,71 @@ def _good_doc() -> dict[str, Any]:
         "fees_due": "25.00",
         "due_date": "2026-11-20",
     }
+
+
+# --------------------------------------------------------------------------- findings, one by one
+
+
+@pytest.mark.parametrize("timestamp", ["²³", "١٢٣٤", "9" * 4_400, "1" + "0" * 20])
+def test_a_signature_time_int_cannot_parse_is_a_403_not_a_crash(env, writes, hook, timestamp) -> None:
+    # str.isdigit() says yes to superscripts, Arabic-Indic digits and 4,400 nines; int() says no.
+    body = json.dumps({"type": "inbound", "message_id": "m1", "from": "+12025550199", "text": "hi"}).encode()
+    before = writes.snapshot()
+    resp = hook.lambda_handler(http_event("generic", body, {"X-Dunning-Signature": f"t={timestamp},v1=00"}),
+                               FakeContext())
+    assert resp["statusCode"] == 403
+    _problem(resp)
+    _unchanged(before, writes.snapshot())
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_signed_message_stamped_past_the_calendar_is_a_400(env, writes, hook, stamp) -> None:
+    body = json.dumps({"type": "receipt", "message_id": "m1", "status": "delivered", "timestamp": stamp}).encode()
+    header = generic_signature_header(GENERIC_SECRET, int(NOW.timestamp()), body)
+    before = writes.snapshot()
+    resp = hook.lambda_handler(http_event("generic", body, {"X-Dunning-Signature": header}), FakeContext())
+    assert resp["statusCode"] == 400
+    _problem(resp)
+    _unchanged(before, writes.snapshot())
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 60_000,  # json.loads recursed until RecursionError (100,000 deep is also past the size limit)
+    '{"command": ' * 4_000 + "{}" + "}" * 4_000,
+    json.dumps({"command": {"type": "waive_fee", "account_id": "acc-1001", "reason": "r"}})[:-2]
+    + ', "amount": 1e999999}}',
+    json.dumps({"command": {"type": "waive_fee", "account_id": "acc-1001", "reason": "r", "amount": "1e999999"}}),
+    json.dumps({"command": {"type": "record_promise", "account_id": "acc-1001", "case_id": "acc-1001-20261102",
+                            "promised_on": "2026-11-10", "amount": "9" * 5_000}}),
+    json.dumps({"command": {"type": "pause_case", "account_id": "acc-1001", "case_id": "acc-1001-20261102",
+                            "until": "9999-12-31T23:59:59-14:00"}}),
+])
+def test_admin_bodies_that_crashed_it_are_a_400_and_write_nothing(env, writes, body) -> None:
+    fn = fresh_function("admin")
+    event = load_event("admin/http-show_case")
+    event["body"] = body
+    before = writes.snapshot()
+    resp = fn.lambda_handler(event, FakeContext())
+    assert resp["statusCode"] == 400, resp["body"][:300]
+    _problem(resp)
+    _unchanged(before, writes.snapshot())
+
+
+def test_an_sns_message_nested_100000_deep_is_dropped_as_malformed(env, writes) -> None:
+    for name in ("inbound_sms", "email_events"):
+        fn = fresh_function(name)
+        before = writes.snapshot()
+        out = fn.lambda_handler(_sns(["[" * 100_000]), FakeContext())
+        assert out["results"][0]["status"] == "MALFORMED"
+        _unchanged(before, writes.snapshot())
+
+
+def test_an_admin_body_past_64_kib_is_a_413(env, writes) -> None:
+    fn = fresh_function("admin")
+    event = load_event("admin/http-show_case")
+    event["body"] = "[" * 100_000
+    before = writes.snapshot()
+    resp = fn.lambda_handler(event, FakeContext())
+    assert resp["statusCode"] == 413
+    _problem(resp)
+    _unchanged(before, writes.snapshot())

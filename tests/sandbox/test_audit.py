@@ -79,7 +79,7 @@ def clean_month() -> Run:
     """Notices in hours, a payment, a promise kept to, a STOP late at night and its confirmation."""
     run = Run()
     run.send(at(15, 15))  # 11:00 in New York
-    run.send(at(15, 16), "EMAIL")
+    run.send(at(15, 20), "EMAIL")  # 16:00: four hours after the text (spacing)
     run.send(at(16, 15), body=NOTICE.format(n=3, due="437.50") + " https://pay.dunning.example/p/xSHAMEx")
     run.pay(at(16, 18), "100.00")
     run.send(at(17, 15))  # states the new balance, 337.50
@@ -117,9 +117,9 @@ def _second_text_in_a_day(run: Run) -> datetime:
 def _eighth_contact_in_a_week(run: Run) -> datetime:
     for day in (22, 23, 24):  # more than a week after the first notice
         run.send(at(day, 14))
-        run.send(at(day, 15), "EMAIL")
+        run.send(at(day, 19), "EMAIL")
     run.send(at(25, 14))
-    return run.send(at(25, 15), "EMAIL").sent_at
+    return run.send(at(25, 19), "EMAIL").sent_at
 
 
 def _text_after_stop(run: Run) -> datetime:
@@ -155,12 +155,17 @@ def _threat(run: Run) -> datetime:
 
 def _same_text_twice_in_a_day(run: Run) -> datetime:
     run.send(at(18, 14), "SMS", "Your loan payment of $437.50 is overdue. Call 800-555-0134.")
-    return run.send(at(18, 16), "EMAIL", "Your loan payment of $437.50 is overdue. Call 800-555-0134.").sent_at
+    return run.send(at(18, 19), "EMAIL", "Your loan payment of $437.50 is overdue. Call 800-555-0134.").sent_at
 
 
 def _one_notice_sent_twice(run: Run) -> datetime:
     run.send(at(18, 15), notice_id="n-step-2")
     return run.send(at(19, 15), notice_id="n-step-2").sent_at
+
+
+def _email_an_hour_after_a_text(run: Run) -> datetime:
+    run.send(at(18, 14))
+    return run.send(at(18, 15), "EMAIL").sent_at
 
 
 def _sent_without_a_ledger_entry(run: Run) -> datetime:
@@ -172,6 +177,7 @@ def _sent_without_a_ledger_entry(run: Run) -> datetime:
     (_labour_day, "holiday", "SMS on 2026-09-07 (America/New_York)"),
     (_second_text_in_a_day, "daily_cap", "SMS #2 on 2026-09-18"),
     (_eighth_contact_in_a_week, "weekly_cap", "8 messages in 7 days"),
+    (_email_an_hour_after_a_text, "spacing", "EMAIL 1:00:00 after the last"),
     (_text_after_stop, "opted_out", "SMS during opt_out since 2026-09-18T14:00Z"),
     (_email_while_disputed, "hold", "EMAIL during dispute since 2026-09-18T14:00Z"),
     (_notice_before_the_promised_day, "hold", "EMAIL during promise since 2026-09-18T14:00Z"),
@@ -209,7 +215,7 @@ def test_the_confirmation_of_a_stop_counts_against_no_cap() -> None:
     run = Run()
     for day in (15, 16, 17):
         run.send(at(day, 14))
-        run.send(at(day, 15), "EMAIL")
+        run.send(at(day, 19), "EMAIL")
     run.send(at(18, 14))
     run.reply(at(18, 14, 5), "STOP")
     run.confirm(at(18, 14, 6))
@@ -237,3 +243,60 @@ def test_a_window_violation_is_found_in_every_zone_the_customer_may_be_in() -> N
 
     assert findings(report) == [("window", ACCOUNT_ID, early.sent_at)]
     assert "America/Los_Angeles" in report.findings[0].detail
+
+
+def test_caps_and_spacing_are_counted_over_all_the_loans_of_one_person() -> None:
+    """One text a day on each of two loans is one text a day per loan, but two for the person."""
+    run = Run()
+    run.send(at(18, 14))
+    second = run.send(at(18, 20), account_id="acc-2")
+    run.send(at(19, 14), account_id="acc-2")
+    close = run.send(at(19, 16), "EMAIL")
+    accounts = [run.account, {**run.account, "account_id": "acc-2"}]
+
+    assert audit(run.messages, run.ledger, accounts, run.replies).findings == []
+    per_person = audit(run.messages, run.ledger, accounts, run.replies, owners={"acc-1": "c1", "acc-2": "c1"})
+    assert findings(per_person) == [("daily_cap", "acc-2", second.sent_at), ("spacing", ACCOUNT_ID, close.sent_at)]
+
+
+def test_a_message_after_a_status_that_stops_contact_is_found() -> None:
+    run = Run()
+    run.send(at(18, 14))
+    late = run.send(at(20, 14))
+
+    report = audit(run.messages, run.ledger, [run.account], run.replies, stopped={ACCOUNT_ID: at(19, 9)})
+
+    assert findings(report) == [("special_status", ACCOUNT_ID, late.sent_at)]
+    assert report.counts()["violations"] == 1
+def test_a_receipt_right_after_a_late_payment_answers_the_customer_but_a_second_message_does_not() -> None:
+    """A payment made at 23:00 is receipted at once: no window, cap or promise-hold finding; the
+    next message after it is an ordinary contact again."""
+    run = Run()
+    run.send(at(15, 15))
+    run.reply(at(15, 15, 3), "I will pay on 2026-09-22")
+    run.confirm(at(15, 15, 4))
+    run.pay(at(16, 3), "100.00")  # 23:00 in New York, during the promise hold
+    run.send(at(16, 3, 1), "SMS", "Thank you: we have received your payment of $100.00. 800-555-0134")
+    second = run.send(at(16, 3, 2), "SMS", "Thank you: we have received your payment of $100.00. 800-555-0134.")
+
+    assert {rule for rule, _, when in findings(run.audit()) if when == second.sent_at} >= {"window", "hold"}
+    assert all(when == second.sent_at for _, _, when in findings(run.audit()))
+
+
+def _call(run: Run, when: datetime, outcome: str) -> None:
+    run.ledger.append({"pk": f"ACCOUNT#{ACCOUNT_ID}", "kind": "CALL_OUTCOME", "at": z(when),
+                       "data": {"outcome": outcome}})
+
+
+def test_what_was_agreed_on_a_call_is_confirmed_in_writing_at_once_but_an_unanswered_call_excuses_nothing() -> None:
+    run = Run()
+    run.send(at(15, 15), "EMAIL")
+    _call(run, at(15, 16), "HARDSHIP")
+    run.send(at(15, 16, 1), "EMAIL")  # the plan's schedule: a second email that day, and exempt
+    _call(run, at(17, 16), "NO_ANSWER")
+    run.send(at(17, 15), "EMAIL")
+    nagging = run.send(at(17, 16, 1), "EMAIL")
+
+    # a second email an hour after the first: over the daily cap, and too soon for the person's spacing
+    assert findings(run.audit()) == [("daily_cap", ACCOUNT_ID, nagging.sent_at),
+                                     ("spacing", ACCOUNT_ID, nagging.sent_at)]

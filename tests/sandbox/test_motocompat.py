@@ -3,18 +3,29 @@ stand-in providers and the call counter hear what moto's SES, SNS and botocore w
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sandbox.motocompat import Accepted, dynamodb_queries, faster_moto, reporting_calls, reporting_sends
+from sandbox.motocompat import (
+    Accepted,
+    dynamodb_queries,
+    end_user_messaging,
+    faster_moto,
+    reporting_calls,
+    reporting_sends,
+    sms_voice_backend,
+)
 from sandbox.motocompat.patching import MotoShapeError, replaced, require_parameters
 from sandbox.motocompat.versions import BOTOCORE_SERIES, PINNED_MOTO, MotoVersionError, check_versions
 
@@ -88,6 +99,25 @@ def test_leaving_faster_moto_puts_back_what_moto_had() -> None:
     assert "execute_result" not in DynamoResult.__dict__  # inherited again, not copied down
 
 
+def test_response_dispatch_knows_the_same_actions_as_plain_moto() -> None:
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    plain = responses.method_names_from_class
+    expected = {cls: plain(cls) for cls in (DynamoHandler, SQSResponse)}
+    with faster_moto():
+        cached = responses.method_names_from_class
+        assert cached is not plain
+        for cls, names in expected.items():
+            assert cached(cls) == names and "query" in cached(DynamoHandler)
+            assert cached(cls) is cached(cls)  # asked once per class
+        with mock_aws():  # a request through moto's dispatch still finds its action
+            sqs = boto3.client("sqs", region_name=REGION)
+            assert sqs.create_queue(QueueName="q")["QueueUrl"].endswith("/q")
+    assert responses.method_names_from_class is plain
+
+
 def test_a_partition_query_shows_its_partition_to_its_own_thread_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Another thread scanning the same table meanwhile sees every item (nothing shared is swapped)."""
     seen: dict[str, int] = {}
@@ -148,3 +178,48 @@ def test_every_api_call_is_reported_with_its_service_and_operation() -> None:
         boto3.client("sqs", region_name=REGION).list_queues()
         boto3.client("dynamodb", region_name=REGION).list_tables()
     assert calls == [("sqs", "ListQueues"), ("dynamodb", "ListTables")]
+
+
+def _sms_voice_with_topic() -> tuple[Any, str]:
+    sms = boto3.client("pinpoint-sms-voice-v2", region_name=REGION)
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="sms-events")["TopicArn"]
+    sms.create_configuration_set(ConfigurationSetName="dunning-dev")
+    sms.create_event_destination(ConfigurationSetName="dunning-dev", EventDestinationName="sms-events",
+                                 MatchingEventTypes=["TEXT_ALL"], SnsDestination={"TopicArn": topic})
+    return sms, topic
+
+
+def test_the_end_user_messaging_stand_in_sends_through_a_configuration_set_and_reports_its_receipt() -> None:
+    """SendTextMessage as the service answers it; the provider tap hears it; the delivery event the
+    configuration set's topic gets carries the same message id and the sender's context."""
+    accepted: list[Accepted] = []
+    with mock_aws(), end_user_messaging(), reporting_sends(accepted.append):
+        sms, topic = _sms_voice_with_topic()
+        message_id = sms.send_text_message(DestinationPhoneNumber="+12025550143", MessageBody="Your payment is due",
+                                           MessageType="TRANSACTIONAL", ConfigurationSetName="dunning-dev",
+                                           Context={"case_id": "c-1"})["MessageId"]
+        sets = sms.describe_configuration_sets()["ConfigurationSets"]
+        event = sms_voice_backend(REGION).delivery_event(message_id, datetime(2026, 11, 3, 15, tzinfo=UTC))
+
+    assert [(a.provider, a.message_id, a.channel, a.destination, a.body) for a in accepted] == [
+        ("sms-voice", message_id, "SMS", "+12025550143", "Your payment is due")]
+    assert sets[0]["EventDestinations"][0]["SnsDestination"] == {"TopicArn": topic}
+    assert event is not None and event[0] == topic
+    body = json.loads(event[1])
+    assert (body["eventType"], body["messageStatus"], body["messageId"], body["context"]) == (
+        "TEXT_DELIVERED", "DELIVERED", message_id, {"case_id": "c-1"})
+
+
+def test_the_stand_in_refuses_what_the_service_refuses_and_leaves_other_services_to_moto() -> None:
+    with mock_aws(), end_user_messaging():
+        sms, _ = _sms_voice_with_topic()
+        with pytest.raises(ClientError) as missing:
+            sms.send_text_message(DestinationPhoneNumber="+12025550143", MessageBody="x",
+                                  ConfigurationSetName="no-such-set")
+        with pytest.raises(ClientError) as malformed:
+            sms.send_text_message(DestinationPhoneNumber="2025550143", MessageBody="x",
+                                  ConfigurationSetName="dunning-dev")
+        assert boto3.client("sqs", region_name=REGION).list_queues().get("QueueUrls", []) == []
+
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert malformed.value.response["Error"]["Code"] == "ValidationException"

@@ -24,17 +24,19 @@ def stack() -> Iterator[Stack]:
             yield provision()
 
 
-def test_accounts_table_streams_changes_and_has_the_sparse_due_index(stack: Stack) -> None:
+def test_accounts_table_streams_changes_and_has_the_sparse_due_and_pending_indexes(stack: Stack) -> None:
     table = boto3.client("dynamodb").describe_table(TableName=stack.table("AccountsTable"))["Table"]
 
     assert table["KeySchema"] == [{"AttributeName": "account_id", "KeyType": "HASH"}]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    (due_index,) = table["GlobalSecondaryIndexes"]
-    assert due_index["IndexName"] == "DueIndex"
-    assert due_index["KeySchema"] == [
-        {"AttributeName": "due_date_key", "KeyType": "HASH"},
-        {"AttributeName": "account_id", "KeyType": "RANGE"},
-    ]
+    indexes = {index["IndexName"]: index["KeySchema"] for index in table["GlobalSecondaryIndexes"]}
+    assert indexes == {
+        "DueIndex": [{"AttributeName": "due_date_key", "KeyType": "HASH"},
+                     {"AttributeName": "account_id", "KeyType": "RANGE"}],
+        # the catch-up: accounts still CURRENT that owe, by shard and due date
+        "PendingIndex": [{"AttributeName": "pending_shard", "KeyType": "HASH"},
+                         {"AttributeName": "pending_due", "KeyType": "RANGE"}],
+    }
 
 
 def test_collections_and_idempotency_tables_exist_with_their_keys(stack: Stack) -> None:
@@ -67,10 +69,14 @@ def test_every_function_is_created_from_its_own_folder(stack: Stack) -> None:
         "AgentTaskFunction": "agent_task",
         "RecordFailureFunction": "record_failure",
         "SmsWebhookFunction": "sms_webhook",
+        "CustomerPageFunction": "customer_page",
         "InboundSmsFunction": "inbound_sms",
         "EmailEventsFunction": "email_events",
+        "InboundEmailFunction": "inbound_email",
+        "SmsEventsFunction": "sms_events",
         "AdminFunction": "admin",
         "ReportFunction": "report",
+        "AnchorLedgerFunction": "anchor_ledger",
     }
     assert stack.function_logical_ids == sorted(expected)
     assert {lid: path.name for lid, path in stack.code_dirs.items()} == expected
@@ -122,7 +128,21 @@ def test_resources_moto_skips_are_listed_for_the_sandbox_to_drive(stack: Stack) 
     assert routes == {
         ("POST", "/webhooks/sms/{provider}"): ("SmsWebhookFunction", "NONE"),
         ("POST", "/admin"): ("AdminFunction", "AWS_IAM"),
+        # the customer's page: the signed link is the capability, verification comes first
+        ("GET", "/p/{token}"): ("CustomerPageFunction", "NONE"),
+        ("POST", "/p/{token}"): ("CustomerPageFunction", "NONE"),
+        ("GET", "/p/assets/{asset}"): ("CustomerPageFunction", "NONE"),
     }
+
+
+def test_the_ledger_key_is_an_hmac_key_that_seals(stack: Stack) -> None:
+    # moto's CloudFormation would have made it a symmetric key that GenerateMac refuses.
+    kms = boto3.client("kms")
+    key_id = stack.physical_id("LedgerKey")
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    mac = kms.generate_mac(KeyId=key_id, MacAlgorithm="HMAC_SHA_256", Message=b"m")["Mac"]
+    assert kms.verify_mac(KeyId=key_id, MacAlgorithm="HMAC_SHA_256", Message=b"m", Mac=mac)["MacValid"]
+    assert "LedgerKey" in stack.repaired
 
 
 def test_sns_subscriptions_moto_skips_are_made(stack: Stack) -> None:
@@ -130,6 +150,7 @@ def test_sns_subscriptions_moto_skips_are_made(stack: Stack) -> None:
     endpoints = {(s["TopicArn"], s["Endpoint"]) for s in subscriptions}
     assert (stack.topic_arn("InboundSmsTopic"), stack.function_arn("InboundSmsFunction")) in endpoints
     assert (stack.topic_arn("EmailEventsTopic"), stack.function_arn("EmailEventsFunction")) in endpoints
+    assert (stack.topic_arn("SmsEventsTopic"), stack.function_arn("SmsEventsFunction")) in endpoints
 
 
 def test_invoking_a_function_whose_code_is_missing_reports_an_import_error(
@@ -184,3 +205,10 @@ def test_undeliverable_payments_and_schedules_have_their_queues(stack: Stack) ->
     sqs = boto3.client("sqs")
     for queue in ("PaymentPostedDLQ", "SchedulesDLQ"):
         assert sqs.get_queue_attributes(QueueUrl=stack.queue_url(queue), AttributeNames=["QueueArn"])
+
+
+def test_the_sms_configuration_set_moto_skips_is_made_on_the_stand_in_with_its_topic(stack: Stack) -> None:
+    sets = boto3.client("pinpoint-sms-voice-v2").describe_configuration_sets()["ConfigurationSets"]
+
+    assert [s["ConfigurationSetName"] for s in sets] == [f"dunning-{stack.parameters['Stage']}"]
+    assert sets[0]["EventDestinations"][0]["SnsDestination"]["TopicArn"] == stack.topic_arn("SmsEventsTopic")

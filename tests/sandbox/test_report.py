@@ -126,7 +126,7 @@ def test_write_report_draws_every_section_with_the_hand_counted_numbers(result: 
                         "holdout": ["0", "1", "0.0000"]}
     verdicts = section(html, "champion_challenger")
     assert "champion vs holdout" in verdicts and "Too few cases" in verdicts
-    assert rows(html, "provider_messages") == [["EMAIL", "1", "1"], ["SMS", "1", "1"]]
+    assert rows(html, "provider_messages") == [["EMAIL", "1", "1", "0"], ["SMS", "1", "1", "1"]]
     assert html.count("<svg") >= 5 and "<polyline" in html
 
 

@@ -64,6 +64,9 @@ def moto_env(monkeypatch: Any) -> Iterator[dict[str, str]]:
             "LINK_SECRET_NAME": "dunning/link-secret",
             "PAY_BASE_URL": "https://pay.harbor-finance.example",
         }
+        # The ledger's HMAC key, as template.yaml declares LedgerKey (seals, anchors, content keys).
+        env["LEDGER_KEY_ID"] = boto3.client("kms", region_name=REGION).create_key(
+            KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC", Description="ledger")["KeyMetadata"]["KeyId"]
         boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name=env["LINK_SECRET_NAME"], SecretString="test-link-secret-0123456789abcdef")
         ses = boto3.client("sesv2", region_name=REGION)

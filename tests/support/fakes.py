@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from dunning.domain.customers import CustomerProfile
+from dunning.domain.integrity import case_state
 from dunning.domain.ledger import new_entry
-from dunning.domain.models import Account, Channel, EntryKind, LedgerEntry, Notice
+from dunning.domain.models import Account, Channel, EntryKind, LedgerEntry, Notice, iso_z
 from dunning.domain.policy import Policy, default_policy
 from dunning.ports import (
     AccountHistory,
     CaseRecord,
+    ChangedCase,
     Conflict,
     NotFound,
     OutboundMessage,
@@ -48,13 +51,15 @@ class InMemoryAccounts:
 
 
 class InMemoryCases:
-    """Cases with their chained ledger and notices; `lookup` answers MSG# and PHONE# keys."""
+    """Cases with their chained ledger and notices; `lookup` answers MSG#, PHONE# and EMAIL# keys."""
 
     def __init__(self) -> None:
         self.cases: dict[tuple[str, str], CaseRecord] = {}
         self.ledger: dict[tuple[str, str], list[LedgerEntry]] = {}
         self.notices: dict[tuple[str, str, str], Notice] = {}
         self.phones: dict[str, str] = {}  # account id -> phone hash
+        self.customers: dict[str, CustomerProfile] = {}
+        self.emails: dict[str, str] = {}  # account id -> email address hash
 
     def history(self, account_id: str) -> AccountHistory:
         out = AccountHistory(phone_hash=self.phones.get(account_id))
@@ -72,30 +77,63 @@ class InMemoryCases:
             raise NotFound(f"case {case_id}")
         return copy.deepcopy(self.cases[(account_id, case_id)])
 
-    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
+    def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
+        if lookup_pk == "WORK#CALL":
+            waiting = sorted(
+                (f"{iso_z(r.case.call_task_since or r.case.opened_at)}#{r.case.case_id}", acc, r.case.case_id)
+                for (acc, _), r in self.cases.items() if r.case.call_task_token is not None)
+            return [{"pk": f"ACCOUNT#{acc}", "sk": f"CASE#{case_id}", "lookup_pk": lookup_pk, "lookup_sk": key}
+                    for key, acc, case_id in waiting][:limit]
         if lookup_pk.startswith("PHONE#"):
             wanted = lookup_pk.removeprefix("PHONE#")
             return [{"pk": f"ACCOUNT#{acc}", "sk": "CONTACT", "lookup_sk": f"ACCOUNT#{acc}"}
                     for acc, phone in self.phones.items() if phone == wanted]
+        if lookup_pk.startswith("EMAIL#"):
+            wanted = lookup_pk.removeprefix("EMAIL#")
+            return [{"pk": f"ACCOUNT#{acc}", "sk": "CONTACT#EMAIL", "lookup_sk": f"ACCOUNT#{acc}"}
+                    for acc, address in self.emails.items() if address == wanted]
         wanted = lookup_pk.removeprefix("MSG#")
         return [{"pk": f"ACCOUNT#{n.account_id}", "sk": f"CASE#{n.case_id}#NOTICE#{n.step_id}"}
                 for n in self.notices.values() if n.provider_message_id == wanted]
 
+    def customer(self, customer_id: str) -> CustomerProfile:
+        stored = self.customers.get(customer_id)
+        return stored.model_copy(deep=True) if stored else CustomerProfile(customer_id=customer_id)
+
+    def _check_customer(self, profile: CustomerProfile | None) -> None:
+        if profile is None:
+            return
+        stored = self.customers.get(profile.customer_id)
+        if (stored.version if stored else 0) != profile.version:
+            raise Conflict("ConditionalCheckFailedException")
+
+    def _store_customer(self, profile: CustomerProfile | None) -> None:
+        if profile is not None:
+            profile.version += 1
+            self.customers[profile.customer_id] = profile.model_copy(deep=True)
+
+    def save_customer(self, profile: CustomerProfile) -> None:
+        self._check_customer(profile)
+        self._store_customer(profile)
+
     def commit(self, record: CaseRecord, entries: Sequence[tuple[EntryKind, dict[str, Any]]], *, at: datetime,
                actor: str, create: bool = False,
-               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = ()) -> list[LedgerEntry]:
+               extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
+               customer: CustomerProfile | None = None) -> list[LedgerEntry]:
         key = (record.case.account_id, record.case.case_id)
         stored = self.cases.get(key)
         if (create and stored is not None) or (not create and (
                 stored is None or stored.case.version != record.case.version)):
             raise Conflict("TransactionCanceledException")
+        self._check_customer(customer)
         for doc, condition in extra_puts:
             if condition and self._notice_key(doc) in self.notices:
                 raise Conflict("TransactionCanceledException")
         chained: list[LedgerEntry] = []
         prev = self.ledger.get(key, [])[-1] if self.ledger.get(key) else None
-        for kind, data in entries:
-            prev = new_entry(record.case.case_id, prev, at, kind, data, actor)
+        for i, (kind, data) in enumerate(entries):
+            state = case_state(record.case) if i == len(entries) - 1 else None  # as the repository records it
+            prev = new_entry(record.case.case_id, prev, at, kind, data, actor, state)
             chained.append(prev)
         if chained:
             record.ledger_seq, record.ledger_head, record.ledger_at = prev.seq, prev.hash, prev.at  # type: ignore[union-attr]
@@ -105,6 +143,7 @@ class InMemoryCases:
         for doc, _ in extra_puts:
             notice = Notice.model_validate({k: v for k, v in doc.items() if k not in ("pk", "sk", "type")})
             self.notices[self._notice_key(doc)] = notice
+        self._store_customer(customer)
         return chained
 
     @staticmethod
@@ -114,18 +153,38 @@ class InMemoryCases:
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
         return notice.model_dump(mode="json")
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None:
+    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
         key = (notice.account_id, notice.case_id, notice.step_id)
         if only_if_new and key in self.notices:
             raise Conflict("ConditionalCheckFailedException")
+        self._check_customer(customer)
         self.notices[key] = notice
+        self._store_customer(customer)
 
     def delete_sending_notice(self, notice: Notice) -> None:
         self.notices.pop((notice.account_id, notice.case_id, notice.step_id), None)
 
-    def put_contact(self, account_id: str, phone_hash: str | None) -> None:
+    def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
         if phone_hash is not None:
             self.phones[account_id] = phone_hash
+        if email_hash is not None:
+            self.emails[account_id] = email_hash
+
+    def changed_cases(self, hours: Sequence[str]) -> list[ChangedCase]:
+        return [ChangedCase(acc, case_id) for acc, case_id in sorted(self.cases)]
+
+    def stamp_expiry(self, account_id: str, case_id: str, expires_at: int) -> int:
+        self.cases[(account_id, case_id)].expires_at = expires_at
+        return 1
+
+    def reveal(self, record: CaseRecord, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        return list(entries)  # nothing is encrypted in memory
+
+    def erase(self, account_id: str) -> int:
+        notices = [k for k in self.notices if k[0] == account_id]
+        for key in notices:
+            self.notices[key] = self.notices[key].model_copy(update={"body": "[erased]", "subject": None, "html": None})
+        return len(notices) + (self.phones.pop(account_id, None) is not None)
 
 
 @dataclass
@@ -183,6 +242,9 @@ class FixedKeys:
     def phone_hash(self, phone: str | None) -> str | None:
         return None if phone is None else f"h:{phone}"
 
+    def email_hash(self, address: str | None) -> str | None:
+        return None if not address else f"e:{address.strip().lower()}"
+
 
 @dataclass
 class FixedClock:
@@ -238,6 +300,9 @@ class FakePorts:
     clock: FixedClock = field(default_factory=FixedClock)
     files: InMemoryFiles = field(default_factory=InMemoryFiles)
     archive_bucket: str | None = "archive"
+    ledger_keys: Any = None  # no KMS in memory: nothing is sealed
+    archive: Any = None
+    page_base_url: str | None = None
     bulk: Any = field(default_factory=Unused)
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)
@@ -248,3 +313,37 @@ class FakePorts:
 
     def sender(self, channel: Channel) -> RecordingSender:
         return self.email if channel is Channel.EMAIL else self.sms
+
+
+class InMemoryPageGuard:
+    """The page's counters and one-time keys (DynamoPageGuard's contract), with expiry on a clock."""
+
+    def __init__(self, clock: FixedClock | None = None) -> None:
+        self.clock = clock or FixedClock()
+        self.items: dict[str, tuple[int, float]] = {}
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _live(self, key: str) -> tuple[int, float] | None:
+        item = self.items.get(key)
+        return item if item is not None and item[1] > self._now() else None
+
+    def hit(self, key: str, ttl_seconds: int) -> int:
+        item = self._live(key)
+        count, expires = (item[0] + 1, item[1]) if item else (1, self._now() + ttl_seconds)
+        self.items[key] = (count, expires)
+        return count
+
+    def peek(self, key: str) -> int:
+        item = self._live(key)
+        return item[0] if item else 0
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        if self._live(key):
+            return False
+        self.items[key] = (1, self._now() + ttl_seconds)
+        return True
+
+    def release(self, key: str) -> None:
+        self.items.pop(key, None)

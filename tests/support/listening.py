@@ -24,11 +24,13 @@ def listening_env(env: dict[str, str], monkeypatch: Any) -> dict[str, str]:
         "WEBHOOK_SECRET_NAME": SECRET_NAME,
         "PUBLIC_WEBHOOK_BASE_URL": PUBLIC_BASE,
         "ARCHIVE_BUCKET": ARCHIVE,
+        "ARCHIVE_LOCK_MODE": "GOVERNANCE",
     }
     boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name=SECRET_NAME, SecretString=json.dumps({"twilio": TWILIO_TOKEN, "generic": GENERIC_SECRET})
     )
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARCHIVE)
+    # Versioned with Object Lock, as ArchiveBucket is: objects carry their own retain-until date.
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARCHIVE, ObjectLockEnabledForBucket=True)
     for key, value in extra.items():
         monkeypatch.setenv(key, value)
     return env | extra

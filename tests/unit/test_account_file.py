@@ -41,7 +41,7 @@ BASE = {
     "product": "personal_loan", "risk": "standard", "phone": "+12125551234", "email": "alex@example.com",
     "locale": "en-US", "time_zones": "America/New_York", "jurisdiction": "US", "currency": "USD",
     "principal_due": "1180.00", "interest_due": "42.50", "fees_due": "25.00", "due_date": "2026-11-20",
-    "status": "CURRENT", "opted_out": "", "time_barred": "false",
+    "status": "CURRENT", "opted_out": "", "time_barred": "false", "customer_id": "", "special_status": "",
 }
 HEADER = ",".join(CSV_COLUMNS)
 
@@ -109,8 +109,8 @@ def csv_files(draw: st.DrawFn) -> tuple[Planted, bytes, int]:
             line = csv_line(dict(cells, **{column: value}))
             planted.faults[row] = f"{reason}"
         elif kind == "columns":
-            line = ",".join([csv_cell(cells[c]) for c in CSV_COLUMNS][:draw(st.integers(1, 17))])
-            planted.faults[row] = "row: expected 18 columns"
+            line = ",".join([csv_cell(cells[c]) for c in CSV_COLUMNS][:draw(st.integers(1, len(CSV_COLUMNS) - 1))])
+            planted.faults[row] = f"row: expected {len(CSV_COLUMNS)} columns"
         elif kind == "oversize":
             line = csv_line(dict(cells, customer_name="x" * MAX_ROW_BYTES))
             planted.faults[row] = "row: longer than"
@@ -209,7 +209,7 @@ def jsonl_files(draw: st.DrawFn) -> tuple[Planted, bytes, int]:
                 ("currency", "XXY", "currency"), ("time_zones", [], "time_zones"),
                 ("due_date", "2026-13-01", "due_date"), ("contact", {"phone": "+1555"}, "phone"),
                 ("payments", [{"payment_id": "P1", "amount": {"amount": "5", "currency": "USD"},
-                               "received_at": "9999-12-31T23:59:59-14:00"}], "row: a date or number"),
+                               "received_at": "9999-12-31T23:59:59-14:00"}], "received_at: instant out of range"),
             ]))
             text = json.dumps(doc | {field_name: value})
         elif kind == "oversize":

@@ -72,7 +72,9 @@ def test_a_promise_by_text_and_one_taken_by_an_admin_hold_the_case_alike(ports: 
 def test_every_action_is_recorded_after_its_callers_entry_in_one_chained_commit(ports: FakePorts) -> None:
     admin.execute(ports, command(type="record_dispute", reason="not my loan"), "admin-1")
     kinds = [e.kind for e in ledger(ports)]
-    assert kinds == [EntryKind.CASE_OPENED, EntryKind.ADMIN, EntryKind.HOLD]
+    # the action after its caller's entry, then (after the commit) the written acknowledgement
+    assert kinds == [EntryKind.CASE_OPENED, EntryKind.ADMIN, EntryKind.HOLD, EntryKind.NOTICE]
+    assert ledger(ports)[-1].data["template_id"] == "dispute_acknowledgement"
     assert verify_chain(CASE, ledger(ports), expected_head_hash=ports.collections.cases[("acc-1001", CASE)]
                         .ledger_head).ok
 
@@ -210,7 +212,11 @@ def test_replies_only_a_person_can_take_up_are_queued_with_their_reason(ports: F
 
 def test_a_bereavement_stops_automated_contact(ports: FakePorts) -> None:
     replies.handle_inbound(ports, text("my husband passed away last month"))
-    assert case(ports).status is CaseStatus.PAUSED and case(ports).pause_reason == "BEREAVEMENT"
+    # A death told in a reply is the DECEASED special status, on the person, until a person lifts it.
+    (status,) = [e for e in ledger(ports) if e.kind is EntryKind.SPECIAL_STATUS]
+    assert status.data["status"] == "DECEASED" and status.data["route"] == "STOP"
+    profile = ports.collections.customer(ports.accounts.get("acc-1001").customer)
+    assert "DECEASED" in {s.value for s in profile.person().special_statuses}
     assert ports.sms.sent == []
 
 

@@ -12,7 +12,7 @@ from sandbox.cli import main
 
 HEADER = ",".join(CSV_COLUMNS)
 ROW = ("ACC-{i},Alex Morgan,4000123412341234,personal_loan,standard,+12125551234,alex@example.com,en-US,"
-       "America/New_York,US,USD,1180.00,42.50,25.00,2026-11-20,CURRENT,,false")
+       "America/New_York,US,USD,1180.00,42.50,25.00,2026-11-20,CURRENT,,false,,")
 
 
 def write(tmp_path: Path, name: str, lines: list[str]) -> Path:

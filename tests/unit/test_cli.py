@@ -61,12 +61,12 @@ def test_a_step_whose_template_does_not_exist_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def mutate(raw: dict) -> None:
-        raw["strategies"]["minimum_contact"]["steps"][1]["template"] = "final_demand"
+        raw["strategies"]["vulnerable_care"]["steps"][1]["template"] = "final_demand"
 
     assert main(["policy", "check", str(write_policy(tmp_path, mutate))]) == 1
     out = lines(capsys.readouterr().out)
     assert out and all(
-        line.startswith("strategy minimum_contact: step final_notice: template final_demand") for line in out
+        line.startswith("strategy vulnerable_care: step care_email_10: template final_demand") for line in out
     )
 
 
@@ -120,7 +120,8 @@ def test_render_email_writes_the_html(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("Subject: Your loan account ••••1234")
-    assert "This is a communication from a debt collector." in out
+    # the bundled policy: the lender collects its own loans, and never calls itself a debt collector
+    assert "debt collector" not in out
     assert f"HTML written to {target}" in out
     assert target.read_text("utf-8").startswith("<!DOCTYPE html>")
 

@@ -272,10 +272,11 @@ class TestCallCap:
         history = [
             rec(f"2026-03-0{d}T15:00:00Z", Channel.CALL, ContactOutcome.CALL_NO_ANSWER) for d in range(2, 9)
         ]
-        result = run("2026-03-08T18:00:00Z", channel=Channel.CALL, history=history)
+        # 19:00Z: four hours after the last attempt, so spacing allows it and only the cap speaks
+        result = run("2026-03-08T19:00:00Z", channel=Channel.CALL, history=history)
         assert_defer(result, "2026-03-09T15:00:00Z", ReasonCode.CALL_CAP)
         assert "CALL_CAP: 7 of 7 call attempts in the last 7 days" in result.details
-        assert run("2026-03-08T18:00:00Z", channel=Channel.CALL, history=history[1:]).verdict is Verdict.ALLOW
+        assert run("2026-03-08T19:00:00Z", channel=Channel.CALL, history=history[1:]).verdict is Verdict.ALLOW
 
     def test_call_three_days_after_a_conversation_waits_seven_days(self) -> None:
         history = [rec("2026-03-02T15:00:00Z", Channel.CALL, ContactOutcome.CALL_CONVERSATION)]
@@ -297,11 +298,12 @@ class TestCallCap:
             "2026-03-02T08:00:00Z", channel=Channel.CALL, acct=acct, history=history, number_hash="n1"
         )
         assert_defer(result, "2026-03-03T00:00:00Z", ReasonCode.CALL_CAP)  # 08:00 Shanghai
+        # 10:00Z: four hours after the last attempt, so only the per-number cap can stand in the way
         other = run(
-            "2026-03-02T08:00:00Z", channel=Channel.CALL, acct=acct, history=history, number_hash="n2"
+            "2026-03-02T10:00:00Z", channel=Channel.CALL, acct=acct, history=history, number_hash="n2"
         )
         assert other.verdict is Verdict.ALLOW
-        unknown = run("2026-03-02T08:00:00Z", channel=Channel.CALL, acct=acct, history=history)
+        unknown = run("2026-03-02T10:00:00Z", channel=Channel.CALL, acct=acct, history=history)
         assert unknown.verdict is Verdict.DEFER  # an unknown number may be the same line
 
     def test_cn_has_no_quiet_days_after_a_conversation(self) -> None:
@@ -505,7 +507,7 @@ class TestContent:
         calls: list[Any] = []
         findings: list[FakeFinding] = []
 
-        def fake(content: Any, *, first_contact: bool, time_barred: bool) -> list[FakeFinding]:
+        def fake(content: Any, *, first_contact: bool, time_barred: bool, first_party: bool) -> list[FakeFinding]:
             calls.append((content, first_contact, time_barred))
             return list(findings)
 

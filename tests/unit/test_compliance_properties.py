@@ -21,6 +21,7 @@ from dunning.domain.compliance import (
     AttemptKind,
     ContactOutcome,
     ContactRecord,
+    Person,
     Verdict,
     check,
 )
@@ -35,6 +36,7 @@ from dunning.domain.models import (
     Money,
     Promise,
     Recipient,
+    SpecialStatus,
 )
 from dunning.domain.policy import Policy, default_policy
 
@@ -228,6 +230,9 @@ def _violations(s: dict[str, Any], t: datetime) -> list[str]:
             out.append("daily cap")
     if len([r for r in counted if t - r.at < timedelta(days=7)]) >= rules.caps.contacts_per_week:
         out.append("weekly cap")
+    gap = timedelta(hours=rules.caps.spacing_hours)
+    if gap and any(t - r.at < gap for r in counted):  # a later record (clock skew) counts as well
+        out.append("spacing")
     if attempt.channel is Channel.CALL:
         calls = [r for r in counted if r.channel is Channel.CALL]
         per_week = rules.caps.call_attempts_per_7_days
@@ -315,3 +320,115 @@ def test_check_is_deterministic_and_ignores_history_order(s: dict[str, Any], rnd
     shuffled = list(s["history"])
     rnd.shuffle(shuffled)
     assert _check(s, s["now"], shuffled) == first
+
+
+# --------------------------------------------------------------------------- spacing and special statuses
+
+
+@st.composite
+def attempt_streams(draw: st.DrawFn) -> tuple[Account, list[tuple[datetime, Attempt]]]:
+    """One person, several loans' worth of attempts in a few days, in time order."""
+    account = draw(accounts()).model_copy(update={"opted_out": set(), "status": AccountStatus.DELINQUENT,
+                                                 "consented": set(Channel)})
+    start = draw(instants)
+    offsets = sorted(draw(st.lists(st.integers(0, 4 * 24 * 60), min_size=2, max_size=40)))
+    stream = [(start + timedelta(minutes=m), draw(attempts).model_copy(update={"recipient": Recipient.DEBTOR}))
+              for m in offsets]
+    return account, stream
+
+
+@settings(max_examples=80, deadline=None)
+@given(attempt_streams())
+def test_at_most_one_contact_per_person_in_each_spacing_window(scenario: tuple[Account, list]) -> None:
+    """Send every attempt the engine allows, across channels, and record it as a contact: no two
+    counted contacts are ever closer than the policy's spacing, and only answers to the
+    customer's own messages (SERVICE) go out inside it."""
+    account, stream = scenario
+    gap = timedelta(hours=POLICY.for_jurisdiction(account.jurisdiction).caps.spacing_hours)
+    history: list[ContactRecord] = []
+    for at, attempt in stream:
+        if check(attempt, account, None, history, POLICY, at).verdict is not Verdict.ALLOW:
+            continue
+        outcome = ContactOutcome.CONFIRMATION if attempt.kind is AttemptKind.SERVICE else (
+            ContactOutcome.CALL_NO_ANSWER if attempt.channel is Channel.CALL else ContactOutcome.SENT)
+        history.append(ContactRecord(at=at, channel=attempt.channel, outcome=outcome))
+    counted = sorted(r.at for r in history if r.outcome in COUNTED)
+    assert all(b - a >= gap for a, b in zip(counted, counted[1:], strict=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenarios(), st.sampled_from([s for s in SpecialStatus if s.stops_contact]), st.booleans())
+def test_a_stopping_special_status_blocks_everything_with_its_code(s: dict[str, Any], status: SpecialStatus,
+                                                                   on_person: bool) -> None:
+    person = Person(special_statuses=frozenset({status})) if on_person else None
+    account = s["account"] if on_person else s["account"].model_copy(update={"special_status": status})
+    result = check(s["attempt"], account, s["case"], s["history"], POLICY, s["now"], person)
+    assert result.verdict is Verdict.BLOCK
+    assert {"SPECIAL_STATUS", f"SPECIAL_STATUS_{status}"} <= set(result.reasons)
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenarios(), st.lists(st.sampled_from(ZONES), max_size=2))
+def test_the_persons_other_zones_only_ever_narrow_the_window(s: dict[str, Any], zones: list[str]) -> None:
+    """Another loan's time zone can defer a contact, never allow one the loan alone would not."""
+    alone = _check(s, s["now"])
+    together = check(s["attempt"], s["account"], s["case"], s["history"], POLICY, s["now"],
+                     Person(time_zones=tuple(zones)))
+    if together.verdict is Verdict.ALLOW:
+        assert alone.verdict is Verdict.ALLOW
+
+
+# --------------------------------------------------------------------------- caps are the person's
+
+
+def _without_spacing(policy: Policy) -> Policy:
+    """The policy with spacing off, so the daily and weekly caps are what binds."""
+    return policy.model_copy(update={"jurisdictions": {
+        j: jp.model_copy(update={"caps": jp.caps.model_copy(update={"spacing_hours": 0})})
+        for j, jp in policy.jurisdictions.items()}})
+
+
+@st.composite
+def loans_of_one_person(draw: st.DrawFn) -> tuple[list[Account], list[tuple[int, datetime, Attempt]]]:
+    """Two or three loans of one customer, and attempts on them in a few days, in time order."""
+    account, stream = draw(attempt_streams())
+    loans = [account.model_copy(update={"account_id": f"acc-{n}", "customer_id": "cus-1"})
+             for n in range(draw(st.integers(2, 3)))]
+    return loans, [(draw(st.integers(0, len(loans) - 1)), at, attempt) for at, attempt in stream]
+
+
+@settings(max_examples=80, deadline=None)
+@given(loans_of_one_person(), st.booleans())
+def test_caps_hold_for_the_person_across_all_their_loans(scenario: tuple[list[Account], list[Any]],
+                                                        spaced: bool) -> None:
+    """Each loan decides from its own history and the person's profile, as the planner does: the
+    person never receives more SMS or emails a local day, or contacts a week, than one loan may,
+    and (with spacing on) no two contacts are closer than the spacing, whichever loans sent them."""
+    from dunning.domain.customers import CustomerProfile, combined_history
+
+    loans, stream = scenario
+    policy = POLICY if spaced else _without_spacing(POLICY)
+    caps = policy.for_jurisdiction(loans[0].jurisdiction).caps
+    zone = ZoneInfo(loans[0].time_zones[0])
+    profile = CustomerProfile(customer_id="cus-1")
+    own: list[list[ContactRecord]] = [[] for _ in loans]
+    for n, (loan, at, attempt) in enumerate(stream):
+        history = combined_history(own[loan], profile)
+        if check(attempt, loans[loan], None, history, policy, at, profile.person()).verdict is not Verdict.ALLOW:
+            continue
+        outcome = ContactOutcome.CONFIRMATION if attempt.kind is AttemptKind.SERVICE else (
+            ContactOutcome.CALL_NO_ANSWER if attempt.channel is Channel.CALL else ContactOutcome.SENT)
+        record = ContactRecord(at=at, channel=attempt.channel, outcome=outcome, ref=f"c{n}")
+        own[loan].append(record)
+        profile.record(record, at)
+    counted = sorted((r for records in own for r in records if r.outcome in COUNTED), key=lambda r: r.at)
+    for channel, per_day in ((Channel.SMS, caps.sms_per_day), (Channel.EMAIL, caps.email_per_day)):
+        days = [r.at.astimezone(zone).date() for r in counted if r.channel is channel]
+        assert all(days.count(day) <= per_day for day in days)
+    assert all(sum(1 for x in counted if r.at - WEEK_SPAN < x.at <= r.at) <= caps.contacts_per_week for r in counted)
+    if spaced:
+        gap = timedelta(hours=caps.spacing_hours)
+        assert all(b.at - a.at >= gap for a, b in zip(counted, counted[1:], strict=False))
+
+
+WEEK_SPAN = timedelta(days=7)

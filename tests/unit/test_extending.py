@@ -50,7 +50,7 @@ from dunning.domain import compliance, models
 from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, ContactRecord
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Case, CaseStatus, Channel, EntryKind, Jurisdiction, NoticeStatus, ReasonCode
-from dunning.domain.notices.lint import TEMPLATE_CHANNELS, lint_bundled_templates, lint_rendered
+from dunning.domain.notices.lint import TEMPLATE_CHANNELS, as_agency, lint_bundled_templates, lint_rendered
 from dunning.domain.notices.render import (
     _ALL_FACTS,
     JURISDICTION_LOCALES,
@@ -288,7 +288,9 @@ def test_a_third_locale_renders_and_passes_the_lints(zh_tw_root: Path, monkeypat
     assert sms.body.startswith("【Harbor Consumer Finance】尾號1234借款已逾期12天，應還US$1,247.50，請於")
     assert sms.body.endswith("回覆STOP退訂") and sms.encoding == "UCS-2"
     assert lint_rendered(sms, time_barred=True) == []
-    assert render("first_notice", Channel.EMAIL, facts, "zh-TW", templates_dir=zh_tw_root).validation[
+    # the locale's disclosure appears where the policy makes the writer an agency
+    agency = sample_facts(US, "zh-TW", as_agency(policy, US))
+    assert render("first_notice", Channel.EMAIL, agency, "zh-TW", templates_dir=zh_tw_root).validation[
         "disclosure"] == "本函來自債務催收方。"
     # every template in every locale, and every step of the policy in each locale its jurisdictions read
     assert lint_bundled_templates(templates_dir=zh_tw_root) == []
@@ -587,41 +589,42 @@ def test_a_new_webhook_provider_checks_the_signature_before_it_reads_the_body(
 # exactly as the doc shows them, to a copy of the layer, and the copy is run in a subprocess.
 
 REASON_CODE = """\
-    SPACING = "SPACING"
+    CALL_SPACING = "CALL_SPACING"
 """
 
 POLICY_FIELD = """\
-    # Hours between two outbound contacts across channels (SPACING); 0, the default, spaces nothing.
-    min_hours_between_contacts: int = Field(default=0, ge=0, le=72)
+    # Hours between two calls to a customer (CALL_SPACING); 0, the default, spaces nothing.
+    min_hours_between_calls: int = Field(default=0, ge=0, le=72)
 """
 
 POLICY_LINT = """\
-        spacing, daily = jp.caps.min_hours_between_contacts, jp.caps.sms_per_day + jp.caps.email_per_day
-        if spacing >= window.end.hour - window.start.hour and daily > 1:
-            problems.append(f"jurisdiction {jurisdiction}: min_hours_between_contacts {spacing} leaves room "
-                            f"for one contact a day, but the daily caps allow {daily}")
+        calls = jp.caps.min_hours_between_calls
+        if calls >= window.end.hour - window.start.hour:
+            problems.append(f"jurisdiction {jurisdiction}: min_hours_between_calls {calls} leaves room "
+                            f"for one call a day")
 """
 
 RULE = '''\
-def _rule_spacing(ctx: _Context, t: datetime) -> list[_Finding]:
-    """SPACING: at most one outbound contact per `caps.min_hours_between_contacts`, across channels."""
-    hours = ctx.rules.caps.min_hours_between_contacts
-    if ctx.is_service or hours == 0 or not ctx.counted:
+def _rule_call_spacing(ctx: _Context, t: datetime) -> list[_Finding]:
+    """CALL_SPACING: at most one call per `caps.min_hours_between_calls`."""
+    hours = ctx.rules.caps.min_hours_between_calls
+    calls = [r.at for r in ctx.counted if r.channel is Channel.CALL]
+    if ctx.is_service or ctx.attempt.channel is not Channel.CALL or hours == 0 or not calls:
         return []
-    free_at = max(r.at for r in ctx.counted) + timedelta(hours=hours)
+    free_at = max(calls) + timedelta(hours=hours)
     if free_at <= t:
         return []
-    return [_defer(ReasonCode.SPACING, f"a contact less than {hours} h ago", free_at)]
+    return [_defer(ReasonCode.CALL_SPACING, f"a call less than {hours} h ago", free_at)]
 '''
 
 RULES_ENTRY = """\
-    _rule_call_cap,
     _rule_spacing,
+    _rule_call_spacing,
 )
 """
 
 POLICY_YAML = """\
-      min_hours_between_contacts: 4
+      min_hours_between_calls: 8
 """
 
 # (file in the layer, the text it has today, what the doc makes of it)
@@ -637,7 +640,7 @@ LAYER_EDITS = [
      + POLICY_LINT),
     ("domain/compliance.py", "\n\n_RULES: tuple[_Rule, ...] = (\n",
      "\n\n" + RULE + "\n\n_RULES: tuple[_Rule, ...] = (\n"),
-    ("domain/compliance.py", "    _rule_call_cap,\n)\n", RULES_ENTRY),
+    ("domain/compliance.py", "    _rule_spacing,\n)\n", RULES_ENTRY),
 ]
 
 SPACING_SCRIPT = """
@@ -654,7 +657,7 @@ from dunning.domain.policy_lint import policy_problems
 default, anchor, line = sys.stdin.read().split("\\x00")
 
 def spaced(hours):
-    return parse_policy(default.replace(anchor, anchor + line.replace("4", hours), 1))
+    return parse_policy(default.replace(anchor, anchor + line.replace("8", hours), 1))
 
 def problems(hours):
     try:
@@ -663,23 +666,24 @@ def problems(hours):
         return exc.problems
     return []
 
-policy = spaced("4")
+policy = spaced("8")
 account = sample_account(Jurisdiction.US)
-history = [ContactRecord(at=SAMPLE_NOW - timedelta(hours=1), channel=Channel.EMAIL, outcome=ContactOutcome.SENT)]
-sms = Attempt(channel=Channel.SMS)
-deferred = check(sms, account, None, history, policy, SAMPLE_NOW)
+# a call 5 h ago: past the person-wide spacing, inside the 8 h between calls
+history = [ContactRecord(at=SAMPLE_NOW - timedelta(hours=5), channel=Channel.CALL,
+                         outcome=ContactOutcome.CALL_NO_ANSWER)]
+call = Attempt(channel=Channel.CALL)
+deferred = check(call, account, None, history, policy, SAMPLE_NOW)
 print(json.dumps({
     "layer": dunning.__file__,
-    "us": policy.jurisdictions[Jurisdiction.US].caps.min_hours_between_contacts,
-    "cn": policy.jurisdictions[Jurisdiction.CN].caps.min_hours_between_contacts,
+    "us": policy.jurisdictions[Jurisdiction.US].caps.min_hours_between_calls,
+    "cn": policy.jurisdictions[Jurisdiction.CN].caps.min_hours_between_calls,
     "bad": {value: problems(value) for value in ("-1", "often", "100")},
-    "lint_4": policy_problems(policy),
-    "lint_13": [p for p in policy_problems(spaced("13")) if "min_hours_between_contacts" in p],
+    "lint_8": policy_problems(policy),
+    "lint_13": [p for p in policy_problems(spaced("13")) if "min_hours_between_calls" in p],
     "deferred": [deferred.verdict, deferred.until.isoformat(), deferred.reasons],
-    "at_until": check(sms, account, None, history, policy, deferred.until).verdict,
-    "unspaced": check(sms, account, None, history, parse_policy(default), SAMPLE_NOW).verdict,
-    "service": check(Attempt(channel=Channel.SMS, kind=AttemptKind.SERVICE), account, None, history, policy,
-                     SAMPLE_NOW).verdict,
+    "at_until": check(call, account, None, history, policy, deferred.until).verdict,
+    "unspaced": check(call, account, None, history, parse_policy(default), SAMPLE_NOW).verdict,
+    "sms": check(Attempt(channel=Channel.SMS), account, None, history, policy, SAMPLE_NOW).verdict,
 }))
 """
 
@@ -706,25 +710,23 @@ def spaced_layer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_a_new_policy_field_has_a_default_is_validated_and_linted(spaced_layer: dict[str, Any]) -> None:
-    assert (spaced_layer["us"], spaced_layer["cn"]) == (4, 0)  # CN leaves it out: the default, no spacing
-    where = "jurisdictions.US.caps.min_hours_between_contacts"
+    assert (spaced_layer["us"], spaced_layer["cn"]) == (8, 0)  # CN leaves it out: the default, no spacing
+    where = "jurisdictions.US.caps.min_hours_between_calls"
     assert spaced_layer["bad"] == {
         "-1": [f"{where}: Input should be greater than or equal to 0"],
         "often": [f"{where}: Input should be a valid integer, unable to parse string as an integer"],
         "100": [f"{where}: Input should be less than or equal to 72"],
     }
-    assert spaced_layer["lint_4"] == []
-    assert spaced_layer["lint_13"] == [
-        "jurisdiction US: min_hours_between_contacts 13 leaves room for one contact a day, "
-        "but the daily caps allow 2"]
+    assert spaced_layer["lint_8"] == []
+    assert spaced_layer["lint_13"] == ["jurisdiction US: min_hours_between_calls 13 leaves room for one call a day"]
 
 
 def test_a_new_compliance_rule_defers_to_an_instant_it_then_allows(spaced_layer: dict[str, Any]) -> None:
-    until = (SAMPLE_NOW + timedelta(hours=3)).isoformat()  # an email 1 h ago, 4 h apart
-    assert spaced_layer["deferred"] == ["DEFER", until, ["SPACING"]]
+    until = (SAMPLE_NOW + timedelta(hours=3)).isoformat()  # a call 5 h ago, 8 h apart
+    assert spaced_layer["deferred"] == ["DEFER", until, ["CALL_SPACING"]]
     assert spaced_layer["at_until"] == "ALLOW"
     assert spaced_layer["unspaced"] == "ALLOW"  # a policy without the field allows what it allowed before
-    assert spaced_layer["service"] == "ALLOW"  # an answer to the customer's own message is never spaced
+    assert spaced_layer["sms"] == "ALLOW"  # only calls are spaced by it
 
 
 # ----------------------------------------------------------------------------- the rules' contract

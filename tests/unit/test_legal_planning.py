@@ -23,7 +23,7 @@ from dunning.domain.models import (
     ReasonCode,
     SpecialistDecision,
 )
-from dunning.domain.planning import PlanOutcome, plan_next_action
+from dunning.domain.planning import PlanOutcome, plan_next_action, reach_from
 from dunning.domain.policy import default_policy
 from tests.support.case_history import DUE, History, account, case, day
 
@@ -41,9 +41,10 @@ def ny(n: int, hour: int = 10) -> datetime:
 
 def plan(c: Case, now: datetime, history: History | None = None, a: Account | None = None,
          notices: list[Notice] | None = None, summary: CaseSummary | None = None) -> PlanOutcome:
-    a = a or account()
-    s = summary or (history or History()).summary(now, c, a)
-    return plan_next_action(c, a, [], notices or [], POLICY, STANDARD, now, s)
+    a, history = a or account(), history or History()
+    s = summary or history.summary(now, c, a)
+    return plan_next_action(c, a, [], notices or [], POLICY, STANDARD, now, summary=s,
+                            reach=reach_from(history.entries))
 
 
 def sent(step: str, template: str = "x", channel: Channel = Channel.SMS) -> Notice:
@@ -96,11 +97,17 @@ def test_repeated_broken_arrangements_after_being_reached_again_go_to_legal_revi
 
 
 def test_a_recent_payment_holds_the_review_until_it_cools_off() -> None:
-    h = History().payment(day(35, hour=15))
+    h = History().no_answer(day(21)).payment(day(35, hour=15))
     out = plan(case(steps_done=ALL_BUT_LEGAL), ny(40), h)
     assert out.decision.action is Action.WAIT and ReasonCode.PAYMENT_RECENT in out.decision.reasons
     later = plan(case(steps_done=ALL_BUT_LEGAL), day(49, hour=16), h)
     assert later.decision.action is Action.LEGAL_REVIEW
+
+
+def test_no_review_before_the_debtor_was_tried_even_when_the_plan_names_them() -> None:
+    out = plan(case(steps_done=ALL_BUT_LEGAL), ny(46), History().notice(day(1), "first_notice"))
+    assert out.decision.action is Action.CALL and out.decision.step_id == "pre_legal_call"
+    assert ReasonCode.NO_RIGHT_PARTY_CONTACT in out.decision.reasons
 
 
 def test_a_ladder_that_ends_without_a_referral_goes_to_a_specialist() -> None:

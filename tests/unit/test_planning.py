@@ -19,7 +19,7 @@ from dunning.domain.models import (
     Promise,
     ReasonCode,
 )
-from dunning.domain.planning import LEGAL_REFERRAL_STEP, MAX_WAIT, plan_next_action
+from dunning.domain.planning import LEGAL_REFERRAL_STEP, MAX_WAIT, Reach, plan_next_action
 from dunning.domain.policy import default_policy
 
 POLICY = default_policy()
@@ -54,7 +54,8 @@ def ny(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def plan(c: Case, a: Account, now: datetime, **kw: object):  # type: ignore[no-untyped-def]
-    return plan_next_action(c, a, kw.get("history", []), kw.get("notices", []), POLICY, STANDARD, now)  # type: ignore[arg-type]
+    return plan_next_action(c, a, kw.get("history", []), kw.get("notices", []), POLICY, STANDARD, now,  # type: ignore[arg-type]
+                            reach=kw.get("reach"))  # type: ignore[arg-type]
 
 
 def test_first_overdue_day_in_the_window_sends_the_first_notice_by_email() -> None:
@@ -151,7 +152,9 @@ ALL_BUT_LEGAL = [s.id for s in STANDARD.steps if s.id != "legal_review"]
 
 
 def test_after_the_last_step_the_case_goes_to_legal_review() -> None:
-    out = plan(case(steps_done=ALL_BUT_LEGAL), account(), ny(DUE + timedelta(days=41), 12))
+    # the debtor was called (the right-party attempt a legal review needs: see test_planning_reach)
+    out = plan(case(steps_done=ALL_BUT_LEGAL), account(), ny(DUE + timedelta(days=41), 12),
+               reach=Reach(right_party_attempted=True))
     assert out.decision.action is Action.LEGAL_REVIEW
 
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dunning.domain.links import verify_link
-from dunning.domain.models import Channel, Jurisdiction, Money, ReasonCode
+from dunning.domain.models import Channel, Jurisdiction, Money, Payment, ReasonCode
 from dunning.domain.notices.facts import NoticeFacts, build_facts
-from dunning.domain.notices.lint import lint_bundled_templates, lint_rendered
+from dunning.domain.notices.lint import as_agency, lint_bundled_templates, lint_rendered
 from dunning.domain.notices.render import (
     TEMPLATE_IDS,
     MissingFacts,
@@ -67,7 +67,7 @@ def test_every_template_exists_in_both_locales() -> None:
     for template_id in TEMPLATE_IDS:
         for locale in ("en-US", "zh-CN"):
             assert (locale, Channel.SMS) in found[template_id]
-            if template_id != "help_reply":
+            if template_id not in ("help_reply", "which_loan"):  # answers to a text, by text
                 assert (locale, Channel.EMAIL) in found[template_id]
 
 
@@ -133,17 +133,61 @@ def test_html_escapes_customer_data_but_the_text_part_does_not(us: NoticeFacts) 
     assert "<b>Bobby & Co</b>" in notice.body
 
 
-def test_us_first_notice_email_carries_the_validation_notice(us: NoticeFacts) -> None:
-    notice = render("first_notice", Channel.EMAIL, us, "en-US")
+def agency_facts(jurisdiction: Jurisdiction, locale: str, now: datetime = NOW, **changes: object) -> NoticeFacts:
+    """Facts under the bundled policy with `jurisdiction` collected by an agency for the lender."""
+    account = sample_account(jurisdiction, locale, now)
+    if changes:
+        account = account.model_copy(update=changes)
+    policy = as_agency(default_policy(), jurisdiction)
+    return build_facts(account, policy, now, link_secret=SECRET, extra=sample_extra(account, now))
+
+
+def test_a_lenders_own_first_notice_never_calls_it_a_debt_collector(us: NoticeFacts) -> None:
+    for locale in ("en-US", "zh-CN"):
+        facts = facts_for(Jurisdiction.US, locale)
+        assert facts.collector_role == "FIRST_PARTY" and not facts.validation_notice
+        notice = render("first_notice", Channel.EMAIL, facts, locale)
+        text = f"{notice.subject} {notice.body} {notice.html}"
+        for claim in ("debt collector", "collection agency", "NOTICE OF DEBT", "催收机构", "催收方", "债务通知"):
+            assert claim not in text
+        assert lint_rendered(notice, first_contact=False, first_party=True) == []
+
+
+def test_a_first_party_notice_that_calls_itself_a_debt_collector_is_refused(us: NoticeFacts) -> None:
+    notice = render("first_notice", Channel.EMAIL, agency_facts(Jurisdiction.US, "en-US"), "en-US")
+    findings = lint_rendered(notice, first_contact=True, first_party=True)
+    assert [f.rule for f in findings] == ["first_party_identity"]
+
+
+def test_an_agencys_first_notice_carries_the_full_validation_notice_with_its_itemisation_date() -> None:
+    facts = agency_facts(Jurisdiction.US, "en-US")
+    notice = render("first_notice", Channel.EMAIL, facts, "en-US")
     assert "This is a communication from a debt collector." in notice.body
-    for text in ("$1,180.00", "$42.50", "$25.00", "Harbor Consumer Finance", "dispute"):
+    assert "Harbor Recovery Services is a debt collector. We are trying to collect a debt that you owe to " \
+           "Harbor Consumer Finance." in notice.body
+    assert facts.itemization_date == facts.due_date
+    # owed then (principal + interest), fees charged since, nothing paid, the total now
+    for text in (f"As of {facts.itemization_date:%b} {facts.itemization_date.day}, {facts.itemization_date.year}, "
+                 "you owed: $1,222.50", "fees:      + $25.00", "toward the debt: - $0.00",
+                 "Total amount of the debt now: $1,247.50", "dispute"):
         assert text in notice.body
-    assert us.dispute_by is not None and us.dispute_by >= us.today + timedelta(days=30)
+    assert facts.dispute_by is not None and facts.dispute_by >= facts.today + timedelta(days=30)
+    assert set(notice.validation) >= {"itemization_date", "owed_at_itemization", "dispute_by", "creditor"}
     assert lint_rendered(notice, first_contact=True) == []
+    zh = render("first_notice", Channel.EMAIL, agency_facts(Jurisdiction.US, "zh-CN"), "zh-CN")
+    assert "截至" in zh.body and lint_rendered(zh, first_contact=True) == []
+
+
+def test_a_payment_since_the_itemisation_date_is_itemised() -> None:
+    paid_at = NOW - timedelta(days=2)
+    payment = Payment(payment_id="p1", amount=Money.of("100.00", "USD"), received_at=paid_at)
+    facts = agency_facts(Jurisdiction.US, "en-US", payments=[payment])
+    assert facts.paid_since_itemization == Money.of("100.00", "USD")
+    assert facts.owed_at_itemization == Money.of("1322.50", "USD")  # 1247.50 now + 100 paid - 25 fees
 
 
 def test_a_first_contact_without_validation_items_is_refused(cn: NoticeFacts) -> None:
-    notice = render("overdue_reminder", Channel.EMAIL, facts_for(Jurisdiction.US, "en-US"), "en-US")
+    notice = render("overdue_reminder", Channel.EMAIL, agency_facts(Jurisdiction.US, "en-US"), "en-US")
     findings = lint_rendered(notice, first_contact=True)
     assert [f.detail for f in findings] == ["missing validation notice"]
     # China has no such notice, so its first notice goes without the block

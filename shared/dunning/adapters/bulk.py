@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from dunning.adapters.dynamo import _reraise, from_item, to_item
+from dunning.adapters.dynamo import PENDING_SHARDS, _reraise, account_from_item, to_item
 from dunning.domain.models import Account, AccountStatus
 from dunning.ports import DueItem
 
@@ -42,9 +42,7 @@ class AccountsBulk:
                     _reraise(exc)
                 for raw in resp.get("Responses", {}).get(self._table, []):
                     self.items_read += 1
-                    doc = from_item(raw)
-                    doc.pop("due_date_key", None)
-                    account = Account.model_validate(doc)
+                    account = account_from_item(raw)
                     out[account.account_id] = account
                 request = resp.get("UnprocessedKeys") or {}
                 if request:  # throttled part of the batch: back off and ask again for the rest
@@ -60,17 +58,36 @@ class AccountsBulk:
             "KeyConditionExpression": "due_date_key = :d",
             "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
         }
+        for item in self._query_pages(kwargs):
+            yield DueItem(item["account_id"]["S"], item.get("status", {}).get("S"))
+
+    def _query_pages(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of an index Query, page by page, counting what DynamoDB read."""
         while True:
             try:
                 resp = self._db.query(**kwargs)
             except ClientError as exc:
                 _reraise(exc)
             self.items_read += int(resp.get("ScannedCount", resp.get("Count", 0)))
-            for item in resp.get("Items", []):
-                yield DueItem(item["account_id"]["S"], item.get("status", {}).get("S"))
+            yield from resp.get("Items", [])
             if "LastEvaluatedKey" not in resp:
                 return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
+
+    def overdue_items(self, through: date) -> Iterator[DueItem]:
+        """Every PendingIndex entry (CURRENT, owing) due on or before `through`: one Query per shard,
+        paginated. The index holds only accounts not yet delinquent, so what it returns is the
+        sweep's work, whichever day it fell due and whenever its file arrived."""
+        for shard in range(PENDING_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": "PendingIndex",
+                "KeyConditionExpression": "pending_shard = :s AND pending_due <= :d",
+                "ExpressionAttributeValues": {":s": {"S": f"P{shard}"}, ":d": {"S": through.isoformat()}},
+            }
+            for item in self._query_pages(kwargs):
+                yield DueItem(item["account_id"]["S"], AccountStatus.CURRENT.value,
+                              date.fromisoformat(item["pending_due"]["S"]))
 
     def mark_delinquent(self, account_id: str, due_day: date) -> bool:
         """CURRENT -> DELINQUENT, only if the account is still CURRENT and still owes for `due_day`.
@@ -83,7 +100,9 @@ class AccountsBulk:
             self._db.update_item(
                 TableName=self._table,
                 Key={"account_id": {"S": account_id}},
-                UpdateExpression="SET #s = :delinquent, #v = if_not_exists(#v, :zero) + :one",
+                # Off the PendingIndex at once: a marked account is never read by the sweep again.
+                UpdateExpression="SET #s = :delinquent, #v = if_not_exists(#v, :zero) + :one "
+                                 "REMOVE pending_shard, pending_due",
                 ConditionExpression="#s = :current AND due_date_key = :due",
                 ExpressionAttributeNames={"#s": "status", "#v": "version"},
                 ExpressionAttributeValues={

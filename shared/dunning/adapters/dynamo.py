@@ -5,11 +5,28 @@ CollectionsTable layout (one Query returns an account's whole collections histor
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#LEDGER#<utc>#<seq>    append-only ledger entry
   pk ACCOUNT#<account_id>  sk CASE#<case_id>#NOTICE#<step_id>      notice (at-most-once per step)
   pk ACCOUNT#<account_id>  sk CONTACT                              phone hash for inbound lookup
-LookupIndex (lookup_pk, lookup_sk) resolves provider message ids and phone hashes to an account.
+  pk ACCOUNT#<account_id>  sk CONTACT#EMAIL                        email address hash, likewise
+  pk CUSTOMER#<customer_id> sk PROFILE                             the person: their loans, opt-outs,
+                                                                    special statuses, recent contacts
+LookupIndex (lookup_pk, lookup_sk) resolves provider message ids (MSG#), phone hashes (PHONE#) and
+address hashes (EMAIL#) to an account, lists the cases with an open agent call task (lookup_pk
+WORK#CALL, the agents' worklist), and (CHANGED#<utc hour>#<shard>) the case headers written in an
+hour to the anchor run.
+
+With ledger keys, every commit records the header's state on its last entry and seals it, and
+personal fields are encrypted under the case's key (dunning.domain.integrity, adapters.content).
+
+Customer -> accounts: the CUSTOMER# item, not a GSI on AccountsTable. It is also where the person's
+contact summary lives, which a notice's at-most-once gate writes in the same transaction
+(conditional on its version) so two loans of one person cannot both send; a GSI can take part in
+no transaction and is only eventually consistent, so a decision made on it could double-contact.
+It is one consistent GetItem of bounded size on the decision path, and it lists exactly the loans
+collections works (those with a case), which are the ones whose contacts count.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -18,9 +35,31 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from dunning.adapters import content
+from dunning.domain.customers import CustomerProfile
+from dunning.domain.integrity import case_state, make_seal
 from dunning.domain.ledger import GENESIS, ledger_sort_key, new_entry
-from dunning.domain.models import Account, Case, EntryKind, LedgerEntry, Notice, iso_z, parse_instant
-from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, TransientError
+from dunning.domain.models import (
+    Account,
+    AccountStatus,
+    Case,
+    EntryKind,
+    LedgerEntry,
+    Notice,
+    iso_z,
+    parse_instant,
+    to_utc,
+)
+from dunning.ports import (
+    WORKLIST_KEY,
+    AccountHistory,
+    CaseRecord,
+    ChangedCase,
+    Conflict,
+    LedgerKeys,
+    NotFound,
+    TransientError,
+)
 
 _SER = TypeSerializer()
 _DE = TypeDeserializer()
@@ -64,12 +103,34 @@ def _reraise(exc: ClientError) -> None:
 # --------------------------------------------------------------------------- accounts
 
 
+# Index-only attributes: they are written with an account, never part of it.
+INDEX_ATTRIBUTES = ("due_date_key", "pending_shard", "pending_due")
+PENDING_SHARDS = 8
+
+
+def pending_shard(account_id: str) -> str:
+    """Which PendingIndex partition an account is in: stable, spread evenly over PENDING_SHARDS."""
+    return f"P{hashlib.sha256(account_id.encode()).digest()[0] % PENDING_SHARDS}"
+
+
 def account_item(account: Account) -> dict[str, Any]:
     doc = account.model_dump(mode="json")
     # Sparse index key: only accounts that owe money appear in DueIndex, so the sweep never scans.
     if account.owes and account.due_date is not None:
         doc["due_date_key"] = account.due_date.isoformat()
+        if account.status is AccountStatus.CURRENT:
+            # PendingIndex: owes, not yet delinquent. The sweep marks every one whose due date has
+            # passed, however it arrived; marking it removes these keys, so it is read once.
+            doc["pending_shard"] = pending_shard(account.account_id)
+            doc["pending_due"] = account.due_date.isoformat()
     return doc
+
+
+def account_from_item(item: dict[str, Any]) -> Account:
+    doc = from_item(item)
+    for key in INDEX_ATTRIBUTES:
+        doc.pop(key, None)
+    return Account.model_validate(doc)
 
 
 class AccountsRepository:
@@ -80,7 +141,7 @@ class AccountsRepository:
         resp = self._db.get_item(TableName=self._table, Key={"account_id": {"S": account_id}}, ConsistentRead=True)
         if "Item" not in resp:
             raise NotFound(f"account {account_id}")
-        return Account.model_validate(from_item(resp["Item"]))
+        return account_from_item(resp["Item"])
 
     def find(self, account_id: str) -> Account | None:
         try:
@@ -116,9 +177,21 @@ def _case_sk(case_id: str) -> str:
     return f"CASE#{case_id}"
 
 
+def _customer_key(customer_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CUSTOMER#{customer_id}"}, "sk": {"S": "PROFILE"}}
+
+
+ANCHOR_SHARDS = 8  # spreads an hour's changed headers over index partitions (a sweep writes many at once)
+
+
+def changed_key(case_id: str, at: datetime) -> str:
+    shard = int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) % ANCHOR_SHARDS
+    return f"CHANGED#{to_utc(at):%Y-%m-%dT%H}#{shard}"
+
+
 class CollectionsRepository:
-    def __init__(self, client: Any, table: str) -> None:
-        self._db, self._table = client, table
+    def __init__(self, client: Any, table: str, keys: LedgerKeys | None = None) -> None:
+        self._db, self._table, self._keys = client, table, keys
 
     # ----------------------------------------------------------------- reads
 
@@ -147,12 +220,17 @@ class CollectionsRepository:
         if kind == "CASE":
             seq, head = int(item.pop("ledger_seq", -1)), item.pop("ledger_head", GENESIS)
             last_at = item.pop("ledger_at", None)
+            seal, salt, expires = item.pop("ledger_seal", None), item.pop("content_salt", None), item.pop(
+                "expires_at", None)
             case = Case.model_validate(item)
-            out.cases[case.case_id] = CaseRecord(case, seq, head, parse_instant(last_at) if last_at else None)
+            out.cases[case.case_id] = CaseRecord(case, seq, head, parse_instant(last_at) if last_at else None,
+                                                 seal, salt, int(expires) if expires is not None else None)
         elif kind == "LEDGER":
+            item.pop("expires_at", None)
             entry = LedgerEntry.model_validate(item)
             out.ledger.setdefault(entry.case_id, []).append(entry)
         elif kind == "NOTICE":
+            item.pop("expires_at", None)
             notice = Notice.model_validate(item)
             out.notices.setdefault(notice.case_id, []).append(notice)
         elif kind == "CONTACT":
@@ -171,49 +249,125 @@ class CollectionsRepository:
         self._collect(out, item)
         return out.cases[case_id]
 
-    def lookup(self, lookup_pk: str) -> list[dict[str, Any]]:
-        resp = self._db.query(
-            TableName=self._table,
-            IndexName="LookupIndex",
-            KeyConditionExpression="lookup_pk = :k",
-            ExpressionAttributeValues={":k": {"S": lookup_pk}},
-        )
-        return [from_item(i) for i in resp.get("Items", [])]
+    def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "LookupIndex",
+            "KeyConditionExpression": "lookup_pk = :k",
+            "ExpressionAttributeValues": {":k": {"S": lookup_pk}},
+        }
+        out: list[dict[str, Any]] = []
+        while True:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(out)
+            resp = self._db.query(**kwargs)
+            out += [from_item(i) for i in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp or (limit is not None and len(out) >= limit):
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # ----------------------------------------------------------------- customers
+
+    def customer(self, customer_id: str) -> CustomerProfile:
+        resp = self._db.get_item(TableName=self._table, Key=_customer_key(customer_id), ConsistentRead=True)
+        if "Item" not in resp:
+            return CustomerProfile(customer_id=customer_id)
+        doc = from_item(resp["Item"])
+        for key in ("pk", "sk", "type"):
+            doc.pop(key, None)
+        return CustomerProfile.model_validate(doc)
+
+    def _customer_put(self, profile: CustomerProfile) -> dict[str, Any]:
+        doc = profile.model_dump(mode="json") | {"version": profile.version + 1}
+        doc |= {"pk": f"CUSTOMER#{profile.customer_id}", "sk": "PROFILE", "type": "CUSTOMER"}
+        put: dict[str, Any] = {"TableName": self._table, "Item": to_item(doc)}
+        if profile.version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(sk)"
+        else:
+            put["ConditionExpression"] = "version = :cv"
+            put["ExpressionAttributeValues"] = {":cv": {"N": str(profile.version)}}
+        return put
+
+    def save_customer(self, profile: CustomerProfile) -> None:
+        try:
+            self._db.put_item(**self._customer_put(profile))
+        except ClientError as exc:
+            _reraise(exc)
+        profile.version += 1
 
     # ----------------------------------------------------------------- writes
 
-    def _case_put(self, record: CaseRecord, new_version: int) -> dict[str, Any]:
+    def _case_put(self, record: CaseRecord, new_version: int, at: datetime) -> dict[str, Any]:
         doc = record.case.model_dump(mode="json") | {"version": new_version}
+        pk, sk = _pk(record.case.account_id), _case_sk(record.case.case_id)
         doc |= {
-            "pk": _pk(record.case.account_id),
-            "sk": _case_sk(record.case.case_id),
+            "pk": pk,
+            "sk": sk,
             "type": "CASE",
             "ledger_seq": record.ledger_seq,
             "ledger_head": record.ledger_head,
             "ledger_at": iso_z(record.ledger_at) if record.ledger_at else None,
+            "ledger_seal": record.ledger_seal,
+            "content_salt": record.content_salt,
+            "expires_at": record.expires_at,
+            # The anchor run finds the headers written in an hour through LookupIndex.
+            "lookup_pk": changed_key(record.case.case_id, at),
+            "lookup_sk": f"{pk}|{sk}",
         }
+        if record.case.call_task_token is not None:
+            # Sparse: a case is on the agents' worklist exactly while a call task waits on it.
+            since = record.case.call_task_since or record.case.opened_at
+            doc["lookup_pk"] = WORKLIST_KEY
+            doc["lookup_sk"] = f"{iso_z(since)}#{record.case.case_id}"
         return doc
 
-    def _ledger_put(self, entry: LedgerEntry, account_id: str) -> dict[str, Any]:
+    def _ledger_put(self, entry: LedgerEntry, account_id: str, expires_at: int | None) -> dict[str, Any]:
         doc = entry.model_dump(mode="json")
         doc |= {
             "pk": _pk(account_id),
             "sk": f"{_case_sk(entry.case_id)}#{ledger_sort_key(entry)}",
             "type": "LEDGER",
+            "expires_at": expires_at,
         }
         return doc
 
     def chain(self, record: CaseRecord, at: datetime, kind: EntryKind, data: dict[str, Any],
-              actor: str) -> LedgerEntry:
+              actor: str, state: dict[str, Any] | None = None) -> LedgerEntry:
         prev = None
         if record.ledger_seq >= 0:
             # Only seq, hash, time and case of the predecessor matter for chaining.
             prev = LedgerEntry.model_construct(case_id=record.case.case_id, seq=record.ledger_seq,
                                                at=record.ledger_at or at, kind=kind, prev_hash="",
                                                hash=record.ledger_head)
-        entry = new_entry(record.case.case_id, prev, at, kind, data, actor)
+        entry = new_entry(record.case.case_id, prev, at, kind, data, actor, state)
         record.ledger_seq, record.ledger_head, record.ledger_at = entry.seq, entry.hash, entry.at
         return entry
+
+    def _content_key(self, record: CaseRecord) -> bytes | None:
+        if self._keys is None:
+            return None
+        if record.content_salt is None:
+            record.content_salt = content.new_salt()
+        return content.case_key(self._keys.content_master(), record.case.case_id, record.content_salt)
+
+    def _chain_all(self, record: CaseRecord, entries: Sequence[tuple[EntryKind, dict[str, Any]]], at: datetime,
+                   actor: str) -> list[LedgerEntry]:
+        """Chain the entries: personal fields encrypted, the header's state on the last one, and
+        the last one sealed (the header keeps the same seal)."""
+        case_id = record.case.case_id
+        needs_key = any(content.has_personal(kind, data) for kind, data in entries)
+        key = self._content_key(record) if needs_key else None
+        chained = []
+        for i, (kind, data) in enumerate(entries):
+            stored = content.encrypt_fields(kind, data, key, case_id) if key is not None else data
+            last = i == len(entries) - 1
+            chained.append(self.chain(record, at, kind, stored, actor, case_state(record.case) if last else None))
+        if chained and self._keys is not None:
+            ref, seal_key = self._keys.sealing_key()
+            newest = chained[-1]
+            record.ledger_seal = make_seal(ref, seal_key, case_id, newest.seq, newest.hash)
+            chained[-1] = newest.model_copy(update={"seal": record.ledger_seal})
+        return chained
 
     def commit(
         self,
@@ -224,16 +378,18 @@ class CollectionsRepository:
         actor: str,
         create: bool = False,
         extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
+        customer: CustomerProfile | None = None,
     ) -> list[LedgerEntry]:
         """Save the case header and append ledger entries in one transaction.
 
         The header write is conditional on the version read, so two writers cannot fork the
-        chain; `extra_puts` (item, condition) ride in the same transaction (e.g. a notice).
+        chain; `extra_puts` (item, condition) ride in the same transaction (e.g. a notice), and so
+        does the customer's profile, conditional on its own version.
         """
         expected = record.case.version
-        before = (record.ledger_seq, record.ledger_head, record.ledger_at)
-        chained = [self.chain(record, at, kind, data, actor) for kind, data in entries]
-        header = self._case_put(record, expected + 1)
+        before = (record.ledger_seq, record.ledger_head, record.ledger_at, record.ledger_seal, record.content_salt)
+        chained = self._chain_all(record, entries, at, actor)
+        header = self._case_put(record, expected + 1, at)
         header_cond: dict[str, Any]
         if create:
             header_cond = {"ConditionExpression": "attribute_not_exists(sk)"}
@@ -246,7 +402,7 @@ class CollectionsRepository:
         for entry in chained:
             items.append({"Put": {
                 "TableName": self._table,
-                "Item": to_item(self._ledger_put(entry, record.case.account_id)),
+                "Item": to_item(self._ledger_put(entry, record.case.account_id, record.expires_at)),
                 "ConditionExpression": "attribute_not_exists(sk)",
             }})
         for doc, condition in extra_puts:
@@ -254,12 +410,16 @@ class CollectionsRepository:
             if condition:
                 put["ConditionExpression"] = condition
             items.append({"Put": put})
+        if customer is not None:
+            items.append({"Put": self._customer_put(customer)})
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            record.ledger_seq, record.ledger_head, record.ledger_at = before
+            record.ledger_seq, record.ledger_head, record.ledger_at, record.ledger_seal, record.content_salt = before
             _reraise(exc)
         record.case = record.case.model_copy(update={"version": expected + 1})
+        if customer is not None:
+            customer.version += 1
         return chained
 
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
@@ -273,15 +433,20 @@ class CollectionsRepository:
             doc["lookup_sk"] = _pk(notice.account_id)
         return doc
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False) -> None:
+    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
         """Write a notice; with only_if_new this is the at-most-once gate for its step."""
         kwargs: dict[str, Any] = {"TableName": self._table, "Item": to_item(self.notice_item(notice))}
         if only_if_new:
             kwargs["ConditionExpression"] = "attribute_not_exists(sk)"
         try:
-            self._db.put_item(**kwargs)
+            if customer is None:
+                self._db.put_item(**kwargs)
+            else:
+                self._db.transact_write_items(TransactItems=[{"Put": kwargs}, {"Put": self._customer_put(customer)}])
         except ClientError as exc:
             _reraise(exc)
+        if customer is not None:
+            customer.version += 1
 
     def delete_sending_notice(self, notice: Notice) -> None:
         """Undo the gate after a provider certainly refused the message (throttled), so it can retry."""
@@ -297,11 +462,100 @@ class CollectionsRepository:
         except ClientError as exc:
             _reraise(exc)
 
-    def put_contact(self, account_id: str, phone_hash: str | None) -> None:
-        """Index the customer's phone (as a keyed hash, never the number) for inbound replies."""
-        if phone_hash is None:
-            return
-        self._db.put_item(TableName=self._table, Item=to_item({
-            "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
-            "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
-        }))
+    def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
+        """Index the customer's phone and email address (as keyed hashes, never the number or the
+        address) for inbound replies: one item each, since an index item has one lookup key."""
+        if phone_hash is not None:
+            self._db.put_item(TableName=self._table, Item=to_item({
+                "pk": _pk(account_id), "sk": "CONTACT", "type": "CONTACT", "phone_hash": phone_hash,
+                "lookup_pk": f"PHONE#{phone_hash}", "lookup_sk": _pk(account_id),
+            }))
+        if email_hash is not None:
+            self._db.put_item(TableName=self._table, Item=to_item({
+                "pk": _pk(account_id), "sk": "CONTACT#EMAIL", "type": "CONTACT_EMAIL", "email_hash": email_hash,
+                "lookup_pk": f"EMAIL#{email_hash}", "lookup_sk": _pk(account_id),
+            }))
+
+    # ----------------------------------------------------------------- anchors, retention, erasure
+
+    def changed_cases(self, hours: Sequence[str]) -> list[ChangedCase]:
+        found: dict[tuple[str, str], ChangedCase] = {}
+        for hour in hours:
+            for shard in range(ANCHOR_SHARDS):
+                kwargs: dict[str, Any] = {
+                    "TableName": self._table, "IndexName": "LookupIndex",
+                    "KeyConditionExpression": "lookup_pk = :k",
+                    "ExpressionAttributeValues": {":k": {"S": f"CHANGED#{hour}#{shard}"}},
+                }
+                while True:
+                    resp = self._db.query(**kwargs)
+                    for item in resp.get("Items", []):
+                        pk, sk = str(item["pk"]["S"]), str(item["sk"]["S"])
+                        account_id, case_id = pk.removeprefix("ACCOUNT#"), sk.removeprefix("CASE#")
+                        found[(account_id, case_id)] = ChangedCase(account_id, case_id)
+                    if "LastEvaluatedKey" not in resp:
+                        break
+                    kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return sorted(found.values(), key=lambda c: (c.account_id, c.case_id))
+
+    def _case_items(self, account_id: str, case_id: str) -> list[dict[str, Any]]:
+        """Keys and TTL of every item of one case (header, entries, notices)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(account_id)}, ":sk": {"S": _case_sk(case_id)}},
+            "ProjectionExpression": "pk, sk, expires_at",
+        }
+        while True:
+            resp = self._db.query(**kwargs)
+            # begins_with(CASE#A-1) also matches CASE#A-10...: keep the case's own items
+            items += [i for i in resp.get("Items", []) if i["sk"]["S"] == _case_sk(case_id)
+                      or i["sk"]["S"].startswith(_case_sk(case_id) + "#")]
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def stamp_expiry(self, account_id: str, case_id: str, expires_at: int) -> int:
+        changed = 0
+        for item in self._case_items(account_id, case_id):
+            if item.get("expires_at", {}).get("N") == str(expires_at):
+                continue
+            try:
+                # Only the TTL attribute (the role may change no other); never recreates a deleted item.
+                self._db.update_item(TableName=self._table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                     UpdateExpression="SET expires_at = :e",
+                                     ConditionExpression="attribute_exists(sk)",
+                                     ExpressionAttributeValues={":e": {"N": str(expires_at)}})
+                changed += 1
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    _reraise(exc)
+        return changed
+
+    def reveal(self, record: CaseRecord, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        key = None
+        if self._keys is not None and record.content_salt is not None:
+            key = content.case_key(self._keys.content_master(), record.case.case_id, record.content_salt)
+        return [content.decrypt_fields(e, key) for e in entries]
+
+    def erase(self, account_id: str) -> int:
+        """Notice texts blanked (the ledger keeps them encrypted under a key erasure destroys) and
+        the hashed phone and address indexes removed, so replies no longer find the account."""
+        changed = 0
+        history = self.history(account_id)
+        for notices in history.notices.values():
+            for notice in notices:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": _pk(account_id)},
+                         "sk": {"S": f"{_case_sk(notice.case_id)}#NOTICE#{notice.step_id}"}},
+                    UpdateExpression="SET body = :blank REMOVE subject, html",
+                    ConditionExpression="attribute_exists(sk)",
+                    ExpressionAttributeValues={":blank": {"S": content.ERASED}})
+                changed += 1
+        for sk in ("CONTACT", "CONTACT#EMAIL"):
+            gone = self._db.delete_item(TableName=self._table, Key={"pk": {"S": _pk(account_id)}, "sk": {"S": sk}},
+                                        ReturnValues="ALL_OLD")
+            changed += 1 if gone.get("Attributes") else 0
+        return changed

@@ -15,19 +15,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dunning.adapters import json_limits
 from dunning.ports import DeliveryReceipt, InboundSms, ReceiptStatus, Refused
 
 MAX_BODY_BYTES = 16 * 1024
 REPLAY_WINDOW_SECONDS = 300
+# ASCII digits only, and no more than a Unix time needs: str.isdigit() also takes superscripts
+# and other Unicode digits that int() refuses, and int() refuses more than 4,300 digits.
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
 
 # Provider statuses that mean something for a notice; the others (queued, sent, ...) are progress only.
 _RECEIPT_STATUSES: dict[str, ReceiptStatus] = {
@@ -94,7 +98,7 @@ def _parse_generic_header(header: str) -> tuple[int, list[str]]:
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and _UNIX_TIME.fullmatch(value):
             timestamp = int(value)
         elif key == "v1" and value:
             signatures.append(value.strip().lower())
@@ -137,9 +141,24 @@ def _required(params: Mapping[str, str], *names: str) -> None:
         raise MalformedPayload(f"missing field(s): {', '.join(missing)}")
 
 
+# Ids and numbers become parts of DynamoDB keys and idempotency keys (a sort key holds 1 KiB):
+# anything longer than a provider ever sends is refused, not stored.
+MAX_ID_CHARS = 128
+MAX_NUMBER_CHARS = 32
+MAX_STATUS_CHARS = 32
+
+
+def _bounded(params: Mapping[str, str | None], limits: Mapping[str, int]) -> None:
+    long = sorted(name for name, limit in limits.items() if len(params.get(name) or "") > limit)
+    if long:
+        raise MalformedPayload(f"field(s) too long: {', '.join(long)}")
+
+
 def parse_twilio(params: list[tuple[str, str]], now: datetime) -> WebhookMessage:
     fields = dict(params)
     _required(fields, "MessageSid")
+    _bounded(fields, {"MessageSid": MAX_ID_CHARS, "From": MAX_NUMBER_CHARS, "To": MAX_NUMBER_CHARS,
+                      "MessageStatus": MAX_STATUS_CHARS})
     if "Body" in fields and "MessageStatus" not in fields:
         _required(fields, "From")
         return InboundSms(
@@ -165,11 +184,11 @@ class _GenericBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: Literal["inbound", "receipt"]
-    message_id: str
-    from_: str | None = None
-    to: str | None = None
+    message_id: str = Field(max_length=MAX_ID_CHARS)
+    from_: str | None = Field(default=None, max_length=MAX_NUMBER_CHARS)
+    to: str | None = Field(default=None, max_length=MAX_NUMBER_CHARS)
     text: str | None = None
-    status: str | None = None
+    status: str | None = Field(default=None, max_length=MAX_STATUS_CHARS)
     timestamp: datetime | None = None
 
     @field_validator("message_id")
@@ -184,12 +203,15 @@ class _GenericBody(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("timestamp needs a time zone")
-        return value.astimezone(UTC) if value else None
+        try:
+            return value.astimezone(UTC) if value else None
+        except OverflowError as exc:  # 9999-12-31T23:59:59-14:00 is past the last UTC instant
+            raise ValueError("timestamp out of range") from exc
 
 
 def parse_generic(body: bytes, now: datetime) -> WebhookMessage:
     try:
-        raw = json.loads(body)
+        raw = json_limits.loads(body)
         if not isinstance(raw, dict):
             raise MalformedPayload("body must be a JSON object")
         raw = {("from_" if k == "from" else k): v for k, v in raw.items()}

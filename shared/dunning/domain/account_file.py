@@ -50,13 +50,21 @@ from babel.numbers import get_currency_precision
 from pydantic import ValidationError
 
 from dunning.domain.models import Account, Contact, Money, Payment
+from dunning.domain.page_verify import InvalidFact, VerificationKind, normalise
 
 CSV_COLUMNS = (
     "account_id", "customer_name", "account_number", "product", "risk", "phone", "email", "locale",
     "time_zones", "jurisdiction", "currency", "principal_due", "interest_due", "fees_due", "due_date",
-    "status", "opted_out", "time_barred",
+    "status", "opted_out", "time_barred", "customer_id", "special_status",
 )
-REQUIRED_COLUMNS = frozenset(CSV_COLUMNS) - {"product", "risk", "opted_out", "time_barred", "status"}
+# customer_id (the person holding the loan; absent: one account, one customer) and special_status
+# (BANKRUPTCY, DECEASED, CEASE_CONTACT, LITIGATION_HOLD, VULNERABLE) are optional columns.
+REQUIRED_COLUMNS = frozenset(CSV_COLUMNS) - {"product", "risk", "opted_out", "time_barred", "status",
+                                             "customer_id", "special_status"}
+# What the customer's page may ask before it shows anything (dunning.domain.page_verify): optional
+# columns, read and checked here, hashed with the link key by the import, never stored as given.
+VERIFICATION_COLUMNS = tuple(kind.value for kind in VerificationKind)
+READ_COLUMNS = (*CSV_COLUMNS, *VERIFICATION_COLUMNS)
 # DynamoDB's item limit: a longer row could never be stored, and reading stops holding it here.
 MAX_ROW_BYTES = 400_000
 # Amounts at or past 10^15 (in any currency) are not a consumer loan; DynamoDB keeps 38 digits.
@@ -72,7 +80,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab is allowed; li
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 LE/BE, UTF-32 BE (LE is ff fe 00 00)
 # Keys a reason may name: field names of the models a row holds, never a key the file invented.
 _KNOWN_KEYS = frozenset(Account.model_fields) | frozenset(Contact.model_fields) | frozenset(
-    Payment.model_fields) | frozenset(Money.model_fields)
+    Payment.model_fields) | frozenset(Money.model_fields) | frozenset(VERIFICATION_COLUMNS)
 
 
 class RowRejected(ValueError):
@@ -186,9 +194,29 @@ def _check_text(doc: dict[str, Any]) -> None:
             stack += [(path, v, depth + 1) for v in value]
 
 
+def _verification_facts(doc: dict[str, Any]) -> dict[str, str]:
+    """The verification columns a row carries, checked (not stored: the import hashes them)."""
+    facts: dict[str, str] = {}
+    for kind in VerificationKind:
+        value = doc.pop(kind.value, None)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise RowRejected(f"{kind.value}: must be text")
+        try:
+            facts[kind.value] = normalise(kind, value)
+        except InvalidFact as exc:
+            raise RowRejected(str(exc)) from None
+    # A file must never set the stored hashes or the customer's own choices directly.
+    for owned in ("verification", "preferred_locale", "preferred_hours"):
+        doc.pop(owned, None)
+    return facts
+
+
 def validate(doc: dict[str, Any]) -> Account:
     """The account a row describes, or RowRejected naming the fields that are wrong."""
     _check_text(doc)
+    facts = _verification_facts(doc)
     try:
         account = Account.model_validate(doc)
     except ValidationError as exc:
@@ -196,6 +224,7 @@ def validate(doc: dict[str, Any]) -> Account:
     except (ArithmeticError, ValueError):  # e.g. a date whose UTC conversion leaves the calendar
         raise RowRejected("row: a date or number is out of range") from None
     _check_amounts(account)
+    account._verification_facts = facts
     return account
 
 
@@ -321,14 +350,14 @@ def split_csv_line(line: str) -> list[str]:
 
 def _column(header: list[str], index: int) -> str:
     name = header[index] if index < len(header) else ""
-    return f"{name} (column {index + 1})" if name in CSV_COLUMNS else f"column {index + 1}"
+    return f"{name} (column {index + 1})" if name in READ_COLUMNS else f"column {index + 1}"
 
 
 def _csv_doc(header: list[str], values: list[str]) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     contact: dict[str, Any] = {}
     for name, raw in zip(header, values, strict=True):
-        if name not in CSV_COLUMNS:
+        if name not in READ_COLUMNS:
             continue  # extra columns core banking may add are ignored, not fatal
         value = raw.strip()
         if value == "":
@@ -359,7 +388,7 @@ def _csv_header(first: bytes | None) -> list[str]:
         header = [h.strip().lower() for h in split_csv_line(text)]
     except _BadCsvLine as exc:
         raise FileRejected(f"header: column {exc.column + 1}: {exc.message}") from None
-    repeated = sorted({h for h in header if h in CSV_COLUMNS and header.count(h) > 1})
+    repeated = sorted({h for h in header if h in READ_COLUMNS and header.count(h) > 1})
     if repeated:
         raise FileRejected(f"header: columns appear more than once: {', '.join(repeated)}")
     missing = sorted(REQUIRED_COLUMNS - set(header))

@@ -22,7 +22,15 @@ Decisions that the rules below take and that callers rely on:
 - History: one `ContactRecord` per contact with its latest outcome. A record stamped after the
   instant asked about still counts, so a clock skew between writers never allows a second send.
 - SERVICE messages (answers to what the customer sent) are exempt from window, holidays, caps,
-  holds and consent, but not from an opt-out (one confirmation only), recipient or tone rules.
+  spacing, holds and consent, but not from an opt-out (one confirmation only), recipient, special
+  status or tone rules.
+- The person: caps, spacing, opt-outs and the window belong to the customer across all their
+  loans. The caller passes the customer's history (every loan's contacts) and a `Person` with the
+  customer's opt-outs, time zones and special statuses; they add to the account's own.
+- SPACING: at most one counted contact per person in `caps.spacing_hours`, across channels.
+- SPECIAL_STATUS: bankruptcy, deceased, cease contact and litigation hold BLOCK every automated
+  contact, service answers included (people take those customers over); VULNERABLE is a route
+  (a specialist's softer strategy), not a block. Reasons: SPECIAL_STATUS and its sub-code.
 """
 
 from __future__ import annotations
@@ -35,7 +43,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_calendars
 from pydantic import BaseModel, ConfigDict
 
 from dunning.domain.models import (
@@ -46,8 +53,10 @@ from dunning.domain.models import (
     Channel,
     ReasonCode,
     Recipient,
+    SpecialStatus,
     UtcDatetime,
     iso_z,
+    special_status_reason,
     to_utc,
 )
 from dunning.domain.policy import JurisdictionPolicy, Policy
@@ -104,6 +113,17 @@ class ContactRecord(BaseModel):
     channel: Channel
     outcome: ContactOutcome
     number_hash: str | None = None
+    ref: str | None = None  # the notice or ledger entry it comes from: one contact counted once
+
+
+class Person(BaseModel):
+    """What the rules need about the customer beyond the one account (all their loans)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    opted_out: frozenset[Channel] = frozenset()
+    time_zones: tuple[str, ...] = ()
+    special_statuses: frozenset[SpecialStatus] = frozenset()
 
 
 class ComplianceResult(BaseModel):
@@ -143,6 +163,16 @@ class _Context:
     policy: Policy
     rules: JurisdictionPolicy
     zones: tuple[ZoneInfo, ...]
+    person: Person = Person()
+
+    @property
+    def opted_out(self) -> frozenset[Channel]:
+        return frozenset(self.account.opted_out) | self.person.opted_out
+
+    @property
+    def special_statuses(self) -> frozenset[SpecialStatus]:
+        own = {self.account.special_status} if self.account.special_status else set()
+        return self.person.special_statuses | own
 
     @property
     def first_zone(self) -> ZoneInfo:
@@ -250,6 +280,19 @@ def _next_common_window(ctx: _Context, t: datetime, days: int) -> datetime | Non
     return None
 
 
+def with_preferred_hours(rules: JurisdictionPolicy, account: Account) -> JurisdictionPolicy:
+    """The jurisdiction's rules with the contact window narrowed to the hours the customer chose
+    (PREFERENCE): a preference can only narrow the legal window, never widen it."""
+    hours = account.preferred_hours
+    if hours is None:
+        return rules
+    window = rules.contact_window
+    start, end = max(window.start, hours.start), min(window.end, hours.end)
+    if start >= end:
+        return rules  # no overlap with what the law allows: the law's window stands
+    return rules.model_copy(update={"contact_window": window.model_copy(update={"start": start, "end": end})})
+
+
 def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
     if ctx.is_service:
         return []
@@ -258,13 +301,14 @@ def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
         return []
     window = ctx.rules.contact_window
     span = f"{_hhmm(window.start)}-{_hhmm(window.end)}"
+    # Inside the law's window and outside only the customer's own hours: their preference held it.
+    legal = ctx.policy.for_jurisdiction(ctx.account.jurisdiction)
+    code = (ReasonCode.PREFERENCE if all(_in_window(t, z, legal) for z in outside)
+            else ReasonCode.CONTACT_WINDOW)
     nxt = _next_common_window(ctx, t, 3) or _next_common_window(ctx, t, HORIZON.days)
     if nxt is None:
-        return [_block(ReasonCode.CONTACT_WINDOW, f"the account's time zones never share {span}")]
-    return [
-        _defer(ReasonCode.CONTACT_WINDOW, f"{t.astimezone(z).strftime('%H:%M')} {z.key} outside {span}", nxt)
-        for z in outside
-    ]
+        return [_block(code, f"the account's time zones never share {span}")]
+    return [_defer(code, f"{t.astimezone(z).strftime('%H:%M')} {z.key} outside {span}", nxt) for z in outside]
 
 
 # --------------------------------------------------------------------------- holidays
@@ -272,6 +316,10 @@ def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
 
 @lru_cache(maxsize=64)
 def _holiday_dates(country: str, year: int) -> frozenset[date]:
+    # Imported here, not at module load: functions that never check a holiday (failures, agent
+    # tasks, payments, the stream) do not pay for it at cold start.
+    import holidays as holiday_calendars
+
     return frozenset(holiday_calendars.country_holidays(country, years=year).keys())
 
 
@@ -400,7 +448,7 @@ def _rule_call_cap(ctx: _Context, t: datetime) -> list[_Finding]:
 
 def _rule_opt_out(ctx: _Context, t: datetime) -> list[_Finding]:
     channel, attempt = ctx.attempt.channel, ctx.attempt
-    if channel in ctx.account.opted_out:
+    if channel in ctx.opted_out:
         if ctx.is_service and attempt.is_opt_out_confirmation:
             confirmed = any(
                 r.channel is channel
@@ -468,6 +516,30 @@ def _rule_hold(ctx: _Context, t: datetime) -> list[_Finding]:
     return found
 
 
+def _rule_special_status(ctx: _Context, t: datetime) -> list[_Finding]:
+    stops = sorted(s for s in ctx.special_statuses if s.stops_contact)
+    found = []
+    for status in stops:
+        detail = f"{status}: no automated contact"
+        found.append(_block(ReasonCode.SPECIAL_STATUS, detail))
+        found.append(_block(special_status_reason(status), detail))
+    return found
+
+
+def _rule_spacing(ctx: _Context, t: datetime) -> list[_Finding]:
+    hours = ctx.rules.caps.spacing_hours
+    if ctx.is_service or hours == 0:
+        return []
+    gap = timedelta(hours=hours)
+    # a record stamped after t counts too (clock skew between writers never allows a burst)
+    recent = [r.at for r in ctx.counted if r.at > t - gap]
+    if not recent:
+        return []
+    last = max(recent)
+    detail = f"a contact at {iso_z(last)}: at most one every {hours} h per person"
+    return [_defer(ReasonCode.SPACING, detail, last + gap)]
+
+
 # --------------------------------------------------------------------------- content
 
 
@@ -478,7 +550,8 @@ def _rule_content(ctx: _Context, t: datetime) -> list[_Finding]:
     from dunning.domain.notices.lint import lint_rendered
 
     findings = lint_rendered(
-        ctx.attempt.content, first_contact=ctx.attempt.first_contact, time_barred=ctx.account.time_barred
+        ctx.attempt.content, first_contact=ctx.attempt.first_contact, time_barred=ctx.account.time_barred,
+        first_party=ctx.rules.role == "FIRST_PARTY",
     )
     out = []
     for finding in findings:
@@ -493,12 +566,14 @@ def _rule_content(ctx: _Context, t: datetime) -> list[_Finding]:
 _RULES: tuple[_Rule, ...] = (
     _rule_recipient,
     _rule_opt_out,
+    _rule_special_status,
     _rule_hold,
     _rule_content,
     _rule_window,
     _rule_holiday,
     _rule_daily_cap,
     _rule_call_cap,
+    _rule_spacing,
 )
 
 
@@ -531,10 +606,16 @@ def check(
     history: Sequence[ContactRecord],
     policy: Policy,
     now: datetime,
+    person: Person | None = None,
 ) -> ComplianceResult:
-    """ALLOW now, DEFER until the earliest instant every rule allows, or BLOCK, with reasons."""
+    """ALLOW now, DEFER until the earliest instant every rule allows, or BLOCK, with reasons.
+
+    ``history`` is the customer's (every loan's contacts); ``person`` adds the customer's opt-outs,
+    time zones and special statuses to the account's own."""
     now = to_utc(now)
+    person = person or Person()
     history_t = tuple(history)
+    zone_names = list(dict.fromkeys([*account.time_zones, *person.time_zones]))
     ctx = _Context(
         attempt=attempt,
         account=account,
@@ -542,8 +623,9 @@ def check(
         history=history_t,
         counted=tuple(sorted((r for r in history_t if r.outcome in COUNTED_OUTCOMES), key=lambda r: r.at)),
         policy=policy,
-        rules=policy.for_jurisdiction(account.jurisdiction),
-        zones=tuple(ZoneInfo(name) for name in account.time_zones),
+        rules=with_preferred_hours(policy.for_jurisdiction(account.jurisdiction), account),
+        zones=tuple(ZoneInfo(name) for name in zone_names),
+        person=person,
     )
     findings = _evaluate(ctx, now)
     if not findings:
@@ -578,8 +660,9 @@ def is_allowed_at(
     history: Sequence[ContactRecord],
     policy: Policy,
     at: datetime,
+    person: Person | None = None,
 ) -> bool:
-    return check(attempt, account, case, history, policy, at).verdict is Verdict.ALLOW
+    return check(attempt, account, case, history, policy, at, person).verdict is Verdict.ALLOW
 
 
 __all__ = [
@@ -589,6 +672,7 @@ __all__ = [
     "ComplianceResult",
     "ContactOutcome",
     "ContactRecord",
+    "Person",
     "UNANSWERED_CALL_OUTCOMES",
     "Verdict",
     "check",

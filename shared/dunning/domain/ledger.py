@@ -116,9 +116,12 @@ def entry_hash(
     actor: str,
     data: Mapping[str, Any],
     prev_hash: str,
+    state: Mapping[str, Any] | None = None,
 ) -> str:
-    """sha256 (hex) of the canonical JSON of every field of an entry except its own hash."""
-    body = {
+    """sha256 (hex) of the canonical JSON of every field of an entry except its own hash and its
+    seal (the seal is a MAC over the hash). ``state`` counts only when present, so entries written
+    before headers were recorded keep their hashes."""
+    body: dict[str, Any] = {
         "case_id": case_id,
         "seq": seq,
         "at": at,
@@ -127,12 +130,14 @@ def entry_hash(
         "data": data,
         "prev_hash": prev_hash,
     }
+    if state is not None:
+        body["state"] = state
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
 def _recomputed(entry: LedgerEntry) -> str:
     return entry_hash(
-        entry.case_id, entry.seq, entry.at, entry.kind, entry.actor, entry.data, entry.prev_hash
+        entry.case_id, entry.seq, entry.at, entry.kind, entry.actor, entry.data, entry.prev_hash, entry.state
     )
 
 
@@ -146,6 +151,7 @@ def new_entry(
     kind: EntryKind,
     data: Mapping[str, Any],
     actor: str = "system",
+    state: Mapping[str, Any] | None = None,
 ) -> LedgerEntry:
     """The next entry of a case's ledger, chained to ``prev`` (None for the first entry).
 
@@ -162,6 +168,7 @@ def new_entry(
     seq = 0 if prev is None else prev.seq + 1
     prev_hash = GENESIS if prev is None else prev.hash
     plain_data = _plain(dict(data), numbers_as_text=False)
+    plain_state = None if state is None else _plain(dict(state), numbers_as_text=False)
     return LedgerEntry(
         case_id=case_id,
         seq=seq,
@@ -170,7 +177,8 @@ def new_entry(
         actor=actor,
         data=plain_data,
         prev_hash=prev_hash,
-        hash=entry_hash(case_id, seq, instant, kind, actor, plain_data, prev_hash),
+        hash=entry_hash(case_id, seq, instant, kind, actor, plain_data, prev_hash, plain_state),
+        state=plain_state,
     )
 
 

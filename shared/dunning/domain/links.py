@@ -138,3 +138,9 @@ def verify_link(url_or_token: str, secret: bytes, now: datetime) -> LinkClaims:
     if instant >= claims.expires_at:
         raise ExpiredLink(claims)
     return claims
+
+
+def list_unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
+    """The headers that let a mail client unsubscribe in one click (RFC 2369 and RFC 8058): the
+    client POSTs ``List-Unsubscribe=One-Click`` to the link, which opts the customer out of email."""
+    return {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

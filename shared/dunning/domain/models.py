@@ -8,7 +8,7 @@ serialise as ISO-8601 ending in ``Z``. Local time exists only in compliance and 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from pydantic import (
     EmailStr,
     Field,
     PlainSerializer,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -37,7 +38,10 @@ def utc_now() -> datetime:
 def to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime: every instant must carry a time zone (UTC at boundaries)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00: past the last instant datetime holds
+        raise ValueError("instant out of range") from exc
 
 
 def iso_z(value: datetime) -> str:
@@ -91,6 +95,9 @@ def _decimal_str(value: Decimal) -> str:
 
 
 DecimalStr = Annotated[Decimal, PlainSerializer(_decimal_str, return_type=str, when_used="json")]
+# An amount someone outside sends (an admin command): finite, at most 15 integer digits and 4
+# decimals. Unbounded, 1e999999 is a valid Decimal whose plain spelling no item can hold.
+BoundedAmount = Annotated[DecimalStr, Field(allow_inf_nan=False, max_digits=19, decimal_places=4)]
 
 
 class Money(BaseModel):
@@ -175,6 +182,22 @@ class Recipient(StrEnum):
     THIRD_PARTY = "THIRD_PARTY"
 
 
+class SpecialStatus(StrEnum):
+    """A person's circumstances that take them out of the ordinary strategy (DESIGN section 5,
+    SPECIAL_STATUS). All but VULNERABLE stop every automated contact; a vulnerable customer is
+    handled by specialists on a softer strategy."""
+
+    BANKRUPTCY = "BANKRUPTCY"  # an automatic stay: collection stops, the bankruptcy team takes over
+    DECEASED = "DECEASED"  # the estate is dealt with by people, never by reminders
+    CEASE_CONTACT = "CEASE_CONTACT"  # the customer asked in writing that all contact cease
+    LITIGATION_HOLD = "LITIGATION_HOLD"  # the loan is in litigation: only the legal team speaks
+    VULNERABLE = "VULNERABLE"  # illness, bereavement, mental health ...: specialist route
+
+    @property
+    def stops_contact(self) -> bool:
+        return self is not SpecialStatus.VULNERABLE
+
+
 # --------------------------------------------------------------------------- account
 
 # The locales a customer can be written to in: each has its templates and its texts in
@@ -182,7 +205,8 @@ class Recipient(StrEnum):
 LOCALES: tuple[str, ...] = ("en-US", "zh-CN")
 
 
-def _check_e164(number: str) -> str:
+def valid_e164(number: str) -> str:
+    """The number in E.164 form; ValueError when it is not a valid number for its country."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException as exc:
@@ -195,7 +219,7 @@ def _check_e164(number: str) -> str:
     return number
 
 
-E164 = Annotated[str, AfterValidator(_check_e164)]
+E164 = Annotated[str, AfterValidator(valid_e164)]
 
 
 class Contact(BaseModel):
@@ -208,6 +232,25 @@ class Contact(BaseModel):
         if channel in (Channel.SMS, Channel.CALL):
             return self.phone is not None and self.phone_usable
         return self.email is not None and self.email_usable
+
+
+class ContactHours(BaseModel):
+    """Local hours the customer prefers to be contacted in: they narrow, never widen, the
+    jurisdiction's contact window (compliance PREFERENCE)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContactHours:
+        if self.start >= self.end:
+            raise ValueError("preferred hours must start before they end")
+        return self
+
+
+LOCALE_PATTERN = r"^(en-US|zh-CN)$"
 
 
 class Payment(BaseModel):
@@ -243,7 +286,22 @@ class Account(BaseModel):
     payments: list[Payment] = Field(default_factory=list)
     credit_balance: DecimalStr = Decimal("0")  # overpayment kept, never lost
     time_barred: bool = False  # past the statute of limitations: no legal threat allowed
+    # Facts the customer's page asks before it shows anything (date_of_birth, postcode,
+    # national_id_last4), each as a keyed hash only: the value itself is never stored.
+    verification: dict[str, str] = Field(default_factory=dict)
+    # What the customer chose on their page (collections owns these; an import keeps them).
+    preferred_locale: str | None = Field(default=None, pattern=LOCALE_PATTERN)
+    preferred_hours: ContactHours | None = None
+    # The person who holds the loan: caps, window, opt-outs and the conversation are theirs, across
+    # all their loans. A file without it means one account, one customer (see `customer`).
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    special_status: SpecialStatus | None = None  # as core banking's file reports it
+    # When the customer's data was erased on request (dunning.services.erasure): an import never
+    # brings the personal fields back.
+    erased_at: UtcDatetime | None = None
     version: int = 0
+    # Verification facts as the account file gave them, until the import hashes them; never dumped.
+    _verification_facts: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("locale")
     @classmethod
@@ -283,6 +341,16 @@ class Account(BaseModel):
     @property
     def account_last4(self) -> str:
         return self.account_number[-4:]
+
+    @property
+    def notice_locale(self) -> str:
+        """The language notices and the page speak: the customer's choice, else core banking's."""
+        return self.preferred_locale or self.locale
+
+    @property
+    def customer(self) -> str:
+        """The customer this loan belongs to: the file's customer_id, else the account itself."""
+        return self.customer_id or self.account_id
 
     def days_past_due(self, today: date) -> int:
         """Negative before the due date; 0 on it."""
@@ -411,6 +479,7 @@ class Case(BaseModel):
     plan: InstalmentPlan | None = None
     dispute_reason: str | None = None
     call_task_token: str | None = None
+    call_task_since: UtcDatetime | None = None  # when the open call task was queued (the agents' worklist)
     approval_task_token: str | None = None
     execution_arn: str | None = None
     legal_approved_at: UtcDatetime | None = None
@@ -421,6 +490,7 @@ class Case(BaseModel):
     specialist_decided_at: UtcDatetime | None = None
     specialist_decided_by: str | None = None
     resolution: str | None = None
+    jurisdiction: str | None = None  # the account's, at opening: how long the case is retained
     version: int = 0
 
     @property
@@ -485,15 +555,21 @@ class EntryKind(StrEnum):
     CALL_TASK = "CALL_TASK"
     CALL_OUTCOME = "CALL_OUTCOME"
     PAYMENT = "PAYMENT"
+    PAYMENT_CONFLICT = "PAYMENT_CONFLICT"  # a payment id seen again with another amount: the first stands
     PROMISE = "PROMISE"
     PLAN = "PLAN"
     HOLD = "HOLD"
     OPT_OUT = "OPT_OUT"
     ADMIN = "ADMIN"
     LEGAL = "LEGAL"
-    SPECIALIST = "SPECIALIST"
     CASE_CLOSED = "CASE_CLOSED"
     FAILURE = "FAILURE"
+    PAGE = "PAGE"  # the customer's own page: what they did there (actor `customer`)
+    SPECIAL_STATUS = "SPECIAL_STATUS"  # a special status set or lifted on the customer
+    SKIP_TRACE = "SKIP_TRACE"  # finding the right number: requested, then its outcome
+    SPECIALIST = "SPECIALIST"  # a specialist's desk: a vulnerable customer handed over, a review queued or decided
+    PHONE_REVEALED = "PHONE_REVEALED"  # an agent saw the full number (who and when, never the number)
+    VIOLATION = "VIOLATION"  # something that broke a compliance rule was done (a call outside the window)
 
 
 class LedgerEntry(BaseModel):
@@ -509,6 +585,13 @@ class LedgerEntry(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+    # On the last entry of each commit: the case header's state after it (status, approvals,
+    # arrangement and a digest of the rest), covered by the hash, so the header can be checked
+    # against what its ledger says.
+    state: dict[str, Any] | None = None
+    # On the last entry of each commit: a keyed MAC over (case, seq, hash), outside the hash;
+    # forging one needs the KMS key (dunning.domain.integrity).
+    seal: str | None = None
 
 
 # --------------------------------------------------------------------------- decisions
@@ -526,6 +609,7 @@ class Action(StrEnum):
 class ReasonCode(StrEnum):
     # compliance (DESIGN section 5)
     CONTACT_WINDOW = "CONTACT_WINDOW"
+    PREFERENCE = "PREFERENCE"  # inside the legal window, outside the hours the customer chose
     HOLIDAY = "HOLIDAY"
     CALL_CAP = "CALL_CAP"
     DAILY_CAP = "DAILY_CAP"
@@ -534,6 +618,13 @@ class ReasonCode(StrEnum):
     RECIPIENT = "RECIPIENT"
     CONTENT = "CONTENT"
     TONE = "TONE"
+    SPACING = "SPACING"
+    SPECIAL_STATUS = "SPECIAL_STATUS"
+    SPECIAL_STATUS_BANKRUPTCY = "SPECIAL_STATUS_BANKRUPTCY"
+    SPECIAL_STATUS_DECEASED = "SPECIAL_STATUS_DECEASED"
+    SPECIAL_STATUS_CEASE_CONTACT = "SPECIAL_STATUS_CEASE_CONTACT"
+    SPECIAL_STATUS_LITIGATION_HOLD = "SPECIAL_STATUS_LITIGATION_HOLD"
+    SPECIAL_STATUS_VULNERABLE = "SPECIAL_STATUS_VULNERABLE"
     # planning
     STEP_DUE = "STEP_DUE"
     NEXT_STEP_LATER = "NEXT_STEP_LATER"
@@ -574,6 +665,14 @@ class ReasonCode(StrEnum):
     SPECIALIST_REVIEW = "SPECIALIST_REVIEW"
     SPECIALIST_HOLD = "SPECIALIST_HOLD"
     SPECIALIST_ALLOWED_LEGAL = "SPECIALIST_ALLOWED_LEGAL"
+    NO_RIGHT_PARTY_CONTACT = "NO_RIGHT_PARTY_CONTACT"  # no legal review before an attempt to reach the debtor
+    SKIP_TRACE = "SKIP_TRACE"  # the right number is being looked for
+    SPECIALIST_ROUTE = "SPECIALIST_ROUTE"  # a vulnerable customer's softer strategy
+
+
+def special_status_reason(status: SpecialStatus) -> ReasonCode:
+    """The SPECIAL_STATUS sub-code a status is reported with (beside SPECIAL_STATUS itself)."""
+    return ReasonCode(f"SPECIAL_STATUS_{status.value}")
 
 
 class Decision(BaseModel):

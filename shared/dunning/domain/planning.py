@@ -2,6 +2,10 @@
 
 Every call re-reads the world (account, case, history, policy), so a payment, opt-out, dispute,
 promise or plan that arrived during a wait takes effect before anything else is sent.
+
+One file on purpose: the person's route, the holds, the ladder with its step conditions, the
+re-engagement after a broken arrangement and the gates before a legal review decide together, in
+an order that is the policy (a hold before a step, a right-party attempt before a review).
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from dunning.domain.arrangements import (
     reminder_date,
 )
 from dunning.domain.case_summary import CaseSummary, engagement_class, summarise_case
-from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Verdict, check
+from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Person, Verdict, check, with_preferred_hours
 from dunning.domain.conditions import judge
+from dunning.domain.history import CALL_OUTCOME_STANDARD
 from dunning.domain.models import (
     Account,
     Action,
@@ -32,14 +37,18 @@ from dunning.domain.models import (
     CaseStatus,
     Channel,
     Decision,
+    EntryKind,
     InstalmentPlan,
+    LedgerEntry,
     Notice,
     NoticeStatus,
     PlanStatus,
     ReasonCode,
     SpecialistDecision,
+    SpecialStatus,
+    special_status_reason,
 )
-from dunning.domain.policy import Policy, Reengagement, Step, StepKind, Strategy
+from dunning.domain.policy import Policy, Reengagement, Step, StepKind, Strategy, holdout_days
 
 # Events during a wait only take effect at the next plan; bounding waits bounds that lag. A plan
 # accepted mid-wait still gets its first reminder on time: the policy keeps the first instalment's
@@ -54,6 +63,38 @@ LEGAL_REFERRAL_TEMPLATE = "legal_referral"
 # Re-engagement steps are run once per broken arrangement: step ids reengage<n>_<policy step id>.
 REENGAGE_PREFIX = "reengage"
 SPECIALIST_STEP = "specialist_review"  # the review a case gets when its ladder ends without a referral
+# Before a legal review, one call to reach the debtor when no attempt has been made yet.
+PRE_LEGAL_CALL_STEP = "pre_legal_call"
+SKIP_TRACE_TASK = "SKIP_TRACE"
+SPECIALIST_TASK = "SPECIALIST"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the case's ledger says about reaching the right person (see `reach_from`)."""
+
+    right_party_attempted: bool = False  # a call to the debtor (any outcome but wrong party), or their reply
+    skip_trace_requested: bool = False
+    skip_trace_outcome: str | None = None  # FOUND, NOT_FOUND ... once recorded
+    specialist_queued: bool = False  # a vulnerable customer handed over to a specialist
+
+
+def reach_from(entries: Sequence[LedgerEntry]) -> Reach:
+    """Reach facts from one case's ledger entries."""
+    attempted = requested = specialist = False
+    outcome: str | None = None
+    for e in entries:
+        if e.kind is EntryKind.CALL_OUTCOME:
+            attempted |= CALL_OUTCOME_STANDARD.get(str(e.data.get("outcome")), "RIGHT_PARTY") != "WRONG_PARTY"
+        elif e.kind is EntryKind.REPLY:
+            attempted |= e.data.get("intent") != "WRONG_NUMBER"
+        elif e.kind is EntryKind.SKIP_TRACE:
+            requested |= e.data.get("event") == "REQUESTED"
+            if e.data.get("event") == "OUTCOME":
+                outcome = str(e.data.get("outcome"))
+        elif e.kind is EntryKind.SPECIALIST:
+            specialist |= e.data.get("event") == "QUEUED"  # the hand-over, not a review
+    return Reach(attempted, requested, outcome, specialist)
 
 
 @dataclass
@@ -65,6 +106,7 @@ class PlanOutcome:
     skipped_steps: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     new_plan: InstalmentPlan | None = None  # a renewed offer to put on the case before its notice goes
+    tasks: list[str] = field(default_factory=list)  # work for people to queue with the decision (SKIP_TRACE ...)
 
 
 def local_today(account: Account, now: datetime) -> date:
@@ -73,7 +115,8 @@ def local_today(account: Account, now: datetime) -> date:
 
 def day_opens_at(account: Account, policy: Policy, day: date) -> datetime:
     """The UTC instant the contact window opens on `day` in the customer's first zone."""
-    window = policy.for_jurisdiction(account.jurisdiction).contact_window
+    # the customer's preferred hours narrow the window: a wait aims at the hour a notice may go
+    window = with_preferred_hours(policy.for_jurisdiction(account.jurisdiction), account).contact_window
     local = datetime.combine(day, window.start, tzinfo=ZoneInfo(account.time_zones[0]))
     return local.astimezone(UTC)
 
@@ -98,9 +141,10 @@ def _after_break(summary: CaseSummary, now: datetime, plan: bool) -> CaseSummary
 class _Planner:
     def __init__(self, case: Case, account: Account, history: Sequence[ContactRecord],
                  notices: Sequence[Notice], policy: Policy, strategy: Strategy, now: datetime,
-                 summary: CaseSummary | None) -> None:
+                 person: Person | None, reach: Reach | None, summary: CaseSummary | None) -> None:
         self.case, self.account, self.history = case, account, history
         self.policy, self.strategy, self.now = policy, strategy, now
+        self.person, self.reach = person or Person(), reach or Reach()
         self.today = local_today(account, now)
         self.notices = [n for n in notices if n.case_id == case.case_id]
         self.done = set(case.steps_done) | {n.step_id for n in self.notices}
@@ -109,6 +153,7 @@ class _Planner:
                                                                           notices=self.notices)
         self.resumed = False  # the case left a hold in this decision (pause ended, arrangement judged)
         self.noted: list[ReasonCode] = []  # why steps were skipped on the way to this decision
+        self.shift = timedelta()  # a holdout's window: its ladder counts from the window's end
         self.outcome = PlanOutcome(decision=self._decision(Action.CLOSE))
 
     # ------------------------------------------------------------------ helpers
@@ -138,7 +183,34 @@ class _Planner:
         # longer IN_PLAN: its missed-payment notice is not held back by the plan it follows).
         case = self.case if self.outcome.new_status is None else self.case.model_copy(
             update={"status": self.outcome.new_status})
-        return check(attempt, self.account, case, self.history, self.policy, self.now)
+        return check(attempt, self.account, case, self.history, self.policy, self.now, self.person)
+
+    def _can_use(self, channel: Channel) -> bool:
+        return self.account.can_use(channel) and channel not in self.person.opted_out
+
+    # ------------------------------------------------------------------ the person
+
+    def _statuses(self) -> set[SpecialStatus]:
+        own = {self.account.special_status} if self.account.special_status else set()
+        return set(self.person.special_statuses) | own
+
+    def _stopped(self) -> PlanOutcome | None:
+        """A special status that stops automated contact: the case waits (re-planned every few
+        days, so lifting the status resumes it) and no step is spent or skipped meanwhile."""
+        stops = sorted(s for s in self._statuses() if s.stops_contact)
+        if not stops:
+            return None
+        return self._wait(self.now + MAX_WAIT, [ReasonCode.SPECIAL_STATUS, *map(special_status_reason, stops)])
+
+    def _person_route(self) -> PlanOutcome | None:
+        stopped = self._stopped()
+        if stopped is None and self._vulnerable and not self.reach.specialist_queued:
+            self.outcome.tasks.append(SPECIALIST_TASK)  # once per case: a specialist takes the customer over
+        return stopped
+
+    @property
+    def _vulnerable(self) -> bool:
+        return SpecialStatus.VULNERABLE in self._statuses()
 
     # ------------------------------------------------------------------ by status
 
@@ -149,6 +221,14 @@ class _Planner:
         if not self.account.owes:
             self.outcome.new_status = CaseStatus.RESOLVED
             return self._finish(Action.CLOSE, [ReasonCode.PAID])
+        held = self._person_route() or self._held()
+        if held is not None:
+            return held
+        return self._open()
+
+    def _held(self) -> PlanOutcome | None:
+        """What the case's status holds it to; None when it goes on to the ladder."""
+        status = self.case.status
         if status == CaseStatus.LEGAL_REVIEW:
             return self._legal()
         if status == CaseStatus.DISPUTED:
@@ -162,14 +242,10 @@ class _Planner:
             self.outcome.details.append(ReasonCode.PAUSE_ENDED.value)
             self.resumed = True
         if status == CaseStatus.PROMISED and self.case.promise is not None:
-            held = self._promise()
-            if held is not None:
-                return held
+            return self._promise()
         if status == CaseStatus.IN_PLAN and self.case.plan is not None:
-            held = self._plan()
-            if held is not None:
-                return held
-        return self._open()
+            return self._plan()
+        return None
 
     def _promise(self) -> PlanOutcome | None:
         promise = self.case.promise
@@ -211,7 +287,7 @@ class _Planner:
         if step_id in self.done or remind_on > self.today:
             nxt = check_after if step_id in self.done else day_opens_at(self.account, self.policy, remind_on)
             return self._wait(nxt, [ReasonCode.PLAN_ACTIVE])
-        channel = next((c for c in (Channel.SMS, Channel.EMAIL) if self.account.can_use(c)), None)
+        channel = next((c for c in (Channel.SMS, Channel.EMAIL) if self._can_use(c)), None)
         if channel is None:
             self.outcome.skipped_steps.append(step_id)
             return self._wait(check_after, [ReasonCode.PLAN_ACTIVE, ReasonCode.CHANNEL_UNUSABLE])
@@ -229,7 +305,7 @@ class _Planner:
             # Still awaiting an admin: the task token wait holds the execution; nothing to send.
             return self._wait(self.now + MAX_WAIT, [ReasonCode.STEPS_EXHAUSTED])
         if LEGAL_REFERRAL_STEP not in self.done:
-            channel = next((c for c in (Channel.EMAIL, Channel.SMS) if self.account.can_use(c)), None)
+            channel = next((c for c in (Channel.EMAIL, Channel.SMS) if self._can_use(c)), None)
             if channel is not None:
                 # The referral notice obeys the same window, holidays and caps as any other.
                 result = self._check(channel, AttemptKind.COLLECTION)
@@ -257,17 +333,23 @@ class _Planner:
         """The ladder cannot go on by itself: a specialist decides (unless one already decided to
         let the legal review go ahead)."""
         legal = self._legal_step()
+        if self._vulnerable and self.case.specialist_decision is not None:
+            # a vulnerable customer stays with the specialist who decided, whatever they decided
+            return self._wait(self.now + MAX_WAIT, [ReasonCode.SPECIALIST_HOLD, *reasons])
         if self.case.specialist_decision is SpecialistDecision.LEGAL_REVIEW and legal is not None \
                 and not self.account.time_barred:
-            return self._finish(Action.LEGAL_REVIEW, [ReasonCode.SPECIALIST_ALLOWED_LEGAL, *reasons],
-                                step_id=legal.id)
+            return self._review(legal, [ReasonCode.SPECIALIST_ALLOWED_LEGAL, *reasons])
         return self._finish(Action.SPECIALIST_REVIEW, [ReasonCode.SPECIALIST_REVIEW, *reasons],
                             step_id=step.id if step is not None else SPECIALIST_STEP)
 
     # ------------------------------------------------------------------ the ladder
 
     def _open(self) -> PlanOutcome:
-        """An open case: a re-engagement round after a broken arrangement, then the ladder."""
+        """An open case: nothing in a holdout's window; a re-engagement round after a broken
+        arrangement; then the ladder."""
+        self.shift, held = self._holdout()
+        if held is not None:
+            return held
         round_ = self._round()
         if self.resumed or round_ is not None:
             # Steps whose day fell while the case was held (or while re-engagement talks to the
@@ -285,7 +367,7 @@ class _Planner:
         for step in self.strategy.steps:
             if step.pre_due or step.id in self.done or step.send_late or step.kind is StepKind.LEGAL_REVIEW:
                 continue
-            day = due_date + timedelta(days=step.offset_days)
+            day = due_date + self.shift + timedelta(days=step.offset_days)
             if day < self.today or (including_today and day == self.today):
                 self._skip(step.id, ReasonCode.STEP_PASSED_DURING_HOLD)
 
@@ -312,7 +394,7 @@ class _Planner:
             return held
         channel = step.kind.channel
         assert channel is not None
-        if not self.account.can_use(channel):
+        if not self._can_use(channel):
             self._skip(step_id, ReasonCode.CHANNEL_UNUSABLE)
             return None
         result = self._check(channel, AttemptKind.COLLECTION)
@@ -325,18 +407,66 @@ class _Planner:
         self._skip(step_id, *result.reasons)  # type: ignore[attr-defined]
         return None
 
+    def _holdout(self) -> tuple[timedelta, PlanOutcome | None]:
+        """A holdout case gets nothing in its window, then the strategy counted from the window's end."""
+        days = holdout_days(self.policy, self.case.variant)
+        if not days:
+            return timedelta(), None
+        assert self.account.due_date is not None
+        ends = self.account.due_date + timedelta(days=days)
+        if self.today <= ends:
+            return timedelta(days=days), self._wait(day_opens_at(self.account, self.policy, ends + timedelta(days=1)),
+                                                    [ReasonCode.HOLDOUT])
+        return timedelta(days=days), None
+
+    def _wrong_number(self) -> None:
+        """A number known to be wrong: find the right one (once per case) rather than escalate."""
+        contact = self.account.contact
+        if contact.phone is not None and not contact.phone_usable and not self.reach.skip_trace_requested \
+                and SKIP_TRACE_TASK not in self.outcome.tasks:
+            self.outcome.tasks.append(SKIP_TRACE_TASK)
+
+    def _before_legal(self, step: Step, reasons: list[ReasonCode]) -> PlanOutcome | None:
+        """No legal review without a right-party contact attempt or a skip-trace outcome: call the
+        debtor first, and when that cannot be done, trace the right number and wait for its outcome.
+        None: the review may go ahead."""
+        reach = self.reach
+        if reach.right_party_attempted or reach.skip_trace_outcome is not None:
+            return None
+        why = [*reasons, ReasonCode.NO_RIGHT_PARTY_CONTACT]
+        if PRE_LEGAL_CALL_STEP not in self.done and self._can_use(Channel.CALL):
+            result = self._check(Channel.CALL, AttemptKind.COLLECTION)
+            if result.verdict is Verdict.ALLOW:  # type: ignore[attr-defined]
+                return self._finish(Action.CALL, why, step_id=PRE_LEGAL_CALL_STEP, channel=Channel.CALL)
+            if result.verdict is Verdict.DEFER:  # type: ignore[attr-defined]
+                return self._wait(result.until, [*why, *result.reasons])  # type: ignore[attr-defined]
+        if not reach.skip_trace_requested and SKIP_TRACE_TASK not in self.outcome.tasks:
+            self.outcome.tasks.append(SKIP_TRACE_TASK)
+        return self._wait(self.now + MAX_WAIT, [*why, ReasonCode.SKIP_TRACE])
+
+    def _review(self, step: Step, reasons: list[ReasonCode]) -> PlanOutcome:
+        """A legal review, once the debtor has been tried (see `_before_legal`)."""
+        gated = self._before_legal(step, reasons)
+        if gated is not None:
+            return gated
+        return self._finish(Action.LEGAL_REVIEW, reasons, step_id=step.id)
+
     def _steps(self) -> PlanOutcome:
         due_date = self.account.due_date
         assert due_date is not None  # owes => due date (model invariant)
+        self._wrong_number()
         for step in self.strategy.steps:
             if step.pre_due or step.id in self.done:
                 continue
-            step_day = due_date + timedelta(days=step.offset_days)
+            step_day = due_date + self.shift + timedelta(days=step.offset_days)
             if step_day > self.today:
                 return self._wait(day_opens_at(self.account, self.policy, step_day), [ReasonCode.NEXT_STEP_LATER])
             if step.kind is StepKind.LEGAL_REVIEW:
                 if self.account.time_barred:  # no legal step on time-barred debt
                     self._skip(step.id)
+                    continue
+                if self._vulnerable:  # a vulnerable customer stays with specialists
+                    self._skip(step.id, ReasonCode.SPECIALIST_ROUTE, ReasonCode.SPECIAL_STATUS_VULNERABLE)
                     continue
                 return self._legal_review(step)
             out = self._contact(step, step.id, [])
@@ -348,7 +478,7 @@ class _Planner:
         verdict = judge(step.requires, step.requires_any, self.summary, self.now,
                         offer_days=self.policy.notice_deadline_days)
         if verdict.met:
-            return self._finish(Action.LEGAL_REVIEW, [ReasonCode.STEP_DUE], step_id=step.id)
+            return self._review(step, [ReasonCode.STEP_DUE])
         if self.case.specialist_decision is SpecialistDecision.LEGAL_REVIEW and verdict.cooling_until is None:
             return self._to_specialist(step, verdict.reasons)
         if verdict.clears_at is not None or verdict.cooling_until is not None:
@@ -419,9 +549,13 @@ class _Planner:
 
 
 def plan_next_action(case: Case, account: Account, history: Sequence[ContactRecord], notices: Sequence[Notice],
-                     policy: Policy, strategy: Strategy, now: datetime,
-                     summary: CaseSummary | None = None) -> PlanOutcome:
+                     policy: Policy, strategy: Strategy, now: datetime, *, person: Person | None = None,
+                     reach: Reach | None = None, summary: CaseSummary | None = None) -> PlanOutcome:
     """Decide SEND, CALL, WAIT, LEGAL_REVIEW, SPECIALIST_REVIEW or CLOSE for a case; pure and
-    deterministic. `summary` is the case's history (domain.case_summary) that step conditions and
-    re-engagement judge; without it, the history is what the case and its notices show."""
-    return _Planner(case, account, history, notices, policy, strategy, now, summary).run()
+    deterministic.
+
+    ``history`` is the customer's contacts on every loan; ``person`` their opt-outs, zones and
+    special statuses; ``reach`` what the case's ledger says about reaching them (`reach_from`);
+    ``summary`` the case's history (domain.case_summary) that step conditions and re-engagement
+    judge (without it, what the case and its notices show)."""
+    return _Planner(case, account, history, notices, policy, strategy, now, person, reach, summary).run()

@@ -15,12 +15,13 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dunning.domain.models import Account, Channel, Jurisdiction
+from dunning.domain.page_verify import VerificationKind
 
 
 class PolicyError(ValueError):
@@ -53,6 +54,10 @@ class Caps(_Strict):
     call_attempts_per_7_days: int | None = Field(default=None, ge=0)  # US Reg F: 7
     call_quiet_days_after_conversation: int | None = Field(default=None, ge=0)  # US Reg F: 7
     unanswered_calls_per_day_per_number: int | None = Field(default=None, ge=0)  # CN guideline: 6
+    # At most one outbound contact per person in this many hours, across channels (0, the default
+    # of a policy that does not say: no spacing). An answer to the customer's own message is exempt.
+    # Keeps case opening and the end of a pause from sending an SMS, an email and a call at once.
+    spacing_hours: int = Field(default=0, ge=0, le=72)
 
 
 class Collector(_Strict):
@@ -63,6 +68,11 @@ class Collector(_Strict):
     email: str
     hours: str
     pay_url: str
+    # The creditor an agency collects for; a lender collecting its own loans is its own creditor.
+    creditor: str | None = None
+
+
+CollectorRole = Literal["FIRST_PARTY", "AGENCY"]
 
 
 class JurisdictionPolicy(_Strict):
@@ -72,7 +82,33 @@ class JurisdictionPolicy(_Strict):
     caps: Caps = Caps()
     retention_years: int = Field(ge=1)
     collector: Collector
-    first_contact_disclosure: bool = False  # US: the validation-notice items on first contact
+    # Who writes to the customer. FIRST_PARTY: the lender collecting its own loans, which is not a
+    # "debt collector" (FDCPA 1692a(6)) and never calls itself one. AGENCY: a collection agency, whose
+    # first contact carries the full validation notice (Regulation F 1006.34, itemisation date included).
+    collector_role: CollectorRole | None = None
+    # Older documents said only this: true meant an agency's validation notice. Kept so they keep
+    # their meaning; collector_role wins when both are given.
+    first_contact_disclosure: bool = False
+    # The fact the customer's page asks before it shows anything (the account file must carry it).
+    verification: VerificationKind = VerificationKind.DATE_OF_BIRTH
+
+    @model_validator(mode="after")
+    def _role_agrees(self) -> JurisdictionPolicy:
+        if self.collector_role == "FIRST_PARTY" and self.first_contact_disclosure:
+            raise ValueError("a FIRST_PARTY lender sends no debt-collector validation notice: "
+                             "drop first_contact_disclosure or make collector_role AGENCY")
+        return self
+
+    @property
+    def role(self) -> CollectorRole:
+        if self.collector_role is not None:
+            return self.collector_role
+        return "AGENCY" if self.first_contact_disclosure else "FIRST_PARTY"
+
+    @property
+    def validation_notice(self) -> bool:
+        """The first contact carries the validation notice: only an agency's does."""
+        return self.role == "AGENCY"
 
 
 class StepKind(StrEnum):
@@ -186,7 +222,11 @@ class Segment(_Strict):
 class Variant(_Strict):
     id: str
     share: Decimal = Field(ge=0, le=1)
-    holdout: bool = False  # minimum-contact control group: only its segment's holdout strategy
+    # The no-contact control group: nothing at all for `holdout_days` after the due date (no
+    # reminder, no notice, no call), then the normal strategy with its days counted from the end
+    # of the window. Its cure rate is what the others' uplift is measured against.
+    holdout: bool = False
+    holdout_days: int = Field(default=30, ge=1, le=120)
 
 
 class Hardship(_Strict):
@@ -237,6 +277,16 @@ class Reengagement(_Strict):
         return steps
 
 
+class CustomerPage(_Strict):
+    """The customer's own page (/p/{token}): how hard it is to get in, and how long a visit lasts."""
+
+    verify_attempts: int = Field(default=5, ge=1, le=10)  # wrong answers before the link locks
+    session_minutes: int = Field(default=15, ge=5, le=60)  # a verified visit, then verify again
+    fresh_links_per_day: int = Field(default=3, ge=1, le=10)  # "send me a new link", per account
+    callback_days: int = Field(default=3, ge=1, le=10)  # business days of call-back slots offered
+    callback_slot_hours: int = Field(default=2, ge=1, le=4)
+
+
 class Policy(_Strict):
     version: str
     grace_days: int = Field(default=0, ge=0)  # days after the due date before an account is delinquent
@@ -246,10 +296,14 @@ class Policy(_Strict):
     strategies: dict[str, Strategy]
     segments: list[Segment] = Field(min_length=1)
     variants: list[Variant] = Field(min_length=1)
-    holdout_strategy: str | None = None
+    holdout_strategy: str | None = None  # after its window the holdout follows this, else its segment's
+    # A vulnerable customer's softer strategy (specialist calls, no legal review); None: the
+    # segment's strategy without its legal review.
+    vulnerable_strategy: str | None = None
     hardship: Hardship = Hardship()
     promises: Promises = Promises()
     reengagement: Reengagement | None = None  # None: a broken arrangement resumes the ladder at once
+    page: CustomerPage = CustomerPage()
     variant_salt: str = "dunning"
 
     @model_validator(mode="after")
@@ -285,11 +339,21 @@ def _reference_problems(policy: Policy) -> list[str]:
                 problems.append(f"segment {seg.id}: unknown variant {vid!r}")
     if policy.holdout_strategy and policy.holdout_strategy not in policy.strategies:
         problems.append(f"holdout_strategy: unknown strategy {policy.holdout_strategy!r}")
-    if any(v.holdout for v in policy.variants) and not policy.holdout_strategy:
-        problems.append("variants: a holdout variant needs holdout_strategy")
+    if policy.vulnerable_strategy and policy.vulnerable_strategy not in policy.strategies:
+        problems.append(f"vulnerable_strategy: unknown strategy {policy.vulnerable_strategy!r}")
     problems.extend(_variant_problems(policy))
+    problems.extend(_strategy_problems(policy))
+    return problems
+
+
+def _strategy_problems(policy: Policy) -> list[str]:
+    problems: list[str] = []
     for name, strategy in policy.strategies.items():
         last = strategy.steps[-1]
+        if name == policy.vulnerable_strategy:
+            if any(s.kind is StepKind.LEGAL_REVIEW for s in strategy.steps):
+                problems.append(f"strategy {name}: a vulnerable customer's strategy has no legal review")
+            continue
         if last.kind is not StepKind.LEGAL_REVIEW:
             problems.append(f"strategy {name}: the last step must be a LEGAL_REVIEW")
         elif not last.approval_required:
@@ -362,9 +426,19 @@ def segment_for(policy: Policy, account: Account) -> Segment:
 
 
 def strategy_for(policy: Policy, account: Account, variant: Variant) -> tuple[str, Strategy]:
-    """The strategy id and steps this account follows in its variant."""
+    """The strategy id and steps this account follows in its variant (a holdout: after its window)."""
     if variant.holdout and policy.holdout_strategy:
         return policy.holdout_strategy, policy.strategies[policy.holdout_strategy]
     seg = segment_for(policy, account)
     sid = seg.variant_strategies.get(variant.id, seg.strategy)
     return sid, policy.strategies[sid]
+
+
+def variant_named(policy: Policy, variant_id: str | None) -> Variant | None:
+    return next((v for v in policy.variants if v.id == variant_id), None)
+
+
+def holdout_days(policy: Policy, variant_id: str | None) -> int:
+    """Days after the due date in which a case of this variant gets no outreach (0: not a holdout)."""
+    variant = variant_named(policy, variant_id)
+    return variant.holdout_days if variant is not None and variant.holdout else 0

@@ -26,8 +26,9 @@ def _strategy_jurisdictions(policy: Policy) -> dict[str, set[Jurisdiction]]:
         where = set(seg.match.jurisdictions or everywhere) & everywhere
         for sid in [seg.strategy, *seg.variant_strategies.values()]:
             used.setdefault(sid, set()).update(where)
-    if policy.holdout_strategy:
-        used.setdefault(policy.holdout_strategy, set()).update(everywhere)
+    for special in (policy.holdout_strategy, policy.vulnerable_strategy):
+        if special:
+            used.setdefault(special, set()).update(everywhere)
     # A strategy no segment points at could still be wired in later: check it everywhere.
     return {sid: used.get(sid) or everywhere for sid in policy.strategies}
 
@@ -86,7 +87,7 @@ def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> lis
                     key = (jurisdiction, locale)
                     if key not in facts_cache:
                         facts_cache[key] = sample_facts(jurisdiction, locale, policy)
-                    first = jp.first_contact_disclosure and step is first_message
+                    first = jp.validation_notice and step is first_message
                     problems += check_template(
                         f"{where} ({jurisdiction})",
                         step.template,

@@ -9,7 +9,8 @@ the planner. An action decides from the case as read and returns its ledger entr
 commits them with the caller's own record (a REPLY or ADMIN entry) in one transaction, re-deciding
 on a concurrent write, and then carries out what lies outside the case (`Effects`): the account's
 opt-outs and contact flags, a task token to complete, a call-back to queue. Those are idempotent,
-so a redelivered message repeats them harmlessly.
+so a redelivered message repeats them harmlessly. Last, every arrangement the action made (a plan, a
+promise, a dispute, an opt-out) is confirmed to the customer in writing, once.
 
 An action that cannot apply (an illegal status change, a promise out of the policy's bounds)
 writes a note instead of an entry, and the caller reports `applied: false`; nothing is half-done.
@@ -32,6 +33,9 @@ from dunning.domain.arrangements import (
     validate_promise,
 )
 from dunning.domain.case_summary import CaseSummary, summarise_case
+from dunning.domain.compliance import Attempt, ContactRecord, check
+from dunning.domain.customers import CustomerProfile, StatusMark
+from dunning.domain.history import CALL_OUTCOME_STANDARD, call_contact, entry_ref
 from dunning.domain.intents import local_today
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import (
@@ -39,6 +43,8 @@ from dunning.domain.models import (
     Case,
     CaseStatus,
     Channel,
+    Contact,
+    ContactHours,
     EntryKind,
     IllegalTransition,
     InstalmentPlan,
@@ -46,12 +52,17 @@ from dunning.domain.models import (
     Money,
     PlanStatus,
     Promise,
+    ReasonCode,
     SpecialistDecision,
+    SpecialStatus,
     iso_z,
 )
 from dunning.domain.policy import Policy
-from dunning.observability import metrics
-from dunning.ports import AccountHistory, CaseRecord, Conflict, NotFound, Ports, TransientError
+from dunning.domain.special_status import ROUTES, reasons_for
+from dunning.observability import count, logger, metrics
+from dunning.ports import CONTACT_RECORD, AccountHistory, CaseRecord, Conflict, NotFound, Ports, TransientError
+from dunning.services import confirmations, customers
+from dunning.services.confirmations import Confirmed
 
 COMMIT_ATTEMPTS = 3
 
@@ -60,6 +71,10 @@ Entries = list[Entry]
 ContactChange = Literal["OPT_OUT", "OPT_IN", "PHONE_UNUSABLE", "EMAIL_UNUSABLE"]
 AccountChange = tuple[ContactChange, Channel | None]
 TaskField = Literal["call_task_token", "approval_task_token", "specialist_task_token"]
+
+
+PersonChange = Callable[[CustomerProfile], bool]
+AccountEdit = Callable[[Account], bool]
 
 
 @dataclass
@@ -71,10 +86,24 @@ class Effects:
     token_field: TaskField | None = None
     token_output: dict[str, Any] = field(default_factory=dict)
     callback: str | None = None  # a person should follow up, for this reason (a code)
+    callback_slot: tuple[datetime, datetime] | None = None  # when the customer asked to be called
+    preferences: Preferences | None = None  # language and hours the customer chose
+    person_change: PersonChange | None = None  # the customer's profile (opt-outs, statuses), across loans
+    account_edit: AccountEdit | None = None  # any other change to the account (a traced number ...)
 
     def reset(self) -> None:
         self.account_changes, self.token, self.token_field, self.token_output = [], None, None, {}
-        self.callback = None
+        self.callback, self.callback_slot, self.preferences = None, None, None
+        self.person_change, self.account_edit = None, None
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a customer chose for how we contact them: a language (None: core banking's) and hours
+    that narrow the contact window (None: the whole window the law allows)."""
+
+    locale: str | None
+    hours: ContactHours | None
 
 
 @dataclass
@@ -129,7 +158,7 @@ def case_for_record(
     if pid in history.cases:
         return history.cases[pid], False
     case = Case(case_id=pid, account_id=account_id, status=CaseStatus.CLOSED, opened_at=now, closed_at=now,
-                resolution="CONTACT_RECORD")
+                resolution=CONTACT_RECORD)
     return CaseRecord(case, -1, GENESIS), True
 
 
@@ -194,17 +223,57 @@ def _contact_mutation(kind: ContactChange, channel: Channel | None) -> Callable[
 
 
 def apply_account_change(ports: Ports, account_id: str, change: AccountChange | None) -> None:
-    if change is not None:
+    """Carry an opt-out or an unusable contact over to the account. An account row that no longer
+    exists (deleted, erased) has nothing to change: the ledger keeps the record, nothing retries."""
+    if change is None:
+        return
+    try:
         update_account(ports, account_id, _contact_mutation(*change))
+    except NotFound:
+        logger.info("account change for an account that no longer exists",
+                    extra={"account_id": account_id, "change": change[0]})
+        metrics.add_metric(name="AccountChangesOrphaned", unit="Count", value=1)
 
 
-def queue_callback(ports: Ports, case_id: str, account_id: str, reason: str) -> None:
-    """A person should look at this (ids and a reason code on the queue; the ledger holds what was said)."""
+def person_opt(kind: ContactChange, channel: Channel | None) -> PersonChange | None:
+    """An opt-out (or in) is the person's, across all their loans."""
+    if kind not in ("OPT_OUT", "OPT_IN") or channel is None:
+        return None
+    return lambda profile: profile.opt(channel, kind == "OPT_OUT")
+
+
+def record_call_contacts(ports: Ports, account: Account, written: list[LedgerEntry], now: datetime) -> None:
+    """An agent's call counts against the person's caps on every loan (after the commit)."""
+    for entry in written:
+        if entry.kind is EntryKind.CALL_OUTCOME:
+            contact = ContactRecord(at=entry.data.get("called_at") or entry.at, channel=Channel.CALL,
+                                    outcome=call_contact(str(entry.data.get("outcome"))),
+                                    number_hash=entry.data.get("number_hash"), ref=entry_ref(entry))
+            customers.record_contact(ports, account.customer, contact, now)
+
+
+def queue_callback(ports: Ports, case_id: str, account_id: str, reason: str,
+                   slot: tuple[datetime, datetime] | None = None) -> None:
+    """A person should look at this (ids and a reason code on the queue; the ledger holds what was said).
+    With a slot, the customer asked to be called then (UTC instants inside their contact window)."""
     # queued_at lets the worklist show how long a customer has waited for a person (and CallQueue's
     # oldest-message age alarms when nobody picks these up).
-    ports.tasks.put("CALLBACK", {"case_id": case_id, "account_id": account_id, "reason": reason,
-                                 "queued_at": iso_z(ports.clock.now())})
+    task: dict[str, Any] = {"case_id": case_id, "account_id": account_id, "reason": reason,
+                            "queued_at": iso_z(ports.clock.now())}
+    if slot is not None:
+        task |= {"call_from": iso_z(slot[0]), "call_until": iso_z(slot[1])}
+    ports.tasks.put("CALLBACK", task)
     metrics.add_metric(name="CallbacksQueued", unit="Count", value=1)
+
+
+def apply_preferences(ports: Ports, account_id: str, chosen: Preferences) -> None:
+    def change(account: Account) -> bool:
+        if (account.preferred_locale, account.preferred_hours) == (chosen.locale, chosen.hours):
+            return False
+        account.preferred_locale, account.preferred_hours = chosen.locale, chosen.hours
+        return True
+
+    update_account(ports, account_id, change)
 
 
 @dataclass
@@ -217,6 +286,7 @@ class Performed:
     notes: list[str]
     effects: Effects
     task_completed: bool = False
+    confirmed: Confirmed = field(default_factory=Confirmed)  # the written confirmations it called for
 
 
 RecordEntry = Callable[[CaseRecord, ActionContext, Entries, CaseStatus], Entry]
@@ -224,15 +294,21 @@ RecordEntry = Callable[[CaseRecord, ActionContext, Entries, CaseStatus], Entry]
 
 def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: RecordEntry, *, actor: str,
             case_id: str | None = None, prefix: str = "ADMIN", history: AccountHistory | None = None,
-            account: Account | None = None, now: datetime | None = None) -> Performed:
+            account: Account | None = None, now: datetime | None = None, channel: Channel | None = None,
+            confirm: bool = True) -> Performed:
     """Decide `action` on the case, commit its entries after the caller's record, then carry out
-    its effects. `record_entry` builds the caller's entry (REPLY, ADMIN ...) from what was decided."""
+    its effects. `record_entry` builds the caller's entry (REPLY, ADMIN ...) from what was decided.
+
+    Every arrangement the action made is then confirmed to the customer in writing
+    (dunning.services.confirmations), on `channel` (the one the customer used) when it is written
+    and may be used; the caller's entry lists those confirmations, so a redelivery can finish them."""
     now = now or ports.clock.now()
     history = history or ports.collections.history(account_id)
     account = account or ports.accounts.get(account_id)
     record, is_new = case_for_record(history, account_id, now, prefix, case_id)
     policy = ports.policy()
     ctx = ActionContext(record.case, account, policy, now, history=history)
+    to_confirm: list[confirmations.Confirmation] = []
 
     def mutation(rec: CaseRecord) -> Entries:
         ctx.case, ctx.notes = rec.case, []
@@ -240,18 +316,40 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
         before = rec.case.status
         entries = action(ctx)
         _release_specialist_task(rec.case, before, ctx.effects)
-        return [record_entry(rec, ctx, entries, before), *entries]
+        to_confirm[:] = confirmations.for_entries(entries, now) if confirm else []
+        kind, data = record_entry(rec, ctx, entries, before)
+        if to_confirm:
+            data = {**data, "confirmations": [c.as_record() for c in to_confirm]}
+        return [(kind, data), *entries]
 
     record, written = commit_change(ports, record, is_new, mutation, at=now, actor=actor)
     done = Performed(record, written, applied=not ctx.notes or len(written) > 1, notes=ctx.notes,
                      effects=ctx.effects)
     for change in ctx.effects.account_changes:
         apply_account_change(ports, account_id, change)
+        opt = person_opt(*change)
+        if opt is not None:
+            customers.update(ports, account.customer, opt)
+    if ctx.effects.account_edit is not None:
+        update_account(ports, account_id, ctx.effects.account_edit)
+    if ctx.effects.person_change is not None:
+        customers.update(ports, account.customer, ctx.effects.person_change)
+    record_call_contacts(ports, account, written, now)
+    for entry in written:
+        if entry.kind is EntryKind.VIOLATION:
+            # CallOutsideWindowAlarm (template.yaml) watches this: any breach pages the team.
+            count("CallOutsideWindow", Reason=str(entry.data.get("rule")))
+            logger.warning("call outside the contact window",
+                           extra={"case_id": record.case.case_id, "rule": entry.data.get("rule")})
+    if ctx.effects.preferences is not None:
+        apply_preferences(ports, account_id, ctx.effects.preferences)
     if ctx.effects.token is not None and ctx.effects.token_field is not None:
         done.task_completed = _complete(ports, record, ctx.effects.token, ctx.effects.token_output,
                                         ctx.effects.token_field, ctx.notes, actor)
     if ctx.effects.callback:
-        queue_callback(ports, record.case.case_id, account_id, ctx.effects.callback)
+        queue_callback(ports, record.case.case_id, account_id, ctx.effects.callback, ctx.effects.callback_slot)
+    done.confirmed = confirmations.send(ports, record.case.case_id, account_id, to_confirm, prefer=channel,
+                                        actor=actor)
     return done
 
 
@@ -491,6 +589,26 @@ def change_contact(kind: ContactChange, channel: Channel | None, source: str) ->
     return act
 
 
+def request_callback(reason: str, slot: tuple[datetime, datetime] | None = None) -> CaseAction:
+    """The customer asks a person to call (in a slot they chose): a CALLBACK task after the commit."""
+
+    def act(ctx: ActionContext) -> Entries:
+        ctx.effects.callback, ctx.effects.callback_slot = reason, slot
+        return []
+
+    return act
+
+
+def set_preferences(chosen: Preferences) -> CaseAction:
+    """Preferred language and hours: the account changes after the commit (the caller's entry says what)."""
+
+    def act(ctx: ActionContext) -> Entries:
+        ctx.effects.preferences = chosen
+        return []
+
+    return act
+
+
 def waive_fee(amount: Decimal, reason: str) -> CaseAction:
     """Record the waiver; `apply_fee_waiver` then takes it off the account."""
 
@@ -514,36 +632,119 @@ def apply_fee_waiver(ports: Ports, account_id: str, amount: Decimal) -> None:
     update_account(ports, account_id, change)
 
 
-CallOutcome = Literal["NO_ANSWER", "LEFT_MESSAGE", "PROMISE", "HARDSHIP", "DISPUTE", "WRONG_NUMBER", "REFUSED",
-                      "PAID_CLAIMED"]
+# Standard outcome codes (RIGHT_PARTY, PROMISE, REFUSED, NO_ANSWER, WRONG_PARTY, CALLBACK) and the
+# older codes, each recorded with the standard one it maps to (dunning.domain.history).
+CallOutcome = Literal["RIGHT_PARTY", "PROMISE", "REFUSED", "NO_ANSWER", "WRONG_PARTY", "CALLBACK",
+                      "LEFT_MESSAGE", "HARDSHIP", "DISPUTE", "WRONG_NUMBER", "PAID_CLAIMED"]
+
+
+def call_window_violation(ctx: ActionContext, called_at: datetime, person: CustomerProfile | None) -> Entry | None:
+    """A call outside the customer's contact window (or on a holiday) in any of their zones: the
+    outcome still stands (the call happened), and the breach is recorded with the local times."""
+    result = check(Attempt(channel=Channel.CALL), ctx.account, None, [], ctx.policy, called_at,
+                   person.person() if person is not None else None)
+    broken = [r for r in result.reasons if r in (ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY)]
+    if not broken:
+        return None
+    details = [d for d in result.details if d.split(":")[0] in {r.value for r in broken}]
+    return EntryKind.VIOLATION, {"rule": broken[0].value, "reasons": [r.value for r in broken],
+                                 "channel": Channel.CALL.value, "at": iso_z(called_at), "details": details}
 
 
 def call_outcome(outcome: CallOutcome, *, hash_number: Callable[[str | None], str | None],
                  promised_on: date | None = None, amount: Decimal | None = None, instalments: int | None = None,
-                 note: str | None = None) -> CaseAction:
-    """An agent's call: recorded, its effect on the case applied, the waiting call task completed."""
+                 note: str | None = None, called_at: datetime | None = None,
+                 person: CustomerProfile | None = None) -> CaseAction:
+    """An agent's call: recorded (with its standard code), checked against the contact window,
+    its effect on the case applied, the waiting call task completed."""
 
     def act(ctx: ActionContext) -> Entries:
         case, notes = ctx.case, ctx.notes
         if case.call_task_token is not None:
             ctx.effects.token, case.call_task_token = case.call_task_token, None
             ctx.effects.token_field, ctx.effects.token_output = "call_task_token", {"outcome": outcome}
-        entry = {"outcome": outcome, "number_hash": hash_number(ctx.account.contact.phone), "note": note}
+            case.call_task_since = None
+        at = called_at or ctx.now
+        entry = {"outcome": outcome, "standard": CALL_OUTCOME_STANDARD[outcome],
+                 "number_hash": hash_number(ctx.account.contact.phone), "note": note,
+                 "called_at": iso_z(at) if called_at is not None else None}
         effects: Entries = []
+        violation = call_window_violation(ctx, at, person)
+        if violation is not None:
+            effects.append(violation)
         if outcome == "PROMISE":
             if promised_on is None:
                 notes.append("a promise needs promised_on")
             else:
-                effects = promise(promised_on, amount, Channel.CALL)(ctx)
+                effects += promise(promised_on, amount, Channel.CALL)(ctx)
         elif outcome == "HARDSHIP":
-            effects = agree_plan(instalments or max(ctx.policy.hardship.instalment_counts))(ctx)
+            effects += agree_plan(instalments or max(ctx.policy.hardship.instalment_counts))(ctx)
         elif outcome == "DISPUTE":
-            effects = dispute(note or "CALL")(ctx)
-        elif outcome == "WRONG_NUMBER":
+            effects += dispute(note or "CALL")(ctx)
+        elif outcome in ("WRONG_NUMBER", "WRONG_PARTY"):
+            # The planner then asks for the right number (skip trace) instead of escalating.
             ctx.effects.account_changes.append(("PHONE_UNUSABLE", None))
+        elif outcome == "CALLBACK":
+            ctx.effects.callback = "CALL_ME"  # they asked to be called at another time
         elif outcome == "PAID_CLAIMED":
             notes.append("payment claimed; only the payment feed confirms it")
         return [(EntryKind.CALL_OUTCOME, {k: v for k, v in entry.items() if v is not None}), *effects]
+
+    return act
+
+
+def special_status(status: SpecialStatus, *, lift: bool, source: str, by: str | None = None,
+                   note: str | None = None) -> CaseAction:
+    """Set (or lift) a special status on the customer: recorded on the case with its reason codes
+    and route; the person's profile changes after the commit, so it holds for all their loans.
+
+    A status read in a reply is a claim a person must verify: it also queues a call-back."""
+
+    def act(ctx: ActionContext) -> Entries:
+        account = ctx.account
+        if lift:
+            ctx.effects.person_change = customers.lift_status(status)
+            if account.special_status is status:
+                def clear(acc: Account) -> bool:
+                    if acc.special_status is not status:
+                        return False
+                    acc.special_status = None
+                    return True
+                ctx.effects.account_edit = clear
+        else:
+            ctx.effects.person_change = customers.set_status(StatusMark(
+                status=status, since=ctx.now, source=source, account_id=account.account_id, by=by))
+            if source == "REPLY":
+                ctx.effects.callback = f"VERIFY_{status.value}"
+        return [(EntryKind.SPECIAL_STATUS, {
+            "event": "LIFTED" if lift else "SET", "status": status.value, "source": source, "route": ROUTES[status],
+            "reasons": [r.value for r in reasons_for(status)], "by": by, "note": note})]
+
+    return act
+
+
+SkipTraceOutcome = Literal["FOUND", "NOT_FOUND", "CONFIRMED_SAME"]
+
+
+def skip_trace_outcome(outcome: SkipTraceOutcome, new_phone: str | None, *,
+                       hash_number: Callable[[str | None], str | None]) -> CaseAction:
+    """What finding the right number gave: a new number (usable from now on), none, or the same
+    one confirmed. Recorded (the number as a keyed hash only); the planner may then go on."""
+
+    def act(ctx: ActionContext) -> Entries:
+        if outcome == "FOUND" and new_phone is None:
+            ctx.notes.append("FOUND needs new_phone")
+            return []
+        if outcome in ("FOUND", "CONFIRMED_SAME"):
+            def edit(acc: Account) -> bool:
+                phone = new_phone or acc.contact.phone
+                if acc.contact.phone == phone and acc.contact.phone_usable:
+                    return False
+                acc.contact = Contact.model_validate(acc.contact.model_dump() | {"phone": phone, "phone_usable": True})
+                return True
+            ctx.effects.account_edit = edit
+        return [(EntryKind.SKIP_TRACE, {"event": "OUTCOME", "outcome": outcome,
+                                        "number_hash": hash_number(new_phone) if new_phone else None})]
 
     return act
 

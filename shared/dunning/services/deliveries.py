@@ -117,6 +117,12 @@ def handle_receipt(ports: Ports, receipt: DeliveryReceipt, actor: str = "SmsWebh
     }
 
 
+def _code(value: Any, limit: int = 128) -> str | None:
+    """A code or timestamp SES sends, kept only as the short string it should be: what reaches
+    the ledger from an event is never an arbitrary JSON value."""
+    return value if isinstance(value, str) and len(value) <= limit else None
+
+
 def handle_email_event(ports: Ports, event: dict[str, Any], actor: str = "EmailEvents") -> dict[str, Any]:
     """One SES event-publishing record (eventType, mail, bounce/complaint/...)."""
     event_type = event.get("eventType") or event.get("notificationType") or ""
@@ -141,7 +147,7 @@ def handle_email_event(ports: Ports, event: dict[str, Any], actor: str = "EmailE
         "provider_message_id": message_id,
         "event_type": event_type,
         "channel": Channel.EMAIL.value,
-        "timestamp": detail.get("timestamp") or mail.get("timestamp"),
+        "timestamp": _code(detail.get("timestamp") or mail.get("timestamp")),
     }
     status: NoticeStatus | None = None
     change: AccountChange | None = None
@@ -150,19 +156,19 @@ def handle_email_event(ports: Ports, event: dict[str, Any], actor: str = "EmailE
     if event_type == "Delivery":
         status = NoticeStatus.DELIVERED
     elif event_type == "Bounce":
-        data |= {"bounce_type": detail.get("bounceType"), "bounce_sub_type": detail.get("bounceSubType")}
-        event_id += f":{detail.get('feedbackId', '')}"
+        data |= {"bounce_type": _code(detail.get("bounceType")), "bounce_sub_type": _code(detail.get("bounceSubType"))}
+        event_id += f":{_code(detail.get('feedbackId')) or ''}"
         if detail.get("bounceType") == "Permanent":
             status, change = NoticeStatus.BOUNCED, ("EMAIL_UNUSABLE", None)
     elif event_type == "Complaint":
-        data["complaint_type"] = detail.get("complaintFeedbackType")
-        event_id += f":{detail.get('feedbackId', '')}"
+        data["complaint_type"] = _code(detail.get("complaintFeedbackType"))
+        event_id += f":{_code(detail.get('feedbackId')) or ''}"
         change = ("OPT_OUT", Channel.EMAIL)
         extra.append(opt_out_entry(Channel.EMAIL, "OPT_OUT", "COMPLAINT"))
     elif event_type == "Reject":
         status = NoticeStatus.FAILED
     else:  # Open, Click, Send, DeliveryDelay ...: each occurrence is its own event
-        event_id += f":{detail.get('timestamp', '')}"
+        event_id += f":{_code(detail.get('timestamp')) or ''}"
     new = record_delivery(
         ports,
         account_id,

@@ -6,6 +6,9 @@ A SEND decision is carried out by the planner itself, in the same invocation: it
 account, the history and the policy, so the decision and the at-most-once gate (the notice
 SENDING) go in one transaction, then the provider call, then the outcome. That is 2 reads, 2 writes
 and 1 send per notice, and one state and one invocation fewer than a separate send step.
+
+A little longer than most modules: the send path (gate, provider, outcome, recovery of a send cut
+short) is one story and reads best in one file.
 """
 
 from __future__ import annotations
@@ -17,20 +20,31 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dunning.domain.arrangements import plan_data
 from dunning.domain.case_summary import CaseSummary, summarise_case
-from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Verdict, check
-from dunning.domain.history import contact_history
+from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, ContactRecord, Person, Verdict, check
+from dunning.domain.customers import CustomerProfile, combined_history
+from dunning.domain.history import contact_history, notice_contact
+from dunning.domain.links import list_unsubscribe_headers
 from dunning.domain.models import (
     Account,
     Action,
     CaseStatus,
     Channel,
+    Decision,
     EntryKind,
     Notice,
     NoticeStatus,
     ReasonCode,
+    SpecialStatus,
     iso_z,
 )
-from dunning.domain.planning import REMINDER_TEMPLATE, SERVICE_STEP_PREFIX, PlanOutcome, plan_next_action
+from dunning.domain.planning import (
+    REMINDER_TEMPLATE,
+    SERVICE_STEP_PREFIX,
+    SKIP_TRACE_TASK,
+    PlanOutcome,
+    plan_next_action,
+    reach_from,
+)
 from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.ports import (
@@ -44,13 +58,15 @@ from dunning.ports import (
     Sender,
     TransientError,
 )
+from dunning.services import customers
+from dunning.services.integrity import anchor_at_close
 
 if TYPE_CHECKING:
     from dunning.domain.notices.render import RenderedNotice
 
 # Planner waits that held back a due notice (rather than waiting for the next step or a promise).
-COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.HOLIDAY, ReasonCode.CALL_CAP,
-                                  ReasonCode.DAILY_CAP})
+COMPLIANCE_DEFERRALS = frozenset({ReasonCode.CONTACT_WINDOW, ReasonCode.PREFERENCE, ReasonCode.HOLIDAY,
+                                  ReasonCode.CALL_CAP, ReasonCode.DAILY_CAP, ReasonCode.SPACING})
 
 # Templates sent as a reminder of something the customer agreed to, not as dunning.
 _PLAN_TEMPLATES = {REMINDER_TEMPLATE}
@@ -71,6 +87,37 @@ def case_summary(history: AccountHistory, record: CaseRecord, account: Account |
                           notices=history.notices.get(case_id, []))
 
 
+def _person_strategy(policy: Policy, record: CaseRecord, account: Account, person: Person) -> Strategy:
+    """A vulnerable customer follows the policy's softer strategy (the case records the switch)."""
+    vulnerable = SpecialStatus.VULNERABLE in person.special_statuses or \
+        account.special_status is SpecialStatus.VULNERABLE
+    sid = policy.vulnerable_strategy
+    if vulnerable and sid and sid in policy.strategies:
+        if record.case.strategy_id != sid:
+            record.case.strategy_id = sid
+        return policy.strategies[sid]
+    return _strategy(policy, record, account)
+
+
+def _task_entries(ports: Ports, outcome: PlanOutcome, case_id: str, account_id: str,
+                  now: datetime) -> list[tuple[EntryKind, dict[str, Any]]]:
+    """Queue the work for people the plan asks for (before its record is committed: a retried plan
+    may queue a task twice, which a person sees at once, but never loses one), and its entries."""
+    entries: list[tuple[EntryKind, dict[str, Any]]] = []
+    for kind in outcome.tasks:
+        task = {"case_id": case_id, "account_id": account_id, "created_at": iso_z(now),
+                "reasons": [r.value for r in outcome.decision.reasons]}
+        if kind == SKIP_TRACE_TASK:
+            ports.tasks.put("SKIP_TRACE", task)
+            entries.append((EntryKind.SKIP_TRACE, {"event": "REQUESTED"}))
+            metrics.add_metric(name="SkipTraces", unit="Count", value=1)
+        else:
+            ports.tasks.put("SPECIALIST", task | {"reason": SpecialStatus.VULNERABLE.value})
+            entries.append((EntryKind.SPECIALIST, {"event": "QUEUED", "reason": SpecialStatus.VULNERABLE.value}))
+            metrics.add_metric(name="SpecialistHandovers", unit="Count", value=1)
+    return entries
+
+
 def _load(ports: Ports, case_id: str, account_id: str,
           account: Account | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
     history = ports.collections.history(account_id)
@@ -87,19 +134,24 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     policy, now = ports.policy(), ports.clock.now()
     if _recover_interrupted_sends(ports, history, record, now, actor):
         history, record, account = _load(ports, case_id, account_id)
-    contacts = contact_history(history.all_notices(), history.all_entries())
+    # The person's caps, opt-outs and statuses: one consistent read of their profile (bounded).
+    profile = ports.collections.customer(account.customer)
+    person = profile.person()
+    contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
+    strategy = _person_strategy(policy, record, account, person)
     summary = case_summary(history, record, account, now)
     outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
-                               _strategy(policy, record, account), now, summary)
+                               strategy, now, person=person, reach=reach_from(history.ledger.get(case_id, [])),
+                               summary=summary)
     decision = outcome.decision
-    case = record.case
     entries = _apply(outcome, record, now)
+    entries[1:1] = _task_entries(ports, outcome, case_id, account_id, now)
     data = entries[0][1]
     output = decision.model_dump(mode="json", exclude_none=True)
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
         sent = _send_step(ports, ports.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
-                          contacts=contacts, summary=summary)
+                          contacts=contacts, profile=profile, summary=summary)
         output["sent"] = sent.as_output()
         if sent.until is not None:
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
@@ -110,17 +162,25 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
             ports.collections.commit(record, entries, at=now, actor=actor)
         except Conflict as exc:
             raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
-    count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=data["reasons"])
+    _decided(ports, record, decision, data["reasons"])
+    logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
+                                   "reasons": data["reasons"], "step_id": decision.step_id})
+    return output
+
+
+def _decided(ports: Ports, record: CaseRecord, decision: Decision, reasons: list[str]) -> None:
+    """After the decision is recorded: its metrics, a referral's notification, a close's anchor."""
+    case = record.case
+    count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=reasons)
     if decision.action is Action.WAIT and COMPLIANCE_DEFERRALS.intersection(decision.reasons):
         count("NoticesDeferred", Variant=case.variant,
               reasons=COMPLIANCE_DEFERRALS.intersection(decision.reasons))
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
         count("CasesCured" if case.status is CaseStatus.RESOLVED else "LegalReferrals", Variant=case.variant)
     if decision.action is Action.CLOSE and case.status is CaseStatus.REFERRED_TO_LEGAL:
-        ports.notifications.legal_referred(case.case_id, account.account_id)
-    logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
-                                   "reasons": data["reasons"], "step_id": decision.step_id})
-    return output
+        ports.notifications.legal_referred(case.case_id, case.account_id)
+    if decision.action is Action.CLOSE:
+        anchor_at_close(ports, record)
 
 
 def _apply(outcome: PlanOutcome, record: CaseRecord, now: datetime) -> list[tuple[EntryKind, dict[str, Any]]]:
@@ -197,16 +257,19 @@ def _destination(account: Account, channel: Channel) -> str:
 
 
 def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
-               channel: Channel, summary: CaseSummary | None = None) -> RenderedNotice:
+               channel: Channel, extra: dict[str, Any] | None = None,
+               summary: CaseSummary | None = None) -> RenderedNotice:
     # Imported here: agent tasks and failures share this module and never render; Jinja2 and Babel's
     # date formats are a noticeable part of their cold start. (PlanNextAction, which sends, loads
     # them at init instead, so its first notice does not pay for them.)
     from dunning.domain.notices.facts import build_facts
     from dunning.domain.notices.render import render
 
+    # Every link opens the customer's page, at the deployment's address for it.
     facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
-                        extra=_extra_facts(record, summary) if record else None)
-    return render(template_id, channel, facts, account.locale)
+                        extra=(_extra_facts(record, summary) if record else {}) | (extra or {}),
+                        link_base=ports.page_base_url)
+    return render(template_id, channel, facts, account.notice_locale)
 
 
 Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
@@ -214,42 +277,64 @@ Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
 
 def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: str, channel: Channel,
          template_id: str, *, actor: str, kind: AttemptKind | None = None,
-         opt_out_confirmation: bool = False, account: Account | None = None) -> SendResult:
-    """Send one notice outside the escalation (a pre-due reminder, an opt-out confirmation, the
+         opt_out_confirmation: bool = False, account: Account | None = None,
+         extra: dict[str, Any] | None = None) -> SendResult:
+    """Send one notice outside the escalation (a pre-due reminder, a written confirmation, the
     legal referral notice), at most once for (case, step). A caller that has just read the account
-    with a consistent read may hand it over instead of having it read again."""
-    history, record, account = _load(ports, case_id, account_id, account)
-    return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id, channel,
-                      template_id, actor=actor, kind=kind, opt_out_confirmation=opt_out_confirmation)
+    with a consistent read may hand it over instead of having it read again; `extra` are notice
+    facts (a payment's amount) beyond the case's own plan and promise, or a booked call-back."""
+    for _ in range(GATE_ATTEMPTS):
+        history, record, account = _load(ports, case_id, account_id, account)
+        try:
+            return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id,
+                              channel, template_id, actor=actor, kind=kind,
+                              opt_out_confirmation=opt_out_confirmation, extra=extra)
+        except _PersonMoved:
+            account = None  # another loan of the person sent meanwhile: decide again from a fresh read
+    raise TransientError("the customer's contacts kept changing while sending")
+
+
+GATE_ATTEMPTS = 3
+
+
+class _PersonMoved(Exception):
+    """The gate lost a race on the customer's profile (another loan sent first), not on the step."""
 
 
 def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
                decided: Entries = (), contacts: list[ContactRecord] | None = None,
+               profile: CustomerProfile | None = None, extra: dict[str, Any] | None = None,
                summary: CaseSummary | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
     gate (or as the outcome, when nothing is sent), so a decision to send and the send agree.
+    The customer's profile rides in the gate's transaction with the new contact, conditional on
+    its version: of two loans of one person sending at once, one wins and the other decides again.
     """
     case_id, account_id = record.case.case_id, account.account_id
     decided = list(decided)
     existing = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
     if existing is not None:
         return _step_has_its_notice(ports, record, existing, decided, now, actor)
-    if summary is None:
-        summary = case_summary(history, record, account, now)
-    rendered = render_for(ports, account, policy, record, template_id, channel, summary)
+    if profile is None:
+        profile = ports.collections.customer(account.customer)
+    rendered = render_for(ports, account, policy, record, template_id, channel,
+                          _with_other_loans(ports, profile, account, template_id, channel, extra),
+                          summary or case_summary(history, record, account, now))
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
-    first = policy.for_jurisdiction(account.jurisdiction).first_contact_disclosure and not any(
-        n.status is not NoticeStatus.FAILED for n in history.notices.get(case_id, []))
+    # (An answer or a written confirmation is no collection contact: the validation notice still is the first.)
+    first = policy.for_jurisdiction(account.jurisdiction).validation_notice and not any(
+        n.status is not NoticeStatus.FAILED and not n.step_id.startswith(SERVICE_STEP_PREFIX)
+        for n in history.notices.get(case_id, []))
     if contacts is None:  # the planner hands over the history it has just built from the same read
-        contacts = contact_history(history.all_notices(), history.all_entries())
+        contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
                             is_opt_out_confirmation=opt_out_confirmation),
-                    account, record.case, contacts, policy, now)
+                    account, record.case, contacts, policy, now, profile.person())
     if verdict.verdict is not Verdict.ALLOW:
         # The rendered text failed its lint, or (outside the escalation) the world changed since
         # the caller decided: record, don't send.
@@ -268,26 +353,25 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
                     template_version=rendered.template_version, locale=rendered.locale,
                     status=NoticeStatus.SENDING, subject=rendered.subject, body=rendered.body,
                     html=rendered.html, segments=rendered.segments, created_at=now)
-    try:
-        if decided:
-            ports.collections.commit(record, decided, at=now, actor=actor,
-                                  extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")])
-        else:
-            ports.collections.put_notice(notice, only_if_new=True)
-    except Conflict as exc:
-        if decided:  # the case changed since it was read: plan again (Step Functions retries)
-            raise TransientError("case changed while planning") from exc
+    gated = notice_contact(notice)
+    if not _gate(ports, record, notice, gated, profile, decided, now, actor):
         return SendResult("ALREADY_SENDING", step_id, [])
+    # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
+    headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
     message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
                               subject=rendered.subject, html=rendered.html,
-                              tags={"case_id": case_id, "step_id": step_id})
+                              tags={"case_id": case_id, "step_id": step_id}, headers=headers)
     try:
         message_id = sender.send(message)
     except TransientError:
         ports.collections.delete_sending_notice(notice)  # the provider refused to take it: safe to retry
+        if gated is not None:  # and it never reached them: the retry counts once, under the same ref
+            _uncount(ports, account.customer, gated, now)
         raise
     except ProviderRejected as exc:
         _finish(ports, record, notice, NoticeStatus.FAILED, None, str(exc), now, actor)
+        if gated is not None:  # nothing reached them: it stops counting against the person's caps
+            _uncount(ports, account.customer, gated, now)
         count("NoticesFailed", Channel=channel.value)
         return SendResult(NoticeStatus.FAILED.value, step_id, [])
     except Exception as exc:  # noqa: BLE001 - unknown outcome: UNCERTAIN, never resent
@@ -298,6 +382,48 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
+
+
+def _with_other_loans(ports: Ports, profile: CustomerProfile, account: Account, template_id: str, channel: Channel,
+                      extra: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An overdue email covers every overdue loan of the person: it names the others too."""
+    if template_id not in customers.OVERDUE_NOTICES or channel is not Channel.EMAIL or len(profile.accounts) < 2:
+        return extra
+    others = customers.other_overdue_loans(ports, profile, account)
+    return (extra or {}) | {"other_loans": others} if others else extra
+
+
+def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord | None, profile: CustomerProfile,
+          decided: Entries, now: datetime, actor: str) -> bool:
+    """The at-most-once gate: the notice SENDING (with the planner's entries, if any) and the
+    person's profile counting it, in one transaction. False: the step is already being sent."""
+    person = profile.model_copy(deep=True)
+    if gated is not None:
+        person.record(gated, now)
+    try:
+        if decided:
+            ports.collections.commit(record, decided, at=now, actor=actor,
+                                     extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")],
+                                     customer=person)
+        else:
+            ports.collections.put_notice(notice, only_if_new=True, customer=person)
+    except Conflict as exc:
+        if decided:  # the case or the person changed since they were read: plan again (Step Functions retries)
+            raise TransientError("case changed while planning") from exc
+        fresh = ports.collections.history(notice.account_id)
+        if any(n.step_id == notice.step_id for n in fresh.notices.get(notice.case_id, [])):
+            return False
+        raise _PersonMoved from exc
+    return True
+
+
+def _uncount(ports: Ports, customer_id: str, gated: ContactRecord, now: datetime) -> None:
+    """Best effort: the person's profile learns the send failed. Left counted if that cannot be
+    written (the loan's own history has the truth, and counting too much only delays a notice)."""
+    try:
+        customers.record_contact(ports, customer_id, gated.model_copy(update={"outcome": ContactOutcome.FAILED}), now)
+    except TransientError:
+        logger.warning("failed send still counted for the customer", extra={"notice_ref": gated.ref})
 
 
 def _step_has_its_notice(ports: Ports, record: CaseRecord, existing: Notice, decided: Entries, now: datetime,
@@ -370,7 +496,7 @@ def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: T
     if kind == "CALL":
         record = ports.collections.case(account_id, case_id)
         case = record.case
-        case.call_task_token = token
+        case.call_task_token, case.call_task_since = token, now  # on the agents' worklist from now
         entry = (EntryKind.CALL_TASK, {"step_id": step_id, "kind": kind})
     else:
         history = ports.collections.history(account_id)

@@ -1,5 +1,5 @@
-"""Once per provider message: a redelivered webhook or SNS message (same provider and message id;
-a receipt also by status) returns the first answer without touching anything (Powertools
+"""Once per provider message: a redelivered webhook, SNS message or email (same provider and message
+id; a receipt also by status) returns the first answer without touching anything (Powertools
 Idempotency in front of the ledger's own duplicate check)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from dunning.ports import DeliveryReceipt, InboundSms, Ports
+from dunning.ports import DeliveryReceipt, InboundEmail, InboundSms, Ports
 from dunning.services.deliveries import handle_receipt
 from dunning.services.replies import handle_inbound
 
@@ -50,7 +50,7 @@ class Deduplicated:
         )
         def once(delivery: dict[str, Any]) -> dict[str, Any]:
             message = delivery["message"]
-            if isinstance(message, InboundSms):
+            if isinstance(message, InboundSms | InboundEmail):
                 return handle_inbound(self._ports, message, delivery["actor"])
             result = handle_receipt(self._ports, message, delivery["actor"])
             if result.get("status") == "UNKNOWN_MESSAGE":
@@ -59,7 +59,8 @@ class Deduplicated:
 
         self._once = once
 
-    def handle(self, message: InboundSms | DeliveryReceipt, actor: str, context: Any | None = None) -> Handled:
+    def handle(self, message: InboundSms | InboundEmail | DeliveryReceipt, actor: str,
+               context: Any | None = None) -> Handled:
         if context is not None:
             self.config.register_lambda_context(context)
         if isinstance(message, DeliveryReceipt) and message.status is None:

@@ -12,11 +12,17 @@ row per physical line, a bad quote costs its own row, an account's first row is 
 read. Good rows are never lost because of a bad neighbour.
 
 Merge rule (file row + stored account):
-- core banking owns identity, contact details, locale, zones, jurisdiction, currency, the
-  amounts owed, the due date and time_barred: the file wins;
+- core banking owns identity (the customer_id included), contact details, locale, zones,
+  jurisdiction, currency, the amounts owed, the due date and time_barred: the file wins; a file
+  without a customer_id keeps the one stored; the verification facts the customer's page asks
+  (date_of_birth, postcode, national_id_last4) are stored as keyed hashes only, each kind the
+  file carries replacing the stored one;
+- a special status in the file is taken; an empty one keeps what is stored (an admin lifts a
+  status, and core banking reporting it again sets it again);
 - collections owns what it learned: opt-outs (stored opt-outs are kept, the file can only add),
   consent, payments, credit balance, and the "unusable" flags of a phone or email (kept while the
-  file carries the same phone/email; a new number or address is usable again); a JSON Lines row
+  file carries the same phone/email; a new number or address is usable again), the preferred
+  language and hours the customer chose on their page; a JSON Lines row
   that carries payments adds the ones we do not have; the file's `version` is ignored;
 - status: core banking reports CURRENT until its own end-of-cycle roll, and collections decides
   delinquency (the daily sweep). So an import never moves DELINQUENT back to CURRENT while money
@@ -33,6 +39,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO
@@ -43,6 +50,7 @@ from dunning.domain.account_file import (
     parser_for,
 )
 from dunning.domain.models import Account, AccountStatus
+from dunning.domain.page_verify import hash_facts
 from dunning.observability import logger, metrics
 from dunning.ports import BulkAccounts, Conflict, Ports
 
@@ -98,8 +106,23 @@ def merge(stored: Account | None, incoming: Account) -> Account:
         "consented": incoming.consented if "consented" in carried else stored.consented,
         "payments": payments,
         "credit_balance": incoming.credit_balance if "credit_balance" in carried else stored.credit_balance,
+        "verification": stored.verification | incoming.verification,
+        "preferred_locale": stored.preferred_locale,
+        "preferred_hours": stored.preferred_hours,
+        "customer_id": incoming.customer_id if incoming.customer_id is not None else stored.customer_id,
+        "special_status": incoming.special_status if incoming.special_status is not None else stored.special_status,
         "version": stored.version,
     })
+
+
+def with_verification_hashes(account: Account, secret: Callable[[], bytes]) -> Account:
+    """The row's verification facts as keyed hashes (the key is read only when a row has facts)."""
+    facts = account._verification_facts
+    if not facts:
+        return account
+    hashed = account.model_copy(update={"verification": hash_facts(secret(), facts)})
+    hashed._verification_facts = {}
+    return hashed
 
 
 def _same(a: Account, b: Account) -> bool:
@@ -148,6 +171,10 @@ class _Upserter:
 
     def _write(self, row: int, current: Account | None, incoming: Account) -> None:
         for attempt in range(2):
+            if current is not None and current.erased_at is not None:
+                # erased on request: the file's name and contacts must not come back (the lender is told)
+                self._count("rejected", row, "account: its customer's data was erased on request")
+                return
             try:
                 merged = merge(current, incoming)
             except ValueError:
@@ -178,7 +205,7 @@ def import_file(ports: Ports, bucket: str, key: str, batch_size: int = 25) -> Im
             account = summary.tally(row, parsed, rejects.add)
             if account is None:
                 continue
-            batch.append((row, account))
+            batch.append((row, with_verification_hashes(account, lambda: ports.keys.link_secret)))
             if len(batch) >= size:
                 upserter.flush(batch)
         upserter.flush(batch)

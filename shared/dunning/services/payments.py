@@ -11,7 +11,8 @@ more the account becomes PAID_OFF; the account stream sees DELINQUENT -> PAID_OF
 the case. A partial payment leaves the case open: every Plan re-reads the account.
 
 The payment is also appended to the ledger of the account's collection case, if there is one
-(amounts are fine there: the ledger is the encrypted contact record; they never go in logs).
+(amounts are fine there: the ledger is the encrypted contact record; they never go in logs), and
+the customer gets a written receipt (payment_confirmation), once per payment id.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 
 from dunning.domain.models import Account, AccountStatus, CaseStatus, EntryKind, Money, Payment
 from dunning.observability import logger, metrics
-from dunning.ports import AccountHistory, CaseRecord, Conflict, Ports
+from dunning.ports import AccountHistory, CaseRecord, Conflict, Ports, TransientError
+from dunning.services import confirmations
+from dunning.services.case_actions import case_for_record, commit_change
 
 ACTOR = "ApplyPayment"
 PRE_DUE_CASE_PREFIX = "PRE-"  # pre-due reminder records (see services.sweep), not collection cases
@@ -82,21 +85,59 @@ def _record_in_ledger(ports: Ports, record: CaseRecord, data: dict[str, Any], at
             record = ports.collections.case(record.case.account_id, record.case.case_id)
 
 
+def _conflict_case(ports: Ports, history: AccountHistory, account_id: str, at: datetime) -> tuple[CaseRecord, bool]:
+    """Where a conflict is recorded: the open collection case, else the newest case of the
+    account (a correction often follows the payment that cured it), else a record-only case."""
+    record = collection_case(history)
+    if record is None:
+        record = max(history.cases.values(), key=lambda r: r.case.opened_at, default=None)
+    if record is not None:
+        return record, False
+    return case_for_record(history, account_id, at, "PAYMENT")
+
+
+def _record_conflict(ports: Ports, history: AccountHistory, account_id: str, first: Payment,
+                     again: Payment) -> None:
+    """The payment id is already applied with another amount (a correction or a reversal sent as
+    a new PaymentPosted): the first amount stands, the conflict goes to the ledger for a person."""
+    at = ports.clock.now()
+    data = {"payment_id": first.payment_id, "amount_applied": format(first.amount.amount, "f"),
+            "currency_applied": first.amount.currency, "amount_received": format(again.amount.amount, "f"),
+            "currency_received": again.amount.currency,
+            "received_at": again.received_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "kept": "FIRST"}
+    seen = any(e.kind is EntryKind.PAYMENT_CONFLICT and e.data.get("payment_id") == first.payment_id
+               and e.data.get("amount_received") == data["amount_received"]
+               and e.data.get("currency_received") == data["currency_received"]
+               for entries in history.ledger.values() for e in entries)
+    if not seen:
+        record, is_new = _conflict_case(ports, history, account_id, at)
+        commit_change(ports, record, is_new, lambda rec: [(EntryKind.PAYMENT_CONFLICT, data)], at=at,
+                      actor=ACTOR)
+    metrics.add_metric(name="PaymentConflicts", unit="Count", value=1)
+    logger.warning("payment id reused with a different amount; the first amount is kept",
+                   extra={"payment_id": first.payment_id, "account_id": account_id})
+
+
 def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decimal, currency: str,
                   received_at: datetime) -> dict[str, Any]:
-    """Apply one payment; returns ids and a status code only (APPLIED or DUPLICATE)."""
+    """Apply one payment; returns ids and a status code only (APPLIED, DUPLICATE or CONFLICT)."""
     payment = Payment(payment_id=payment_id, amount=Money.of(amount, currency), received_at=received_at)
     history = ports.collections.history(account_id)  # read first: the stream may cure the case meanwhile
     record = collection_case(history)
     account = ports.accounts.get(account_id)
-    if payment.amount.currency != account.currency:
-        metrics.add_metric(name="PaymentsRejected", unit="Count", value=1)
-        raise PaymentRejected(f"payment {payment_id}: currency does not match account {account_id}")
     status, applied = "APPLIED", None
     for attempt in range(_WRITE_ATTEMPTS):
-        if any(p.payment_id == payment_id for p in account.payments):
+        first = next((p for p in account.payments if p.payment_id == payment_id), None)
+        if first is not None and first.amount != payment.amount:
+            _record_conflict(ports, history, account_id, first, payment)
+            return {"payment_id": payment_id, "account_id": account_id, "status": "CONFLICT",
+                    "account_status": account.status.value}
+        if first is not None:
             status = "DUPLICATE"
             break
+        if payment.amount.currency != account.currency:
+            metrics.add_metric(name="PaymentsRejected", unit="Count", value=1)
+            raise PaymentRejected(f"payment {payment_id}: currency does not match account {account_id}")
         after, applied = _paid(account, payment)
         try:
             account_after = ports.accounts.put(after, account.version)
@@ -120,8 +161,16 @@ def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decima
             "account_status": account.status.value,
         }
         _record_in_ledger(ports, record, data, ports.clock.now())
+    receipt = None
+    if record is not None:
+        # A receipt in writing, once per payment id (a replay, or a retry after a crash, finds it sent).
+        receipt = confirmations.send(ports, record.case.case_id, account_id,
+                                     [confirmations.for_payment(payment_id, payment.amount)], prefer=None, actor=ACTOR)
     logger.info("payment", extra={"payment_id": payment_id, "account_id": account_id, "status": status,
                                   "account_status": account.status.value,
                                   "case_id": record.case.case_id if record else None})
+    if receipt is not None and receipt.retry:
+        raise TransientError("payment applied; its receipt could not be sent yet")  # the retry sends it
     return {"payment_id": payment_id, "account_id": account_id, "status": status,
-            "account_status": account.status.value}
+            "account_status": account.status.value,
+            "receipt": next(iter(receipt.sent.values()), None) if receipt is not None else None}

@@ -31,7 +31,9 @@ def variant_roles(policy: Policy) -> tuple[str | None, str | None]:
 def build(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as_of: datetime,
           policy: Policy | None = None) -> Report:
     holdout, champion = variant_roles(policy) if policy is not None else ("holdout", "champion")
-    return build_report(entries, accounts, as_of, holdout=holdout, champion=champion)
+    window = next((v.holdout_days for v in policy.variants if v.holdout), None) if policy is not None else None
+    return build_report(entries, accounts, as_of, holdout=holdout, champion=champion,
+                        **({"uplift_day": window} if window else {}))
 
 
 def report_prefix(as_of: datetime) -> str:

@@ -1,16 +1,21 @@
-"""DailySweep: mark newly overdue accounts delinquent, and send pre-due reminders.
+"""DailySweep: mark overdue accounts delinquent (catching up on anything missed), and send
+pre-due reminders.
 
-Reads only the sparse DueIndex (a Query per due date, never a Scan): only accounts that owe
-money carry `due_date_key`, and the index projects `status`, so an account that is due costs one
-index item and, if it must change, one conditional update.
+Never a Scan: two sparse indexes of AccountsTable. PendingIndex holds exactly the accounts that
+owe money and are still CURRENT (keys ``pending_shard``, 8 shards, and ``pending_due``, the due
+date); DueIndex holds every account that owes money, by due date, projecting its status.
 
-Newly overdue. An account due on D is overdue on D + grace_days + 1. The sweep remembers the
-last due date it fully processed (CollectionsTable pk SWEEP, sk STATE) and processes every due
-date after it up to sweep_date - grace_days - 1: a missed day is caught up, a re-run finds
-nothing to do, and the first run ever processes just that one date (older debts arrive from
-core banking with their status). Each account goes CURRENT -> DELINQUENT with an update
-conditional on still being CURRENT and still owing for that due date; the accounts stream then
-opens the case.
+Overdue, and catch-up. An account due on D is overdue on D + grace_days + 1. Each run marks every
+PendingIndex entry with ``pending_due <= sweep_date - grace_days - 1``: whichever day it fell due,
+whichever sweep days were missed, however it arrived (a file that brings it CURRENT with a due date
+long past, a late file, a re-import). Each goes CURRENT -> DELINQUENT with an update conditional on
+still being CURRENT and still owing for that due date, which also removes its PendingIndex keys, so
+it is read once and marked once; the accounts stream then opens its case (one per due date). The
+reads are the work: one Query per shard plus one index item per account to mark. The sweep keeps
+its watermark (CollectionsTable pk SWEEP, sk STATE: the last due date it has caught up through,
+advanced conditionally so two runs cannot interleave); `dates_swept` says how many due dates a run
+moved it by (more than one: sweep days were missed), and `caught_up` counts accounts marked whose
+due date was at or before the previous watermark (they arrived, or turned CURRENT, after their day).
 
 Pre-due reminders. For each pre-due step of the policy's strategies (offset_days < 0) the sweep
 queries the accounts due on sweep_date - offset and, for those still CURRENT whose own strategy
@@ -60,6 +65,7 @@ class SweepResult:
     dates_swept: int = 0  # due dates newly past their grace days, each marked once
     accounts_due: int = 0  # index entries read for those dates and the reminder dates
     marked_delinquent: int = 0  # accounts this run turned DELINQUENT (their case opens on the stream)
+    caught_up: int = 0  # of those, accounts whose due date an earlier run should have seen (late or missed)
     reminders_sent: int = 0  # pre-due reminders handed to a provider
     reminders_deferred: int = 0  # pre-due reminders the compliance engine held for a later run
     items_read: int = 0  # items DynamoDB read for the run
@@ -81,16 +87,20 @@ def mark_overdue(ports: Ports, bulk: BulkAccounts, sweep_date: date, policy: Pol
     state = ports.sweep_log
     last = state.last_due_date()
     through = sweep_date - timedelta(days=policy.grace_days + 1)
-    for day in _overdue_dates(last, through):
-        for item in bulk.due_items(day):
-            result.accounts_due += 1
-            if item.status not in (None, AccountStatus.CURRENT.value):
-                continue  # already delinquent (or charged off): nothing to do, nothing to read
-            if bulk.mark_delinquent(item.account_id, day):
-                result.marked_delinquent += 1
-        state.advance(last, day, sweep_date)  # per date: a crash resumes at the first unfinished date
-        last = day
-        result.dates_swept += 1
+    result.dates_swept = len(_overdue_dates(last, through)) if last is None or through > last else 0
+    for item in bulk.overdue_items(through):
+        result.accounts_due += 1
+        due = item.due_date or through
+        if bulk.mark_delinquent(item.account_id, due):
+            result.marked_delinquent += 1
+            if last is not None and due <= last:
+                result.caught_up += 1
+    if last is None or through > last:
+        try:
+            state.advance(last, through, sweep_date)
+        except Conflict:
+            # Another run moved the watermark meanwhile; the marks above stand (each was conditional).
+            logger.info("sweep watermark moved by another run", extra={"through": through.isoformat()})
 
 
 # --------------------------------------------------------------------------- pre-due reminders
@@ -165,6 +175,8 @@ def send_reminders(ports: Ports, bulk: BulkAccounts, sweep_date: date, policy: P
                     or account.due_date != due:
                 continue  # changed since the index was read
             variant = assign_variant(policy, account.account_id)
+            if variant.holdout:
+                continue  # the no-contact control group gets no reminder either
             strategy_id, strategy = strategy_for(policy, account, variant)
             for step in strategy.steps:
                 if step.offset_days != offset or step.kind.channel is None or step.template is None:
@@ -191,7 +203,7 @@ def run(ports: Ports, sweep_date: date | None = None, zone: str = "UTC") -> dict
     result.items_read = bulk.items_read - read_before
     out: dict[str, Any] = result.as_dict() | {"sweep_date": day.isoformat()}
     counts = result.as_dict()
-    for name in ("marked_delinquent", "reminders_sent", "reminders_deferred"):
+    for name in ("marked_delinquent", "caught_up", "reminders_sent", "reminders_deferred"):
         metrics.add_metric(name=f"Sweep{name.title().replace('_', '')}", unit="Count", value=counts[name])
     logger.info("daily sweep", extra=out)
     return out

@@ -1,14 +1,23 @@
 """What a notice may say about one account, before locale formatting (DESIGN section 5).
 
 Amounts come from the account, the deadline from the customer's local today and the policy, and the
-pay and unsubscribe links are signed here so that every channel shows the same link. A first
-contact in a jurisdiction that wants the validation notice also carries the dispute-by date.
+pay and unsubscribe links are signed here so that every channel shows the same link.
+
+Who is writing is policy, per jurisdiction: a lender collecting its own loans (FIRST_PARTY) is its
+own creditor and never a debt collector; an agency (AGENCY) names the creditor it collects for, and
+its first contact carries the validation notice of Regulation F 1006.34: the itemisation date, what
+was owed then, what was charged and paid since, the total now, and the dispute-by date.
+
+The itemisation date is the date the payment was due (the last statement date of 1006.34(b)(3)):
+what was owed then is everything owed now less the fees charged since plus what was paid since;
+interest is billed with the statement here, so none accrues after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +47,14 @@ class ScheduleItem(BaseModel):
     amount: Money
 
 
+class OtherLoan(BaseModel):
+    """Another overdue loan of the same person, named in this loan's notice."""
+
+    last4: str
+    amount: Money
+    due_date: date | None = None
+
+
 class NoticeFacts(BaseModel):
     """Everything a notice may say about one account, before locale formatting."""
 
@@ -59,8 +76,14 @@ class NoticeFacts(BaseModel):
     link_expires_at: UtcDatetime
     collector: Collector
     creditor: str
-    validation_notice: bool = False  # the jurisdiction wants the validation items on first contact
+    collector_role: str = "FIRST_PARTY"  # FIRST_PARTY (the lender itself) or AGENCY
+    validation_notice: bool = False  # an agency: the validation items on first contact
     dispute_by: date | None = None
+    itemization_date: date | None = None
+    owed_at_itemization: Money | None = None
+    interest_since_itemization: Money | None = None
+    fees_since_itemization: Money | None = None
+    paid_since_itemization: Money | None = None
     time_barred: bool = False
     schedule: list[ScheduleItem] = Field(default_factory=list)
     promise_date: date | None = None
@@ -69,6 +92,10 @@ class NoticeFacts(BaseModel):
     # What the case's history lets a notice say (never reached, broke an arrangement ...); None:
     # unknown, and the notice says nothing about it.
     history: EngagementClass | None = None
+    callback_at: UtcDatetime | None = None  # a call-back the customer booked (slot start and end)
+    callback_until: UtcDatetime | None = None
+    loans: list[str] = Field(default_factory=list)  # last 4 digits of the customer's open loans (which_loan)
+    other_loans: list[OtherLoan] = Field(default_factory=list)  # the person's other overdue loans
 
 
 def _add_business_days(start: date, days: int, country: str) -> date:
@@ -79,6 +106,22 @@ def _add_business_days(start: date, days: int, country: str) -> date:
         if current.weekday() < 5 and current not in off:
             days -= 1
     return current
+
+
+def _itemization(account: Account, today: date) -> dict[str, Any]:
+    """The validation notice's itemisation (see the module docstring)."""
+    currency = account.currency
+    since = account.due_date or today
+    paid = sum((p.amount.amount for p in account.payments
+                if p.amount.currency == currency and p.received_at.date() > since), Decimal(0))
+    fees = Money.of(account.fees_due, currency)
+    return {
+        "itemization_date": since,
+        "owed_at_itemization": (account.amount_due - fees + Money.of(paid, currency)).quantized(),
+        "interest_since_itemization": Money.zero(currency).quantized(),
+        "fees_since_itemization": fees.quantized(),
+        "paid_since_itemization": Money.of(paid, currency).quantized(),
+    }
 
 
 def _schedule_from(value: Any, currency: str) -> list[ScheduleItem]:
@@ -106,11 +149,15 @@ def build_facts(
     *,
     link_secret: bytes,
     extra: dict[str, Any] | None = None,
+    link_base: str | None = None,
 ) -> NoticeFacts:
     """Facts for a notice to ``account`` at ``now`` (aware).
 
     The deadline is the customer's local today + ``policy.notice_deadline_days``; the pay link
-    expires ``policy.link_valid_days`` after now. ``extra`` may carry ``schedule`` (an
+    expires ``policy.link_valid_days`` after now. Both links open the customer's page
+    (``<link_base>/p/<token>``; the deployment's page address, else the collector's ``pay_url``):
+    the pay link lands on the page, the unsubscribe link on its email opt-out (and is what the
+    email's List-Unsubscribe header points at). ``extra`` may carry ``schedule`` (an
     InstalmentPlan, Instalments, or (due date, amount) pairs), ``plan``, ``promise`` (a Promise) or
     ``promise_date``/``promise_amount``, ``payment_amount``, and ``history`` (an EngagementClass).
     """
@@ -121,6 +168,7 @@ def build_facts(
     zone = account.time_zones[0]
     today = now.astimezone(ZoneInfo(zone)).date()
     expires_at = to_utc(now) + timedelta(days=policy.link_valid_days)
+    base = link_base or jp.collector.pay_url
     currency = account.currency
     values: dict[str, Any] = {
         "account_id": account.account_id,
@@ -136,19 +184,19 @@ def build_facts(
         "due_date": account.due_date,
         "today": today,
         "deadline": today + timedelta(days=policy.notice_deadline_days),
-        "pay_link": sign_link(jp.collector.pay_url, account.account_id, expires_at, link_secret, "pay"),
-        "unsubscribe_link": sign_link(
-            jp.collector.pay_url, account.account_id, expires_at, link_secret, "unsubscribe"
-        ),
+        "pay_link": sign_link(base, account.account_id, expires_at, link_secret, "pay"),
+        "unsubscribe_link": sign_link(base, account.account_id, expires_at, link_secret, "unsubscribe"),
         "link_expires_at": expires_at,
         "collector": jp.collector,
-        "creditor": jp.collector.name,
-        "validation_notice": jp.first_contact_disclosure,
+        "creditor": jp.collector.creditor or jp.collector.name,
+        "collector_role": jp.role,
+        "validation_notice": jp.validation_notice,
         "time_barred": account.time_barred,
     }
-    if jp.first_contact_disclosure:
+    if jp.validation_notice:
         received = _add_business_days(today, ASSUMED_RECEIPT_BUSINESS_DAYS, jp.holiday_country)
         values["dispute_by"] = received + timedelta(days=VALIDATION_PERIOD_DAYS)
+        values |= _itemization(account, today)
     schedule, plan = extra.pop("schedule", None), extra.pop("plan", None)
     schedule = schedule if schedule is not None else plan
     if schedule is not None:

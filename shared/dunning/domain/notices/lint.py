@@ -59,14 +59,20 @@ def tone_findings(text: str, *, time_barred: bool = False) -> list[LintFinding]:
     ]
 
 
+# How a collection agency names itself; a lender collecting its own loans must never say so.
+_AGENCY_WORDS = re.compile(r"debt collector|collection agency|催收机构|催收方|催收公司", re.I)
+
+
 def lint_rendered(
-    notice: RenderedNotice, *, first_contact: bool = False, time_barred: bool = False
+    notice: RenderedNotice, *, first_contact: bool = False, time_barred: bool = False, first_party: bool = False
 ) -> list[LintFinding]:
     """CONTENT and TONE findings for a rendered notice; empty means it may be sent.
 
     ``first_contact`` means the jurisdiction wants the validation-notice items with this first
-    contact. They are checked in email only: an SMS cannot carry them, and Regulation F lets the
-    validation notice follow within five days of the initial communication.
+    contact (an agency). They are checked in email only: an SMS cannot carry them, and Regulation F
+    lets the validation notice follow within five days of the initial communication.
+    ``first_party``: the lender writes about its own loan, so the notice must not call it a debt
+    collector or an agency (that would misstate who the customer deals with).
     """
     texts = {"text": one_line(notice.body)}
     if notice.html is not None:
@@ -89,6 +95,9 @@ def lint_rendered(
             )
         require(notice.validation, "validation item ", "validation.")
     whole = " ".join([notice.subject or "", *texts.values()])
+    if first_party and _AGENCY_WORDS.search(whole):
+        findings.append(LintFinding(code=ReasonCode.CONTENT, rule="first_party_identity",
+                                    detail="a first-party notice calls the lender a debt collector"))
     findings += tone_findings(whole, time_barred=time_barred)
     return findings
 
@@ -130,11 +139,13 @@ def lint_text(
 
 
 def _lint_lines(
-    prefix: str, notice: RenderedNotice, *, first_contact: bool, time_barred: bool, budget: bool
+    prefix: str, notice: RenderedNotice, *, first_contact: bool, time_barred: bool, budget: bool,
+    first_party: bool = False,
 ) -> list[str]:
     lines = [
         f"{prefix}: {f.code} {f.detail}"
-        for f in lint_rendered(notice, first_contact=first_contact, time_barred=time_barred)
+        for f in lint_rendered(notice, first_contact=first_contact, time_barred=time_barred,
+                               first_party=first_party)
     ]
     limit = LOCALE_TEXTS[notice.locale].sms_segment_budget if budget else None
     if notice.segments is not None and limit is not None and notice.segments > limit:
@@ -163,12 +174,14 @@ def check_template(
         notice = render(template_id, channel, facts, locale, templates_dir=templates_dir)
     except (MissingFacts, jinja2.TemplateError) as exc:
         return [f"{prefix}: does not render ({exc.__class__.__name__})"]
-    return _lint_lines(prefix, notice, first_contact=first_contact, time_barred=time_barred, budget=budget)
+    return _lint_lines(prefix, notice, first_contact=first_contact, time_barred=time_barred, budget=budget,
+                       first_party=facts.collector_role == "FIRST_PARTY")
 
 
 # Channels each template must exist in, per bundled locale.
+SMS_ONLY_TEMPLATES = frozenset({"help_reply", "which_loan"})  # answers to a text, by text
 TEMPLATE_CHANNELS: dict[str, tuple[Channel, ...]] = {
-    tid: (Channel.SMS,) if tid == "help_reply" else (Channel.SMS, Channel.EMAIL) for tid in TEMPLATE_IDS
+    tid: (Channel.SMS,) if tid in SMS_ONLY_TEMPLATES else (Channel.SMS, Channel.EMAIL) for tid in TEMPLATE_IDS
 }
 
 
@@ -188,13 +201,13 @@ def lint_bundled_templates(policy: Policy | None = None, *, templates_dir: Path 
             continue
         for locale in locales:
             problems += _lint_locale(policy, jurisdiction, locale, locales, available, templates_dir)
-    return problems
+    return problems + _agency_problems(policy, templates_dir)
 
 
 def _lint_locale(policy: Policy, jurisdiction: Jurisdiction, locale: str, locales: tuple[str, ...],
                  available: dict[str, set[tuple[str, Channel]]], templates_dir: Path | None) -> list[str]:
     problems: list[str] = []
-    disclosure = policy.for_jurisdiction(jurisdiction).first_contact_disclosure
+    disclosure = policy.for_jurisdiction(jurisdiction).validation_notice
     facts = sample_facts(jurisdiction, locale, policy)
     for template_id in sorted(available):
         for loc, channel in sorted(available[template_id]):
@@ -222,3 +235,35 @@ def history_variants(template_id: str, facts: NoticeFacts) -> list[tuple[str, No
                                                        else name})) for name in HISTORY_CLASSES]
 
 
+def _agency_problems(policy: Policy, templates_dir: Path | None) -> list[str]:
+    """The agency wording ships too: whoever switches a jurisdiction to AGENCY gets a notice that
+    already passed its lint, validation items and itemisation date included."""
+    problems: list[str] = []
+    for jurisdiction, locales in JURISDICTION_LOCALES.items():
+        if jurisdiction in policy.jurisdictions and not policy.for_jurisdiction(jurisdiction).validation_notice:
+            problems += _lint_as_agency(policy, jurisdiction, locales, templates_dir)
+    return problems
+
+
+def as_agency(policy: Policy, jurisdiction: Jurisdiction, agency_name: str = "Harbor Recovery Services") -> Policy:
+    """The policy with ``jurisdiction`` collected by an agency for the lender (for lint and tests):
+    the agency writes under its own name, for the lender as creditor."""
+    jp = policy.for_jurisdiction(jurisdiction)
+    lender = jp.collector.creditor or jp.collector.name
+    agency = jp.model_copy(update={
+        "collector_role": "AGENCY", "first_contact_disclosure": False,
+        "collector": jp.collector.model_copy(update={"name": agency_name, "creditor": lender}),
+    })
+    return policy.model_copy(update={"jurisdictions": {**policy.jurisdictions, jurisdiction: agency}})
+
+
+def _lint_as_agency(policy: Policy, jurisdiction: Jurisdiction, locales: tuple[str, ...],
+                    templates_dir: Path | None) -> list[str]:
+    agency = as_agency(policy, jurisdiction)
+    problems: list[str] = []
+    for locale in locales:
+        facts = sample_facts(jurisdiction, locale, agency)
+        problems += check_template(f"template first_notice {locale} EMAIL ({jurisdiction}, as an agency)",
+                                   "first_notice", Channel.EMAIL, facts, locale, first_contact=True,
+                                   time_barred=True, templates_dir=templates_dir)
+    return problems

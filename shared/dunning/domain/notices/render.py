@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import jinja2.meta
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_date, format_interval, format_skeleton
 from babel.numbers import format_currency
 from pydantic import BaseModel, Field
 
@@ -36,7 +37,9 @@ class LocaleTexts:
 
     opt_out_sms: str  # how to opt out, in every SMS
     opt_out_email: str
-    disclosure: str  # US validation notice (Regulation F 1006.34): the sentence of 15 U.S.C. 1692e(11)
+    # A collection agency's sentence of 15 U.S.C. 1692e(11), in its validation notice (Regulation F
+    # 1006.34) and emails; rendered only when the policy says AGENCY: a lender is no debt collector.
+    disclosure: str
     day_past_due: str  # "{days}" is replaced; the first for one day, the second for more
     days_past_due: str
     gsm7: bool  # SMS written in GSM-7 letters: Babel's curly quotes and narrow spaces are folded
@@ -85,10 +88,16 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "promise_confirmation",
     "payment_confirmation",
     "opt_out_confirmation",
+    "dispute_acknowledgement",
     "help_reply",
     "legal_referral",
     "missed_payment",
     "renewed_offer",
+    # written confirmations of what the customer did on their page (and a fresh link to it)
+    "callback_confirmation",
+    "preferences_confirmation",
+    "page_link",
+    "which_loan",
 )
 
 # Notices whose wording follows the case's history (facts.history): each must be rendered and
@@ -118,9 +127,16 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "plan_confirmation": ("plan_total", "contact_phone", "collector", "opt_out"),
     "promise_confirmation": ("promise_amount", "promise_date", "contact_phone", "collector", "opt_out"),
     "payment_confirmation": ("contact_phone", "collector", "opt_out"),
+    # No pay link: collection pauses while a dispute is reviewed.
+    "dispute_acknowledgement": ("contact_phone", "collector", "opt_out"),
     # Confirms the opt-out itself: repeating "reply STOP" would be absurd.
     "opt_out_confirmation": ("contact_phone", "collector"),
     "help_reply": ("contact_phone", "collector", "opt_out"),
+    "callback_confirmation": ("callback_time", "contact_phone", "collector", "opt_out"),
+    "preferences_confirmation": ("pay_link", "contact_phone", "collector", "opt_out"),
+    "page_link": ("pay_link", "contact_phone", "collector", "opt_out"),
+    # Asks which of their loans a promise is for: lists them by their last four digits.
+    "which_loan": ("loans", "contact_phone", "collector", "opt_out"),
 }
 
 # Extra facts a template cannot render without (passed to build_facts through ``extra``).
@@ -130,7 +146,16 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "plan_confirmation": ("schedule",),
     "instalment_reminder": ("schedule",),
     "promise_confirmation": ("promise_date", "promise_amount"),
+    "callback_confirmation": ("callback_time",),
+    "which_loan": ("loans",),
 }
+
+
+# The validation notice's items (Regulation F 1006.34(c)): each must appear in an agency's first notice.
+VALIDATION_ITEMS: tuple[str, ...] = (
+    "disclosure", "creditor", "itemization_date", "owed_at_itemization", "interest_since_itemization",
+    "fees_since_itemization", "paid_since_itemization", "amount", "dispute_by",
+)
 
 
 class UnknownTemplate(LookupError):
@@ -160,6 +185,7 @@ class RenderedNotice(BaseModel):
     html: str | None = None
     segments: int | None = None  # SMS only
     encoding: str | None = None  # SMS only: GSM-7 or UCS-2
+    unsubscribe_link: str | None = None  # email only: what List-Unsubscribe (RFC 8058) points at
     facts: dict[str, str]  # formatted values that must appear (see REQUIRED_FACTS)
     validation: dict[str, str] = Field(default_factory=dict)  # US validation items, when carried
 
@@ -233,9 +259,11 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "contact_email": facts.collector.email,
         "opt_out": texts.opt_out_sms if channel is Channel.SMS else texts.opt_out_email,
         "validation": facts.validation_notice,
+        "agency": facts.collector_role == "AGENCY",
         "disclosure": texts.disclosure,
         "history": facts.history.value if facts.history is not None else "UNKNOWN",
     }
+    ctx |= _validation_context(facts, money, day)
     if facts.due_date is not None:
         ctx["due_date"] = day(facts.due_date)
     if facts.dispute_by is not None:
@@ -253,13 +281,64 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         nxt = _next_instalment(facts)
         if nxt is not None:
             ctx["instalment_amount"], ctx["instalment_due"] = money(nxt.amount), day(nxt.due_on)
+    return (ctx | _arrangement_context(facts, loc, money, day) | _loans_context(facts)
+            | _other_loans_context(facts, money, texts))
+
+
+def _arrangement_context(facts: NoticeFacts, loc: str, money: Callable[[Money], str],
+                         day: Callable[[date], str]) -> dict[str, str]:
+    """What the customer agreed to (a promise, a payment, a call-back), where the notice carries it."""
+    ctx: dict[str, str] = {}
     if facts.promise_date is not None:
         ctx["promise_date"] = day(facts.promise_date)
     if facts.promise_amount is not None:
         ctx["promise_amount"] = money(facts.promise_amount)
     if facts.payment_amount is not None:
         ctx["payment_amount"] = money(facts.payment_amount)
+    if facts.callback_at is not None:
+        ctx["callback_time"] = _slot_phrase(facts.callback_at, facts.callback_until, facts.time_zone, loc)
     return ctx
+
+
+def _validation_context(facts: NoticeFacts, money: Any, day: Any) -> dict[str, str]:
+    """An agency's itemisation (validation notice), when the facts carry one."""
+    ctx: dict[str, str] = {}
+    if facts.itemization_date is not None:
+        ctx["itemization_date"] = day(facts.itemization_date)
+    for key in ("owed_at_itemization", "interest_since_itemization", "fees_since_itemization",
+                "paid_since_itemization"):
+        value = getattr(facts, key)
+        if value is not None:
+            ctx[key] = money(value)
+    return ctx
+
+
+def _other_loans_context(facts: NoticeFacts, money: Any, texts: LocaleTexts) -> dict[str, Any]:
+    """The person's other overdue loans, which an overdue notice names too."""
+    if not facts.other_loans:
+        return {}
+    return {"other_loans": [
+        {"last4": loan.last4, "amount": money(loan.amount),
+         "days_overdue": _days_phrase(max(0, (facts.today - loan.due_date).days), texts)
+         if loan.due_date is not None else ""}
+        for loan in facts.other_loans]}
+
+
+def _loans_context(facts: NoticeFacts) -> dict[str, str]:
+    if not facts.loans:
+        return {}
+    return {"loans": ", ".join(facts.loans), "first_loan": facts.loans[0]}
+
+
+def _slot_phrase(start: datetime, end: datetime | None, zone: str, loc: str) -> str:
+    """A call-back slot in the customer's zone and words: "Thu, Nov 12, 2:00 – 4:00 PM"."""
+    tz = ZoneInfo(zone)
+    local_start = start.astimezone(tz)
+    day = format_skeleton("MMMEd", local_start, locale=loc)
+    skeleton = "Hm" if loc.startswith("zh") else "hm"
+    if end is None:
+        return f"{day} {format_skeleton(skeleton, local_start, locale=loc)}"
+    return f"{day} {format_interval(local_start, end.astimezone(tz), skeleton, locale=loc)}"
 
 
 def _template_version(env: jinja2.Environment, names: Iterable[str]) -> str:
@@ -314,10 +393,7 @@ def render(
     fact_values = {key: str(ctx[key]) for key in required if key in ctx}
     validation: dict[str, str] = {}
     if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:
-        validation = {
-            key: str(ctx[key])
-            for key in ("principal", "interest", "fees", "amount", "creditor", "dispute_by", "disclosure")
-        }
+        validation = {key: str(ctx[key]) for key in VALIDATION_ITEMS}
     version = _template_version(env, names.values())
     if channel is Channel.SMS:
         body = one_line(out["sms"])
@@ -346,6 +422,7 @@ def render(
         html=out["email_html"].strip(),
         facts=fact_values,
         validation=validation,
+        unsubscribe_link=facts.unsubscribe_link,
     )
 
 

@@ -8,6 +8,7 @@ fixed development value: links signed with it only work against a local sandbox.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -78,6 +79,12 @@ def sample_extra(account: Account, now: datetime = SAMPLE_NOW) -> dict[str, Any]
         "promise_date": today + timedelta(days=5),
         "promise_amount": due,
         "payment_amount": due,
+        "callback_at": now + timedelta(days=1, hours=2),
+        "callback_until": now + timedelta(days=1, hours=4),
+        "loans": [account.account_last4, "0417"],
+        # the person's other overdue loan, which the overdue notices name too
+        "other_loans": [{"last4": "0417", "amount": Money(amount=Decimal("512.00"), currency=due.currency),
+                         "due_date": today - timedelta(days=31)}],
     }
 
 

@@ -11,7 +11,8 @@ What a case's facts mean:
 - **contacted**: at least one notice whose latest status is SENT or DELIVERED (a bounce or provider
   failure does not count), or a call outcome that was a conversation (anything but NO_ANSWER,
   LEFT_MESSAGE and WRONG_NUMBER).
-- **responded**: at least one customer reply (REPLY entry) or call conversation.
+- **responded**: at least one customer reply (a REPLY entry not marked ``response: false``, as
+  auto-replies and mail failing SES's checks are) or call conversation.
 - **promise outcome**: KEPT when the planner recorded PROMISE_KEPT, or the case was resolved by
   payment before the promise was judged; BROKEN when the planner recorded PROMISE_BROKEN;
   SUPERSEDED when a newer promise replaced it before it was judged; PENDING while it runs.
@@ -196,6 +197,8 @@ class _CaseBuilder:
             notice.status = str(e.data["notice_status"])
 
     def _reply(self, e: LedgerEntry) -> None:
+        if e.data.get("response") is False:
+            return  # recorded, never the customer's answer (an auto-reply, mail failing SES's checks)
         self.case.reply_times.append(e.at)
 
     def _payment(self, e: LedgerEntry) -> None:

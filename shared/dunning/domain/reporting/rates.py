@@ -34,6 +34,13 @@ said in ``facts``):
 - **payment after a notice**: like reply and cure, a payment (any amount) within
   ATTRIBUTION_DAYS after a notice is credited to it.
 
+Uplift over the holdout: the holdout gets no outreach at all for its window (``holdout_days``
+after the due date), so the share of cases cured by day N past due (N = the window) in a treated
+variant against the holdout's is the strategy's true effect: the **uplift** is the difference, with
+Newcombe's 95% interval, and the **incremental cures** are that difference times the variant's
+cases (with the interval's ends). Only cases observed at least N days count (a case due last week
+says nothing about day 30), cured means resolved by payment on or before day N.
+
 Champion/challenger: each variant's cure rate with a Wilson 95% interval; its uplift over the
 holdout (and each challenger's over the champion) as a difference in proportions with Newcombe's
 hybrid score interval (Wilson intervals of the two rates combined); the verdict says plainly when
@@ -232,6 +239,59 @@ def notice_performance(cases: Sequence[CaseFacts], key: Callable[[NoticeFact], s
             row[4] += case.cured_at is not None and n.at <= case.cured_at <= n.at + window
             row[5] += any(n.at <= t <= n.at + window for t in case.payment_times)
     return [NoticePerformance(k, *v) for k, v in sorted(rows.items())]
+
+
+# --------------------------------------------------------------------------- uplift over the holdout
+
+UPLIFT_DAYS = 30  # the default holdout window
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """A treated group against the no-contact holdout, by day ``day`` past due."""
+
+    group: str
+    baseline: str
+    day: int
+    group_rate: Rate  # cured by day `day`, of the group's cases observed that long
+    baseline_rate: Rate
+    uplift: float | None  # group minus holdout, as a proportion
+    low: float | None
+    high: float | None
+    incremental_cures: tuple[float, float, float] | None  # (low, estimate, high) cures the outreach added
+    significant: bool | None
+    verdict: str
+
+
+def cured_by_day(cases: Sequence[CaseFacts], as_of: datetime, day: int) -> Rate:
+    """Cases cured on or before day ``day`` past due, of those observed at least that long."""
+    observed = [c for c in cases if c.due_date is not None and (as_of.date() - c.due_date).days >= day]
+    cured = sum(1 for c in observed if c.cured and (d := _exit_day(c)) is not None and d <= day)
+    return Rate(cured, len(observed))
+
+
+def uplift(groups: dict[str, list[CaseFacts]], holdout: str, as_of: datetime, day: int = UPLIFT_DAYS,
+           min_cases: int = MIN_CASES) -> tuple[Uplift, ...]:
+    """Each variant's uplift over the holdout by day ``day`` (see the module docstring)."""
+    if holdout not in groups:
+        return ()
+    base = cured_by_day(groups[holdout], as_of, day)
+    out = []
+    for name, cases in groups.items():
+        if name == holdout:
+            continue
+        rate = cured_by_day(cases, as_of, day)
+        c = compare(name, rate, holdout, base, min_cases)
+        n = rate.denominator
+        extra = None if c.difference is None or c.low is None or c.high is None else (
+            c.low * n, c.difference * n, c.high * n)
+        verdict = f"By day {day} past due: {c.verdict}"
+        if extra is not None:
+            verdict += (f" On {n} cases that is {extra[1]:+.1f} cures from the outreach "
+                        f"(95% interval {extra[0]:+.1f} to {extra[2]:+.1f}).")
+        out.append(Uplift(name, holdout, day, rate, base, c.difference, c.low, c.high, extra, c.significant,
+                          verdict))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- funnel and cure curve

@@ -18,6 +18,7 @@ from dunning.domain.reporting.rates import (
     ATTRIBUTION_DAYS,
     CURE_CURVE_DAYS,
     MIN_CASES,
+    UPLIFT_DAYS,
     Comparison,
     CurePoint,
     FunnelStage,
@@ -38,6 +39,7 @@ from dunning.domain.reporting.rates import (
     referrals_by_engagement,
     response_rate,
     roll_rates,
+    uplift,
 )
 
 
@@ -113,6 +115,10 @@ def _round(rate: Rate) -> float | None:
     return None if rate.value is None else round(rate.value, 4)
 
 
+def _r4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _notice_table(name: str, title: str, label: str, rows: list[NoticePerformance]) -> Table:
     columns = (label, "notices", "reached", "delivered", "followed_by_response", "response_rate",
                "followed_by_payment", "payment_rate", "followed_by_cure", "cure_rate")
@@ -136,7 +142,7 @@ def _roll_table(name: str, title: str, periods: Sequence[RollRates], pooled_last
 
 def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as_of: datetime, *,
                  holdout: str | None = "holdout", champion: str | None = "champion", period_days: int = 7,
-                 roll_periods: int = 4, min_cases: int = MIN_CASES) -> Report:
+                 roll_periods: int = 4, min_cases: int = MIN_CASES, uplift_day: int = UPLIFT_DAYS) -> Report:
     """The weekly report as of ``as_of``: rates over every case opened so far, the week's counts,
     champion/challenger comparisons, and roll rates over the last ``roll_periods`` periods of
     ``period_days`` (periods that start before the first case are left out)."""
@@ -182,6 +188,7 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
     roll = pooled(periods) if periods else roll_rates(cases, period_start, as_of)
     variant_rows = tuple(
         (v, *_fmt(rate)) for v, rate in variants.items())
+    uplifts = uplift(by_variant, holdout, as_of, uplift_day, min_cases) if holdout is not None else ()
     tables = (
         Table("summary", "Portfolio", ("measure", "numerator", "denominator", "rate", "low_95", "high_95"),
               tuple((k, *_fmt(r)) for k, r in summary.items())),
@@ -203,6 +210,18 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
                      None if c.low is None else round(c.low, 4), None if c.high is None else round(c.high, 4),
                      "" if c.significant is None else ("yes" if c.significant else "no"), c.verdict)
                     for c in comparisons)),
+        Table("uplift", f"Uplift over the no-contact holdout: cured by day {uplift_day} past due "
+                        "(Newcombe 95% interval)",
+              ("group", "baseline", "day", "group_cured", "group_cases", "group_rate", "holdout_cured",
+               "holdout_cases", "holdout_rate", "uplift", "low_95", "high_95", "incremental_cures",
+               "incremental_low_95", "incremental_high_95", "significant", "verdict"),
+              tuple((u.group, u.baseline, u.day, u.group_rate.numerator, u.group_rate.denominator,
+                     _round(u.group_rate), u.baseline_rate.numerator, u.baseline_rate.denominator,
+                     _round(u.baseline_rate), _r4(u.uplift), _r4(u.low), _r4(u.high),
+                     *((round(x, 1) for x in (u.incremental_cures[1], u.incremental_cures[0],
+                                              u.incremental_cures[2])) if u.incremental_cures else (None,) * 3),
+                     "" if u.significant is None else ("yes" if u.significant else "no"), u.verdict)
+                    for u in uplifts)),
         _rates_table("by_variant", "Rates by variant", "variant", by_variant),
         _referrals_table(by_variant, cases),
         _rates_table("by_strategy", "Rates by strategy", "strategy",
@@ -225,6 +244,8 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
     notes = (
         f"Cases opened up to {iso_z(as_of)}; this period is the {period_days} days before.",
         f"Comparisons need at least {min_cases} cases in each group.",
+        f"Uplift compares cures by day {uplift_day} past due with the holdout, which gets no outreach "
+        "in that window.",
         "The last roll-rate rows pool the periods above them." if periods else
         "Too little history for full periods: the roll rates cover the last period only.",
     )
