@@ -21,7 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 APPROVER_RECENT_DAYS = 14
-SPECIALIST_RECENT_DAYS = 30
+# As long a silence as the bundled plan asks of a customer never reached (no_right_party_contact_days):
+# one broken promise followed by a month of silence is still a customer to work, not to refer.
+SPECIALIST_RECENT_DAYS = 45
 
 
 def _instant(value: Any) -> datetime | None:

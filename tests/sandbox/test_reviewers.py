@@ -33,7 +33,10 @@ def test_the_specialist_keeps_hardship_out_of_legal_and_lets_long_silence_go_ahe
     assert specialist_decision({"hardship_declared_at": z(NOW)}, NOW)[0] == "NO_LEGAL_REVIEW"
     assert specialist_decision({"last_right_party_contact_at": z(NOW - timedelta(days=10))}, NOW)[0] == \
         "NO_LEGAL_REVIEW"
+    # a broken promise and a month of silence: still worked by the specialist
     assert specialist_decision({"last_right_party_contact_at": z(NOW - timedelta(days=37))}, NOW)[0] == \
+        "NO_LEGAL_REVIEW"
+    assert specialist_decision({"last_right_party_contact_at": z(NOW - timedelta(days=46))}, NOW)[0] == \
         "LEGAL_REVIEW"
 
 
