@@ -36,6 +36,7 @@ from sandbox import events
 from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.channels import CustomerChannels
+from sandbox.page_visits import CustomerPageVisits
 from sandbox.clock import VirtualClock
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
 from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, from_account_file, in_shard
@@ -70,7 +71,7 @@ class SimulationConfig:
     count_transitions: bool = False
 
 
-class Simulation(CustomerChannels):
+class Simulation(CustomerChannels, CustomerPageVisits):
     """One run: provisioned stack, virtual clock, portfolio, customers."""
 
     def __init__(self, config: SimulationConfig, progress: Progress | None = None,
@@ -260,7 +261,10 @@ class Simulation(CustomerChannels):
         elif message.provider == "sms-voice":
             self._sms_delivered(message)
         deciding = person.pay_at is None
-        if person.reads(message, now):
+        answers = person.reads(message, now)
+        if self._visits_page(person, message, now):
+            pass  # answered on their own page (sandbox.page_visits), not by text
+        elif answers:
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()

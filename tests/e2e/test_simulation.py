@@ -91,3 +91,12 @@ def test_same_seed_and_arguments_same_figures(sharded: dict) -> None:
     assert again["aws_calls_per_notice"] == pytest.approx(sharded["aws_calls_per_notice"], rel=0.03)
     for name, count in sharded["lambda_invocations"].items():
         assert again["lambda_invocations"][name] == pytest.approx(count, rel=0.03, abs=2)
+
+
+def test_some_customers_act_on_their_own_page_and_actions_are_counted_by_source(summary: dict) -> None:
+    """Customers open the link in a notice, verify and act there (a promise, hardship and a plan, an
+    opt-out) through CustomerPageFunction; the run counts every action by where it came from."""
+    events, actions = summary["driver_events"], summary["actions_by_source"]
+    assert events["page_visits"] >= 1 and events.get("page_visits_without_action", 0) == 0
+    assert actions["page"] >= events["page_visits"] and actions["sms_reply"] >= 1 and actions["agent"] >= 1
+    assert set(actions) == {"sms_reply", "email_reply", "page", "agent", "admin"}
