@@ -36,8 +36,8 @@ from sandbox import events
 from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.channels import CustomerChannels
-from sandbox.page_visits import CustomerPageVisits
 from sandbox.clock import VirtualClock
+from sandbox.page_visits import CustomerPageVisits
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
 from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, from_account_file, in_shard
 from sandbox.providers import ProviderMessage, ProviderTap

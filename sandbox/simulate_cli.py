@@ -16,8 +16,8 @@ def _write_text(path: Path, text: str) -> None:
     write(path, text)
 
 
-SUMMARY_ROWS = ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies", "actions_by_source", "opt_outs",
-                "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds")
+SUMMARY_ROWS = ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies",
+                "actions_by_source", "opt_outs", "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
