@@ -194,6 +194,11 @@ class CaseStore(Protocol):
 
     def history(self, account_id: str) -> AccountHistory: ...
 
+    def case_history(self, account_id: str, case_id: str) -> AccountHistory:
+        """One case with its ledger and notices: what a decision reads, the same however many cases
+        the account had before (the person's recent contacts on any loan are on their profile)."""
+        ...
+
     def case(self, account_id: str, case_id: str) -> CaseRecord: ...
 
     def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:

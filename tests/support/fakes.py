@@ -72,6 +72,16 @@ class InMemoryCases:
                 out.notices.setdefault(case_id, []).append(notice.model_copy())
         return out
 
+    def case_history(self, account_id: str, case_id: str) -> AccountHistory:
+        whole = self.history(account_id)
+        out = AccountHistory()
+        if case_id in whole.cases:
+            out.cases[case_id] = whole.cases[case_id]
+            out.ledger[case_id] = whole.ledger.get(case_id, [])
+        if case_id in whole.notices:
+            out.notices[case_id] = whole.notices[case_id]
+        return out
+
     def case(self, account_id: str, case_id: str) -> CaseRecord:
         if (account_id, case_id) not in self.cases:
             raise NotFound(f"case {case_id}")

@@ -27,7 +27,7 @@ collections works (those with a case), which are the ones whose contacts count.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -196,17 +196,26 @@ class CollectionsRepository:
     # ----------------------------------------------------------------- reads
 
     def history(self, account_id: str) -> AccountHistory:
+        return self._query(account_id, "pk = :pk", {":pk": {"S": _pk(account_id)}})
+
+    def case_history(self, account_id: str, case_id: str) -> AccountHistory:
+        # Only the case's items (its header, ledger and notices share the CASE#<id> prefix): read
+        # units per decision do not grow with the account's closed cases.
+        head = _case_sk(case_id)
+        return self._query(account_id, "pk = :pk AND begins_with(sk, :case)",
+                           {":pk": {"S": _pk(account_id)}, ":case": {"S": head}},
+                           keep=lambda sk: sk == head or sk.startswith(head + "#"))
+
+    def _query(self, account_id: str, condition: str, values: dict[str, Any],
+               keep: Callable[[str], bool] | None = None) -> AccountHistory:
         out = AccountHistory()
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": _pk(account_id)}},
-            "ConsistentRead": True,
-        }
+        kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": values, "ConsistentRead": True}
         while True:
             resp = self._db.query(**kwargs)
             for raw in resp.get("Items", []):
-                self._collect(out, from_item(raw))
+                if keep is None or keep(str(raw["sk"]["S"])):
+                    self._collect(out, from_item(raw))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

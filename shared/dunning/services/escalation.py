@@ -120,7 +120,9 @@ def _task_entries(ports: Ports, outcome: PlanOutcome, case_id: str, account_id: 
 
 def _load(ports: Ports, case_id: str, account_id: str,
           account: Account | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
-    history = ports.collections.history(account_id)
+    # The case alone: the person's recent contacts on every loan (this one's earlier cases
+    # included) come from their profile, so a decision reads the same however long the past.
+    history = ports.collections.case_history(account_id, case_id)
     record = history.cases.get(case_id)
     if record is None:
         raise NotFound(f"case {case_id}")
@@ -410,7 +412,7 @@ def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord
     except Conflict as exc:
         if decided:  # the case or the person changed since they were read: plan again (Step Functions retries)
             raise TransientError("case changed while planning") from exc
-        fresh = ports.collections.history(notice.account_id)
+        fresh = ports.collections.case_history(notice.account_id, notice.case_id)
         if any(n.step_id == notice.step_id for n in fresh.notices.get(notice.case_id, [])):
             return False
         raise _PersonMoved from exc
@@ -499,7 +501,7 @@ def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: T
         case.call_task_token, case.call_task_since = token, now  # on the agents' worklist from now
         entry = (EntryKind.CALL_TASK, {"step_id": step_id, "kind": kind})
     else:
-        history = ports.collections.history(account_id)
+        history = ports.collections.case_history(account_id, case_id)
         found = history.cases.get(case_id)
         if found is None:
             raise NotFound(f"case {case_id}")
