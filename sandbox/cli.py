@@ -399,6 +399,11 @@ def run_render(args: argparse.Namespace) -> int:
         facts = build_facts(
             account, policy, now, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account, now)
         )
+        if channel is Channel.SMS and policy.for_jurisdiction(account.jurisdiction).sms_short_links:
+            # As sent: a short link, its code issued when the text goes (this one is an example).
+            from dunning.domain.links import short_link
+
+            facts = facts.model_copy(update={"pay_link": short_link(facts.pay_link.split("/p/")[0], "Ab3dE6gH9k")})
         notice = render(args.template, channel, facts, args.locale)
     except (UnknownTemplate, MissingFacts, PolicyError, ValidationError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -201,6 +201,14 @@ class CaseStore(Protocol):
 
     def case(self, account_id: str, case_id: str) -> CaseRecord: ...
 
+    def shorten_link(self, token: str, keep_until: datetime) -> str:
+        """A new opaque short code standing for a signed link token (domain.links.is_short_code)."""
+        ...
+
+    def resolve_link(self, code: str) -> str | None:
+        """The token behind a short code, or None."""
+        ...
+
     def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Items behind a lookup key (MSG#<provider id>, PHONE#<hash>, WORK#CALL): pk, sk and the
         item's fields; at most `limit` of them, in lookup_sk order."""

@@ -60,6 +60,7 @@ class InMemoryCases:
         self.phones: dict[str, str] = {}  # account id -> phone hash
         self.customers: dict[str, CustomerProfile] = {}
         self.emails: dict[str, str] = {}  # account id -> email address hash
+        self.short_links: dict[str, str] = {}  # short code -> signed token
 
     def history(self, account_id: str) -> AccountHistory:
         out = AccountHistory(phone_hash=self.phones.get(account_id))
@@ -81,6 +82,14 @@ class InMemoryCases:
         if case_id in whole.notices:
             out.notices[case_id] = whole.notices[case_id]
         return out
+
+    def shorten_link(self, token: str, keep_until: datetime) -> str:
+        code = f"Short{len(self.short_links):05d}"
+        self.short_links[code] = token
+        return code
+
+    def resolve_link(self, code: str) -> str | None:
+        return self.short_links.get(code)
 
     def case(self, account_id: str, case_id: str) -> CaseRecord:
         if (account_id, case_id) not in self.cases:

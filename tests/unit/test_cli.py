@@ -101,7 +101,9 @@ def test_render_sms_prints_the_text_and_its_segments(capsys: pytest.CaptureFixtu
 def test_render_chinese_sms_counts_ucs2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "--template", "pre_due_reminder", "--locale", "zh-CN", "--channel", "sms"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "回复TD退订" in out[0] and ", UCS-2, " in out[1]
+    assert "拒收请回复R" in out[0] and ", UCS-2, " in out[1]
+    # As sent in China: a short link, not the signed token, so the reminder costs 2 segments, not 3
+    assert "/p/Ab3dE6gH9k " in out[0] and out[1].startswith("[2 segments, UCS-2, ")
 
 
 def test_render_email_writes_the_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

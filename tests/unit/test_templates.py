@@ -105,7 +105,7 @@ def test_chinese_sms_uses_chinese_formats_and_stays_within_three_segments(cn: No
         "¥9,000.00",
         "已逾期12天",
         "11月17日",
-        "回复TD退订",
+        "拒收请回复R",
         "【海港消费金融】",
         "400-555-0134",
         "尾号5678",

@@ -91,6 +91,9 @@ class JurisdictionPolicy(_Strict):
     first_contact_disclosure: bool = False
     # The fact the customer's page asks before it shows anything (the account file must carry it).
     verification: VerificationKind = VerificationKind.DATE_OF_BIRTH
+    # Texts carry a short link (/p/<10-letter code>) instead of the signed token: where SMS are
+    # written in UCS-2 (70 units a segment), the token alone costs a segment.
+    sms_short_links: bool = False
 
     @model_validator(mode="after")
     def _role_agrees(self) -> JurisdictionPolicy:

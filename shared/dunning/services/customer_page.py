@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from dunning.domain.arrangements import validate_promise
 from dunning.domain.compliance import AttemptKind
-from dunning.domain.links import ExpiredLink, InvalidLink, LinkClaims, verify_link
+from dunning.domain.links import ExpiredLink, InvalidLink, LinkClaims, is_short_code, verify_link
 from dunning.domain.models import Account, CaseStatus, Channel, ContactHours, EntryKind, Money
 from dunning.domain.page_forms import (
     ONE_CLICK,
@@ -248,8 +248,11 @@ class _Page:
             raise PageRefused(429, "error_too_many", "too many requests for this link")
 
     def _claims(self) -> tuple[LinkClaims, bool]:
+        token = self.request.token
+        if is_short_code(token):  # a text's short link: the signed token it stands for
+            token = self.ports.collections.resolve_link(token) or ""
         try:
-            claims, expired = verify_link(self.request.token, self.secret, self.now), False
+            claims, expired = verify_link(token, self.secret, self.now), False
         except ExpiredLink as exc:
             claims, expired = exc.claims, True
         except InvalidLink:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from dunning.domain.arrangements import plan_data
@@ -268,10 +268,23 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
     from dunning.domain.notices.render import render
 
     # Every link opens the customer's page, at the deployment's address for it.
-    facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
+    now = ports.clock.now()
+    facts = build_facts(account, policy, now, link_secret=ports.keys.link_secret,
                         extra=(_extra_facts(record, summary) if record else {}) | (extra or {}),
                         link_base=ports.page_base_url)
+    if channel is Channel.SMS and policy.for_jurisdiction(account.jurisdiction).sms_short_links:
+        facts = facts.model_copy(update={"pay_link": _shortened(ports, policy, facts.pay_link, now)})
     return render(template_id, channel, facts, account.notice_locale)
+
+
+def _shortened(ports: Ports, policy: Policy, link: str, now: datetime) -> str:
+    """The same link as a short code (kept a month past the link's expiry, so an expired short
+    link still opens the page that offers a fresh one)."""
+    from dunning.domain.links import short_link, token_of
+
+    base = link[: link.index("/p/")]
+    keep_until = now + timedelta(days=policy.link_valid_days + 30)
+    return short_link(base, ports.collections.shorten_link(token_of(link), keep_until))
 
 
 Entries = Sequence[tuple[EntryKind, dict[str, Any]]]

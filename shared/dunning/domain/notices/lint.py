@@ -116,7 +116,7 @@ _TEXT_FACTS: dict[str, re.Pattern[str]] = {
     ),
     "pay_link": re.compile(r"https?://\S+"),
     "contact_phone": re.compile(r"\+?\d[\d\s().-]{6,}\d"),
-    "opt_out": re.compile(r"\bstop\b|unsubscribe|退订", re.I),
+    "opt_out": re.compile(r"\bstop\b|unsubscribe|退订|拒收", re.I),
 }
 
 

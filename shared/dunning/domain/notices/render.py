@@ -59,7 +59,7 @@ LOCALE_TEXTS: dict[str, LocaleTexts] = {
         sms_segment_budget=2,
     ),
     "zh-CN": LocaleTexts(
-        opt_out_sms="回复TD退订",
+        opt_out_sms="拒收请回复R",  # the domestic convention (R, T, TD, 退订 and 拒收 all stop texts)
         opt_out_email="如不希望再收到此类邮件，可随时退订。",
         disclosure="本函来自债务催收方。",
         day_past_due="已逾期{days}天",
