@@ -195,6 +195,24 @@ class AwsPorts[S: BaseFunctionSettings]:
                                              self._setting("sms_origination_identity") or None)
         return SnsSmsSender(self.provider_client("sns"))
 
+    def sms_provider(self, name: str) -> Sender:
+        if name != "aliyun":
+            raise NotConfigured(f"no SMS provider {name!r}")
+        return self._aliyun
+
+    @cached_property
+    def _aliyun(self) -> Sender:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        from dunning.adapters.aliyun_sms import AliyunSmsSender
+
+        secret_name = self._setting("aliyun_sms_secret_name")
+        if not secret_name:
+            raise NotConfigured("ALIYUN_SMS_SECRET_NAME is not set: mainland numbers need Alibaba Cloud SMS")
+        keys = get_secret(str(secret_name), transform="json", max_age=3600)
+        return AliyunSmsSender(str(keys["access_key_id"]), str(keys["access_key_secret"]),
+                               str(self._setting("aliyun_sms_endpoint") or "https://dysmsapi.aliyuncs.com/"))
+
     @cached_property
     def tasks(self) -> SqsTaskQueues:
         return SqsTaskQueues(self.client("sqs"), {"CALL": self._setting("call_queue_url"),

@@ -156,6 +156,16 @@ class DeliveryReceipt(ProviderMessage):
 
 
 @dataclass(frozen=True)
+class TemplateCall:
+    """A text through a provider that sends only approved templates: the signature (签名), the
+    template's code and its named variables (the body is then the provider's own rendering)."""
+
+    sign_name: str
+    code: str
+    params: dict[str, str]
+
+
+@dataclass
 class OutboundMessage:
     """What a provider needs. Destination is PII: it never leaves this object except to the provider."""
 
@@ -165,6 +175,7 @@ class OutboundMessage:
     html: str | None = None
     tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
     headers: dict[str, str] | None = None  # email only: List-Unsubscribe and List-Unsubscribe-Post
+    template: TemplateCall | None = None  # SMS through an approved-template provider (mainland China)
 
 
 @dataclass
@@ -499,3 +510,7 @@ class Ports(Protocol):
     def policy(self) -> Policy: ...
 
     def sender(self, channel: Channel) -> Sender: ...
+
+    def sms_provider(self, name: str) -> Sender:
+        """The domestic SMS provider a policy route names (``aliyun``)."""
+        ...

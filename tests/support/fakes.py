@@ -312,6 +312,7 @@ class FakePorts:
     collections: InMemoryCases = field(default_factory=InMemoryCases)
     sms: RecordingSender = field(default_factory=lambda: RecordingSender("fake-sms"))
     email: RecordingSender = field(default_factory=lambda: RecordingSender("fake-email"))
+    domestic_sms: RecordingSender = field(default_factory=lambda: RecordingSender("aliyun"))  # mainland numbers
     tasks: RecordingTasks = field(default_factory=RecordingTasks)
     workflow: RecordingWorkflow = field(default_factory=RecordingWorkflow)
     notifications: RecordingNotifications = field(default_factory=RecordingNotifications)
@@ -332,6 +333,9 @@ class FakePorts:
 
     def sender(self, channel: Channel) -> RecordingSender:
         return self.email if channel is Channel.EMAIL else self.sms
+
+    def sms_provider(self, name: str) -> RecordingSender:
+        return self.domestic_sms
 
 
 class InMemoryPageGuard:

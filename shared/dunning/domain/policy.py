@@ -290,6 +290,27 @@ class CustomerPage(_Strict):
     callback_slot_hours: int = Field(default=2, ge=1, le=4)
 
 
+class ProviderTemplate(_Strict):
+    """One of our SMS templates as registered with a provider that sends approved templates only."""
+
+    code: str = Field(pattern=r"^SMS_[0-9]{6,12}$")  # assigned by the provider on approval
+    params: list[str] = Field(default_factory=list)  # the template's variables, by name
+
+
+class SmsRoute(_Strict):
+    """Texts to numbers under ``country_code`` go through ``provider`` (mainland China: Alibaba Cloud
+    SMS), signed ``sign_name``, each in its registered template; written in ``locale``."""
+
+    country_code: str = Field(pattern=r"^\+[1-9][0-9]{0,2}$")
+    provider: Literal["aliyun"]
+    sign_name: str = Field(min_length=2, max_length=12)
+    locale: str = "zh-CN"
+    templates: dict[str, ProviderTemplate] = Field(default_factory=dict)
+
+    def takes(self, destination: str) -> bool:
+        return destination.startswith(self.country_code)
+
+
 class Policy(_Strict):
     version: str
     grace_days: int = Field(default=0, ge=0)  # days after the due date before an account is delinquent
@@ -307,7 +328,13 @@ class Policy(_Strict):
     promises: Promises = Promises()
     reengagement: Reengagement | None = None  # None: a broken arrangement resumes the ladder at once
     page: CustomerPage = CustomerPage()
+    # Texts by destination: a number under a route's country code goes through its provider; any
+    # other through AWS End User Messaging.
+    sms_routes: list[SmsRoute] = Field(default_factory=list)
     variant_salt: str = "dunning"
+
+    def sms_route_for(self, destination: str) -> SmsRoute | None:
+        return next((r for r in self.sms_routes if r.takes(destination)), None)
 
     @model_validator(mode="after")
     def _references(self) -> Policy:

@@ -9,10 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from dunning.domain.models import Jurisdiction
+from dunning.domain.models import Channel, Jurisdiction
 from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.lint import check_template
-from dunning.domain.notices.render import CHANNEL_PARTS, JURISDICTION_LOCALES, LOCALE_TEXTS, available_templates
+from dunning.domain.notices.render import (
+    CHANNEL_PARTS,
+    JURISDICTION_LOCALES,
+    LOCALE_TEXTS,
+    available_templates,
+    registered_variables,
+)
 from dunning.domain.notices.samples import sample_facts
 from dunning.domain.policy import Policy, Step, StepKind
 
@@ -100,4 +106,28 @@ def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> lis
                         budget=locale == locales[0],
                         templates_dir=templates_dir,
                     )
+    problems += _route_problems(policy, available, templates_dir)
     return list(dict.fromkeys(problems))  # one line per problem even when several steps share it
+
+
+def _route_problems(policy: Policy, available: dict[str, set[tuple[str, Channel]]],
+                    templates_dir: Path | None) -> list[str]:
+    """A route through an approved-template provider carries no free text: every SMS template of
+    its locale (steps, reminders and confirmations alike) needs its registered code, with the same
+    variables as the template."""
+    problems: list[str] = []
+    for route in policy.sms_routes:
+        where = f"sms route {route.country_code} ({route.provider})"
+        texts = sorted(t for t, parts in available.items() if (route.locale, Channel.SMS) in parts)
+        for template_id in texts:
+            registered = route.templates.get(template_id)
+            if registered is None:
+                problems.append(f"{where}: template {template_id} {route.locale} SMS has no registered code")
+                continue
+            variables = registered_variables(template_id, route.locale, templates_dir)
+            if sorted(registered.params) != variables:
+                problems.append(f"{where}: template {template_id} is registered with {sorted(registered.params)}, "
+                                f"but uses {variables}")
+        for template_id in sorted(set(route.templates) - set(texts)):
+            problems.append(f"{where}: {template_id} is registered but there is no such {route.locale} SMS template")
+    return problems

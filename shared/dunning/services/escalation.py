@@ -45,7 +45,7 @@ from dunning.domain.planning import (
     plan_next_action,
     reach_from,
 )
-from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
+from dunning.domain.policy import Policy, SmsRoute, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.ports import (
     AccountHistory,
@@ -56,6 +56,7 @@ from dunning.ports import (
     Ports,
     ProviderRejected,
     Sender,
+    TemplateCall,
     TransientError,
 )
 from dunning.services import customers
@@ -371,11 +372,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     gated = notice_contact(notice)
     if not _gate(ports, record, notice, gated, profile, decided, now, actor):
         return SendResult("ALREADY_SENDING", step_id, [])
-    # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
-    headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
-    message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
-                              subject=rendered.subject, html=rendered.html,
-                              tags={"case_id": case_id, "step_id": step_id}, headers=headers)
+    sender, message = _outbound(ports, sender, policy, account, channel, rendered, case_id, step_id)
     try:
         message_id = sender.send(message)
     except TransientError:
@@ -397,6 +394,34 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
+
+
+def _outbound(ports: Ports, sender: Sender, policy: Policy, account: Account, channel: Channel,
+              rendered: RenderedNotice, case_id: str, step_id: str) -> tuple[Sender, OutboundMessage]:
+    """The provider a notice goes through, and what it is given."""
+    # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
+    headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
+    destination = _destination(account, channel)
+    route = policy.sms_route_for(destination) if channel is Channel.SMS else None
+    if route is not None:  # mainland China: a domestic provider, approved templates only
+        sender = ports.sms_provider(route.provider)
+    message = OutboundMessage(destination=destination, body=rendered.body,
+                              subject=rendered.subject, html=rendered.html,
+                              tags={"case_id": case_id, "step_id": step_id}, headers=headers,
+                              template=_template_call(route, rendered) if route is not None else None)
+    return sender, message
+
+
+def _template_call(route: SmsRoute, rendered: RenderedNotice) -> TemplateCall | None:
+    """The registered template this text is sent in, with its variables; None when it has none
+    (the provider then refuses it: no free text to a mainland number)."""
+    from dunning.domain.notices.render import provider_params
+
+    registered = route.templates.get(rendered.template_id)
+    if registered is None or rendered.locale != route.locale:
+        return None
+    values = provider_params(rendered)
+    return TemplateCall(route.sign_name, registered.code, {name: values.get(name, "") for name in registered.params})
 
 
 def _with_other_loans(ports: Ports, profile: CustomerProfile, account: Account, template_id: str, channel: Channel,

@@ -187,6 +187,9 @@ class RenderedNotice(BaseModel):
     encoding: str | None = None  # SMS only: GSM-7 or UCS-2
     unsubscribe_link: str | None = None  # email only: what List-Unsubscribe (RFC 8058) points at
     facts: dict[str, str]  # formatted values that must appear (see REQUIRED_FACTS)
+    # SMS only: every variable the template uses, as formatted into the text (a provider that
+    # sends approved templates only is given these, by name, instead of the text)
+    variables: dict[str, str] = Field(default_factory=dict)
     validation: dict[str, str] = Field(default_factory=dict)  # US validation items, when carried
 
 
@@ -195,6 +198,34 @@ CHANNEL_PARTS: dict[Channel, tuple[str, ...]] = {
     Channel.EMAIL: ("email_subject", "email_text", "email_html"),
 }
 _NAME = re.compile(r"^(?P<tid>[a-z0-9_]+)\.(?P<part>sms|email_subject|email_text|email_html)\.j2$")
+
+
+def template_variables(env: jinja2.Environment, name: str) -> list[str]:
+    """The variables a template reads, sorted (what a provider's registered copy names)."""
+    return _variables(env, name)
+
+
+@lru_cache(maxsize=256)
+def _variables(env: jinja2.Environment, name: str) -> list[str]:
+    assert env.loader is not None
+    source = env.loader.get_source(env, name)[0]
+    return sorted(jinja2.meta.find_undeclared_variables(env.parse(source)))
+
+
+# What a registered template holds as fixed text rather than as a variable: the signature (the
+# provider prints it from SignName) and the opt-out line.
+PROVIDER_FIXED = ("collector", "opt_out")
+
+
+def registered_variables(template_id: str, locale: str, templates_dir: Path | None = None) -> list[str]:
+    """The named variables of our SMS template as registered with an approved-template provider."""
+    env = _environment(str(templates_dir or templates_root()))
+    return [v for v in template_variables(env, f"{locale}/{template_id}.sms.j2") if v not in PROVIDER_FIXED]
+
+
+def provider_params(notice: RenderedNotice) -> dict[str, str]:
+    """A rendered SMS's values for its registered template's variables."""
+    return {k: v for k, v in notice.variables.items() if k not in PROVIDER_FIXED}
 
 
 def templates_root() -> Path:
@@ -278,6 +309,8 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
             total = total + item.amount
         ctx["plan_total"] = money(total)
         ctx["plan_count"] = len(facts.schedule)
+        ctx["first_instalment_amount"], ctx["first_instalment_due"] = (ctx["schedule"][0]["amount"],
+                                                                       ctx["schedule"][0]["due"])
         nxt = _next_instalment(facts)
         if nxt is not None:
             ctx["instalment_amount"], ctx["instalment_due"] = money(nxt.amount), day(nxt.due_on)
@@ -411,6 +444,8 @@ def render(
             segments=size.segments,
             encoding=str(size.encoding),
             facts=fact_values,
+            variables={name: str(ctx[name]) for name in template_variables(env, names["sms"])
+                       if isinstance(ctx.get(name), str | int)},
         )
     return RenderedNotice(
         template_id=template_id,
