@@ -364,6 +364,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked",
               Channel=channel.value, Step=step_dimension(step_id), reasons=data["reasons"])
         return SendResult(verdict.verdict.value, step_id, list(data["reasons"]), verdict.until)
+    sender, route = _provider(ports, sender, policy, account, channel)
     notice = Notice(notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id,
                     step_id=step_id, channel=channel, template_id=template_id,
                     template_version=rendered.template_version, locale=rendered.locale,
@@ -372,7 +373,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     gated = notice_contact(notice)
     if not _gate(ports, record, notice, gated, profile, decided, now, actor):
         return SendResult("ALREADY_SENDING", step_id, [])
-    sender, message = _outbound(ports, sender, policy, account, channel, rendered, case_id, step_id)
+    message = _outbound(account, channel, rendered, route, case_id, step_id)
     try:
         message_id = sender.send(message)
     except TransientError:
@@ -396,20 +397,24 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     return SendResult(NoticeStatus.SENT.value, step_id, [])
 
 
-def _outbound(ports: Ports, sender: Sender, policy: Policy, account: Account, channel: Channel,
-              rendered: RenderedNotice, case_id: str, step_id: str) -> tuple[Sender, OutboundMessage]:
-    """The provider a notice goes through, and what it is given."""
+def _provider(ports: Ports, sender: Sender, policy: Policy, account: Account,
+              channel: Channel) -> tuple[Sender, SmsRoute | None]:
+    """Who takes this notice: a mainland number's text goes through the domestic provider its
+    route names (resolved before the gate, so a provider that is not configured fails loudly
+    without leaving a notice SENDING)."""
+    route = policy.sms_route_for(_destination(account, channel)) if channel is Channel.SMS else None
+    return (ports.sms_provider(route.provider) if route is not None else sender), route
+
+
+def _outbound(account: Account, channel: Channel, rendered: RenderedNotice, route: SmsRoute | None,
+              case_id: str, step_id: str) -> OutboundMessage:
+    """What the provider is given."""
     # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
     headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
-    destination = _destination(account, channel)
-    route = policy.sms_route_for(destination) if channel is Channel.SMS else None
-    if route is not None:  # mainland China: a domestic provider, approved templates only
-        sender = ports.sms_provider(route.provider)
-    message = OutboundMessage(destination=destination, body=rendered.body,
-                              subject=rendered.subject, html=rendered.html,
-                              tags={"case_id": case_id, "step_id": step_id}, headers=headers,
-                              template=_template_call(route, rendered) if route is not None else None)
-    return sender, message
+    return OutboundMessage(destination=_destination(account, channel), body=rendered.body,
+                           subject=rendered.subject, html=rendered.html,
+                           tags={"case_id": case_id, "step_id": step_id}, headers=headers,
+                           template=_template_call(route, rendered) if route is not None else None)
 
 
 def _template_call(route: SmsRoute, rendered: RenderedNotice) -> TemplateCall | None:
