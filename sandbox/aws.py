@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
+from sandbox.aliyun_sms import aliyun_sms
 from sandbox.lambda_runtime import (
     InProcessLambdaRuntime,
     LambdaContext,
@@ -72,8 +73,9 @@ def local_aws(region: str = DEFAULT_REGION) -> Iterator[InProcessLambdaRuntime]:
     try:
         with process_env(values):
             time.tzset()
-            # moto has no End User Messaging SMS: the sandbox's stand-in answers it (sms_voice).
-            with mock_aws(config=MOTO_CONFIG), faster_moto(), end_user_messaging(), \
+            # moto has no End User Messaging SMS: the sandbox's stand-in answers it (sms_voice); nor
+            # is there a network for Alibaba Cloud SMS: its stand-in answers mainland texts.
+            with mock_aws(config=MOTO_CONFIG), faster_moto(), end_user_messaging(), aliyun_sms(), \
                     InProcessLambdaRuntime() as runtime, activated(runtime):
                 yield runtime
     finally:

@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 
+from sandbox.aliyun_sms import ACCESS_KEY_ID as ALIYUN_KEY_ID
+from sandbox.aliyun_sms import ACCESS_KEY_SECRET as ALIYUN_KEY_SECRET
 from sandbox.motocompat import backends
 from sandbox.portfolio import SyntheticAccount, to_csv
 from sandbox.stack import Stack
@@ -58,8 +60,10 @@ def complete_mock(stack: Stack, session: boto3.session.Session, link_secret: str
         sesv2.create_configuration_set(ConfigurationSetName=config_set)
     sm = session.client("secretsmanager")
     existing = {s["Name"] for s in sm.list_secrets().get("SecretList", [])}
+    aliyun = json.dumps({"access_key_id": ALIYUN_KEY_ID, "access_key_secret": ALIYUN_KEY_SECRET})
     for name, value in ((params["LinkSecretName"], link_secret),
-                        (params["WebhookSecretName"], json.dumps(dict(webhook_secrets)))):
+                        (params["WebhookSecretName"], json.dumps(dict(webhook_secrets))),
+                        (params["AliyunSmsSecretName"], aliyun)):
         if name not in existing:
             sm.create_secret(Name=name, SecretString=value)
     # moto's mapping would run the handler inside put_item and then drain the shard; deleting it

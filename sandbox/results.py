@@ -89,6 +89,8 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "legal_referrals": statuses["REFERRED_TO_LEGAL"],
         **legal_figures(ledger),
         "notices": dict(sorted(notices.items())),
+        # Which provider took each message (texts to mainland numbers: aliyun; other texts: sms-voice).
+        "messages_by_provider": dict(sorted(Counter(m.provider for m in run.messages).items())),
         "call_tasks": kinds["CALL_TASK"],
         # What the engine heard (REPLY entries) by the channel the customer used.
         "replies": dict(sorted(Counter(str((e.get("data") or {}).get("channel", "SMS")) for e in ledger

@@ -100,3 +100,11 @@ def test_some_customers_act_on_their_own_page_and_actions_are_counted_by_source(
     assert events["page_visits"] >= 1 and events.get("page_visits_without_action", 0) == 0
     assert actions["page"] >= events["page_visits"] and actions["sms_reply"] >= 1 and actions["agent"] >= 1
     assert set(actions) == {"sms_reply", "email_reply", "page", "agent", "admin"}
+
+
+def test_texts_to_mainland_numbers_go_through_the_domestic_provider_in_registered_templates(summary: dict) -> None:
+    """Chinese customers' texts go through Alibaba Cloud SMS (the sandbox's stand-in checks the
+    signature, the template code and its variables), everyone else's through End User Messaging."""
+    providers = summary["messages_by_provider"]
+    assert providers.get("aliyun", 0) >= 1 and providers.get("sms-voice", 0) >= 1
+    assert providers["aliyun"] + providers["sms-voice"] == summary["notices"]["SMS"]

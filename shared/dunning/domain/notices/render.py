@@ -228,6 +228,14 @@ def provider_params(notice: RenderedNotice) -> dict[str, str]:
     return {k: v for k, v in notice.variables.items() if k not in PROVIDER_FIXED}
 
 
+def render_registered(template_id: str, locale: str, sign_name: str, params: dict[str, str]) -> str:
+    """The text an approved-template provider sends for our registered template: its signature,
+    then the template with the given variables and its fixed opt-out line."""
+    env = _environment(str(templates_root()))
+    ctx: dict[str, Any] = {**params, "collector": sign_name, "opt_out": LOCALE_TEXTS[locale].opt_out_sms}
+    return one_line(env.get_template(f"{locale}/{template_id}.sms.j2").render(ctx))
+
+
 def templates_root() -> Path:
     return Path(str(resources.files("dunning").joinpath("templates")))
 
