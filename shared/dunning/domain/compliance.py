@@ -35,7 +35,7 @@ Decisions that the rules below take and that callers rely on:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -323,35 +323,43 @@ def _holiday_dates(country: str, year: int) -> frozenset[date]:
     return frozenset(holiday_calendars.country_holidays(country, years=year).keys())
 
 
-def _listed_holiday(country: str, day: date) -> bool:
-    return day in _holiday_dates(country, day.year)
+def _listed_holiday(country: str, day: date, days_off: frozenset[date] = frozenset()) -> bool:
+    return day in days_off or day in _holiday_dates(country, day.year)
 
 
-def is_holiday(country: str, day: date) -> bool:
-    """A public holiday of `country`, or a weekend enclosed by public holidays on both sides."""
-    if _listed_holiday(country, day):
+def is_holiday(country: str, day: date, days_off: Iterable[date] = (),
+               working_days: Iterable[date] = ()) -> bool:
+    """A public holiday of `country`, or a weekend enclosed by public holidays on both sides.
+
+    ``days_off`` and ``working_days`` are the policy's calendar where the package's falls short
+    (mainland China's State Council calendar: the weekend days inside a holiday block, and the
+    weekend days worked in exchange, 调休, which are never a holiday)."""
+    off, worked = frozenset(days_off), frozenset(working_days)
+    if day in worked:
+        return False
+    if _listed_holiday(country, day, off):
         return True
     if day.weekday() < 5:
         return False
     before, after = day - timedelta(days=1), day + timedelta(days=1)
-    while before.weekday() >= 5 and not _listed_holiday(country, before):
+    while before.weekday() >= 5 and before not in worked and not _listed_holiday(country, before, off):
         before -= timedelta(days=1)
-    while after.weekday() >= 5 and not _listed_holiday(country, after):
+    while after.weekday() >= 5 and after not in worked and not _listed_holiday(country, after, off):
         after += timedelta(days=1)
-    return _listed_holiday(country, before) and _listed_holiday(country, after)
+    return _listed_holiday(country, before, off) and _listed_holiday(country, after, off)
 
 
 def _rule_holiday(ctx: _Context, t: datetime) -> list[_Finding]:
     if ctx.is_service or not ctx.rules.holidays:
         return []
-    country = ctx.rules.holiday_country
+    country, off, worked = ctx.rules.holiday_country, ctx.rules.days_off, ctx.rules.working_days
     found = []
     for zone in ctx.zones:
         day = t.astimezone(zone).date()
-        if not is_holiday(country, day):
+        if not is_holiday(country, day, off, worked):
             continue
         after = day + timedelta(days=1)
-        while is_holiday(country, after):
+        while is_holiday(country, after, off, worked):
             after += timedelta(days=1)
         detail = f"{day.isoformat()} is a public holiday in {country} ({zone.key})"
         found.append(_defer(ReasonCode.HOLIDAY, detail, _wall_to_utc(after, time(0, 0), zone)))

@@ -117,7 +117,8 @@ def callback_slots(account: Account, policy: Policy, now: datetime) -> list[tupl
     for _ in range(21):  # three weeks is plenty to find a few business days, even around Golden Week
         if days >= page.callback_days:
             break
-        if day.weekday() < 5 and not (rules.holidays and is_holiday(rules.holiday_country, day)):
+        if day.weekday() < 5 and not (rules.holidays and is_holiday(rules.holiday_country, day, rules.days_off,
+                                                                     rules.working_days)):
             found = False
             start = datetime.combine(day, window.start, tzinfo=zone)
             close = datetime.combine(day, window.end, tzinfo=zone)

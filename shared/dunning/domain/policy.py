@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -79,6 +79,11 @@ class JurisdictionPolicy(_Strict):
     contact_window: ContactWindow = ContactWindow()
     holidays: bool = True
     holiday_country: str
+    # Where the holidays package falls short of the official calendar (mainland China's State
+    # Council publishes each year's in the November before): days off it does not list (the
+    # weekend days inside a holiday block) and weekend days worked in exchange (调休).
+    days_off: list[date] = Field(default_factory=list)
+    working_days: list[date] = Field(default_factory=list)
     caps: Caps = Caps()
     retention_years: int = Field(ge=1)
     collector: Collector
