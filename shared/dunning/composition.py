@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from dunning.adapters.archive import S3Archive
@@ -22,7 +22,7 @@ from dunning.adapters.policy_store import PolicyStore
 from dunning.adapters.report_source import TableReportSource
 from dunning.adapters.workflow import Escalations
 from dunning.domain.models import Channel, utc_now
-from dunning.domain.policy import Policy
+from dunning.domain.policy import Policy, SmsProvider
 from dunning.ports import Sender, TaskKind
 from dunning.settings import BaseFunctionSettings
 
@@ -188,10 +188,43 @@ class AwsPorts[S: BaseFunctionSettings]:
             return SesEmailSender(self.provider_client("sesv2"), source, config_set,
                                   self._setting("ses_reply_to_address") or None)
         sms_config_set = self._setting("sms_configuration_set")
+        aws: Sender
         if sms_config_set:  # End User Messaging: its configuration set sends delivery receipts back
-            return EndUserMessagingSmsSender(self.provider_client("pinpoint-sms-voice-v2"), sms_config_set,
-                                             self._setting("sms_origination_identity") or None)
-        return SnsSmsSender(self.provider_client("sns"))
+            aws = EndUserMessagingSmsSender(self.provider_client("pinpoint-sms-voice-v2"), sms_config_set,
+                                            self._setting("sms_origination_identity") or None)
+        else:
+            aws = SnsSmsSender(self.provider_client("sns"))
+        return self._china_sms(aws)
+
+    def _china_sms(self, aws: Sender) -> Sender:
+        """+86 through Alibaba Cloud SMS when the deployment has its keys and the policy registers
+        its templates (docs/china.md); every other number through AWS."""
+        secret = self._setting("aliyun_sms_secret_name")
+        providers = [jp.sms_provider for jp in self.policy().jurisdictions.values() if jp.sms_provider]
+        if not secret or not providers:
+            return aws
+        from dunning.adapters.aliyun_sms import AliyunSmsSender, CountryRoutedSms
+
+        routes: dict[str, Sender] = {p.country_code: AliyunSmsSender(self._aliyun_client, partial(
+            self._sms_provider, p.country_code)) for p in providers}
+        return CountryRoutedSms(aws, routes)
+
+    def _sms_provider(self, country_code: str) -> SmsProvider:
+        # Read per send: a policy update (a newly registered template) applies without a cold start.
+        return next(jp.sms_provider for jp in self.policy().jurisdictions.values()
+                    if jp.sms_provider and jp.sms_provider.country_code == country_code)
+
+    def _aliyun_client(self) -> Any:
+        if "aliyun-sms" not in self._clients:
+            from aws_lambda_powertools.utilities.parameters import get_secret
+
+            from dunning.adapters.aliyun_sms import aliyun_client
+
+            name = str(self._setting("aliyun_sms_secret_name"))
+            endpoint = self._setting("aliyun_sms_endpoint") or "dysmsapi.aliyuncs.com"
+            self._clients["aliyun-sms"] = aliyun_client(
+                lambda: dict(get_secret(name, transform="json", max_age=3600)), endpoint)
+        return self._clients["aliyun-sms"]
 
     @cached_property
     def tasks(self) -> SqsTaskQueues:

@@ -165,6 +165,10 @@ class OutboundMessage:
     html: str | None = None
     tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
     headers: dict[str, str] | None = None  # email only: List-Unsubscribe and List-Unsubscribe-Post
+    # SMS through a provider that sends only registered templates (Alibaba Cloud SMS for +86): the
+    # notice's template id and the values of its variables, which become the provider's named params.
+    template_id: str | None = None
+    params: dict[str, str] | None = None
 
 
 @dataclass
@@ -304,6 +308,13 @@ class Sender(Protocol):
     def send(self, message: OutboundMessage) -> str:
         """Hand the message to the provider and return its message id."""
         ...
+
+
+def provider_of(sender: Sender, message: OutboundMessage) -> str:
+    """The provider that takes ``message``: a sender that routes by destination (SMS by country)
+    names it per message, so a receipt finds its notice under the provider's own message id."""
+    route = getattr(sender, "provider_for", None)
+    return str(route(message)) if route is not None else sender.provider
 
 
 TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK", "SKIP_TRACE", "SPECIALIST"]

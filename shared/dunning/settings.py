@@ -54,6 +54,10 @@ class MessagingSettings(BaseFunctionSettings):
     # receipts come back (SmsEvents); without one, through SNS Publish, which reports none.
     sms_configuration_set: str | None = None
     sms_origination_identity: str | None = None  # pool, phone number or sender id; none: the service picks
+    # Alibaba Cloud SMS for the countries the policy routes to it (+86): the Secrets Manager secret
+    # holding {"access_key_id", "access_key_secret"}; none: every number goes through AWS.
+    aliyun_sms_secret_name: str | None = None
+    aliyun_sms_endpoint: str = "dysmsapi.aliyuncs.com"
 
 
 class PlanSettings(MessagingSettings):

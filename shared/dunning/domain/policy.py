@@ -75,6 +75,27 @@ class Collector(_Strict):
 CollectorRole = Literal["FIRST_PARTY", "AGENCY"]
 
 
+class ProviderTemplate(_Strict):
+    """A template registered with the SMS provider: its code, and the named params it was approved
+    with (each a variable of our template of the same id; the provider fills them in)."""
+
+    code: str = Field(pattern=r"^SMS_[0-9]{4,12}$")
+    params: list[str] = Field(default_factory=list)
+
+
+class SmsProvider(_Strict):
+    """A country whose carriers take only registered signatures and templates (mainland China):
+    SMS to its numbers go through this provider, never as free text (docs/china.md)."""
+
+    provider: Literal["aliyun"] = "aliyun"
+    country_code: str = Field(pattern=r"^\+[1-9][0-9]{0,3}$")
+    sign_name: str = Field(min_length=2, max_length=12)  # the registered 签名, shown as 【…】
+    # Variables the registered text fixes rather than passes: the signature, the opt-out wording,
+    # the collector's phone.
+    fixed: list[str] = Field(default_factory=lambda: ["collector", "opt_out", "contact_phone"])
+    templates: dict[str, ProviderTemplate] = Field(default_factory=dict)
+
+
 class JurisdictionPolicy(_Strict):
     contact_window: ContactWindow = ContactWindow()
     holidays: bool = True
@@ -91,6 +112,8 @@ class JurisdictionPolicy(_Strict):
     first_contact_disclosure: bool = False
     # The fact the customer's page asks before it shows anything (the account file must carry it).
     verification: VerificationKind = VerificationKind.DATE_OF_BIRTH
+    # SMS to this jurisdiction's numbers through a domestic provider's registered templates.
+    sms_provider: SmsProvider | None = None
 
     @model_validator(mode="after")
     def _role_agrees(self) -> JurisdictionPolicy:

@@ -55,6 +55,7 @@ from dunning.ports import (
     ProviderRejected,
     Sender,
     TransientError,
+    provider_of,
 )
 from dunning.services import customers
 from dunning.services.integrity import anchor_at_close
@@ -334,7 +335,8 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
     message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
                               subject=rendered.subject, html=rendered.html,
-                              tags={"case_id": case_id, "step_id": step_id}, headers=headers)
+                              tags={"case_id": case_id, "step_id": step_id}, headers=headers,
+                              template_id=template_id, params=rendered.params or None)
     try:
         message_id = sender.send(message)
     except TransientError:
@@ -352,7 +354,8 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         _finish(ports, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
         count("UncertainSends", Channel=channel.value, Step=step_dimension(step_id))
         return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
-    _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
+    _finish(ports, record, notice, NoticeStatus.SENT, f"{provider_of(sender, message)}:{message_id}", None, now,
+            actor)
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])

@@ -174,6 +174,9 @@ class RenderedNotice(BaseModel):
     html: str | None = None
     segments: int | None = None  # SMS only
     encoding: str | None = None  # SMS only: GSM-7 or UCS-2
+    # SMS only: every variable the template uses, formatted: a provider that sends registered
+    # templates only (Alibaba Cloud SMS) gets them as its named params.
+    params: dict[str, str] = Field(default_factory=dict)
     unsubscribe_link: str | None = None  # email only: what List-Unsubscribe (RFC 8058) points at
     facts: dict[str, str]  # formatted values that must appear (see REQUIRED_FACTS)
     validation: dict[str, str] = Field(default_factory=dict)  # US validation items, when carried
@@ -349,6 +352,22 @@ def _template_version(env: jinja2.Environment, names: Iterable[str]) -> str:
     return digest.hexdigest()[:12]
 
 
+@lru_cache(maxsize=256)
+def _variables(env: jinja2.Environment, name: str) -> frozenset[str]:
+    """The variables a template reads (what a registered provider template takes as params)."""
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, name)
+    return frozenset(jinja2.meta.find_undeclared_variables(env.parse(source)))
+
+
+def template_variables(template_id: str, locale: str, channel: Channel = Channel.SMS,
+                       templates_dir: Path | None = None) -> frozenset[str]:
+    """The variables of one bundled template's part (SMS by default)."""
+    root = templates_dir or templates_root()
+    part = CHANNEL_PARTS[channel][0]
+    return _variables(_environment(str(root)), f"{locale}/{template_id}.{part}.j2")
+
+
 def one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -390,6 +409,10 @@ def render(
             body = gsm7_safe(body)
             fact_values = {key: gsm7_safe(value) for key, value in fact_values.items()}
         size = sms_size(body)
+        params = {name: one_line(str(ctx[name])) for name in sorted(_variables(env, names["sms"]))
+                  if name in ctx and isinstance(ctx[name], str | int)}
+        if LOCALE_TEXTS[locale].gsm7:
+            params = {key: gsm7_safe(value) for key, value in params.items()}
         return RenderedNotice(
             template_id=template_id,
             template_version=version,
@@ -399,6 +422,7 @@ def render(
             segments=size.segments,
             encoding=str(size.encoding),
             facts=fact_values,
+            params=params,
         )
     return RenderedNotice(
         template_id=template_id,
