@@ -20,6 +20,7 @@ from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
 from dunning.adapters.ledger_keys import KmsLedgerKeys
 from dunning.adapters.policy_store import PolicyStore
 from dunning.adapters.report_source import TableReportSource
+from dunning.adapters.short_links import DynamoShortLinks
 from dunning.adapters.workflow import Escalations
 from dunning.domain.models import Channel, utc_now
 from dunning.domain.policy import Policy, SmsProvider
@@ -141,6 +142,10 @@ class AwsPorts[S: BaseFunctionSettings]:
     def archive(self) -> S3Archive | None:
         bucket = self.archive_bucket
         return S3Archive(self.client("s3"), bucket, self.settings.archive_lock_mode) if bucket else None
+
+    @cached_property
+    def short_links(self) -> DynamoShortLinks:
+        return DynamoShortLinks(self.client("dynamodb"), self.settings.collections_table)
 
     @cached_property
     def bulk(self) -> AccountsBulk:  # the import's batched reads and the sweep's due-date index

@@ -414,6 +414,18 @@ class Archive(Protocol):
         ...
 
 
+class ShortLinks(Protocol):
+    """Short codes standing for signed page tokens (dunning.domain.links, "short link")."""
+
+    def shorten(self, token: str, expires_at: datetime) -> str:
+        """Store ``token`` under a new code until ``expires_at``; the code."""
+        ...
+
+    def resolve(self, code: str) -> str | None:
+        """The token ``code`` stands for, or None."""
+        ...
+
+
 class PageGuard(Protocol):
     """Counters and one-time keys that keep the customer's page safe (rate limits, wrong answers,
     forms sent once). Keys carry digests and ids only; every item expires on its own."""
@@ -485,6 +497,11 @@ class Ports(Protocol):
     @property
     def archive(self) -> Archive | None:
         """None where no archive bucket is configured."""
+        ...
+
+    @property
+    def short_links(self) -> ShortLinks | None:
+        """None where this function keeps no short links."""
         ...
 
     @property

@@ -303,6 +303,7 @@ class FakePorts:
     ledger_keys: Any = None  # no KMS in memory: nothing is sealed
     archive: Any = None
     page_base_url: str | None = None
+    short_links: Any = None  # InMemoryShortLinks where a test needs them
     bulk: Any = field(default_factory=Unused)
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)
@@ -313,6 +314,24 @@ class FakePorts:
 
     def sender(self, channel: Channel) -> RecordingSender:
         return self.email if channel is Channel.EMAIL else self.sms
+
+
+class InMemoryShortLinks:
+    """DynamoShortLinks' contract in memory."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, datetime]] = {}
+
+    def shorten(self, token: str, expires_at: datetime) -> str:
+        from dunning.domain.links import new_short_code
+
+        code = new_short_code()
+        self.items[code] = (token, expires_at)
+        return code
+
+    def resolve(self, code: str) -> str | None:
+        item = self.items.get(code)
+        return item[0] if item else None
 
 
 class InMemoryPageGuard:

@@ -70,6 +70,9 @@ class Collector(_Strict):
     pay_url: str
     # The creditor an agency collects for; a lender collecting its own loans is its own creditor.
     creditor: str | None = None
+    # A short host of the lender's that serves the customer's page too (docs/china.md): SMS short
+    # links show it; none: the page's own host.
+    short_link_host: str | None = Field(default=None, pattern=r"^[a-z0-9.\-]{3,32}$")
 
 
 CollectorRole = Literal["FIRST_PARTY", "AGENCY"]
@@ -91,8 +94,9 @@ class SmsProvider(_Strict):
     country_code: str = Field(pattern=r"^\+[1-9][0-9]{0,3}$")
     sign_name: str = Field(min_length=2, max_length=12)  # the registered 签名, shown as 【…】
     # Variables the registered text fixes rather than passes: the signature, the opt-out wording,
-    # the collector's phone.
-    fixed: list[str] = Field(default_factory=lambda: ["collector", "opt_out", "contact_phone"])
+    # the collector's contact details.
+    fixed: list[str] = Field(default_factory=lambda: ["collector", "opt_out", "contact_phone", "contact_hours",
+                                                      "contact_email"])
     templates: dict[str, ProviderTemplate] = Field(default_factory=dict)
 
 
@@ -114,6 +118,8 @@ class JurisdictionPolicy(_Strict):
     verification: VerificationKind = VerificationKind.DATE_OF_BIRTH
     # SMS to this jurisdiction's numbers through a domestic provider's registered templates.
     sms_provider: SmsProvider | None = None
+    # SMS carry a short link (/p/<code>) instead of the signed token: one UCS-2 segment in Chinese.
+    sms_short_links: bool = False
 
     @model_validator(mode="after")
     def _role_agrees(self) -> JurisdictionPolicy:

@@ -12,7 +12,15 @@ from pathlib import Path
 from dunning.domain.models import Jurisdiction
 from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.lint import check_template
-from dunning.domain.notices.render import CHANNEL_PARTS, JURISDICTION_LOCALES, LOCALE_TEXTS, available_templates
+from dunning.domain.models import Channel
+from dunning.domain.notices.render import (
+    CHANNEL_PARTS,
+    JURISDICTION_LOCALES,
+    LOCALE_TEXTS,
+    TEMPLATE_IDS,
+    available_templates,
+    template_variables,
+)
 from dunning.domain.notices.samples import sample_facts
 from dunning.domain.policy import Policy, StepKind
 
@@ -53,6 +61,35 @@ def _sanity_problems(policy: Policy) -> list[str]:
     return problems
 
 
+def _provider_template_problems(policy: Policy, templates_dir: Path | None) -> list[str]:
+    """Where SMS go through a provider's registered templates (CN), every SMS a step or a service
+    sends must have a template code, registered with exactly the variables our template fills in:
+    the provider sends its own approved text, never ours, so the two must say the same."""
+    problems: list[str] = []
+    available = available_templates(templates_dir)
+    for jurisdiction, jp in sorted(policy.jurisdictions.items()):
+        provider = jp.sms_provider
+        if provider is None:
+            continue
+        locale = JURISDICTION_LOCALES.get(jurisdiction, tuple(LOCALE_TEXTS))[0]
+        steps = {step.template: f"strategy {sid}: step {step.id}" for sid, strategy in policy.strategies.items()
+                 for step in strategy.steps if step.kind is StepKind.SMS and step.template}
+        for template_id in [*dict.fromkeys([*steps, *TEMPLATE_IDS])]:
+            if (locale, Channel.SMS) not in available.get(template_id, set()):
+                continue
+            where = f"{steps.get(template_id, 'service message')}: template {template_id} {locale} SMS ({jurisdiction})"
+            registered = provider.templates.get(template_id)
+            if registered is None:
+                problems.append(f"{where}: no {provider.provider} template code (SMS to "
+                                f"{provider.country_code} go out only as registered templates)")
+                continue
+            wanted = sorted(template_variables(template_id, locale, Channel.SMS, templates_dir) - set(provider.fixed))
+            if sorted(registered.params) != wanted:
+                problems.append(f"{where}: template {registered.code} params {sorted(registered.params)} "
+                                f"differ from the template's variables {wanted}")
+    return problems
+
+
 def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> list[str]:
     """Compliance lint of a valid policy: one line per problem, naming the strategy/step or rule.
 
@@ -60,7 +97,7 @@ def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> lis
     sample account, and lint clean (including on time-barred debt, since steps reach those too).
     ``templates_dir`` checks the steps against another templates folder than the bundled one.
     """
-    problems = _sanity_problems(policy)
+    problems = _sanity_problems(policy) + _provider_template_problems(policy, templates_dir)
     available = available_templates(templates_dir)
     facts_cache: dict[tuple[Jurisdiction, str], NoticeFacts] = {}
     for sid, jurisdictions in _strategy_jurisdictions(policy).items():

@@ -31,14 +31,14 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from dunning.domain.arrangements import validate_promise
 from dunning.domain.compliance import AttemptKind
-from dunning.domain.links import ExpiredLink, InvalidLink, LinkClaims, verify_link
+from dunning.domain.links import ExpiredLink, InvalidLink, LinkClaims, is_short_code, verify_link
 from dunning.domain.models import Account, CaseStatus, Channel, ContactHours, EntryKind, Money
 from dunning.domain.page_forms import (
     ONE_CLICK,
@@ -184,6 +184,12 @@ def _together(*actions: CaseAction) -> CaseAction:
 
 def handle(ports: Ports, guard: PageGuard, config: PageConfig, request: PageRequest) -> PageResponse:
     """Answer one request for the page (GET shows, POST acts)."""
+    if is_short_code(request.token) and ports.short_links is not None:
+        # A short link opens the page of the token it stands for; an unknown code is refused
+        # below like any link that is not ours (and counts against the caller's rate).
+        token = ports.short_links.resolve(request.token)
+        if token is not None:
+            request = replace(request, token=token)
     page = _Page(ports, guard, config, request)
     try:
         return page.answer()

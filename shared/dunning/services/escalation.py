@@ -243,9 +243,11 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
     from dunning.domain.notices.render import render
 
     # Every link opens the customer's page, at the deployment's address for it.
+    short = ports.short_links if channel is Channel.SMS and policy.for_jurisdiction(
+        account.jurisdiction).sms_short_links else None
     facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
                         extra=(_extra_facts(record) if record else {}) | (extra or {}),
-                        link_base=ports.page_base_url)
+                        link_base=ports.page_base_url, shorten=short.shorten if short else None)
     return render(template_id, channel, facts, account.notice_locale)
 
 

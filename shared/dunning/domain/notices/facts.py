@@ -15,7 +15,7 @@ interest is billed with the statement here, so none accrues after it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 from pydantic import BaseModel, Field
 
-from dunning.domain.links import sign_link
+from dunning.domain.links import short_link, sign_link, sign_token
 from dunning.domain.models import (
     Account,
     Instalment,
@@ -71,6 +71,7 @@ class NoticeFacts(BaseModel):
     today: date  # the customer's local date when the facts were built
     deadline: date
     pay_link: str
+    short_link: str | None = None  # the pay link as a short code (SMS), when one was stored
     unsubscribe_link: str
     link_expires_at: UtcDatetime
     collector: Collector
@@ -146,6 +147,7 @@ def build_facts(
     link_secret: bytes,
     extra: dict[str, Any] | None = None,
     link_base: str | None = None,
+    shorten: Callable[[str, datetime], str] | None = None,
 ) -> NoticeFacts:
     """Facts for a notice to ``account`` at ``now`` (aware).
 
@@ -155,7 +157,8 @@ def build_facts(
     the pay link lands on the page, the unsubscribe link on its email opt-out (and is what the
     email's List-Unsubscribe header points at). ``extra`` may carry ``schedule`` (an
     InstalmentPlan, Instalments, or (due date, amount) pairs), ``plan``, ``promise`` (a Promise) or
-    ``promise_date``/``promise_amount``, and ``payment_amount``.
+    ``promise_date``/``promise_amount``, and ``payment_amount``. ``shorten`` stores the pay link's
+    token under a new short code until it expires and returns the code; an SMS shows that link.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -183,6 +186,8 @@ def build_facts(
         "pay_link": sign_link(base, account.account_id, expires_at, link_secret, "pay"),
         "unsubscribe_link": sign_link(base, account.account_id, expires_at, link_secret, "unsubscribe"),
         "link_expires_at": expires_at,
+        "short_link": short_link(jp.collector.short_link_host or base, shorten(sign_token(account.account_id, expires_at, link_secret, "pay"),
+                                               expires_at)) if shorten is not None else None,
         "collector": jp.collector,
         "creditor": jp.collector.creditor or jp.collector.name,
         "collector_role": jp.role,

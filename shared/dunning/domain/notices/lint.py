@@ -23,6 +23,7 @@ from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.render import (
     JURISDICTION_LOCALES,
     LOCALE_TEXTS,
+    SMS_REMINDERS,
     TEMPLATE_IDS,
     MissingFacts,
     RenderedNotice,
@@ -145,7 +146,9 @@ def _lint_lines(
         for f in lint_rendered(notice, first_contact=first_contact, time_barred=time_barred,
                                first_party=first_party)
     ]
-    limit = LOCALE_TEXTS[notice.locale].sms_segment_budget if budget else None
+    texts = LOCALE_TEXTS[notice.locale]
+    reminder = notice.template_id in SMS_REMINDERS
+    limit = (texts.sms_reminder_budget if reminder else texts.sms_segment_budget) if budget else None
     if notice.segments is not None and limit is not None and notice.segments > limit:
         lines.append(f"{prefix}: LENGTH {notice.segments} SMS segments, budget {limit}")
     return lines

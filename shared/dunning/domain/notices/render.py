@@ -43,6 +43,9 @@ class LocaleTexts:
     days_past_due: str
     gsm7: bool  # SMS written in GSM-7 letters: Babel's curly quotes and narrow spaces are folded
     sms_segment_budget: int  # most SMS segments a notice may take (a LENGTH problem in the lint)
+    sms_reminder_budget: int = 2  # most segments of a reminder (SMS_REMINDERS)
+    # Facts an SMS carrying the pay link may leave to the page it opens (which shows them).
+    sms_page_facts: tuple[str, ...] = ()
 
 
 # Every locale a notice can be written in; each has a folder of templates and Babel data in the
@@ -58,13 +61,18 @@ LOCALE_TEXTS: dict[str, LocaleTexts] = {
         sms_segment_budget=2,
     ),
     "zh-CN": LocaleTexts(
-        opt_out_sms="回复TD退订",
+        opt_out_sms="回T退订",  # the domestic wording; 退订, TD, T, R and 拒收 all stop SMS
         opt_out_email="如不希望再收到此类邮件，可随时退订。",
         disclosure="本函来自债务催收方。",
         day_past_due="已逾期{days}天",
         days_past_due="已逾期{days}天",
         gsm7=False,
-        sms_segment_budget=3,
+        # A UCS-2 segment holds 70 characters (67 each when split): a reminder fits one, the
+        # first notice two, thanks to the short link (docs/china.md).
+        sms_segment_budget=2,
+        sms_reminder_budget=1,
+        # A reminder says "已逾期" and leaves the day count and the phone to the page.
+        sms_page_facts=("contact_phone", "days_overdue"),
     ),
 }
 
@@ -75,6 +83,9 @@ JURISDICTION_LOCALES: dict[Jurisdiction, tuple[str, ...]] = {
     Jurisdiction.US: ("en-US", "zh-CN"),
     Jurisdiction.CN: ("zh-CN",),
 }
+
+# Reminders: the messages a customer gets most often, held to the locale's reminder budget.
+SMS_REMINDERS = frozenset({"pre_due_reminder", "overdue_reminder", "instalment_reminder"})
 
 TEMPLATE_IDS: tuple[str, ...] = (
     "pre_due_reminder",
@@ -242,7 +253,8 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "days": facts.days_overdue,
         "days_overdue": _days_phrase(facts.days_overdue, texts),
         "deadline": day(facts.deadline),
-        "pay_link": facts.pay_link,
+        # An SMS shows the short link when one was stored (one UCS-2 segment in Chinese).
+        "pay_link": facts.short_link if channel is Channel.SMS and facts.short_link else facts.pay_link,
         "unsubscribe_link": facts.unsubscribe_link,
         "collector": facts.collector.name,
         "creditor": facts.creditor,
@@ -269,6 +281,8 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
             total = total + item.amount
         ctx["plan_total"] = money(total)
         ctx["plan_count"] = len(facts.schedule)
+        ctx["first_instalment_amount"], ctx["first_instalment_due"] = (ctx["schedule"][0]["amount"],
+                                                                       ctx["schedule"][0]["due"])
         nxt = _next_instalment(facts)
         if nxt is not None:
             ctx["instalment_amount"], ctx["instalment_due"] = money(nxt.amount), day(nxt.due_on)
@@ -397,6 +411,8 @@ def render(
     except jinja2.UndefinedError as exc:
         raise MissingFacts(template_id, [str(exc.message or "a fact")]) from exc
     required = REQUIRED_FACTS.get(template_id, ("collector",))
+    if channel is Channel.SMS and "pay_link" in required:
+        required = tuple(key for key in required if key not in LOCALE_TEXTS[locale].sms_page_facts)
     fact_values = {key: str(ctx[key]) for key in required if key in ctx}
     validation: dict[str, str] = {}
     if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:
