@@ -101,7 +101,8 @@ def test_render_sms_prints_the_text_and_its_segments(capsys: pytest.CaptureFixtu
 def test_render_chinese_sms_counts_ucs2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "--template", "pre_due_reminder", "--locale", "zh-CN", "--channel", "sms"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "回复TD退订" in out[0] and ", UCS-2, " in out[1]
+    # the short link keeps a Chinese reminder in one segment, counted in UCS-2 units as carriers do
+    assert "回T退订" in out[0] and "/p/Ab3dE6gH" in out[0] and out[1].startswith("[1 segment, UCS-2, ")
 
 
 def test_render_email_writes_the_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,7 +207,7 @@ def test_check_text_as_a_notice_also_checks_content(capsys: pytest.CaptureFixtur
 def test_check_text_as_a_notice_passes_a_rendered_notice_read_from_stdin(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert main(["render", "--template", "overdue_reminder", "--locale", "zh-CN", "--channel", "sms"]) == 0
+    assert main(["render", "--template", "first_notice", "--locale", "zh-CN", "--channel", "sms"]) == 0
     body = capsys.readouterr().out.splitlines()[0]
     monkeypatch.setattr("sys.stdin", io.StringIO(body))
     assert main(["check-text", "-", "--locale", "zh-CN", "--notice"]) == 0

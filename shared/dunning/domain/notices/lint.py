@@ -113,7 +113,7 @@ _TEXT_FACTS: dict[str, re.Pattern[str]] = {
         r"|\b\d{4}-\d{2}-\d{2}\b|\d{1,2}\s*月\s*\d{1,2}\s*日",
         re.I,
     ),
-    "pay_link": re.compile(r"https?://\S+"),
+    "pay_link": re.compile(r"https?://\S+|\b[a-z0-9.\-]+\.[a-z]{2,}/p/[A-Za-z0-9]{8}\b"),  # or a short link
     "contact_phone": re.compile(r"\+?\d[\d\s().-]{6,}\d"),
     "opt_out": re.compile(r"\bstop\b|unsubscribe|退订", re.I),
 }
