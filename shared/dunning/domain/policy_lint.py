@@ -72,6 +72,10 @@ def _provider_template_problems(policy: Policy, templates_dir: Path | None) -> l
         if provider is None:
             continue
         locale = JURISDICTION_LOCALES.get(jurisdiction, tuple(LOCALE_TEXTS))[0]
+        if provider.sign_name != jp.collector.name:
+            # Our SMS open with 【collector】; the provider writes 【sign_name】: they must agree.
+            problems.append(f"jurisdiction {jurisdiction}: sms_provider sign_name {provider.sign_name!r} "
+                            f"is not the collector's name {jp.collector.name!r}")
         steps = {step.template: f"strategy {sid}: step {step.id}" for sid, strategy in policy.strategies.items()
                  for step in strategy.steps if step.kind is StepKind.SMS and step.template}
         for template_id in [*dict.fromkeys([*steps, *TEMPLATE_IDS])]:
