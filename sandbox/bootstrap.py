@@ -22,6 +22,8 @@ from sandbox.stack import Stack
 
 # Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
 LINK_SECRET = "sandbox-link-signing-key-not-for-production"  # noqa: S105
+# The keys the functions sign Alibaba Cloud SMS requests with; the stand-in knows the same pair.
+ALIYUN_KEYS = {"access_key_id": "LTAI5tSandboxKey", "access_key_secret": "sandbox-aliyun-secret-not-for-production"}
 WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandbox-twilio-auth-token"}
 STREAM_BATCH = 100
 STREAM_ATTEMPTS = 3
@@ -58,8 +60,11 @@ def complete_mock(stack: Stack, session: boto3.session.Session, link_secret: str
         sesv2.create_configuration_set(ConfigurationSetName=config_set)
     sm = session.client("secretsmanager")
     existing = {s["Name"] for s in sm.list_secrets().get("SecretList", [])}
-    for name, value in ((params["LinkSecretName"], link_secret),
-                        (params["WebhookSecretName"], json.dumps(dict(webhook_secrets)))):
+    secrets = [(params["LinkSecretName"], link_secret),
+               (params["WebhookSecretName"], json.dumps(dict(webhook_secrets)))]
+    if params.get("AliyunSmsSecretName"):
+        secrets.append((params["AliyunSmsSecretName"], json.dumps(ALIYUN_KEYS)))
+    for name, value in secrets:
         if name not in existing:
             sm.create_secret(Name=name, SecretString=value)
     # moto's mapping would run the handler inside put_item and then drain the shard; deleting it
