@@ -59,7 +59,6 @@ def china_sms() -> Iterator[None]:
     them approved, the bundled policy's signature and templates."""
     from dunning.domain.notices.registration import registrations
     from dunning.domain.policy import default_policy
-
     from sandbox.bootstrap import ALIYUN_KEYS
 
     with aliyun_sms() as backend:

@@ -12,10 +12,10 @@ import pytest
 
 from dunning.adapters.aliyun_sms import AliyunSmsSender, CountryRoutedSms, aliyun_client
 from dunning.domain.models import Channel, Jurisdiction
+from dunning.domain.notices.facts import build_facts
 from dunning.domain.notices.registration import registrations
 from dunning.domain.notices.render import render
 from dunning.domain.notices.samples import SAMPLE_LINK_SECRET, SAMPLE_NOW, sample_account, sample_extra
-from dunning.domain.notices.facts import build_facts
 from dunning.domain.policy import SmsProvider, default_policy
 from dunning.ports import OutboundMessage, ProviderRejected, TransientError, provider_of
 from sandbox.motocompat.aliyun_sms import DAILY_LIMIT, AliyunSmsBackend, aliyun_sms

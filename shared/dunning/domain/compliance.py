@@ -39,12 +39,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from dunning.domain.calendars import days_off, working_days
 from dunning.domain.models import (
     Account,
     AccountStatus,
@@ -314,29 +314,30 @@ def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
 # --------------------------------------------------------------------------- holidays
 
 
-@lru_cache(maxsize=64)
 def _holiday_dates(country: str, year: int) -> frozenset[date]:
-    # Imported here, not at module load: functions that never check a holiday (failures, agent
-    # tasks, payments, the stream) do not pay for it at cold start.
-    import holidays as holiday_calendars
-
-    return frozenset(holiday_calendars.country_holidays(country, years=year).keys())
+    # The `holidays` package and the bundled calendars (China's breaks and make-up days).
+    return days_off(country, year)
 
 
 def _listed_holiday(country: str, day: date) -> bool:
     return day in _holiday_dates(country, day.year)
 
 
+def _working(country: str, day: date) -> bool:
+    return day in working_days(country, day.year)
+
+
 def is_holiday(country: str, day: date) -> bool:
     """A public holiday of `country`, or a weekend enclosed by public holidays on both sides."""
     if _listed_holiday(country, day):
         return True
-    if day.weekday() < 5:
+    if day.weekday() < 5 or _working(country, day):
         return False
     before, after = day - timedelta(days=1), day + timedelta(days=1)
-    while before.weekday() >= 5 and not _listed_holiday(country, before):
+    # A make-up working Saturday (调休) ends the weekend: it is no rest day.
+    while before.weekday() >= 5 and not _listed_holiday(country, before) and not _working(country, before):
         before -= timedelta(days=1)
-    while after.weekday() >= 5 and not _listed_holiday(country, after):
+    while after.weekday() >= 5 and not _listed_holiday(country, after) and not _working(country, after):
         after += timedelta(days=1)
     return _listed_holiday(country, before) and _listed_holiday(country, after)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from dunning.domain.models import Jurisdiction
+from dunning.domain.models import Channel, Jurisdiction
 from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.lint import check_template
-from dunning.domain.models import Channel
 from dunning.domain.notices.render import (
     CHANNEL_PARTS,
     JURISDICTION_LOCALES,

@@ -21,9 +21,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
 from pydantic import BaseModel, Field
 
+from dunning.domain.calendars import is_working_day
 from dunning.domain.links import short_link, sign_link, sign_token
 from dunning.domain.models import (
     Account,
@@ -96,11 +96,10 @@ class NoticeFacts(BaseModel):
 
 
 def _add_business_days(start: date, days: int, country: str) -> date:
-    off = holidays_lib.country_holidays(country, years=range(start.year, start.year + 2))
     current = start
     while days > 0:
         current += timedelta(days=1)
-        if current.weekday() < 5 and current not in off:
+        if is_working_day(country, current):  # make-up working days (调休) count, holidays do not
             days -= 1
     return current
 
@@ -186,8 +185,9 @@ def build_facts(
         "pay_link": sign_link(base, account.account_id, expires_at, link_secret, "pay"),
         "unsubscribe_link": sign_link(base, account.account_id, expires_at, link_secret, "unsubscribe"),
         "link_expires_at": expires_at,
-        "short_link": short_link(jp.collector.short_link_host or base, shorten(sign_token(account.account_id, expires_at, link_secret, "pay"),
-                                               expires_at)) if shorten is not None else None,
+        "short_link": None if shorten is None else short_link(
+            jp.collector.short_link_host or base,
+            shorten(sign_token(account.account_id, expires_at, link_secret, "pay"), expires_at)),
         "collector": jp.collector,
         "creditor": jp.collector.creditor or jp.collector.name,
         "collector_role": jp.role,

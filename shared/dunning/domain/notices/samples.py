@@ -8,7 +8,6 @@ fixed development value: links signed with it only work against a local sandbox.
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
