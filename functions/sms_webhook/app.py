@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dunning.adapters.aliyun_push import ACCEPTED, PUSH_KINDS, read_push
 from dunning.adapters.webhooks import MalformedPayload, WebhookError, WebhookRequest, read_webhook
 from dunning.composition import AwsPorts, cold_start
 from dunning.domain.models import utc_now
@@ -83,8 +84,24 @@ def _raw_body() -> bytes:
         raise MalformedPayload("body is not valid base64") from exc
 
 
+def _aliyun_push(provider: str) -> Response[str]:
+    """A batch of Alibaba Cloud SMS receipts or replies, each recorded once (dunning.adapters.aliyun_push)."""
+    event = app.current_event
+    token = (event.query_string_parameters or {}).get("token")
+    expected = _secrets().get("aliyun")
+    messages = read_push(provider, _raw_body(), token, str(expected) if expected else None, utc_now())
+    statuses: dict[str, int] = {}
+    for message in messages:
+        result = dedupe().handle(message, actor=f"SmsWebhook:{provider}", context=app.lambda_context)
+        statuses[result.status] = statuses.get(result.status, 0) + 1
+    logger.info("push handled", extra={"provider": provider, "messages": len(messages), "statuses": statuses})
+    return Response(status_code=200, content_type="application/json", body=json.dumps(ACCEPTED, ensure_ascii=False))
+
+
 @app.post("/webhooks/sms/<provider>")
 def receive(provider: str) -> Response[str]:
+    if provider in PUSH_KINDS:
+        return _aliyun_push(provider)
     event = app.current_event
     raw = _raw_body()
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
