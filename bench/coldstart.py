@@ -36,6 +36,7 @@ FUNCTION_ENV: dict[str, str] = {
     "INCOMING_BUCKET": "incoming",
     "CALL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/CallQueue",
     "LEGAL_REVIEW_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/LegalReviewQueue",
+    "SPECIALIST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/SpecialistQueue",
     "SES_FROM_ADDRESS": "collections@example.com",
     "SES_CONFIGURATION_SET": "dunning",
     "LINK_SECRET_NAME": "dunning/link",

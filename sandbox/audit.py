@@ -42,7 +42,6 @@ FORBIDDEN = (
 )
 
 _URL = re.compile(r"https?://\S+")
-_SHORT_LINK = re.compile(r"\b[a-z0-9.\-]+\.[a-z]{2,}/p/[A-Za-z0-9]{8}\b")
 # Whole-message opt-out keywords (carrier and CN practice), as DESIGN.md lists them.
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
                         "退订", "TD", "T"})
@@ -129,6 +128,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
     payments: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     plan_amounts: dict[str, set[Decimal]] = defaultdict(set)
     acts: dict[str, list[datetime]] = defaultdict(list)  # the customer's own acts, answered in writing
+    page_holds: dict[str, list[tuple[str, datetime, datetime, str | None]]] = defaultdict(list)
     for e in entries:
         data = e.get("data") or {}
         account_id = str(e.get("pk", "")).removeprefix("ACCOUNT#")
@@ -139,6 +139,9 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
             acts[account_id].append(_parse(e.get("at")))
         if e.get("kind") == "CALL_OUTCOME" and data.get("outcome") not in UNANSWERED_CALLS:
             acts[account_id].append(_parse(e.get("at")))
+        if e.get("kind") == "PAGE" and data.get("applied") and data.get("action") not in ("verify", "fresh_link"):
+            acts[account_id].append(_parse(e.get("at")))  # what the customer did on their page, confirmed
+            page_holds[account_id] += _page_holds(data, _parse(e.get("at")))
         if e.get("kind") in ("PLAN", "PROMISE"):
             for value in _decimals(data):
                 plan_amounts[account_id].add(value)
@@ -157,8 +160,18 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
         sent.sort(key=lambda m: m.sent_at)
     # A payment's receipt, or the confirmation of what was agreed on a call, answers the customer:
     # the first written message right after it (never a later one) is exempt like an acknowledgement.
-    answered = {id(first) for account_id, sent in per_account.items() for since in acts[account_id]
-                if (first := _first_after(sent, since, None)) is not None and first.sent_at <= since + ACK_WINDOW}
+    # Acts at one instant (a hardship declared, then a plan chosen, in one visit to the page) are
+    # answered by as many messages.
+    # A person's acts are answered on whichever of their loans the answer names.
+    by_person: dict[str, list[Message]] = defaultdict(list)
+    person_acts: dict[str, list[datetime]] = defaultdict(list)
+    for account_id, sent in per_account.items():
+        by_person[owners.get(account_id, account_id)] += sent
+    for account_id, times in acts.items():
+        person_acts[owners.get(account_id, account_id)] += times
+    answered = {id(m) for person, sent in by_person.items() for since, n in Counter(person_acts[person]).items()
+                for m in sorted((m for m in sent if since <= m.sent_at <= since + ACK_WINDOW),
+                                key=lambda m: m.sent_at)[:n]}
     all_acks = _answers(per_account, replies_by_account, owners) | answered
 
     for account_id, sent in per_account.items():
@@ -169,7 +182,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
         original_due = sum((Decimal(str(account.get(k, "0"))) for k in ("principal_due", "interest_due", "fees_due")),
                            Decimal("0")) + sum((a for _, a in payments[account_id]), Decimal("0"))
         sent.sort(key=lambda m: m.sent_at)
-        holds = _holds(replies_by_account[account_id])
+        holds = _holds(replies_by_account[account_id]) + page_holds[account_id]
         acks = all_acks
         bodies: Counter[tuple[str, date]] = Counter()
         for m in sent:
@@ -207,10 +220,7 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                 amounts = {s for v in {due, original_due, *plan_amounts[account_id]} for s in _money_strings(v)}
                 if not any(s in text for s in amounts):
                     report.add("content", account_id, at, f"{m.channel} does not state the amount due")
-                # A Chinese SMS reminder fits one segment by leaving the phone to the page its
-                # short link opens (every page's footer gives it): the link stands for the phone.
-                paged = jurisdiction == "CN" and m.channel == "SMS" and _SHORT_LINK.search(text) is not None
-                if COLLECTOR_PHONES[jurisdiction] not in text and not paged:
+                if COLLECTOR_PHONES[jurisdiction] not in text:
                     report.add("content", account_id, at, f"{m.channel} does not give the collector's phone")
             key = f"{m.provider}:{m.message_id}"
             if key not in recorded:
@@ -297,6 +307,22 @@ def _holds(replies: list[dict[str, Any]]) -> list[tuple[str, datetime, datetime,
             until = datetime.combine(date.fromisoformat(match.group(1)) + timedelta(days=PROMISE_GRACE_DAYS + 1),
                                      time(0), UTC)
             out.append(("promise", at, until, None))
+    return out
+
+
+def _page_holds(data: dict[str, Any], at: datetime) -> list[tuple[str, datetime, datetime, str | None]]:
+    """The holds a form on the customer's page opened: an opt-out, a dispute, a promise's date."""
+    forever = datetime.max.replace(tzinfo=UTC)
+    out: list[tuple[str, datetime, datetime, str | None]] = [
+        ("opt_out", at, forever, str(channel)) for kind, channel in data.get("account_changes") or []
+        if kind == "OPT_OUT" and channel]
+    if data.get("action") == "dispute":
+        out.append(("dispute", at, forever, None))
+    promised_on = (data.get("fields") or {}).get("promised_on")
+    if data.get("action") == "promise" and promised_on:
+        until = datetime.combine(date.fromisoformat(str(promised_on)) + timedelta(days=PROMISE_GRACE_DAYS + 1),
+                                 time(0), UTC)
+        out.append(("promise", at, until, None))
     return out
 
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
+from sandbox.aliyun_sms import aliyun_sms
 from sandbox.lambda_runtime import (
     InProcessLambdaRuntime,
     LambdaContext,
@@ -25,7 +26,6 @@ from sandbox.lambda_runtime import (
     process_env,
 )
 from sandbox.motocompat import end_user_messaging, faster_moto
-from sandbox.motocompat.aliyun_sms import aliyun_sms
 from sandbox.provision import (
     ARTIFACT_BUCKET,
     DEFAULT_REGION,
@@ -54,24 +54,6 @@ __all__ = [
 
 
 @contextmanager
-def china_sms() -> Iterator[None]:
-    """The Alibaba Cloud SMS stand-in, with the sandbox's keys and, as the lender would have had
-    them approved, the bundled policy's signature and templates."""
-    from dunning.domain.notices.registration import registrations
-    from dunning.domain.policy import default_policy
-    from sandbox.bootstrap import ALIYUN_KEYS
-
-    with aliyun_sms() as backend:
-        backend.keys[ALIYUN_KEYS["access_key_id"]] = ALIYUN_KEYS["access_key_secret"]
-        for jp in default_policy().jurisdictions.values():
-            if jp.sms_provider is not None:
-                backend.signatures.add(jp.sms_provider.sign_name)
-                for code, content in registrations(jp.sms_provider, "zh-CN", jp.collector).items():
-                    backend.register_template(code, content)
-        yield
-
-
-@contextmanager
 def local_aws(region: str = DEFAULT_REGION) -> Iterator[InProcessLambdaRuntime]:
     """moto with the Step Functions interpreter, fake credentials, TZ=UTC and in-process Lambda.
 
@@ -91,8 +73,9 @@ def local_aws(region: str = DEFAULT_REGION) -> Iterator[InProcessLambdaRuntime]:
     try:
         with process_env(values):
             time.tzset()
-            # moto has no End User Messaging SMS: the sandbox's stand-in answers it (sms_voice).
-            with mock_aws(config=MOTO_CONFIG), faster_moto(), end_user_messaging(), china_sms(), \
+            # moto has no End User Messaging SMS: the sandbox's stand-in answers it (sms_voice); nor
+            # is there a network for Alibaba Cloud SMS: its stand-in answers mainland texts.
+            with mock_aws(config=MOTO_CONFIG), faster_moto(), end_user_messaging(), aliyun_sms(), \
                     InProcessLambdaRuntime() as runtime, activated(runtime):
                 yield runtime
     finally:

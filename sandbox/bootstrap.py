@@ -16,14 +16,14 @@ from typing import Any
 
 import boto3
 
+from sandbox.aliyun_sms import ACCESS_KEY_ID as ALIYUN_KEY_ID
+from sandbox.aliyun_sms import ACCESS_KEY_SECRET as ALIYUN_KEY_SECRET
 from sandbox.motocompat import backends
 from sandbox.portfolio import SyntheticAccount, to_csv
 from sandbox.stack import Stack
 
 # Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
 LINK_SECRET = "sandbox-link-signing-key-not-for-production"  # noqa: S105
-# The keys the functions sign Alibaba Cloud SMS requests with; the stand-in knows the same pair.
-ALIYUN_KEYS = {"access_key_id": "LTAI5tSandboxKey", "access_key_secret": "sandbox-aliyun-secret-not-for-production"}
 WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandbox-twilio-auth-token"}
 STREAM_BATCH = 100
 STREAM_ATTEMPTS = 3
@@ -60,11 +60,10 @@ def complete_mock(stack: Stack, session: boto3.session.Session, link_secret: str
         sesv2.create_configuration_set(ConfigurationSetName=config_set)
     sm = session.client("secretsmanager")
     existing = {s["Name"] for s in sm.list_secrets().get("SecretList", [])}
-    secrets = [(params["LinkSecretName"], link_secret),
-               (params["WebhookSecretName"], json.dumps(dict(webhook_secrets)))]
-    if params.get("AliyunSmsSecretName"):
-        secrets.append((params["AliyunSmsSecretName"], json.dumps(ALIYUN_KEYS)))
-    for name, value in secrets:
+    aliyun = json.dumps({"access_key_id": ALIYUN_KEY_ID, "access_key_secret": ALIYUN_KEY_SECRET})
+    for name, value in ((params["LinkSecretName"], link_secret),
+                        (params["WebhookSecretName"], json.dumps(dict(webhook_secrets))),
+                        (params["AliyunSmsSecretName"], aliyun)):
         if name not in existing:
             sm.create_secret(Name=name, SecretString=value)
     # moto's mapping would run the handler inside put_item and then drain the shard; deleting it

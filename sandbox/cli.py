@@ -387,7 +387,7 @@ def run_render(args: argparse.Namespace) -> int:
     from dunning.domain.notices.facts import build_facts
     from dunning.domain.notices.lint import lint_rendered
     from dunning.domain.notices.render import MissingFacts, UnknownTemplate, render
-    from dunning.domain.notices.samples import SAMPLE_LINK_SECRET, sample_extra, sample_shorten
+    from dunning.domain.notices.samples import SAMPLE_LINK_SECRET, sample_extra
 
     now = parse_instant(args.now) if args.now else utc_now()
     channel = Channel(args.channel.upper())
@@ -397,9 +397,13 @@ def run_render(args: argparse.Namespace) -> int:
         )
         account = _account_for(args, now)
         facts = build_facts(
-            account, policy, now, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account, now),
-            shorten=sample_shorten(policy, account.jurisdiction) if channel is Channel.SMS else None,
+            account, policy, now, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account, now)
         )
+        if channel is Channel.SMS and policy.for_jurisdiction(account.jurisdiction).sms_short_links:
+            # As sent: a short link, its code issued when the text goes (this one is an example).
+            from dunning.domain.links import short_link
+
+            facts = facts.model_copy(update={"pay_link": short_link(facts.pay_link.split("/p/")[0], "Ab3dE6gH9k")})
         notice = render(args.template, channel, facts, args.locale)
     except (UnknownTemplate, MissingFacts, PolicyError, ValidationError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)

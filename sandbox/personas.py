@@ -45,7 +45,7 @@ REPLY_TEXT: dict[Persona, Callable[[datetime], str]] = {
 ANSWERS_BY_EMAIL = frozenset({Persona.DISPUTES, Persona.PROMISE_BROKEN})
 
 
-def _at_payment_hour(day: date) -> datetime:
+def at_payment_hour(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, PAYMENT_HOUR_UTC, tzinfo=UTC)
 
 
@@ -96,7 +96,7 @@ class PersonaState:
         """The one reply this customer sends, written at ``now``; a promise they keep is a payment planned."""
         self.replied.add(self.persona.value)
         if self.persona is Persona.PROMISE_KEPT:
-            self.pay_at = _at_payment_hour((now + timedelta(days=PROMISE_DAYS)).date())
+            self.pay_at = at_payment_hour((now + timedelta(days=PROMISE_DAYS)).date())
             self.pay_amount = self.account.amount_due
         return REPLY_TEXT[self.persona](now)
 
@@ -128,4 +128,4 @@ class PersonaState:
         keep = instalments if self.persona is Persona.PLAN_KEPT else instalments[:1]
         for inst in keep:
             amount = Decimal(str((inst.get("amount") or {}).get("amount", "0")))
-            self.plan.append((_at_payment_hour(date.fromisoformat(str(inst["due_on"]))), amount))
+            self.plan.append((at_payment_hour(date.fromisoformat(str(inst["due_on"]))), amount))

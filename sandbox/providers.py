@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.aliyun_sms import listening
 from sandbox.bootstrap import z
 from sandbox.motocompat import Accepted, reporting_sends
 
@@ -46,6 +47,7 @@ class ProviderTap:
 
     def __enter__(self) -> ProviderTap:
         self._patches.enter_context(reporting_sends(self._received))
+        self._patches.enter_context(listening(self._received))  # texts to mainland numbers (aliyun)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -43,8 +43,6 @@ SANDBOX_PARAMETERS: dict[str, str] = {
     "SesFromAddress": "collections@dunning.example",
     "PublicWebhookBaseUrl": "https://hooks.dunning.example",
     "PayBaseUrl": "https://pay.dunning.example",
-    # +86 numbers through Alibaba Cloud SMS (the stand-in of sandbox.motocompat.aliyun_sms).
-    "AliyunSmsSecretName": "dunning/aliyun-sms",
 }
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sandbox.lambda_runtime import call_kind
 from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount
 from sandbox.providers import ProviderMessage
+from sandbox.reviewers import legal_figures
 
 if TYPE_CHECKING:
     from sandbox.simulate import SimulationConfig
@@ -86,12 +87,16 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "cases_cured": statuses["RESOLVED"],
         "case_statuses": dict(sorted(statuses.items())),
         "legal_referrals": statuses["REFERRED_TO_LEGAL"],
+        **legal_figures(ledger),
         "notices": dict(sorted(notices.items())),
+        # Which provider took each message (texts to mainland numbers: aliyun; other texts: sms-voice).
+        "messages_by_provider": dict(sorted(Counter(m.provider for m in run.messages).items())),
         "call_tasks": kinds["CALL_TASK"],
         # What the engine heard (REPLY entries) by the channel the customer used.
         "replies": dict(sorted(Counter(str((e.get("data") or {}).get("channel", "SMS")) for e in ledger
                                        if e.get("kind") == "REPLY").items())),
         "replies_by_persona": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
+        "actions_by_source": actions_by_source(ledger),
         "opt_outs": kinds["OPT_OUT"],
         "payments": run.events["payments"],
         "promises": {"made": kinds["PROMISE"], "kept": reasons["PROMISE_KEPT"],
@@ -111,6 +116,30 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "driver_events": dict(sorted(run.events.items())),
         "function_errors": run.errors[:20],
     }
+
+
+# What a person only looks at, or a call nobody answered: no action taken on the case.
+_READS = frozenset({"show_case", "export_evidence", "verify_case", "worklist", "reveal_phone"})
+_NOT_REACHED = frozenset({"NO_ANSWER", "WRONG_PARTY"})
+
+
+def actions_by_source(ledger: list[dict[str, Any]]) -> dict[str, int]:
+    """Case actions by where they came from, read from the callers' own ledger records: a text or
+    an email the reply reader acted on, a form on the customer's page, an agent's call outcome
+    that reached someone, an admin's command that changed a case."""
+    found: Counter[str] = Counter({"sms_reply": 0, "email_reply": 0, "page": 0, "agent": 0, "admin": 0})
+    for e in ledger:
+        data, kind = e.get("data") or {}, e.get("kind")
+        if kind == "REPLY" and data.get("disposition") == "READ" and data.get("intent") != "OTHER":
+            found["email_reply" if data.get("channel") == "EMAIL" else "sms_reply"] += 1
+        elif kind == "PAGE" and data.get("applied") and data.get("action") not in ("verify", "fresh_link"):
+            found["page"] += 1
+        elif kind == "ADMIN" and data.get("applied") and data.get("command") not in _READS:
+            if data.get("command") == "record_call_outcome":
+                found["agent"] += (data.get("params") or {}).get("outcome") not in _NOT_REACHED
+            else:
+                found["admin"] += 1
+    return dict(found)
 
 
 def _persona_outcomes(portfolio: list[SyntheticAccount], cases: list[dict[str, Any]],

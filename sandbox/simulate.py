@@ -37,10 +37,12 @@ from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.channels import CustomerChannels
 from sandbox.clock import VirtualClock
+from sandbox.page_visits import CustomerPageVisits
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
 from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, from_account_file, in_shard
 from sandbox.providers import ProviderMessage, ProviderTap
 from sandbox.results import ShardOutput, SimulationResult, summarise, write_dump
+from sandbox.reviewers import approver_decision, specialist_decision
 
 __all__ = ["LINK_SECRET", "WEBHOOK_SECRETS", "ProviderMessage", "ShardOutput", "Simulation", "SimulationConfig",
            "SimulationResult", "run_simulation", "summarise", "write_dump"]
@@ -69,7 +71,7 @@ class SimulationConfig:
     count_transitions: bool = False
 
 
-class Simulation(CustomerChannels):
+class Simulation(CustomerChannels, CustomerPageVisits):
     """One run: provisioned stack, virtual clock, portfolio, customers."""
 
     def __init__(self, config: SimulationConfig, progress: Progress | None = None,
@@ -248,6 +250,7 @@ class Simulation(CustomerChannels):
             self._react(self.people[synthetic.account_id], message, now)
         self._call_tasks(now)
         self._legal_reviews(now)
+        self._specialist_reviews(now)
         for person in self.people.values():
             for amount in person.payments_due(now):
                 self._pay(person, amount, now)
@@ -258,7 +261,10 @@ class Simulation(CustomerChannels):
         elif message.provider == "sms-voice":
             self._sms_delivered(message)
         deciding = person.pay_at is None
-        if person.reads(message, now):
+        answers = person.reads(message, now)
+        if self._visits_page(person, message, now):
+            pass  # answered on their own page (sandbox.page_visits), not by text
+        elif answers:
             # A person answers a few minutes after the text arrives, never at the same instant.
             self.clock.advance_by(timedelta(minutes=REPLY_DELAY_MINUTES))
             now = self.clock.now()
@@ -358,10 +364,32 @@ class Simulation(CustomerChannels):
         self._drain("LegalReviewQueue", "legal_reviews", lambda task: self._approve(task, now))
 
     def _approve(self, task: dict[str, Any], now: datetime) -> None:
-        if self.has_function("AdminFunction"):
-            self._admin({"type": "approve_legal_referral", "account_id": task["account_id"],
-                         "case_id": task["case_id"], "note": "evidence reviewed"}, now)
-            self.events["legal_approvals"] += 1
+        """The approver reads the case summary (show_case) and decides from it (sandbox.reviewers)."""
+        if not self.has_function("AdminFunction"):
+            return
+        ids = {"account_id": task["account_id"], "case_id": task["case_id"]}
+        view = self._admin({"type": "show_case", **ids}, now)
+        approve, why = approver_decision(view.get("summary") or {}, now)
+        seen = {"summary_digest": view["summary_digest"]} if view.get("summary_digest") else {}
+        command = ({"type": "approve_legal_referral", **ids, "note": why} if approve
+                   else {"type": "reject_legal_referral", **ids, "reason": why})
+        self._admin(command | seen, now)
+        self.events["legal_approvals" if approve else "legal_rejections"] += 1
+
+    def _specialist_reviews(self, now: datetime) -> None:
+        self._drain("SpecialistQueue", "specialist_reviews", lambda task: self._specialist(task, now))
+
+    def _specialist(self, task: dict[str, Any], now: datetime) -> None:
+        """The specialist reads the case summary and decides whether legal review may go ahead. (A
+        vulnerable customer handed over carries no task token: the specialist simply takes them on.)"""
+        if not self.has_function("AdminFunction") or not task.get("task_token"):
+            return
+        ids = {"account_id": task["account_id"], "case_id": task["case_id"]}
+        view = self._admin({"type": "show_case", **ids}, now)
+        decision, why = specialist_decision(view.get("summary") or {}, now)
+        seen = {"summary_digest": view["summary_digest"]} if view.get("summary_digest") else {}
+        self._admin({"type": "specialist_decision", **ids, "decision": decision, "reason": why} | seen, now)
+        self.events[f"specialist_{decision.lower()}"] += 1
 
     def _admin(self, command: dict[str, Any], now: datetime) -> dict[str, Any]:
         result = self.invoke("AdminFunction", events.admin_event(command, now))

@@ -16,8 +16,8 @@ def _write_text(path: Path, text: str) -> None:
     write(path, text)
 
 
-SUMMARY_ROWS = ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies", "opt_outs",
-                "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds")
+SUMMARY_ROWS = ("cases_opened", "cases_cured", "legal_referrals", "notices", "call_tasks", "replies",
+                "actions_by_source", "opt_outs", "promises", "plans", "aws_calls_per_notice", "audit", "wall_seconds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +125,7 @@ def _single(args: argparse.Namespace, config: Any, console: Any) -> int:
     for key in SUMMARY_ROWS:
         value = summary.get(key)
         table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    _legal_rows(table, summary)
     for persona, row in summary["persona_outcomes"].items():
         table.add_row(f"persona {persona}", f"{row['achieved']}/{row['expected']}")
     table.add_row("customers", json.dumps(summary.get("customers")))
@@ -145,6 +146,25 @@ def _single(args: argparse.Namespace, config: Any, console: Any) -> int:
         write_report(result, Path(args.report))
         console.print(f"report written to {args.report}")
     return 0
+
+
+def _split(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name.lower().replace('_', ' ')} {n}" for name, n in counts.items())
+
+
+def _legal_rows(table: Any, summary: dict[str, Any]) -> None:
+    """Legal referrals by what the customer had done, and each variant's cure rate beside its
+    referrals: fewer referrals of engaged customers must not come at the price of fewer cures."""
+    if "legal_referrals_by_engagement" not in summary:
+        return
+    table.add_row("legal referrals by engagement", _split(summary["legal_referrals_by_engagement"]))
+    table.add_row("engaged share of referrals", str(summary["engaged_share_of_referrals"]))
+    table.add_row("hardship referred, no specialist", str(summary["hardship_referred_without_specialist_decision"]))
+    table.add_row("legal reviews", _split(summary["legal_reviews"]))
+    table.add_row("specialist reviews", _split(summary["specialist_reviews"]))
+    for variant, row in summary["by_variant"].items():
+        table.add_row(f"variant {variant}", f"cure rate {row['cure_rate']} ({row['cured']}/{row['cases']}); "
+                                            f"legal: {_split(row['legal_referrals'])}")
 
 
 def _cell(estimate: Any, signed: bool = False) -> str:

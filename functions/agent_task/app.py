@@ -1,7 +1,7 @@
 """AgentTask: the escalation waits on a task token while an agent calls or an admin reviews.
 
 The token is kept on the case header, so agents and admins act by case id; the task itself
-(ids and the token) goes to CallQueue or LegalReviewQueue.
+(ids, counts and the token) goes to CallQueue, LegalReviewQueue or SpecialistQueue.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ class TaskRequest(BaseModel):
     case_id: str
     account_id: str
     step_id: str
-    kind: Literal["CALL", "LEGAL_REVIEW"]
+    kind: Literal["CALL", "LEGAL_REVIEW", "SPECIALIST"]
     task_token: str
+    reasons: list[str] = []  # the planner's reason codes (why a specialist must decide)
 
 
 # Settings and ports: built on first use, once per cold start.
@@ -34,4 +35,4 @@ ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(AgentTask
 @event_parser(model=TaskRequest)
 def lambda_handler(event: TaskRequest, context: LambdaContext) -> dict[str, Any]:
     return escalation.open_task(ports(), event.case_id, event.account_id, event.step_id, event.kind,
-                                event.task_token)
+                                event.task_token, reasons=event.reasons)

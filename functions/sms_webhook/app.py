@@ -100,7 +100,7 @@ def _aliyun_push(provider: str) -> Response[str]:
 
 @app.post("/webhooks/sms/<provider>")
 def receive(provider: str) -> Response[str]:
-    if provider in PUSH_KINDS:
+    if provider in PUSH_KINDS:  # Alibaba Cloud SMS pushes batches, authenticated by its URL's token
         return _aliyun_push(provider)
     event = app.current_event
     raw = _raw_body()

@@ -14,7 +14,6 @@ check_versions()
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 
-from sandbox.motocompat.aliyun_sms import AliyunSmsBackend, aliyun_sms, aliyun_sms_backend  # noqa: E402
 from sandbox.motocompat.api_calls import reporting_calls  # noqa: E402
 from sandbox.motocompat.dynamodb_queries import partition_queries  # noqa: E402
 from sandbox.motocompat.dynamodb_transactions import transactions_without_table_copies  # noqa: E402
@@ -37,14 +36,11 @@ def faster_moto() -> Iterator[None]:
 
 __all__ = [
     "Accepted",
-    "AliyunSmsBackend",
     "ExecutionHandle",
     "FunctionConfig",
     "Run",
     "SmsVoiceBackend",
     "TokenWait",
-    "aliyun_sms",
-    "aliyun_sms_backend",
     "end_user_messaging",
     "faster_moto",
     "redirect_invokes",

@@ -17,7 +17,6 @@ from typing import Any
 from moto.ses.models import SESBackend
 from moto.sns.models import SNSBackend
 
-from sandbox.motocompat.aliyun_sms import AliyunSmsBackend
 from sandbox.motocompat.patching import replaced, require_parameters
 from sandbox.motocompat.sms_voice import SmsVoiceBackend
 
@@ -29,7 +28,7 @@ _PUBLISH = require_parameters(SNSBackend.publish, "self", "message", "phone_numb
 class Accepted:
     """One message as a provider accepted it (one per recipient)."""
 
-    provider: str  # "ses" | "sns" | "sms-voice" | "aliyun-sms"
+    provider: str  # "ses" | "sns" | "sms-voice"
     message_id: str
     channel: str  # "EMAIL" | "SMS"
     destination: str
@@ -60,15 +59,7 @@ def reporting_sends(on_accepted: Callable[[Accepted], None]) -> Iterator[None]:
         on_accepted(Accepted("sms-voice", message_id, "SMS", destination, None, body))
         return message_id
 
-    def send_sms(backend: AliyunSmsBackend, phone: str, *args: Any, **kwargs: Any) -> dict[str, str]:
-        answer = original_aliyun(backend, phone, *args, **kwargs)
-        if answer.get("Code") == "OK":  # what the handset shows: the provider's own text
-            sent = backend.sent[answer["BizId"]]
-            on_accepted(Accepted("aliyun-sms", sent.biz_id, "SMS", f"+86{phone}", None, sent.text))
-        return answer
-
     with ExitStack() as stack:
-        original_aliyun = stack.enter_context(replaced(AliyunSmsBackend, "send_sms", send_sms))
         original_email = stack.enter_context(replaced(SESBackend, "send_email", send_email))
         original_publish = stack.enter_context(replaced(SNSBackend, "publish", publish))
         original_text = stack.enter_context(replaced(SmsVoiceBackend, "send_text_message", send_text_message))

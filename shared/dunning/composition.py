@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 from dunning.adapters.archive import S3Archive
@@ -20,10 +20,9 @@ from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
 from dunning.adapters.ledger_keys import KmsLedgerKeys
 from dunning.adapters.policy_store import PolicyStore
 from dunning.adapters.report_source import TableReportSource
-from dunning.adapters.short_links import DynamoShortLinks
 from dunning.adapters.workflow import Escalations
 from dunning.domain.models import Channel, utc_now
-from dunning.domain.policy import Policy, SmsProvider
+from dunning.domain.policy import Policy
 from dunning.ports import Sender, TaskKind
 from dunning.settings import BaseFunctionSettings
 
@@ -38,13 +37,15 @@ class SystemClock:
 
 
 class SqsTaskQueues:
-    """Agent calls and call-backs go to CallQueue, legal reviews to LegalReviewQueue."""
+    """Agent calls, call-backs and skip traces go to CallQueue, legal reviews to LegalReviewQueue,
+    specialist work (a vulnerable customer handed over; a review of declared hardship or of a ladder
+    that ended without a referral) to SpecialistQueue."""
 
     def __init__(self, client: Any, queues: dict[str, str | None]) -> None:
         self._sqs, self._queues = client, queues
 
     def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
-        queue = self._queues.get("LEGAL_REVIEW" if kind == "LEGAL_REVIEW" else "CALL")
+        queue = self._queues.get(kind if kind in ("LEGAL_REVIEW", "SPECIALIST") else "CALL")
         if not queue:
             raise NotConfigured(f"no queue is configured for {kind} tasks")
         self._sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(task | {"kind": kind}))
@@ -144,10 +145,6 @@ class AwsPorts[S: BaseFunctionSettings]:
         return S3Archive(self.client("s3"), bucket, self.settings.archive_lock_mode) if bucket else None
 
     @cached_property
-    def short_links(self) -> DynamoShortLinks:
-        return DynamoShortLinks(self.client("dynamodb"), self.settings.collections_table)
-
-    @cached_property
     def bulk(self) -> AccountsBulk:  # the import's batched reads and the sweep's due-date index
         return AccountsBulk(self.client("dynamodb"), self.settings.accounts_table)
 
@@ -193,48 +190,34 @@ class AwsPorts[S: BaseFunctionSettings]:
             return SesEmailSender(self.provider_client("sesv2"), source, config_set,
                                   self._setting("ses_reply_to_address") or None)
         sms_config_set = self._setting("sms_configuration_set")
-        aws: Sender
         if sms_config_set:  # End User Messaging: its configuration set sends delivery receipts back
-            aws = EndUserMessagingSmsSender(self.provider_client("pinpoint-sms-voice-v2"), sms_config_set,
-                                            self._setting("sms_origination_identity") or None)
-        else:
-            aws = SnsSmsSender(self.provider_client("sns"))
-        return self._china_sms(aws)
+            return EndUserMessagingSmsSender(self.provider_client("pinpoint-sms-voice-v2"), sms_config_set,
+                                             self._setting("sms_origination_identity") or None)
+        return SnsSmsSender(self.provider_client("sns"))
 
-    def _china_sms(self, aws: Sender) -> Sender:
-        """+86 through Alibaba Cloud SMS when the deployment has its keys and the policy registers
-        its templates (docs/china.md); every other number through AWS."""
-        secret = self._setting("aliyun_sms_secret_name")
-        providers = [jp.sms_provider for jp in self.policy().jurisdictions.values() if jp.sms_provider]
-        if not secret or not providers:
-            return aws
-        from dunning.adapters.aliyun_sms import AliyunSmsSender, CountryRoutedSms
+    def sms_provider(self, name: str) -> Sender:
+        if name != "aliyun":
+            raise NotConfigured(f"no SMS provider {name!r}")
+        return self._aliyun
 
-        routes: dict[str, Sender] = {p.country_code: AliyunSmsSender(self._aliyun_client, partial(
-            self._sms_provider, p.country_code)) for p in providers}
-        return CountryRoutedSms(aws, routes)
+    @cached_property
+    def _aliyun(self) -> Sender:
+        from aws_lambda_powertools.utilities.parameters import get_secret
 
-    def _sms_provider(self, country_code: str) -> SmsProvider:
-        # Read per send: a policy update (a newly registered template) applies without a cold start.
-        return next(jp.sms_provider for jp in self.policy().jurisdictions.values()
-                    if jp.sms_provider and jp.sms_provider.country_code == country_code)
+        from dunning.adapters.aliyun_sms import AliyunSmsSender
 
-    def _aliyun_client(self) -> Any:
-        if "aliyun-sms" not in self._clients:
-            from aws_lambda_powertools.utilities.parameters import get_secret
-
-            from dunning.adapters.aliyun_sms import aliyun_client
-
-            name = str(self._setting("aliyun_sms_secret_name"))
-            endpoint = self._setting("aliyun_sms_endpoint") or "dysmsapi.aliyuncs.com"
-            self._clients["aliyun-sms"] = aliyun_client(
-                lambda: dict(get_secret(name, transform="json", max_age=3600)), endpoint)
-        return self._clients["aliyun-sms"]
+        secret_name = self._setting("aliyun_sms_secret_name")
+        if not secret_name:
+            raise NotConfigured("ALIYUN_SMS_SECRET_NAME is not set: mainland numbers need Alibaba Cloud SMS")
+        keys = get_secret(str(secret_name), transform="json", max_age=3600)
+        return AliyunSmsSender(str(keys["access_key_id"]), str(keys["access_key_secret"]),
+                               str(self._setting("aliyun_sms_endpoint") or "https://dysmsapi.aliyuncs.com/"))
 
     @cached_property
     def tasks(self) -> SqsTaskQueues:
         return SqsTaskQueues(self.client("sqs"), {"CALL": self._setting("call_queue_url"),
-                                                  "LEGAL_REVIEW": self._setting("legal_review_queue_url")})
+                                                  "LEGAL_REVIEW": self._setting("legal_review_queue_url"),
+                                                  "SPECIALIST": self._setting("specialist_queue_url")})
 
     @cached_property
     def workflow(self) -> Escalations:

@@ -156,6 +156,16 @@ class DeliveryReceipt(ProviderMessage):
 
 
 @dataclass(frozen=True)
+class TemplateCall:
+    """A text through a provider that sends only approved templates: the signature (签名), the
+    template's code and its named variables (the body is then the provider's own rendering)."""
+
+    sign_name: str
+    code: str
+    params: dict[str, str]
+
+
+@dataclass
 class OutboundMessage:
     """What a provider needs. Destination is PII: it never leaves this object except to the provider."""
 
@@ -165,10 +175,7 @@ class OutboundMessage:
     html: str | None = None
     tags: dict[str, str] | None = None  # ids only (case, step): they come back on SES events
     headers: dict[str, str] | None = None  # email only: List-Unsubscribe and List-Unsubscribe-Post
-    # SMS through a provider that sends only registered templates (Alibaba Cloud SMS for +86): the
-    # notice's template id and the values of its variables, which become the provider's named params.
-    template_id: str | None = None
-    params: dict[str, str] | None = None
+    template: TemplateCall | None = None  # SMS through an approved-template provider (mainland China)
 
 
 @dataclass
@@ -198,7 +205,20 @@ class CaseStore(Protocol):
 
     def history(self, account_id: str) -> AccountHistory: ...
 
+    def case_history(self, account_id: str, case_id: str) -> AccountHistory:
+        """One case with its ledger and notices: what a decision reads, the same however many cases
+        the account had before (the person's recent contacts on any loan are on their profile)."""
+        ...
+
     def case(self, account_id: str, case_id: str) -> CaseRecord: ...
+
+    def shorten_link(self, token: str, keep_until: datetime) -> str:
+        """A new opaque short code standing for a signed link token (domain.links.is_short_code)."""
+        ...
+
+    def resolve_link(self, code: str) -> str | None:
+        """The token behind a short code, or None."""
+        ...
 
     def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Items behind a lookup key (MSG#<provider id>, PHONE#<hash>, WORK#CALL): pk, sk and the
@@ -310,19 +330,13 @@ class Sender(Protocol):
         ...
 
 
-def provider_of(sender: Sender, message: OutboundMessage) -> str:
-    """The provider that takes ``message``: a sender that routes by destination (SMS by country)
-    names it per message, so a receipt finds its notice under the provider's own message id."""
-    route = getattr(sender, "provider_for", None)
-    return str(route(message)) if route is not None else sender.provider
-
-
 TaskKind = Literal["CALL", "LEGAL_REVIEW", "CALLBACK", "SKIP_TRACE", "SPECIALIST"]
 
 
 class TaskQueues(Protocol):
-    """Work for people: agent calls, call-backs, skip traces and specialist hand-overs (CallQueue),
-    legal reviews (LegalReviewQueue)."""
+    """Work for people: agent calls, call-backs and skip traces (CallQueue), legal reviews
+    (LegalReviewQueue), and a specialist's desk (SpecialistQueue): a vulnerable customer handed over,
+    or a review of whether a case may go to legal."""
 
     def put(self, kind: TaskKind, task: dict[str, Any]) -> None:
         """Queue one task (ids, codes and a task token only: never what the customer said)."""
@@ -414,18 +428,6 @@ class Archive(Protocol):
         ...
 
 
-class ShortLinks(Protocol):
-    """Short codes standing for signed page tokens (dunning.domain.links, "short link")."""
-
-    def shorten(self, token: str, expires_at: datetime) -> str:
-        """Store ``token`` under a new code until ``expires_at``; the code."""
-        ...
-
-    def resolve(self, code: str) -> str | None:
-        """The token ``code`` stands for, or None."""
-        ...
-
-
 class PageGuard(Protocol):
     """Counters and one-time keys that keep the customer's page safe (rate limits, wrong answers,
     forms sent once). Keys carry digests and ids only; every item expires on its own."""
@@ -500,11 +502,6 @@ class Ports(Protocol):
         ...
 
     @property
-    def short_links(self) -> ShortLinks | None:
-        """None where this function keeps no short links."""
-        ...
-
-    @property
     def page_base_url(self) -> str | None:
         """Where the customer's page is served (links in notices open <base>/p/<token>); None: the
         collector's pay_url from the policy."""
@@ -513,3 +510,7 @@ class Ports(Protocol):
     def policy(self) -> Policy: ...
 
     def sender(self, channel: Channel) -> Sender: ...
+
+    def sms_provider(self, name: str) -> Sender:
+        """The domestic SMS provider a policy route names (``aliyun``)."""
+        ...

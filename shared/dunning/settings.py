@@ -54,14 +54,17 @@ class MessagingSettings(BaseFunctionSettings):
     # receipts come back (SmsEvents); without one, through SNS Publish, which reports none.
     sms_configuration_set: str | None = None
     sms_origination_identity: str | None = None  # pool, phone number or sender id; none: the service picks
-    # Alibaba Cloud SMS for the countries the policy routes to it (+86): the Secrets Manager secret
-    # holding {"access_key_id", "access_key_secret"}; none: every number goes through AWS.
+    # Alibaba Cloud SMS for mainland numbers (the policy's sms_routes): a Secrets Manager secret
+    # {"access_key_id": ..., "access_key_secret": ...} and the API endpoint.
     aliyun_sms_secret_name: str | None = None
-    aliyun_sms_endpoint: str = "dysmsapi.aliyuncs.com"
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
 
 
 class PlanSettings(MessagingSettings):
-    call_queue_url: str | None = None  # skip-trace and specialist tasks (NotConfigured when one is due without it)
+    # skip traces (CallQueue) and vulnerable customers handed to a specialist (SpecialistQueue);
+    # NotConfigured when one is due without its queue
+    call_queue_url: str | None = None
+    specialist_queue_url: str | None = None
 
 
 class WorkflowSettings(BaseFunctionSettings):
@@ -72,6 +75,7 @@ class WorkflowSettings(BaseFunctionSettings):
 class AgentTaskSettings(BaseFunctionSettings):
     call_queue_url: str
     legal_review_queue_url: str
+    specialist_queue_url: str
 
 
 class ImportSettings(BaseFunctionSettings):

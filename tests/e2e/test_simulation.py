@@ -55,13 +55,24 @@ def test_stories_happen(summary: dict) -> None:
     assert summary["cases_cured"] > 0
 
 
+def test_legal_review_is_the_last_resort_and_its_reviewers_judge(summary: dict) -> None:
+    assert summary["hardship_referred_without_specialist_decision"] == 0
+    assert summary["engaged_share_of_referrals"] <= 0.25
+    assert summary["specialist_reviews"]["requested"] >= 1
+    reviews = summary["legal_reviews"]
+    assert reviews["approved"] + reviews["rejected"] == reviews["requested"] >= summary["legal_referrals"]
+    assert sum(summary["legal_referrals_by_engagement"].values()) == summary["legal_referrals"]
+
+
 def test_replies_are_heard_by_text_and_by_email_and_every_sms_has_its_receipt(summary: dict) -> None:
     """Some customers answer the email (SES receiving -> InboundEmailFunction), others text back;
-    every SMS went out through End User Messaging and its delivery event came back."""
+    every SMS through End User Messaging has its delivery event back."""
     assert summary["replies"]["EMAIL"] >= 1
     assert summary["replies"]["SMS"] >= 1
     assert summary["driver_events"]["email_replies_sent"] == summary["replies"]["EMAIL"]
-    assert summary["driver_events"]["sms_delivery_events"] == summary["notices"]["SMS"]
+    # every text through End User Messaging has its receipt (mainland texts go through Alibaba Cloud SMS,
+    # whose receipts are not consumed yet: docs/china.md)
+    assert summary["driver_events"]["sms_delivery_events"] == summary["messages_by_provider"]["sms-voice"]
     assert summary["function_errors"] == []
 
 
@@ -82,3 +93,20 @@ def test_same_seed_and_arguments_same_figures(sharded: dict) -> None:
     assert again["aws_calls_per_notice"] == pytest.approx(sharded["aws_calls_per_notice"], rel=0.03)
     for name, count in sharded["lambda_invocations"].items():
         assert again["lambda_invocations"][name] == pytest.approx(count, rel=0.03, abs=2)
+
+
+def test_some_customers_act_on_their_own_page_and_actions_are_counted_by_source(summary: dict) -> None:
+    """Customers open the link in a notice, verify and act there (a promise, hardship and a plan, an
+    opt-out) through CustomerPageFunction; the run counts every action by where it came from."""
+    events, actions = summary["driver_events"], summary["actions_by_source"]
+    assert events["page_visits"] >= 1 and events.get("page_visits_without_action", 0) == 0
+    assert actions["page"] >= events["page_visits"] and actions["sms_reply"] >= 1 and actions["agent"] >= 1
+    assert set(actions) == {"sms_reply", "email_reply", "page", "agent", "admin"}
+
+
+def test_texts_to_mainland_numbers_go_through_the_domestic_provider_in_registered_templates(summary: dict) -> None:
+    """Chinese customers' texts go through Alibaba Cloud SMS (the sandbox's stand-in checks the
+    signature, the template code and its variables), everyone else's through End User Messaging."""
+    providers = summary["messages_by_provider"]
+    assert providers.get("aliyun", 0) >= 1 and providers.get("sms-voice", 0) >= 1
+    assert providers["aliyun"] + providers["sms-voice"] == summary["notices"]["SMS"]

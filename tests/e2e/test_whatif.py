@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from dunning.domain.policy import default_policy
 from sandbox.cli import main
 
 pytestmark = pytest.mark.e2e
@@ -19,8 +21,8 @@ METRICS = ["cure rate", "days to cure", "messages per cure", "cost per cure", "o
 def _candidate(tmp_path: Path) -> Path:
     """The bundled policy with three grace days before the first contact, as a new version."""
     text = (ROOT / "shared/dunning/policies/default.yaml").read_text(encoding="utf-8")
-    changed = text.replace('version: "2026-11-01.1"', 'version: "2026-12-01.1"').replace("grace_days: 0\n",
-                                                                                            "grace_days: 3\n", 1)
+    changed = re.sub(r'^version: ".*"$', 'version: "2099-01-01.1"', text, count=1, flags=re.M).replace(
+        "grace_days: 0\n", "grace_days: 3\n", 1)
     assert changed != text
     path = tmp_path / "candidate.yaml"
     path.write_text(changed, encoding="utf-8")
@@ -32,7 +34,7 @@ def test_compare_lives_the_same_portfolio_under_both_policies_and_prints_interva
     assert main(["simulate", "--accounts", "12", "--days", "6", "--workers", "1", "--compare",
                  "--policy", str(_candidate(tmp_path)), "--json", str(out)]) == 0
     result = json.loads(out.read_text(encoding="utf-8"))
-    assert result["policy_versions"] == {"current": ["2026-11-01.1"], "candidate": ["2026-12-01.1"]}
+    assert result["policy_versions"] == {"current": [default_policy().version], "candidate": ["2099-01-01.1"]}
     assert [r["metric"] for r in result["rows"]] == METRICS
     assert result["current"]["accounts"] == result["candidate"]["accounts"] == 12
     assert result["current"]["audit"]["violations"] == result["candidate"]["audit"]["violations"] == 0

@@ -61,7 +61,7 @@ def entries(env: dict[str, str], kind: EntryKind) -> list[Any]:
 def test_every_sample_event_is_a_valid_command() -> None:
     names = sorted(p.stem for p in (EVENTS / "admin").glob("*.json") if not p.stem.startswith("http-"))
     commands = {admin.AdminRequest.model_validate(load_event(f"admin/{n}")).command.type for n in names}
-    assert commands == set(names) and len(commands) == 21
+    assert commands == set(names) and len(commands) == 22
 
 
 def test_call_outcome_promise_records_holds_and_completes_the_task(env, fn, tasks) -> None:

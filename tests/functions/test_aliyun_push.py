@@ -35,7 +35,7 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dic
     collections(env).put_notice(Notice(
         notice_id=Notice.id_for(CASE, "sms_3"), case_id=CASE, account_id="acc-1001", step_id="sms_3",
         channel=Channel.SMS, template_id="overdue_reminder", template_version="t", locale="zh-CN",
-        status=NoticeStatus.SENT, body="...", provider_message_id=f"aliyun-sms:{BIZ_ID}", created_at=NOW))
+        status=NoticeStatus.SENT, body="...", provider_message_id=f"aliyun:{BIZ_ID}", created_at=NOW))
     return env
 
 
@@ -66,7 +66,7 @@ def test_a_receipt_marks_the_notice_delivered_once_and_answers_as_the_provider_e
     (notice,) = history(env).notices[CASE]
     assert notice.status is NoticeStatus.DELIVERED
     (entry,) = [e for e in history(env).ledger[CASE] if e.kind is EntryKind.DELIVERY]
-    assert entry.data["provider"] == "aliyun-sms" and entry.data["at"] == "2026-11-03T15:00:05Z"  # Beijing -> UTC
+    assert entry.data["provider"] == "aliyun" and entry.data["at"] == "2026-11-03T15:00:05Z"  # Beijing -> UTC
     before = item_counts(env)
     push(hook, "report", [REPORT])  # the provider pushes again until it sees its answer
     assert item_counts(env) == before

@@ -120,6 +120,7 @@ def test_agent_task_keeps_the_token_on_the_case_and_queues_ids_only(aws, clock, 
     legal = sqs.create_queue(QueueName="LegalReviewQueue")["QueueUrl"]
     monkeypatch.setenv("CALL_QUEUE_URL", calls)
     monkeypatch.setenv("LEGAL_REVIEW_QUEUE_URL", legal)
+    monkeypatch.setenv("SPECIALIST_QUEUE_URL", sqs.create_queue(QueueName="SpecialistQueue")["QueueUrl"])
     fns["agent_task"].lambda_handler(load_event("agent_task/call"), FakeContext())
     msgs = sqs.receive_message(QueueUrl=calls)["Messages"]
     body = json.loads(msgs[0]["Body"])

@@ -390,7 +390,7 @@ def test_a_broken_policy_reload_keeps_the_last_good_one(env, tally: Tally, monke
     good = (
         (ROOT / "shared/dunning/policies/default.yaml")
         .read_text("utf-8")
-        .replace('version: "2026-11-01.1"', 'version: "2026-11-20.7"')
+        .replace('version: "2026-12-05.1"', 'version: "2026-11-20.7"')
     )
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="dunning-test-policy")

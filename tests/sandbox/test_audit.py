@@ -300,3 +300,30 @@ def test_what_was_agreed_on_a_call_is_confirmed_in_writing_at_once_but_an_unansw
     # a second email an hour after the first: over the daily cap, and too soon for the person's spacing
     assert findings(run.audit()) == [("daily_cap", ACCOUNT_ID, nagging.sent_at),
                                      ("spacing", ACCOUNT_ID, nagging.sent_at)]
+
+
+def _page(run: Run, when: datetime, action: str, **data: Any) -> None:
+    run.ledger.append({"pk": f"ACCOUNT#{ACCOUNT_ID}", "kind": "PAGE", "at": z(when),
+                       "data": {"action": action, "applied": True, "account_changes": []} | data})
+
+
+def test_what_the_customer_did_on_their_page_is_answered_once_and_then_held_to() -> None:
+    """An opt-out of texts on the page at night: its one confirmation is exempt like a STOP's;
+    a text after it breaks the opt-out, an email does not."""
+    run = Run()
+    run.send(at(15, 15))
+    _page(run, at(16, 3, 30), "verify")
+    _page(run, at(16, 3, 31), "preferences", account_changes=[["OPT_OUT", "SMS"]])
+    run.confirm(at(16, 3, 31), "You will get no more texts from us.")  # 23:31 in New York: exempt
+    run.send(at(16, 16), "EMAIL")
+    assert run.audit().findings == []
+    late = run.send(at(18, 15))
+    assert findings(run.audit()) == [("opted_out", ACCOUNT_ID, late.sent_at)]
+
+
+def test_a_promise_made_on_the_page_holds_notices_until_its_day() -> None:
+    run = Run()
+    _page(run, at(18, 14), "promise", fields={"promised_on": "2026-09-25"})
+    run.confirm(at(18, 14))
+    early = run.send(at(21, 15))
+    assert findings(run.audit()) == [("hold", ACCOUNT_ID, early.sent_at)]

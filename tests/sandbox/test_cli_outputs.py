@@ -21,7 +21,8 @@ def test_simulate_creates_the_folders_it_writes_into_and_prints_plain_progress(
     assert code == 0
     assert json.loads(summary.read_text("utf-8"))["accounts"] == 3
     assert report.read_text("utf-8").lower().startswith("<!doctype html>")
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "legal referrals by engagement" in out  # the referral split is on the screen, not only in the JSON
     assert "simulating: day 2/2" in err
     assert "\x1b[" not in err  # no cursor movement or colour codes in a log file
     assert "Feature Toggle" not in err

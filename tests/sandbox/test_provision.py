@@ -50,7 +50,7 @@ def test_collections_and_idempotency_tables_exist_with_their_keys(stack: Stack) 
 
 def test_queues_topics_buckets_and_bus_exist(stack: Stack) -> None:
     sqs, sns, s3 = boto3.client("sqs"), boto3.client("sns"), boto3.client("s3")
-    for queue in ("CallQueue", "LegalReviewQueue", "AccountStreamDLQ", "FunctionsDLQ"):
+    for queue in ("CallQueue", "LegalReviewQueue", "SpecialistQueue", "AccountStreamDLQ", "FunctionsDLQ"):
         assert sqs.get_queue_attributes(QueueUrl=stack.queue_url(queue), AttributeNames=["QueueArn"])
     for topic in ("EmailEventsTopic", "InboundSmsTopic", "LegalReferralsTopic", "AlarmTopic"):
         assert sns.get_topic_attributes(TopicArn=stack.topic_arn(topic))["Attributes"]["TopicArn"]

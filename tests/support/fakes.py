@@ -60,6 +60,7 @@ class InMemoryCases:
         self.phones: dict[str, str] = {}  # account id -> phone hash
         self.customers: dict[str, CustomerProfile] = {}
         self.emails: dict[str, str] = {}  # account id -> email address hash
+        self.short_links: dict[str, str] = {}  # short code -> signed token
 
     def history(self, account_id: str) -> AccountHistory:
         out = AccountHistory(phone_hash=self.phones.get(account_id))
@@ -71,6 +72,24 @@ class InMemoryCases:
             if acc == account_id:
                 out.notices.setdefault(case_id, []).append(notice.model_copy())
         return out
+
+    def case_history(self, account_id: str, case_id: str) -> AccountHistory:
+        whole = self.history(account_id)
+        out = AccountHistory()
+        if case_id in whole.cases:
+            out.cases[case_id] = whole.cases[case_id]
+            out.ledger[case_id] = whole.ledger.get(case_id, [])
+        if case_id in whole.notices:
+            out.notices[case_id] = whole.notices[case_id]
+        return out
+
+    def shorten_link(self, token: str, keep_until: datetime) -> str:
+        code = f"Short{len(self.short_links):05d}"
+        self.short_links[code] = token
+        return code
+
+    def resolve_link(self, code: str) -> str | None:
+        return self.short_links.get(code)
 
     def case(self, account_id: str, case_id: str) -> CaseRecord:
         if (account_id, case_id) not in self.cases:
@@ -293,6 +312,7 @@ class FakePorts:
     collections: InMemoryCases = field(default_factory=InMemoryCases)
     sms: RecordingSender = field(default_factory=lambda: RecordingSender("fake-sms"))
     email: RecordingSender = field(default_factory=lambda: RecordingSender("fake-email"))
+    domestic_sms: RecordingSender = field(default_factory=lambda: RecordingSender("aliyun"))  # mainland numbers
     tasks: RecordingTasks = field(default_factory=RecordingTasks)
     workflow: RecordingWorkflow = field(default_factory=RecordingWorkflow)
     notifications: RecordingNotifications = field(default_factory=RecordingNotifications)
@@ -303,7 +323,6 @@ class FakePorts:
     ledger_keys: Any = None  # no KMS in memory: nothing is sealed
     archive: Any = None
     page_base_url: str | None = None
-    short_links: Any = None  # InMemoryShortLinks where a test needs them
     bulk: Any = field(default_factory=Unused)
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)
@@ -315,23 +334,8 @@ class FakePorts:
     def sender(self, channel: Channel) -> RecordingSender:
         return self.email if channel is Channel.EMAIL else self.sms
 
-
-class InMemoryShortLinks:
-    """DynamoShortLinks' contract in memory."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, tuple[str, datetime]] = {}
-
-    def shorten(self, token: str, expires_at: datetime) -> str:
-        from dunning.domain.links import new_short_code
-
-        code = new_short_code()
-        self.items[code] = (token, expires_at)
-        return code
-
-    def resolve(self, code: str) -> str | None:
-        item = self.items.get(code)
-        return item[0] if item else None
+    def sms_provider(self, name: str) -> RecordingSender:
+        return self.domestic_sms
 
 
 class InMemoryPageGuard:

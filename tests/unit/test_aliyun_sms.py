@@ -1,180 +1,127 @@
-"""SMS to +86 through Alibaba Cloud SMS: the real SDK (request built and signed) against the
-sandbox's stand-in for Dysmsapi, how its answers are sorted for at-most-once, and the router that
-sends other numbers through AWS."""
+"""Texts to mainland China: Alibaba Cloud SMS in registered templates only, signed as its RPC API
+asks, with every answer mapped so a send is never repeated into a duplicate."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from dunning.adapters.aliyun_sms import AliyunSmsSender, CountryRoutedSms, aliyun_client
-from dunning.domain.models import Channel, Jurisdiction
-from dunning.domain.notices.facts import build_facts
-from dunning.domain.notices.registration import registrations
-from dunning.domain.notices.render import render
-from dunning.domain.notices.samples import SAMPLE_LINK_SECRET, SAMPLE_NOW, sample_account, sample_extra
-from dunning.domain.policy import SmsProvider, default_policy
-from dunning.ports import OutboundMessage, ProviderRejected, TransientError, provider_of
-from sandbox.motocompat.aliyun_sms import DAILY_LIMIT, AliyunSmsBackend, aliyun_sms
+from dunning.adapters.aliyun_sms import AliyunSmsSender, percent_encode, signature, string_to_sign
+from dunning.domain.ledger import GENESIS
+from dunning.domain.models import Case, Channel, Contact, EntryKind, NoticeStatus
+from dunning.domain.policy import default_policy
+from dunning.ports import CaseRecord, OutboundMessage, ProviderRejected, TemplateCall, TransientError
+from dunning.services import customers, escalation
+from tests.functions.conftest import make_account
+from tests.support.fakes import FakePorts
 
-KEYS = {"access_key_id": "LTAI5tSandboxKey", "access_key_secret": "sandbox-secret-not-for-production"}
-POLICY = default_policy()
-CN = POLICY.for_jurisdiction(Jurisdiction.CN)
-PROVIDER = CN.sms_provider
-assert PROVIDER is not None
+NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Wednesday
+CALL = TemplateCall("海港消费金融", "SMS_900000010", {"amount": "¥9,000.00", "last4": "5678"})
+
+
+def message(destination: str = "+8613800138000", template: TemplateCall | None = CALL) -> OutboundMessage:
+    return OutboundMessage(destination=destination, body="(the provider renders it)", template=template,
+                           tags={"case_id": "acc-2002-20261102", "step_id": "sms_3"})
+
+
+class Provider:
+    """Answers like SendSms; keeps what it was asked."""
+
+    def __init__(self, status: int = 200, answer: dict[str, Any] | bytes | None = None) -> None:
+        self.status = status
+        self.answer = answer if answer is not None else {"Code": "OK", "Message": "OK",
+                                                         "BizId": "900619746936498440^0", "RequestId": "R1"}
+        self.asked: list[dict[str, str]] = []
+
+    def __call__(self, url: str) -> tuple[int, bytes]:
+        self.asked.append(dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)))
+        body = self.answer if isinstance(self.answer, bytes) else json.dumps(self.answer).encode()
+        return self.status, body
+
+
+def sender(provider: Provider) -> AliyunSmsSender:
+    return AliyunSmsSender("LTAI-test", "secret-test", transport=provider, clock=lambda: NOW)
+
+
+def test_the_query_is_signed_as_the_rpc_api_specifies() -> None:
+    assert percent_encode("a b*~/") == "a%20b%2A~%2F"
+    assert string_to_sign({"B": "~*", "A": "b c"}) == "GET&%2F&A%3Db%2520c%26B%3D~%252A"
+    provider = Provider()
+    assert sender(provider).send(message()) == "900619746936498440^0"
+    [asked] = provider.asked
+    sent_signature = asked.pop("Signature")
+    assert sent_signature == signature(asked, "secret-test")
+    assert signature({**asked, "PhoneNumbers": "13900000000"}, "secret-test") != sent_signature
+    assert asked["Action"] == "SendSms" and asked["Version"] == "2017-05-25"
+    assert asked["PhoneNumbers"] == "13800138000" and asked["SignName"] == "海港消费金融"
+    assert asked["TemplateCode"] == "SMS_900000010" and asked["Timestamp"] == "2026-11-18T02:00:00Z"
+    assert json.loads(asked["TemplateParam"]) == {"amount": "¥9,000.00", "last4": "5678"}
+    assert asked["OutId"] == "acc-2002-20261102"  # ids only
+
+
+@pytest.mark.parametrize(("status", "answer", "raised"), [
+    (200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL"}, ProviderRejected),  # never sent: recorded FAILED
+    (200, {"Code": "isv.BUSINESS_LIMIT_CONTROL"}, ProviderRejected),  # the number's flow control
+    (200, {"Code": "isv.SMS_TEMPLATE_ILLEGAL"}, ProviderRejected),
+    (200, {"Code": "SignatureDoesNotMatch"}, ProviderRejected),
+    (400, {"Code": "Throttling.User"}, TransientError),  # refused before taking it: retried
+    (500, {"Code": "isp.SYSTEM_ERROR"}, RuntimeError),  # may have been sent: UNCERTAIN
+    (502, b"<html>bad gateway</html>", RuntimeError),
+    (200, {"Code": "OK"}, RuntimeError),  # no BizId: not known to be sent
+])
+def test_every_answer_is_mapped_so_a_send_is_never_repeated(status: int, answer: Any, raised: type) -> None:
+    with pytest.raises(raised):
+        sender(Provider(status, answer)).send(message())
+
+
+def test_no_free_text_and_no_other_country_through_it() -> None:
+    provider = Provider()
+    with pytest.raises(ProviderRejected, match="NoApprovedTemplate"):
+        sender(provider).send(message(template=None))
+    with pytest.raises(ProviderRejected, match="NotAMainlandNumber"):
+        sender(provider).send(message("+12025550143"))
+    assert provider.asked == []
 
 
 @pytest.fixture
-def backend() -> Iterator[AliyunSmsBackend]:
-    with aliyun_sms() as backend:
-        backend.keys[KEYS["access_key_id"]] = KEYS["access_key_secret"]
-        backend.signatures.add(PROVIDER.sign_name)
-        for code, content in registrations(PROVIDER, "zh-CN", CN.collector).items():
-            backend.register_template(code, content)
-        yield backend
+def ports() -> FakePorts:
+    """A Chinese customer with a +86 number and a US one, both overdue, each with a case."""
+    ports = FakePorts()
+    ports.clock.at = NOW
+    for account in (make_account(account_id="acc-2002", customer_name="王芳", locale="zh-CN", jurisdiction="CN",
+                                 currency="CNY", time_zones=["Asia/Shanghai"], principal_due=Decimal("9000.00"),
+                                 interest_due=Decimal(0), fees_due=Decimal(0),
+                                 contact=Contact(phone="+8613800138000", email="wang@example.cn")),
+                    make_account()):
+        ports.accounts.put(account, None)
+        case = Case(case_id=f"{account.account_id}-20261102", account_id=account.account_id,
+                    opened_at=NOW - timedelta(days=14), strategy_id="standard", variant="champion")
+        ports.collections.commit(CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {})],
+                                 at=NOW - timedelta(days=14), actor="test", create=True)
+        customers.register(ports, account, NOW - timedelta(days=14))
+    return ports
 
 
-def sender(keys: dict[str, str] = KEYS, provider: SmsProvider = PROVIDER) -> AliyunSmsSender:
-    client = aliyun_client(lambda: keys)
-    return AliyunSmsSender(lambda: client, lambda: provider)
+def test_a_mainland_number_gets_its_text_through_the_domestic_provider_in_its_registered_template(ports) -> None:
+    result = escalation.send(ports, ports.sender(Channel.SMS), "acc-2002-20261102", "acc-2002", "sms_3", Channel.SMS,
+                             "overdue_reminder", actor="test")
+    assert result.status == "SENT" and ports.sms.sent == []
+    [sent] = ports.domestic_sms.sent
+    registered = default_policy().sms_route_for("+8613800138000").templates["overdue_reminder"]
+    assert sent.template is not None and sent.template.code == registered.code
+    assert sent.template.sign_name == "海港消费金融" and set(sent.template.params) == set(registered.params)
+    assert sent.template.params["amount"] == "¥9,000.00" and "/p/" in sent.template.params["pay_link"]
+    notice = ports.collections.history("acc-2002").notices["acc-2002-20261102"][0]
+    assert notice.status is NoticeStatus.SENT and notice.provider_message_id.startswith("aliyun:")
 
 
-def notice(template_id: str = "overdue_reminder", destination: str = "+8613800138000") -> tuple[OutboundMessage, str]:
-    account = sample_account(Jurisdiction.CN, "zh-CN")
-    facts = build_facts(account, POLICY, SAMPLE_NOW, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account),
-                        shorten=lambda _token, _expires: "Ab3dE6gH")
-    rendered = render(template_id, Channel.SMS, facts, "zh-CN")
-    message = OutboundMessage(destination=destination, body=rendered.body, template_id=template_id,
-                              params=rendered.params, tags={"case_id": "CN-1-20261101", "step_id": "sms_3"})
-    return message, rendered.body
-
-
-@pytest.mark.parametrize("template_id", ["pre_due_reminder", "first_notice", "overdue_reminder",
-                                         "plan_confirmation", "opt_out_confirmation", "help_reply"])
-def test_the_handset_gets_exactly_the_text_the_engine_rendered(backend: AliyunSmsBackend, template_id: str) -> None:
-    message, body = notice(template_id)
-    biz_id = sender().send(message)
-    sent = backend.sent[biz_id]
-    assert sent.text == body  # the provider's registered text, filled in, is our notice word for word
-    assert sent.phone == "13800138000" and sent.template_code == PROVIDER.templates[template_id].code
-    assert sent.out_id == "CN-1-20261101:sms_3"  # ids only come back on the receipt
-
-
-def test_only_the_registered_params_are_sent(backend: AliyunSmsBackend) -> None:
-    message, _ = notice("overdue_reminder")
-    fields = sender().request(message)
-    assert set(json.loads(fields["TemplateParam"])) == {"amount", "deadline", "last4", "pay_link"}
-    assert "王小明" not in fields["TemplateParam"]  # no name: the notice never carries one
-
-
-def test_a_template_without_a_code_is_refused_before_any_request(backend: AliyunSmsBackend) -> None:
-    message, _ = notice()
-    unregistered = PROVIDER.model_copy(update={"templates": {}})
-    with pytest.raises(ProviderRejected, match="NoRegisteredTemplate"):
-        sender(provider=unregistered).send(message)
-    assert backend.sent == {}
-
-
-@pytest.mark.parametrize(("change", "refusal"), [
-    ({"destination": "+8612345"}, "InvalidPhoneNumber"),  # not E.164: refused before the provider
-    ({"destination": "+861062345678"}, "isv.MOBILE_NUMBER_ILLEGAL"),  # a landline: the provider refuses
-])
-def test_numbers_the_provider_cannot_take_fail_for_good(backend: AliyunSmsBackend, change: dict[str, str],
-                                                        refusal: str) -> None:
-    message, _ = notice(**change)
-    with pytest.raises(ProviderRejected, match=refusal.replace(".", r"\.")):
-        sender().send(message)
-
-
-def test_an_unregistered_template_code_or_signature_fails_for_good(backend: AliyunSmsBackend) -> None:
-    message, _ = notice()
-    backend.templates.clear()
-    with pytest.raises(ProviderRejected, match="SMS_TEMPLATE_ILLEGAL"):
-        sender().send(message)
-    backend.signatures.clear()
-    with pytest.raises(ProviderRejected, match="SMS_SIGNATURE_ILLEGAL"):
-        sender().send(message)
-
-
-def test_wrong_keys_are_refused_at_the_gateway_for_good(backend: AliyunSmsBackend) -> None:
-    message, _ = notice()
-    with pytest.raises(ProviderRejected, match="SignatureDoesNotMatch"):
-        sender(keys=KEYS | {"access_key_secret": "not-the-secret"}).send(message)
-    with pytest.raises(ProviderRejected, match="InvalidAccessKeyId"):
-        sender(keys={"access_key_id": "LTAI5tUnknown", "access_key_secret": "x"}).send(message)
-    assert backend.sent == {}
-
-
-def test_the_daily_limit_per_number_is_transient(backend: AliyunSmsBackend) -> None:
-    message, _ = notice()
-    for _ in range(DAILY_LIMIT):
-        sender().send(message)
-    with pytest.raises(TransientError, match="BUSINESS_LIMIT_CONTROL"):
-        sender().send(message)
-    backend.today = "1970-01-02"
-    assert sender().send(message)
-
-
-class _Failing:
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
-        self.calls = 0
-
-    def send_sms_with_options(self, request: Any, runtime: Any) -> Any:
-        self.calls += 1
-        assert runtime.autoretry is False and runtime.max_attempts == 1  # one request per send
-        raise self.exc
-
-
-def _sdk_error(kind: str, code: str, status: int) -> Exception:
-    from alibabacloud_tea_openapi import exceptions
-
-    return getattr(exceptions, kind)(status_code=status, code=code, message=code)
-
-
-@pytest.mark.parametrize(("error", "expected"), [
-    (_sdk_error("ThrottlingException", "Throttling.User", 400), TransientError),
-    (_sdk_error("ClientException", "Forbidden.RAM", 403), ProviderRejected),
-])
-def test_gateway_refusals_are_sorted(error: Exception, expected: type[Exception]) -> None:
-    message, _ = notice()
-    client = _Failing(error)
-    with pytest.raises(expected):
-        AliyunSmsSender(lambda: client, lambda: PROVIDER).send(message)
-    assert client.calls == 1
-
-
-@pytest.mark.parametrize("error", [_sdk_error("ServerException", "ServiceUnavailable", 503), TimeoutError("read")])
-def test_a_5xx_or_a_timeout_is_an_unknown_outcome_never_a_retry(error: Exception) -> None:
-    message, _ = notice()
-    client = _Failing(error)
-    with pytest.raises(Exception) as raised:
-        AliyunSmsSender(lambda: client, lambda: PROVIDER).send(message)
-    # Neither TransientError nor ProviderRejected: the caller records UNCERTAIN and never resends.
-    assert not isinstance(raised.value, TransientError | ProviderRejected)
-    assert client.calls == 1
-
-
-class _Recording:
-    provider = "sms-voice"
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundMessage] = []
-
-    def send(self, message: OutboundMessage) -> str:
-        self.sent.append(message)
-        return "aws-1"
-
-
-def test_only_mainland_numbers_go_to_the_domestic_provider(backend: AliyunSmsBackend) -> None:
-    aws = _Recording()
-    router = CountryRoutedSms(aws, {"+86": sender()})
-    china, _ = notice()
-    us = OutboundMessage(destination="+12025550143", body="Harbor Finance: 3 days past due.")
-    biz_id = router.send(china)
-    assert biz_id in backend.sent and provider_of(router, china) == "aliyun-sms"
-    assert router.send(us) == "aws-1" and provider_of(router, us) == "sms-voice"
-    assert aws.sent == [us]
+def test_any_other_number_keeps_going_through_aws(ports) -> None:
+    ports.clock.at = NOW + timedelta(hours=14)  # 11:00 in New York
+    escalation.send(ports, ports.sender(Channel.SMS), "acc-1001-20261102", "acc-1001", "sms_3", Channel.SMS,
+                    "overdue_reminder", actor="test")
+    assert len(ports.sms.sent) == 1 and ports.sms.sent[0].template is None and ports.domestic_sms.sent == []

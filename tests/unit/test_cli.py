@@ -31,7 +31,7 @@ def lines(text: str) -> list[str]:
 
 def test_the_bundled_policy_checks_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "check", str(DEFAULT_POLICY)]) == 0
-    assert capsys.readouterr().out.strip() == "ok: policy 2026-11-01.1"
+    assert capsys.readouterr().out.strip() == "ok: policy 2026-12-05.1"
 
 
 def test_unknown_strategy_and_bad_shares_are_reported_one_per_line(
@@ -101,8 +101,9 @@ def test_render_sms_prints_the_text_and_its_segments(capsys: pytest.CaptureFixtu
 def test_render_chinese_sms_counts_ucs2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "--template", "pre_due_reminder", "--locale", "zh-CN", "--channel", "sms"]) == 0
     out = capsys.readouterr().out.splitlines()
-    # the short link keeps a Chinese reminder in one segment, counted in UCS-2 units as carriers do
-    assert "回T退订" in out[0] and "/p/Ab3dE6gH" in out[0] and out[1].startswith("[1 segment, UCS-2, ")
+    assert "拒收请回复R" in out[0] and ", UCS-2, " in out[1]
+    # As sent in China: a short link, not the signed token, so the reminder costs 2 segments, not 3
+    assert "/p/Ab3dE6gH9k " in out[0] and out[1].startswith("[2 segments, UCS-2, ")
 
 
 def test_render_email_writes_the_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,7 +208,7 @@ def test_check_text_as_a_notice_also_checks_content(capsys: pytest.CaptureFixtur
 def test_check_text_as_a_notice_passes_a_rendered_notice_read_from_stdin(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert main(["render", "--template", "first_notice", "--locale", "zh-CN", "--channel", "sms"]) == 0
+    assert main(["render", "--template", "overdue_reminder", "--locale", "zh-CN", "--channel", "sms"]) == 0
     body = capsys.readouterr().out.splitlines()[0]
     monkeypatch.setattr("sys.stdin", io.StringIO(body))
     assert main(["check-text", "-", "--locale", "zh-CN", "--notice"]) == 0

@@ -358,3 +358,35 @@ def test_the_ledger_stays_a_valid_chain_after_page_actions(ports, guard) -> None
     browser.submit("preferences", hours="09-17", language="en-US", sms="on", email="on")
     entries = ledger(ports)
     assert verify_chain(CASE, entries, expected_head_hash=entries[-1].hash).ok
+
+
+def test_a_short_link_from_a_text_opens_the_same_page_and_an_unknown_code_reveals_nothing(ports, guard) -> None:
+    from dunning.domain.links import is_short_code, token_of
+
+    code = ports.collections.shorten_link(token_of(link(ports)), NOW + timedelta(days=45))
+    assert is_short_code(code) and "." not in code
+    browser = PageClient(service_send(ports, guard), BASE)
+    page = browser.open(f"{BASE}/p/{code}")
+    assert page.status == 200 and page.state == "verify"
+    assert browser.submit("verify", answer=DOB).state == "account"
+    stranger = PageClient(service_send(ports, guard), BASE).open(f"{BASE}/p/Zz9Zz9Zz9Z")
+    assert stranger.status == 404 and stranger.state == "invalid"
+
+
+def test_a_text_to_a_chinese_customer_carries_a_short_link_that_stands_for_the_signed_one(ports, guard) -> None:
+    """CN policy: texts carry /p/<code>; emails keep the signed link; the code opens the page."""
+    from dunning.domain.links import is_short_code, verify_link
+    from dunning.domain.models import Contact
+
+    cn = make_account(account_id="acc-2002", customer_name="王芳", locale="zh-CN", jurisdiction="CN", currency="CNY",
+                      time_zones=["Asia/Shanghai"], contact=Contact(phone="+8613800138000", email="w@example.cn"))
+    sms = escalation.render_for(ports, cn, ports.policy(), None, "overdue_reminder", Channel.SMS)
+    code = sms.body.split("/p/")[1].split()[0]
+    assert is_short_code(code) and sms.segments == 2
+    token = ports.collections.resolve_link(code)
+    assert token is not None and verify_link(token, ports.keys.link_secret, NOW).account_id == "acc-2002"
+    email = escalation.render_for(ports, cn, ports.policy(), None, "overdue_reminder", Channel.EMAIL)
+    assert "/p/" in email.body and not is_short_code(email.body.split("/p/")[1].split()[0].rstrip("。，"))
+    us = escalation.render_for(ports, ports.accounts.get("acc-1001"), ports.policy(), None, "overdue_reminder",
+                               Channel.SMS)
+    assert not is_short_code(us.body.split("/p/")[1].split()[0])  # GSM-7 texts keep the signed link

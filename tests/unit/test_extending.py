@@ -59,6 +59,7 @@ from dunning.domain.notices.render import (
     TEMPLATE_IDS,
     LocaleTexts,
     UnknownTemplate,
+    registered_variables,
     render,
     templates_root,
 )
@@ -184,6 +185,15 @@ def _with_courtesy_step() -> Any:
     return parse_policy(DEFAULT_YAML.replace(SMS_3, SMS_3 + COURTESY_STEP))
 
 
+def _registered(policy: Any, params: list[str]) -> Any:
+    """The policy with the new template's zh-CN text registered with Alibaba Cloud SMS."""
+    from dunning.domain.policy import ProviderTemplate
+
+    route = policy.sms_routes[0]
+    templates = {**route.templates, TID: ProviderTemplate(code="SMS_900000099", params=params)}
+    return policy.model_copy(update={"sms_routes": [route.model_copy(update={"templates": templates})]})
+
+
 def test_a_new_template_renders_in_both_locales_and_passes_both_lints(
     courtesy_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,6 +211,10 @@ def test_a_new_template_renders_in_both_locales_and_passes_both_lints(
     assert (sms.encoding, sms.segments) == ("GSM-7", 2)
 
     stepped = _with_courtesy_step()
+    # Mainland numbers get texts only in templates registered with the provider: register it.
+    assert policy_problems(stepped, templates_dir=courtesy_root) == [
+        f"sms route +86 (aliyun): template {TID} zh-CN SMS has no registered code"]
+    stepped = _registered(stepped, registered_variables(TID, "zh-CN", courtesy_root))
     assert policy_problems(stepped, templates_dir=courtesy_root) == []
     assert lint_bundled_templates(templates_dir=courtesy_root) == []
     # the same policy against the shipped templates: the step names a template that is not there
@@ -214,7 +228,7 @@ def test_the_lints_refuse_a_new_template_that_leaves_out_a_fact_or_threatens(
     (courtesy_root / "en-US" / "courtesy_reminder.sms.j2").write_text(
         "{{ collector }}: your loan ending {{ last4 }} is {{ days_overdue }}, {{ amount }} due. "
         "Pay {{ pay_link }} or else. Call {{ contact_phone }}. {{ opt_out }}", "utf-8")
-    stepped = _with_courtesy_step()
+    stepped = _registered(_with_courtesy_step(), registered_variables(TID, "zh-CN", courtesy_root))
     where = "strategy standard: step sms_5: template courtesy_reminder en-US SMS (US)"
     # without its REQUIRED_FACTS entry, CONTENT looks for the collector's name only
     assert policy_problems(stepped, templates_dir=courtesy_root) == [f"{where}: TONE ultimatum"]

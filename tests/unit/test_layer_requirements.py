@@ -160,3 +160,53 @@ def test_the_layer_keeps_the_babel_data_of_every_notice_locale() -> None:
                 break
             name = get_global("parent_exceptions").get(name) or "_".join(name.split("_")[:-1]) or "root"
     assert needed <= kept, f"locales the notices need but the layer prunes: {sorted(needed - kept)}"
+
+
+def test_the_layer_keeps_the_holiday_calendar_of_every_jurisdiction() -> None:
+    import holidays
+
+    from dunning.domain.policy import default_policy
+
+    kept = _makefile_list("HOLIDAY_COUNTRIES")
+    countries = {jp.holiday_country for jp in default_policy().jurisdictions.values()}
+    modules = {type(holidays.country_holidays(c)).__module__.rsplit(".", 1)[-1] for c in countries}
+    assert modules <= kept, f"calendars the policy needs but the layer prunes: {sorted(modules - kept)}"
+
+
+def test_the_pruned_holidays_and_no_dnspython_give_the_same_calendars_and_emails(tmp_path: Path) -> None:
+    """The layer's own pruning (make prune-holidays; dnspython and libyaml removed) on a copy of the
+    installed packages: a fresh interpreter finds the same US and CN holidays, still validates an
+    email and reads the policy."""
+    import shutil
+
+    import holidays
+
+    site = Path(holidays.__file__).parents[1]
+    shutil.copytree(site / "holidays", tmp_path / "holidays", ignore=shutil.ignore_patterns("__pycache__"))
+    for info in site.glob("holidays-*.dist-info"):
+        shutil.copytree(info, tmp_path / info.name)
+    subprocess.run(["make", "-s", "-C", str(ROOT / "shared"), "prune-holidays", f"PY_DIR={tmp_path}",
+                    f"PYTHON={sys.executable}"], check=True, capture_output=True, timeout=60)
+    assert sorted(p.name for p in (tmp_path / "holidays/countries").glob("*.py")) == [
+        "__init__.py", *sorted(f"{m}.py" for m in _makefile_list("HOLIDAY_COUNTRIES"))]
+    script = """
+import sys
+sys.modules["dns"] = None  # as in the layer: importing it fails
+sys.modules["yaml._yaml"] = None  # and the libyaml binding
+import holidays
+from dunning.domain.policy import default_policy
+assert default_policy().jurisdictions
+from pydantic import BaseModel, EmailStr
+class Contact(BaseModel):
+    email: EmailStr
+print(Contact(email="pay@harbor-finance.example").email)
+for c in ("US", "CN"):
+    print(c, sorted(d.isoformat() for d in holidays.country_holidays(c, years=[2026, 2027])))
+"""
+    result = subprocess.run([sys.executable, "-c", script], env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "pay@harbor-finance.example"
+    for line, c in zip(lines[1:], ("US", "CN"), strict=True):
+        assert line == f"{c} {sorted(d.isoformat() for d in holidays.country_holidays(c, years=[2026, 2027]))}"

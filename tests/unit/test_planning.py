@@ -110,14 +110,15 @@ def test_pending_promise_holds_until_the_day_after_the_promise_and_grace() -> No
     assert out.decision.wait_until <= ny(DUE + timedelta(days=5), 12) + MAX_WAIT
 
 
-def test_broken_promise_resumes_escalation() -> None:
+def test_broken_promise_re_engages_before_the_ladder_resumes() -> None:
     promise = Promise(promised_on=DUE + timedelta(days=5), amount={"amount": "437.50", "currency": "USD"},
                       made_at=ny(DUE + timedelta(days=2), 12))
     out = plan(case(status="PROMISED", promise=promise, steps_done=["first_notice", "sms_3"]), account(),
                ny(DUE + timedelta(days=8), 11))
     assert out.new_status is CaseStatus.OPEN
     assert ReasonCode.PROMISE_BROKEN.value in out.details
-    assert out.decision.action is Action.CALL
+    assert (out.decision.action, out.decision.template_id) == (Action.SEND, "missed_payment")
+    assert out.skipped_steps == ["call_7"]  # its day passed while the promise held the case
 
 
 def test_kept_plan_completes_and_resolves() -> None:
@@ -159,8 +160,9 @@ def test_after_the_last_step_the_case_goes_to_legal_review() -> None:
 
 def test_time_barred_debt_never_goes_to_legal() -> None:
     out = plan(case(steps_done=ALL_BUT_LEGAL), account(time_barred=True), ny(DUE + timedelta(days=41), 12))
-    assert out.decision.action is Action.CLOSE
+    assert out.decision.action is Action.SPECIALIST_REVIEW  # a person decides what happens next
     assert ReasonCode.STEPS_EXHAUSTED in out.decision.reasons
+    assert out.skipped_steps == ["legal_review"]
 
 
 @pytest.mark.parametrize("sent", [False, True])

@@ -18,6 +18,7 @@ from dunning.domain.models import (
     Contact,
     EntryKind,
     ReasonCode,
+    SpecialistDecision,
     SpecialStatus,
 )
 from dunning.domain.planning import (
@@ -92,8 +93,13 @@ def test_a_vulnerable_customer_goes_to_a_specialist_once_and_never_to_legal_revi
     assert again.tasks == []
     end = plan(case(steps_done=ALL_BUT_LEGAL), account(), ny(DUE + timedelta(days=41), 12), person=vulnerable,
                reach=Reach(specialist_queued=True, right_party_attempted=True))
-    assert end.decision.action is Action.CLOSE and "legal_review" in end.skipped_steps
+    # the ladder's end puts the case in front of the specialist, never of a legal approver
+    assert end.decision.action is Action.SPECIALIST_REVIEW and "legal_review" in end.skipped_steps
     assert ReasonCode.SPECIALIST_ROUTE in end.decision.reasons
+    allowed = plan(case(steps_done=ALL_BUT_LEGAL, specialist_decision=SpecialistDecision.LEGAL_REVIEW), account(),
+                   ny(DUE + timedelta(days=41), 12), person=vulnerable,
+                   reach=Reach(specialist_queued=True, right_party_attempted=True))
+    assert allowed.decision.action is Action.WAIT and ReasonCode.SPECIALIST_HOLD in allowed.decision.reasons
 
 
 def test_the_softer_strategy_has_no_legal_review() -> None:

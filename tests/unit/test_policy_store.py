@@ -40,12 +40,12 @@ def test_no_parameter_means_the_bundled_default() -> None:
 
 
 def test_a_valid_override_goes_into_force() -> None:
-    source = Source(DEFAULT.replace('version: "2026-11-01.1"', 'version: "2026-12-01.1"'))
+    source = Source(DEFAULT.replace('version: "2026-12-05.1"', 'version: "2026-12-01.1"'))
     assert PolicyStore("s3://dunning-dev-policy/policy.yaml", fetch=source).current().version == "2026-12-01.1"
 
 
 def test_an_invalid_override_is_refused_and_the_last_good_one_stays() -> None:
-    source = Source(DEFAULT.replace('version: "2026-11-01.1"', 'version: "2026-12-01.1"'))
+    source = Source(DEFAULT.replace('version: "2026-12-05.1"', 'version: "2026-12-01.1"'))
     store = PolicyStore("s3://dunning-dev-policy/policy.yaml", fetch=source)
     assert store.current().version == "2026-12-01.1"
     source.text = DEFAULT.replace("template: first_notice", "template: no_such_template")
@@ -76,7 +76,7 @@ def test_no_override_parameter_is_the_default_and_is_asked_for_once_per_cache_pe
     assert [store.current() for _ in range(5)] == [default_policy()] * 5
     assert source.calls == 1
     clock.now += 301
-    source.text = DEFAULT.replace('version: "2026-11-01.1"', 'version: "2026-12-01.1"')
+    source.text = DEFAULT.replace('version: "2026-12-05.1"', 'version: "2026-12-01.1"')
     assert store.current().version == "2026-12-01.1"  # an override written later takes effect
     source.text = "<absent>"
     assert store.current() == default_policy()  # and deleting it brings the default back

@@ -30,9 +30,10 @@ BASELINE_MANAGED = {
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
     "DunningKeyUsePolicy",
 }
-# The template's own managed policies, shared by the roles that seal, anchor or verify the ledger;
-# their statements count as the role's grants (and are in its row of the table).
-LEDGER_MANAGED = {"LedgerSealPolicy", "LedgerCloseAnchorPolicy", "LedgerVerifyPolicy"}
+# The template's own managed policies, shared by the roles that seal, anchor or verify the ledger
+# or that send texts (the Alibaba Cloud SMS key); their statements count as the role's grants
+# (and are in its row of the table).
+LEDGER_MANAGED = {"LedgerSealPolicy", "LedgerCloseAnchorPolicy", "LedgerVerifyPolicy", "AliyunSmsKeyPolicy"}
 NEVER_GRANTED = {
     "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:DeleteObject", "s3:DeleteObjectVersion",
     "ssm:DescribeParameters", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable", "dynamodb:UpdateTable",

@@ -98,31 +98,20 @@ def test_us_sms_reminder_is_short_plain_and_complete(us: NoticeFacts) -> None:
     assert lint_rendered(notice) == []
 
 
-def test_chinese_reminder_is_native_and_fits_one_segment_with_its_short_link() -> None:
-    account = sample_account(Jurisdiction.CN, "zh-CN", NOW)
-    facts = build_facts(account, default_policy(), NOW, link_secret=SECRET,
-                        shorten=lambda _token, _expires: "Ab3dE6gH")
-    notice = render("overdue_reminder", Channel.SMS, facts, "zh-CN")
-    assert notice.encoding == "UCS-2" and notice.segments == 1
-    for text in ("【海港消费金融】", "尾号5678", "已逾期", "¥9,000.00", "11月17日", "hfjr.cn/p/Ab3dE6gH", "回T退订"):
-        assert text in notice.body
-    assert "START" not in notice.body and "https://" not in notice.body
-    assert lint_rendered(notice) == []
-
-
-def test_chinese_first_notice_greets_the_customer_and_fits_two_segments() -> None:
-    account = sample_account(Jurisdiction.CN, "zh-CN", NOW)
-    facts = build_facts(account, default_policy(), NOW, link_secret=SECRET,
-                        shorten=lambda _token, _expires: "Ab3dE6gH")
-    notice = render("first_notice", Channel.SMS, facts, "zh-CN")
-    assert notice.segments == 2
-    for text in ("尊敬的客户", "已逾期12天", "400-555-0134", "回T退订"):
-        assert text in notice.body
-
-
-def test_chinese_sms_without_a_short_link_still_carries_the_signed_link(cn: NoticeFacts) -> None:
+def test_chinese_sms_uses_chinese_formats_and_stays_within_three_segments(cn: NoticeFacts) -> None:
     notice = render("overdue_reminder", Channel.SMS, cn, "zh-CN")
-    assert cn.pay_link in notice.body and lint_rendered(notice) == []
+    assert notice.encoding == "UCS-2" and notice.segments is not None and notice.segments <= 3
+    for text in (
+        "¥9,000.00",
+        "已逾期12天",
+        "11月17日",
+        "拒收请回复R",
+        "【海港消费金融】",
+        "400-555-0134",
+        "尾号5678",
+    ):
+        assert text in notice.body
+    assert lint_rendered(notice) == []
 
 
 def test_email_carries_masked_account_subject_html_and_unsubscribe(us: NoticeFacts) -> None:

@@ -21,7 +21,7 @@ from dunning.adapters import json_limits
 from dunning.adapters.webhooks import BadSignature, MalformedPayload, PayloadTooLarge
 from dunning.ports import DeliveryReceipt, InboundSms
 
-PROVIDER = "aliyun-sms"
+PROVIDER = "aliyun"  # as AliyunSmsSender names its messages (aliyun:<BizId>)
 PUSH_KINDS: dict[str, Literal["report", "up"]] = {"aliyun-report": "report", "aliyun-up": "up"}
 MAX_BODY_BYTES = 256 * 1024  # a batch holds up to a few hundred reports
 MIN_TOKEN_CHARS = 32

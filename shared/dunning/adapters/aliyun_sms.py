@@ -1,139 +1,128 @@
-"""SMS to mainland China through Alibaba Cloud SMS (Dysmsapi ``SendSms``), and the router that picks
-a provider per destination country.
+"""Texts to mainland China through Alibaba Cloud SMS (Dysmsapi ``SendSms``, API version 2017-05-25).
 
-Mainland carriers deliver only a registered signature (签名, shown as 【…】) with a pre-approved
-template: the notice goes out as ``TemplateCode`` + ``TemplateParam`` (the named params of
-docs/china.md), never as free text. Failures are sorted as for SES and End User Messaging
-(dunning.adapters.senders):
-  TransientError    not accepted, try later (throttled, a flow-control limit, no balance)
-  ProviderRejected  refused for good (a bad number, an unregistered template, an auth failure)
-  anything else     a 5xx or a network failure: it may have gone out, the caller records UNCERTAIN
-The SDK retries only when given RetryOptions; none are given, so each send is one request.
+Mainland carriers deliver only texts from a registered signature (签名, shown as 【…】) in a
+pre-approved template: the request names the template by its code and fills its named variables
+(``TemplateParam``); no free text leaves this adapter. The policy maps each of our zh-CN SMS
+templates to its code (``Policy.sms_routes``) and ``dunning policy check`` refuses a template
+without one.
+
+The request is the service's RPC call, signed as its documentation specifies (HMAC-SHA1 over the
+percent-encoded, sorted query, key ``AccessKeySecret + "&"``), sent with urllib3, which the layer
+already carries. The vendor SDK pulls in aiohttp and twenty more packages (about 20 MB, twice the
+room the layer has left) for this one call.
+
+At most once, as for SES and End User Messaging: a refusal the provider answers before taking the
+message (API throttling) is a ``TransientError`` (the gate is released and the send retried); a
+refusal of the message itself (bad number, template, signature, a number's flow control) is
+``ProviderRejected`` (recorded FAILED, never retried); anything else (a timeout, a 5xx, an answer
+that cannot be read) may have been sent, so it is left to the caller to record UNCERTAIN.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from dunning.domain.models import valid_e164
-from dunning.domain.policy import SmsProvider
-from dunning.ports import OutboundMessage, ProviderRejected, Sender, TransientError
+from dunning.ports import OutboundMessage, ProviderRejected, TransientError
 
-PROVIDER = "aliyun-sms"
-ENDPOINT = "dysmsapi.aliyuncs.com"
+API_VERSION = "2017-05-25"
+DEFAULT_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+# Answered before the message was taken: safe to send again later.
+_RETRYABLE = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "ServiceUnavailable"})
 
-# Business codes of a 200 answer that mean "not accepted now, the same request may pass later".
-_LATER = {"isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL", "isv.MINUTE_LIMIT_CONTROL",
-          "isv.AMOUNT_NOT_ENOUGH", "isp.SYSTEM_BUSY"}
-
-
-def _business_error(code: str) -> Exception:
-    # Any other code of a 200 answer is the provider saying it did not take the message.
-    return TransientError(code) if code in _LATER else ProviderRejected(code[:64])
+# GET url -> (HTTP status, body). urllib3 in production; the sandbox's stand-in answers in-process.
+Transport = Callable[[str], tuple[int, bytes]]
 
 
-def _classify(exc: Exception) -> Exception:
-    from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
+def _urllib3_transport() -> Transport:
+    import urllib3
 
-    code = str(getattr(exc, "code", "") or "")[:64]
-    if isinstance(exc, ThrottlingException) or code.startswith("Throttling"):
-        return TransientError(code or "Throttling")
-    if isinstance(exc, ClientException):  # 4xx: refused at the gateway (signature, key, parameters)
-        return ProviderRejected(code or "ClientError")
-    # A 5xx (ServerException), a timeout or a dropped connection: it may have been accepted.
-    unknown: Exception = exc
-    return unknown
+    pool = urllib3.PoolManager(timeout=urllib3.Timeout(connect=3.0, read=10.0), retries=False)
+
+    def get(url: str) -> tuple[int, bytes]:
+        resp = pool.request("GET", url)
+        return int(resp.status), bytes(resp.data)
+
+    return get
+
+
+def percent_encode(value: str) -> str:
+    """RFC 3986 percent-encoding as the RPC signature wants it (``~`` kept, space as %20)."""
+    return quote(value, safe="-_.~")
+
+
+def string_to_sign(params: dict[str, str], method: str = "GET") -> str:
+    canonical = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()))
+    return f"{method}&{percent_encode('/')}&{percent_encode(canonical)}"
+
+
+def signature(params: dict[str, str], access_key_secret: str, method: str = "GET") -> str:
+    digest = hmac.new(f"{access_key_secret}&".encode(), string_to_sign(params, method).encode(), hashlib.sha1)
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
+def national_number(e164: str) -> str:
+    """``+8613800138000`` -> ``13800138000``: the service takes mainland numbers without the prefix."""
+    if not e164.startswith("+86") or not e164[3:].isdigit():
+        raise ProviderRejected("NotAMainlandNumber")
+    return e164[3:]
 
 
 class AliyunSmsSender:
-    """``SendSms`` with the registered signature and the template the notice's id maps to."""
+    """``SendSms`` with the route's signature and the message's approved template."""
 
-    provider = PROVIDER
+    provider = "aliyun"
 
-    def __init__(self, client: Callable[[], Any], config: Callable[[], SmsProvider]) -> None:
-        self._client, self._config = client, config
+    def __init__(self, access_key_id: str, access_key_secret: str, endpoint: str = DEFAULT_ENDPOINT,
+                 transport: Transport | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        self._key_id, self._secret = access_key_id, access_key_secret
+        self._endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
+        self._transport = transport
+        self._clock = clock or (lambda: datetime.now(UTC))
 
-    def request(self, message: OutboundMessage) -> dict[str, str]:
-        """The SendSms fields for ``message`` (ProviderRejected when no template is registered)."""
-        config = self._config()
-        template = config.templates.get(message.template_id or "")
-        if template is None:
-            # No free text outside approved templates: a carrier would drop it anyway.
-            raise ProviderRejected("NoRegisteredTemplate")
-        params = message.params or {}
-        missing = [name for name in template.params if name not in params]
-        if missing:
-            raise ProviderRejected("TemplateParamMissing")
-        return {
-            "PhoneNumbers": message.destination.removeprefix(config.country_code),
-            "SignName": config.sign_name,
-            "TemplateCode": template.code,
-            "TemplateParam": json.dumps({name: params[name] for name in template.params},
-                                        ensure_ascii=False, separators=(",", ":")),
-            # Ids only: the provider hands OutId back on the receipt.
-            "OutId": ":".join((message.tags or {}).get(k, "") for k in ("case_id", "step_id"))[:64],
+    def send(self, message: OutboundMessage) -> str:
+        call = message.template
+        if call is None:  # free text never goes to a mainland number
+            raise ProviderRejected("NoApprovedTemplate")
+        params = {
+            "AccessKeyId": self._key_id, "Action": "SendSms", "Format": "JSON", "RegionId": "cn-hangzhou",
+            "SignatureMethod": "HMAC-SHA1", "SignatureNonce": uuid.uuid4().hex, "SignatureVersion": "1.0",
+            "Timestamp": self._clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": API_VERSION,
+            "PhoneNumbers": national_number(message.destination), "SignName": call.sign_name,
+            "TemplateCode": call.code, "TemplateParam": json.dumps(call.params, ensure_ascii=False,
+                                                                   separators=(",", ":")),
         }
-
-    def send(self, message: OutboundMessage) -> str:
-        try:
-            valid_e164(message.destination)
-        except ValueError as exc:
-            raise ProviderRejected("InvalidPhoneNumber") from exc
-        fields = self.request(message)
-        from alibabacloud_dysmsapi20170525 import models
-        from darabonba.runtime import RuntimeOptions
-
-        request = models.SendSmsRequest(
-            phone_numbers=fields["PhoneNumbers"], sign_name=fields["SignName"],
-            template_code=fields["TemplateCode"], template_param=fields["TemplateParam"],
-            out_id=fields["OutId"] or None)
-        # Timeouts (ms) well inside the function's 30 s: a hung call ends as UNCERTAIN here.
-        runtime = RuntimeOptions(autoretry=False, max_attempts=1, connect_timeout=5000, read_timeout=10000)
-        try:
-            response = self._client().send_sms_with_options(request, runtime)
-        except Exception as exc:  # noqa: BLE001 - sorted by what it means for at-most-once
-            raise _classify(exc) from exc
-        body = response.body
-        code = str(getattr(body, "code", "") or "")
-        if code != "OK":
-            raise _business_error(code or "NoCode")
-        biz_id = getattr(body, "biz_id", None)
-        if not biz_id:
-            # Accepted but without an id: it went out; nothing can be matched to it later.
-            raise RuntimeError("SendSms accepted without a BizId")
-        return str(biz_id)
+        if message.tags:  # ids only: comes back on the receipt as OutId
+            params["OutId"] = message.tags.get("case_id", "")[:64]
+        query = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()))
+        url = f"{self._endpoint}?Signature={percent_encode(signature(params, self._secret))}&{query}"
+        transport = self._transport or _urllib3_transport()
+        self._transport = transport
+        status, body = transport(url)  # a network error propagates: the outcome is unknown
+        answer = _answer(status, body)
+        code = str(answer.get("Code", ""))
+        if code == "OK" and answer.get("BizId"):
+            return str(answer["BizId"])
+        if code in _RETRYABLE or status == 429:
+            raise TransientError(code or "Throttling")
+        if code.startswith(("isv.", "Forbidden", "SignatureDoesNotMatch", "InvalidAccessKeyId", "MissingParameter",
+                            "InvalidParameter")):
+            raise ProviderRejected(code)
+        raise RuntimeError(f"SendSms answered {status} {code or 'without a code'}")  # may have been sent
 
 
-def aliyun_client(credentials: Callable[[], dict[str, str]], endpoint: str = ENDPOINT) -> Any:
-    """The Dysmsapi client, keyed from the secret (``access_key_id``, ``access_key_secret``)."""
-    from alibabacloud_dysmsapi20170525.client import Client
-    from alibabacloud_tea_openapi.utils_models import Config
-
-    keys = credentials()
-    return Client(Config(access_key_id=keys["access_key_id"], access_key_secret=keys["access_key_secret"],
-                         endpoint=endpoint))
-
-
-class CountryRoutedSms:
-    """One SMS sender per destination country: numbers under a routed country code go to its
-    provider, the rest to ``default`` (AWS End User Messaging or SNS)."""
-
-    def __init__(self, default: Sender, routes: dict[str, Sender]) -> None:
-        self._default = default
-        self.provider = default.provider  # what provider_of falls back to; each send names its own
-        # Longest code first: +1 must not take +1242's numbers.
-        self._routes = sorted(routes.items(), key=lambda kv: -len(kv[0]))
-
-    def route(self, message: OutboundMessage) -> Sender:
-        for code, sender in self._routes:
-            if message.destination.startswith(code):
-                return sender
-        return self._default
-
-    def provider_for(self, message: OutboundMessage) -> str:
-        return self.route(message).provider
-
-    def send(self, message: OutboundMessage) -> str:
-        return self.route(message).send(message)
+def _answer(status: int, body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise RuntimeError(f"SendSms answered {status} with no JSON") from None
+    if not isinstance(data, dict):
+        raise RuntimeError(f"SendSms answered {status} with no object")
+    return data

@@ -27,7 +27,8 @@ collections works (those with a case), which are the ones whose contacts count.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,7 @@ from dunning.adapters import content
 from dunning.domain.customers import CustomerProfile
 from dunning.domain.integrity import case_state, make_seal
 from dunning.domain.ledger import GENESIS, ledger_sort_key, new_entry
+from dunning.domain.links import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH
 from dunning.domain.models import (
     Account,
     AccountStatus,
@@ -196,17 +198,26 @@ class CollectionsRepository:
     # ----------------------------------------------------------------- reads
 
     def history(self, account_id: str) -> AccountHistory:
+        return self._query(account_id, "pk = :pk", {":pk": {"S": _pk(account_id)}})
+
+    def case_history(self, account_id: str, case_id: str) -> AccountHistory:
+        # Only the case's items (its header, ledger and notices share the CASE#<id> prefix): read
+        # units per decision do not grow with the account's closed cases.
+        head = _case_sk(case_id)
+        return self._query(account_id, "pk = :pk AND begins_with(sk, :case)",
+                           {":pk": {"S": _pk(account_id)}, ":case": {"S": head}},
+                           keep=lambda sk: sk == head or sk.startswith(head + "#"))
+
+    def _query(self, account_id: str, condition: str, values: dict[str, Any],
+               keep: Callable[[str], bool] | None = None) -> AccountHistory:
         out = AccountHistory()
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": _pk(account_id)}},
-            "ConsistentRead": True,
-        }
+        kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": values, "ConsistentRead": True}
         while True:
             resp = self._db.query(**kwargs)
             for raw in resp.get("Items", []):
-                self._collect(out, from_item(raw))
+                if keep is None or keep(str(raw["sk"]["S"])):
+                    self._collect(out, from_item(raw))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
@@ -461,6 +472,28 @@ class CollectionsRepository:
             )
         except ClientError as exc:
             _reraise(exc)
+
+    # ----------------------------------------------------------------- short links
+
+    def shorten_link(self, token: str, keep_until: datetime) -> str:
+        """A new short code for ``token``, kept until ``keep_until`` (the table's TTL removes it)."""
+        for _ in range(5):  # a collision among 62**10 codes is as good as impossible; retried anyway
+            code = "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
+            try:
+                self._db.put_item(TableName=self._table, ConditionExpression="attribute_not_exists(pk)",
+                                  Item=to_item({"pk": f"LINK#{code}", "sk": "LINK", "type": "LINK", "token": token,
+                                                "expires_at": int(keep_until.timestamp())}))
+                return code
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    _reraise(exc)
+        raise TransientError("no free short code")
+
+    def resolve_link(self, code: str) -> str | None:
+        """The signed token behind a short code; None when there is none (never issued, or gone)."""
+        item = self._db.get_item(TableName=self._table, Key={"pk": {"S": f"LINK#{code}"}, "sk": {"S": "LINK"}},
+                                 ConsistentRead=True).get("Item")
+        return str(item["token"]["S"]) if item and "token" in item else None
 
     def put_contact(self, account_id: str, phone_hash: str | None, email_hash: str | None = None) -> None:
         """Index the customer's phone and email address (as keyed hashes, never the number or the

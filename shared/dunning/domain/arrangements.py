@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from dunning.domain.models import Instalment, InstalmentPlan, Money, Payment, PlanStatus, Promise, to_utc
 from dunning.domain.policy import Hardship, Promises
@@ -165,6 +166,20 @@ def next_instalment(plan: InstalmentPlan) -> Instalment | None:
 
 def reminder_date(inst: Instalment, hardship: Hardship) -> date:
     return inst.due_on - timedelta(days=hardship.reminder_days_before)
+
+
+def plan_data(plan: InstalmentPlan) -> dict[str, Any]:
+    """A plan as its PLAN ledger entry records it."""
+    return {
+        "plan_id": plan.plan_id,
+        "status": plan.status.value,
+        "total": format(plan.total.amount, "f"),
+        "currency": plan.total.currency,
+        "instalments": [
+            {"number": i.number, "due_on": i.due_on.isoformat(), "amount": format(i.amount.amount, "f")}
+            for i in plan.instalments
+        ],
+    }
 
 
 def hardship_pause_until(now: datetime, hardship: Hardship) -> datetime:

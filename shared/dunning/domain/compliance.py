@@ -35,16 +35,16 @@ Decisions that the rules below take and that callers rely on:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from dunning.domain.calendars import days_off, working_days
 from dunning.domain.models import (
     Account,
     AccountStatus,
@@ -314,45 +314,52 @@ def _rule_window(ctx: _Context, t: datetime) -> list[_Finding]:
 # --------------------------------------------------------------------------- holidays
 
 
+@lru_cache(maxsize=64)
 def _holiday_dates(country: str, year: int) -> frozenset[date]:
-    # The `holidays` package and the bundled calendars (China's breaks and make-up days).
-    return days_off(country, year)
+    # Imported here, not at module load: functions that never check a holiday (failures, agent
+    # tasks, payments, the stream) do not pay for it at cold start.
+    import holidays as holiday_calendars
+
+    return frozenset(holiday_calendars.country_holidays(country, years=year).keys())
 
 
-def _listed_holiday(country: str, day: date) -> bool:
-    return day in _holiday_dates(country, day.year)
+def _listed_holiday(country: str, day: date, days_off: frozenset[date] = frozenset()) -> bool:
+    return day in days_off or day in _holiday_dates(country, day.year)
 
 
-def _working(country: str, day: date) -> bool:
-    return day in working_days(country, day.year)
+def is_holiday(country: str, day: date, days_off: Iterable[date] = (),
+               working_days: Iterable[date] = ()) -> bool:
+    """A public holiday of `country`, or a weekend enclosed by public holidays on both sides.
 
-
-def is_holiday(country: str, day: date) -> bool:
-    """A public holiday of `country`, or a weekend enclosed by public holidays on both sides."""
-    if _listed_holiday(country, day):
+    ``days_off`` and ``working_days`` are the policy's calendar where the package's falls short
+    (mainland China's State Council calendar: the weekend days inside a holiday block, and the
+    weekend days worked in exchange, 调休, which are never a holiday)."""
+    off, worked = frozenset(days_off), frozenset(working_days)
+    if day in worked:
+        return False
+    if _listed_holiday(country, day, off):
         return True
-    if day.weekday() < 5 or _working(country, day):
+    if day.weekday() < 5:
         return False
     before, after = day - timedelta(days=1), day + timedelta(days=1)
-    # A make-up working Saturday (调休) ends the weekend: it is no rest day.
-    while before.weekday() >= 5 and not _listed_holiday(country, before) and not _working(country, before):
+    while before.weekday() >= 5 and before not in worked and not _listed_holiday(country, before, off):
         before -= timedelta(days=1)
-    while after.weekday() >= 5 and not _listed_holiday(country, after) and not _working(country, after):
+    while after.weekday() >= 5 and after not in worked and not _listed_holiday(country, after, off):
         after += timedelta(days=1)
-    return _listed_holiday(country, before) and _listed_holiday(country, after)
+    return _listed_holiday(country, before, off) and _listed_holiday(country, after, off)
 
 
 def _rule_holiday(ctx: _Context, t: datetime) -> list[_Finding]:
     if ctx.is_service or not ctx.rules.holidays:
         return []
-    country = ctx.rules.holiday_country
+    country, off, worked = ctx.rules.holiday_country, ctx.rules.days_off, ctx.rules.working_days
     found = []
     for zone in ctx.zones:
         day = t.astimezone(zone).date()
-        if not is_holiday(country, day):
+        if not is_holiday(country, day, off, worked):
             continue
         after = day + timedelta(days=1)
-        while is_holiday(country, after):
+        while is_holiday(country, after, off, worked):
             after += timedelta(days=1)
         detail = f"{day.isoformat()} is a public holiday in {country} ({zone.key})"
         found.append(_defer(ReasonCode.HOLIDAY, detail, _wall_to_utc(after, time(0, 0), zone)))
@@ -476,6 +483,8 @@ def _rule_recipient(ctx: _Context, t: datetime) -> list[_Finding]:
 
 
 _ENDED = {CaseStatus.REFERRED_TO_LEGAL, CaseStatus.RESOLVED, CaseStatus.CLOSED}
+_NO_DUNNING = {CaseStatus.IN_PLAN: "case IN_PLAN: only plan reminders",
+               CaseStatus.SPECIALIST: "case with a specialist: no dunning"}
 
 
 def _promise_ends(ctx: _Context, promised_on: date) -> datetime:
@@ -510,8 +519,8 @@ def _rule_hold(ctx: _Context, t: datetime) -> list[_Finding]:
             if ends > t:
                 detail = f"promise to pay by {case.promise.promised_on.isoformat()} plus grace"
                 found.append(_defer(ReasonCode.HOLD, detail, ends))
-    elif status is CaseStatus.IN_PLAN and kind is AttemptKind.COLLECTION:
-        found.append(_block(ReasonCode.HOLD, "case IN_PLAN: only plan reminders"))
+    elif status in _NO_DUNNING and kind is AttemptKind.COLLECTION:
+        found.append(_block(ReasonCode.HOLD, _NO_DUNNING[status]))
     return found
 
 

@@ -375,13 +375,15 @@ class CaseStatus(StrEnum):
     PROMISED = "PROMISED"  # waiting for a promised payment
     IN_PLAN = "IN_PLAN"  # instalment plan accepted
     DISPUTED = "DISPUTED"
+    SPECIALIST = "SPECIALIST"  # with a collections specialist (declared hardship, a ladder that ended): no dunning
     LEGAL_REVIEW = "LEGAL_REVIEW"
     REFERRED_TO_LEGAL = "REFERRED_TO_LEGAL"
     RESOLVED = "RESOLVED"  # paid / cured
     CLOSED = "CLOSED"  # closed without payment (written off, ceased, error)
 
 
-_ACTIVE = {CaseStatus.OPEN, CaseStatus.PAUSED, CaseStatus.PROMISED, CaseStatus.IN_PLAN, CaseStatus.DISPUTED}
+_ACTIVE = {CaseStatus.OPEN, CaseStatus.PAUSED, CaseStatus.PROMISED, CaseStatus.IN_PLAN, CaseStatus.DISPUTED,
+           CaseStatus.SPECIALIST}
 _END = {CaseStatus.RESOLVED, CaseStatus.CLOSED}
 
 CASE_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
@@ -390,6 +392,7 @@ CASE_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.PROMISED: frozenset(_ACTIVE | _END),
     CaseStatus.IN_PLAN: frozenset(_ACTIVE | _END),
     CaseStatus.DISPUTED: frozenset({CaseStatus.OPEN, CaseStatus.PAUSED} | _END),
+    CaseStatus.SPECIALIST: frozenset(_ACTIVE | _END),
     CaseStatus.LEGAL_REVIEW: frozenset(
         {CaseStatus.OPEN, CaseStatus.REFERRED_TO_LEGAL, CaseStatus.DISPUTED, CaseStatus.PROMISED,
          CaseStatus.IN_PLAN, CaseStatus.PAUSED} | _END
@@ -404,6 +407,13 @@ class IllegalTransition(ValueError):
     def __init__(self, case_id: str, current: CaseStatus, target: CaseStatus) -> None:
         super().__init__(f"case {case_id}: illegal transition {current} -> {target}")
         self.case_id, self.current, self.target = case_id, current, target
+
+
+class SpecialistDecision(StrEnum):
+    """What a specialist decided for a case the ladder could not send to legal review by itself."""
+
+    LEGAL_REVIEW = "LEGAL_REVIEW"  # the legal review may be requested (an admin still approves it)
+    NO_LEGAL_REVIEW = "NO_LEGAL_REVIEW"  # the case stays with the specialist, out of the legal route
 
 
 class Promise(BaseModel):
@@ -474,6 +484,11 @@ class Case(BaseModel):
     execution_arn: str | None = None
     legal_approved_at: UtcDatetime | None = None
     legal_approved_by: str | None = None
+    specialist_task_token: str | None = None
+    # A specialist's recorded word on whether the case may go to legal review (see SpecialistDecision).
+    specialist_decision: SpecialistDecision | None = None
+    specialist_decided_at: UtcDatetime | None = None
+    specialist_decided_by: str | None = None
     resolution: str | None = None
     jurisdiction: str | None = None  # the account's, at opening: how long the case is retained
     version: int = 0
@@ -552,7 +567,7 @@ class EntryKind(StrEnum):
     PAGE = "PAGE"  # the customer's own page: what they did there (actor `customer`)
     SPECIAL_STATUS = "SPECIAL_STATUS"  # a special status set or lifted on the customer
     SKIP_TRACE = "SKIP_TRACE"  # finding the right number: requested, then its outcome
-    SPECIALIST = "SPECIALIST"  # handed to a specialist (vulnerable customer)
+    SPECIALIST = "SPECIALIST"  # a specialist's desk: a vulnerable customer handed over, a review queued or decided
     PHONE_REVEALED = "PHONE_REVEALED"  # an agent saw the full number (who and when, never the number)
     VIOLATION = "VIOLATION"  # something that broke a compliance rule was done (a call outside the window)
 
@@ -587,6 +602,7 @@ class Action(StrEnum):
     CALL = "CALL"
     WAIT = "WAIT"
     LEGAL_REVIEW = "LEGAL_REVIEW"
+    SPECIALIST_REVIEW = "SPECIALIST_REVIEW"  # a specialist must decide before anything else happens
     CLOSE = "CLOSE"
 
 
@@ -631,6 +647,24 @@ class ReasonCode(StrEnum):
     LEGAL_APPROVED = "LEGAL_APPROVED"
     LEGAL_REJECTED = "LEGAL_REJECTED"
     CASE_ENDED = "CASE_ENDED"
+    # step conditions (a step's `requires`): why a step was skipped, held or routed to a specialist
+    HARDSHIP_DECLARED = "HARDSHIP_DECLARED"
+    RIGHT_PARTY_CONTACT_RECENT = "RIGHT_PARTY_CONTACT_RECENT"
+    PAYMENT_RECENT = "PAYMENT_RECENT"
+    ARRANGEMENT_ACTIVE = "ARRANGEMENT_ACTIVE"
+    ARRANGEMENT_BROKEN_RECENTLY = "ARRANGEMENT_BROKEN_RECENTLY"
+    TOO_FEW_BROKEN_ARRANGEMENTS = "TOO_FEW_BROKEN_ARRANGEMENTS"
+    NO_REFERRAL_PROFILE = "NO_REFERRAL_PROFILE"  # no `requires_any` profile fits the case
+    STEP_PASSED_DURING_HOLD = "STEP_PASSED_DURING_HOLD"  # its day fell while an arrangement or pause held the case
+    # re-engagement after a broken promise or plan
+    REENGAGING = "REENGAGING"
+    RENEWED_OFFER = "RENEWED_OFFER"
+    RENEWED_OFFER_LIMIT = "RENEWED_OFFER_LIMIT"
+    NO_PLAN_FITS = "NO_PLAN_FITS"
+    # the specialist route
+    SPECIALIST_REVIEW = "SPECIALIST_REVIEW"
+    SPECIALIST_HOLD = "SPECIALIST_HOLD"
+    SPECIALIST_ALLOWED_LEGAL = "SPECIALIST_ALLOWED_LEGAL"
     NO_RIGHT_PARTY_CONTACT = "NO_RIGHT_PARTY_CONTACT"  # no legal review before an attempt to reach the debtor
     SKIP_TRACE = "SKIP_TRACE"  # the right number is being looked for
     SPECIALIST_ROUTE = "SPECIALIST_ROUTE"  # a vulnerable customer's softer strategy

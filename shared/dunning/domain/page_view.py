@@ -18,8 +18,7 @@ from babel.dates import format_date, format_interval, format_skeleton
 from babel.numbers import format_currency
 
 from dunning.domain.arrangements import PlanOfferError, apply_payments, offer_plan
-from dunning.domain.calendars import is_working_day
-from dunning.domain.compliance import with_preferred_hours
+from dunning.domain.compliance import is_holiday, with_preferred_hours
 from dunning.domain.models import Account, Case, CaseStatus, Channel, Instalment, Money, PlanStatus
 from dunning.domain.policy import Policy
 
@@ -118,8 +117,8 @@ def callback_slots(account: Account, policy: Policy, now: datetime) -> list[tupl
     for _ in range(21):  # three weeks is plenty to find a few business days, even around Golden Week
         if days >= page.callback_days:
             break
-        business = is_working_day(rules.holiday_country, day) if rules.holidays else day.weekday() < 5
-        if business:  # a make-up working Saturday (调休) is a business day, a holiday is not
+        if day.weekday() < 5 and not (rules.holidays and is_holiday(rules.holiday_country, day, rules.days_off,
+                                                                     rules.working_days)):
             found = False
             start = datetime.combine(day, window.start, tzinfo=zone)
             close = datetime.combine(day, window.end, tzinfo=zone)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -70,40 +70,20 @@ class Collector(_Strict):
     pay_url: str
     # The creditor an agency collects for; a lender collecting its own loans is its own creditor.
     creditor: str | None = None
-    # A short host of the lender's that serves the customer's page too (docs/china.md): SMS short
-    # links show it; none: the page's own host.
-    short_link_host: str | None = Field(default=None, pattern=r"^[a-z0-9.\-]{3,32}$")
 
 
 CollectorRole = Literal["FIRST_PARTY", "AGENCY"]
-
-
-class ProviderTemplate(_Strict):
-    """A template registered with the SMS provider: its code, and the named params it was approved
-    with (each a variable of our template of the same id; the provider fills them in)."""
-
-    code: str = Field(pattern=r"^SMS_[0-9]{4,12}$")
-    params: list[str] = Field(default_factory=list)
-
-
-class SmsProvider(_Strict):
-    """A country whose carriers take only registered signatures and templates (mainland China):
-    SMS to its numbers go through this provider, never as free text (docs/china.md)."""
-
-    provider: Literal["aliyun"] = "aliyun"
-    country_code: str = Field(pattern=r"^\+[1-9][0-9]{0,3}$")
-    sign_name: str = Field(min_length=2, max_length=12)  # the registered 签名, shown as 【…】
-    # Variables the registered text fixes rather than passes: the signature, the opt-out wording,
-    # the collector's contact details.
-    fixed: list[str] = Field(default_factory=lambda: ["collector", "opt_out", "contact_phone", "contact_hours",
-                                                      "contact_email"])
-    templates: dict[str, ProviderTemplate] = Field(default_factory=dict)
 
 
 class JurisdictionPolicy(_Strict):
     contact_window: ContactWindow = ContactWindow()
     holidays: bool = True
     holiday_country: str
+    # Where the holidays package falls short of the official calendar (mainland China's State
+    # Council publishes each year's in the November before): days off it does not list (the
+    # weekend days inside a holiday block) and weekend days worked in exchange (调休).
+    days_off: list[date] = Field(default_factory=list)
+    working_days: list[date] = Field(default_factory=list)
     caps: Caps = Caps()
     retention_years: int = Field(ge=1)
     collector: Collector
@@ -116,9 +96,8 @@ class JurisdictionPolicy(_Strict):
     first_contact_disclosure: bool = False
     # The fact the customer's page asks before it shows anything (the account file must carry it).
     verification: VerificationKind = VerificationKind.DATE_OF_BIRTH
-    # SMS to this jurisdiction's numbers through a domestic provider's registered templates.
-    sms_provider: SmsProvider | None = None
-    # SMS carry a short link (/p/<code>) instead of the signed token: one UCS-2 segment in Chinese.
+    # Texts carry a short link (/p/<10-letter code>) instead of the signed token: where SMS are
+    # written in UCS-2 (70 units a segment), the token alone costs a segment.
     sms_short_links: bool = False
 
     @model_validator(mode="after")
@@ -151,17 +130,48 @@ class StepKind(StrEnum):
         return None if self is StepKind.LEGAL_REVIEW else Channel(self.value)
 
 
+class StepConditions(_Strict):
+    """What must hold, from the case's history (domain.case_summary), for a step to go ahead.
+
+    Counted on the case being collected. "Right-party contact" is a conversation with the customer
+    or a message from them about the debt (a call answered, a reply other than STOP/START/HELP or
+    "wrong number", a promise or plan agreed). What the planner does when a condition fails is said
+    in domain.conditions.
+    """
+
+    no_right_party_contact_days: int | None = Field(default=None, ge=1)
+    no_payment_days: int | None = Field(default=None, ge=1)
+    # none running (a promise, a plan, an offer still open) and none broken in the last N days
+    no_active_or_recent_broken_arrangement_days: int | None = Field(default=None, ge=0)
+    no_declared_hardship: bool = False
+    min_broken_arrangements: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> StepConditions:
+        if not self.model_dump(exclude_defaults=True):
+            raise ValueError("a condition set must name at least one condition")
+        return self
+
+
 class Step(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     offset_days: int  # days past due at which the step becomes due; negative = before the due date
     kind: StepKind
     template: str | None = None
     approval_required: bool = False
+    requires: StepConditions | None = None  # every condition must hold ...
+    requires_any: list[StepConditions] = Field(default_factory=list)  # ... and one of these sets, if any
+    # Sent even when its day passed while an arrangement or a pause held the case (the last notice
+    # before a legal review); other passed steps are skipped when the ladder resumes.
+    send_late: bool = False
+    renewed_offer: bool = False  # re-engagement only: the notice carries a new instalment offer
 
     @model_validator(mode="after")
     def _template_for_messages(self) -> Step:
         if self.kind in (StepKind.SMS, StepKind.EMAIL) and not self.template:
             raise ValueError(f"step {self.id}: an {self.kind} step needs a template")
+        if self.renewed_offer and self.kind not in (StepKind.SMS, StepKind.EMAIL):
+            raise ValueError(f"step {self.id}: a renewed offer is a message (SMS or EMAIL)")
         return self
 
     @property
@@ -250,6 +260,31 @@ class Promises(_Strict):
     payment_check_days: int = Field(default=3, ge=1, le=14)
 
 
+class Reengagement(_Strict):
+    """What follows a broken promise or plan before the ladder resumes: its own short ladder
+    (offsets are days after the break), run once per break, with a bounded number of renewed offers."""
+
+    steps: list[Step] = Field(min_length=1)
+    max_renewed_offers: int = Field(default=1, ge=0)  # per case
+    # A round whose steps could not all go within this many days of the break gives way to the ladder.
+    window_days: int = Field(default=10, ge=1, le=30)
+
+    @field_validator("steps")
+    @classmethod
+    def _contact_steps(cls, steps: list[Step]) -> list[Step]:
+        ids = [s.id for s in steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        for step in steps:
+            if step.kind is StepKind.LEGAL_REVIEW:
+                raise ValueError(f"step {step.id}: re-engagement contacts the customer; it has no legal review")
+            if step.offset_days < 0:
+                raise ValueError(f"step {step.id}: re-engagement offsets are days after the break (>= 0)")
+        if [s.offset_days for s in steps] != sorted(s.offset_days for s in steps):
+            raise ValueError("steps must be ordered by offset_days")
+        return steps
+
+
 class CustomerPage(_Strict):
     """The customer's own page (/p/{token}): how hard it is to get in, and how long a visit lasts."""
 
@@ -258,6 +293,27 @@ class CustomerPage(_Strict):
     fresh_links_per_day: int = Field(default=3, ge=1, le=10)  # "send me a new link", per account
     callback_days: int = Field(default=3, ge=1, le=10)  # business days of call-back slots offered
     callback_slot_hours: int = Field(default=2, ge=1, le=4)
+
+
+class ProviderTemplate(_Strict):
+    """One of our SMS templates as registered with a provider that sends approved templates only."""
+
+    code: str = Field(pattern=r"^SMS_[0-9]{6,12}$")  # assigned by the provider on approval
+    params: list[str] = Field(default_factory=list)  # the template's variables, by name
+
+
+class SmsRoute(_Strict):
+    """Texts to numbers under ``country_code`` go through ``provider`` (mainland China: Alibaba Cloud
+    SMS), signed ``sign_name``, each in its registered template; written in ``locale``."""
+
+    country_code: str = Field(pattern=r"^\+[1-9][0-9]{0,2}$")
+    provider: Literal["aliyun"]
+    sign_name: str = Field(min_length=2, max_length=12)
+    locale: str = "zh-CN"
+    templates: dict[str, ProviderTemplate] = Field(default_factory=dict)
+
+    def takes(self, destination: str) -> bool:
+        return destination.startswith(self.country_code)
 
 
 class Policy(_Strict):
@@ -275,8 +331,15 @@ class Policy(_Strict):
     vulnerable_strategy: str | None = None
     hardship: Hardship = Hardship()
     promises: Promises = Promises()
+    reengagement: Reengagement | None = None  # None: a broken arrangement resumes the ladder at once
     page: CustomerPage = CustomerPage()
+    # Texts by destination: a number under a route's country code goes through its provider; any
+    # other through AWS End User Messaging.
+    sms_routes: list[SmsRoute] = Field(default_factory=list)
     variant_salt: str = "dunning"
+
+    def sms_route_for(self, destination: str) -> SmsRoute | None:
+        return next((r for r in self.sms_routes if r.takes(destination)), None)
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
@@ -330,6 +393,19 @@ def _strategy_problems(policy: Policy) -> list[str]:
             problems.append(f"strategy {name}: the last step must be a LEGAL_REVIEW")
         elif not last.approval_required:
             problems.append(f"strategy {name}: step {last.id}: a legal review needs approval_required")
+        problems.extend(_step_problems(name, strategy))
+    return problems
+
+
+def _step_problems(name: str, strategy: Strategy) -> list[str]:
+    problems: list[str] = []
+    for step in strategy.steps:
+        where = f"strategy {name}: step {step.id}"
+        if step.renewed_offer:
+            problems.append(f"{where}: renewed_offer belongs to re-engagement steps")
+        if step.kind is StepKind.LEGAL_REVIEW and not (step.requires and step.requires.no_declared_hardship):
+            # A customer who told us of hardship goes to a specialist, never straight to legal.
+            problems.append(f"{where}: a legal review must require no_declared_hardship")
     return problems
 
 

@@ -16,12 +16,11 @@ from dunning.domain.notices.render import (
     CHANNEL_PARTS,
     JURISDICTION_LOCALES,
     LOCALE_TEXTS,
-    TEMPLATE_IDS,
     available_templates,
-    template_variables,
+    registered_variables,
 )
 from dunning.domain.notices.samples import sample_facts
-from dunning.domain.policy import Policy, StepKind
+from dunning.domain.policy import Policy, Step, StepKind
 
 LAWFUL_WINDOW = (datetime.strptime("07:00", "%H:%M").time(), datetime.strptime("22:00", "%H:%M").time())
 
@@ -60,39 +59,6 @@ def _sanity_problems(policy: Policy) -> list[str]:
     return problems
 
 
-def _provider_template_problems(policy: Policy, templates_dir: Path | None) -> list[str]:
-    """Where SMS go through a provider's registered templates (CN), every SMS a step or a service
-    sends must have a template code, registered with exactly the variables our template fills in:
-    the provider sends its own approved text, never ours, so the two must say the same."""
-    problems: list[str] = []
-    available = available_templates(templates_dir)
-    for jurisdiction, jp in sorted(policy.jurisdictions.items()):
-        provider = jp.sms_provider
-        if provider is None:
-            continue
-        locale = JURISDICTION_LOCALES.get(jurisdiction, tuple(LOCALE_TEXTS))[0]
-        if provider.sign_name != jp.collector.name:
-            # Our SMS open with 【collector】; the provider writes 【sign_name】: they must agree.
-            problems.append(f"jurisdiction {jurisdiction}: sms_provider sign_name {provider.sign_name!r} "
-                            f"is not the collector's name {jp.collector.name!r}")
-        steps = {step.template: f"strategy {sid}: step {step.id}" for sid, strategy in policy.strategies.items()
-                 for step in strategy.steps if step.kind is StepKind.SMS and step.template}
-        for template_id in [*dict.fromkeys([*steps, *TEMPLATE_IDS])]:
-            if (locale, Channel.SMS) not in available.get(template_id, set()):
-                continue
-            where = f"{steps.get(template_id, 'service message')}: template {template_id} {locale} SMS ({jurisdiction})"
-            registered = provider.templates.get(template_id)
-            if registered is None:
-                problems.append(f"{where}: no {provider.provider} template code (SMS to "
-                                f"{provider.country_code} go out only as registered templates)")
-                continue
-            wanted = sorted(template_variables(template_id, locale, Channel.SMS, templates_dir) - set(provider.fixed))
-            if sorted(registered.params) != wanted:
-                problems.append(f"{where}: template {registered.code} params {sorted(registered.params)} "
-                                f"differ from the template's variables {wanted}")
-    return problems
-
-
 def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> list[str]:
     """Compliance lint of a valid policy: one line per problem, naming the strategy/step or rule.
 
@@ -100,15 +66,19 @@ def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> lis
     sample account, and lint clean (including on time-barred debt, since steps reach those too).
     ``templates_dir`` checks the steps against another templates folder than the bundled one.
     """
-    problems = _sanity_problems(policy) + _provider_template_problems(policy, templates_dir)
+    problems = _sanity_problems(policy)
     available = available_templates(templates_dir)
     facts_cache: dict[tuple[Jurisdiction, str], NoticeFacts] = {}
-    for sid, jurisdictions in _strategy_jurisdictions(policy).items():
-        strategy = policy.strategies[sid]
-        first_message = next(
-            (s for s in strategy.steps if not s.pre_due and s.kind in (StepKind.SMS, StepKind.EMAIL)), None
+    ladders: list[tuple[str, list[Step], set[Jurisdiction]]] = [
+        (f"strategy {sid}", policy.strategies[sid].steps, where)
+        for sid, where in _strategy_jurisdictions(policy).items()]
+    if policy.reengagement is not None:  # follows a broken arrangement in every strategy
+        ladders.append(("reengagement", policy.reengagement.steps, set(policy.jurisdictions)))
+    for name, steps, jurisdictions in ladders:
+        first_message = None if name == "reengagement" else next(
+            (s for s in steps if not s.pre_due and s.kind in (StepKind.SMS, StepKind.EMAIL)), None
         )
-        for step in strategy.steps:
+        for step in steps:
             channel = step.kind.channel
             if step.template is None or channel not in CHANNEL_PARTS:
                 continue
@@ -116,7 +86,7 @@ def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> lis
                 jp = policy.for_jurisdiction(jurisdiction)
                 locales = JURISDICTION_LOCALES.get(jurisdiction, tuple(LOCALE_TEXTS))
                 for locale in locales:
-                    where = f"strategy {sid}: step {step.id}: template {step.template} {locale} {channel}"
+                    where = f"{name}: step {step.id}: template {step.template} {locale} {channel}"
                     if (locale, channel) not in available.get(step.template, set()):
                         problems.append(f"{where}: no such template")
                         continue
@@ -136,4 +106,28 @@ def policy_problems(policy: Policy, *, templates_dir: Path | None = None) -> lis
                         budget=locale == locales[0],
                         templates_dir=templates_dir,
                     )
+    problems += _route_problems(policy, available, templates_dir)
     return list(dict.fromkeys(problems))  # one line per problem even when several steps share it
+
+
+def _route_problems(policy: Policy, available: dict[str, set[tuple[str, Channel]]],
+                    templates_dir: Path | None) -> list[str]:
+    """A route through an approved-template provider carries no free text: every SMS template of
+    its locale (steps, reminders and confirmations alike) needs its registered code, with the same
+    variables as the template."""
+    problems: list[str] = []
+    for route in policy.sms_routes:
+        where = f"sms route {route.country_code} ({route.provider})"
+        texts = sorted(t for t, parts in available.items() if (route.locale, Channel.SMS) in parts)
+        for template_id in texts:
+            registered = route.templates.get(template_id)
+            if registered is None:
+                problems.append(f"{where}: template {template_id} {route.locale} SMS has no registered code")
+                continue
+            variables = registered_variables(template_id, route.locale, templates_dir)
+            if sorted(registered.params) != variables:
+                problems.append(f"{where}: template {template_id} is registered with {sorted(registered.params)}, "
+                                f"but uses {variables}")
+        for template_id in sorted(set(route.templates) - set(texts)):
+            problems.append(f"{where}: {template_id} is registered but there is no such {route.locale} SMS template")
+    return problems

@@ -18,11 +18,19 @@ Special statuses: ``set_special_status`` sets or lifts BANKRUPTCY, DECEASED, CEA
 LITIGATION_HOLD or VULNERABLE on the customer (all their loans); ``record_skip_trace`` records what
 finding the right number gave.
 
-Legal referral: ``approve_legal_referral`` records the approval and completes the LegalReview task
-token with ``{"approved": true}``; the planner then sends the legal_referral notice, sets
+Legal referral: ``show_case`` returns the case summary (contact attempts and outcomes, replies,
+arrangements kept and broken, payments, hardship, disputes, days past due, amounts) and its
+``summary_digest``; ``approve_legal_referral`` records the approval with the summary it was taken on
+(refused if the digest given is not the case's any more) and completes the LegalReview task token
+with ``{"approved": true}``; the planner then sends the legal_referral notice, sets
 REFERRED_TO_LEGAL and the referral is published. ``reject_legal_referral`` returns the case to OPEN
 and completes the token with ``{"approved": false}``; the planner finds the legal step done and
-closes the execution with STEPS_EXHAUSTED, leaving the case OPEN for manual handling.
+hands the case to a specialist (SpecialistQueue).
+
+Specialist route: a case the ladder cannot send to legal review by itself (declared hardship, no
+referral profile, a ladder that ended) waits in SPECIALIST for ``specialist_decision``:
+LEGAL_REVIEW lets the legal review go ahead, NO_LEGAL_REVIEW keeps the case with the specialist,
+who works it with the other commands (offer_plan, pause_case, record_promise ...).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dunning.domain.case_summary import summarise_case
 from dunning.domain.compliance import Attempt, AttemptKind, Verdict, check
 from dunning.domain.integrity import IntegrityReport
 from dunning.domain.models import (
@@ -44,6 +53,7 @@ from dunning.domain.models import (
     CaseStatus,
     Channel,
     EntryKind,
+    SpecialistDecision,
     SpecialStatus,
     UtcDatetime,
     iso_z,
@@ -202,20 +212,40 @@ class RecordCallOutcome(_CaseCommand):
                                          person=person)
 
 
+# The `summary_digest` show_case returned: the decision records it, and an approval (or a
+# specialist's decision) of a case that has changed since is refused.
+SummaryDigest = Annotated[str | None, Field(default=None, pattern=r"^[0-9a-f]{16}$")]
+
+
 class ApproveLegalReferral(_CaseCommand):
     type: Literal["approve_legal_referral"]
     note: str | None = Field(default=None, max_length=500)
+    summary_digest: SummaryDigest = None
 
     def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.legal_decision(True, actor, self.note)
+        return case_actions.legal_decision(True, actor, self.note, self.summary_digest)
 
 
 class RejectLegalReferral(_CaseCommand):
     type: Literal["reject_legal_referral"]
     reason: str = Field(min_length=1, max_length=500)
+    summary_digest: SummaryDigest = None
 
     def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
-        return case_actions.legal_decision(False, actor, self.reason)
+        return case_actions.legal_decision(False, actor, self.reason, self.summary_digest)
+
+
+class RecordSpecialistDecision(_CaseCommand):
+    """A collections specialist decides a case on SpecialistQueue: LEGAL_REVIEW lets the legal
+    review go ahead (an admin still approves it), NO_LEGAL_REVIEW keeps the case with the specialist."""
+
+    type: Literal["specialist_decision"]
+    decision: SpecialistDecision
+    reason: str = Field(min_length=1, max_length=500)
+    summary_digest: SummaryDigest = None
+
+    def action(self, ports: Ports, actor: str) -> case_actions.CaseAction:
+        return case_actions.specialist_decision(self.decision, actor, self.reason, self.summary_digest)
 
 
 class _ChannelCommand(_Command):
@@ -316,6 +346,7 @@ AdminCommand = Annotated[
     | RecordCallOutcome
     | ApproveLegalReferral
     | RejectLegalReferral
+    | RecordSpecialistDecision
     | OptOut
     | OptIn
     | WaiveFee
@@ -405,6 +436,8 @@ def _result_fields(ports: Ports, command: _Command, done: case_actions.Performed
         case ApproveLegalReferral() | RejectLegalReferral():
             if done.effects.token is None and done.applied:
                 done.notes.append("no approval task was waiting")
+            extra = {"task_completed": done.task_completed}
+        case RecordSpecialistDecision():
             extra = {"task_completed": done.task_completed}
     return extra
 
@@ -504,6 +537,8 @@ def worklist(ports: Ports, command: Worklist) -> WorklistResult:
 # ----------------------------------------------------------------- reading and evidence
 
 
+_TOKENS = {"call_task_token", "approval_task_token", "specialist_task_token"}
+
 # What support staff see of the customer's contact details: enough to confirm who they speak to.
 _LAST_FOUR = {"regex_pattern": r".(?=.{4})", "mask_format": "*"}
 _SUPPORT_MASK = {"contact.phone": _LAST_FOUR, "contact.email": _LAST_FOUR, "account_number": _LAST_FOUR}
@@ -527,9 +562,14 @@ def _case_view(ports: Ports, cmd: _CaseCommand) -> dict[str, Any]:
     if record is None:
         raise CaseNotFound(f"case {cmd.case_id}")
     account = ports.accounts.find(cmd.account_id)
+    # What a reviewer judges from: the history in counts, with the amounts (never on a queue).
+    summary = summarise_case(record.case, history.ledger.get(cmd.case_id, []), ports.clock.now(), account=account,
+                             notices=history.notices.get(cmd.case_id, []))
     return {
         "account": support_view(account) if account else None,
-        "case": record.case.model_dump(mode="json", exclude={"call_task_token", "approval_task_token"}),
+        "summary": summary.model_dump(mode="json"),
+        "summary_digest": summary.digest(),
+        "case": record.case.model_dump(mode="json", exclude=_TOKENS),
         "ledger": [e.model_dump(mode="json")
                    for e in ports.collections.reveal(record, history.ledger.get(cmd.case_id, []))],
         "notices": [n.model_dump(mode="json") for n in history.notices.get(cmd.case_id, [])],
@@ -560,7 +600,7 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
             indent=1,
         ),
         "chain.json": report.model_dump_json(indent=1),  # chain, seals, header and anchors
-        "case.json": record.case.model_dump_json(exclude={"call_task_token", "approval_task_token"}),
+        "case.json": record.case.model_dump_json(exclude=_TOKENS),
     }
     keys = []
     archive = ports.archive

@@ -24,7 +24,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from dunning.domain.arrangements import best_offer, hardship_pause_until, offer_plan, promise_amount, validate_promise
+from dunning.domain.arrangements import (
+    best_offer,
+    hardship_pause_until,
+    offer_plan,
+    plan_data,
+    promise_amount,
+    validate_promise,
+)
+from dunning.domain.case_summary import CaseSummary, summarise_case
 from dunning.domain.compliance import Attempt, ContactRecord, check
 from dunning.domain.customers import CustomerProfile, StatusMark
 from dunning.domain.history import CALL_OUTCOME_STANDARD, call_contact, entry_ref
@@ -45,6 +53,7 @@ from dunning.domain.models import (
     PlanStatus,
     Promise,
     ReasonCode,
+    SpecialistDecision,
     SpecialStatus,
     iso_z,
 )
@@ -61,7 +70,7 @@ Entry = tuple[EntryKind, dict[str, Any]]
 Entries = list[Entry]
 ContactChange = Literal["OPT_OUT", "OPT_IN", "PHONE_UNUSABLE", "EMAIL_UNUSABLE"]
 AccountChange = tuple[ContactChange, Channel | None]
-TaskField = Literal["call_task_token", "approval_task_token"]
+TaskField = Literal["call_task_token", "approval_task_token", "specialist_task_token"]
 
 
 PersonChange = Callable[[CustomerProfile], bool]
@@ -107,6 +116,13 @@ class ActionContext:
     now: datetime
     notes: list[str] = field(default_factory=list)
     effects: Effects = field(default_factory=Effects)
+    history: AccountHistory | None = None  # what reviewers' actions summarise (domain.case_summary)
+
+    def summary(self) -> CaseSummary:
+        """The case's history as a reviewer saw it (show_case shows the same summary)."""
+        entries = self.history.ledger.get(self.case.case_id, []) if self.history is not None else []
+        notices = self.history.notices.get(self.case.case_id, []) if self.history is not None else None
+        return summarise_case(self.case, entries, self.now, account=self.account, notices=notices)
 
 
 CaseAction = Callable[[ActionContext], Entries]
@@ -291,7 +307,7 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
     account = account or ports.accounts.get(account_id)
     record, is_new = case_for_record(history, account_id, now, prefix, case_id)
     policy = ports.policy()
-    ctx = ActionContext(record.case, account, policy, now)
+    ctx = ActionContext(record.case, account, policy, now, history=history)
     to_confirm: list[confirmations.Confirmation] = []
 
     def mutation(rec: CaseRecord) -> Entries:
@@ -299,6 +315,7 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
         ctx.effects.reset()
         before = rec.case.status
         entries = action(ctx)
+        _release_specialist_task(rec.case, before, ctx.effects)
         to_confirm[:] = confirmations.for_entries(entries, now) if confirm else []
         kind, data = record_entry(rec, ctx, entries, before)
         if to_confirm:
@@ -334,6 +351,15 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
     done.confirmed = confirmations.send(ports, record.case.case_id, account_id, to_confirm, prefer=channel,
                                         actor=actor)
     return done
+
+
+def _release_specialist_task(case: Case, before: CaseStatus, effects: Effects) -> None:
+    """A case a specialist took out of SPECIALIST (a plan, a pause, a promise ...) goes back to the
+    escalation at once, rather than when the waiting review task times out."""
+    if before is CaseStatus.SPECIALIST and case.status is not CaseStatus.SPECIALIST \
+            and case.specialist_task_token is not None and effects.token is None:
+        effects.token, case.specialist_task_token = case.specialist_task_token, None
+        effects.token_field, effects.token_output = "specialist_task_token", {"status": case.status.value}
 
 
 def _complete(ports: Ports, record: CaseRecord, token: str, output: dict[str, Any], token_field: TaskField,
@@ -374,16 +400,7 @@ def opt_out_entry(channel: Channel, action: str, source: str) -> Entry:
 
 
 def plan_entry(plan: InstalmentPlan) -> dict[str, Any]:
-    return {
-        "plan_id": plan.plan_id,
-        "status": plan.status.value,
-        "total": format(plan.total.amount, "f"),
-        "currency": plan.total.currency,
-        "instalments": [
-            {"number": i.number, "due_on": i.due_on.isoformat(), "amount": format(i.amount.amount, "f")}
-            for i in plan.instalments
-        ],
-    }
+    return plan_data(plan)
 
 
 def promise(promised_on: date, amount: Decimal | None, channel: Channel | None) -> CaseAction:
@@ -732,13 +749,32 @@ def skip_trace_outcome(outcome: SkipTraceOutcome, new_phone: str | None, *,
     return act
 
 
-def legal_decision(approve: bool, by: str, text: str | None) -> CaseAction:
-    """An admin's decision on a legal review; the waiting approval task is completed with it."""
+CHANGED_SINCE_SEEN = "the case changed since that summary was shown: show_case again, then decide"
+
+
+def _seen(ctx: ActionContext, seen_digest: str | None,
+          enforce: bool = True) -> tuple[CaseSummary, dict[str, Any]] | None:
+    """The summary now, and what the decision records of it; None (with a note) when the reviewer
+    decided from a summary the case has since moved on from (`enforce`)."""
+    summary = ctx.summary()
+    if enforce and seen_digest is not None and seen_digest != summary.digest():
+        ctx.notes.append(CHANGED_SINCE_SEEN)
+        return None
+    return summary, {"summary": summary.counts(), "seen_digest": seen_digest}
+
+
+def legal_decision(approve: bool, by: str, text: str | None, seen_digest: str | None = None) -> CaseAction:
+    """An admin's decision on a legal review; the waiting approval task is completed with it. The
+    decision records the case summary it was taken on (its counts and digest); given the digest of
+    the summary the admin saw, an approval of a case that has changed since is refused."""
 
     def act(ctx: ActionContext) -> Entries:
         case = ctx.case
         if case.status is not CaseStatus.LEGAL_REVIEW:
             ctx.notes.append(f"case is {case.status}, not LEGAL_REVIEW")
+            return []
+        seen = _seen(ctx, seen_digest, enforce=approve)  # a rejection stands whatever changed
+        if seen is None:
             return []
         token, case.approval_task_token = case.approval_task_token, None
         if token is not None:
@@ -746,10 +782,40 @@ def legal_decision(approve: bool, by: str, text: str | None) -> CaseAction:
             ctx.effects.token_output = {"approved": approve}
         if approve:
             case.legal_approved_at, case.legal_approved_by = ctx.now, by
-            return [(EntryKind.LEGAL, {"event": "APPROVED", "by": by, "note": text})]
+            return [(EntryKind.LEGAL, {"event": "APPROVED", "by": by, "note": text, **seen[1]})]
         if not move(case, CaseStatus.OPEN, ctx.notes):
             return []
-        return [(EntryKind.LEGAL, {"event": "REJECTED", "by": by, "reason": text})]
+        return [(EntryKind.LEGAL, {"event": "REJECTED", "by": by, "reason": text, **seen[1]})]
+
+    return act
+
+
+def specialist_decision(decision: SpecialistDecision, by: str, reason: str,
+                        seen_digest: str | None = None) -> CaseAction:
+    """A specialist's decision on a case with them: LEGAL_REVIEW lets the legal review go ahead
+    (the case returns to the escalation, which asks an admin to approve it); NO_LEGAL_REVIEW keeps
+    the case with the specialist, out of the legal route. Recorded with the summary it was taken on."""
+
+    def act(ctx: ActionContext) -> Entries:
+        case = ctx.case
+        if case.status is not CaseStatus.SPECIALIST:
+            ctx.notes.append(f"case is {case.status}, not SPECIALIST")
+            return []
+        if decision is SpecialistDecision.LEGAL_REVIEW and ctx.account.time_barred:
+            ctx.notes.append("time-barred debt never goes to legal review")
+            return []
+        seen = _seen(ctx, seen_digest)
+        if seen is None:
+            return []
+        token, case.specialist_task_token = case.specialist_task_token, None
+        if token is not None:
+            ctx.effects.token, ctx.effects.token_field = token, "specialist_task_token"
+            ctx.effects.token_output = {"decision": decision.value}
+        case.specialist_decision, case.specialist_decided_at, case.specialist_decided_by = decision, ctx.now, by
+        if decision is SpecialistDecision.LEGAL_REVIEW and not move(case, CaseStatus.OPEN, ctx.notes):
+            return []
+        return [(EntryKind.SPECIALIST, {"event": "DECIDED", "decision": decision.value, "by": by,
+                                        "reason": reason, **seen[1]})]
 
     return act
 

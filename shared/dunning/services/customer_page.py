@@ -31,7 +31,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,12 +184,6 @@ def _together(*actions: CaseAction) -> CaseAction:
 
 def handle(ports: Ports, guard: PageGuard, config: PageConfig, request: PageRequest) -> PageResponse:
     """Answer one request for the page (GET shows, POST acts)."""
-    if is_short_code(request.token) and ports.short_links is not None:
-        # A short link opens the page of the token it stands for; an unknown code is refused
-        # below like any link that is not ours (and counts against the caller's rate).
-        token = ports.short_links.resolve(request.token)
-        if token is not None:
-            request = replace(request, token=token)
     page = _Page(ports, guard, config, request)
     try:
         return page.answer()
@@ -254,8 +248,11 @@ class _Page:
             raise PageRefused(429, "error_too_many", "too many requests for this link")
 
     def _claims(self) -> tuple[LinkClaims, bool]:
+        token = self.request.token
+        if is_short_code(token):  # a text's short link: the signed token it stands for
+            token = self.ports.collections.resolve_link(token) or ""
         try:
-            claims, expired = verify_link(self.request.token, self.secret, self.now), False
+            claims, expired = verify_link(token, self.secret, self.now), False
         except ExpiredLink as exc:
             claims, expired = exc.claims, True
         except InvalidLink:

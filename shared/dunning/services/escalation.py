@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from dunning.domain.arrangements import plan_data
+from dunning.domain.case_summary import CaseSummary, summarise_case
 from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, ContactRecord, Person, Verdict, check
 from dunning.domain.customers import CustomerProfile, combined_history
 from dunning.domain.history import contact_history, notice_contact
@@ -43,7 +45,7 @@ from dunning.domain.planning import (
     plan_next_action,
     reach_from,
 )
-from dunning.domain.policy import Policy, Strategy, assign_variant, strategy_for
+from dunning.domain.policy import Policy, SmsRoute, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
 from dunning.ports import (
     AccountHistory,
@@ -54,8 +56,8 @@ from dunning.ports import (
     Ports,
     ProviderRejected,
     Sender,
+    TemplateCall,
     TransientError,
-    provider_of,
 )
 from dunning.services import customers
 from dunning.services.integrity import anchor_at_close
@@ -77,6 +79,13 @@ def _strategy(policy: Policy, record: CaseRecord, account: Account) -> Strategy:
     if sid and sid in policy.strategies:
         return policy.strategies[sid]
     return strategy_for(policy, account, assign_variant(policy, account.account_id))[1]
+
+
+def case_summary(history: AccountHistory, record: CaseRecord, account: Account | None, now: datetime) -> CaseSummary:
+    """The case's history as its step conditions, notices and reviewers see it."""
+    case_id = record.case.case_id
+    return summarise_case(record.case, history.ledger.get(case_id, []), now, account=account,
+                          notices=history.notices.get(case_id, []))
 
 
 def _person_strategy(policy: Policy, record: CaseRecord, account: Account, person: Person) -> Strategy:
@@ -112,7 +121,9 @@ def _task_entries(ports: Ports, outcome: PlanOutcome, case_id: str, account_id: 
 
 def _load(ports: Ports, case_id: str, account_id: str,
           account: Account | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
-    history = ports.collections.history(account_id)
+    # The case alone: the person's recent contacts on every loan (this one's earlier cases
+    # included) come from their profile, so a decision reads the same however long the past.
+    history = ports.collections.case_history(account_id, case_id)
     record = history.cases.get(case_id)
     if record is None:
         raise NotFound(f"case {case_id}")
@@ -131,28 +142,19 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     person = profile.person()
     contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
     strategy = _person_strategy(policy, record, account, person)
+    summary = case_summary(history, record, account, now)
     outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
-                               strategy, now, person=person, reach=reach_from(history.ledger.get(case_id, [])))
+                               strategy, now, person=person, reach=reach_from(history.ledger.get(case_id, [])),
+                               summary=summary)
     decision = outcome.decision
-    case = record.case
-    if outcome.new_status is not None and outcome.new_status != case.status:
-        case.transition(outcome.new_status)
-        if outcome.new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.REFERRED_TO_LEGAL):
-            case.closed_at = now
-            case.resolution = decision.reasons[0].value if decision.reasons else None
-    if outcome.skipped_steps:
-        case.steps_done = [*case.steps_done, *[s for s in outcome.skipped_steps if s not in case.steps_done]]
-    data = decision.model_dump(mode="json", exclude_none=True) | {"skipped": outcome.skipped_steps,
-                                                                  "details": outcome.details}
-    entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data),
-                                                       *_task_entries(ports, outcome, case_id, account_id, now)]
-    if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
-        entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
+    entries = _apply(outcome, record, now)
+    entries[1:1] = _task_entries(ports, outcome, case_id, account_id, now)
+    data = entries[0][1]
     output = decision.model_dump(mode="json", exclude_none=True)
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
         sent = _send_step(ports, ports.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
-                          contacts=contacts, profile=profile)
+                          contacts=contacts, profile=profile, summary=summary)
         output["sent"] = sent.as_output()
         if sent.until is not None:
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
@@ -182,6 +184,27 @@ def _decided(ports: Ports, record: CaseRecord, decision: Decision, reasons: list
         ports.notifications.legal_referred(case.case_id, case.account_id)
     if decision.action is Action.CLOSE:
         anchor_at_close(ports, record)
+
+
+def _apply(outcome: PlanOutcome, record: CaseRecord, now: datetime) -> list[tuple[EntryKind, dict[str, Any]]]:
+    """What the decision changes on the case, and the ledger entries that say so (the DECISION first)."""
+    decision, case = outcome.decision, record.case
+    if outcome.new_status is not None and outcome.new_status != case.status:
+        case.transition(outcome.new_status)
+        if outcome.new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.REFERRED_TO_LEGAL):
+            case.closed_at = now
+            case.resolution = decision.reasons[0].value if decision.reasons else None
+    if outcome.skipped_steps:
+        case.steps_done = [*case.steps_done, *[s for s in outcome.skipped_steps if s not in case.steps_done]]
+    data = decision.model_dump(mode="json", exclude_none=True) | {"skipped": outcome.skipped_steps,
+                                                                  "details": outcome.details}
+    entries: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.DECISION, data)]
+    if outcome.new_plan is not None:  # a renewed offer: on the case with the notice that makes it
+        case.plan = outcome.new_plan
+        entries.append((EntryKind.PLAN, plan_data(outcome.new_plan) | {"renewed": True}))
+    if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
+        entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
+    return entries
 
 
 def _recover_interrupted_sends(ports: Ports, history: AccountHistory, record: CaseRecord, now: datetime,
@@ -218,12 +241,14 @@ class SendResult:
         return {"status": self.status, "step_id": self.step_id, "reasons": self.reasons}
 
 
-def _extra_facts(record: CaseRecord) -> dict[str, Any]:
+def _extra_facts(record: CaseRecord, summary: CaseSummary | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if record.case.plan is not None:
         extra["plan"] = record.case.plan
     if record.case.promise is not None:
         extra["promise"] = record.case.promise
+    if summary is not None:  # the final and referral notices say what happened, truthfully
+        extra["history"] = summary.engagement
     return extra
 
 
@@ -235,7 +260,8 @@ def _destination(account: Account, channel: Channel) -> str:
 
 
 def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecord | None, template_id: str,
-               channel: Channel, extra: dict[str, Any] | None = None) -> RenderedNotice:
+               channel: Channel, extra: dict[str, Any] | None = None,
+               summary: CaseSummary | None = None) -> RenderedNotice:
     # Imported here: agent tasks and failures share this module and never render; Jinja2 and Babel's
     # date formats are a noticeable part of their cold start. (PlanNextAction, which sends, loads
     # them at init instead, so its first notice does not pay for them.)
@@ -243,12 +269,23 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
     from dunning.domain.notices.render import render
 
     # Every link opens the customer's page, at the deployment's address for it.
-    short = ports.short_links if channel is Channel.SMS and policy.for_jurisdiction(
-        account.jurisdiction).sms_short_links else None
-    facts = build_facts(account, policy, ports.clock.now(), link_secret=ports.keys.link_secret,
-                        extra=(_extra_facts(record) if record else {}) | (extra or {}),
-                        link_base=ports.page_base_url, shorten=short.shorten if short else None)
+    now = ports.clock.now()
+    facts = build_facts(account, policy, now, link_secret=ports.keys.link_secret,
+                        extra=(_extra_facts(record, summary) if record else {}) | (extra or {}),
+                        link_base=ports.page_base_url)
+    if channel is Channel.SMS and policy.for_jurisdiction(account.jurisdiction).sms_short_links:
+        facts = facts.model_copy(update={"pay_link": _shortened(ports, policy, facts.pay_link, now)})
     return render(template_id, channel, facts, account.notice_locale)
+
+
+def _shortened(ports: Ports, policy: Policy, link: str, now: datetime) -> str:
+    """The same link as a short code (kept a month past the link's expiry, so an expired short
+    link still opens the page that offers a fresh one)."""
+    from dunning.domain.links import short_link, token_of
+
+    base = link[: link.index("/p/")]
+    keep_until = now + timedelta(days=policy.link_valid_days + 30)
+    return short_link(base, ports.collections.shorten_link(token_of(link), keep_until))
 
 
 Entries = Sequence[tuple[EntryKind, dict[str, Any]]]
@@ -284,7 +321,8 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
                policy: Policy, now: datetime, step_id: str, channel: Channel, template_id: str, *, actor: str,
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
                decided: Entries = (), contacts: list[ContactRecord] | None = None,
-               profile: CustomerProfile | None = None, extra: dict[str, Any] | None = None) -> SendResult:
+               profile: CustomerProfile | None = None, extra: dict[str, Any] | None = None,
+               summary: CaseSummary | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
@@ -300,7 +338,8 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     if profile is None:
         profile = ports.collections.customer(account.customer)
     rendered = render_for(ports, account, policy, record, template_id, channel,
-                          _with_other_loans(ports, profile, account, template_id, channel, extra))
+                          _with_other_loans(ports, profile, account, template_id, channel, extra),
+                          summary or case_summary(history, record, account, now))
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
     # (An answer or a written confirmation is no collection contact: the validation notice still is the first.)
@@ -325,6 +364,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         count("NoticesDeferred" if verdict.verdict is Verdict.DEFER else "NoticesBlocked",
               Channel=channel.value, Step=step_dimension(step_id), reasons=data["reasons"])
         return SendResult(verdict.verdict.value, step_id, list(data["reasons"]), verdict.until)
+    sender, route = _provider(ports, sender, policy, account, channel)
     notice = Notice(notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id,
                     step_id=step_id, channel=channel, template_id=template_id,
                     template_version=rendered.template_version, locale=rendered.locale,
@@ -333,12 +373,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
     gated = notice_contact(notice)
     if not _gate(ports, record, notice, gated, profile, decided, now, actor):
         return SendResult("ALREADY_SENDING", step_id, [])
-    # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
-    headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
-    message = OutboundMessage(destination=_destination(account, channel), body=rendered.body,
-                              subject=rendered.subject, html=rendered.html,
-                              tags={"case_id": case_id, "step_id": step_id}, headers=headers,
-                              template_id=template_id, params=rendered.params or None)
+    message = _outbound(account, channel, rendered, route, case_id, step_id)
     try:
         message_id = sender.send(message)
     except TransientError:
@@ -356,11 +391,42 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         _finish(ports, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
         count("UncertainSends", Channel=channel.value, Step=step_dimension(step_id))
         return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
-    _finish(ports, record, notice, NoticeStatus.SENT, f"{provider_of(sender, message)}:{message_id}", None, now,
-            actor)
+    _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
     return SendResult(NoticeStatus.SENT.value, step_id, [])
+
+
+def _provider(ports: Ports, sender: Sender, policy: Policy, account: Account,
+              channel: Channel) -> tuple[Sender, SmsRoute | None]:
+    """Who takes this notice: a mainland number's text goes through the domestic provider its
+    route names (resolved before the gate, so a provider that is not configured fails loudly
+    without leaving a notice SENDING)."""
+    route = policy.sms_route_for(_destination(account, channel)) if channel is Channel.SMS else None
+    return (ports.sms_provider(route.provider) if route is not None else sender), route
+
+
+def _outbound(account: Account, channel: Channel, rendered: RenderedNotice, route: SmsRoute | None,
+              case_id: str, step_id: str) -> OutboundMessage:
+    """What the provider is given."""
+    # Every email can be unsubscribed from in one click (RFC 8058): the link opens the page's opt-out.
+    headers = list_unsubscribe_headers(rendered.unsubscribe_link) if rendered.unsubscribe_link else None
+    return OutboundMessage(destination=_destination(account, channel), body=rendered.body,
+                           subject=rendered.subject, html=rendered.html,
+                           tags={"case_id": case_id, "step_id": step_id}, headers=headers,
+                           template=_template_call(route, rendered) if route is not None else None)
+
+
+def _template_call(route: SmsRoute, rendered: RenderedNotice) -> TemplateCall | None:
+    """The registered template this text is sent in, with its variables; None when it has none
+    (the provider then refuses it: no free text to a mainland number)."""
+    from dunning.domain.notices.render import provider_params
+
+    registered = route.templates.get(rendered.template_id)
+    if registered is None or rendered.locale != route.locale:
+        return None
+    values = provider_params(rendered)
+    return TemplateCall(route.sign_name, registered.code, {name: values.get(name, "") for name in registered.params})
 
 
 def _with_other_loans(ports: Ports, profile: CustomerProfile, account: Account, template_id: str, channel: Channel,
@@ -389,7 +455,7 @@ def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord
     except Conflict as exc:
         if decided:  # the case or the person changed since they were read: plan again (Step Functions retries)
             raise TransientError("case changed while planning") from exc
-        fresh = ports.collections.history(notice.account_id)
+        fresh = ports.collections.case_history(notice.account_id, notice.case_id)
         if any(n.step_id == notice.step_id for n in fresh.notices.get(notice.case_id, [])):
             return False
         raise _PersonMoved from exc
@@ -457,28 +523,58 @@ def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStat
                 raise
 
 
-def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: Literal["CALL", "LEGAL_REVIEW"],
-              token: str, actor: str = "AgentTask") -> dict[str, Any]:
-    """Hold the task token on the case (agents and admins act by case id) and queue the task."""
-    record = ports.collections.case(account_id, case_id)
+TaskKindName = Literal["CALL", "LEGAL_REVIEW", "SPECIALIST"]
+_TASK_METRIC = {"CALL": "CallTasks", "LEGAL_REVIEW": "LegalReviews", "SPECIALIST": "SpecialistReviews"}
+
+
+def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: TaskKindName,
+              token: str, actor: str = "AgentTask", reasons: Sequence[str] = ()) -> dict[str, Any]:
+    """Hold the task token on the case (agents and admins act by case id) and queue the task.
+
+    A legal review or a specialist review carries the case's history in counts (domain.case_summary:
+    contact attempts and outcomes, replies, arrangements kept and broken, payments, hardship,
+    disputes, days past due; no amount), in the task and in the ledger entry that requests it."""
     now = ports.clock.now()
-    case = record.case
+    task: dict[str, Any] = {"case_id": case_id, "account_id": account_id, "step_id": step_id, "kind": kind,
+                            "task_token": token, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    entry: tuple[EntryKind, dict[str, Any]]
     if kind == "CALL":
+        record = ports.collections.case(account_id, case_id)
+        case = record.case
         case.call_task_token, case.call_task_since = token, now  # on the agents' worklist from now
         entry = (EntryKind.CALL_TASK, {"step_id": step_id, "kind": kind})
     else:
-        case.transition(CaseStatus.LEGAL_REVIEW)
-        case.approval_task_token = token
-        entry = (EntryKind.LEGAL, {"step_id": step_id, "event": "REVIEW_REQUESTED"})
-    if step_id not in case.steps_done:
-        case.steps_done = [*case.steps_done, step_id]  # at most one task per step, even on replay
+        history = ports.collections.case_history(account_id, case_id)
+        found = history.cases.get(case_id)
+        if found is None:
+            raise NotFound(f"case {case_id}")
+        record, case = found, found.case
+        counts = case_summary(history, record, ports.accounts.get(account_id), now).counts()
+        task |= {"reasons": list(reasons), "summary": counts}
+        if kind == "LEGAL_REVIEW":
+            basis = case.specialist_decision.value if case.specialist_decision else None
+            case.transition(CaseStatus.LEGAL_REVIEW)
+            case.approval_task_token = token
+            # A specialist's go-ahead is spent on the review it allowed.
+            case.specialist_decision, case.specialist_decided_at, case.specialist_decided_by = None, None, None
+            entry = (EntryKind.LEGAL, {"step_id": step_id, "event": "REVIEW_REQUESTED", "reasons": list(reasons),
+                                       "specialist_decision": basis, "summary": counts})
+        else:
+            case.transition(CaseStatus.SPECIALIST)
+            case.specialist_task_token = token
+            case.specialist_decision, case.specialist_decided_at, case.specialist_decided_by = None, None, None
+            entry = (EntryKind.SPECIALIST, {"step_id": step_id, "event": "REVIEW_REQUESTED",
+                                            "reasons": list(reasons), "summary": counts})
+    if kind != "SPECIALIST" and step_id not in case.steps_done:
+        # At most one task per step, even on replay. A specialist review spends no step: the
+        # legal review it stands in for may still go ahead if the specialist allows it.
+        case.steps_done = [*case.steps_done, step_id]
     try:
         ports.collections.commit(record, [entry], at=now, actor=actor)
     except Conflict as exc:
         raise TransientError("case changed while opening the task") from exc
-    ports.tasks.put(kind, {"case_id": case_id, "account_id": account_id, "step_id": step_id, "kind": kind,
-                              "task_token": token, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
-    metrics.add_metric(name="CallTasks" if kind == "CALL" else "LegalReviews", unit="Count", value=1)
+    ports.tasks.put(kind, task)
+    metrics.add_metric(name=_TASK_METRIC[kind], unit="Count", value=1)
     return {"case_id": case_id, "step_id": step_id, "kind": kind}
 
 

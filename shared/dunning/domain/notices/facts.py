@@ -15,16 +15,17 @@ interest is billed with the statement here, so none accrues after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays as holidays_lib
 from pydantic import BaseModel, Field
 
-from dunning.domain.calendars import is_working_day
-from dunning.domain.links import short_link, sign_link, sign_token
+from dunning.domain.case_summary import EngagementClass
+from dunning.domain.links import sign_link
 from dunning.domain.models import (
     Account,
     Instalment,
@@ -71,7 +72,6 @@ class NoticeFacts(BaseModel):
     today: date  # the customer's local date when the facts were built
     deadline: date
     pay_link: str
-    short_link: str | None = None  # the pay link as a short code (SMS), when one was stored
     unsubscribe_link: str
     link_expires_at: UtcDatetime
     collector: Collector
@@ -89,6 +89,9 @@ class NoticeFacts(BaseModel):
     promise_date: date | None = None
     promise_amount: Money | None = None
     payment_amount: Money | None = None
+    # What the case's history lets a notice say (never reached, broke an arrangement ...); None:
+    # unknown, and the notice says nothing about it.
+    history: EngagementClass | None = None
     callback_at: UtcDatetime | None = None  # a call-back the customer booked (slot start and end)
     callback_until: UtcDatetime | None = None
     loans: list[str] = Field(default_factory=list)  # last 4 digits of the customer's open loans (which_loan)
@@ -96,10 +99,11 @@ class NoticeFacts(BaseModel):
 
 
 def _add_business_days(start: date, days: int, country: str) -> date:
+    off = holidays_lib.country_holidays(country, years=range(start.year, start.year + 2))
     current = start
     while days > 0:
         current += timedelta(days=1)
-        if is_working_day(country, current):  # make-up working days (调休) count, holidays do not
+        if current.weekday() < 5 and current not in off:
             days -= 1
     return current
 
@@ -146,7 +150,6 @@ def build_facts(
     link_secret: bytes,
     extra: dict[str, Any] | None = None,
     link_base: str | None = None,
-    shorten: Callable[[str, datetime], str] | None = None,
 ) -> NoticeFacts:
     """Facts for a notice to ``account`` at ``now`` (aware).
 
@@ -156,8 +159,7 @@ def build_facts(
     the pay link lands on the page, the unsubscribe link on its email opt-out (and is what the
     email's List-Unsubscribe header points at). ``extra`` may carry ``schedule`` (an
     InstalmentPlan, Instalments, or (due date, amount) pairs), ``plan``, ``promise`` (a Promise) or
-    ``promise_date``/``promise_amount``, and ``payment_amount``. ``shorten`` stores the pay link's
-    token under a new short code until it expires and returns the code; an SMS shows that link.
+    ``promise_date``/``promise_amount``, ``payment_amount``, and ``history`` (an EngagementClass).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -185,9 +187,6 @@ def build_facts(
         "pay_link": sign_link(base, account.account_id, expires_at, link_secret, "pay"),
         "unsubscribe_link": sign_link(base, account.account_id, expires_at, link_secret, "unsubscribe"),
         "link_expires_at": expires_at,
-        "short_link": None if shorten is None else short_link(
-            jp.collector.short_link_host or base,
-            shorten(sign_token(account.account_id, expires_at, link_secret, "pay"), expires_at)),
         "collector": jp.collector,
         "creditor": jp.collector.creditor or jp.collector.name,
         "collector_role": jp.role,

@@ -21,9 +21,10 @@ from pydantic import BaseModel
 from dunning.domain.models import Channel, Jurisdiction, ReasonCode
 from dunning.domain.notices.facts import NoticeFacts
 from dunning.domain.notices.render import (
+    HISTORY_CLASSES,
+    HISTORY_TEMPLATES,
     JURISDICTION_LOCALES,
     LOCALE_TEXTS,
-    SMS_REMINDERS,
     TEMPLATE_IDS,
     MissingFacts,
     RenderedNotice,
@@ -113,9 +114,9 @@ _TEXT_FACTS: dict[str, re.Pattern[str]] = {
         r"|\b\d{4}-\d{2}-\d{2}\b|\d{1,2}\s*月\s*\d{1,2}\s*日",
         re.I,
     ),
-    "pay_link": re.compile(r"https?://\S+|\b[a-z0-9.\-]+\.[a-z]{2,}/p/[A-Za-z0-9]{8}\b"),  # or a short link
+    "pay_link": re.compile(r"https?://\S+"),
     "contact_phone": re.compile(r"\+?\d[\d\s().-]{6,}\d"),
-    "opt_out": re.compile(r"\bstop\b|unsubscribe|退订", re.I),
+    "opt_out": re.compile(r"\bstop\b|unsubscribe|退订|拒收", re.I),
 }
 
 
@@ -146,9 +147,7 @@ def _lint_lines(
         for f in lint_rendered(notice, first_contact=first_contact, time_barred=time_barred,
                                first_party=first_party)
     ]
-    texts = LOCALE_TEXTS[notice.locale]
-    reminder = notice.template_id in SMS_REMINDERS
-    limit = (texts.sms_reminder_budget if reminder else texts.sms_segment_budget) if budget else None
+    limit = LOCALE_TEXTS[notice.locale].sms_segment_budget if budget else None
     if notice.segments is not None and limit is not None and notice.segments > limit:
         lines.append(f"{prefix}: LENGTH {notice.segments} SMS segments, budget {limit}")
     return lines
@@ -200,32 +199,40 @@ def lint_bundled_templates(policy: Policy | None = None, *, templates_dir: Path 
     for jurisdiction, locales in JURISDICTION_LOCALES.items():
         if jurisdiction not in policy.jurisdictions:
             continue
-        disclosure = policy.for_jurisdiction(jurisdiction).validation_notice
         for locale in locales:
-            facts = sample_facts(jurisdiction, locale, policy)
-            for template_id in sorted(available):
-                for loc, channel in sorted(available[template_id]):
-                    if loc != locale:
-                        continue
-                    prefix = f"template {template_id} {locale} {channel}"
-                    if len(locales) > 1:
-                        prefix += f" ({jurisdiction})"
-                    first = disclosure and template_id == "first_notice"
-                    # The SMS length budget is set for each locale's home jurisdiction.
-                    native = locale == locales[0]
-                    # Everything but the referral notice must be sendable on time-barred debt too.
-                    problems += check_template(
-                        prefix,
-                        template_id,
-                        channel,
-                        facts,
-                        locale,
-                        first_contact=first,
-                        time_barred=template_id != "legal_referral",
-                        budget=native,
-                        templates_dir=templates_dir,
-                    )
+            problems += _lint_locale(policy, jurisdiction, locale, locales, available, templates_dir)
     return problems + _agency_problems(policy, templates_dir)
+
+
+def _lint_locale(policy: Policy, jurisdiction: Jurisdiction, locale: str, locales: tuple[str, ...],
+                 available: dict[str, set[tuple[str, Channel]]], templates_dir: Path | None) -> list[str]:
+    problems: list[str] = []
+    disclosure = policy.for_jurisdiction(jurisdiction).validation_notice
+    facts = sample_facts(jurisdiction, locale, policy)
+    for template_id in sorted(available):
+        for loc, channel in sorted(available[template_id]):
+            if loc != locale:
+                continue
+            prefix = f"template {template_id} {locale} {channel}"
+            if len(locales) > 1:
+                prefix += f" ({jurisdiction})"
+            first = disclosure and template_id == "first_notice"
+            # The SMS length budget is set for each locale's home jurisdiction.
+            native = locale == locales[0]
+            for label, variant in history_variants(template_id, facts):
+                # Everything but the referral notice must be sendable on time-barred debt too.
+                problems += check_template(prefix + label, template_id, channel, variant, locale,
+                                           first_contact=first, time_barred=template_id != "legal_referral",
+                                           budget=native, templates_dir=templates_dir)
+    return problems
+
+
+def history_variants(template_id: str, facts: NoticeFacts) -> list[tuple[str, NoticeFacts]]:
+    """The facts in every history class a template words differently (one, unchanged, otherwise)."""
+    if template_id not in HISTORY_TEMPLATES:
+        return [("", facts)]
+    return [(f" [{name}]", NoticeFacts.model_validate({**facts.model_dump(), "history": None if name == "UNKNOWN"
+                                                       else name})) for name in HISTORY_CLASSES]
 
 
 def _agency_problems(policy: Policy, templates_dir: Path | None) -> list[str]:

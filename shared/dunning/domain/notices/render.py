@@ -25,6 +25,7 @@ from babel.dates import format_date, format_interval, format_skeleton
 from babel.numbers import format_currency
 from pydantic import BaseModel, Field
 
+from dunning.domain.case_summary import EngagementClass
 from dunning.domain.models import Channel, Jurisdiction, Money
 from dunning.domain.notices.facts import NoticeFacts, ScheduleItem
 from dunning.domain.sms import gsm7_safe, sms_size
@@ -43,9 +44,6 @@ class LocaleTexts:
     days_past_due: str
     gsm7: bool  # SMS written in GSM-7 letters: Babel's curly quotes and narrow spaces are folded
     sms_segment_budget: int  # most SMS segments a notice may take (a LENGTH problem in the lint)
-    sms_reminder_budget: int = 2  # most segments of a reminder (SMS_REMINDERS)
-    # Facts an SMS carrying the pay link may leave to the page it opens (which shows them).
-    sms_page_facts: tuple[str, ...] = ()
 
 
 # Every locale a notice can be written in; each has a folder of templates and Babel data in the
@@ -61,18 +59,13 @@ LOCALE_TEXTS: dict[str, LocaleTexts] = {
         sms_segment_budget=2,
     ),
     "zh-CN": LocaleTexts(
-        opt_out_sms="回T退订",  # the domestic wording; 退订, TD, T, R and 拒收 all stop SMS
+        opt_out_sms="拒收请回复R",  # the domestic convention (R, T, TD, 退订 and 拒收 all stop texts)
         opt_out_email="如不希望再收到此类邮件，可随时退订。",
         disclosure="本函来自债务催收方。",
         day_past_due="已逾期{days}天",
         days_past_due="已逾期{days}天",
         gsm7=False,
-        # A UCS-2 segment holds 70 characters (67 each when split): a reminder fits one, the
-        # first notice two, thanks to the short link (docs/china.md).
-        sms_segment_budget=2,
-        sms_reminder_budget=1,
-        # A reminder says "已逾期" and leaves the day count and the phone to the page.
-        sms_page_facts=("contact_phone", "days_overdue"),
+        sms_segment_budget=3,
     ),
 }
 
@@ -83,9 +76,6 @@ JURISDICTION_LOCALES: dict[Jurisdiction, tuple[str, ...]] = {
     Jurisdiction.US: ("en-US", "zh-CN"),
     Jurisdiction.CN: ("zh-CN",),
 }
-
-# Reminders: the messages a customer gets most often, held to the locale's reminder budget.
-SMS_REMINDERS = frozenset({"pre_due_reminder", "overdue_reminder", "instalment_reminder"})
 
 TEMPLATE_IDS: tuple[str, ...] = (
     "pre_due_reminder",
@@ -101,12 +91,19 @@ TEMPLATE_IDS: tuple[str, ...] = (
     "dispute_acknowledgement",
     "help_reply",
     "legal_referral",
+    "missed_payment",
+    "renewed_offer",
     # written confirmations of what the customer did on their page (and a fresh link to it)
     "callback_confirmation",
     "preferences_confirmation",
     "page_link",
     "which_loan",
 )
+
+# Notices whose wording follows the case's history (facts.history): each must be rendered and
+# linted in every history class (notices.lint does).
+HISTORY_TEMPLATES: tuple[str, ...] = ("final_notice", "legal_referral")
+HISTORY_CLASSES: tuple[str, ...] = (*(c.value for c in EngagementClass), "UNKNOWN")
 
 # Facts (keys of RenderedNotice.facts) each kind of notice must show the customer.
 _ALL_FACTS = ("amount", "days_overdue", "deadline", "pay_link", "contact_phone", "collector", "opt_out")
@@ -116,7 +113,9 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "overdue_reminder": _ALL_FACTS,
     "final_notice": _ALL_FACTS,
     "legal_referral": _ALL_FACTS,
+    "missed_payment": _ALL_FACTS,
     "plan_offer": _ALL_FACTS,
+    "renewed_offer": _ALL_FACTS,
     "instalment_reminder": (
         "instalment_amount",
         "instalment_due",
@@ -143,6 +142,7 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
 # Extra facts a template cannot render without (passed to build_facts through ``extra``).
 _NEEDS: dict[str, tuple[str, ...]] = {
     "plan_offer": ("schedule",),
+    "renewed_offer": ("schedule",),
     "plan_confirmation": ("schedule",),
     "instalment_reminder": ("schedule",),
     "promise_confirmation": ("promise_date", "promise_amount"),
@@ -185,11 +185,11 @@ class RenderedNotice(BaseModel):
     html: str | None = None
     segments: int | None = None  # SMS only
     encoding: str | None = None  # SMS only: GSM-7 or UCS-2
-    # SMS only: every variable the template uses, formatted: a provider that sends registered
-    # templates only (Alibaba Cloud SMS) gets them as its named params.
-    params: dict[str, str] = Field(default_factory=dict)
     unsubscribe_link: str | None = None  # email only: what List-Unsubscribe (RFC 8058) points at
     facts: dict[str, str]  # formatted values that must appear (see REQUIRED_FACTS)
+    # SMS only: every variable the template uses, as formatted into the text (a provider that
+    # sends approved templates only is given these, by name, instead of the text)
+    variables: dict[str, str] = Field(default_factory=dict)
     validation: dict[str, str] = Field(default_factory=dict)  # US validation items, when carried
 
 
@@ -198,6 +198,42 @@ CHANNEL_PARTS: dict[Channel, tuple[str, ...]] = {
     Channel.EMAIL: ("email_subject", "email_text", "email_html"),
 }
 _NAME = re.compile(r"^(?P<tid>[a-z0-9_]+)\.(?P<part>sms|email_subject|email_text|email_html)\.j2$")
+
+
+def template_variables(env: jinja2.Environment, name: str) -> list[str]:
+    """The variables a template reads, sorted (what a provider's registered copy names)."""
+    return _variables(env, name)
+
+
+@lru_cache(maxsize=256)
+def _variables(env: jinja2.Environment, name: str) -> list[str]:
+    assert env.loader is not None
+    source = env.loader.get_source(env, name)[0]
+    return sorted(jinja2.meta.find_undeclared_variables(env.parse(source)))
+
+
+# What a registered template holds as fixed text rather than as a variable: the signature (the
+# provider prints it from SignName) and the opt-out line.
+PROVIDER_FIXED = ("collector", "opt_out")
+
+
+def registered_variables(template_id: str, locale: str, templates_dir: Path | None = None) -> list[str]:
+    """The named variables of our SMS template as registered with an approved-template provider."""
+    env = _environment(str(templates_dir or templates_root()))
+    return [v for v in template_variables(env, f"{locale}/{template_id}.sms.j2") if v not in PROVIDER_FIXED]
+
+
+def provider_params(notice: RenderedNotice) -> dict[str, str]:
+    """A rendered SMS's values for its registered template's variables."""
+    return {k: v for k, v in notice.variables.items() if k not in PROVIDER_FIXED}
+
+
+def render_registered(template_id: str, locale: str, sign_name: str, params: dict[str, str]) -> str:
+    """The text an approved-template provider sends for our registered template: its signature,
+    then the template with the given variables and its fixed opt-out line."""
+    env = _environment(str(templates_root()))
+    ctx: dict[str, Any] = {**params, "collector": sign_name, "opt_out": LOCALE_TEXTS[locale].opt_out_sms}
+    return one_line(env.get_template(f"{locale}/{template_id}.sms.j2").render(ctx))
 
 
 def templates_root() -> Path:
@@ -253,8 +289,7 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "days": facts.days_overdue,
         "days_overdue": _days_phrase(facts.days_overdue, texts),
         "deadline": day(facts.deadline),
-        # An SMS shows the short link when one was stored (one UCS-2 segment in Chinese).
-        "pay_link": facts.short_link if channel is Channel.SMS and facts.short_link else facts.pay_link,
+        "pay_link": facts.pay_link,
         "unsubscribe_link": facts.unsubscribe_link,
         "collector": facts.collector.name,
         "creditor": facts.creditor,
@@ -265,6 +300,7 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "validation": facts.validation_notice,
         "agency": facts.collector_role == "AGENCY",
         "disclosure": texts.disclosure,
+        "history": facts.history.value if facts.history is not None else "UNKNOWN",
     }
     ctx |= _validation_context(facts, money, day)
     if facts.due_date is not None:
@@ -366,22 +402,6 @@ def _template_version(env: jinja2.Environment, names: Iterable[str]) -> str:
     return digest.hexdigest()[:12]
 
 
-@lru_cache(maxsize=256)
-def _variables(env: jinja2.Environment, name: str) -> frozenset[str]:
-    """The variables a template reads (what a registered provider template takes as params)."""
-    assert env.loader is not None
-    source, _, _ = env.loader.get_source(env, name)
-    return frozenset(jinja2.meta.find_undeclared_variables(env.parse(source)))
-
-
-def template_variables(template_id: str, locale: str, channel: Channel = Channel.SMS,
-                       templates_dir: Path | None = None) -> frozenset[str]:
-    """The variables of one bundled template's part (SMS by default)."""
-    root = templates_dir or templates_root()
-    part = CHANNEL_PARTS[channel][0]
-    return _variables(_environment(str(root)), f"{locale}/{template_id}.{part}.j2")
-
-
 def one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -411,8 +431,6 @@ def render(
     except jinja2.UndefinedError as exc:
         raise MissingFacts(template_id, [str(exc.message or "a fact")]) from exc
     required = REQUIRED_FACTS.get(template_id, ("collector",))
-    if channel is Channel.SMS and "pay_link" in required:
-        required = tuple(key for key in required if key not in LOCALE_TEXTS[locale].sms_page_facts)
     fact_values = {key: str(ctx[key]) for key in required if key in ctx}
     validation: dict[str, str] = {}
     if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:
@@ -425,10 +443,6 @@ def render(
             body = gsm7_safe(body)
             fact_values = {key: gsm7_safe(value) for key, value in fact_values.items()}
         size = sms_size(body)
-        params = {name: one_line(str(ctx[name])) for name in sorted(_variables(env, names["sms"]))
-                  if name in ctx and isinstance(ctx[name], str | int)}
-        if LOCALE_TEXTS[locale].gsm7:
-            params = {key: gsm7_safe(value) for key, value in params.items()}
         return RenderedNotice(
             template_id=template_id,
             template_version=version,
@@ -438,7 +452,8 @@ def render(
             segments=size.segments,
             encoding=str(size.encoding),
             facts=fact_values,
-            params=params,
+            variables={name: str(ctx[name]) for name in template_variables(env, names["sms"])
+                       if isinstance(ctx.get(name), str | int)},
         )
     return RenderedNotice(
         template_id=template_id,

@@ -7,7 +7,6 @@ fixed development value: links signed with it only work against a local sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -89,22 +88,10 @@ def sample_extra(account: Account, now: datetime = SAMPLE_NOW) -> dict[str, Any]
     }
 
 
-SAMPLE_SHORT_CODE = "Ab3dE6gH"
-
-
-def sample_shorten(policy: Policy, jurisdiction: Jurisdiction) -> Callable[[str, datetime], str] | None:
-    """Where the jurisdiction's SMS carry short links, a stand-in store that hands out one sample
-    code: previews and the policy lint measure the SMS as it goes out."""
-    if not policy.for_jurisdiction(jurisdiction).sms_short_links:
-        return None
-    return lambda _token, _expires_at: SAMPLE_SHORT_CODE
-
-
 def sample_facts(jurisdiction: Jurisdiction, locale: str, policy: Policy) -> NoticeFacts:
     """Facts for the sample account of ``jurisdiction`` in ``locale``, able to render every template."""
     account = sample_account(jurisdiction, locale)
     return build_facts(
-        account, policy, SAMPLE_NOW, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account),
-        shorten=sample_shorten(policy, jurisdiction),
+        account, policy, SAMPLE_NOW, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account)
     )
 

@@ -20,6 +20,9 @@ What a case's facts mean:
   while the plan ran; BROKEN on PLAN_BROKEN or a PLAN entry with status BROKEN; a plan never
   accepted stays OFFERED.
 - **cured**: closed with status RESOLVED (paid in full, or a completed instalment plan).
+- **engagement**: the case's engagement class (domain.case_summary) from its entries up to its
+  close (for a referral: what the customer had done by the time of the referral).
+- **legal and specialist reviews**: requested, and what the reviewers decided.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from dunning.domain.case_summary import EngagementClass, engagement_from_entries
 from dunning.domain.models import Account, EntryKind, LedgerEntry
 
 UNANSWERED_CALLS = frozenset({"NO_ANSWER", "LEFT_MESSAGE", "WRONG_NUMBER"})
@@ -79,6 +83,15 @@ class CaseFacts:
     payment_times: list[datetime] = field(default_factory=list)
     promises: list[PromiseFact] = field(default_factory=list)
     plans: list[PlanFact] = field(default_factory=list)
+    engagement: EngagementClass = EngagementClass.NEVER_REACHED
+    legal_reviews: int = 0
+    legal_decisions: list[str] = field(default_factory=list)  # APPROVED, REJECTED
+    specialist_reviews: int = 0
+    specialist_decisions: list[str] = field(default_factory=list)  # LEGAL_REVIEW, NO_LEGAL_REVIEW
+
+    @property
+    def referred(self) -> bool:
+        return self.end_status == "REFERRED_TO_LEGAL"
 
     @property
     def cured(self) -> bool:
@@ -147,7 +160,7 @@ class _CaseBuilder:
             EntryKind.NOTICE: self._notice, EntryKind.DELIVERY: self._delivery, EntryKind.REPLY: self._reply,
             EntryKind.CALL_OUTCOME: self._call, EntryKind.PROMISE: self._promise, EntryKind.PLAN: self._plan,
             EntryKind.DECISION: self._decision, EntryKind.CASE_CLOSED: self._closed,
-            EntryKind.PAYMENT: self._payment,
+            EntryKind.PAYMENT: self._payment, EntryKind.LEGAL: self._legal, EntryKind.SPECIALIST: self._specialist,
         }
         for entry in entries:
             handler = handlers.get(entry.kind)
@@ -156,7 +169,22 @@ class _CaseBuilder:
             self.previous = entry
         self.case.notices = list(self.notices.values())
         self.case.plans = list(self.plans.values())
+        closed = self.case.closed_at
+        self.case.engagement = engagement_from_entries([e for e in entries if closed is None or e.at <= closed])
         return self.case
+
+    def _legal(self, e: LedgerEntry) -> None:
+        event = str(e.data.get("event"))
+        if event == "REVIEW_REQUESTED":
+            self.case.legal_reviews += 1
+        elif event in ("APPROVED", "REJECTED"):
+            self.case.legal_decisions.append(event)
+
+    def _specialist(self, e: LedgerEntry) -> None:
+        if e.data.get("event") == "REVIEW_REQUESTED":
+            self.case.specialist_reviews += 1
+        elif e.data.get("event") == "DECIDED":
+            self.case.specialist_decisions.append(str(e.data.get("decision")))
 
     def _notice(self, e: LedgerEntry) -> None:
         step = str(e.data.get("step_id"))

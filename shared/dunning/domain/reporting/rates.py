@@ -27,6 +27,10 @@ said in ``facts``):
   and observed that long, times the share of cases still open; a case closed without a cure leaves
   as a competing outcome. With every case observed past day N it is simply cured by N / cases.
   Later days rest on fewer, older cases; the table says how many.
+- **legal referrals by engagement**: referred cases split by what the customer had done by then:
+  never reached, engaged (reached or paid, nothing broken), broke arrangements, declared hardship;
+  the engaged share is every class but the first. Shown per variant beside its cure rate, so a
+  plan that refers fewer engaged customers can be seen not to cure fewer.
 - **payment after a notice**: like reply and cure, a payment (any amount) within
   ATTRIBUTION_DAYS after a notice is credited to it.
 
@@ -52,6 +56,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dunning.domain.case_summary import EngagementClass
 from dunning.domain.reporting.facts import REACHED, CaseFacts, NoticeFact
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -177,6 +182,21 @@ def promise_kept_rate(cases: Sequence[CaseFacts]) -> Rate:
 def plan_completion_rate(cases: Sequence[CaseFacts]) -> Rate:
     judged = [p for c in cases for p in c.plans if p.outcome in ("COMPLETED", "BROKEN")]
     return Rate(sum(p.outcome == "COMPLETED" for p in judged), len(judged))
+
+
+def referrals_by_engagement(cases: Sequence[CaseFacts]) -> dict[str, int]:
+    """Legal referrals split by what the customer had done (domain.case_summary.EngagementClass)."""
+    counts = {c.value: 0 for c in EngagementClass}
+    for case in cases:
+        if case.referred:
+            counts[case.engagement.value] += 1
+    return counts
+
+
+def engaged_referral_share(cases: Sequence[CaseFacts]) -> Rate:
+    """Of the legal referrals, the share whose customer had engaged (reached, paid, promised ...)."""
+    referred = [c for c in cases if c.referred]
+    return Rate(sum(c.engagement.engaged for c in referred), len(referred))
 
 
 def group_by(cases: Iterable[CaseFacts], key: Callable[[CaseFacts], str]) -> dict[str, list[CaseFacts]]:

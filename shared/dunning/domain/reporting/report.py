@@ -29,12 +29,14 @@ from dunning.domain.reporting.rates import (
     contact_rate,
     cure_curve,
     cure_rate,
+    engaged_referral_share,
     funnel,
     group_by,
     notice_performance,
     plan_completion_rate,
     pooled,
     promise_kept_rate,
+    referrals_by_engagement,
     response_rate,
     roll_rates,
     uplift,
@@ -92,6 +94,23 @@ def _rates_table(name: str, title: str, label: str, groups: dict[str, list[CaseF
     return Table(name, title, columns, tuple(rows), chart=(label, "cure_rate"))
 
 
+def _referrals_table(groups: dict[str, list[CaseFacts]], everyone: list[CaseFacts]) -> Table:
+    """Legal referrals by engagement class beside the cure rate, per variant and overall."""
+    columns = ("variant", "cases", "cured", "cure_rate", "referred_to_legal", "never_reached", "engaged",
+               "broke_arrangements", "hardship", "engaged_share_of_referrals", "legal_reviews_rejected",
+               "specialist_reviews")
+    rows = []
+    for key, cases in [*groups.items(), ("all", everyone)]:
+        cure, split = cure_rate(cases), referrals_by_engagement(cases)
+        rows.append((key, len(cases), cure.numerator, _round(cure), sum(split.values()), split["NEVER_REACHED"],
+                     split["ENGAGED"], split["BROKE_ARRANGEMENTS"], split["HARDSHIP"],
+                     _round(engaged_referral_share(cases)),
+                     sum(c.legal_decisions.count("REJECTED") for c in cases),
+                     sum(c.specialist_reviews for c in cases)))
+    return Table("legal_referrals", "Legal referrals by what the customer had done, beside the cure rate",
+                 columns, tuple(rows))
+
+
 def _round(rate: Rate) -> float | None:
     return None if rate.value is None else round(rate.value, 4)
 
@@ -141,6 +160,8 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
         "opened_this_period": sum(c.opened_at > period_start for c in cases),
         "cured_this_period": sum(c.cured_at is not None and c.cured_at > period_start for c in cases),
         "referred_to_legal": sum(c.end_status == "REFERRED_TO_LEGAL" for c in cases),
+        "referred_after_engaging": engaged_referral_share(cases).numerator,
+        "specialist_reviews": sum(c.specialist_reviews for c in cases),
         "notices_reached": sum(n.status in REACHED for c in cases for n in c.notices),
         "uncertain_sends": sum(n.status == "UNCERTAIN" for c in cases for n in c.notices),
         "promises": sum(len(c.promises) for c in cases),
@@ -202,6 +223,7 @@ def build_report(entries: Iterable[LedgerEntry], accounts: Iterable[Account], as
                      "" if u.significant is None else ("yes" if u.significant else "no"), u.verdict)
                     for u in uplifts)),
         _rates_table("by_variant", "Rates by variant", "variant", by_variant),
+        _referrals_table(by_variant, cases),
         _rates_table("by_strategy", "Rates by strategy", "strategy",
                      group_by(cases, lambda c: c.strategy_id)),
         _notice_table("by_step", f"Notices by step (response and cure within {ATTRIBUTION_DAYS} days)",
