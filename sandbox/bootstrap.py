@@ -24,7 +24,8 @@ from sandbox.stack import Stack
 
 # Sandbox-only secrets, created in the local mock; production reads them from Secrets Manager.
 LINK_SECRET = "sandbox-link-signing-key-not-for-production"  # noqa: S105
-WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandbox-twilio-auth-token"}
+WEBHOOK_SECRETS = {"generic": "sandbox-generic-webhook-secret", "twilio": "sandbox-twilio-auth-token",
+                   "aliyun": "sandbox-aliyun-push-key-6f1c0e2b9d"}
 STREAM_BATCH = 100
 STREAM_ATTEMPTS = 3
 

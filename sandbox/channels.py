@@ -53,6 +53,16 @@ class CustomerChannels:
         self.client("sns").publish(TopicArn=topic_arn, Message=body)
         self.events["sms_delivery_events"] += 1
 
+    def _aliyun_delivered(self, message: ProviderMessage) -> None:
+        """The handset's receipt, as Alibaba Cloud SMS pushes it (SmsReport) to the SMS webhook."""
+        if not self.has_function("SmsWebhookFunction"):
+            return
+        self._payment_seq += 1
+        self.invoke("SmsWebhookFunction", events.aliyun_report_event(
+            WEBHOOK_SECRETS["aliyun"], message.message_id, message.destination, message.sent_at,
+            f"rep-{self._payment_seq}"))
+        self.events["sms_delivery_events"] += 1
+
     def _reply_sms(self, person: PersonaState, text: str, now: datetime) -> None:
         record = {"account_id": person.account.account_id, "persona": person.account.persona.value,
                   "channel": "SMS", "from": person.account.phone, "text": text, "at": z(now), "delivered": False}

@@ -58,6 +58,29 @@ def inbound_sms_event(secret: str, message_id: str, phone: str, text: str, now: 
     }
 
 
+def aliyun_report_event(push_key: str, biz_id: str, phone: str, sent_at: datetime, request_id: str) -> dict[str, Any]:
+    """Alibaba Cloud SMS's delivery report, as its HTTP push posts a batch of one to
+    /webhooks/sms/aliyun?key=<push key> (times in Beijing time, no zone, as the provider sends them)."""
+    from zoneinfo import ZoneInfo
+
+    beijing = sent_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+    body = json.dumps([{"phone_number": phone.removeprefix("+86"), "send_time": beijing, "report_time": beijing,
+                        "success": True, "err_code": "DELIVERED", "err_msg": "用户接收成功", "sms_size": "1",
+                        "biz_id": biz_id, "out_id": ""}], ensure_ascii=False)
+    path = "/webhooks/sms/aliyun"
+    return {
+        "version": "2.0", "routeKey": "POST /webhooks/sms/{provider}", "rawPath": path,
+        "rawQueryString": f"key={push_key}", "headers": {"content-type": "application/json"},
+        "queryStringParameters": {"key": push_key},
+        "requestContext": {"http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                                    "sourceIp": "47.96.0.10", "userAgent": "aliyun-sms-push"},
+                           "domainName": "hooks.dunning.example", "requestId": request_id,
+                           "routeKey": "POST /webhooks/sms/{provider}", "stage": "$default",
+                           "timeEpoch": int(sent_at.timestamp()) * 1000},
+        "pathParameters": {"provider": "aliyun"}, "body": body, "isBase64Encoded": False,
+    }
+
+
 def ses_delivery(message_id: str, source: str, destination: str, sent_at: datetime,
                  configuration_set: str) -> dict[str, Any]:
     """The SES event (configuration set -> SNS) that says a mail was delivered."""

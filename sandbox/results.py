@@ -130,7 +130,8 @@ def actions_by_source(ledger: list[dict[str, Any]]) -> dict[str, int]:
     found: Counter[str] = Counter({"sms_reply": 0, "email_reply": 0, "page": 0, "agent": 0, "admin": 0})
     for e in ledger:
         data, kind = e.get("data") or {}, e.get("kind")
-        if kind == "REPLY" and data.get("disposition") == "READ" and data.get("intent") != "OTHER":
+        if kind == "REPLY" and data.get("disposition") == "READ" and data.get("intent") != "OTHER" \
+                and data.get("callback") != "UNVERIFIED_REPLY":  # an unsigned push's reply waits for a person
             found["email_reply" if data.get("channel") == "EMAIL" else "sms_reply"] += 1
         elif kind == "PAGE" and data.get("applied") and data.get("action") not in ("verify", "fresh_link"):
             found["page"] += 1

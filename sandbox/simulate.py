@@ -260,6 +260,8 @@ class Simulation(CustomerChannels, CustomerPageVisits):
             self._email_delivered(message)
         elif message.provider == "sms-voice":
             self._sms_delivered(message)
+        elif message.provider == "aliyun":
+            self._aliyun_delivered(message)
         deciding = person.pay_at is None
         answers = person.reads(message, now)
         if self._visits_page(person, message, now):

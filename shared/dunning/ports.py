@@ -113,6 +113,9 @@ class InboundSms(ProviderMessage):
     to_number: str | None
     text: str
     received_at: datetime
+    # False for a provider's unsigned push: only an opt-out acts at once; anything else is
+    # recorded and handed to a person (dunning.adapters.aliyun_push)
+    authenticated: bool = True
 
     @property
     def channel(self) -> Channel:

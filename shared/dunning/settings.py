@@ -125,6 +125,8 @@ class ListeningSettings(MessagingSettings):
     public_webhook_base_url: str
     idempotency_table: str
     agent_role_names: str = "CollectionsAgent"  # IAM roles whose callers are agents (may see a phone)
+    # Alibaba Cloud SMS's push addresses (comma-separated CIDRs); empty: the push key alone
+    aliyun_push_source_cidrs: str = ""
 
 
 class PageSettings(MessagingSettings):

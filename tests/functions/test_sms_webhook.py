@@ -321,3 +321,76 @@ def test_a_reply_from_a_phone_whose_account_row_is_gone_is_acknowledged_as_unmat
     assert (after["ACCOUNTS_TABLE"], after["COLLECTIONS_TABLE"]) == (before["ACCOUNTS_TABLE"],
                                                                       before["COLLECTIONS_TABLE"])
     assert sent_sms() == []
+
+
+# ----------------------------------------------------------------- Alibaba Cloud SMS's unsigned push
+
+def test_an_aliyun_push_without_its_key_or_from_elsewhere_is_403_and_writes_nothing(env, seeded, hook,
+                                                                                   monkeypatch) -> None:
+    from tests.support.webhooks import aliyun_push
+
+    report = [{"biz_id": "900619746936498440^0", "success": True, "report_time": "2026-11-03 23:00:05"}]
+    before = item_counts(env)
+    for event in (aliyun_push(report, key=None), aliyun_push(report, key="guess")):
+        assert problem(call(hook, event))["status"] == 403
+    monkeypatch.setenv("ALIYUN_PUSH_SOURCE_CIDRS", "47.96.0.0/12, 106.14.0.0/15")
+    allowed = fresh_function("sms_webhook")
+    assert problem(call(allowed, aliyun_push(report)))["status"] == 403  # 203.0.113.10 is not theirs
+    assert item_counts(env) == before
+
+
+def test_aliyun_delivery_reports_mark_our_text_delivered_once_per_report(env, seeded, hook) -> None:
+    from tests.support.webhooks import aliyun_push
+
+    call(hook, twilio_inbound("HELP"))  # a notice of ours on the case (its answer)
+    notice = collections(env).history("acc-1001").notices[seeded[1].case_id][0]
+    db = boto3.client("dynamodb", region_name=REGION)
+    sk = f"CASE#{seeded[1].case_id}#NOTICE#{notice.step_id}"
+    db.update_item(TableName=env["COLLECTIONS_TABLE"], Key={"pk": {"S": "ACCOUNT#acc-1001"}, "sk": {"S": sk}},
+                   UpdateExpression="SET lookup_pk = :k",
+                   ExpressionAttributeValues={":k": {"S": "MSG#aliyun:900619746936498440^0"}})
+    batch = aliyun_push([{"phone_number": "13800138000", "send_time": "2026-11-03 23:00:00",
+                          "report_time": "2026-11-03 23:00:05", "success": True, "err_code": "DELIVERED",
+                          "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "900619746936498440^0",
+                          "out_id": seeded[1].case_id}])
+    for _ in range(2):  # the provider redelivers a batch it got no answer for
+        resp = call(hook, batch)
+        assert resp["statusCode"] == 200 and json.loads(resp["body"]) == {"code": 0, "msg": "成功"}
+    history = collections(env).history("acc-1001")
+    assert history.notices[seeded[1].case_id][0].status.value == "DELIVERED"
+    assert len([e for e in history.ledger[seeded[1].case_id] if e.kind is EntryKind.DELIVERY]) == 1
+
+
+def test_an_aliyun_reply_only_opts_out_on_its_own_anything_else_goes_to_a_person(env, clock, hook) -> None:
+    from dunning.domain.models import Contact
+    from tests.functions.conftest import make_account
+    from tests.support.webhooks import aliyun_push
+
+    account, case = seed_reachable_case(env, make_account(contact=Contact(phone="+8613800138000",
+                                                                          email="wang@example.cn")))
+    promise = aliyun_push([{"phone_number": "13800138000", "send_time": "2026-11-03 23:00:00",
+                            "content": "我下周五一定还款", "sign_name": "海港消费金融", "dest_code": "1234",
+                            "sequence_id": 1001}])
+    assert call(hook, promise)["statusCode"] == 200
+    assert case_of(env, case).status is CaseStatus.OPEN  # not held on an unsigned push's word
+    [reply] = [e for e in collections(env).history(account.account_id).ledger[case.case_id]
+               if e.kind is EntryKind.REPLY]
+    assert reply.data["provider"] == "aliyun" and reply.data["callback"] == "UNVERIFIED_REPLY"
+    assert [c["reason"] for c in callbacks(env)] == ["UNVERIFIED_REPLY"]
+    stop = aliyun_push([{"phone_number": "13800138000", "send_time": "2026-11-03 23:01:00", "content": "TD",
+                         "sign_name": "海港消费金融", "dest_code": "1234", "sequence_id": 1002}])
+    assert call(hook, stop)["statusCode"] == 200
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=env["ACCOUNTS_TABLE"], Key={"account_id": {"S": account.account_id}})["Item"]
+    assert {"S": "SMS"} in item["opted_out"]["L"]  # an opt-out needs no confirmation by a person
+
+
+def test_a_malformed_aliyun_batch_is_400_and_writes_nothing(env, seeded, hook) -> None:
+    from tests.support.webhooks import aliyun_push
+
+    before = item_counts(env)
+    for body in (b"not json", b"[]", b'{"biz_id": "x"}', json.dumps([{"neither": 1}]).encode(),
+                 json.dumps([{"biz_id": "x", "success": "yes"}]).encode(),
+                 json.dumps([{"content": "hi", "phone_number": "+86 138", "sequence_id": 1}]).encode()):
+        assert problem(call(hook, aliyun_push(body)))["status"] == 400
+    assert item_counts(env) == before

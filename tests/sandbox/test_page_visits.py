@@ -42,6 +42,7 @@ def test_actions_are_counted_by_where_they_came_from_and_looks_are_not() -> None
         _entry("REPLY", channel="SMS", disposition="READ", intent="OTHER"),  # a person reads it: no action
         _entry("REPLY", channel="EMAIL", disposition="READ", intent="DISPUTE"),
         _entry("REPLY", channel="SMS", disposition="AUTO_REPLY", intent="STOP"),
+        _entry("REPLY", channel="SMS", disposition="READ", intent="PROMISE", callback="UNVERIFIED_REPLY"),
         _entry("PAGE", action="verify", applied=True),
         _entry("PAGE", action="plan", applied=True),
         _entry("PAGE", action="promise", applied=False),

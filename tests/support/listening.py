@@ -12,7 +12,7 @@ from dunning.composition import AwsPorts
 from dunning.domain.models import Account, Case
 from dunning.settings import ListeningSettings
 from tests.support.aws import REGION
-from tests.support.webhooks import GENERIC_SECRET, PUBLIC_BASE, SECRET_NAME, TWILIO_TOKEN
+from tests.support.webhooks import ALIYUN_PUSH_KEY, GENERIC_SECRET, PUBLIC_BASE, SECRET_NAME, TWILIO_TOKEN
 
 ARCHIVE = "dunning-test-archive"
 
@@ -27,7 +27,8 @@ def listening_env(env: dict[str, str], monkeypatch: Any) -> dict[str, str]:
         "ARCHIVE_LOCK_MODE": "GOVERNANCE",
     }
     boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name=SECRET_NAME, SecretString=json.dumps({"twilio": TWILIO_TOKEN, "generic": GENERIC_SECRET})
+        Name=SECRET_NAME, SecretString=json.dumps({"twilio": TWILIO_TOKEN, "generic": GENERIC_SECRET,
+                                                   "aliyun": ALIYUN_PUSH_KEY})
     )
     # Versioned with Object Lock, as ArchiveBucket is: objects carry their own retain-until date.
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARCHIVE, ObjectLockEnabledForBucket=True)

@@ -20,6 +20,7 @@ from dunning.adapters.webhooks import generic_signature_header, twilio_signature
 
 TWILIO_TOKEN = "test-twilio-auth-token"  # noqa: S105 - test secret
 GENERIC_SECRET = "test-generic-webhook-secret"  # noqa: S105 - test secret
+ALIYUN_PUSH_KEY = "test-aliyun-push-key-0123456789abcdef"  # noqa: S105 - test secret
 SECRET_NAME = "dunning/sms-webhook"
 PUBLIC_BASE = "https://hooks.example.com"
 SIGNED_AT = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)  # the function tests' clock
@@ -139,3 +140,10 @@ def write_samples(now: bool = False) -> None:
 
 if __name__ == "__main__":
     write_samples(now="--now" in sys.argv)
+
+
+def aliyun_push(items: list[dict[str, Any]] | bytes, *, key: str | None = ALIYUN_PUSH_KEY) -> dict[str, Any]:
+    """Alibaba Cloud SMS's HTTP push of a batch (reports or replies), to the URL with its key."""
+    body = items if isinstance(items, bytes) else json.dumps(items, ensure_ascii=False).encode("utf-8")
+    return http_event("aliyun", body, {"Content-Type": "application/json"},
+                      query=f"key={key}" if key is not None else "")

@@ -256,6 +256,7 @@ class WebhookRequest:
     headers: Mapping[str, str]
     body: bytes
     url: str
+    source_ip: str | None = None  # as API Gateway saw it (requestContext.http.sourceIp)
 
 
 def _twilio(secret: str, request: WebhookRequest, now: datetime) -> WebhookMessage:

@@ -139,7 +139,7 @@ class Routing:
 
 
 def reading(text: str, reaction: Reaction, *, pseudo: bool, channel: Channel = Channel.SMS,
-            routing: Routing = Routing()) -> case_actions.CaseAction:
+            routing: Routing = Routing(), trusted: bool = True) -> case_actions.CaseAction:
     """The case action a reply asks for. Fills `reaction` with what was understood; `channel` is the
     one the customer wrote on (a STOP that names none opts out of it)."""
 
@@ -150,6 +150,8 @@ def reading(text: str, reaction: Reaction, *, pseudo: bool, channel: Channel = C
         reaction.claim = status_in_reply(text)
         if reaction.claim is not None:
             entries = _status_claimed(reaction.claim, found, ctx, reaction, channel)
+        elif not trusted and found.intent not in (Intent.STOP, Intent.HELP):
+            entries, ctx.effects.callback = [], "UNVERIFIED_REPLY"  # a person confirms before anything changes
         else:
             entries = _act_on(found, ctx, reaction, pseudo=pseudo, channel=channel, routing=routing)
             if found.confidence != "high" and not ctx.effects.callback:
@@ -416,7 +418,9 @@ def _handle_for_account(ports: Ports, message: InboundReply, addressee: _Address
     prior = _reply_entry(history, message.key)
     if prior is not None:
         return _redo_duplicate(ports, message, account_id, history, *prior, actor, loans=loans)
-    pseudo = case_actions.active_case(history) is None
+    # An unsigned push (authenticated False) acts like a message with no case: only an opt-out acts.
+    trusted = getattr(message, "authenticated", True)
+    pseudo = case_actions.active_case(history) is None or not trusted
     reaction = Reaction()
     channel = message.channel
     disposition = addressee.disposition
@@ -426,7 +430,7 @@ def _handle_for_account(ports: Ports, message: InboundReply, addressee: _Address
     elif not message.text.strip():
         action = _unread  # nothing to read (an attachment, an empty body): a person opens it
     else:
-        action = reading(message.text, reaction, pseudo=pseudo, channel=channel, routing=routing)
+        action = reading(message.text, reaction, pseudo=pseudo, channel=channel, routing=routing, trusted=trusted)
 
     def reply_entry(rec: CaseRecord, ctx: ActionContext, entries: Entries, before: CaseStatus) -> Entry:
         found, effects = reaction.classification, ctx.effects
