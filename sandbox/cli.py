@@ -401,9 +401,10 @@ def run_render(args: argparse.Namespace) -> int:
         )
         if channel is Channel.SMS and policy.for_jurisdiction(account.jurisdiction).sms_short_links:
             # As sent: a short link, its code issued when the text goes (this one is an example).
-            from dunning.domain.links import short_link
+            from dunning.domain.links import sample_short_link
 
-            facts = facts.model_copy(update={"pay_link": short_link(facts.pay_link.split("/p/")[0], "Ab3dE6gH9k")})
+            host = policy.for_jurisdiction(account.jurisdiction).collector.short_link_host
+            facts = facts.model_copy(update={"pay_link": sample_short_link(host, facts.pay_link)})
         notice = render(args.template, channel, facts, args.locale)
     except (UnknownTemplate, MissingFacts, PolicyError, ValidationError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)

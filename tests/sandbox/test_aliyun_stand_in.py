@@ -14,8 +14,7 @@ from sandbox.motocompat.sent_messages import Accepted
 
 ROUTE = default_policy().sms_routes[0]
 REMINDER = ROUTE.templates["overdue_reminder"]
-PARAMS = {"amount": "¥9,000.00", "contact_phone": "400-555-0134", "days_overdue": "已逾期12天",
-          "deadline": "12月9日", "last4": "5678", "pay_link": "https://hbf.example/p/Ab3dE6gH9k"}
+PARAMS = {"amount": "¥9,000.00", "deadline": "12月9日", "last4": "5678", "pay_link": "hfjr.cn/p/Ab3dE6gH9k"}
 
 
 def send(call: TemplateCall, destination: str = "+8613800138000", secret: str = ACCESS_KEY_SECRET) -> str:

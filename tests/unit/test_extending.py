@@ -257,6 +257,8 @@ NEW_LOCALE_TEXTS = {
         days_past_due="已逾期{days}天",
         gsm7=False,
         sms_segment_budget=3,
+        # copied from zh-CN, its reminders leave the day count and the hotline to the page
+        sms_page_facts=("days_overdue", "contact_phone"),
     ),
 }
 NEW_JURISDICTION_LOCALES = {

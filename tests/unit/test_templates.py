@@ -98,20 +98,29 @@ def test_us_sms_reminder_is_short_plain_and_complete(us: NoticeFacts) -> None:
     assert lint_rendered(notice) == []
 
 
-def test_chinese_sms_uses_chinese_formats_and_stays_within_three_segments(cn: NoticeFacts) -> None:
-    notice = render("overdue_reminder", Channel.SMS, cn, "zh-CN")
-    assert notice.encoding == "UCS-2" and notice.segments is not None and notice.segments <= 3
-    for text in (
-        "¥9,000.00",
-        "已逾期12天",
-        "11月17日",
-        "拒收请回复R",
-        "【海港消费金融】",
-        "400-555-0134",
-        "尾号5678",
-    ):
+def test_chinese_sms_uses_chinese_formats_and_a_reminder_fits_one_segment_with_its_short_link(
+        cn: NoticeFacts) -> None:
+    short = cn.model_copy(update={"sms_pay_link": "hfjr.cn/p/Ab3dE6gH9k"})
+    notice = render("overdue_reminder", Channel.SMS, short, "zh-CN")
+    assert notice.encoding == "UCS-2" and notice.segments == 1
+    for text in ("【海港消费金融】", "尾号5678", "已逾期", "11月17日", "¥9,000.00", "hfjr.cn/p/Ab3dE6gH9k",
+                 "拒收请回复R"):
         assert text in notice.body
-    assert lint_rendered(notice) == []
+    assert "https://" not in notice.body and lint_rendered(notice) == []
+    # the day count and the hotline are on the page the link opens; the first notice names both
+    first = render("first_notice", Channel.SMS, short, "zh-CN")
+    assert first.segments == 2 and "已逾期12天" in first.body and "400-555-0134" in first.body
+
+
+@pytest.mark.parametrize("template_id", ["pre_due_reminder", "overdue_reminder", "instalment_reminder"])
+def test_chinese_reminders_stay_in_one_segment_for_large_amounts_and_long_dates(cn: NoticeFacts,
+                                                                               template_id: str) -> None:
+    big = Money.of("123456.78", "CNY")
+    worst = cn.model_copy(update={
+        "sms_pay_link": "hfjr.cn/p/Ab3dE6gH9k", "amount_due": big, "deadline": date(2026, 12, 29),
+        "due_date": date(2026, 12, 28), "account_last4": "9999",
+        "schedule": [item.model_copy(update={"amount": big, "due_on": date(2026, 12, 28)}) for item in cn.schedule]})
+    assert render(template_id, Channel.SMS, worst, "zh-CN").segments == 1
 
 
 def test_email_carries_masked_account_subject_html_and_unsubscribe(us: NoticeFacts) -> None:

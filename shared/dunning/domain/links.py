@@ -102,7 +102,15 @@ def is_short_code(token: str) -> bool:
 
 
 def short_link(base_url: str, code: str) -> str:
-    return f"{base_url.rstrip('/')}{LINK_PATH}{code}"
+    """``<host>/p/<code>``, without the scheme: phones link a bare host, and ``https://`` is 8 of
+    a UCS-2 segment's 70 units."""
+    host = urlsplit(base_url).netloc or base_url.split("//", 1)[-1]
+    return f"{host.rstrip('/')}{LINK_PATH}{code}"
+
+
+def sample_short_link(policy_host: str | None, link: str) -> str:
+    """The short link a text would carry for ``link`` (an example code): previews and the lint."""
+    return short_link(policy_host or link.split(LINK_PATH)[0], "Ab3dE6gH9k")
 
 
 def token_of(url_or_token: str) -> str:

@@ -70,6 +70,9 @@ class Collector(_Strict):
     pay_url: str
     # The creditor an agency collects for; a lender collecting its own loans is its own creditor.
     creditor: str | None = None
+    # A short host of the lender's that serves the customer's page too (ICP-filed in China): a
+    # text's short link shows it instead of the page's own host (docs/china.md, "Short links").
+    short_link_host: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.\-]{2,31}$")
 
 
 CollectorRole = Literal["FIRST_PARTY", "AGENCY"]

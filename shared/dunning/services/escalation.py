@@ -273,17 +273,19 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
     facts = build_facts(account, policy, now, link_secret=ports.keys.link_secret,
                         extra=(_extra_facts(record, summary) if record else {}) | (extra or {}),
                         link_base=ports.page_base_url)
-    if channel is Channel.SMS and policy.for_jurisdiction(account.jurisdiction).sms_short_links:
-        facts = facts.model_copy(update={"pay_link": _shortened(ports, policy, facts.pay_link, now)})
+    jp = policy.for_jurisdiction(account.jurisdiction)
+    if channel is Channel.SMS and jp.sms_short_links:
+        short = _shortened(ports, policy, facts.pay_link, now, jp.collector.short_link_host)
+        facts = facts.model_copy(update={"pay_link": short})
     return render(template_id, channel, facts, account.notice_locale)
 
 
-def _shortened(ports: Ports, policy: Policy, link: str, now: datetime) -> str:
+def _shortened(ports: Ports, policy: Policy, link: str, now: datetime, host: str | None = None) -> str:
     """The same link as a short code (kept a month past the link's expiry, so an expired short
     link still opens the page that offers a fresh one)."""
     from dunning.domain.links import short_link, token_of
 
-    base = link[: link.index("/p/")]
+    base = host or link[: link.index("/p/")]
     keep_until = now + timedelta(days=policy.link_valid_days + 30)
     return short_link(base, ports.collections.shorten_link(token_of(link), keep_until))
 

@@ -72,6 +72,7 @@ class NoticeFacts(BaseModel):
     today: date  # the customer's local date when the facts were built
     deadline: date
     pay_link: str
+    sms_pay_link: str | None = None  # the pay link as a text shows it (a short link), when it differs
     unsubscribe_link: str
     link_expires_at: UtcDatetime
     collector: Collector

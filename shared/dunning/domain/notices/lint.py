@@ -25,6 +25,7 @@ from dunning.domain.notices.render import (
     HISTORY_TEMPLATES,
     JURISDICTION_LOCALES,
     LOCALE_TEXTS,
+    SMS_REMINDERS,
     TEMPLATE_IDS,
     MissingFacts,
     RenderedNotice,
@@ -114,7 +115,7 @@ _TEXT_FACTS: dict[str, re.Pattern[str]] = {
         r"|\b\d{4}-\d{2}-\d{2}\b|\d{1,2}\s*月\s*\d{1,2}\s*日",
         re.I,
     ),
-    "pay_link": re.compile(r"https?://\S+"),
+    "pay_link": re.compile(r"https?://\S+|\b[a-z0-9.\-]+\.[a-z]{2,}/p/[A-Za-z0-9]{8,}\b"),  # or a short link
     "contact_phone": re.compile(r"\+?\d[\d\s().-]{6,}\d"),
     "opt_out": re.compile(r"\bstop\b|unsubscribe|退订|拒收", re.I),
 }
@@ -147,7 +148,9 @@ def _lint_lines(
         for f in lint_rendered(notice, first_contact=first_contact, time_barred=time_barred,
                                first_party=first_party)
     ]
-    limit = LOCALE_TEXTS[notice.locale].sms_segment_budget if budget else None
+    texts = LOCALE_TEXTS[notice.locale]
+    reminder = notice.template_id in SMS_REMINDERS and texts.sms_reminder_budget is not None
+    limit = (texts.sms_reminder_budget if reminder else texts.sms_segment_budget) if budget else None
     if notice.segments is not None and limit is not None and notice.segments > limit:
         lines.append(f"{prefix}: LENGTH {notice.segments} SMS segments, budget {limit}")
     return lines

@@ -44,6 +44,9 @@ class LocaleTexts:
     days_past_due: str
     gsm7: bool  # SMS written in GSM-7 letters: Babel's curly quotes and narrow spaces are folded
     sms_segment_budget: int  # most SMS segments a notice may take (a LENGTH problem in the lint)
+    sms_reminder_budget: int | None = None  # most segments of a reminder (SMS_REMINDERS); None: as above
+    # Facts a text carrying the pay link may leave to the page it opens (every page shows them).
+    sms_page_facts: tuple[str, ...] = ()
 
 
 # Every locale a notice can be written in; each has a folder of templates and Babel data in the
@@ -65,7 +68,11 @@ LOCALE_TEXTS: dict[str, LocaleTexts] = {
         day_past_due="已逾期{days}天",
         days_past_due="已逾期{days}天",
         gsm7=False,
-        sms_segment_budget=3,
+        # With a short link (docs/china.md) a reminder fits one UCS-2 segment (70 units), every
+        # other text two; a reminder leaves the day count and the hotline to the page it opens.
+        sms_segment_budget=2,
+        sms_reminder_budget=1,
+        sms_page_facts=("days_overdue", "contact_phone"),
     ),
 }
 
@@ -76,6 +83,9 @@ JURISDICTION_LOCALES: dict[Jurisdiction, tuple[str, ...]] = {
     Jurisdiction.US: ("en-US", "zh-CN"),
     Jurisdiction.CN: ("zh-CN",),
 }
+
+# The texts a customer gets most often, held to the locale's reminder budget.
+SMS_REMINDERS = frozenset({"pre_due_reminder", "overdue_reminder", "instalment_reminder"})
 
 TEMPLATE_IDS: tuple[str, ...] = (
     "pre_due_reminder",
@@ -289,7 +299,7 @@ def _context(facts: NoticeFacts, locale: str, channel: Channel) -> dict[str, Any
         "days": facts.days_overdue,
         "days_overdue": _days_phrase(facts.days_overdue, texts),
         "deadline": day(facts.deadline),
-        "pay_link": facts.pay_link,
+        "pay_link": facts.sms_pay_link if channel is Channel.SMS and facts.sms_pay_link else facts.pay_link,
         "unsubscribe_link": facts.unsubscribe_link,
         "collector": facts.collector.name,
         "creditor": facts.creditor,
@@ -431,6 +441,8 @@ def render(
     except jinja2.UndefinedError as exc:
         raise MissingFacts(template_id, [str(exc.message or "a fact")]) from exc
     required = REQUIRED_FACTS.get(template_id, ("collector",))
+    if channel is Channel.SMS and template_id in SMS_REMINDERS:
+        required = tuple(key for key in required if key not in LOCALE_TEXTS[locale].sms_page_facts)
     fact_values = {key: str(ctx[key]) for key in required if key in ctx}
     validation: dict[str, str] = {}
     if channel is Channel.EMAIL and template_id == "first_notice" and facts.validation_notice:

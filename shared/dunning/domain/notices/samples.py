@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dunning.domain.links import sample_short_link
 from dunning.domain.models import Account, Contact, Jurisdiction, Money
 from dunning.domain.notices.facts import NoticeFacts, build_facts
 from dunning.domain.policy import Policy
@@ -91,7 +92,13 @@ def sample_extra(account: Account, now: datetime = SAMPLE_NOW) -> dict[str, Any]
 def sample_facts(jurisdiction: Jurisdiction, locale: str, policy: Policy) -> NoticeFacts:
     """Facts for the sample account of ``jurisdiction`` in ``locale``, able to render every template."""
     account = sample_account(jurisdiction, locale)
-    return build_facts(
+    facts = build_facts(
         account, policy, SAMPLE_NOW, link_secret=SAMPLE_LINK_SECRET, extra=sample_extra(account)
     )
+    jp = policy.for_jurisdiction(jurisdiction)
+    if jp.sms_short_links:
+        # Measured as texts go out: with a short link (an example code); emails keep the long one.
+        facts = facts.model_copy(update={"sms_pay_link": sample_short_link(jp.collector.short_link_host,
+                                                                           facts.pay_link)})
+    return facts
 
