@@ -43,6 +43,9 @@ FORBIDDEN = (
 
 _URL = re.compile(r"https?://\S+")
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")
+# The texts a customer gets most often (dunning.domain.notices.render.SMS_REMINDERS, restated: the
+# audit reads only what was sent and stored, not the engine's code)
+REMINDER_TEMPLATES = frozenset({"pre_due_reminder", "overdue_reminder", "instalment_reminder"})
 # Whole-message opt-out keywords (carrier and CN practice), as DESIGN.md lists them.
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
                         "退订", "TD", "T"})
@@ -222,8 +225,11 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
                 if not any(s in text for s in amounts):
                     report.add("content", account_id, at, f"{m.channel} does not state the amount due")
                 # A Chinese text reminder fits one segment by leaving the hotline to the page its
-                # link opens (every page's footer gives it): the link stands for the phone.
-                paged = m.channel == "SMS" and _CHINESE.search(m.body) is not None and "/p/" in m.body
+                # link opens (every page's footer gives it): the link stands for the phone. Only a
+                # reminder's (as recorded): every other text still has to give it.
+                notice = (recorded.get(f"{m.provider}:{m.message_id}") or {}).get("data") or {}
+                paged = m.channel == "SMS" and _CHINESE.search(m.body) is not None and "/p/" in m.body \
+                    and notice.get("template_id") in REMINDER_TEMPLATES
                 if COLLECTOR_PHONES[jurisdiction] not in text and not paged:
                     report.add("content", account_id, at, f"{m.channel} does not give the collector's phone")
             key = f"{m.provider}:{m.message_id}"

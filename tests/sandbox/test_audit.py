@@ -327,3 +327,16 @@ def test_a_promise_made_on_the_page_holds_notices_until_its_day() -> None:
     run.confirm(at(18, 14))
     early = run.send(at(21, 15))
     assert findings(run.audit()) == [("hold", ACCOUNT_ID, early.sent_at)]
+
+
+def test_only_a_chinese_reminder_may_leave_the_hotline_to_the_page_its_link_opens() -> None:
+    run = Run()
+    body = f"【海港消费金融】尾号1234借款已逾期，请于9月22日前还款${DUE:,.2f} hfjr.cn/p/Ab3dE6gH9k 拒收请回复R"
+    reminder = run.send(at(15, 15), body=body)
+    notice = run.send(at(17, 15), body=body)
+    templates = {reminder.message_id: "overdue_reminder", notice.message_id: "first_notice"}
+    for entry in run.ledger:
+        mid = entry["data"]["provider_message_id"].split(":", 1)[1]
+        entry["data"]["template_id"] = templates[mid]
+    found = [(f.rule, f.at, f.detail) for f in run.audit().findings]
+    assert found == [("content", notice.sent_at, "SMS does not give the collector's phone")]
