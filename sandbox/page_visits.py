@@ -58,7 +58,7 @@ class CustomerPageVisits:
     _payment_seq: int
 
     def _page_send(self) -> Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], str]]:
-        from sandbox.serve import _response, api_event, compile_routes, match
+        from sandbox.serve import api_event, compile_routes, lambda_response, match
 
         routes = compile_routes(self.stack.http_routes)
         host = self.stack.parameters["PageBaseUrl"].split("://", 1)[1]
@@ -74,7 +74,7 @@ class CustomerPageVisits:
             event = api_event(found[0], found[1], method, raw_path, raw_query, headers, body,
                               account_id=self.stack.account_id, host=host, source_ip="198.51.100.7",
                               now=self.clock.now(), request_id=f"page-{self._payment_seq:06d}")
-            status, out_headers, out = _response(self.invoke(found[0].route.function_logical_id, event))
+            status, out_headers, out = lambda_response(self.invoke(found[0].route.function_logical_id, event))
             self.events["page_requests"] += 1
             return status, out_headers, out.decode("utf-8", "replace")
 

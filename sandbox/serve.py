@@ -335,10 +335,10 @@ class LocalApi:
             result = invoke(self.lam, self.stack, route.route.function_logical_id, event)
         except FunctionError:
             return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
-        return _response(result)
+        return lambda_response(result)
 
 
-def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
+def lambda_response(result: Any) -> tuple[int, dict[str, str], bytes]:
     """An HTTP API v2 integration response (or a bare value, which API Gateway sends as JSON)."""
     if not isinstance(result, dict) or "statusCode" not in result:
         return 200, {"content-type": "application/json"}, json.dumps(result).encode()

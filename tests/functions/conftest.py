@@ -55,3 +55,22 @@ def seed_case(env: dict[str, str], account: Account | None = None, **case_kw: An
         CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {"strategy_id": case.strategy_id})],
         at=NOW, actor="test", create=True)
     return account, case
+
+
+class FakeTasks:
+    """Step Functions' SendTaskSuccess, recorded: which task token was completed with what."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def succeed(self, token: str, output: dict[str, Any]) -> None:
+        self.calls.append((token, output))
+
+
+@pytest.fixture
+def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasks:
+    from dunning.adapters.workflow import Escalations
+
+    fake = FakeTasks()
+    monkeypatch.setattr(Escalations, "succeed", lambda self, token, output: fake.succeed(token, output))
+    return fake

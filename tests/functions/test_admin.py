@@ -20,26 +20,9 @@ ACTOR = "arn:aws:iam::123456789012:user/collections-admin"
 CASE = "acc-1001-20261102"
 
 
-class FakeTasks:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def succeed(self, token: str, output: dict[str, Any]) -> None:
-        self.calls.append((token, output))
-
-
 @pytest.fixture
 def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dict[str, str]:
     return listening_env(aws, monkeypatch)
-
-
-@pytest.fixture
-def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasks:
-    from dunning.adapters.workflow import Escalations
-
-    fake = FakeTasks()
-    monkeypatch.setattr(Escalations, "succeed", lambda self, token, output: fake.succeed(token, output))
-    return fake
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import time_machine
 from dunning.adapters.dynamo import CollectionsRepository
 from dunning.domain.models import CaseStatus, EntryKind, SpecialistDecision
 from tests.functions.conftest import seed_case
-from tests.functions.test_admin import FakeTasks
 from tests.support.aws import REGION, FakeContext, fresh_function, load_event
 from tests.support.listening import listening_env
 
@@ -37,15 +36,6 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
             monkeypatch.setenv(var, url)
             extra[var] = url
         yield extra
-
-
-@pytest.fixture
-def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasks:
-    from dunning.adapters.workflow import Escalations
-
-    fake = FakeTasks()
-    monkeypatch.setattr(Escalations, "succeed", lambda self, token, output: fake.succeed(token, output))
-    return fake
 
 
 @pytest.fixture

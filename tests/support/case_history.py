@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from dunning.domain.case_summary import CaseSummary, summarise_case
 from dunning.domain.ledger import new_entry
-from dunning.domain.models import Account, Case, Contact, EntryKind, LedgerEntry
+from dunning.domain.models import Account, Case, EntryKind, LedgerEntry
 
 DUE = date(2026, 11, 2)  # a Monday
 OPENED = datetime(2026, 11, 3, 11, tzinfo=UTC)
@@ -20,15 +19,10 @@ def day(n: float, hour: int = 16) -> datetime:
 
 
 def account(**kw: Any) -> Account:
-    base: dict[str, Any] = dict(
-        account_id="acc-1", customer_name="Dana Reyes", account_number="4000123412341234",
-        contact=Contact(phone="+12025550143", email="dana@example.com"), locale="en-US",
-        time_zones=["America/New_York"], jurisdiction="US", currency="USD",
-        principal_due=Decimal("400.00"), interest_due=Decimal("12.50"), fees_due=Decimal("25.00"),
-        due_date=DUE, status="DELINQUENT",
-    )
-    base.update(kw)
-    return Account.model_validate(base)
+    """The functions' sample account (tests.functions.conftest) as `acc-1`, due on DUE."""
+    from tests.functions.conftest import make_account
+
+    return make_account(**({"account_id": "acc-1", "due_date": DUE} | kw))
 
 
 def case(**kw: Any) -> Case:

@@ -182,6 +182,17 @@ class Step(_Strict):
         return self.offset_days < 0
 
 
+def ordered_unique_steps(steps: list[Step]) -> list[Step]:
+    """A ladder's steps: each id once, in the order of their days."""
+    ids = [s.id for s in steps]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+    offsets = [s.offset_days for s in steps]
+    if offsets != sorted(offsets):
+        raise ValueError("steps must be ordered by offset_days")
+    return steps
+
+
 class Strategy(_Strict):
     description: str = ""
     steps: list[Step] = Field(min_length=1)
@@ -189,13 +200,7 @@ class Strategy(_Strict):
     @field_validator("steps")
     @classmethod
     def _ordered_unique(cls, steps: list[Step]) -> list[Step]:
-        ids = [s.id for s in steps]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
-        offsets = [s.offset_days for s in steps]
-        if offsets != sorted(offsets):
-            raise ValueError("steps must be ordered by offset_days")
-        return steps
+        return ordered_unique_steps(steps)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -275,17 +280,12 @@ class Reengagement(_Strict):
     @field_validator("steps")
     @classmethod
     def _contact_steps(cls, steps: list[Step]) -> list[Step]:
-        ids = [s.id for s in steps]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
         for step in steps:
             if step.kind is StepKind.LEGAL_REVIEW:
                 raise ValueError(f"step {step.id}: re-engagement contacts the customer; it has no legal review")
             if step.offset_days < 0:
                 raise ValueError(f"step {step.id}: re-engagement offsets are days after the break (>= 0)")
-        if [s.offset_days for s in steps] != sorted(s.offset_days for s in steps):
-            raise ValueError("steps must be ordered by offset_days")
-        return steps
+        return ordered_unique_steps(steps)
 
 
 class CustomerPage(_Strict):

@@ -419,7 +419,7 @@ def _handle_for_account(ports: Ports, message: InboundReply, addressee: _Address
     if prior is not None:
         return _redo_duplicate(ports, message, account_id, history, *prior, actor, loans=loans)
     # An unsigned push (authenticated False) acts like a message with no case: only an opt-out acts.
-    trusted = getattr(message, "authenticated", True)
+    trusted = not isinstance(message, InboundSms) or message.authenticated
     pseudo = case_actions.active_case(history) is None or not trusted
     reaction = Reaction()
     channel = message.channel
