@@ -404,7 +404,7 @@ def run_render(args: argparse.Namespace) -> int:
             from dunning.domain.links import sample_short_link
 
             host = policy.for_jurisdiction(account.jurisdiction).collector.short_link_host
-            facts = facts.model_copy(update={"pay_link": sample_short_link(host, facts.pay_link)})
+            facts = facts.model_copy(update={"sms_pay_link": sample_short_link(host, facts.pay_link)})
         notice = render(args.template, channel, facts, args.locale)
     except (UnknownTemplate, MissingFacts, PolicyError, ValidationError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)

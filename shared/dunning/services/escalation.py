@@ -276,7 +276,7 @@ def render_for(ports: Ports, account: Account, policy: Policy, record: CaseRecor
     jp = policy.for_jurisdiction(account.jurisdiction)
     if channel is Channel.SMS and jp.sms_short_links:
         short = _shortened(ports, policy, facts.pay_link, now, jp.collector.short_link_host)
-        facts = facts.model_copy(update={"pay_link": short})
+        facts = facts.model_copy(update={"sms_pay_link": short})  # what a text shows (render picks it)
     return render(template_id, channel, facts, account.notice_locale)
 
 
