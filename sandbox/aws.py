@@ -25,7 +25,7 @@ from sandbox.lambda_runtime import (
     call_kind,
     process_env,
 )
-from sandbox.motocompat import end_user_messaging, faster_moto
+from sandbox.motocompat import end_user_messaging, faster_moto, stream_records_numbered_in_order
 from sandbox.provision import (
     ARTIFACT_BUCKET,
     DEFAULT_REGION,
@@ -75,8 +75,8 @@ def local_aws(region: str = DEFAULT_REGION) -> Iterator[InProcessLambdaRuntime]:
             time.tzset()
             # moto has no End User Messaging SMS: the sandbox's stand-in answers it (sms_voice); nor
             # is there a network for Alibaba Cloud SMS: its stand-in answers mainland texts.
-            with mock_aws(config=MOTO_CONFIG), faster_moto(), end_user_messaging(), aliyun_sms(), \
-                    InProcessLambdaRuntime() as runtime, activated(runtime):
+            with mock_aws(config=MOTO_CONFIG), faster_moto(), stream_records_numbered_in_order(), \
+                    end_user_messaging(), aliyun_sms(), InProcessLambdaRuntime() as runtime, activated(runtime):
                 yield runtime
     finally:
         time.tzset()

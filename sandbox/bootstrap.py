@@ -96,6 +96,7 @@ class StreamPoller:
             StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         self.dropped = 0
+        self.last_sequence = -1
 
     def poll(self) -> int:
         """Deliver every record written so far; returns how many were read."""
@@ -106,6 +107,11 @@ class StreamPoller:
             records = resp["Records"]
             if not records:
                 return read
+            first = int(records[0]["dynamodb"]["SequenceNumber"])
+            if first <= self.last_sequence:
+                # A stream never serves a record twice: reading on would deliver the same ones for ever.
+                raise RuntimeError(f"the AccountsTable stream went back from {self.last_sequence} to {first}")
+            self.last_sequence = max(int(r["dynamodb"]["SequenceNumber"]) for r in records)
             read += len(records)
             for start in range(0, len(records), STREAM_BATCH):
                 batch = records[start:start + STREAM_BATCH]

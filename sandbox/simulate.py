@@ -17,6 +17,7 @@ sandbox.personas, what a run leaves behind in sandbox.results.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import io
 import json
 import logging
@@ -69,6 +70,8 @@ class SimulationConfig:
     # Step Functions state transitions per case, read from the executions' histories at the end
     # (the cost model's largest infrastructure line; off by default, it reads every history).
     count_transitions: bool = False
+    # Real seconds a shard may spend on one day before it counts as hung (None: see stall_seconds).
+    stall_after: float | None = None
 
 
 class Simulation(CustomerChannels, CustomerPageVisits):
@@ -478,12 +481,30 @@ def _loan_in(message: ProviderMessage, loans: list[SyntheticAccount],
     return next((a for a in named if not people[a.account_id].replied), named[0])
 
 
+def stall_seconds(config: SimulationConfig) -> float:
+    """Real seconds a shard may spend on one day (or on its set-up) before it counts as hung: far
+    above a day's work (about 0.06 s per account here), so only a deadlock reaches it."""
+    if config.stall_after is not None:
+        return config.stall_after
+    return max(600.0, 0.5 * config.accounts / max(config.shards, 1))
+
+
 def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:
-    """A worker process: one shard on its own local AWS; progress goes back through a queue."""
+    """A worker process: one shard on its own local AWS; progress goes back through a queue.
+
+    A shard that stops moving dumps every thread's stack to stderr and exits, so the run fails
+    loudly (the pool is broken) instead of waiting for it forever."""
+    stall = stall_seconds(config)
+    faulthandler.dump_traceback_later(stall, exit=True)
+
     def progress(done: int, total: int) -> None:
         days_done.put((config.shard, done))
+        faulthandler.dump_traceback_later(stall, exit=True)  # a new day: the watch starts again
 
-    return Simulation(config, progress).run_shard()
+    output = Simulation(config, progress).run_shard()
+    # Still armed on the way out: a thread that keeps this process from exiting is a hang too.
+    faulthandler.dump_traceback_later(stall, exit=True)
+    return output
 
 
 def run_simulation(config: SimulationConfig, progress: Progress | None = None,
@@ -503,6 +524,7 @@ def run_simulation(config: SimulationConfig, progress: Progress | None = None,
     import multiprocessing
     import queue
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
     from dataclasses import replace
 
     started = time.perf_counter()
@@ -520,7 +542,12 @@ def run_simulation(config: SimulationConfig, progress: Progress | None = None,
             done[shard] = day
             if progress:
                 progress(min(done), config.days)
-        shards = [f.result() for f in futures]
+        try:
+            shards = [f.result() for f in futures]
+        except BrokenProcessPool as exc:
+            stall = stall_seconds(replace(config, shards=workers))
+            raise RuntimeError(f"a shard ended abruptly (one that stalls for {stall:.0f} s prints every "
+                               "thread's stack on stderr first)") from exc
     result = summarise(config, shards)
     result.summary["workers"] = workers
     result.summary["wall_seconds"] = round(time.perf_counter() - started, 2)

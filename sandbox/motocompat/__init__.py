@@ -16,6 +16,7 @@ from contextlib import contextmanager  # noqa: E402
 
 from sandbox.motocompat.api_calls import reporting_calls  # noqa: E402
 from sandbox.motocompat.dynamodb_queries import partition_queries  # noqa: E402
+from sandbox.motocompat.dynamodb_streams import stream_records_numbered_in_order  # noqa: E402
 from sandbox.motocompat.dynamodb_transactions import transactions_without_table_copies  # noqa: E402
 from sandbox.motocompat.dynamodb_wire import item_responses_as_json  # noqa: E402
 from sandbox.motocompat.lambda_invoke import FunctionConfig, redirect_invokes  # noqa: E402
@@ -48,4 +49,5 @@ __all__ = [
     "reporting_calls",
     "reporting_sends",
     "sms_voice_backend",
+    "stream_records_numbered_in_order",
 ]

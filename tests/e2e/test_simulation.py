@@ -109,3 +109,11 @@ def test_texts_to_mainland_numbers_go_through_the_domestic_provider_in_registere
     providers = summary["messages_by_provider"]
     assert providers.get("aliyun", 0) >= 1 and providers.get("sms-voice", 0) >= 1
     assert providers["aliyun"] + providers["sms-voice"] == summary["notices"]["SMS"]
+
+
+def test_a_shard_that_stops_moving_ends_the_run_with_an_error_not_a_hang(capfd: pytest.CaptureFixture[str]) -> None:
+    # An allowance no shard can meet (its set-up alone takes longer) stands in for a deadlock.
+    stalled = SimulationConfig(accounts=4, days=2, seed=7, stall_after=0.2)
+    with pytest.raises(RuntimeError, match="a shard ended abruptly"):
+        run_simulation(stalled, workers=2)
+    assert "Timeout (0:00:00" in capfd.readouterr().err  # every thread's stack, printed by the shard itself

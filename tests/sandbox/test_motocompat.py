@@ -3,6 +3,7 @@ stand-in providers and the call counter hear what moto's SES, SNS and botocore w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -25,6 +26,7 @@ from sandbox.motocompat import (
     reporting_calls,
     reporting_sends,
     sms_voice_backend,
+    stream_records_numbered_in_order,
 )
 from sandbox.motocompat.patching import MotoShapeError, replaced, require_parameters
 from sandbox.motocompat.versions import BOTOCORE_SERIES, PINNED_MOTO, MotoVersionError, check_versions
@@ -150,6 +152,51 @@ def test_a_partition_query_shows_its_partition_to_its_own_thread_only(monkeypatc
 
     assert len(items) == 3
     assert seen == {"other thread": 5, "querying thread": 3}
+
+
+def test_two_threads_writing_one_table_get_distinct_stream_numbers_and_a_reader_sees_each_record_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """ImportAccounts writes rows in parallel. In plain moto two writers can number their stream
+    records alike, and a reader is then served the same records for ever. Here the first writer is
+    held between numbering its record and appending it, as a thread switch would hold it."""
+    from moto.dynamodb.models import table as moto_table
+
+    held = threading.Barrier(2)
+    original_record = moto_table.StreamRecord
+
+    def record_after_a_thread_switch(*args: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            held.wait(timeout=0.5)  # plain moto: the other writer numbers its record meanwhile
+        return original_record(*args)
+
+    with mock_aws(), stream_records_numbered_in_order():
+        db = boto3.client("dynamodb", region_name=REGION)
+        db.create_table(TableName="Accounts", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        monkeypatch.setattr(moto_table, "StreamRecord", record_after_a_thread_switch)
+        writers = [threading.Thread(target=db.put_item, kwargs={"TableName": "Accounts", "Item": {"pk": {"S": pk}}})
+                   for pk in ("A-1", "A-2")]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        monkeypatch.setattr(moto_table, "StreamRecord", original_record)
+        db.put_item(TableName="Accounts", Item={"pk": {"S": "A-3"}})
+
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        arn = db.describe_table(TableName="Accounts")["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        read: list[str] = []
+        for _ in range(5):  # a page at a time, as a poller reads
+            page = streams.get_records(ShardIterator=iterator, Limit=1)
+            iterator = page["NextShardIterator"]
+            read += [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]]
+
+    assert sorted(read) == ["A-1", "A-2", "A-3"]
 
 
 def test_the_providers_report_each_email_recipient_and_each_sms_but_not_a_topic_publish() -> None:
