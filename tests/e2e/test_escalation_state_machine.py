@@ -89,3 +89,20 @@ def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> Non
         assert status in ("ABORTED", "SUCCEEDED")
         # Nothing was sent after the cure.
         assert {n.step_id for n in history.notices[case_id]} == {"first_notice", "sms_3"}
+
+        # Each turn is the Plan task and the Route choice (and what Route chose): no Pass states.
+        events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+        assert entered[0] == "Plan" and entered.count("Plan") == entered.count("Route") >= 5
+        assert set(entered) <= {"Plan", "Route", "WaitUntil", "AgentCall"}
+
+        # The loop guard counts the turns the Plan function hands back: past 500, the case's failure
+        # is recorded and the execution fails instead of planning for ever.
+        guarded = sfn.start_execution(stateMachineArn=stack.state_machine_arn, name="turn-guard",
+                                      input=json.dumps({"case_id": case_id, "account_id": "acc-9", "turns": 500}))
+        clock.run_until_parked()
+        ended = sfn.describe_execution(executionArn=guarded["executionArn"])
+        assert ended["status"] == "FAILED"
+        events = sfn.get_execution_history(executionArn=guarded["executionArn"])["events"]
+        assert [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e] == [
+            "Plan", "Route", "LoopGuard", "RecordFailure", "Failed"]
