@@ -30,7 +30,9 @@ def notice_path(cases: int = 20) -> dict[str, Any]:
         plan_ops: list[Counter[str]] = []
         sent = 0
         for i in range(cases):
-            ids = {"case_id": f"acc-{2000 + i}-20261102", "account_id": f"acc-{2000 + i}"}
+            # the escalation's state: the ids, the person's among them
+            ids = {"case_id": f"acc-{2000 + i}-20261102", "account_id": f"acc-{2000 + i}",
+                   "customer_id": f"acc-{2000 + i}"}
             spy.take()
             decision = plan_fn.lambda_handler(dict(ids), FakeContext())
             plan_calls = spy.take()
@@ -83,11 +85,14 @@ def _read_units(service: str, operation: str, params: Any, response: Any) -> flo
     elif operation == "Query":
         sizes = [sum(_item_bytes(i) for i in response.get("Items", []))]
     elif operation == "BatchGetItem":
+        # each key asked for is a read, a missing item one unit too
         sizes = [_item_bytes(i) for items in response.get("Responses", {}).values() for i in items]
+        sizes += [0] * (sum(len(t["Keys"]) for t in params["RequestItems"].values()) - len(sizes))
     else:
         sizes = [_item_bytes(r["Item"]) for r in response.get("Responses", []) if "Item" in r]
     units = sum(max(1, math.ceil(size / 4096)) for size in sizes)
-    consistent = params.get("ConsistentRead") or operation == "TransactGetItems"
+    consistent = params.get("ConsistentRead") or operation == "TransactGetItems" or (
+        operation == "BatchGetItem" and all(t.get("ConsistentRead") for t in params["RequestItems"].values()))
     return float(units if consistent else units / 2) * (2 if operation == "TransactGetItems" else 1)
 
 
@@ -167,8 +172,8 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60) -> dict[
         try:
             for label in ("warm", "fresh", "long"):  # the first pays the cold start's reads
                 units.clear()
-                decision = plan_fn.lambda_handler({"case_id": f"acc-{label}-20261102", "account_id": f"acc-{label}"},
-                                                  FakeContext())
+                decision = plan_fn.lambda_handler({"case_id": f"acc-{label}-20261102", "account_id": f"acc-{label}",
+                                                   "customer_id": f"acc-{label}"}, FakeContext())
                 out[label] = {"read_units": sum(units), "reads": sum(1 for u in units if u),
                               "sent": decision.get("sent", {}).get("status")}
         finally:

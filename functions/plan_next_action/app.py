@@ -25,6 +25,7 @@ class PlanRequest(BaseModel):
 
     case_id: str
     account_id: str
+    customer_id: str | None = None  # the person's id: account and profile are then read in one call
     turns: int = Field(default=0, ge=0)
 
 
@@ -35,5 +36,5 @@ ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(PlanSetti
 @entry_point(correlation_id_path="case_id")
 @event_parser(model=PlanRequest)
 def lambda_handler(event: PlanRequest, context: LambdaContext) -> dict[str, Any]:
-    decision = escalation.plan(ports(), event.case_id, event.account_id)
+    decision = escalation.plan(ports(), event.case_id, event.account_id, customer_id=event.customer_id)
     return decision | {"account_id": event.account_id, "turns": event.turns + 1}

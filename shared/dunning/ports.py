@@ -349,7 +349,10 @@ class TaskQueues(Protocol):
 class Workflow(Protocol):
     """The escalation state machine: one execution per case, and the tasks it waits on."""
 
-    def start(self, case_id: str, account_id: str) -> str: ...
+    def start(self, case_id: str, account_id: str, customer_id: str | None = None) -> str:
+        """Start the case's escalation (ids only in its input; the customer's lets a decision read
+        the account and the person's profile in one call)."""
+        ...
 
     def stop(self, execution_arn: str, cause: str) -> None: ...
 
@@ -511,6 +514,11 @@ class Ports(Protocol):
         ...
 
     def policy(self) -> Policy: ...
+
+    def account_and_profile(self, account_id: str, customer_id: str) -> tuple[Account | None, CustomerProfile]:
+        """The account (None if there is none) and its person's profile, read together and
+        consistently: one call where the stores allow it (a decision's first read)."""
+        ...
 
     def sender(self, channel: Channel) -> Sender: ...
 

@@ -57,7 +57,8 @@ def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> Non
         execution = sfn.describe_execution(
             executionArn=stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{case_id}")
         assert execution["status"] == "RUNNING"
-        assert json.loads(execution["input"]) == {"case_id": case_id, "account_id": "acc-9"}  # ids only
+        assert json.loads(execution["input"]) == {"case_id": case_id, "account_id": "acc-9",  # ids only
+                                                  "customer_id": "acc-9"}  # (no file customer id: the account's)
 
         # Day 1 to day 7: first notice by email, SMS on day 3, then the agent call task on day 7.
         clock.advance_to(START + timedelta(days=6, hours=16))  # day 7, 11:00 in New York

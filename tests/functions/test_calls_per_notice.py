@@ -43,8 +43,10 @@ def kinds(made: list[tuple[str, str]]) -> Counter[str]:
     )
 
 
-def notice(fns: dict[str, Any], account_id: str, calls: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    ids = {"case_id": f"{account_id}-20261102", "account_id": account_id}
+def notice(fns: dict[str, Any], account_id: str, calls: list[tuple[str, str]],
+           customer_id: str | None = None) -> list[tuple[str, str]]:
+    """The Plan the escalation runs: its state carries the ids, the person's among them."""
+    ids = {"case_id": f"{account_id}-20261102", "account_id": account_id, "customer_id": customer_id or account_id}
     calls.clear()
     decision = fns["plan"].lambda_handler(dict(ids), FakeContext())
     assert decision["action"] == "SEND" and decision["sent"]["status"] == "SENT"
@@ -57,18 +59,40 @@ def fns() -> Any:
     fresh_function("plan_next_action")  # the next test's container starts cold too
 
 
-def test_a_warm_notice_costs_three_reads_two_writes_and_one_send(aws, clock, fns, calls) -> None:
+def test_a_warm_notice_costs_two_reads_two_writes_and_one_send(aws, clock, fns, calls) -> None:
     for account_id in ("acc-3001", "acc-3002"):
         seed_case(aws, make_account(account_id=account_id))
     notice(fns, "acc-3001", calls)  # cold: the link secret is fetched once per container
     made = notice(fns, "acc-3002", calls)
 
-    # Query history + GetItem account + GetItem the customer's profile (their caps across loans);
-    # decision with the SENDING gate and the profile's new contact; the provider; SENT with the text.
-    assert sorted(o for _, o in made) == ["GetItem", "GetItem", "Query", "SendEmail", "TransactWriteItems",
+    # BatchGetItem of the account and the customer's profile (their caps across loans) + Query the
+    # case; decision with the SENDING gate and the profile's new contact; the provider; SENT with the text.
+    assert sorted(o for _, o in made) == ["BatchGetItem", "Query", "SendEmail", "TransactWriteItems",
                                           "TransactWriteItems"]
-    assert kinds(made) == {"reads": 3, "writes": 2, "sends": 1}  # the notice path: 6
+    assert kinds(made) == {"reads": 2, "writes": 2, "sends": 1}  # the notice path: 5
     assert ("dynamodb", "Scan") not in made
+
+
+def test_without_the_customer_id_in_its_state_a_plan_reads_the_profile_after_the_account(aws, clock, fns,
+                                                                                          calls) -> None:
+    # An execution started by hand with the two ids (or before the customer's id travelled with them).
+    for account_id in ("acc-3011", "acc-3012"):
+        seed_case(aws, make_account(account_id=account_id))
+    notice(fns, "acc-3011", calls)
+    calls.clear()
+    decision = fns["plan"].lambda_handler({"case_id": "acc-3012-20261102", "account_id": "acc-3012"}, FakeContext())
+    assert decision["sent"]["status"] == "SENT" and decision["customer_id"] == "acc-3012"
+    assert sorted(o for _, o in calls) == ["GetItem", "GetItem", "Query", "SendEmail", "TransactWriteItems",
+                                           "TransactWriteItems"]
+
+
+def test_a_loan_moved_to_another_person_is_planned_with_that_persons_profile(aws, clock, fns, calls) -> None:
+    # The state still names the person the case opened for; the account now says someone else.
+    seed_case(aws, make_account(account_id="acc-3021", customer_id="cust-new"))
+    made = notice(fns, "acc-3021", calls, customer_id="cust-old")
+    assert ("dynamodb", "BatchGetItem") in made and ("dynamodb", "GetItem") in made  # the right profile, read
+    assert fns["plan"].ports().collections.customer("cust-new").contacts  # the contact counts for them
+    assert not fns["plan"].ports().collections.customer("cust-old").contacts
 
 
 def test_the_link_secret_is_read_once_per_container_not_per_notice(aws, clock, fns, calls) -> None:

@@ -231,7 +231,7 @@ class RecordingWorkflow:
     stopped: list[str] = field(default_factory=list)
     waiting: set[str] = field(default_factory=set)  # tokens still waiting; empty set = every token waits
 
-    def start(self, case_id: str, account_id: str) -> str:
+    def start(self, case_id: str, account_id: str, customer_id: str | None = None) -> str:
         self.started.append(case_id)
         return self.execution_arn(case_id)
 
@@ -327,6 +327,9 @@ class FakePorts:
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)
     the_policy: Policy = field(default_factory=default_policy)
+
+    def account_and_profile(self, account_id: str, customer_id: str) -> tuple[Account | None, CustomerProfile]:
+        return self.accounts.find(account_id), self.collections.customer(customer_id)
 
     def policy(self) -> Policy:
         return self.the_policy

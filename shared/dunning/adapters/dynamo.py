@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -133,6 +134,46 @@ def account_from_item(item: dict[str, Any]) -> Account:
     for key in INDEX_ATTRIBUTES:
         doc.pop(key, None)
     return Account.model_validate(doc)
+
+
+def profile_from_item(item: dict[str, Any] | None, customer_id: str) -> CustomerProfile:
+    """A person's stored profile, or a new empty one (version 0) if none is stored yet."""
+    if item is None:
+        return CustomerProfile(customer_id=customer_id)
+    doc = from_item(item)
+    for key in ("pk", "sk", "type"):
+        doc.pop(key, None)
+    return CustomerProfile.model_validate(doc)
+
+
+def read_account_and_profile(client: Any, accounts_table: str, collections_table: str, account_id: str,
+                             customer_id: str) -> tuple[Account | None, CustomerProfile]:
+    """The account and its person's profile in one consistent ``BatchGetItem`` (a decision's read).
+
+    Keys DynamoDB leaves unprocessed (throttling) are asked for again until none are left."""
+    wanted: dict[str, Any] = {
+        accounts_table: {"Keys": [{"account_id": {"S": account_id}}], "ConsistentRead": True},
+        collections_table: {"Keys": [_customer_key(customer_id)], "ConsistentRead": True},
+    }
+    found: dict[str, list[dict[str, Any]]] = {}
+    for attempt in range(8):
+        if attempt:
+            time.sleep(min(1.0, 0.05 * 2 ** attempt))  # unprocessed keys: back off, as the SDK would
+        try:
+            resp = client.batch_get_item(RequestItems=wanted)
+        except ClientError as exc:
+            _reraise(exc)
+        for table, items in resp.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        wanted = resp.get("UnprocessedKeys") or {}
+        if not wanted:
+            break
+    else:
+        raise TransientError("the account and profile read was throttled")
+    accounts = found.get(accounts_table, [])
+    profiles = found.get(collections_table, [])
+    return (account_from_item(accounts[0]) if accounts else None,
+            profile_from_item(profiles[0] if profiles else None, customer_id))
 
 
 class AccountsRepository:
@@ -281,12 +322,7 @@ class CollectionsRepository:
 
     def customer(self, customer_id: str) -> CustomerProfile:
         resp = self._db.get_item(TableName=self._table, Key=_customer_key(customer_id), ConsistentRead=True)
-        if "Item" not in resp:
-            return CustomerProfile(customer_id=customer_id)
-        doc = from_item(resp["Item"])
-        for key in ("pk", "sk", "type"):
-            doc.pop(key, None)
-        return CustomerProfile.model_validate(doc)
+        return profile_from_item(resp.get("Item"), customer_id)
 
     def _customer_put(self, profile: CustomerProfile) -> dict[str, Any]:
         doc = profile.model_dump(mode="json") | {"version": profile.version + 1}

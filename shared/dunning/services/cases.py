@@ -51,7 +51,7 @@ def open_case(ports: Ports, account: Account) -> str:
     # the address (idempotent puts), or the customer's replies would never find the case.
     ports.collections.put_contact(account.account_id, ports.keys.phone_hash(account.contact.phone),
                                   ports.keys.email_hash(account.contact.email))
-    ports.workflow.start(case_id, account.account_id)
+    ports.workflow.start(case_id, account.account_id, account.customer)
     return case_id
 
 

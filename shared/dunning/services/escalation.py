@@ -130,15 +130,27 @@ def _load(ports: Ports, case_id: str, account_id: str,
     return history, record, account or ports.accounts.get(account_id)
 
 
-def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextAction") -> dict[str, Any]:
+def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextAction",
+         customer_id: str | None = None) -> dict[str, Any]:
     """Decide the next action; record the decision in the ledger; send the notice it decides on;
-    return it (ids only)."""
-    history, record, account = _load(ports, case_id, account_id)
+    return it (ids only, with the customer's, which the escalation carries to the next plan).
+
+    Given the customer id, the account and the person's profile (their caps, opt-outs and
+    statuses, bounded) are one read; without it, or if the account has moved to another person
+    since, the profile is read after the account."""
+    profile: CustomerProfile | None = None
+    account: Account | None = None
+    if customer_id:
+        account, profile = ports.account_and_profile(account_id, customer_id)
+        if account is None:
+            raise NotFound(f"account {account_id}")
+    history, record, account = _load(ports, case_id, account_id, account)
     policy, now = ports.policy(), ports.clock.now()
     if _recover_interrupted_sends(ports, history, record, now, actor):
         history, record, account = _load(ports, case_id, account_id)
-    # The person's caps, opt-outs and statuses: one consistent read of their profile (bounded).
-    profile = ports.collections.customer(account.customer)
+        profile = None  # the recovery wrote to it
+    if profile is None or profile.customer_id != account.customer:
+        profile = ports.collections.customer(account.customer)
     person = profile.person()
     contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
     strategy = _person_strategy(policy, record, account, person)
@@ -150,7 +162,7 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     entries = _apply(outcome, record, now)
     entries[1:1] = _task_entries(ports, outcome, case_id, account_id, now)
     data = entries[0][1]
-    output = decision.model_dump(mode="json", exclude_none=True)
+    output = decision.model_dump(mode="json", exclude_none=True) | {"customer_id": account.customer}
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
         sent = _send_step(ports, ports.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
