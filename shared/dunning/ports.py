@@ -349,7 +349,7 @@ class TaskQueues(Protocol):
 class Workflow(Protocol):
     """The escalation state machine: one execution per case, and the tasks it waits on."""
 
-    def start(self, case_id: str, account_id: str, customer_id: str | None = None) -> str:
+    def start(self, case_id: str, account_id: str, customer_id: str) -> str:
         """Start the case's escalation (ids only in its input; the customer's lets a decision read
         the account and the person's profile in one call)."""
         ...

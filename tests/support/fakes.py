@@ -231,7 +231,7 @@ class RecordingWorkflow:
     stopped: list[str] = field(default_factory=list)
     waiting: set[str] = field(default_factory=set)  # tokens still waiting; empty set = every token waits
 
-    def start(self, case_id: str, account_id: str, customer_id: str | None = None) -> str:
+    def start(self, case_id: str, account_id: str, customer_id: str) -> str:
         self.started.append(case_id)
         return self.execution_arn(case_id)
 

@@ -7,14 +7,13 @@ the sparse DueIndex) and on objects in the incoming bucket, and they report how 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from dunning.adapters.dynamo import PENDING_SHARDS, _reraise, account_from_item, to_item
+from dunning.adapters.dynamo import PENDING_SHARDS, _reraise, account_from_item, batch_get_items, to_item
 from dunning.domain.models import Account, AccountStatus
 from dunning.ports import DueItem
 
@@ -33,21 +32,11 @@ class AccountsBulk:
         ids = list(dict.fromkeys(account_ids))
         for start in range(0, len(ids), MAX_BATCH_GET):
             keys: list[dict[str, Any]] = [{"account_id": {"S": i}} for i in ids[start:start + MAX_BATCH_GET]]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            delay = 0.05
-            while request:
-                try:
-                    resp = self._db.batch_get_item(RequestItems=request)
-                except ClientError as exc:
-                    _reraise(exc)
-                for raw in resp.get("Responses", {}).get(self._table, []):
-                    self.items_read += 1
-                    account = account_from_item(raw)
-                    out[account.account_id] = account
-                request = resp.get("UnprocessedKeys") or {}
-                if request:  # throttled part of the batch: back off and ask again for the rest
-                    time.sleep(delay)
-                    delay = min(delay * 2, 1.0)
+            found = batch_get_items(self._db, {self._table: {"Keys": keys, "ConsistentRead": True}})
+            for raw in found.get(self._table, []):
+                self.items_read += 1
+                account = account_from_item(raw)
+                out[account.account_id] = account
         return out
 
     def due_items(self, day: date) -> Iterator[DueItem]:

@@ -146,30 +146,33 @@ def profile_from_item(item: dict[str, Any] | None, customer_id: str) -> Customer
     return CustomerProfile.model_validate(doc)
 
 
-def read_account_and_profile(client: Any, accounts_table: str, collections_table: str, account_id: str,
-                             customer_id: str) -> tuple[Account | None, CustomerProfile]:
-    """The account and its person's profile in one consistent ``BatchGetItem`` (a decision's read).
+def batch_get_items(client: Any, request: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every item ``BatchGetItem`` finds for ``request`` (table -> keys and consistency), by table.
 
-    Keys DynamoDB leaves unprocessed (throttling) are asked for again until none are left."""
-    wanted: dict[str, Any] = {
-        accounts_table: {"Keys": [{"account_id": {"S": account_id}}], "ConsistentRead": True},
-        collections_table: {"Keys": [_customer_key(customer_id)], "ConsistentRead": True},
-    }
+    Keys DynamoDB leaves unprocessed (throttled) are asked for again, backing off, until none are left."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for attempt in range(8):
-        if attempt:
-            time.sleep(min(1.0, 0.05 * 2 ** attempt))  # unprocessed keys: back off, as the SDK would
+    delay = 0.05
+    while request:
         try:
-            resp = client.batch_get_item(RequestItems=wanted)
+            resp = client.batch_get_item(RequestItems=request)
         except ClientError as exc:
             _reraise(exc)
         for table, items in resp.get("Responses", {}).items():
             found.setdefault(table, []).extend(items)
-        wanted = resp.get("UnprocessedKeys") or {}
-        if not wanted:
-            break
-    else:
-        raise TransientError("the account and profile read was throttled")
+        request = resp.get("UnprocessedKeys") or {}
+        if request:
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    return found
+
+
+def read_account_and_profile(client: Any, accounts_table: str, collections_table: str, account_id: str,
+                             customer_id: str) -> tuple[Account | None, CustomerProfile]:
+    """The account and its person's profile in one consistent ``BatchGetItem`` (a decision's read)."""
+    found = batch_get_items(client, {
+        accounts_table: {"Keys": [{"account_id": {"S": account_id}}], "ConsistentRead": True},
+        collections_table: {"Keys": [_customer_key(customer_id)], "ConsistentRead": True},
+    })
     accounts = found.get(accounts_table, [])
     profiles = found.get(collections_table, [])
     return (account_from_item(accounts[0]) if accounts else None,

@@ -22,9 +22,9 @@ class Escalations:
     def execution_arn(self, case_id: str) -> str:
         return self._machine().replace(":stateMachine:", ":execution:") + f":{case_id}"
 
-    def start(self, case_id: str, account_id: str, customer_id: str | None = None) -> str:
+    def start(self, case_id: str, account_id: str, customer_id: str) -> str:
         """Start the case's escalation, named by the case id: a replayed event cannot start a second."""
-        ids = {"case_id": case_id, "account_id": account_id} | ({"customer_id": customer_id} if customer_id else {})
+        ids = {"case_id": case_id, "account_id": account_id, "customer_id": customer_id}
         try:
             resp = self._sfn.start_execution(stateMachineArn=self._machine(), name=case_id, input=json.dumps(ids))
         except ClientError as exc:

@@ -147,8 +147,7 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     history, record, account = _load(ports, case_id, account_id, account)
     policy, now = ports.policy(), ports.clock.now()
     if _recover_interrupted_sends(ports, history, record, now, actor):
-        history, record, account = _load(ports, case_id, account_id)
-        profile = None  # the recovery wrote to it
+        history, record, account = _load(ports, case_id, account_id, account)  # the case changed, not the account
     if profile is None or profile.customer_id != account.customer:
         profile = ports.collections.customer(account.customer)
     person = profile.person()
