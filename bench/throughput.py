@@ -67,7 +67,7 @@ def run(accounts: int, days: int, seed: int = 7, current: int = 0) -> dict[str, 
                 extra = _current_accounts(self.portfolio, current, config.days)
                 self.portfolio += extra
                 for a in extra:
-                    self.by_id[a.account_id], self.by_phone[a.phone], self.by_email[a.email] = a, a, a
+                    self.by_id[a.account_id], self.by_phone[a.phone], self.by_email[a.email] = a, [a], [a]
                 self.people.update({a.account_id: type(next(iter(self.people.values())))(a) for a in extra})
 
         def _read_tables(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

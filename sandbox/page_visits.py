@@ -56,6 +56,9 @@ class CustomerPageVisits:
     has_function: Callable[[str], bool]
     invoke: Callable[[str, dict[str, Any]], Any]
     _payment_seq: int
+    by_phone: dict[str, list[SyntheticAccount]]
+    by_email: dict[str, list[SyntheticAccount]]
+    people: dict[str, PersonaState]
 
     def _page_send(self) -> Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], str]]:
         from sandbox.serve import api_event, compile_routes, lambda_response, match
@@ -97,13 +100,26 @@ class CustomerPageVisits:
         page = browser.open(link)
         if "verify" in page.forms:
             page = browser.submit("verify", answer=account.verification)
-        done = self._act(person, browser, now) if page.status == 200 and "verify" not in page.forms else False
+        done = False
+        if page.status == 200 and "verify" not in page.forms:
+            # The page is about the loan of the notice's link, which for a person with several
+            # loans may not be the one they took the notice to be about: they act for that one.
+            shown = self._loan_shown(person, page.body)
+            shown.replied.add(_DONE)
+            done = self._act(shown, browser, now)
         self.events["page_visits"] += 1
         if not done:
             self.events["page_visits_without_action"] += 1
             self.errors.append({"function": "CustomerPageFunction", "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                 "error": f"{account.persona.value} could not act on the page (HTTP {page.status})"})
         return done
+
+    def _loan_shown(self, person: PersonaState, body: str) -> PersonaState:
+        """The person's loan whose last four digits the page shows (theirs, when it shows none)."""
+        account = person.account
+        loans = self.by_phone.get(account.phone) or self.by_email.get(account.email) or [account]
+        shown = next((a for a in loans if a.account_number[-4:] in body), account)
+        return self.people.get(shown.account_id, person)
 
     def _act(self, person: PersonaState, browser: Any, now: datetime) -> bool:
         persona = person.persona

@@ -6,11 +6,19 @@ itself evaluates all of a transaction's conditions against the state before the 
 then applies every write, or none; doing exactly that (check all, then write all) needs no copy.
 Conditions of different items cannot see each other's writes (an item may appear only once in a
 transaction), so the outcome is the one moto computes by writing as it goes and rolling back.
+
+Checking and writing are one step for other writers too (a lock; moto has none, and the sandbox's
+functions and executions run in threads): without it two transactions conditional on one case's
+version could both pass their check, and the second would overwrite the first, a lost update that
+DynamoDB never allows. Single-item writes (a conditional Put, an Update) take the same lock. A
+table with a Lambda mapping attached keeps moto's unlocked path (moto runs its handler inside the
+write).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,6 +37,7 @@ from sandbox.motocompat.patching import replaced, require_parameters
 require_parameters(DynamoDBBackend.transact_write_items, "self", "transact_items")
 
 _OPS = {"ConditionCheck", "Put", "Delete", "Update"}
+_WRITE_LOCK = threading.RLock()  # one writer at a time: a condition and its write are one step
 
 
 def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -42,10 +51,33 @@ def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[
     return key
 
 
+def _mapped(backend: DynamoDBBackend, table_names: Iterator[Any]) -> bool:
+    return any(getattr(backend.tables.get(str(n)), "lambda_event_source_mappings", None) for n in table_names)
+
+
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     """All conditions against the state before the transaction, then all writes (or none)."""
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
+    names = (op.get("TableName") for item in transact_items for op in item.values() if isinstance(op, dict))
+    if _mapped(self, names):
+        _transact(self, transact_items)
+        return
+    with _WRITE_LOCK:
+        _transact(self, transact_items)
+
+
+def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapped(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        if _mapped(self, iter([table_name])):
+            return write(self, table_name, *args, **kwargs)
+        with _WRITE_LOCK:
+            return write(self, table_name, *args, **kwargs)
+
+    return wrapped
+
+
+def _transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     planned, errors = _check(self, transact_items)
     if any(code is not None for code, _, _ in errors):
         raise TransactionCanceledException(errors)
@@ -103,5 +135,8 @@ def _check(
 
 @contextmanager
 def transactions_without_table_copies() -> Iterator[None]:
-    with replaced(DynamoDBBackend, "transact_write_items", transact_write_items):
+    with replaced(DynamoDBBackend, "transact_write_items", transact_write_items), \
+            replaced(DynamoDBBackend, "put_item", _serialised(DynamoDBBackend.put_item)), \
+            replaced(DynamoDBBackend, "update_item", _serialised(DynamoDBBackend.update_item)), \
+            replaced(DynamoDBBackend, "delete_item", _serialised(DynamoDBBackend.delete_item)):
         yield

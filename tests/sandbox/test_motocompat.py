@@ -27,6 +27,7 @@ from sandbox.motocompat import (
     reporting_sends,
     sms_voice_backend,
     stream_records_numbered_in_order,
+    transactions_without_table_copies,
 )
 from sandbox.motocompat.patching import MotoShapeError, replaced, require_parameters
 from sandbox.motocompat.versions import BOTOCORE_SERIES, PINNED_MOTO, MotoVersionError, check_versions
@@ -270,3 +271,48 @@ def test_the_stand_in_refuses_what_the_service_refuses_and_leaves_other_services
 
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert malformed.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_two_transactions_conditional_on_one_version_never_both_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page action and a Plan commit the same case at once, each conditional on the version it
+    read. DynamoDB lets one through; the other is cancelled and decides again. Here the first is
+    held between its check and its write, as a thread switch would hold it: without the lock the
+    second passes its check meanwhile and both commit, the first one's change lost."""
+    from sandbox.motocompat import dynamodb_transactions
+
+    held = threading.Barrier(2)
+    original_check = dynamodb_transactions._check
+
+    def check_then_a_thread_switch(*args: Any) -> Any:
+        checked = original_check(*args)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            held.wait(timeout=0.5)  # unlocked: the other transaction checks meanwhile
+        return checked
+
+    outcomes: dict[str, str] = {}
+    with mock_aws(), transactions_without_table_copies():
+        db = boto3.client("dynamodb", region_name=REGION)
+        db.create_table(TableName="Cases", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        db.put_item(TableName="Cases", Item={"pk": {"S": "CASE#1"}, "version": {"N": "1"}, "by": {"S": "-"}})
+        monkeypatch.setattr(dynamodb_transactions, "_check", check_then_a_thread_switch)
+
+        def commit(writer: str) -> None:
+            try:
+                db.transact_write_items(TransactItems=[{"Put": {
+                    "TableName": "Cases", "Item": {"pk": {"S": "CASE#1"}, "version": {"N": "2"}, "by": {"S": writer}},
+                    "ConditionExpression": "version = :read", "ExpressionAttributeValues": {":read": {"N": "1"}}}}])
+                outcomes[writer] = "committed"
+            except db.exceptions.TransactionCanceledException:
+                outcomes[writer] = "cancelled"
+
+        writers = [threading.Thread(target=commit, args=(w,)) for w in ("page", "plan")]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        stored = db.get_item(TableName="Cases", Key={"pk": {"S": "CASE#1"}})["Item"]["by"]["S"]
+
+    assert sorted(outcomes.values()) == ["cancelled", "committed"]
+    assert outcomes[stored] == "committed"
