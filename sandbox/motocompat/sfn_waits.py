@@ -31,6 +31,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackEndpoint,
     CallbackOutcome,
+    CallbackOutcomeSuccess,
     CallbackOutcomeTimedOut,
     HeartbeatEndpoint,
 )
@@ -156,7 +157,12 @@ def redirect_waits(target: WaitTarget) -> Iterator[None]:
         if heartbeat_endpoint is not None:
             with target.parked_while(Run(env), TokenWait(callback_endpoint)):
                 return original_token(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
-        outcome = target.await_token(Run(env), timeout_seconds, TokenWait(callback_endpoint))
+        run = Run(env)
+        outcome = target.await_token(run, timeout_seconds, TokenWait(callback_endpoint))
+        if outcome is None and not run.is_running():
+            # StopExecution while the task waited: AWS ends the execution ABORTED there and then.
+            # moto would time the task out and fail the stopped execution with States.Timeout.
+            return CallbackOutcomeSuccess(callback_endpoint.callback_id, "{}")
         return outcome if outcome is not None else CallbackOutcomeTimedOut(callback_endpoint.callback_id)
 
     def retrier_eval(self: RetrierDecl, env: Environment) -> None:

@@ -1,7 +1,8 @@
 """The real escalation definition on moto's interpreter, driven by the real handlers.
 
 One delinquent account goes through SEND (email), WAIT, SEND (SMS), WAIT and CALL (an agent
-completes the task token) until a payment cures the account and the case closes.
+completes the task token); an admin's dispute wakes the waiting case at once; a payment cures the
+account and the case closes.
 """
 
 from __future__ import annotations
@@ -73,6 +74,25 @@ def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> Non
         sfn.send_task_success(taskToken=case.call_task_token, output=json.dumps({"outcome": "NO_ANSWER"}))
         clock.advance_to(START + timedelta(days=8))
 
+        # Waiting for its next step, the case is woken by what changes it: an admin records a
+        # dispute and the escalation plans again at once (not when its wait would have ended).
+        def plans() -> list[str]:
+            events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+            return [str(e["timestamp"]) for e in events
+                    if e.get("stateEnteredEventDetails", {}).get("name") == "Plan"]
+
+        waited = plans()
+        assert collections.history("acc-9").cases[case_id].case.wake_token, "the wait's token is on the case"
+        boto3.client("lambda", region_name=region).invoke(
+            FunctionName=stack.function_name("AdminFunction"),
+            Payload=json.dumps({"command": {"type": "record_dispute", "account_id": "acc-9", "case_id": case_id,
+                                            "reason": "the fee was charged twice"},
+                                "actor": "arn:aws:iam::123456789012:user/collections-admin"}).encode())
+        clock.run_until_parked()  # no time passes
+        assert len(plans()) == len(waited) + 1 and plans()[-1] == str(clock.now())
+        case = collections.history("acc-9").cases[case_id].case
+        assert case.status is CaseStatus.DISPUTED and case.wake_token  # planned, and waiting again
+
         # A payment clears the balance: the stream cures the case and stops the execution.
         current = accounts.get("acc-9")
         accounts.put(current.model_copy(update={"principal_due": Decimal(0), "interest_due": Decimal(0),
@@ -85,11 +105,12 @@ def test_one_account_from_delinquency_to_cure_on_the_real_state_machine() -> Non
         assert verify_chain(case_id, ledger).ok
         kinds = [e.kind for e in ledger]
         assert kinds[0] is EntryKind.CASE_OPENED and EntryKind.CASE_CLOSED in kinds
-        assert kinds.count(EntryKind.NOTICE) == 2
+        assert kinds.count(EntryKind.NOTICE) == 3  # two steps and the dispute's acknowledgement
         status = sfn.describe_execution(executionArn=execution["executionArn"])["status"]
         assert status in ("ABORTED", "SUCCEEDED")
         # Nothing was sent after the cure.
-        assert {n.step_id for n in history.notices[case_id]} == {"first_notice", "sms_3"}
+        assert {n.template_id for n in history.notices[case_id]} == {"first_notice", "overdue_reminder",
+                                                                   "dispute_acknowledgement"}
 
         # Each turn is the Plan task and the Route choice (and what Route chose): no Pass states.
         events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]

@@ -485,6 +485,9 @@ class Case(BaseModel):
     legal_approved_at: UtcDatetime | None = None
     legal_approved_by: str | None = None
     specialist_task_token: str | None = None
+    # The escalation's wait: a case action completes it after its commit, so the case is planned
+    # again at once instead of at the end of the wait (cleared by the next Plan).
+    wake_token: str | None = None
     # A specialist's recorded word on whether the case may go to legal review (see SpecialistDecision).
     specialist_decision: SpecialistDecision | None = None
     specialist_decided_at: UtcDatetime | None = None

@@ -50,10 +50,14 @@ from dunning.domain.models import (
 )
 from dunning.domain.policy import Policy, Reengagement, Step, StepKind, Strategy, holdout_days
 
-# Events during a wait only take effect at the next plan; bounding waits bounds that lag. A plan
-# accepted mid-wait still gets its first reminder on time: the policy keeps the first instalment's
-# reminder at least MAX_WAIT after acceptance (instalment interval minus reminder lead >= 3 days).
-MAX_WAIT = timedelta(days=3)
+# A wait ends at the instant the planner computed (a step's day, a promise's last day, an
+# instalment's reminder) or earlier, when a case action wakes the escalation (a reply, a payment, an
+# action on the page, an agent's or admin's decision). MAX_WAIT bounds a computed instant and a wait
+# for such an action (a dispute resolved, a specialist's decision, a skip trace); POLL_WAIT is how
+# long a case waits when only something outside its actions can move it on (a status lifted in the
+# lender's file).
+MAX_WAIT = timedelta(days=14)
+POLL_WAIT = timedelta(days=3)
 MIN_WAIT = timedelta(minutes=1)
 REMINDER_TEMPLATE = "instalment_reminder"
 LEGAL_REFERRAL_STEP = "legal_referral"
@@ -200,7 +204,7 @@ class _Planner:
         stops = sorted(s for s in self._statuses() if s.stops_contact)
         if not stops:
             return None
-        return self._wait(self.now + MAX_WAIT, [ReasonCode.SPECIAL_STATUS, *map(special_status_reason, stops)])
+        return self._wait(self.now + POLL_WAIT, [ReasonCode.SPECIAL_STATUS, *map(special_status_reason, stops)])
 
     def _person_route(self) -> PlanOutcome | None:
         stopped = self._stopped()
@@ -219,8 +223,11 @@ class _Planner:
         if not self.case.is_active and status != CaseStatus.LEGAL_REVIEW:
             return self._finish(Action.CLOSE, [ReasonCode.CASE_ENDED])
         if not self.account.owes:
+            # Credited as the stream's cure credits it: the plan or the promise that paid it off.
             self.outcome.new_status = CaseStatus.RESOLVED
-            return self._finish(Action.CLOSE, [ReasonCode.PAID])
+            credit = {CaseStatus.IN_PLAN: [ReasonCode.PLAN_COMPLETED],
+                      CaseStatus.PROMISED: [ReasonCode.PROMISE_KEPT]}.get(status, [])
+            return self._finish(Action.CLOSE, [ReasonCode.PAID, *credit])
         held = self._person_route() or self._held()
         if held is not None:
             return held
@@ -278,7 +285,7 @@ class _Planner:
             return None
         inst = next_instalment(plan)
         if inst is None:  # defensive: ON_TRACK always has one
-            return self._wait(self.now + MAX_WAIT, [ReasonCode.PLAN_ACTIVE])
+            return self._wait(self.now + POLL_WAIT, [ReasonCode.PLAN_ACTIVE])
         step_id = plan_reminder_step(plan.plan_id, inst.number)
         remind_on = reminder_date(inst, self.policy.hardship)
         check_after = day_opens_at(
@@ -559,3 +566,55 @@ def plan_next_action(case: Case, account: Account, history: Sequence[ContactReco
     ``summary`` the case's history (domain.case_summary) that step conditions and re-engagement
     judge (without it, what the case and its notices show)."""
     return _Planner(case, account, history, notices, policy, strategy, now, person, reach, summary).run()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a decision is taken on, so it can be asked again at a later instant (``next_move``)."""
+
+    case: Case
+    account: Account
+    history: Sequence[ContactRecord]
+    notices: Sequence[Notice]
+    policy: Policy
+    strategy: Strategy
+    person: Person | None = None
+    reach: Reach | None = None
+    summary: CaseSummary | None = None
+
+    def decide(self, now: datetime) -> PlanOutcome:
+        return plan_next_action(self.case, self.account, self.history, self.notices, self.policy, self.strategy,
+                                now, person=self.person, reach=self.reach, summary=self.summary)
+
+
+def quiet(outcome: PlanOutcome) -> bool:
+    """A WAIT that changes nothing on the case: taking it again later only writes the wait."""
+    return (outcome.decision.action is Action.WAIT and outcome.decision.wait_until is not None
+            and outcome.new_status is None and not outcome.skipped_steps and not outcome.details
+            and outcome.new_plan is None and not outcome.tasks)
+
+
+FOLD_LIMIT = 8  # waits folded into one; a chain longer than this is planned again at its end
+
+
+def next_move(facts: Facts, now: datetime, start: datetime) -> tuple[datetime, list[ReasonCode]] | None:
+    """When the planner, asked again from ``start`` with the same facts, acts (or changes the
+    case): the instant, and the reasons of the waits it passes on the way; None when it acts at
+    ``start`` itself.
+
+    Time alone moves a case from one such wait to the next (the next step's day, then its contact
+    window, then past a holiday or a cap); anything else that changes the case wakes the
+    escalation at once. So a case waits once, until its next move, instead of deciding again at
+    every instant on the way. Never later than MAX_WAIT from ``now``."""
+    at, reasons = start, list[ReasonCode]()
+    for _ in range(FOLD_LIMIT):
+        outcome = facts.decide(at)
+        if not quiet(outcome):
+            break
+        until = outcome.decision.wait_until
+        assert until is not None
+        reasons += [r for r in outcome.decision.reasons if r not in reasons]
+        at = min(until, now + MAX_WAIT)
+        if at >= now + MAX_WAIT:
+            break
+    return (at, reasons) if at > start else None

@@ -335,12 +335,7 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
     if ctx.effects.person_change is not None:
         customers.update(ports, account.customer, ctx.effects.person_change)
     record_call_contacts(ports, account, written, now)
-    for entry in written:
-        if entry.kind is EntryKind.VIOLATION:
-            # CallOutsideWindowAlarm (template.yaml) watches this: any breach pages the team.
-            count("CallOutsideWindow", Reason=str(entry.data.get("rule")))
-            logger.warning("call outside the contact window",
-                           extra={"case_id": record.case.case_id, "rule": entry.data.get("rule")})
+    _report_violations(record, written)
     if ctx.effects.preferences is not None:
         apply_preferences(ports, account_id, ctx.effects.preferences)
     if ctx.effects.token is not None and ctx.effects.token_field is not None:
@@ -350,7 +345,35 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
         queue_callback(ports, record.case.case_id, account_id, ctx.effects.callback, ctx.effects.callback_slot)
     done.confirmed = confirmations.send(ports, record.case.case_id, account_id, to_confirm, prefer=channel,
                                         actor=actor)
+    if len(written) > 1 or ctx.effects.callback:  # the action did something beyond being recorded
+        wake(ports, record)
     return done
+
+
+def wake(ports: Ports, record: CaseRecord) -> None:
+    """After a commit that changed the case: end the escalation's wait, so the case is planned now.
+
+    The token may be spent already (the timer, another event): that is the usual race and costs
+    one call. Any other failure leaves the case to its timer (the commit stands)."""
+    token = record.case.wake_token
+    if not token:
+        return
+    try:
+        ports.workflow.succeed(token, {"woken": "CASE_CHANGED"})
+    except NotFound:
+        return
+    except Exception:  # noqa: BLE001 - the commit is done; the wait's own timeout still plans the case
+        logger.warning("could not wake the escalation", extra={"case_id": record.case.case_id})
+        metrics.add_metric(name="WakeFailures", unit="Count", value=1)
+
+
+def _report_violations(record: CaseRecord, written: list[LedgerEntry]) -> None:
+    for entry in written:
+        if entry.kind is EntryKind.VIOLATION:
+            # CallOutsideWindowAlarm (template.yaml) watches this: any breach pages the team.
+            count("CallOutsideWindow", Reason=str(entry.data.get("rule")))
+            logger.warning("call outside the contact window",
+                           extra={"case_id": record.case.case_id, "rule": entry.data.get("rule")})
 
 
 def _release_specialist_task(case: Case, before: CaseStatus, effects: Effects) -> None:

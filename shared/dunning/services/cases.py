@@ -11,7 +11,7 @@ from dunning.domain.special_status import ROUTES, reasons_for
 from dunning.observability import count, logger
 from dunning.ports import CaseRecord, Conflict, Ports
 from dunning.services import customers
-from dunning.services.case_actions import active_case, commit_change
+from dunning.services.case_actions import active_case, commit_change, wake
 from dunning.services.integrity import anchor_at_close
 
 
@@ -99,7 +99,9 @@ def file_status_changed(ports: Ports, account: Account) -> None:
     customers.update(ports, account.customer, customers.file_status(account, now))
     record = active_case(ports.collections.history(account.account_id))
     if record is not None:
-        commit_change(ports, record, False, lambda rec: [_status_entry(status)], at=now, actor="AccountStream")
+        record, _ = commit_change(ports, record, False, lambda rec: [_status_entry(status)], at=now,
+                                  actor="AccountStream")
+        wake(ports, record)
     count("SpecialStatuses", Reason=status.value, Source="FILE")
 def removed(ports: Ports, account_id: str) -> list[str]:
     """The account row was deleted (REMOVE): nothing can be collected without it, so its active

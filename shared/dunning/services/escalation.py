@@ -13,8 +13,9 @@ short) is one story and reads best in one file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,8 +42,11 @@ from dunning.domain.planning import (
     REMINDER_TEMPLATE,
     SERVICE_STEP_PREFIX,
     SKIP_TRACE_TASK,
+    Facts,
     PlanOutcome,
+    next_move,
     plan_next_action,
+    quiet,
     reach_from,
 )
 from dunning.domain.policy import Policy, SmsRoute, Strategy, assign_variant, strategy_for
@@ -158,6 +162,11 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
                                strategy, now, person=person, reach=reach_from(history.ledger.get(case_id, [])),
                                summary=summary)
     decision = outcome.decision
+    facts = Facts(record.case, account, contacts, history.notices.get(case_id, []), policy, strategy, person,
+                  reach_from(history.ledger.get(case_id, [])), summary)
+    if quiet(outcome):
+        _wait_for_next_move(facts, decision, now, decision.wait_until)
+    record.case.wake_token = None  # the wait it belonged to is over: this Plan runs
     entries = _apply(outcome, record, now)
     entries[1:1] = _task_entries(ports, outcome, case_id, account_id, now)
     data = entries[0][1]
@@ -171,15 +180,50 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
             # the escalation waits for that instant instead of planning the same send again at once.
             output |= {"action": Action.WAIT.value, "wait_until": iso_z(sent.until)}
+        elif sent.notice is not None and outcome.new_status is None and outcome.new_plan is None \
+                and not outcome.tasks:
+            # Sent, and the case is as read plus this notice: the next move is known now (usually
+            # the next step's day), so the escalation waits for it rather than planning again at once.
+            _then_wait(output, facts, sent.notice, now)
     else:
         try:
             ports.collections.commit(record, entries, at=now, actor=actor)
         except Conflict as exc:
             raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
     _decided(ports, record, decision, data["reasons"])
+    output["wait_seconds"] = 0  # the loop's Route reads it: > 0 waits, 0 goes on at once
+    if "wait_until" in output:
+        # The wait is a task whose timeout is the timer (whole seconds); the case's version lets it
+        # see whether anything changed the case since this decision.
+        until = datetime.fromisoformat(str(output["wait_until"]).replace("Z", "+00:00"))
+        output |= {"wait_seconds": max(1, math.ceil((until - now).total_seconds())),
+                   "case_version": record.case.version}
     logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
                                    "reasons": data["reasons"], "step_id": decision.step_id})
     return output
+
+
+def _wait_for_next_move(facts: Facts, decision: Decision, now: datetime, until: datetime | None) -> None:
+    """A wait lasts until the case's next move, past the waits that time alone would end on the
+    way (the next step's day, then its contact window or a holiday): one wait, its reasons all
+    recorded, instead of a decision at each of them."""
+    assert until is not None
+    move = next_move(facts, now, until)
+    if move is not None:
+        decision.wait_until = move[0]
+        decision.reasons = [*decision.reasons, *(r for r in move[1] if r not in decision.reasons)]
+
+
+def _then_wait(output: dict[str, Any], facts: Facts, notice: Notice, now: datetime) -> None:
+    """After a notice went: when the case moves next, given the case as read and this notice."""
+    contact = notice_contact(notice)
+    after = replace(facts, notices=[*facts.notices, notice],
+                    history=[*facts.history, contact] if contact is not None else facts.history)
+    move = next_move(after, now, now)
+    if move is not None:
+        output |= {"wait_until": iso_z(move[0]), "then": [r.value for r in move[1]]}
+        if COMPLIANCE_DEFERRALS.intersection(move[1]):
+            count("NoticesDeferred", Variant=facts.case.variant, reasons=COMPLIANCE_DEFERRALS.intersection(move[1]))
 
 
 def _decided(ports: Ports, record: CaseRecord, decision: Decision, reasons: list[str]) -> None:
@@ -214,7 +258,8 @@ def _apply(outcome: PlanOutcome, record: CaseRecord, now: datetime) -> list[tupl
         case.plan = outcome.new_plan
         entries.append((EntryKind.PLAN, plan_data(outcome.new_plan) | {"renewed": True}))
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
-        entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"]}))
+        entries.append((EntryKind.CASE_CLOSED, {"status": case.status.value, "reasons": data["reasons"],
+                                                "by_decision": True}))
     return entries
 
 
@@ -247,6 +292,7 @@ class SendResult:
     step_id: str
     reasons: list[str]
     until: datetime | None = None  # a DEFER: the earliest instant the notice is allowed
+    notice: Notice | None = None  # SENT, and recorded on the case as it was read (nothing came between)
 
     def as_output(self) -> dict[str, Any]:
         return {"status": self.status, "step_id": self.step_id, "reasons": self.reasons}
@@ -404,10 +450,10 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         _finish(ports, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
         count("UncertainSends", Channel=channel.value, Step=step_dimension(step_id))
         return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
-    _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
+    done = _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
-    return SendResult(NoticeStatus.SENT.value, step_id, [])
+    return SendResult(NoticeStatus.SENT.value, step_id, [], notice=done)
 
 
 def _provider(ports: Ports, sender: Sender, policy: Policy, account: Account,
@@ -505,8 +551,9 @@ def _commit_or_retry(ports: Ports, record: CaseRecord, entries: Entries, now: da
 
 
 def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStatus, message_id: str | None,
-            error: str | None, now: Any, actor: str, before: Entries = ()) -> None:
-    """Mark the notice and append its full content to the ledger, in one transaction."""
+            error: str | None, now: Any, actor: str, before: Entries = ()) -> Notice | None:
+    """Mark the notice and append its full content to the ledger, in one transaction. The notice
+    as recorded, when it went onto the case as read (None when something else changed it first)."""
     done = notice.model_copy(update={"status": status, "provider_message_id": message_id, "error": error,
                                      "sent_at": now if status is NoticeStatus.SENT else None})
     if notice.step_id not in record.case.steps_done:
@@ -522,7 +569,7 @@ def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStat
         try:
             ports.collections.commit(record, [*before, (EntryKind.NOTICE, data)], at=now, actor=actor,
                                   extra_puts=[(ports.collections.notice_item(done), None)])
-            return
+            return done if attempt == 0 else None
         except Conflict as exc:
             if before:  # the planner's entries describe the case it read: plan again (nothing was sent here)
                 raise TransientError("case changed while recording a recovered send") from exc
@@ -534,6 +581,7 @@ def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStat
             record.ledger_at = fresh.ledger_at
             if attempt == 2:
                 raise
+    return None  # not reached: the last attempt returns or raises
 
 
 TaskKindName = Literal["CALL", "LEGAL_REVIEW", "SPECIALIST"]
@@ -589,6 +637,26 @@ def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: T
     ports.tasks.put(kind, task)
     metrics.add_metric(name=_TASK_METRIC[kind], unit="Count", value=1)
     return {"case_id": case_id, "step_id": step_id, "kind": kind}
+
+
+def wait_for_events(ports: Ports, case_id: str, account_id: str, token: str, decided_version: int,
+                    actor: str = "AgentTask") -> dict[str, Any]:
+    """The escalation waits until the planner's instant (the task's timeout) or until a case action
+    completes the token kept here, whichever comes first.
+
+    Kept only on the case the decision saw: if anything changed it since (a reply, a payment, an
+    action on the page committed between the Plan and this), the wait ends at once, so no event
+    that came in meanwhile waits for the timer."""
+    record = ports.collections.case(account_id, case_id)
+    if record.case.version == decided_version:
+        record.case.wake_token = token
+        try:
+            ports.collections.commit(record, [], at=ports.clock.now(), actor=actor)
+            return {"case_id": case_id, "waiting": True}
+        except Conflict:
+            pass  # changed under us: plan again now
+    ports.workflow.succeed(token, {"woken": "CASE_CHANGED"})
+    return {"case_id": case_id, "waiting": False}
 
 
 def record_failure(ports: Ports, case_id: str, account_id: str, error: str, cause: str,

@@ -25,7 +25,7 @@ from dunning.domain.models import Account, AccountStatus, CaseStatus, EntryKind,
 from dunning.observability import logger, metrics
 from dunning.ports import AccountHistory, CaseRecord, Conflict, Ports, TransientError
 from dunning.services import confirmations
-from dunning.services.case_actions import case_for_record, commit_change
+from dunning.services.case_actions import case_for_record, commit_change, wake
 
 ACTOR = "ApplyPayment"
 PRE_DUE_CASE_PREFIX = "PRE-"  # pre-due reminder records (see services.sweep), not collection cases
@@ -78,6 +78,7 @@ def _record_in_ledger(ports: Ports, record: CaseRecord, data: dict[str, Any], at
     for attempt in range(_WRITE_ATTEMPTS):
         try:
             ports.collections.commit(record, [(EntryKind.PAYMENT, data)], at=at, actor=ACTOR)
+            wake(ports, record)  # a promise kept, an instalment paid: planned now
             return
         except Conflict:
             if attempt == _WRITE_ATTEMPTS - 1:
