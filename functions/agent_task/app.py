@@ -27,7 +27,7 @@ class TaskRequest(BaseModel):
     kind: Literal["CALL", "LEGAL_REVIEW", "SPECIALIST", "WAIT"]
     task_token: str
     reasons: list[str] = []  # the planner's reason codes (why a specialist must decide)
-    case_version: int | None = None  # WAIT: the case's version when the wait was decided
+    case_version: int = -1  # WAIT: the case's version when the wait was decided (unknown: the wait ends at once)
 
 
 # Settings and ports: built on first use, once per cold start.
@@ -39,6 +39,6 @@ ports = cold_start(globals(), "_ports", lambda: AwsPorts(load_settings(AgentTask
 def lambda_handler(event: TaskRequest, context: LambdaContext) -> dict[str, Any]:
     if event.kind == "WAIT":
         return escalation.wait_for_events(ports(), event.case_id, event.account_id, event.task_token,
-                                          event.case_version if event.case_version is not None else -1)
+                                          event.case_version)
     return escalation.open_task(ports(), event.case_id, event.account_id, event.step_id, event.kind,
                                 event.task_token, reasons=event.reasons)

@@ -18,7 +18,7 @@ write).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,7 +51,7 @@ def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[
     return key
 
 
-def _mapped(backend: DynamoDBBackend, table_names: Iterator[Any]) -> bool:
+def _mapped(backend: DynamoDBBackend, table_names: Iterable[Any]) -> bool:
     return any(getattr(backend.tables.get(str(n)), "lambda_event_source_mappings", None) for n in table_names)
 
 
@@ -69,7 +69,7 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
 
 def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
-        if _mapped(self, iter([table_name])):
+        if _mapped(self, [table_name]):
             return write(self, table_name, *args, **kwargs)
         with _WRITE_LOCK:
             return write(self, table_name, *args, **kwargs)

@@ -15,8 +15,8 @@ from typing import IO, Any
 
 from dunning.domain.customers import CustomerProfile
 from dunning.domain.integrity import case_state
-from dunning.domain.ledger import new_entry
-from dunning.domain.models import Account, Channel, EntryKind, LedgerEntry, Notice, iso_z
+from dunning.domain.ledger import GENESIS, new_entry
+from dunning.domain.models import Account, Case, Channel, EntryKind, LedgerEntry, Notice, iso_z
 from dunning.domain.policy import Policy, default_policy
 from dunning.ports import (
     AccountHistory,
@@ -327,6 +327,12 @@ class FakePorts:
     sweep_log: Any = field(default_factory=Unused)
     report_source: Any = field(default_factory=Unused)
     the_policy: Policy = field(default_factory=default_policy)
+
+    def open_case(self, account: Account, case: Case, at: datetime) -> None:
+        """The account and its case, opened at ``at`` as the account stream opens one."""
+        self.accounts.put(account, None)
+        self.collections.commit(CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {})], at=at, actor="test",
+                                create=True)
 
     def account_and_profile(self, account_id: str, customer_id: str) -> tuple[Account | None, CustomerProfile]:
         return self.accounts.find(account_id), self.collections.customer(customer_id)

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from dunning.domain.ledger import GENESIS, verify_chain
+from dunning.domain.ledger import verify_chain
 from dunning.domain.models import Case, CaseStatus, Channel, EntryKind, PlanStatus
 from dunning.domain.page_session import read_payment_reference
 from dunning.domain.page_verify import VerificationKind
-from dunning.ports import CaseRecord
 from dunning.services import escalation
 from sandbox.page_client import PageClient
 from tests.functions.conftest import NOW, make_account
@@ -32,11 +31,8 @@ def ports() -> FakePorts:
     ports.clock.at = NOW
     ports.page_base_url = BASE
     account = with_fact(make_account(), ports.keys.link_secret, VerificationKind.DATE_OF_BIRTH, DOB)
-    ports.accounts.put(account, None)
-    case = Case(case_id=CASE, account_id=account.account_id, opened_at=NOW, strategy_id="standard",
-                variant="champion")
-    ports.collections.commit(CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {})], at=NOW,
-                             actor="test", create=True)
+    ports.open_case(account, Case(case_id=CASE, account_id=account.account_id, opened_at=NOW,
+                                  strategy_id="standard", variant="champion"), NOW)
     return ports
 
 

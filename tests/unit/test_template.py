@@ -30,10 +30,11 @@ BASELINE_MANAGED = {
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
     "DunningKeyUsePolicy",
 }
-# The template's own managed policies, shared by the roles that seal, anchor or verify the ledger
-# or that send texts (the Alibaba Cloud SMS key); their statements count as the role's grants
-# (and are in its row of the table).
-LEDGER_MANAGED = {"LedgerSealPolicy", "LedgerCloseAnchorPolicy", "LedgerVerifyPolicy", "AliyunSmsKeyPolicy"}
+# The template's own managed policies, shared by the roles that seal, anchor or verify the ledger,
+# that send texts (the Alibaba Cloud SMS key) or that wake a waiting escalation; their statements
+# count as the role's grants (and are in its row of the table).
+SHARED_MANAGED = {"LedgerSealPolicy", "LedgerCloseAnchorPolicy", "LedgerVerifyPolicy", "AliyunSmsKeyPolicy",
+                  "WakeEscalationPolicy"}
 NEVER_GRANTED = {
     "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:DeleteObject", "s3:DeleteObjectVersion",
     "ssm:DescribeParameters", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable", "dynamodb:UpdateTable",
@@ -230,7 +231,7 @@ def granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
     managed = resources("AWS::IAM::ManagedPolicy")
     documents += [managed[m["Ref"]]["Properties"]["PolicyDocument"]
                   for m in role["Properties"].get("ManagedPolicyArns", [])
-                  if isinstance(m, dict) and m.get("Ref") in LEDGER_MANAGED]
+                  if isinstance(m, dict) and m.get("Ref") in SHARED_MANAGED]
     for document in documents:
         for statement in document["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -275,7 +276,7 @@ def test_function_roles_carry_only_the_baseline_managed_policies(role: str) -> N
                for m in resources("AWS::IAM::Role")[role]["Properties"]["ManagedPolicyArns"]}
     extra = {"arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"} \
         if role == "AccountStreamFunctionRole" else set()  # SAM's stream-reading policy
-    assert BASELINE_MANAGED | extra <= managed <= BASELINE_MANAGED | extra | LEDGER_MANAGED
+    assert BASELINE_MANAGED | extra <= managed <= BASELINE_MANAGED | extra | SHARED_MANAGED
 
 
 def test_only_the_report_may_scan_and_nothing_internet_facing_may_delete_from_the_ledger() -> None:

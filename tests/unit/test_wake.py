@@ -9,10 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from dunning.domain.ledger import GENESIS
-from dunning.domain.models import Case, CaseStatus, EntryKind
-from dunning.ports import CaseRecord, InboundSms
-from dunning.services import admin, escalation, payments, replies
+from dunning.domain.models import Case, CaseStatus
+from dunning.ports import InboundSms
+from dunning.services import admin, customers, escalation, payments, replies
 from tests.functions.conftest import make_account
 from tests.support.fakes import FakePorts
 
@@ -25,11 +24,12 @@ PHONE = "+12025550143"
 def ports() -> FakePorts:
     ports = FakePorts()
     ports.clock.at = NOW
-    ports.accounts.put(make_account(account_id="L1", due_date="2026-10-31"), None)
-    case = Case(case_id=CASE, account_id="L1", opened_at=NOW - timedelta(days=2), strategy_id="standard",
-                variant="champion", steps_done=["first_notice"])
-    ports.collections.commit(CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {})],
-                             at=NOW - timedelta(days=2), actor="test", create=True)
+    for account_id in ("L1", "L2"):  # one person, two loans
+        account = make_account(account_id=account_id, customer_id="C1", due_date="2026-10-31")
+        ports.open_case(account, Case(case_id=f"{account_id}-20261031", account_id=account_id,
+                                      opened_at=NOW - timedelta(days=2), strategy_id="standard",
+                                      variant="champion", steps_done=["first_notice"]), NOW - timedelta(days=2))
+        customers.register(ports, account, NOW - timedelta(days=2))
     ports.collections.put_contact("L1", ports.keys.phone_hash(PHONE))
     return ports
 
@@ -111,3 +111,30 @@ def test_a_notice_recorded_on_a_case_that_changed_meanwhile_plans_again_at_once(
     out = escalation.plan(ports, CASE, "L1")
     assert (out["action"], out["sent"]["status"]) == ("SEND", "SENT")
     assert out["wait_seconds"] == 0 and "wait_until" not in out
+
+
+def test_a_status_lifted_on_the_person_wakes_their_other_loans_case_and_one_set_does_not(ports: FakePorts) -> None:
+    """A special status is the person's. Lifted on the loan the admin addressed, the person's other
+    loan is planned again now, not 14 days later; set, it needs no wake (every send is checked)."""
+    other = "L2-20261031"
+    out = escalation.wait_for_events(ports, other, "L2", "wait-L2", ports.collections.case("L2", other).case.version)
+    assert out["waiting"]
+    for lift in (False, True):
+        admin.execute(ports, admin.AdminRequest.model_validate({"command": {
+            "type": "set_special_status", "account_id": "L1", "status": "LITIGATION_HOLD", "lift": lift}}).command,
+            "arn:aws:iam::123456789012:user/admin")
+        woken = ("wait-L2", {"woken": "CASE_CHANGED"}) in ports.workflow.completed
+        assert woken is lift
+
+
+def test_a_wait_that_changes_the_case_still_waits_until_its_instant(ports: FakePorts) -> None:
+    """A pause that ends in this decision (recorded now, so nothing is folded) still waits for the
+    next step: the loop is handed its wait, never a WAIT without one."""
+    record = ports.collections.case("L1", CASE)
+    record.case.status, record.case.paused_until = CaseStatus.PAUSED, NOW - timedelta(hours=1)
+    record.case.steps_done = ["first_notice", "sms_3"]
+    ports.collections.commit(record, [], at=NOW - timedelta(hours=2), actor="test")
+    out = escalation.plan(ports, CASE, "L1")
+    assert out["action"] == "WAIT" and out["wait_seconds"] > 0
+    assert datetime.fromisoformat(out["wait_until"].replace("Z", "+00:00")) > NOW
+    assert ports.collections.case("L1", CASE).case.status is CaseStatus.OPEN

@@ -52,12 +52,11 @@ from dunning.domain.policy import Policy, Reengagement, Step, StepKind, Strategy
 
 # A wait ends at the instant the planner computed (a step's day, a promise's last day, an
 # instalment's reminder) or earlier, when a case action wakes the escalation (a reply, a payment, an
-# action on the page, an agent's or admin's decision). MAX_WAIT bounds a computed instant and a wait
-# for such an action (a dispute resolved, a specialist's decision, a skip trace); POLL_WAIT is how
-# long a case waits when only something outside its actions can move it on (a status lifted in the
-# lender's file).
+# action on the page, an agent's or admin's decision, a status set or lifted on the person). MAX_WAIT
+# bounds a computed instant and a wait for such an action (a dispute resolved, a specialist's
+# decision, a skip trace, a status lifted); it is also how late a change that reaches the case
+# through no action (an amount or contact detail changed in the lender's file) takes effect.
 MAX_WAIT = timedelta(days=14)
-POLL_WAIT = timedelta(days=3)
 MIN_WAIT = timedelta(minutes=1)
 REMINDER_TEMPLATE = "instalment_reminder"
 LEGAL_REFERRAL_STEP = "legal_referral"
@@ -199,12 +198,12 @@ class _Planner:
         return set(self.person.special_statuses) | own
 
     def _stopped(self) -> PlanOutcome | None:
-        """A special status that stops automated contact: the case waits (re-planned every few
-        days, so lifting the status resumes it) and no step is spent or skipped meanwhile."""
+        """A special status that stops automated contact: the case waits (lifting the status wakes
+        every open case of the person) and no step is spent or skipped meanwhile."""
         stops = sorted(s for s in self._statuses() if s.stops_contact)
         if not stops:
             return None
-        return self._wait(self.now + POLL_WAIT, [ReasonCode.SPECIAL_STATUS, *map(special_status_reason, stops)])
+        return self._wait(self.now + MAX_WAIT, [ReasonCode.SPECIAL_STATUS, *map(special_status_reason, stops)])
 
     def _person_route(self) -> PlanOutcome | None:
         stopped = self._stopped()
@@ -285,7 +284,7 @@ class _Planner:
             return None
         inst = next_instalment(plan)
         if inst is None:  # defensive: ON_TRACK always has one
-            return self._wait(self.now + POLL_WAIT, [ReasonCode.PLAN_ACTIVE])
+            return self._wait(self.now + MAX_WAIT, [ReasonCode.PLAN_ACTIVE])
         step_id = plan_reminder_step(plan.plan_id, inst.number)
         remind_on = reminder_date(inst, self.policy.hardship)
         check_after = day_opens_at(

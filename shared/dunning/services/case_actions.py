@@ -89,12 +89,13 @@ class Effects:
     callback_slot: tuple[datetime, datetime] | None = None  # when the customer asked to be called
     preferences: Preferences | None = None  # language and hours the customer chose
     person_change: PersonChange | None = None  # the customer's profile (opt-outs, statuses), across loans
+    frees_person: bool = False  # a status lifted: the person's other loans may be worked again at once
     account_edit: AccountEdit | None = None  # any other change to the account (a traced number ...)
 
     def reset(self) -> None:
         self.account_changes, self.token, self.token_field, self.token_output = [], None, None, {}
         self.callback, self.callback_slot, self.preferences = None, None, None
-        self.person_change, self.account_edit = None, None
+        self.person_change, self.account_edit, self.frees_person = None, None, False
 
 
 @dataclass(frozen=True)
@@ -325,15 +326,20 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
     record, written = commit_change(ports, record, is_new, mutation, at=now, actor=actor)
     done = Performed(record, written, applied=not ctx.notes or len(written) > 1, notes=ctx.notes,
                      effects=ctx.effects)
+    # A change that lets the person be contacted again (a status lifted, an opt-in) concerns each of
+    # their loans; one that restricts contact needs no wake (every send is checked against it).
+    freed: CustomerProfile | None = None
     for change in ctx.effects.account_changes:
         apply_account_change(ports, account_id, change)
         opt = person_opt(*change)
         if opt is not None:
-            customers.update(ports, account.customer, opt)
+            profile = customers.update(ports, account.customer, opt)
+            freed = profile if change[0] == "OPT_IN" else freed
     if ctx.effects.account_edit is not None:
         update_account(ports, account_id, ctx.effects.account_edit)
     if ctx.effects.person_change is not None:
-        customers.update(ports, account.customer, ctx.effects.person_change)
+        profile = customers.update(ports, account.customer, ctx.effects.person_change)
+        freed = profile if ctx.effects.frees_person else freed
     record_call_contacts(ports, account, written, now)
     _report_violations(record, written)
     if ctx.effects.preferences is not None:
@@ -347,6 +353,8 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
                                         actor=actor)
     if len(written) > 1 or ctx.effects.callback:  # the action did something beyond being recorded
         wake(ports, record)
+    if freed is not None:
+        _wake_other_loans(ports, freed, account_id)
     return done
 
 
@@ -365,6 +373,16 @@ def wake(ports: Ports, record: CaseRecord) -> None:
     except Exception:  # noqa: BLE001 - the commit is done; the wait's own timeout still plans the case
         logger.warning("could not wake the escalation", extra={"case_id": record.case.case_id})
         metrics.add_metric(name="WakeFailures", unit="Count", value=1)
+
+
+def _wake_other_loans(ports: Ports, person: CustomerProfile, account_id: str) -> None:
+    """The person may be contacted again: their other open cases are planned again now, not at
+    the end of their waits."""
+    for other in person.accounts:
+        if other != account_id:
+            record = active_case(ports.collections.history(other))
+            if record is not None:
+                wake(ports, record)
 
 
 def _report_violations(record: CaseRecord, written: list[LedgerEntry]) -> None:
@@ -726,7 +744,7 @@ def special_status(status: SpecialStatus, *, lift: bool, source: str, by: str | 
     def act(ctx: ActionContext) -> Entries:
         account = ctx.account
         if lift:
-            ctx.effects.person_change = customers.lift_status(status)
+            ctx.effects.person_change, ctx.effects.frees_person = customers.lift_status(status), True
             if account.special_status is status:
                 def clear(acc: Account) -> bool:
                     if acc.special_status is not status:

@@ -103,6 +103,8 @@ def file_status_changed(ports: Ports, account: Account) -> None:
                                   actor="AccountStream")
         wake(ports, record)
     count("SpecialStatuses", Reason=status.value, Source="FILE")
+
+
 def removed(ports: Ports, account_id: str) -> list[str]:
     """The account row was deleted (REMOVE): nothing can be collected without it, so its active
     cases are closed (ACCOUNT_REMOVED) and their escalations stopped; the ledgers stay."""

@@ -45,7 +45,6 @@ from dunning.domain.planning import (
     Facts,
     PlanOutcome,
     next_move,
-    plan_next_action,
     quiet,
     reach_from,
 )
@@ -158,14 +157,13 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
     strategy = _person_strategy(policy, record, account, person)
     summary = case_summary(history, record, account, now)
-    outcome = plan_next_action(record.case, account, contacts, history.notices.get(case_id, []), policy,
-                               strategy, now, person=person, reach=reach_from(history.ledger.get(case_id, [])),
-                               summary=summary)
-    decision = outcome.decision
     facts = Facts(record.case, account, contacts, history.notices.get(case_id, []), policy, strategy, person,
                   reach_from(history.ledger.get(case_id, [])), summary)
+    outcome = facts.decide(now)
+    decision = outcome.decision
     if quiet(outcome):
-        _wait_for_next_move(facts, decision, now, decision.wait_until)
+        _wait_for_next_move(facts, decision, now)
+    until = decision.wait_until if decision.action is Action.WAIT else None
     record.case.wake_token = None  # the wait it belonged to is over: this Plan runs
     entries = _apply(outcome, record, now)
     entries[1:1] = _task_entries(ports, outcome, case_id, account_id, now)
@@ -179,51 +177,55 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
         if sent.until is not None:
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
             # the escalation waits for that instant instead of planning the same send again at once.
-            output |= {"action": Action.WAIT.value, "wait_until": iso_z(sent.until)}
+            output["action"], until = Action.WAIT.value, sent.until
         elif sent.notice is not None and outcome.new_status is None and outcome.new_plan is None \
                 and not outcome.tasks:
-            # Sent, and the case is as read plus this notice: the next move is known now (usually
-            # the next step's day), so the escalation waits for it rather than planning again at once.
-            _then_wait(output, facts, sent.notice, now)
+            # Sent, and the case is as read plus this notice (no status or plan change that the
+            # summary read before would not show): the next move is known now (usually the next
+            # step's day), so the escalation waits for it rather than planning again at once.
+            until = _next_move_after(facts, sent.notice, now, output)
     else:
         try:
             ports.collections.commit(record, entries, at=now, actor=actor)
         except Conflict as exc:
             raise TransientError("case changed while planning") from exc  # Step Functions retries the plan
     _decided(ports, record, decision, data["reasons"])
-    output["wait_seconds"] = 0  # the loop's Route reads it: > 0 waits, 0 goes on at once
-    if "wait_until" in output:
-        # The wait is a task whose timeout is the timer (whole seconds); the case's version lets it
-        # see whether anything changed the case since this decision.
-        until = datetime.fromisoformat(str(output["wait_until"]).replace("Z", "+00:00"))
-        output |= {"wait_seconds": max(1, math.ceil((until - now).total_seconds())),
+    # The loop's Route reads wait_seconds: > 0 waits, 0 goes on at once. The wait is a task whose
+    # timeout is the timer (whole seconds); the case's version lets it see whether anything
+    # changed the case since this decision.
+    output["wait_seconds"] = 0
+    if until is not None:
+        output |= {"wait_until": iso_z(until), "wait_seconds": max(1, math.ceil((until - now).total_seconds())),
                    "case_version": record.case.version}
     logger.info("decision", extra={"case_id": case_id, "action": decision.action.value,
                                    "reasons": data["reasons"], "step_id": decision.step_id})
     return output
 
 
-def _wait_for_next_move(facts: Facts, decision: Decision, now: datetime, until: datetime | None) -> None:
+def _wait_for_next_move(facts: Facts, decision: Decision, now: datetime) -> None:
     """A wait lasts until the case's next move, past the waits that time alone would end on the
     way (the next step's day, then its contact window or a holiday): one wait, its reasons all
     recorded, instead of a decision at each of them."""
-    assert until is not None
-    move = next_move(facts, now, until)
+    assert decision.wait_until is not None  # a quiet outcome's
+    move = next_move(facts, now, decision.wait_until)
     if move is not None:
         decision.wait_until = move[0]
         decision.reasons = [*decision.reasons, *(r for r in move[1] if r not in decision.reasons)]
 
 
-def _then_wait(output: dict[str, Any], facts: Facts, notice: Notice, now: datetime) -> None:
-    """After a notice went: when the case moves next, given the case as read and this notice."""
+def _next_move_after(facts: Facts, notice: Notice, now: datetime, output: dict[str, Any]) -> datetime | None:
+    """After a notice went: when the case moves next, given the case as read and this notice (the
+    waits passed on the way go to the output and the deferral metric, as a WAIT's reasons would)."""
     contact = notice_contact(notice)
     after = replace(facts, notices=[*facts.notices, notice],
                     history=[*facts.history, contact] if contact is not None else facts.history)
     move = next_move(after, now, now)
-    if move is not None:
-        output |= {"wait_until": iso_z(move[0]), "then": [r.value for r in move[1]]}
-        if COMPLIANCE_DEFERRALS.intersection(move[1]):
-            count("NoticesDeferred", Variant=facts.case.variant, reasons=COMPLIANCE_DEFERRALS.intersection(move[1]))
+    if move is None:
+        return None
+    output["then"] = [r.value for r in move[1]]
+    if COMPLIANCE_DEFERRALS.intersection(move[1]):
+        count("NoticesDeferred", Variant=facts.case.variant, reasons=COMPLIANCE_DEFERRALS.intersection(move[1]))
+    return move[0]
 
 
 def _decided(ports: Ports, record: CaseRecord, decision: Decision, reasons: list[str]) -> None:
