@@ -87,3 +87,21 @@ def test_a_removed_account_closes_its_case_and_is_not_retried(aws, clock, stream
     # A second REMOVE (a replay, or an account that never had a case) changes nothing.
     assert stream.lambda_handler(_removed(delinquent), FakeContext()) == {"batchItemFailures": []}
     assert len(_history(aws).ledger["acc-1001-20261102"]) == 2
+
+
+def test_a_new_number_in_the_lenders_file_wakes_the_waiting_escalation(aws, clock, stream, tasks) -> None:
+    """A MODIFY of a delinquent row whose phone changed: the case's wait ends now (the stream's own
+    record shape, images in DynamoDB JSON); the day's interest alone would not."""
+    stream.lambda_handler(load_event("account_stream/delinquent"), FakeContext())
+    db = boto3.client("dynamodb", region_name=REGION)
+    repo = CollectionsRepository(db, aws["COLLECTIONS_TABLE"])
+    record = repo.case("acc-1001", "acc-1001-20261102")
+    record.case.wake_token = "wait-token"
+    repo.commit(record, [], at=record.case.opened_at, actor="PlanNextAction")
+    interest = load_event("account_stream/new_phone")
+    image = interest["Records"][0]["dynamodb"]
+    image["NewImage"] = json.loads(json.dumps(image["OldImage"])) | {"interest_due": {"S": "12.61"}}
+    assert stream.lambda_handler(interest, FakeContext()) == {"batchItemFailures": []}
+    assert tasks.calls == []
+    assert stream.lambda_handler(load_event("account_stream/new_phone"), FakeContext()) == {"batchItemFailures": []}
+    assert tasks.calls == [("wait-token", {"woken": "CASE_CHANGED"})]

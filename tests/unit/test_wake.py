@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from dunning.domain.models import Case, CaseStatus
+from dunning.domain.models import Account, Case, CaseStatus
 from dunning.ports import InboundSms
-from dunning.services import admin, customers, escalation, payments, replies
+from dunning.services import admin, cases, customers, escalation, payments, replies
 from tests.functions.conftest import make_account
 from tests.support.fakes import FakePorts
 
@@ -138,3 +138,62 @@ def test_a_wait_that_changes_the_case_still_waits_until_its_instant(ports: FakeP
     assert out["action"] == "WAIT" and out["wait_seconds"] > 0
     assert datetime.fromisoformat(out["wait_until"].replace("Z", "+00:00")) > NOW
     assert ports.collections.case("L1", CASE).case.status is CaseStatus.OPEN
+
+
+def _file_change(ports: FakePorts, **changes: object) -> str:
+    """The lender's file rewrites loan L1 with `changes` (dotted keys reach into the contact)."""
+    old = ports.accounts.get("L1").model_dump(mode="json")
+    new = {**old, "contact": dict(old["contact"])}
+    for key, value in changes.items():
+        if key.startswith("contact."):
+            new["contact"][key.removeprefix("contact.")] = value
+        else:
+            new[key] = value
+    stored = ports.accounts.put(Account.model_validate(new), old["version"])  # the import's write, then its record
+    return cases.on_account_change(ports, old, stored.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize("changes", [
+    {"contact.phone": "+12025550199"},
+    {"contact.email": "dana.new@example.com"},
+    {"due_date": "2026-10-25"},
+    {"time_zones": ["America/Los_Angeles"]},
+    {"consented": ["CALL", "EMAIL", "SMS"]},  # calls allowed again
+    {"customer_id": "C9"},
+], ids=lambda c: next(iter(c)))
+def test_a_change_in_the_lenders_file_that_can_bring_the_next_move_forward_wakes_the_case(
+        ports: FakePorts, changes: dict[str, object]) -> None:
+    _file_change(ports, consented=["EMAIL", "SMS"])
+    waiting(ports)
+    assert _file_change(ports, **changes) == "woken"
+    assert ports.workflow.completed == [("wait-1", {"woken": "CASE_CHANGED"})]
+
+
+@pytest.mark.parametrize("changes", [
+    {"principal_due": "380.00", "interest_due": "14.10"},  # the day's interest: every account, every day
+    {"opted_out": ["SMS"]},  # only restricts: every send is checked against it
+    {"time_barred": True},
+    {"consented": ["SMS", "EMAIL"]},  # a consent withdrawn only restricts
+    {"consented": ["SMS", "EMAIL", "CALL"][::-1]},  # the same set, in another order
+    {"preferred_hours": {"start": "09:00:00", "end": "12:00:00"}},  # the customer's page wrote it, and woke
+    {"contact.phone_usable": False},
+], ids=lambda c: next(iter(c)))
+def test_a_change_that_cannot_bring_the_next_move_forward_leaves_the_wait_alone(
+        ports: FakePorts, changes: dict[str, object]) -> None:
+    waiting(ports)
+    assert _file_change(ports, **changes) == "ignored"
+    assert ports.workflow.completed == []
+
+
+def test_a_due_date_the_lender_corrects_brings_the_next_step_forward_at_once(ports: FakePorts) -> None:
+    """The file moves the due date four days back: the call that waited for its day is due today,
+    and the woken Plan holds it only for the spacing after the text, not for four days."""
+    sent = escalation.plan(ports, CASE, "L1")
+    assert (sent["action"], sent["step_id"]) == ("SEND", "sms_3") and sent["wait_seconds"] > 3 * 86400
+    waiting(ports)
+    assert _file_change(ports, due_date="2026-10-27") == "woken"
+    woken = escalation.plan(ports, CASE, "L1")  # the day-7 call is due; only the spacing after the text holds it
+    assert (woken["action"], woken["reasons"]) == ("WAIT", ["SPACING"]) and woken["wait_seconds"] <= 4 * 3600
+    ports.clock.at = datetime.fromisoformat(woken["wait_until"])
+    due = escalation.plan(ports, CASE, "L1")
+    assert (due["action"], due["step_id"]) == ("CALL", "call_7")

@@ -153,4 +153,35 @@ def on_account_change(ports: Ports, old: dict[str, Any] | None,
         # A loan not in collection yet carries its status into the case when one opens.
         file_status_changed(ports, account)
         return "special_status"
+    if account.status is AccountStatus.DELINQUENT and was == AccountStatus.DELINQUENT.value \
+            and _moves_the_case(old or {}, new):
+        return "woken" if wake_active_case(ports, account.account_id) else "ignored"
     return "ignored"
+
+
+# Fields of the lender's file that can bring a waiting case's next move forward: a new phone or
+# address (a case with no usable channel waits its longest), a consent given, the due date (the
+# steps' days), the time zone or jurisdiction (the contact window), the person who holds the loan
+# (whose caps apply). Not the amounts: they change with every day's interest and fees, and the next
+# notice reads them when it is written. Not what only restricts contact (an opt-out, a time bar):
+# every send is checked against it. Not what collections writes itself (payments, the customer's
+# preferences, a channel marked unusable): the case action that wrote it woke the case already.
+_FILE_FIELDS = ("due_date", "time_zones", "jurisdiction", "customer_id")
+
+
+def _moves_the_case(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    before, after = old.get("contact") or {}, new.get("contact") or {}
+    if any(before.get(k) != after.get(k) for k in ("phone", "email")):
+        return True
+    if set(new.get("consented") or ()) - set(old.get("consented") or ()):  # a set, as a list in any order
+        return True
+    return any(old.get(k) != new.get(k) for k in _FILE_FIELDS)
+
+
+def wake_active_case(ports: Ports, account_id: str) -> bool:
+    """Plan the loan's open case now, if its escalation is waiting (a rare change: one Query)."""
+    record = active_case(ports.collections.history(account_id))
+    if record is None or not record.case.wake_token:
+        return False
+    wake(ports, record)
+    return True
