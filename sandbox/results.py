@@ -74,6 +74,7 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
             if e.get("kind") == "CASE_CLOSED" and data.get("by_decision"):
                 continue  # the closing decision's own reasons, already counted with it
             reasons.update(str(r) for r in data.get("reasons", []) or [])
+            reasons.update(str(r) for r in data.get("then", []) or [])  # waits taken straight after a send
             reasons.update(str(d) for d in data.get("details", []) or [] if isinstance(d, str))
     statuses = Counter(str(_case_field(c, "status")) for c in cases)
     owners = {a.account_id: a.customer for a in run.portfolio}

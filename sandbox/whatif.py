@@ -153,6 +153,8 @@ def outcomes(result: SimulationResult) -> dict[str, AccountOutcome]:
         elif kind == "DECISION" and data.get("action") == "WAIT" \
                 and COMPLIANCE_DEFERRALS.intersection(data.get("reasons") or []):
             tally["deferrals"] += 1
+        elif kind == "NOTICE" and COMPLIANCE_DEFERRALS.intersection(data.get("then") or []):
+            tally["deferrals"] += 1  # the next step, held back: the escalation waited for it straight after the send
     contacts = {a.phone: a.account_id for a in result.portfolio if a.phone} | \
         {a.email: a.account_id for a in result.portfolio if a.email}
     messages: dict[str, int] = defaultdict(int)

@@ -72,3 +72,24 @@ def test_a_lenders_file_is_read_as_import_accounts_reads_it_and_keeps_its_own_st
     # What the sandbox drops in IncomingBucket says what the lender's file said.
     written = to_csv(loaded.accounts, as_of=date(2026, 9, 1)).decode()
     assert ",DELINQUENT,SMS,false" in written and ",CURRENT,,true" in written
+
+
+def test_a_deferral_taken_straight_after_a_send_counts_as_one_deferral() -> None:
+    """The escalation waits past the next step's contact window straight after a send; no WAIT
+    decision records it, the notice's `then` does, and the what-if counts it as a deferral."""
+    from sandbox.results import SimulationResult
+    from sandbox.whatif import outcomes
+
+    def entry(seq: int, kind: str, data: dict[str, object]) -> dict[str, object]:
+        return {"case_id": "A001-20261102", "seq": seq, "at": f"2026-11-03T15:00:0{seq}Z", "kind": kind,
+                "data": data, "prev_hash": "0" * 64, "hash": f"{seq}" * 64}
+
+    ledger = [
+        entry(0, "CASE_OPENED", {"strategy_id": "standard", "variant": "champion"}),
+        entry(1, "DECISION", {"action": "WAIT", "reasons": ["NEXT_STEP_LATER"]}),  # not a compliance wait
+        entry(2, "DECISION", {"action": "SEND", "step_id": "sms_3", "reasons": ["STEP_DUE"]}),
+        entry(3, "NOTICE", {"step_id": "sms_3", "status": "SENT", "then": ["NEXT_STEP_LATER", "CONTACT_WINDOW"]}),
+        entry(4, "DECISION", {"action": "WAIT", "reasons": ["HOLIDAY"]}),
+    ]
+    result = SimulationResult(summary={}, messages=[], ledger=ledger, cases=[], accounts=[], replies=[], daily=[])
+    assert outcomes(result)["A001"].deferrals == 2

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from dunning.domain.models import Account, Case, CaseStatus
+from dunning.domain.models import Account, Case, CaseStatus, EntryKind
 from dunning.ports import InboundSms
 from dunning.services import admin, cases, customers, escalation, payments, replies
 from tests.functions.conftest import make_account
@@ -197,3 +197,16 @@ def test_a_due_date_the_lender_corrects_brings_the_next_step_forward_at_once(por
     ports.clock.at = datetime.fromisoformat(woken["wait_until"])
     due = escalation.plan(ports, CASE, "L1")
     assert (due["action"], due["step_id"]) == ("CALL", "call_7")
+
+
+def test_the_waits_after_a_send_are_recorded_with_the_notice(ports: FakePorts) -> None:
+    """The next step falls on Thanksgiving: the escalation waits past it straight after the send, so
+    no decision of its own records the holiday; the notice's ledger entry does (`then`), where the
+    what-if tool counts compliance deferrals."""
+    _file_change(ports, due_date="2026-11-19")  # sms_3 on 22 November, call_7 on Thanksgiving
+    ports.clock.at = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
+    out = escalation.plan(ports, CASE, "L1")
+    assert (out["action"], out["step_id"]) == ("SEND", "sms_3") and "HOLIDAY" in out["then"]
+    assert out["wait_until"].startswith("2026-11-27")
+    notice = [e for e in ports.collections.history("L1").ledger[CASE] if e.kind is EntryKind.NOTICE][-1]
+    assert notice.data["step_id"] == "sms_3" and notice.data["then"] == out["then"]

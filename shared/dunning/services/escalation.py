@@ -14,7 +14,7 @@ short) is one story and reads best in one file.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -170,20 +170,25 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     data = entries[0][1]
     output = decision.model_dump(mode="json", exclude_none=True) | {"customer_id": account.customer}
     if decision.action is Action.SEND and decision.step_id and decision.channel and decision.template_id:
+        # Sent, and the case as read plus this notice (no status or plan change that the summary read
+        # before would not show): the next move is known now (usually the next step's day), so the
+        # escalation waits for it rather than planning again at once.
+        knows_next = outcome.new_status is None and outcome.new_plan is None and not outcome.tasks
         sent = _send_step(ports, ports.sender(decision.channel), history, record, account, policy, now,
                           decision.step_id, decision.channel, decision.template_id, actor=actor, decided=entries,
-                          contacts=contacts, profile=profile, summary=summary)
+                          contacts=contacts, profile=profile, summary=summary,
+                          then=(lambda notice: _next_move_after(facts, notice, now)) if knows_next else None)
         output["sent"] = sent.as_output()
         if sent.until is not None:
             # The rendered notice may not go yet (the send-time check saw what the plan could not):
             # the escalation waits for that instant instead of planning the same send again at once.
             output["action"], until = Action.WAIT.value, sent.until
-        elif sent.notice is not None and outcome.new_status is None and outcome.new_plan is None \
-                and not outcome.tasks:
-            # Sent, and the case is as read plus this notice (no status or plan change that the
-            # summary read before would not show): the next move is known now (usually the next
-            # step's day), so the escalation waits for it rather than planning again at once.
-            until = _next_move_after(facts, sent.notice, now, output)
+        elif sent.move is not None:
+            until = sent.move[0]
+            output["then"] = [r.value for r in sent.move[1]]
+            if COMPLIANCE_DEFERRALS.intersection(sent.move[1]):
+                count("NoticesDeferred", Variant=facts.case.variant,
+                      reasons=COMPLIANCE_DEFERRALS.intersection(sent.move[1]))
     else:
         try:
             ports.collections.commit(record, entries, at=now, actor=actor)
@@ -213,19 +218,15 @@ def _wait_for_next_move(facts: Facts, decision: Decision, now: datetime) -> None
         decision.reasons = [*decision.reasons, *(r for r in move[1] if r not in decision.reasons)]
 
 
-def _next_move_after(facts: Facts, notice: Notice, now: datetime, output: dict[str, Any]) -> datetime | None:
-    """After a notice went: when the case moves next, given the case as read and this notice (the
-    waits passed on the way go to the output and the deferral metric, as a WAIT's reasons would)."""
+Move = tuple[datetime, list[ReasonCode]]  # when the case moves next, and the waits passed on the way
+
+
+def _next_move_after(facts: Facts, notice: Notice, now: datetime) -> Move | None:
+    """After a notice went: when the case moves next, given the case as read and this notice."""
     contact = notice_contact(notice)
     after = replace(facts, notices=[*facts.notices, notice],
                     history=[*facts.history, contact] if contact is not None else facts.history)
-    move = next_move(after, now, now)
-    if move is None:
-        return None
-    output["then"] = [r.value for r in move[1]]
-    if COMPLIANCE_DEFERRALS.intersection(move[1]):
-        count("NoticesDeferred", Variant=facts.case.variant, reasons=COMPLIANCE_DEFERRALS.intersection(move[1]))
-    return move[0]
+    return next_move(after, now, now)
 
 
 def _decided(ports: Ports, record: CaseRecord, decision: Decision, reasons: list[str]) -> None:
@@ -295,6 +296,7 @@ class SendResult:
     reasons: list[str]
     until: datetime | None = None  # a DEFER: the earliest instant the notice is allowed
     notice: Notice | None = None  # SENT, and recorded on the case as it was read (nothing came between)
+    move: Move | None = None  # then: the case's next move after that notice, as recorded with it
 
     def as_output(self) -> dict[str, Any]:
         return {"status": self.status, "step_id": self.step_id, "reasons": self.reasons}
@@ -383,11 +385,12 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
                kind: AttemptKind | None = None, opt_out_confirmation: bool = False,
                decided: Entries = (), contacts: list[ContactRecord] | None = None,
                profile: CustomerProfile | None = None, extra: dict[str, Any] | None = None,
-               summary: CaseSummary | None = None) -> SendResult:
+               summary: CaseSummary | None = None, then: Callable[[Notice], Move | None] | None = None) -> SendResult:
     """SENDING -> provider -> SENT/FAILED/UNCERTAIN, at most once for (case, step).
 
     `decided` are the planner's ledger entries: they are written in the same transaction as the
-    gate (or as the outcome, when nothing is sent), so a decision to send and the send agree.
+    gate (or as the outcome, when nothing is sent), so a decision to send and the send agree;
+    `then` gives the case's next move once the notice is recorded (see `_finish`).
     The customer's profile rides in the gate's transaction with the new contact, conditional on
     its version: of two loans of one person sending at once, one wins and the other decides again.
     """
@@ -452,10 +455,12 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         _finish(ports, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
         count("UncertainSends", Channel=channel.value, Step=step_dimension(step_id))
         return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
-    done = _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor)
+    done = _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor,
+                   then=then)
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
-    return SendResult(NoticeStatus.SENT.value, step_id, [], notice=done)
+    return SendResult(NoticeStatus.SENT.value, step_id, [], notice=done[0] if done else None,
+                      move=done[1] if done else None)
 
 
 def _provider(ports: Ports, sender: Sender, policy: Policy, account: Account,
@@ -553,11 +558,15 @@ def _commit_or_retry(ports: Ports, record: CaseRecord, entries: Entries, now: da
 
 
 def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStatus, message_id: str | None,
-            error: str | None, now: Any, actor: str, before: Entries = ()) -> Notice | None:
+            error: str | None, now: Any, actor: str, before: Entries = (),
+            then: Callable[[Notice], Move | None] | None = None) -> tuple[Notice, Move | None] | None:
     """Mark the notice and append its full content to the ledger, in one transaction. The notice
-    as recorded, when it went onto the case as read (None when something else changed it first)."""
+    as recorded, when it went onto the case as read (None when something else changed it first),
+    and `then`, the case's next move after it: its waits' reasons are recorded with the notice,
+    since no decision of their own will record them (the escalation waits straight to the move)."""
     done = notice.model_copy(update={"status": status, "provider_message_id": message_id, "error": error,
                                      "sent_at": now if status is NoticeStatus.SENT else None})
+    move = then(done) if then is not None else None
     if notice.step_id not in record.case.steps_done:
         record.case.steps_done = [*record.case.steps_done, notice.step_id]
     record.case.last_step_id = notice.step_id
@@ -566,13 +575,14 @@ def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStat
         "template_id": done.template_id, "template_version": done.template_version, "locale": done.locale,
         "status": status.value, "provider_message_id": message_id, "error": error,
         "subject": done.subject, "body": done.body, "segments": done.segments,
-    }
+    } | ({"then": [r.value for r in move[1]]} if move is not None else {})
     for attempt in range(3):
         try:
             ports.collections.commit(record, [*before, (EntryKind.NOTICE, data)], at=now, actor=actor,
                                   extra_puts=[(ports.collections.notice_item(done), None)])
-            return done if attempt == 0 else None
+            return (done, move) if attempt == 0 else None
         except Conflict as exc:
+            data.pop("then", None)  # the case changed: the loop plans again at once, waiting for nothing
             if before:  # the planner's entries describe the case it read: plan again (nothing was sent here)
                 raise TransientError("case changed while recording a recovered send") from exc
             # Someone else touched the case (a reply arrived): re-read the header, never lose the record.
