@@ -51,3 +51,23 @@ def test_recorded_replies_promises_and_opt_outs_are_counted(capsys: pytest.Captu
     names = {next(m["Name"] for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]) for r in emf_records(out)}
     assert names == {"Replies", "OptOuts", "Promises"}
     assert "STOP please" not in out and "2026-11-10" not in out
+
+
+def test_traced_as_deployed_every_aws_call_and_provider_request_is_traced_and_nothing_else_is_loaded() -> None:
+    """With tracing on (as deployed), botocore and http.client are patched, so AWS calls and the
+    China providers' HTTPS requests appear in X-Ray; libraries no function uses are not imported."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "import dunning.observability\n"
+        "from aws_xray_sdk.core.patcher import _PATCHED_MODULES\n"
+        "print(sorted(_PATCHED_MODULES), sorted(m for m in ('requests', 'sqlite3', 'httpx') if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"} | {
+        "LAMBDA_TASK_ROOT": os.getcwd(), "AWS_LAMBDA_FUNCTION_NAME": "probe",
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "['botocore', 'httplib'] []"
