@@ -160,7 +160,7 @@ def on_account_change(ports: Ports, old: dict[str, Any] | None,
 
 
 # Fields of the lender's file that can bring a waiting case's next move forward: a new phone or
-# address (a case with no usable channel waits its longest), a consent given, the due date (the
+# address (the caps on a number, a bounce or a wrong number were the old one's), a consent given, the due date (the
 # steps' days), the time zone or jurisdiction (the contact window), the person who holds the loan
 # (whose caps apply). Not the amounts: they change with every day's interest and fees, and the next
 # notice reads them when it is written. Not what only restricts contact (an opt-out, a time bar):

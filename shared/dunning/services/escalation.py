@@ -295,8 +295,9 @@ class SendResult:
     step_id: str
     reasons: list[str]
     until: datetime | None = None  # a DEFER: the earliest instant the notice is allowed
-    notice: Notice | None = None  # SENT, and recorded on the case as it was read (nothing came between)
-    move: Move | None = None  # then: the case's next move after that notice, as recorded with it
+    # SENT on the case as it was read (nothing came between): the case's next move after it, as
+    # recorded with the notice (None: plan again at once)
+    move: Move | None = None
 
     def as_output(self) -> dict[str, Any]:
         return {"status": self.status, "step_id": self.step_id, "reasons": self.reasons}
@@ -455,12 +456,11 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         _finish(ports, record, notice, NoticeStatus.UNCERTAIN, None, type(exc).__name__, now, actor)
         count("UncertainSends", Channel=channel.value, Step=step_dimension(step_id))
         return SendResult(NoticeStatus.UNCERTAIN.value, step_id, [ReasonCode.UNCERTAIN_SEND.value])
-    done = _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor,
+    move = _finish(ports, record, notice, NoticeStatus.SENT, f"{sender.provider}:{message_id}", None, now, actor,
                    then=then)
     count("NoticesSent", Channel=channel.value, Step=step_dimension(step_id), Template=template_id,
           Variant=record.case.variant)
-    return SendResult(NoticeStatus.SENT.value, step_id, [], notice=done[0] if done else None,
-                      move=done[1] if done else None)
+    return SendResult(NoticeStatus.SENT.value, step_id, [], move=move)
 
 
 def _provider(ports: Ports, sender: Sender, policy: Policy, account: Account,
@@ -559,11 +559,13 @@ def _commit_or_retry(ports: Ports, record: CaseRecord, entries: Entries, now: da
 
 def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStatus, message_id: str | None,
             error: str | None, now: Any, actor: str, before: Entries = (),
-            then: Callable[[Notice], Move | None] | None = None) -> tuple[Notice, Move | None] | None:
-    """Mark the notice and append its full content to the ledger, in one transaction. The notice
-    as recorded, when it went onto the case as read (None when something else changed it first),
-    and `then`, the case's next move after it: its waits' reasons are recorded with the notice,
-    since no decision of their own will record them (the escalation waits straight to the move)."""
+            then: Callable[[Notice], Move | None] | None = None) -> Move | None:
+    """Mark the notice and append its full content to the ledger, in one transaction.
+
+    `then` gives the case's next move once the notice is on it. Its waits' reasons are recorded
+    with the notice, since no decision of their own will record them (the escalation waits straight
+    to the move). The move is returned only when the notice went onto the case as it was read:
+    None when something else changed the case first, and the loop plans again at once."""
     done = notice.model_copy(update={"status": status, "provider_message_id": message_id, "error": error,
                                      "sent_at": now if status is NoticeStatus.SENT else None})
     move = then(done) if then is not None else None
@@ -580,7 +582,7 @@ def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStat
         try:
             ports.collections.commit(record, [*before, (EntryKind.NOTICE, data)], at=now, actor=actor,
                                   extra_puts=[(ports.collections.notice_item(done), None)])
-            return (done, move) if attempt == 0 else None
+            return move if attempt == 0 else None
         except Conflict as exc:
             data.pop("then", None)  # the case changed: the loop plans again at once, waiting for nothing
             if before:  # the planner's entries describe the case it read: plan again (nothing was sent here)
