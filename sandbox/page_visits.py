@@ -106,7 +106,10 @@ class CustomerPageVisits:
             # loans may not be the one they took the notice to be about: they act for that one.
             shown = self._loan_shown(person, page.body)
             shown.replied.add(_DONE)
-            done = self._act(shown, browser, now)
+            try:
+                done = self._act(shown, browser, now)
+            except LookupError:  # the form they came for is not on the page: reported below, the run goes on
+                done = False
         self.events["page_visits"] += 1
         if not done:
             self.events["page_visits_without_action"] += 1
@@ -132,7 +135,11 @@ class CustomerPageVisits:
             self.events["page_promises"] += 1
             return True
         if persona is Persona.PLAN_KEPT:
-            paused = browser.submit("hardship", reason="job_loss")
+            page = browser.page
+            if page.arrangement == "plan":
+                return True  # agreed already (by text, or for this loan on an earlier visit): nothing to do here
+            # Paused already (hardship told by text): the page offers the plans straight away.
+            paused = page if page.arrangement == "pause" else browser.submit("hardship", reason="job_loss")
             if paused.arrangement != "pause" or "plan" not in paused.forms:
                 return False
             accepted = browser.submit("plan", choice=browser.form("plan").options["choice"][0])

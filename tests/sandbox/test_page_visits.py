@@ -53,3 +53,56 @@ def test_actions_are_counted_by_where_they_came_from_and_looks_are_not() -> None
         _entry("PAYMENT", amount=str(Decimal("10.00"))),
     ]
     assert actions_by_source(ledger) == {"sms_reply": 1, "email_reply": 1, "page": 1, "agent": 1, "admin": 1}
+
+
+class _Browser:
+    """A page with its forms; records what the visitor submits."""
+
+    def __init__(self, arrangement: str, forms: tuple[str, ...]) -> None:
+        from sandbox.page_client import Form, PageAnswer
+
+        self.submitted: list[str] = []
+        self.page = PageAnswer(200, {}, "", {f: Form(f, f"/p/x/{f}", options={"choice": ["3"]}) for f in forms},
+                               {"data-arrangement": arrangement})
+
+    def form(self, action: str):  # type: ignore[no-untyped-def]
+        if action not in self.page.forms:
+            raise LookupError(f"the page has no {action} form")
+        return self.page.forms[action]
+
+    def submit(self, action: str, **values: str | None):  # type: ignore[no-untyped-def]
+        from sandbox.page_client import PageAnswer
+
+        self.form(action)
+        self.submitted.append(action)
+        after = {"hardship": "pause", "plan": "plan"}[action]
+        self.page = PageAnswer(200, {}, "", {"plan": self.page.forms.get("plan")} if after == "pause" else {},
+                               {"data-arrangement": after})
+        return self.page
+
+
+def _visitor(arrangement: str, forms: tuple[str, ...]) -> tuple[object, _Browser, object]:
+    from collections import Counter
+
+    from sandbox.page_visits import CustomerPageVisits
+    from sandbox.personas import PersonaState
+    from sandbox.portfolio import Persona
+
+    account = next(a for a in build_portfolio(200, 7, date(2026, 9, 1)) if a.persona is Persona.PLAN_KEPT)
+    visits = CustomerPageVisits()
+    visits.events = Counter()
+    visits._pays_the_plan = lambda person: True  # type: ignore[method-assign]
+    return visits, _Browser(arrangement, forms), PersonaState(account)
+
+
+def test_a_customer_who_told_of_hardship_by_text_takes_the_plan_the_page_offers() -> None:
+    """Paused already (the hardship came by text): the page has no hardship form, only the plans."""
+    visits, browser, person = _visitor("pause", ("pay", "plan", "dispute"))
+    assert visits._act(person, browser, datetime(2026, 9, 10, 15, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert browser.submitted == ["plan"]
+
+
+def test_a_customer_whose_plan_is_agreed_already_has_nothing_left_to_do_on_the_page() -> None:
+    visits, browser, person = _visitor("plan", ("pay", "dispute"))
+    assert visits._act(person, browser, datetime(2026, 9, 10, 15, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert browser.submitted == []
