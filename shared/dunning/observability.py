@@ -23,7 +23,7 @@ from dunning.domain.models import EntryKind, LedgerEntry
 logger = Logger()
 # Only what the functions call out with: botocore (every AWS call) and http.client (the China SMS
 # and push providers, through urllib3). Left to itself, Tracer patches every library X-Ray knows,
-# importing requests, sqlite3 and a dozen more that no function uses: ~45 ms of each cold start.
+# importing requests, sqlite3 and a dozen more that no function uses: ~20 ms of each cold start.
 tracer = Tracer(patch_modules=("botocore", "httplib"))
 metrics = Metrics()
 
