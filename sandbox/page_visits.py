@@ -17,6 +17,7 @@ it run as deployed. ``Simulation`` (sandbox.simulate) lives the days; this mixin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections import Counter
@@ -106,10 +107,8 @@ class CustomerPageVisits:
             # loans may not be the one they took the notice to be about: they act for that one.
             shown = self._loan_shown(person, page.body)
             shown.replied.add(_DONE)
-            try:
+            with contextlib.suppress(LookupError):  # the form they came for is not on the page: reported below
                 done = self._act(shown, browser, now)
-            except LookupError:  # the form they came for is not on the page: reported below, the run goes on
-                done = False
         self.events["page_visits"] += 1
         if not done:
             self.events["page_visits_without_action"] += 1

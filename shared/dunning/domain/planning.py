@@ -54,8 +54,8 @@ from dunning.domain.policy import Policy, Reengagement, Step, StepKind, Strategy
 # instalment's reminder) or earlier, when a case action wakes the escalation (a reply, a payment, an
 # action on the page, an agent's or admin's decision, a status set or lifted on the person). MAX_WAIT
 # bounds a computed instant and a wait for such an action (a dispute resolved, a specialist's
-# decision, a skip trace, a status lifted); it is also how late a change that reaches the case
-# through no action (an amount or contact detail changed in the lender's file) takes effect.
+# decision, a skip trace, a status lifted); it is also how late a change that wakes nothing (an
+# amount changed in the lender's file: the next notice reads it when it is written) takes effect.
 MAX_WAIT = timedelta(days=14)
 MIN_WAIT = timedelta(minutes=1)
 REMINDER_TEMPLATE = "instalment_reminder"

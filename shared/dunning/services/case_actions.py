@@ -375,14 +375,22 @@ def wake(ports: Ports, record: CaseRecord) -> None:
         metrics.add_metric(name="WakeFailures", unit="Count", value=1)
 
 
+def wake_loan(ports: Ports, account_id: str) -> bool:
+    """Plan the loan's open case now, if its escalation is waiting (one Query: for rare changes
+    that reach the case from outside it, such as the lender's file or another loan's)."""
+    record = active_case(ports.collections.history(account_id))
+    if record is None or not record.case.wake_token:
+        return False
+    wake(ports, record)
+    return True
+
+
 def _wake_other_loans(ports: Ports, person: CustomerProfile, account_id: str) -> None:
     """The person may be contacted again: their other open cases are planned again now, not at
     the end of their waits."""
     for other in person.accounts:
         if other != account_id:
-            record = active_case(ports.collections.history(other))
-            if record is not None:
-                wake(ports, record)
+            wake_loan(ports, other)
 
 
 def _report_violations(record: CaseRecord, written: list[LedgerEntry]) -> None:

@@ -11,7 +11,7 @@ from dunning.domain.special_status import ROUTES, reasons_for
 from dunning.observability import count, logger
 from dunning.ports import CaseRecord, Conflict, Ports
 from dunning.services import customers
-from dunning.services.case_actions import active_case, commit_change, wake
+from dunning.services.case_actions import active_case, commit_change, wake, wake_loan
 from dunning.services.integrity import anchor_at_close
 
 
@@ -155,7 +155,7 @@ def on_account_change(ports: Ports, old: dict[str, Any] | None,
         return "special_status"
     if account.status is AccountStatus.DELINQUENT and was == AccountStatus.DELINQUENT.value \
             and _moves_the_case(old or {}, new):
-        return "woken" if wake_active_case(ports, account.account_id) else "ignored"
+        return "woken" if wake_loan(ports, account.account_id) else "ignored"
     return "ignored"
 
 
@@ -176,12 +176,3 @@ def _moves_the_case(old: dict[str, Any], new: dict[str, Any]) -> bool:
     if set(new.get("consented") or ()) - set(old.get("consented") or ()):  # a set, as a list in any order
         return True
     return any(old.get(k) != new.get(k) for k in _FILE_FIELDS)
-
-
-def wake_active_case(ports: Ports, account_id: str) -> bool:
-    """Plan the loan's open case now, if its escalation is waiting (a rare change: one Query)."""
-    record = active_case(ports.collections.history(account_id))
-    if record is None or not record.case.wake_token:
-        return False
-    wake(ports, record)
-    return True

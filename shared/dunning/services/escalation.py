@@ -186,9 +186,7 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
         elif sent.move is not None:
             until = sent.move[0]
             output["then"] = [r.value for r in sent.move[1]]
-            if COMPLIANCE_DEFERRALS.intersection(sent.move[1]):
-                count("NoticesDeferred", Variant=facts.case.variant,
-                      reasons=COMPLIANCE_DEFERRALS.intersection(sent.move[1]))
+            _count_deferrals(record, sent.move[1])
     else:
         try:
             ports.collections.commit(record, entries, at=now, actor=actor)
@@ -233,15 +231,21 @@ def _decided(ports: Ports, record: CaseRecord, decision: Decision, reasons: list
     """After the decision is recorded: its metrics, a referral's notification, a close's anchor."""
     case = record.case
     count("Decisions", Action=decision.action.value, Variant=case.variant, reasons=reasons)
-    if decision.action is Action.WAIT and COMPLIANCE_DEFERRALS.intersection(decision.reasons):
-        count("NoticesDeferred", Variant=case.variant,
-              reasons=COMPLIANCE_DEFERRALS.intersection(decision.reasons))
+    if decision.action is Action.WAIT:
+        _count_deferrals(record, decision.reasons)
     if decision.action is Action.CLOSE and case.status in (CaseStatus.RESOLVED, CaseStatus.REFERRED_TO_LEGAL):
         count("CasesCured" if case.status is CaseStatus.RESOLVED else "LegalReferrals", Variant=case.variant)
     if decision.action is Action.CLOSE and case.status is CaseStatus.REFERRED_TO_LEGAL:
         ports.notifications.legal_referred(case.case_id, case.account_id)
     if decision.action is Action.CLOSE:
         anchor_at_close(ports, record)
+
+
+def _count_deferrals(record: CaseRecord, reasons: Sequence[ReasonCode]) -> None:
+    """A wait that held a due notice back for a compliance rule (its own, or one passed after a send)."""
+    held = COMPLIANCE_DEFERRALS.intersection(reasons)
+    if held:
+        count("NoticesDeferred", Variant=record.case.variant, reasons=held)
 
 
 def _apply(outcome: PlanOutcome, record: CaseRecord, now: datetime) -> list[tuple[EntryKind, dict[str, Any]]]:
