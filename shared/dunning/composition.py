@@ -16,7 +16,7 @@ from typing import Any
 
 from dunning.adapters.archive import S3Archive
 from dunning.adapters.bulk import AccountFiles, AccountsBulk, SweepState
-from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository, read_account_and_profile
+from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository, read_for_decision
 from dunning.adapters.ledger_keys import KmsLedgerKeys
 from dunning.adapters.policy_store import PolicyStore
 from dunning.adapters.report_source import TableReportSource
@@ -24,7 +24,7 @@ from dunning.adapters.workflow import Escalations
 from dunning.domain.customers import CustomerProfile
 from dunning.domain.models import Account, Channel, utc_now
 from dunning.domain.policy import Policy
-from dunning.ports import Sender, TaskKind
+from dunning.ports import CaseRecord, Sender, TaskKind
 from dunning.settings import BaseFunctionSettings
 
 
@@ -135,9 +135,10 @@ class AwsPorts[S: BaseFunctionSettings]:
     def collections(self) -> CollectionsRepository:
         return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table, self.ledger_keys)
 
-    def account_and_profile(self, account_id: str, customer_id: str) -> tuple[Account | None, CustomerProfile]:
-        return read_account_and_profile(self.client("dynamodb"), self.settings.accounts_table,
-                                        self.settings.collections_table, account_id, customer_id)
+    def read_for_decision(self, account_id: str, customer_id: str,
+                          case_id: str) -> tuple[Account | None, CustomerProfile, CaseRecord | None]:
+        return read_for_decision(self.client("dynamodb"), self.settings.accounts_table,
+                                 self.settings.collections_table, account_id, customer_id, case_id)
 
     @cached_property
     def ledger_keys(self) -> KmsLedgerKeys | None:

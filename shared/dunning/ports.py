@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, Literal, Protocol
 
+from dunning.domain.case_tally import CaseTally
 from dunning.domain.customers import CustomerProfile
 from dunning.domain.models import Account, Case, Channel, EntryKind, LedgerEntry, Notice
 from dunning.domain.policy import Policy
@@ -69,6 +70,9 @@ class CaseRecord:
     ledger_seal: str | None = None  # the last entry's seal (dunning.domain.integrity)
     content_salt: str | None = None  # keys the case's personal fields; erasure removes it
     expires_at: int | None = None  # retention: when DynamoDB's TTL may delete the closed case
+    # The case's past as a decision reads it, advanced by every commit (domain.case_tally); None
+    # on a header written before tallies were kept, until a decision folds the ledger into one.
+    tally: CaseTally | None = None
 
 
 @dataclass
@@ -515,9 +519,10 @@ class Ports(Protocol):
 
     def policy(self) -> Policy: ...
 
-    def account_and_profile(self, account_id: str, customer_id: str) -> tuple[Account | None, CustomerProfile]:
-        """The account (None if there is none) and its person's profile, read together and
-        consistently: one call where the stores allow it (a decision's first read)."""
+    def read_for_decision(self, account_id: str, customer_id: str,
+                          case_id: str) -> tuple[Account | None, CustomerProfile, CaseRecord | None]:
+        """The account, its person's profile and the case's header (None where there is none),
+        read together and consistently: one call where the stores allow it (a decision's read)."""
         ...
 
     def sender(self, channel: Channel) -> Sender: ...

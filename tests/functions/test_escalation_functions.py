@@ -11,7 +11,7 @@ import pytest
 
 from dunning.adapters.dynamo import CollectionsRepository
 from dunning.domain.ledger import verify_chain
-from dunning.domain.models import EntryKind, NoticeStatus
+from dunning.domain.models import EntryKind, Notice, NoticeStatus
 from tests.functions.conftest import seed_case
 from tests.support.aws import REGION, FakeContext, fresh_function, load_event, sent_emails, sent_sms
 
@@ -24,6 +24,13 @@ def fns() -> dict[str, Any]:
 def history(env: dict[str, str], account_id: str = "acc-1001"):  # type: ignore[no-untyped-def]
     return CollectionsRepository(boto3.client("dynamodb", region_name=REGION), env["COLLECTIONS_TABLE"]).history(
         account_id)
+
+
+def gated(repo: CollectionsRepository, notice: Notice) -> None:
+    """A notice SENDING as the at-most-once gate leaves it: the item and the case's header marking it."""
+    record = repo.case(notice.account_id, notice.case_id)
+    repo.commit(record, [], at=notice.created_at, actor="test",
+                extra_puts=[(repo.notice_item(notice), "attribute_not_exists(sk)")])
 
 
 def plan(fns: dict[str, Any]) -> dict[str, Any]:
@@ -139,15 +146,15 @@ def test_record_failure_appends_to_the_ledger(aws, clock, fns) -> None:
 
 
 def test_a_plan_records_any_stuck_notice_of_its_own_uncertain_but_leaves_replies_in_flight(aws, clock, fns) -> None:
-    from dunning.domain.models import Channel, Notice, utc_now
+    from dunning.domain.models import Channel, utc_now
 
     seed_case(aws)
     rt = fns["plan_next_action"].ports()
     for step in ("legal_referral", "service_stop_SM123"):  # the planner's own, and a reply being sent
-        rt.collections.put_notice(Notice(
+        gated(rt.collections, Notice(
             notice_id=Notice.id_for("acc-1001-20261102", step), case_id="acc-1001-20261102", account_id="acc-1001",
             step_id=step, channel=Channel.SMS, template_id="legal_referral", template_version="1", locale="en-US",
-            status=NoticeStatus.SENDING, subject=None, body="(text)", created_at=utc_now()), only_if_new=True)
+            status=NoticeStatus.SENDING, subject=None, body="(text)", created_at=utc_now()))
     plan(fns)
     statuses = {n.step_id: n.status for n in history(aws).notices["acc-1001-20261102"]}
     assert statuses["legal_referral"] is NoticeStatus.UNCERTAIN

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from dunning.domain.case_tally import advance_tally
 from dunning.domain.customers import CustomerProfile
 from dunning.domain.integrity import case_state
 from dunning.domain.ledger import GENESIS, new_entry
@@ -156,6 +157,7 @@ class InMemoryCases:
             chained.append(prev)
         if chained:
             record.ledger_seq, record.ledger_head, record.ledger_at = prev.seq, prev.hash, prev.at  # type: ignore[union-attr]
+        record.tally = advance_tally(record.tally, entries, chained, [doc for doc, _ in extra_puts], new_case=create)
         record.case = record.case.model_copy(update={"version": record.case.version + 1})
         self.cases[key] = copy.deepcopy(record)
         self.ledger.setdefault(key, []).extend(chained)
@@ -334,8 +336,13 @@ class FakePorts:
         self.collections.commit(CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {})], at=at, actor="test",
                                 create=True)
 
-    def account_and_profile(self, account_id: str, customer_id: str) -> tuple[Account | None, CustomerProfile]:
-        return self.accounts.find(account_id), self.collections.customer(customer_id)
+    def read_for_decision(self, account_id: str, customer_id: str,
+                          case_id: str) -> tuple[Account | None, CustomerProfile, CaseRecord | None]:
+        try:
+            record: CaseRecord | None = self.collections.case(account_id, case_id)
+        except NotFound:
+            record = None
+        return self.accounts.find(account_id), self.collections.customer(customer_id), record
 
     def policy(self) -> Policy:
         return self.the_policy

@@ -38,6 +38,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from dunning.adapters import content
+from dunning.domain.case_tally import CaseTally, advance_tally
 from dunning.domain.customers import CustomerProfile
 from dunning.domain.integrity import case_state, make_seal
 from dunning.domain.ledger import GENESIS, ledger_sort_key, new_entry
@@ -166,17 +167,25 @@ def batch_get_items(client: Any, request: dict[str, Any]) -> dict[str, list[dict
     return found
 
 
-def read_account_and_profile(client: Any, accounts_table: str, collections_table: str, account_id: str,
-                             customer_id: str) -> tuple[Account | None, CustomerProfile]:
-    """The account and its person's profile in one consistent ``BatchGetItem`` (a decision's read)."""
+def read_for_decision(client: Any, accounts_table: str, collections_table: str, account_id: str,
+                      customer_id: str, case_id: str) -> tuple[Account | None, CustomerProfile, CaseRecord | None]:
+    """The account, its person's profile and the case's header in one consistent ``BatchGetItem``
+    across both tables (a decision's read: the header carries the case's tally)."""
+    header_key = {"pk": {"S": _pk(account_id)}, "sk": {"S": _case_sk(case_id)}}
     found = batch_get_items(client, {
         accounts_table: {"Keys": [{"account_id": {"S": account_id}}], "ConsistentRead": True},
-        collections_table: {"Keys": [_customer_key(customer_id)], "ConsistentRead": True},
+        collections_table: {"Keys": [_customer_key(customer_id), header_key], "ConsistentRead": True},
     })
     accounts = found.get(accounts_table, [])
-    profiles = found.get(collections_table, [])
-    return (account_from_item(accounts[0]) if accounts else None,
-            profile_from_item(profiles[0] if profiles else None, customer_id))
+    items = {str(i["sk"]["S"]): i for i in found.get(collections_table, [])}
+    profile = items.get("PROFILE")
+    header = items.get(_case_sk(case_id))
+    record = None
+    if header is not None:
+        out = AccountHistory()
+        CollectionsRepository.collect(out, from_item(header))
+        record = out.cases.get(case_id)
+    return (account_from_item(accounts[0]) if accounts else None, profile_from_item(profile, customer_id), record)
 
 
 class AccountsRepository:
@@ -261,14 +270,14 @@ class CollectionsRepository:
             resp = self._db.query(**kwargs)
             for raw in resp.get("Items", []):
                 if keep is None or keep(str(raw["sk"]["S"])):
-                    self._collect(out, from_item(raw))
+                    self.collect(out, from_item(raw))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return out
 
     @staticmethod
-    def _collect(out: AccountHistory, item: dict[str, Any]) -> None:
+    def collect(out: AccountHistory, item: dict[str, Any]) -> None:
         kind = item.pop("type", None)
         for key in ("pk", "sk", "lookup_pk", "lookup_sk"):
             item.pop(key, None)
@@ -277,9 +286,11 @@ class CollectionsRepository:
             last_at = item.pop("ledger_at", None)
             seal, salt, expires = item.pop("ledger_seal", None), item.pop("content_salt", None), item.pop(
                 "expires_at", None)
+            tally = item.pop("tally", None)
             case = Case.model_validate(item)
             out.cases[case.case_id] = CaseRecord(case, seq, head, parse_instant(last_at) if last_at else None,
-                                                 seal, salt, int(expires) if expires is not None else None)
+                                                 seal, salt, int(expires) if expires is not None else None,
+                                                 CaseTally.model_validate(tally) if tally is not None else None)
         elif kind == "LEDGER":
             item.pop("expires_at", None)
             entry = LedgerEntry.model_validate(item)
@@ -301,7 +312,7 @@ class CollectionsRepository:
             raise NotFound(f"case {case_id}")
         item = from_item(resp["Item"])
         out = AccountHistory()
-        self._collect(out, item)
+        self.collect(out, item)
         return out.cases[case_id]
 
     def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -360,6 +371,7 @@ class CollectionsRepository:
             "ledger_seal": record.ledger_seal,
             "content_salt": record.content_salt,
             "expires_at": record.expires_at,
+            "tally": record.tally.model_dump(mode="json") if record.tally is not None else None,
             # The anchor run finds the headers written in an hour through LookupIndex.
             "lookup_pk": changed_key(record.case.case_id, at),
             "lookup_sk": f"{pk}|{sk}",
@@ -437,8 +449,10 @@ class CollectionsRepository:
         does the customer's profile, conditional on its own version.
         """
         expected = record.case.version
-        before = (record.ledger_seq, record.ledger_head, record.ledger_at, record.ledger_seal, record.content_salt)
+        before = (record.ledger_seq, record.ledger_head, record.ledger_at, record.ledger_seal, record.content_salt,
+                  record.tally)
         chained = self._chain_all(record, entries, at, actor)
+        record.tally = advance_tally(record.tally, entries, chained, [doc for doc, _ in extra_puts], new_case=create)
         header = self._case_put(record, expected + 1, at)
         header_cond: dict[str, Any]
         if create:
@@ -465,7 +479,8 @@ class CollectionsRepository:
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            record.ledger_seq, record.ledger_head, record.ledger_at, record.ledger_seal, record.content_salt = before
+            (record.ledger_seq, record.ledger_head, record.ledger_at, record.ledger_seal, record.content_salt,
+             record.tally) = before
             _reraise(exc)
         record.case = record.case.model_copy(update={"version": expected + 1})
         if customer is not None:

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -35,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dunning.domain.case_tally import UNANSWERED_CALLS, CaseTally, NoticeMark
 from dunning.domain.models import (
     Account,
     Case,
@@ -46,15 +46,8 @@ from dunning.domain.models import (
     NoticeStatus,
     PlanStatus,
     UtcDatetime,
-    parse_instant,
 )
 
-UNANSWERED_CALLS = frozenset({"NO_ANSWER", "LEFT_MESSAGE", "WRONG_NUMBER"})
-# Reply intents that say nothing about the debt, or come from someone who is not the customer.
-NOT_ABOUT_THE_DEBT = frozenset({"STOP", "START", "HELP", "WRONG_NUMBER"})
-HARDSHIP = "HARDSHIP"
-_BROKEN = frozenset({"PROMISE_BROKEN", "PLAN_BROKEN"})
-_KEPT = frozenset({"PROMISE_KEPT", "PLAN_COMPLETED"})
 # Notices the planner sends in the customer's service (answers to their texts) are not contact attempts.
 _SERVICE_PREFIX = "service_"
 
@@ -139,103 +132,7 @@ class CaseSummary(BaseModel):
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class _Tally:
-    """Replays one case's ledger entries in order."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.replies: list[datetime] = []
-        self.contacts: list[datetime] = []
-        self.payments: dict[str, tuple[datetime, Decimal, str]] = {}
-        self.promises_made = 0
-        self.kept: Counter[str] = Counter()
-        self.broken: Counter[str] = Counter()
-        self.broken_at: datetime | None = None
-        self.plans_offered: set[str] = set()
-        self.plans_agreed: set[str] = set()
-        self.hardship_at: datetime | None = None
-        self.disputes = 0
-        self.specialist_reviews = 0
-        self.specialist_decision: str | None = None
-
-    def contact(self, at: datetime) -> None:
-        self.contacts.append(at)
-
-    def hardship(self, at: datetime) -> None:
-        if self.hardship_at is None:
-            self.hardship_at = at
-
-    def entry(self, e: LedgerEntry) -> None:
-        handler = _HANDLERS.get(e.kind)
-        if handler is not None:
-            handler(self, e.data, e.at)
-
-    def _call(self, data: dict[str, Any], at: datetime) -> None:
-        outcome = str(data.get("outcome"))
-        self.calls[outcome] += 1
-        if outcome not in UNANSWERED_CALLS:
-            self.contact(at)
-        if outcome == HARDSHIP:
-            self.hardship(at)
-
-    def _reply(self, data: dict[str, Any], at: datetime) -> None:
-        intent = str(data.get("intent"))
-        self.replies.append(at)
-        if intent not in NOT_ABOUT_THE_DEBT:
-            self.contact(at)
-        if intent == HARDSHIP:
-            self.hardship(at)
-
-    def _promise(self, data: dict[str, Any], at: datetime) -> None:
-        self.promises_made += 1
-        self.contact(at)
-
-    def _plan(self, data: dict[str, Any], at: datetime) -> None:
-        plan_id = str(data.get("plan_id"))
-        self.plans_offered.add(plan_id)
-        if data.get("status") == PlanStatus.ACTIVE.value and plan_id not in self.plans_agreed:
-            self.plans_agreed.add(plan_id)
-            self.contact(at)
-
-    def _hold(self, data: dict[str, Any], at: datetime) -> None:
-        if data.get("reason") == HARDSHIP:
-            self.hardship(at)
-        if data.get("status") == CaseStatus.DISPUTED.value:
-            self.disputes += 1
-
-    def _decision(self, data: dict[str, Any], at: datetime) -> None:
-        codes = {str(c) for c in [*(data.get("reasons") or []), *(data.get("details") or [])]}
-        for code in codes & _BROKEN:
-            self.broken[code] += 1
-            self.broken_at = at
-        for code in codes & _KEPT:
-            self.kept[code] += 1
-
-    def _specialist(self, data: dict[str, Any], at: datetime) -> None:
-        if data.get("event") == "REVIEW_REQUESTED":
-            self.specialist_reviews += 1
-            self.specialist_decision = None
-        elif data.get("event") == "DECIDED":
-            self.specialist_decision = str(data.get("decision"))
-
-    def _payment(self, data: dict[str, Any], at: datetime) -> None:
-        payment_id = str(data.get("payment_id"))
-        try:
-            amount = Decimal(str(data.get("amount")))
-            received = parse_instant(str(data.get("received_at") or "")) if data.get("received_at") else at
-        except (ArithmeticError, ValueError):
-            return
-        self.payments[payment_id] = (received, amount, str(data.get("currency") or ""))
-
-
-_HANDLERS: dict[EntryKind, Callable[[_Tally, dict[str, Any], datetime], None]] = {
-    EntryKind.CALL_OUTCOME: _Tally._call, EntryKind.REPLY: _Tally._reply, EntryKind.PROMISE: _Tally._promise,
-    EntryKind.PLAN: _Tally._plan, EntryKind.HOLD: _Tally._hold, EntryKind.PAYMENT: _Tally._payment,
-    EntryKind.DECISION: _Tally._decision, EntryKind.SPECIALIST: _Tally._specialist,
-}
-
-
-def _notice_attempts(notices: Iterable[Notice]) -> dict[str, ChannelAttempts]:
+def _notice_attempts(notices: Iterable[Notice | NoticeMark]) -> dict[str, ChannelAttempts]:
     out: dict[str, list[int]] = {}
     for n in notices:
         if n.step_id.startswith(_SERVICE_PREFIX) or n.status in (NoticeStatus.FAILED, NoticeStatus.SENDING):
@@ -286,16 +183,24 @@ def summarise_case(case: Case, entries: Sequence[LedgerEntry], now: datetime, *,
                    notices: Sequence[Notice] | None = None) -> CaseSummary:
     """The case's history as of `now`, from its ledger `entries` (and, when given, the account's
     payments and amounts, and the notices' latest statuses)."""
-    tally = _Tally()
-    for e in sorted((e for e in entries if e.case_id == case.case_id and e.at <= now), key=lambda e: e.seq):
-        tally.entry(e)
+    mine = [e for e in entries if e.case_id == case.case_id and e.at <= now]
+    tally = CaseTally.fold(mine, notices or ())
+    return summarise(case, tally, now, account=account,
+                     attempts=None if notices is not None else _notices_from_ledger(mine))
+
+
+def summarise(case: Case, tally: CaseTally, now: datetime, *, account: Account | None = None,
+              attempts: dict[str, ChannelAttempts] | None = None) -> CaseSummary:
+    """The case's history as of `now`, from its tally (and, when given, the account's payments and
+    amounts); `attempts` per channel when they come from elsewhere than the tally's notices."""
     currency = account.currency if account is not None else None
+    payments = {pid: (p.received_at, p.amount, p.currency) for pid, p in tally.payments.items()}
     if account is not None:
         for p in account.payments:  # the account may know of a payment the ledger does not have yet
-            if p.received_at >= case.opened_at and p.received_at <= now and p.payment_id not in tally.payments:
-                tally.payments[p.payment_id] = (p.received_at, p.amount.amount, p.amount.currency)
-    paid_total = sum((amount for _, amount, cur in tally.payments.values() if cur == currency), Decimal(0))
-    last_payment = max((at for at, _, _ in tally.payments.values()), default=None)
+            if p.received_at >= case.opened_at and p.received_at <= now and p.payment_id not in payments:
+                payments[p.payment_id] = (p.received_at, p.amount.amount, p.amount.currency)
+    paid_total = sum((amount for _, amount, cur in payments.values() if cur == currency), Decimal(0))
+    last_payment = max((at for at, _, _ in payments.values()), default=None)
     conversations = sum(n for outcome, n in tally.calls.items() if outcome not in UNANSWERED_CALLS)
     plan = case.plan
     offer_open = plan.offered_at if plan is not None and plan.status is PlanStatus.OFFERED else None
@@ -308,24 +213,24 @@ def summarise_case(case: Case, entries: Sequence[LedgerEntry], now: datetime, *,
         as_of=now,
         days_past_due=max(days, 0),
         amount_due=account.amount_due.quantized() if account is not None else None,
-        notices=_notice_attempts(notices) if notices is not None else _notices_from_ledger(entries),
+        notices=attempts if attempts is not None else _notice_attempts(tally.notices.values()),
         calls_attempted=sum(tally.calls.values()),
         call_conversations=conversations,
         call_outcomes=dict(sorted(tally.calls.items())),
-        replies=len(tally.replies),
-        last_reply_at=max(tally.replies, default=None),
-        right_party_contacts=len(tally.contacts),
-        last_right_party_contact_at=max(tally.contacts, default=None),
-        payments=len(tally.payments),
+        replies=tally.replies,
+        last_reply_at=tally.last_reply_at,
+        right_party_contacts=tally.right_party_contacts,
+        last_right_party_contact_at=tally.last_right_party_contact_at,
+        payments=len(payments),
         paid=Money.of(paid_total, currency).quantized() if currency is not None else None,
         last_payment_at=last_payment,
         promises_made=tally.promises_made,
-        promises_kept=tally.kept["PROMISE_KEPT"],
-        promises_broken=tally.broken["PROMISE_BROKEN"],
+        promises_kept=tally.kept.get("PROMISE_KEPT", 0),
+        promises_broken=tally.broken.get("PROMISE_BROKEN", 0),
         plans_offered=len(tally.plans_offered),
         plans_agreed=len(tally.plans_agreed),
-        plans_completed=tally.kept["PLAN_COMPLETED"],
-        plans_broken=tally.broken["PLAN_BROKEN"],
+        plans_completed=tally.kept.get("PLAN_COMPLETED", 0),
+        plans_broken=tally.broken.get("PLAN_BROKEN", 0),
         last_broken_at=tally.broken_at,
         arrangement_active=case.status in (CaseStatus.PROMISED, CaseStatus.IN_PLAN),
         offer_open_since=offer_open,
@@ -335,14 +240,12 @@ def summarise_case(case: Case, entries: Sequence[LedgerEntry], now: datetime, *,
         specialist_reviews=tally.specialist_reviews,
         specialist_decision=tally.specialist_decision,
         engagement=engagement_class(hardship=tally.hardship_at is not None, broken=broken,
-                                    reached=bool(tally.contacts), paid=bool(tally.payments)),
+                                    reached=tally.right_party_contacts > 0, paid=bool(payments)),
     )
 
 
 def engagement_from_entries(entries: Sequence[LedgerEntry]) -> EngagementClass:
     """The engagement class from ledger entries alone (what a report can rebuild)."""
-    tally = _Tally()
-    for e in sorted(entries, key=lambda e: e.seq):
-        tally.entry(e)
+    tally = CaseTally.fold(entries)
     return engagement_class(hardship=tally.hardship_at is not None, broken=sum(tally.broken.values()),
-                            reached=bool(tally.contacts), paid=bool(tally.payments))
+                            reached=tally.right_party_contacts > 0, paid=bool(tally.payments))

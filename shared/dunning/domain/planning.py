@@ -27,9 +27,9 @@ from dunning.domain.arrangements import (
     reminder_date,
 )
 from dunning.domain.case_summary import CaseSummary, engagement_class, summarise_case
+from dunning.domain.case_tally import CaseTally
 from dunning.domain.compliance import Attempt, AttemptKind, ContactRecord, Person, Verdict, check, with_preferred_hours
 from dunning.domain.conditions import judge
-from dunning.domain.history import CALL_OUTCOME_STANDARD
 from dunning.domain.models import (
     Account,
     Action,
@@ -37,7 +37,6 @@ from dunning.domain.models import (
     CaseStatus,
     Channel,
     Decision,
-    EntryKind,
     InstalmentPlan,
     LedgerEntry,
     Notice,
@@ -81,23 +80,16 @@ class Reach:
     skip_trace_outcome: str | None = None  # FOUND, NOT_FOUND ... once recorded
     specialist_queued: bool = False  # a vulnerable customer handed over to a specialist
 
+    @classmethod
+    def of(cls, tally: CaseTally) -> Reach:
+        """As the case's tally has folded them from its ledger."""
+        return cls(tally.right_party_attempted, tally.skip_trace_requested, tally.skip_trace_outcome,
+                   tally.specialist_queued)
+
 
 def reach_from(entries: Sequence[LedgerEntry]) -> Reach:
     """Reach facts from one case's ledger entries."""
-    attempted = requested = specialist = False
-    outcome: str | None = None
-    for e in entries:
-        if e.kind is EntryKind.CALL_OUTCOME:
-            attempted |= CALL_OUTCOME_STANDARD.get(str(e.data.get("outcome")), "RIGHT_PARTY") != "WRONG_PARTY"
-        elif e.kind is EntryKind.REPLY:
-            attempted |= e.data.get("intent") != "WRONG_NUMBER"
-        elif e.kind is EntryKind.SKIP_TRACE:
-            requested |= e.data.get("event") == "REQUESTED"
-            if e.data.get("event") == "OUTCOME":
-                outcome = str(e.data.get("outcome"))
-        elif e.kind is EntryKind.SPECIALIST:
-            specialist |= e.data.get("event") == "QUEUED"  # the hand-over, not a review
-    return Reach(attempted, requested, outcome, specialist)
+    return Reach.of(CaseTally.fold(entries))
 
 
 @dataclass

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from dunning.domain.arrangements import plan_data
-from dunning.domain.case_summary import CaseSummary, summarise_case
+from dunning.domain.case_summary import CaseSummary, summarise
+from dunning.domain.case_tally import CaseTally
 from dunning.domain.compliance import Attempt, AttemptKind, ContactOutcome, ContactRecord, Person, Verdict, check
 from dunning.domain.customers import CustomerProfile, combined_history
-from dunning.domain.history import contact_history, notice_contact
+from dunning.domain.history import notice_contact
 from dunning.domain.links import list_unsubscribe_headers
 from dunning.domain.models import (
     Account,
@@ -44,9 +45,9 @@ from dunning.domain.planning import (
     SKIP_TRACE_TASK,
     Facts,
     PlanOutcome,
+    Reach,
     next_move,
     quiet,
-    reach_from,
 )
 from dunning.domain.policy import Policy, SmsRoute, Strategy, assign_variant, strategy_for
 from dunning.observability import count, logger, metrics, step_dimension
@@ -84,11 +85,19 @@ def _strategy(policy: Policy, record: CaseRecord, account: Account) -> Strategy:
     return strategy_for(policy, account, assign_variant(policy, account.account_id))[1]
 
 
-def case_summary(history: AccountHistory, record: CaseRecord, account: Account | None, now: datetime) -> CaseSummary:
-    """The case's history as its step conditions, notices and reviewers see it."""
+def case_summary(record: CaseRecord, account: Account | None, now: datetime) -> CaseSummary:
+    """The case's history as its step conditions, notices and reviewers see it (from its tally,
+    which `_load` and `with_tally` make sure of)."""
+    assert record.tally is not None, "the case was read without its tally"
+    return summarise(record.case, record.tally, now, account=account)
+
+
+def with_tally(history: AccountHistory, record: CaseRecord) -> CaseRecord:
+    """The case's tally folded from its ledger and notices as read: a header kept without one gets
+    one, and a header's own is checked against the items (its next commit writes the result)."""
     case_id = record.case.case_id
-    return summarise_case(record.case, history.ledger.get(case_id, []), now, account=account,
-                          notices=history.notices.get(case_id, []))
+    record.tally = CaseTally.fold(history.ledger.get(case_id, []), history.notices.get(case_id, []))
+    return record
 
 
 def _person_strategy(policy: Policy, record: CaseRecord, account: Account, person: Person) -> Strategy:
@@ -122,15 +131,25 @@ def _task_entries(ports: Ports, outcome: PlanOutcome, case_id: str, account_id: 
     return entries
 
 
-def _load(ports: Ports, case_id: str, account_id: str,
-          account: Account | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
-    # The case alone: the person's recent contacts on every loan (this one's earlier cases
-    # included) come from their profile, so a decision reads the same however long the past.
+def _load(ports: Ports, case_id: str, account_id: str, account: Account | None = None,
+          header: CaseRecord | None = None) -> tuple[AccountHistory, CaseRecord, Account]:
+    """The case as a decision reads it (its notices without their text, and its tally).
+
+    A header read with its tally is enough: the tally is the case's past as the decision needs it.
+    Without one (a header kept before tallies were), or with a notice SENDING on it (in flight, cut
+    short or withdrawn: only its item says which), the case is read whole and its tally folded.
+    Never the account's closed cases: the person's recent contacts on every loan (this one's
+    earlier cases included) come from their profile, so a decision reads the same however long the
+    past."""
+    if header is not None and header.tally is not None and not header.tally.sending():
+        notices = header.tally.case_notices(case_id, account_id)
+        return (AccountHistory(cases={case_id: header}, notices={case_id: notices}), header,
+                account or ports.accounts.get(account_id))
     history = ports.collections.case_history(account_id, case_id)
     record = history.cases.get(case_id)
     if record is None:
         raise NotFound(f"case {case_id}")
-    return history, record, account or ports.accounts.get(account_id)
+    return history, with_tally(history, record), account or ports.accounts.get(account_id)
 
 
 def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextAction",
@@ -138,27 +157,30 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     """Decide the next action; record the decision in the ledger; send the notice it decides on;
     return it (ids only, with the customer's, which the escalation carries to the next plan).
 
-    Given the customer id, the account and the person's profile (their caps, opt-outs and
-    statuses, bounded) are one read; without it, or if the account has moved to another person
-    since, the profile is read after the account."""
+    Given the customer id, the account, the person's profile (their caps, opt-outs and statuses,
+    bounded) and the case's header (with its tally) are one read; without it, or if the account
+    has moved to another person since, the profile is read after the account and the case."""
     profile: CustomerProfile | None = None
     account: Account | None = None
+    header: CaseRecord | None = None
     if customer_id:
-        account, profile = ports.account_and_profile(account_id, customer_id)
+        account, profile, header = ports.read_for_decision(account_id, customer_id, case_id)
         if account is None:
             raise NotFound(f"account {account_id}")
-    history, record, account = _load(ports, case_id, account_id, account)
+    history, record, account = _load(ports, case_id, account_id, account, header)
     policy, now = ports.policy(), ports.clock.now()
     if _recover_interrupted_sends(ports, history, record, now, actor):
         history, record, account = _load(ports, case_id, account_id, account)  # the case changed, not the account
     if profile is None or profile.customer_id != account.customer:
         profile = ports.collections.customer(account.customer)
     person = profile.person()
-    contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
+    tally = record.tally
+    assert tally is not None  # _load's
+    contacts = combined_history(tally.contacts(), profile)
     strategy = _person_strategy(policy, record, account, person)
-    summary = case_summary(history, record, account, now)
+    summary = case_summary(record, account, now)
     facts = Facts(record.case, account, contacts, history.notices.get(case_id, []), policy, strategy, person,
-                  reach_from(history.ledger.get(case_id, [])), summary)
+                  Reach.of(tally), summary)
     outcome = facts.decide(now)
     decision = outcome.decision
     if quiet(outcome):
@@ -408,7 +430,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         profile = ports.collections.customer(account.customer)
     rendered = render_for(ports, account, policy, record, template_id, channel,
                           _with_other_loans(ports, profile, account, template_id, channel, extra),
-                          summary or case_summary(history, record, account, now))
+                          summary or case_summary(record, account, now))
     attempt_kind = kind or (AttemptKind.PLAN_REMINDER if template_id in _PLAN_TEMPLATES else AttemptKind.COLLECTION)
     # Only jurisdictions that require first-contact disclosures (US validation notice) ask for them.
     # (An answer or a written confirmation is no collection contact: the validation notice still is the first.)
@@ -416,7 +438,8 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         n.status is not NoticeStatus.FAILED and not n.step_id.startswith(SERVICE_STEP_PREFIX)
         for n in history.notices.get(case_id, []))
     if contacts is None:  # the planner hands over the history it has just built from the same read
-        contacts = combined_history(contact_history(history.all_notices(), history.all_entries()), profile)
+        assert record.tally is not None  # _load's
+        contacts = combined_history(record.tally.contacts(), profile)
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
                             is_opt_out_confirmation=opt_out_confirmation),
                     account, record.case, contacts, policy, now, profile.person())
@@ -516,12 +539,11 @@ def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord
     if gated is not None:
         person.record(gated, now)
     try:
-        if decided:
-            ports.collections.commit(record, decided, at=now, actor=actor,
-                                     extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")],
-                                     customer=person)
-        else:
-            ports.collections.put_notice(notice, only_if_new=True, customer=person)
+        # On the case's header too (its tally marks the step SENDING), so the next decision that
+        # reads the header alone knows a send is in flight or was cut short.
+        ports.collections.commit(record, decided, at=now, actor=actor,
+                                 extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")],
+                                 customer=person)
     except Conflict as exc:
         if decided:  # the case or the person changed since they were read: plan again (Step Functions retries)
             raise TransientError("case changed while planning") from exc
@@ -591,12 +613,13 @@ def _finish(ports: Ports, record: CaseRecord, notice: Notice, status: NoticeStat
             data.pop("then", None)  # the case changed: the loop plans again at once, waiting for nothing
             if before:  # the planner's entries describe the case it read: plan again (nothing was sent here)
                 raise TransientError("case changed while recording a recovered send") from exc
-            # Someone else touched the case (a reply arrived): re-read the header, never lose the record.
+            # Someone else touched the case (a reply arrived): re-read the header (its ledger head,
+            # tally and keys with it), never lose the record.
             fresh = ports.collections.case(notice.account_id, notice.case_id)
             fresh.case.steps_done = sorted({*fresh.case.steps_done, notice.step_id})
             fresh.case.last_step_id = notice.step_id
-            record.case, record.ledger_seq, record.ledger_head = fresh.case, fresh.ledger_seq, fresh.ledger_head
-            record.ledger_at = fresh.ledger_at
+            for name in (f.name for f in fields(CaseRecord)):
+                setattr(record, name, getattr(fresh, name))
             if attempt == 2:
                 raise
     return None  # not reached: the last attempt returns or raises
@@ -628,7 +651,7 @@ def open_task(ports: Ports, case_id: str, account_id: str, step_id: str, kind: T
         if found is None:
             raise NotFound(f"case {case_id}")
         record, case = found, found.case
-        counts = case_summary(history, record, ports.accounts.get(account_id), now).counts()
+        counts = case_summary(with_tally(history, record), ports.accounts.get(account_id), now).counts()
         task |= {"reasons": list(reasons), "summary": counts}
         if kind == "LEGAL_REVIEW":
             basis = case.specialist_decision.value if case.specialist_decision else None
