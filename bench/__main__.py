@@ -153,6 +153,7 @@ def record(results: dict[str, Any]) -> dict[str, Any]:
         "calls_per_notice": (calls.get("notice_path") or {}).get("total"),
         "plan_read_units_fresh": (calls.get("read_units") or {}).get("plan_read_units_fresh"),
         "plan_read_units_long_history": (calls.get("read_units") or {}).get("plan_read_units_long_history"),
+        "plan_read_units_long_open_case": (calls.get("read_units") or {}).get("plan_read_units_long_open_case"),
         "transitions_per_case": (tp.get("lifetime") or {}).get("transitions_per_case"),
         "transitions_per_case_run": f"{LIFETIME[0]} accounts x {LIFETIME[1]} days" if tp.get("lifetime") else None,
         "coldstart_ratio_max": max((row["import_ratio"] for row in cold.values()), default=None),

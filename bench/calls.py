@@ -76,36 +76,62 @@ _HTML = "<html><body><p>" + _BODY.replace(". ", ".</p><p>") * 2 + "</p></body></
 def _read_units(service: str, operation: str, params: Any, response: Any) -> float:
     """Read request units DynamoDB bills for one read: 4 KB units (per item for GetItem, per page
     for Query), half for an eventually consistent read."""
-    from bench.throughput import _item_bytes
+    from bench.common import item_bytes
 
     if service != "dynamodb" or operation not in ("GetItem", "Query", "BatchGetItem", "TransactGetItems"):
         return 0.0
     if operation == "GetItem":
-        sizes = [_item_bytes(response["Item"])] if "Item" in response else [0]
+        sizes = [item_bytes(response["Item"])] if "Item" in response else [0]
     elif operation == "Query":
-        sizes = [sum(_item_bytes(i) for i in response.get("Items", []))]
+        sizes = [sum(item_bytes(i) for i in response.get("Items", []))]
     elif operation == "BatchGetItem":
         # each key asked for is a read, a missing item one unit too
-        sizes = [_item_bytes(i) for items in response.get("Responses", {}).values() for i in items]
+        sizes = [item_bytes(i) for items in response.get("Responses", {}).values() for i in items]
         sizes += [0] * (sum(len(t["Keys"]) for t in params["RequestItems"].values()) - len(sizes))
     else:
-        sizes = [_item_bytes(r["Item"]) for r in response.get("Responses", []) if "Item" in r]
+        sizes = [item_bytes(r["Item"]) for r in response.get("Responses", []) if "Item" in r]
     units = sum(max(1, math.ceil(size / 4096)) for size in sizes)
     consistent = params.get("ConsistentRead") or operation == "TransactGetItems" or (
         operation == "BatchGetItem" and all(t.get("ConsistentRead") for t in params["RequestItems"].values()))
     return float(units if consistent else units / 2) * (2 if operation == "TransactGetItems" else 1)
 
 
+def _a_case_lived(case_id: str, account_id: str, entries: int, at: Any) -> tuple[list[Any], list[Any]]:
+    """``entries`` ledger entries of one case (a notice every sixth, with its notice and full text,
+    the rest decisions and deliveries), and the notices."""
+    from dunning.domain.models import Channel, EntryKind, Notice, NoticeStatus
+
+    batch: list[tuple[EntryKind, dict[str, Any]]] = []
+    notices: list[Notice] = []
+    for k in range(1, entries):
+        if k % 6 == 0:
+            step = f"step_{k}"
+            notices.append(Notice(notice_id=Notice.id_for(case_id, step), case_id=case_id, account_id=account_id,
+                                  step_id=step, channel=Channel.EMAIL, template_id="overdue_reminder",
+                                  template_version="1", locale="en-US", status=NoticeStatus.SENT,
+                                  subject="Your payment is overdue", body=_BODY, html=_HTML,
+                                  provider_message_id=f"msg-{case_id}-{k}", created_at=at, sent_at=at))
+            batch.append((EntryKind.NOTICE, {"step_id": step, "channel": "EMAIL", "status": "SENT",
+                                             "text": _BODY, "provider_message_id": notices[-1].provider_message_id}))
+        elif k % 6 == 1:
+            batch.append((EntryKind.DELIVERY, {"status": "DELIVERED", "provider_message_id": f"msg-{k}"}))
+        else:
+            batch.append((EntryKind.DECISION, {"action": "WAIT", "reasons": ["NEXT_STEP_LATER"],
+                                               "wait_until": "2026-01-01T00:00:00Z", "skipped": [],
+                                               "details": []}))
+    return batch, notices
+
+
 def _closed_cases(env: dict[str, str], account_id: str, cases: int, entries: int) -> int:
-    """``cases`` closed cases of ``entries`` ledger entries each (a notice every sixth, with its notice
-    item and full text, the rest decisions and deliveries), written through the repository."""
+    """``cases`` closed cases of ``entries`` ledger entries each (see `_a_case_lived`), written
+    through the repository."""
     from datetime import timedelta
 
     import boto3
 
     from dunning.adapters.dynamo import CollectionsRepository, to_item
     from dunning.domain.ledger import GENESIS
-    from dunning.domain.models import Case, CaseStatus, Channel, EntryKind, Notice, NoticeStatus
+    from dunning.domain.models import Case, CaseStatus, EntryKind
     from dunning.ports import CaseRecord
     from tests.functions.conftest import NOW
     from tests.support.aws import REGION
@@ -118,24 +144,10 @@ def _closed_cases(env: dict[str, str], account_id: str, cases: int, entries: int
         case_id = f"{account_id}-{opened:%Y%m%d}"
         case = Case(case_id=case_id, account_id=account_id, opened_at=opened, strategy_id="standard",
                     variant="champion", status=CaseStatus.RESOLVED, closed_at=opened + timedelta(days=40))
-        batch: list[tuple[EntryKind, dict[str, Any]]] = [(EntryKind.CASE_OPENED, {"strategy_id": "standard"})]
-        for k in range(1, entries):
-            if k % 6 == 0:
-                step = f"step_{k}"
-                notice = Notice(notice_id=Notice.id_for(case_id, step), case_id=case_id, account_id=account_id,
-                                step_id=step, channel=Channel.EMAIL, template_id="overdue_reminder",
-                                template_version="1", locale="en-US", status=NoticeStatus.SENT,
-                                subject="Your payment is overdue", body=_BODY, html=_HTML,
-                                provider_message_id=f"msg-{case_id}-{k}", created_at=opened, sent_at=opened)
-                db.put_item(TableName=env["COLLECTIONS_TABLE"], Item=to_item(repo.notice_item(notice)))
-                batch.append((EntryKind.NOTICE, {"step_id": step, "channel": "EMAIL", "status": "SENT",
-                                                 "text": _BODY, "provider_message_id": notice.provider_message_id}))
-            elif k % 6 == 1:
-                batch.append((EntryKind.DELIVERY, {"status": "DELIVERED", "provider_message_id": f"msg-{k}"}))
-            else:
-                batch.append((EntryKind.DECISION, {"action": "WAIT", "reasons": ["NEXT_STEP_LATER"],
-                                                   "wait_until": "2026-01-01T00:00:00Z", "skipped": [],
-                                                   "details": []}))
+        lived, notices = _a_case_lived(case_id, account_id, entries, opened)
+        for notice in notices:
+            db.put_item(TableName=env["COLLECTIONS_TABLE"], Item=to_item(repo.notice_item(notice)))
+        batch = [(EntryKind.CASE_OPENED, {"strategy_id": "standard"}), *lived]
         record = CaseRecord(case, -1, GENESIS)
         for start in range(0, len(batch), 50):  # a transaction holds at most 100 items
             repo.commit(record, batch[start:start + 50], at=opened, actor="bench", create=start == 0)
@@ -143,9 +155,30 @@ def _closed_cases(env: dict[str, str], account_id: str, cases: int, entries: int
     return written
 
 
-def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60) -> dict[str, Any]:
-    """Read units of one Plan (a first notice decided and sent) for a fresh account, and for one
-    with ``closed_cases`` closed cases of ``entries_per_case`` entries before the open one."""
+def _open_case_lived(env: dict[str, str], account_id: str, entries: int) -> int:
+    """The open case's own ledger grown to ``entries`` entries, as the functions write it (its
+    notices with the header, in the commits that record them)."""
+    import boto3
+
+    from dunning.adapters.dynamo import CollectionsRepository
+    from tests.functions.conftest import NOW
+    from tests.support.aws import REGION
+
+    repo = CollectionsRepository(boto3.client("dynamodb", region_name=REGION), env["COLLECTIONS_TABLE"])
+    case_id = f"{account_id}-20261102"
+    lived, notices = _a_case_lived(case_id, account_id, entries, NOW)
+    by_step = {n.step_id: n for n in notices}
+    for start in range(0, len(lived), 30):
+        chunk = lived[start:start + 30]
+        puts = [(repo.notice_item(by_step[d["step_id"]]), None) for _, d in chunk if d.get("step_id") in by_step]
+        repo.commit(repo.case(account_id, case_id), chunk, at=NOW, actor="bench", extra_puts=puts)
+    return len(lived)
+
+
+def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60, open_case_entries: int = 240) -> dict[str, Any]:
+    """Read units of one Plan (a first notice decided and sent) for a fresh account, for one with
+    ``closed_cases`` closed cases of ``entries_per_case`` entries before the open one, and for an
+    open case that has lived long (``open_case_entries`` entries of its own: a year of instalments)."""
     import botocore.client
     import time_machine
 
@@ -160,7 +193,9 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60) -> dict[
         seed_case(env, make_account(account_id="acc-warm"))
         seed_case(env, make_account(account_id="acc-fresh"))
         seed_case(env, make_account(account_id="acc-long"))
+        seed_case(env, make_account(account_id="acc-lived"))
         out["history_entries_written"] = _closed_cases(env, "acc-long", closed_cases, entries_per_case)
+        out["open_case_entries_written"] = _open_case_lived(env, "acc-lived", open_case_entries)
         units: list[float] = []
 
         def counting(client: Any, operation: str, params: Any) -> Any:
@@ -170,7 +205,7 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60) -> dict[
 
         botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
         try:
-            for label in ("warm", "fresh", "long"):  # the first pays the cold start's reads
+            for label in ("warm", "fresh", "long", "lived"):  # the first pays the cold start's reads
                 units.clear()
                 decision = plan_fn.lambda_handler({"case_id": f"acc-{label}-20261102", "account_id": f"acc-{label}",
                                                    "customer_id": f"acc-{label}"}, FakeContext())
@@ -181,4 +216,5 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60) -> dict[
             plan_fn._ports = None
     out["plan_read_units_fresh"] = out["fresh"]["read_units"]
     out["plan_read_units_long_history"] = out["long"]["read_units"]
+    out["plan_read_units_long_open_case"] = out["lived"]["read_units"]
     return out

@@ -48,6 +48,10 @@ class CallSpy:
         self.targets: list[str] = []  # table or index of each DynamoDB call, "" otherwise
         self.index_items = 0  # items DynamoDB evaluated for Query/Scan calls on an index
         self.on_call: Callable[[str, str], None] | None = None  # e.g. attribute the call to a function
+        # Write units DynamoDB bills for the items put (transactional: 2 per KB started), and
+        # the share of them that rewrote a case's header.
+        self.write_units = 0
+        self.header_write_units = 0
         self.recording = True
         self._original: Any = None
 
@@ -63,6 +67,8 @@ class CallSpy:
                 spy.targets.append(str(params.get("IndexName") or params.get("TableName") or ""))
                 if spy.on_call is not None:
                     spy.on_call(client.meta.service_model.service_name, operation)
+                if operation in ("TransactWriteItems", "PutItem"):
+                    spy.count_writes(operation, params)
             response = original(client, operation, params)
             if spy.recording and operation in ("Query", "Scan") and params.get("IndexName"):
                 spy.index_items += int(response.get("ScannedCount", response.get("Count", 0)))
@@ -71,6 +77,16 @@ class CallSpy:
         self._original = original
         botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
         return self
+
+    def count_writes(self, operation: str, params: Any) -> None:
+        puts = ([a["Put"]["Item"] for a in params["TransactItems"] if "Put" in a]
+                if operation == "TransactWriteItems" else [params["Item"]])
+        per_kb = 2 if operation == "TransactWriteItems" else 1
+        for item in puts:
+            units = per_kb * -(-item_bytes(item) // 1024)
+            self.write_units += units
+            if item.get("type", {}).get("S") == "CASE":
+                self.header_write_units += units
 
     def uninstall(self) -> None:
         import botocore.client
@@ -124,3 +140,21 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": sys.version.split()[0], "platform": sys.platform}
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (numbers and strings by their text)."""
+
+    def value(v: Any) -> int:
+        ((kind, inner),) = v.items()
+        if kind in ("M",):
+            return sum(len(k) + value(x) for k, x in inner.items()) + 3
+        if kind in ("L",):
+            return sum(value(x) for x in inner) + 3
+        if kind in ("SS", "NS", "BS"):
+            return sum(len(str(x)) for x in inner)
+        if kind in ("BOOL", "NULL"):
+            return 1
+        return len(str(inner).encode())
+
+    return sum(len(k) + value(v) for k, v in item.items())

@@ -18,7 +18,7 @@ from contextlib import redirect_stdout
 from datetime import timedelta
 from typing import Any
 
-from bench.common import CallSpy, spying
+from bench.common import CallSpy, item_bytes, spying
 from sandbox.aws import call_kind
 
 
@@ -114,6 +114,15 @@ def run(accounts: int, days: int, seed: int = 7, current: int = 0) -> dict[str, 
         {k: round(v / len(transitions), 2) for k, v in by_state.most_common()} if transitions else {}
     )
     figures["item_bytes"] = {k: round(sum(v) / len(v)) for k, v in sorted(sizes.items())}
+    cases = figures.get("cases") or 1
+    figures["write_units_per_case"] = round(spy.write_units / cases, 1)
+    figures["header_write_units_per_case"] = round(spy.header_write_units / cases, 1)
+    headers = sorted(sizes.get("CASE", []))
+    # Every commit rewrites its case's header (transactional writes bill 2 units per KB started).
+    figures["case_header_bytes"] = (
+        {"mean": round(sum(headers) / len(headers)), "p95": headers[int(0.95 * (len(headers) - 1))],
+         "max": headers[-1]} if headers else {}
+    )
     account_partitions = [v for k, v in partitions.items() if k.startswith("ACCOUNT#")]
     figures["history_query_bytes"] = (
         round(sum(account_partitions) / len(account_partitions)) if account_partitions else 0
@@ -139,7 +148,7 @@ def _collect(sim: Any, transitions: list[int], sizes: dict[str, list[int]], part
     for logical_id in ("AccountsTable", "CollectionsTable"):
         for page in ddb.get_paginator("scan").paginate(TableName=sim.stack.table(logical_id)):
             for item in page["Items"]:
-                size = _item_bytes(item)
+                size = item_bytes(item)
                 sizes[item.get("type", {}).get("S", "ACCOUNT")].append(size)
                 if "pk" in item:
                     partitions[item["pk"]["S"]] += size
@@ -222,24 +231,6 @@ def _figures(
         "transitions_total": sum(transitions),
         "audit": summary.get("audit"),
     }
-
-
-def _item_bytes(item: dict[str, Any]) -> int:
-    """DynamoDB's item size: attribute names plus values (numbers and strings by their text)."""
-
-    def value(v: Any) -> int:
-        ((kind, inner),) = v.items()
-        if kind in ("M",):
-            return sum(len(k) + value(x) for k, x in inner.items()) + 3
-        if kind in ("L",):
-            return sum(value(x) for x in inner) + 3
-        if kind in ("SS", "NS", "BS"):
-            return sum(len(str(x)) for x in inner)
-        if kind in ("BOOL", "NULL"):
-            return 1
-        return len(str(inner).encode())
-
-    return sum(len(k) + value(v) for k, v in item.items())
 
 
 def _short(function_name: str) -> str:

@@ -347,3 +347,24 @@ def _decimals(data: Any) -> Iterable[Decimal]:
     elif isinstance(data, list):
         for value in data:
             yield from _decimals(value)
+
+
+def tally_drift(items: Iterable[dict[str, Any]]) -> list[str]:
+    """The cases whose header's tally is not the fold of their ledger and notices (it must be: each
+    commit advances it in the same transaction). Items as scanned from CollectionsTable."""
+    from dunning.domain.case_tally import CaseTally
+    from dunning.domain.models import LedgerEntry
+
+    headers: dict[str, dict[str, Any]] = {}
+    entries: dict[str, list[LedgerEntry]] = defaultdict(list)
+    notices: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        kind = item.get("type")
+        if kind == "CASE" and item.get("tally") is not None:
+            headers[str(item["case_id"])] = item["tally"]
+        elif kind == "LEDGER":
+            entries[str(item["case_id"])].append(LedgerEntry.model_validate(item))
+        elif kind == "NOTICE":
+            notices[str(item["case_id"])].append(item)
+    return sorted(case_id for case_id, tally in headers.items()
+                  if CaseTally.model_validate(tally) != CaseTally.fold(entries[case_id], notices[case_id]))

@@ -43,6 +43,7 @@ class ShardOutput:
     import_result: Any
     statuses: list[dict[str, Any]] = field(default_factory=list)  # special statuses set by admin command
     transitions: dict[str, int] = field(default_factory=dict)  # per case id, when counted
+    tally_drift: list[str] = field(default_factory=list)  # cases whose header's tally is not their items' fold
 
 
 @dataclass
@@ -110,6 +111,8 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         "aws_calls_per_notice": round(sum(run.aws_calls.values()) / sent, 2) if sent else None,
         "aws_calls_by_kind": _calls_by_kind(run.aws_calls, sent),
         "audit": findings.counts(),
+        # Headers whose tally (what decisions read of the case's past) differs from their items' fold.
+        "tally_drift": run.tally_drift,
         "audit_findings": [f.as_json() for f in findings.findings[:50]],
         "persona_outcomes": outcomes,
         "customers": _customer_summary(run.portfolio, run.messages),
@@ -329,6 +332,7 @@ def _merge(shards: list[ShardOutput]) -> ShardOutput:
         daily=daily, events=events, errors=joined("errors"), absent=set(joined("absent")),
         invocations=dict(invocations), aws_calls=calls, statuses=joined("statuses"),
         transitions={k: v for shard in shards for k, v in shard.transitions.items()},
+        tally_drift=joined("tally_drift"),
         # Each shard imports its own file; a failed import is already among the errors.
         import_result={"files": [f for shard in shards if isinstance(shard.import_result, dict)
                                  for f in shard.import_result.get("files", [])]},

@@ -34,6 +34,7 @@ from typing import Any, TextIO
 import boto3
 
 from sandbox import events
+from sandbox.audit import tally_drift
 from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.channels import CustomerChannels
@@ -143,7 +144,7 @@ class Simulation(CustomerChannels, CustomerPageVisits):
             invocations = self.stack.invocation_counts(runtime)
         return ShardOutput(self.portfolio, tap.messages, items, accounts, self.replies, self.daily, self.events,
                            self.errors, self.absent, invocations, runtime.aws_calls, self.import_result,
-                           statuses=self.statuses, transitions=transitions)
+                           statuses=self.statuses, transitions=transitions, tally_drift=self.tally_drift)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -424,8 +425,9 @@ class Simulation(CustomerChannels, CustomerPageVisits):
                     return items
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-        collections = [i for i in scan(self.stack.table("CollectionsTable")) if i.get("type") == "LEDGER"
-                       or i.get("type") == "CASE"]
+        everything = scan(self.stack.table("CollectionsTable"))
+        self.tally_drift = tally_drift(everything)
+        collections = [i for i in everything if i.get("type") == "LEDGER" or i.get("type") == "CASE"]
         accounts = sorted(scan(self.stack.table("AccountsTable")), key=lambda a: a["account_id"])
         return sorted(collections, key=lambda i: (str(i.get("pk")), str(i.get("sk")))), accounts
 

@@ -242,11 +242,6 @@ class CaseStore(Protocol):
 
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]: ...
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
-        """Write a notice (with only_if_new, the at-most-once gate); with `customer`, in one
-        transaction with the customer's profile, conditional on its version."""
-        ...
-
     def customer(self, customer_id: str) -> CustomerProfile:
         """The customer's profile, read consistently; an empty one (version 0) when there is none."""
         ...

@@ -46,6 +46,8 @@ def test_audit_finds_nothing(summary: dict) -> None:
     assert audit["violations"] == 0, summary["audit_findings"]
     assert audit["duplicate_sends"] == 0
     assert audit["unrecorded_sends"] == 0
+    # every case's header holds the fold of its ledger and notices (what decisions read instead of them)
+    assert summary["tally_drift"] == []
 
 
 def test_stories_happen(summary: dict) -> None:

@@ -121,3 +121,71 @@ def test_sealing_the_ledger_costs_kms_calls_per_container_hour_not_per_notice(aw
     clock.shift(3600)  # the next hour: a new sealing key, the same content master
     made = notice(fns, "acc-3203", calls)
     assert sorted(o for s, o in made if s == "kms") == ["GenerateMac"]
+
+
+def _header(aws: dict[str, str], account_id: str) -> dict[str, Any]:
+    import boto3
+
+    from tests.support.aws import REGION
+
+    db = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": f"CASE#{account_id}-20261102"}}
+    return db.get_item(TableName=aws["COLLECTIONS_TABLE"], Key=key, ConsistentRead=True)["Item"]
+
+
+def _case_as_stored(aws: dict[str, str], account_id: str) -> Any:
+    import boto3
+
+    from dunning.adapters.dynamo import CollectionsRepository
+    from tests.support.aws import REGION
+
+    repo = CollectionsRepository(boto3.client("dynamodb", region_name=REGION), aws["COLLECTIONS_TABLE"])
+    return repo, repo.case_history(account_id, f"{account_id}-20261102")
+
+
+def test_a_case_kept_before_tallies_is_read_whole_once_and_keeps_a_tally_from_then_on(aws, clock, fns,
+                                                                                          calls) -> None:
+    import boto3
+
+    from dunning.domain.case_tally import CaseTally
+    from tests.support.aws import REGION
+
+    seed_case(aws, make_account(account_id="acc-3301"))
+    notice(fns, "acc-3301", calls)  # warm
+    seed_case(aws, make_account(account_id="acc-3302"))
+    key = {k: v for k, v in _header(aws, "acc-3302").items() if k in ("pk", "sk")}
+    boto3.client("dynamodb", region_name=REGION).update_item(  # as a header was written before tallies
+        TableName=aws["COLLECTIONS_TABLE"], Key=key, UpdateExpression="REMOVE tally")
+    made = notice(fns, "acc-3302", calls)
+    assert sorted(o for _, o in made) == ["BatchGetItem", "Query", "SendEmail", "TransactWriteItems",
+                                          "TransactWriteItems"]
+    _, stored = _case_as_stored(aws, "acc-3302")
+    record = stored.cases["acc-3302-20261102"]
+    case_id = record.case.case_id
+    assert record.tally == CaseTally.fold(stored.ledger[case_id], stored.notices[case_id])
+    assert record.tally is not None and record.tally.notices["first_notice"].status.value == "SENT"
+
+
+def test_a_send_the_provider_refused_and_withdrew_is_read_whole_and_sent_by_the_next_plan(aws, clock, fns,
+                                                                                           calls) -> None:
+    from dunning.domain.case_tally import CaseTally
+    from dunning.domain.models import Channel, Notice, NoticeStatus, utc_now
+
+    seed_case(aws, make_account(account_id="acc-3401"))
+    notice(fns, "acc-3401", calls)  # warm
+    seed_case(aws, make_account(account_id="acc-3402"))
+    repo, stored = _case_as_stored(aws, "acc-3402")
+    case_id = "acc-3402-20261102"
+    gated = Notice(notice_id=Notice.id_for(case_id, "first_notice"), case_id=case_id, account_id="acc-3402",
+                   step_id="first_notice", channel=Channel.EMAIL, template_id="first_notice", template_version="1",
+                   locale="en-US", status=NoticeStatus.SENDING, body="(text)", created_at=utc_now())
+    # the gate (the header marks the step SENDING), then the provider throttled and the gate was undone
+    repo.commit(stored.cases[case_id], [], at=utc_now(), actor="test",
+                extra_puts=[(repo.notice_item(gated), "attribute_not_exists(sk)")])
+    repo.delete_sending_notice(gated)
+    made = notice(fns, "acc-3402", calls)
+    assert ("dynamodb", "Query") in made  # the mark sent the plan to the items, which say: not sent
+    _, after = _case_as_stored(aws, "acc-3402")
+    record = after.cases[case_id]
+    assert record.tally is not None and not record.tally.sending()
+    assert record.tally == CaseTally.fold(after.ledger[case_id], after.notices[case_id])

@@ -16,6 +16,7 @@ from dunning.domain.models import CaseStatus, Channel, EntryKind, Notice, Notice
 from dunning.settings import ListeningSettings
 from tests.functions.conftest import NOW
 from tests.support.aws import EVENTS, REGION, FakeContext, fresh_function, load_event, sent_emails
+from tests.support.fakes import put_notice
 from tests.support.listening import callbacks, collections, item_counts, listening_env, seed_reachable_case
 
 CASE = "acc-1001-20261102"
@@ -34,7 +35,7 @@ def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dic
     repo = collections(env)
     repo.put_contact(account.account_id, None, keys.email_hash(account.contact.email))
     # the first notice we emailed: the samples' In-Reply-To names its SES message id
-    repo.put_notice(Notice(notice_id=Notice.id_for(CASE, "first_notice"), case_id=CASE, account_id="acc-1001",
+    put_notice(repo, Notice(notice_id=Notice.id_for(CASE, "first_notice"), case_id=CASE, account_id="acc-1001",
                            step_id="first_notice", channel=Channel.EMAIL, template_id="first_notice",
                            template_version="t", locale="en-US", status=NoticeStatus.SENT, body="...",
                            provider_message_id=f"ses:{NOTICE_SES_ID}", created_at=NOW))

@@ -10,6 +10,7 @@ import pytest
 from dunning.domain.models import Channel, EntryKind, Notice, NoticeStatus
 from tests.functions.conftest import NOW, seed_case
 from tests.support.aws import FakeContext, fresh_function, load_event
+from tests.support.fakes import put_notice
 from tests.support.listening import collections, item_counts, listening_env
 
 CASE = "acc-1001-20261102"
@@ -20,7 +21,7 @@ MESSAGE_ID = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"  # what the samples report o
 def env(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: Any) -> dict[str, str]:
     env = listening_env(aws, monkeypatch)
     seed_case(env)
-    collections(env).put_notice(Notice(
+    put_notice(collections(env), Notice(
         notice_id=Notice.id_for(CASE, "sms_3"), case_id=CASE, account_id="acc-1001", step_id="sms_3",
         channel=Channel.SMS, template_id="overdue_reminder", template_version="t", locale="en-US",
         status=NoticeStatus.SENT, body="...", provider_message_id=f"sms-voice:{MESSAGE_ID}", created_at=NOW))

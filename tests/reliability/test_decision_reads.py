@@ -1,5 +1,6 @@
-"""A decision reads the same however long the customer's past: the open case and the person's
-profile, and the open case's header, never the account's closed cases nor the case's ledger (counted read units at botocore, as `make bench` does)."""
+"""A decision reads the same however long the customer's past: the person's profile and the open
+case's header (with its tally), never the account's closed cases nor the case's ledger (counted
+read units at botocore, as `make bench` does)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from bench.calls import plan_read_units
 
 
 def test_a_plan_reads_as_much_for_an_account_with_twenty_closed_cases_as_for_a_fresh_one() -> None:
-    figures = plan_read_units(closed_cases=8, entries_per_case=60)
+    figures = plan_read_units(closed_cases=8, entries_per_case=60, open_case_entries=120)
     assert figures["history_entries_written"] == 480
     assert figures["fresh"]["sent"] == figures["long"]["sent"] == "SENT"
     assert figures["plan_read_units_long_history"] == figures["plan_read_units_fresh"]
+    # nor with the open case's own ledger: 120 entries and 20 notices with their texts (was 31 units)
+    assert figures["open_case_entries_written"] == 119
+    assert figures["plan_read_units_long_open_case"] == figures["plan_read_units_fresh"]
     # one BatchGetItem: the account, the person's profile and the case's header with its tally
-    assert figures["long"]["reads"] == figures["fresh"]["reads"] == 1
+    assert figures["long"]["reads"] == figures["fresh"]["reads"] == figures["lived"]["reads"] == 1

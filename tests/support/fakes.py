@@ -174,14 +174,6 @@ class InMemoryCases:
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
         return notice.model_dump(mode="json")
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
-        key = (notice.account_id, notice.case_id, notice.step_id)
-        if only_if_new and key in self.notices:
-            raise Conflict("ConditionalCheckFailedException")
-        self._check_customer(customer)
-        self.notices[key] = notice
-        self._store_customer(customer)
-
     def delete_sending_notice(self, notice: Notice) -> None:
         self.notices.pop((notice.account_id, notice.case_id, notice.step_id), None)
 
@@ -206,6 +198,13 @@ class InMemoryCases:
         for key in notices:
             self.notices[key] = self.notices[key].model_copy(update={"body": "[erased]", "subject": None, "html": None})
         return len(notices) + (self.phones.pop(account_id, None) is not None)
+
+
+def put_notice(repo: Any, notice: Notice) -> None:
+    """A notice already on the case, as the send path leaves one: written with the case's header
+    (its tally marks it), never beside it. For either repository."""
+    record = repo.case(notice.account_id, notice.case_id)
+    repo.commit(record, [], at=notice.created_at, actor="test", extra_puts=[(repo.notice_item(notice), None)])
 
 
 @dataclass

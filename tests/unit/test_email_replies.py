@@ -16,7 +16,7 @@ from dunning.domain.reporting.facts import cases_from_ledger
 from dunning.ports import CaseRecord, InboundEmail, TransientError
 from dunning.services import replies
 from tests.functions.conftest import NOW, make_account
-from tests.support.fakes import FakePorts
+from tests.support.fakes import FakePorts, put_notice
 
 CASE = "acc-1001-20261102"
 ADDRESS = "dana@example.com"
@@ -34,7 +34,7 @@ def open_case(ports: FakePorts, account_id: str = "acc-1001", email: str = ADDRE
     ports.collections.put_contact(account_id, ports.keys.phone_hash(account.contact.phone),
                                   ports.keys.email_hash(email))
     # the first notice we emailed them: its SES message id is what their client quotes back
-    ports.collections.put_notice(Notice(
+    put_notice(ports.collections, Notice(
         notice_id=Notice.id_for(case_id, step), case_id=case_id, account_id=account_id, step_id=step,
         channel=Channel.EMAIL, template_id="first_notice", template_version="t", locale="en-US",
         status=NoticeStatus.SENT, body="...", provider_message_id=f"ses:{ses_id}", created_at=NOW - timedelta(days=1)))

@@ -498,21 +498,6 @@ class CollectionsRepository:
             doc["lookup_sk"] = _pk(notice.account_id)
         return doc
 
-    def put_notice(self, notice: Notice, only_if_new: bool = False, customer: CustomerProfile | None = None) -> None:
-        """Write a notice; with only_if_new this is the at-most-once gate for its step."""
-        kwargs: dict[str, Any] = {"TableName": self._table, "Item": to_item(self.notice_item(notice))}
-        if only_if_new:
-            kwargs["ConditionExpression"] = "attribute_not_exists(sk)"
-        try:
-            if customer is None:
-                self._db.put_item(**kwargs)
-            else:
-                self._db.transact_write_items(TransactItems=[{"Put": kwargs}, {"Put": self._customer_put(customer)}])
-        except ClientError as exc:
-            _reraise(exc)
-        if customer is not None:
-            customer.version += 1
-
     def delete_sending_notice(self, notice: Notice) -> None:
         """Undo the gate after a provider certainly refused the message (throttled), so it can retry."""
         try:

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dunning.domain.case_tally import UNANSWERED_CALLS, CaseTally, NoticeMark
+from dunning.domain.case_tally import UNANSWERED_CALLS, CaseTally
 from dunning.domain.models import (
     Account,
     Case,
@@ -132,7 +132,7 @@ class CaseSummary(BaseModel):
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _notice_attempts(notices: Iterable[Notice | NoticeMark]) -> dict[str, ChannelAttempts]:
+def _notice_attempts(notices: Iterable[Notice]) -> dict[str, ChannelAttempts]:
     out: dict[str, list[int]] = {}
     for n in notices:
         if n.step_id.startswith(_SERVICE_PREFIX) or n.status in (NoticeStatus.FAILED, NoticeStatus.SENDING):
@@ -213,7 +213,7 @@ def summarise(case: Case, tally: CaseTally, now: datetime, *, account: Account |
         as_of=now,
         days_past_due=max(days, 0),
         amount_due=account.amount_due.quantized() if account is not None else None,
-        notices=attempts if attempts is not None else _notice_attempts(tally.notices.values()),
+        notices=attempts if attempts is not None else _notice_attempts(tally.case_notices(case.case_id, "")),
         calls_attempted=sum(tally.calls.values()),
         call_conversations=conversations,
         call_outcomes=dict(sorted(tally.calls.items())),

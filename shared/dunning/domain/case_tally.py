@@ -55,25 +55,23 @@ class PaymentSeen(BaseModel):
 
 
 class NoticeMark(BaseModel):
-    """A notice as a decision sees it: which step, by which channel, how it went (no text)."""
+    """A notice as a decision sees it, kept under its step id: by which channel and template, how
+    it went and when (sent, or gated when it never was). No text, no ids that the step gives."""
 
     model_config = ConfigDict(frozen=True)
 
-    notice_id: str
-    step_id: str
     channel: Channel
     template_id: str
     status: NoticeStatus
-    created_at: UtcDatetime
-    sent_at: UtcDatetime | None = None
+    at: UtcDatetime
 
-    def notice(self, case_id: str, account_id: str) -> Notice:
+    def notice(self, step_id: str, case_id: str, account_id: str) -> Notice:
         """The notice without its text (what the planner and the caps read; never written back)."""
         return Notice.model_construct(
-            notice_id=self.notice_id, case_id=case_id, account_id=account_id, step_id=self.step_id,
+            notice_id=Notice.id_for(case_id, step_id), case_id=case_id, account_id=account_id, step_id=step_id,
             channel=self.channel, template_id=self.template_id, template_version="", locale="",
             status=self.status, subject=None, body="", html=None, segments=None, provider_message_id=None,
-            created_at=self.created_at, sent_at=self.sent_at, error=None)
+            created_at=self.at, sent_at=None, error=None)
 
 
 class CaseTally(BaseModel):
@@ -133,8 +131,8 @@ class CaseTally(BaseModel):
     def see(self, notice: Notice | Mapping[str, Any]) -> None:
         """A notice written (the gate's SENDING, its outcome, a delivery's new status)."""
         doc = notice.model_dump(mode="json") if isinstance(notice, Notice) else notice
-        mark = NoticeMark.model_validate({k: doc.get(k) for k in NoticeMark.model_fields})
-        self.notices[mark.step_id] = mark
+        self.notices[str(doc["step_id"])] = NoticeMark(channel=doc["channel"], template_id=doc["template_id"],
+                                                       status=doc["status"], at=doc.get("sent_at") or doc["created_at"])
 
     def _contact(self, at: datetime) -> None:
         self.right_party_contacts += 1
@@ -226,11 +224,12 @@ class CaseTally(BaseModel):
         return any(m.status is NoticeStatus.SENDING for m in self.notices.values())
 
     def case_notices(self, case_id: str, account_id: str) -> list[Notice]:
-        return [m.notice(case_id, account_id) for m in self.notices.values()]
+        return [m.notice(step_id, case_id, account_id) for step_id, m in self.notices.items()]
 
-    def contacts(self) -> list[ContactRecord]:
+    def contacts(self, case_id: str) -> list[ContactRecord]:
         """The case's contacts as the caps count them: its notices and its calls."""
-        records = [c for c in (notice_contact(m.notice("", "")) for m in self.notices.values()) if c is not None]
+        notices = self.case_notices(case_id, "")
+        records = [c for c in (notice_contact(n) for n in notices) if c is not None]
         return sorted([*records, *self.call_contacts], key=lambda r: r.at)
 
 

@@ -4,8 +4,9 @@ ids only.
 
 A SEND decision is carried out by the planner itself, in the same invocation: it already holds the
 account, the history and the policy, so the decision and the at-most-once gate (the notice
-SENDING) go in one transaction, then the provider call, then the outcome. That is 2 reads, 2 writes
-and 1 send per notice, and one state and one invocation fewer than a separate send step.
+SENDING) go in one transaction, then the provider call, then the outcome. That is 1 read (the
+account, the profile and the case's header with its tally), 2 writes and 1 send per notice, and
+one state and one invocation fewer than a separate send step.
 
 A little longer than most modules: the send path (gate, provider, outcome, recovery of a send cut
 short) is one story and reads best in one file.
@@ -176,7 +177,7 @@ def plan(ports: Ports, case_id: str, account_id: str, actor: str = "PlanNextActi
     person = profile.person()
     tally = record.tally
     assert tally is not None  # _load's
-    contacts = combined_history(tally.contacts(), profile)
+    contacts = combined_history(tally.contacts(case_id), profile)
     strategy = _person_strategy(policy, record, account, person)
     summary = case_summary(record, account, now)
     facts = Facts(record.case, account, contacts, history.notices.get(case_id, []), policy, strategy, person,
@@ -439,7 +440,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
         for n in history.notices.get(case_id, []))
     if contacts is None:  # the planner hands over the history it has just built from the same read
         assert record.tally is not None  # _load's
-        contacts = combined_history(record.tally.contacts(), profile)
+        contacts = combined_history(record.tally.contacts(case_id), profile)
     verdict = check(Attempt(channel=channel, kind=attempt_kind, first_contact=first, content=rendered,
                             is_opt_out_confirmation=opt_out_confirmation),
                     account, record.case, contacts, policy, now, profile.person())
