@@ -105,12 +105,7 @@ class CaseTally(BaseModel):
     @classmethod
     def fold(cls, entries: Iterable[LedgerEntry], notices: Iterable[Notice | Mapping[str, Any]] = ()) -> CaseTally:
         """The tally of a case from its stored ledger entries and notices."""
-        tally = cls()
-        for entry in sorted(entries, key=lambda e: e.seq):
-            tally.add(entry)
-        for notice in notices:
-            tally.see(notice)
-        return tally
+        return cls().advanced(sorted(entries, key=lambda e: e.seq), notices)
 
     def advanced(self, entries: Sequence[LedgerEntry], notices: Iterable[Notice | Mapping[str, Any]]) -> CaseTally:
         """A copy with one commit's entries (their readable data) and notice writes added."""

@@ -95,7 +95,7 @@ def case_summary(record: CaseRecord, account: Account | None, now: datetime) -> 
 
 def with_tally(history: AccountHistory, record: CaseRecord) -> CaseRecord:
     """The case's tally folded from its ledger and notices as read: a header kept without one gets
-    one, and a header's own is checked against the items (its next commit writes the result)."""
+    one, and a header's own gives way to the items' word (the case's next commit writes it)."""
     case_id = record.case.case_id
     record.tally = CaseTally.fold(history.ledger.get(case_id, []), history.notices.get(case_id, []))
     return record
