@@ -367,4 +367,4 @@ def tally_drift(items: Iterable[dict[str, Any]]) -> list[str]:
         elif kind == "NOTICE":
             notices[str(item["case_id"])].append(item)
     return sorted(case_id for case_id, tally in headers.items()
-                  if CaseTally.model_validate(tally) != CaseTally.fold(entries[case_id], notices[case_id]))
+                  if CaseTally.model_validate_json(tally) != CaseTally.fold(entries[case_id], notices[case_id]))

@@ -128,7 +128,7 @@ def test_the_sandbox_finds_a_header_whose_tally_drifted_from_its_items() -> None
     assert record.tally is not None
 
     def items(tally: CaseTally) -> list[dict[str, Any]]:
-        header = {"type": "CASE", "case_id": CASE, "tally": tally.model_dump(mode="json")}
+        header = {"type": "CASE", "case_id": CASE, "tally": tally.model_dump_json()}
         ledger = [{"type": "LEDGER"} | e.model_dump(mode="json") for e in store.ledger[("acc-1", CASE)]]
         return [header, *ledger]
 

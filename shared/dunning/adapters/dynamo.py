@@ -290,7 +290,7 @@ class CollectionsRepository:
             case = Case.model_validate(item)
             out.cases[case.case_id] = CaseRecord(case, seq, head, parse_instant(last_at) if last_at else None,
                                                  seal, salt, int(expires) if expires is not None else None,
-                                                 CaseTally.model_validate(tally) if tally is not None else None)
+                                                 CaseTally.model_validate_json(tally) if tally is not None else None)
         elif kind == "LEDGER":
             item.pop("expires_at", None)
             entry = LedgerEntry.model_validate(item)
@@ -371,7 +371,9 @@ class CollectionsRepository:
             "ledger_seal": record.ledger_seal,
             "content_salt": record.content_salt,
             "expires_at": record.expires_at,
-            "tally": record.tally.model_dump(mode="json") if record.tally is not None else None,
+            # One JSON string, not a map: the header is read and rewritten by every decision, and a
+            # string costs nothing to (de)serialise at either end (still readable in the console).
+            "tally": record.tally.model_dump_json() if record.tally is not None else None,
             # The anchor run finds the headers written in an hour through LookupIndex.
             "lookup_pk": changed_key(record.case.case_id, at),
             "lookup_sk": f"{pk}|{sk}",

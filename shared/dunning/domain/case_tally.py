@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dunning.domain.compliance import ContactRecord
-from dunning.domain.history import CALL_OUTCOME_STANDARD, call_contact, entry_ref, notice_contact
+from dunning.domain.history import CALL_OUTCOME_STANDARD, call_record, notice_contact
 from dunning.domain.models import (
     CaseStatus,
     Channel,
@@ -145,9 +145,7 @@ class CaseTally(BaseModel):
         if outcome == HARDSHIP:
             self._hardship(e.at)
         self.right_party_attempted |= CALL_OUTCOME_STANDARD.get(outcome, "RIGHT_PARTY") != "WRONG_PARTY"
-        self.call_contacts.append(ContactRecord(at=e.data.get("called_at") or e.at, channel=Channel.CALL,
-                                                outcome=call_contact(outcome), number_hash=e.data.get("number_hash"),
-                                                ref=entry_ref(e)))
+        self.call_contacts.append(call_record(e))
 
     def _reply(self, e: LedgerEntry) -> None:
         intent = str(e.data.get("intent"))

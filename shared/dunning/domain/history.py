@@ -64,9 +64,12 @@ def contact_history(notices: Iterable[Notice], entries: Iterable[LedgerEntry]) -
         record = notice_contact(n)
         if record is not None:
             records.append(record)
-    for e in entries:
-        if e.kind is EntryKind.CALL_OUTCOME:
-            outcome = call_contact(str(e.data.get("outcome")))
-            records.append(ContactRecord(at=e.data.get("called_at") or e.at, channel=Channel.CALL, outcome=outcome,
-                                         number_hash=e.data.get("number_hash"), ref=entry_ref(e)))
+    records += [call_record(e) for e in entries if e.kind is EntryKind.CALL_OUTCOME]
     return sorted(records, key=lambda r: r.at)
+
+
+def call_record(entry: LedgerEntry) -> ContactRecord:
+    """The contact a CALL_OUTCOME entry is, as the caps count it."""
+    return ContactRecord(at=entry.data.get("called_at") or entry.at, channel=Channel.CALL,
+                         outcome=call_contact(str(entry.data.get("outcome"))),
+                         number_hash=entry.data.get("number_hash"), ref=entry_ref(entry))
