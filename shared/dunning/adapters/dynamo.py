@@ -373,7 +373,8 @@ class CollectionsRepository:
             "expires_at": record.expires_at,
             # One JSON string, not a map: the header is read and rewritten by every decision, and a
             # string costs nothing to (de)serialise at either end (still readable in the console).
-            "tally": record.tally.model_dump_json() if record.tally is not None else None,
+            # Counts still at zero are left out: every byte is paid on every commit.
+            "tally": record.tally.model_dump_json(exclude_defaults=True) if record.tally is not None else None,
             # The anchor run finds the headers written in an hour through LookupIndex.
             "lookup_pk": changed_key(record.case.case_id, at),
             "lookup_sk": f"{pk}|{sk}",
