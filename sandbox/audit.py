@@ -355,13 +355,13 @@ def tally_drift(items: Iterable[dict[str, Any]]) -> list[str]:
     from dunning.domain.case_tally import CaseTally
     from dunning.domain.models import LedgerEntry
 
-    headers: dict[str, dict[str, Any]] = {}
+    headers: dict[str, str] = {}  # case id -> its header's tally (JSON)
     entries: dict[str, list[LedgerEntry]] = defaultdict(list)
     notices: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         kind = item.get("type")
         if kind == "CASE" and item.get("tally") is not None:
-            headers[str(item["case_id"])] = item["tally"]
+            headers[str(item["case_id"])] = str(item["tally"])
         elif kind == "LEDGER":
             entries[str(item["case_id"])].append(LedgerEntry.model_validate(item))
         elif kind == "NOTICE":
