@@ -162,6 +162,28 @@ def test_a_plan_records_any_stuck_notice_of_its_own_uncertain_but_leaves_replies
     assert verify_chain("acc-1001-20261102", history(aws).ledger["acc-1001-20261102"]).ok
 
 
+def test_a_reply_left_sending_longer_than_any_invocation_runs_is_recorded_uncertain(aws, clock, fns) -> None:
+    # Its inbound function died after the gate: nothing else will record it, and until something
+    # does, the case's tally shows a send in flight and every plan reads the case whole.
+    from datetime import timedelta
+
+    from dunning.domain.models import Channel, utc_now
+
+    seed_case(aws)
+    rt = fns["plan_next_action"].ports()
+    gated(rt.collections, Notice(
+        notice_id=Notice.id_for("acc-1001-20261102", "service_help_SM9"), case_id="acc-1001-20261102",
+        account_id="acc-1001", step_id="service_help_SM9", channel=Channel.SMS, template_id="help_reply",
+        template_version="1", locale="en-US", status=NoticeStatus.SENDING, body="(text)",
+        created_at=utc_now() - timedelta(minutes=16)))
+    plan(fns)
+    h = history(aws)
+    statuses = {n.step_id: n.status for n in h.notices["acc-1001-20261102"]}
+    assert statuses["service_help_SM9"] is NoticeStatus.UNCERTAIN
+    tally = h.cases["acc-1001-20261102"].tally
+    assert tally is not None and not tally.sending()
+
+
 def test_a_send_the_send_time_check_defers_waits_for_its_instant(aws, clock, fns, monkeypatch) -> None:
     # The plan's check cannot see the rendered text; if the send-time check defers, the escalation
     # must wait for the instant it names, not plan the same send again at once (and again ...).

@@ -300,9 +300,11 @@ def _recover_interrupted_sends(ports: Ports, history: AccountHistory, record: Ca
 
     Every notice of the case is the planner's (steps of any strategy or policy version, plan
     reminders, the legal referral notice) except the replies to customers' texts, which the
-    inbound functions send and may have in flight right now."""
+    inbound functions send and may have in flight right now; one gated longer ago than any Lambda
+    invocation can run was cut short too (else it would keep its case reading the ledger whole)."""
     stuck = [n for n in history.notices.get(record.case.case_id, [])
-             if n.status is NoticeStatus.SENDING and not n.step_id.startswith(SERVICE_STEP_PREFIX)]
+             if n.status is NoticeStatus.SENDING
+             and (not n.step_id.startswith(SERVICE_STEP_PREFIX) or n.created_at < now - LONGEST_INVOCATION)]
     for notice in stuck:
         _record_interrupted(ports, record, notice, now, actor)
     return bool(stuck)
@@ -402,6 +404,8 @@ def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: s
 
 
 GATE_ATTEMPTS = 3
+# Lambda's hard limit on one invocation: a send gated longer ago than this is no longer in flight.
+LONGEST_INVOCATION = timedelta(minutes=15)
 
 
 class _PersonMoved(Exception):
