@@ -96,6 +96,7 @@ class Simulation(CustomerChannels, CustomerPageVisits):
         self.absent: set[str] = set()
         self.errors: list[dict[str, Any]] = []
         self.daily: list[dict[str, Any]] = []
+        self.tally_drift: list[str] = []  # read with the tables at the end (sandbox.audit.tally_drift)
         self._seen_messages = 0
         self._seen_call_tasks: set[str] = set()
         self._payment_seq = 0

@@ -11,6 +11,7 @@ import pytest
 
 from tests.functions.conftest import make_account, seed_case
 from tests.support.aws import FakeContext, fresh_function
+from tests.support.fakes import put_notice
 
 READS = {"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -180,8 +181,7 @@ def test_a_send_the_provider_refused_and_withdrew_is_read_whole_and_sent_by_the_
                    step_id="first_notice", channel=Channel.EMAIL, template_id="first_notice", template_version="1",
                    locale="en-US", status=NoticeStatus.SENDING, body="(text)", created_at=utc_now())
     # the gate (the header marks the step SENDING), then the provider throttled and the gate was undone
-    repo.commit(stored.cases[case_id], [], at=utc_now(), actor="test",
-                extra_puts=[(repo.notice_item(gated), "attribute_not_exists(sk)")])
+    put_notice(repo, gated)
     repo.delete_sending_notice(gated)
     made = notice(fns, "acc-3402", calls)
     assert ("dynamodb", "Query") in made  # the mark sent the plan to the items, which say: not sent

@@ -14,6 +14,7 @@ from dunning.domain.ledger import verify_chain
 from dunning.domain.models import EntryKind, Notice, NoticeStatus
 from tests.functions.conftest import seed_case
 from tests.support.aws import REGION, FakeContext, fresh_function, load_event, sent_emails, sent_sms
+from tests.support.fakes import put_notice
 
 
 @pytest.fixture
@@ -24,13 +25,6 @@ def fns() -> dict[str, Any]:
 def history(env: dict[str, str], account_id: str = "acc-1001"):  # type: ignore[no-untyped-def]
     return CollectionsRepository(boto3.client("dynamodb", region_name=REGION), env["COLLECTIONS_TABLE"]).history(
         account_id)
-
-
-def gated(repo: CollectionsRepository, notice: Notice) -> None:
-    """A notice SENDING as the at-most-once gate leaves it: the item and the case's header marking it."""
-    record = repo.case(notice.account_id, notice.case_id)
-    repo.commit(record, [], at=notice.created_at, actor="test",
-                extra_puts=[(repo.notice_item(notice), "attribute_not_exists(sk)")])
 
 
 def plan(fns: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +145,7 @@ def test_a_plan_records_any_stuck_notice_of_its_own_uncertain_but_leaves_replies
     seed_case(aws)
     rt = fns["plan_next_action"].ports()
     for step in ("legal_referral", "service_stop_SM123"):  # the planner's own, and a reply being sent
-        gated(rt.collections, Notice(
+        put_notice(rt.collections, Notice(  # as the gate leaves it: item and header
             notice_id=Notice.id_for("acc-1001-20261102", step), case_id="acc-1001-20261102", account_id="acc-1001",
             step_id=step, channel=Channel.SMS, template_id="legal_referral", template_version="1", locale="en-US",
             status=NoticeStatus.SENDING, subject=None, body="(text)", created_at=utc_now()))
@@ -171,7 +165,7 @@ def test_a_reply_left_sending_longer_than_any_invocation_runs_is_recorded_uncert
 
     seed_case(aws)
     rt = fns["plan_next_action"].ports()
-    gated(rt.collections, Notice(
+    put_notice(rt.collections, Notice(
         notice_id=Notice.id_for("acc-1001-20261102", "service_help_SM9"), case_id="acc-1001-20261102",
         account_id="acc-1001", step_id="service_help_SM9", channel=Channel.SMS, template_id="help_reply",
         template_version="1", locale="en-US", status=NoticeStatus.SENDING, body="(text)",

@@ -125,9 +125,13 @@ class CaseTally(BaseModel):
 
     def see(self, notice: Notice | Mapping[str, Any]) -> None:
         """A notice written (the gate's SENDING, its outcome, a delivery's new status)."""
-        doc = notice.model_dump(mode="json") if isinstance(notice, Notice) else notice
-        self.notices[str(doc["step_id"])] = NoticeMark(channel=doc["channel"], template_id=doc["template_id"],
-                                                       status=doc["status"], at=doc.get("sent_at") or doc["created_at"])
+        if isinstance(notice, Notice):  # as read: its text is not copied to be dropped
+            self.notices[notice.step_id] = NoticeMark(channel=notice.channel, template_id=notice.template_id,
+                                                      status=notice.status, at=notice.sent_at or notice.created_at)
+            return
+        self.notices[str(notice["step_id"])] = NoticeMark(
+            channel=notice["channel"], template_id=notice["template_id"], status=notice["status"],
+            at=notice.get("sent_at") or notice["created_at"])
 
     def _contact(self, at: datetime) -> None:
         self.right_party_contacts += 1
@@ -155,7 +159,7 @@ class CaseTally(BaseModel):
             self._contact(e.at)
         if intent == HARDSHIP:
             self._hardship(e.at)
-        self.right_party_attempted |= e.data.get("intent") != "WRONG_NUMBER"
+        self.right_party_attempted |= intent != "WRONG_NUMBER"
 
     def _promise(self, e: LedgerEntry) -> None:
         self.promises_made += 1

@@ -398,9 +398,9 @@ def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: s
             return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id,
                               channel, template_id, actor=actor, kind=kind,
                               opt_out_confirmation=opt_out_confirmation, extra=extra)
-        except _PersonMoved:
-            account = None  # another loan of the person sent meanwhile: decide again from a fresh read
-    raise TransientError("the customer's contacts kept changing while sending")
+        except _ReadIsStale:
+            account = None  # the case or the person changed meanwhile: decide again from a fresh read
+    raise TransientError("the case or the customer's contacts kept changing while sending")
 
 
 GATE_ATTEMPTS = 3
@@ -408,8 +408,9 @@ GATE_ATTEMPTS = 3
 LONGEST_INVOCATION = timedelta(minutes=15)
 
 
-class _PersonMoved(Exception):
-    """The gate lost a race on the customer's profile (another loan sent first), not on the step."""
+class _ReadIsStale(Exception):
+    """The gate lost a race on the case's header (a reply, a payment) or the customer's profile
+    (another loan sent first), not on the step."""
 
 
 def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: CaseRecord, account: Account,
@@ -538,14 +539,15 @@ def _with_other_loans(ports: Ports, profile: CustomerProfile, account: Account, 
 
 def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord | None, profile: CustomerProfile,
           decided: Entries, now: datetime, actor: str) -> bool:
-    """The at-most-once gate: the notice SENDING (with the planner's entries, if any) and the
-    person's profile counting it, in one transaction. False: the step is already being sent."""
+    """The at-most-once gate: the notice SENDING, the case's header marking it (with the planner's
+    entries, if any) and the person's profile counting it, in one transaction, conditional on the
+    case and the person as read. False: the step is already being sent."""
     person = profile.model_copy(deep=True)
     if gated is not None:
         person.record(gated, now)
     try:
-        # On the case's header too (its tally marks the step SENDING), so the next decision that
-        # reads the header alone knows a send is in flight or was cut short.
+        # The header's tally marks the step SENDING, so the next decision that reads the header
+        # alone knows a send is in flight or was cut short.
         ports.collections.commit(record, decided, at=now, actor=actor,
                                  extra_puts=[(ports.collections.notice_item(notice), "attribute_not_exists(sk)")],
                                  customer=person)
@@ -555,7 +557,7 @@ def _gate(ports: Ports, record: CaseRecord, notice: Notice, gated: ContactRecord
         fresh = ports.collections.case_history(notice.account_id, notice.case_id)
         if any(n.step_id == notice.step_id for n in fresh.notices.get(notice.case_id, [])):
             return False
-        raise _PersonMoved from exc
+        raise _ReadIsStale from exc
     return True
 
 

@@ -34,9 +34,9 @@ from datetime import date, datetime
 from typing import Any
 
 from dunning.domain.case_summary import EngagementClass, engagement_from_entries
+from dunning.domain.case_tally import UNANSWERED_CALLS
 from dunning.domain.models import Account, EntryKind, LedgerEntry
 
-UNANSWERED_CALLS = frozenset({"NO_ANSWER", "LEFT_MESSAGE", "WRONG_NUMBER"})
 REACHED = frozenset({"SENT", "DELIVERED"})
 
 
