@@ -110,7 +110,8 @@ def _a_case_lived(case_id: str, account_id: str, entries: int, at: Any) -> tuple
                                   step_id=step, channel=Channel.EMAIL, template_id="overdue_reminder",
                                   template_version="1", locale="en-US", status=NoticeStatus.SENT,
                                   subject="Your payment is overdue", body=_BODY, html=_HTML,
-                                  provider_message_id=f"msg-{case_id}-{k}", created_at=at, sent_at=at))
+                                  provider_message_id=f"ses:msg-{case_id}-{k}", created_at=at, sent_at=at,
+                                  delivery_events=[]))
             batch.append((EntryKind.NOTICE, {"step_id": step, "channel": "EMAIL", "status": "SENT",
                                              "text": _BODY, "provider_message_id": notices[-1].provider_message_id}))
         elif k % 6 == 1:
@@ -180,16 +181,19 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60, open_cas
     ``closed_cases`` closed cases of ``entries_per_case`` entries before the open one, and for an
     open case that has lived long (``open_case_entries`` entries of its own: a year of instalments)."""
     import botocore.client
+    import pytest
     import time_machine
 
     from tests.functions.conftest import NOW, make_account, seed_case
     from tests.support.aws import FakeContext, load_function
+    from tests.support.listening import listening_env
 
-    plan_fn = load_function("plan_next_action")
+    plan_fn, events_fn = load_function("plan_next_action"), load_function("email_events")
     out: dict[str, Any] = {"closed_cases": closed_cases, "entries_per_case": entries_per_case}
     original = botocore.client.BaseClient._make_api_call
-    with moto_tables() as env, time_machine.travel(NOW, tick=False):
-        plan_fn._ports = None
+    with moto_tables() as env, pytest.MonkeyPatch.context() as patch, time_machine.travel(NOW, tick=False):
+        env = listening_env(env, patch)
+        plan_fn._ports = events_fn._ports = None
         seed_case(env, make_account(account_id="acc-warm"))
         seed_case(env, make_account(account_id="acc-fresh"))
         seed_case(env, make_account(account_id="acc-long"))
@@ -211,10 +215,38 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60, open_cas
                                                    "customer_id": f"acc-{label}"}, FakeContext())
                 out[label] = {"read_units": sum(units), "reads": sum(1 for u in units if u),
                               "sent": decision.get("sent", {}).get("status")}
+                # SES reports the notice delivered: the event is recorded on the case once
+                delivered = _ses_delivery(env, f"acc-{label}")
+                units.clear()
+                recorded = events_fn.lambda_handler(delivered, FakeContext())
+                out[label] |= {"delivery_read_units": sum(units), "delivery_reads": sum(1 for u in units if u),
+                               "delivery": recorded["results"][0]["status"]}
         finally:
             botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
-            plan_fn._ports = None
+            plan_fn._ports = events_fn._ports = None
     out["plan_read_units_fresh"] = out["fresh"]["read_units"]
     out["plan_read_units_long_history"] = out["long"]["read_units"]
     out["plan_read_units_long_open_case"] = out["lived"]["read_units"]
+    out["delivery_read_units_fresh"] = out["fresh"]["delivery_read_units"]
+    out["delivery_read_units_long_history"] = out["long"]["delivery_read_units"]
+    out["delivery_read_units_long_open_case"] = out["lived"]["delivery_read_units"]
     return out
+
+
+def _ses_delivery(env: dict[str, str], account_id: str) -> dict[str, Any]:
+    """SES's Delivery event (as SNS brings it) for the email notice the account's open case was sent."""
+    import json
+
+    import boto3
+
+    from dunning.adapters.dynamo import CollectionsRepository
+    from tests.support.aws import REGION, load_event
+
+    repo = CollectionsRepository(boto3.client("dynamodb", region_name=REGION), env["COLLECTIONS_TABLE"])
+    sent = [n for n in repo.case_history(account_id, f"{account_id}-20261102").notices[f"{account_id}-20261102"]
+            if n.status.value == "SENT" and str(n.provider_message_id).startswith("ses:")]
+    event = load_event("email_events/delivery")
+    ses = json.loads(event["Records"][0]["Sns"]["Message"])
+    ses["mail"]["messageId"] = str(sent[-1].provider_message_id).removeprefix("ses:")
+    event["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+    return event

@@ -219,6 +219,11 @@ class CaseStore(Protocol):
 
     def case(self, account_id: str, case_id: str) -> CaseRecord: ...
 
+    def case_and_notice(self, account_id: str, case_id: str, step_id: str) -> tuple[CaseRecord | None, Notice | None]:
+        """A case's header and its notice of one step (None where there is none), read together and
+        consistently: what a delivery event needs, the same however long the case's past."""
+        ...
+
     def shorten_link(self, token: str, keep_until: datetime) -> str:
         """A new opaque short code standing for a signed link token (domain.links.is_short_code)."""
         ...

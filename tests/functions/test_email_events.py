@@ -111,3 +111,55 @@ def test_a_bounce_for_an_address_whose_account_row_is_gone_is_recorded_not_retri
     out = fn.lambda_handler(event_for("bounce", ses_id), FakeContext())  # never raises into SNS's retries
     assert out["results"][0]["status"] == "RECORDED"
     assert deliveries(env)[0].data["bounce_type"] == "Permanent"
+
+
+def _open_event(ses_id: str, at: str) -> dict[str, Any]:
+    event = event_for("delivery", ses_id)
+    ses = json.loads(event["Records"][0]["Sns"]["Message"])
+    ses["eventType"] = "Open"
+    ses["open"] = {"timestamp": at, "userAgent": "Mail", "ipAddress": "192.0.2.1"}
+    event["Records"][0]["Sns"]["Message"] = json.dumps(ses)
+    return event
+
+
+def test_each_event_is_kept_on_its_notice_and_a_redelivery_reads_no_ledger(env, fn, ses_id, monkeypatch) -> None:
+    import botocore.client
+
+    fn.lambda_handler(event_for("delivery", ses_id), FakeContext())
+    fn.lambda_handler(_open_event(ses_id, "2026-11-03T16:00:00.000Z"), FakeContext())
+    notice = collections(env).history("acc-1001").notices[CASE][0]
+    assert notice.status is NoticeStatus.DELIVERED
+    assert notice.delivery_events == [f"ses:{ses_id}:Delivery", f"ses:{ses_id}:Open:2026-11-03T16:00:00.000Z"]
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(client: Any, operation: str, params: Any) -> Any:
+        calls.append(f"{client.meta.service_model.service_name}.{operation}")
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    out = fn.lambda_handler(_open_event(ses_id, "2026-11-03T16:00:00.000Z"), FakeContext())
+    assert out["results"][0]["status"] == "DUPLICATE"
+    # the message's lookup and one BatchGetItem (the case's header and the notice); nothing written
+    assert [c for c in calls if c.startswith("dynamodb.")] == ["dynamodb.Query", "dynamodb.BatchGetItem"]
+    assert [e.data["event_type"] for e in deliveries(env)] == ["Delivery", "Open"]
+
+
+def test_a_notice_written_before_it_kept_its_events_is_checked_against_the_ledger(env, fn, ses_id) -> None:
+    import boto3
+
+    from tests.support.aws import REGION
+
+    fn.lambda_handler(event_for("delivery", ses_id), FakeContext())
+    # as a notice written (or rewritten) by an earlier version is stored: without the attribute
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=env["COLLECTIONS_TABLE"], UpdateExpression="REMOVE delivery_events",
+        Key={"pk": {"S": "ACCOUNT#acc-1001"}, "sk": {"S": f"CASE#{CASE}#NOTICE#first_notice"}})
+    assert collections(env).history("acc-1001").notices[CASE][0].delivery_events is None
+    again = fn.lambda_handler(event_for("delivery", ses_id), FakeContext())
+    assert again["results"][0]["status"] == "DUPLICATE"
+    fn.lambda_handler(_open_event(ses_id, "2026-11-03T16:00:00.000Z"), FakeContext())
+    assert [e.data["event_type"] for e in deliveries(env)] == ["Delivery", "Open"]
+    # and the notice holds both from then on
+    assert collections(env).history("acc-1001").notices[CASE][0].delivery_events == [
+        f"ses:{ses_id}:Delivery", f"ses:{ses_id}:Open:2026-11-03T16:00:00.000Z"]

@@ -1,6 +1,6 @@
 """A decision reads the same however long the customer's past: the person's profile and the open
 case's header (with its tally), never the account's closed cases nor the case's ledger (counted
-read units at botocore, as `make bench` does)."""
+read units at botocore, as `make bench` does). So does recording what SES says about a notice."""
 
 from __future__ import annotations
 
@@ -17,3 +17,9 @@ def test_a_plan_reads_as_much_for_an_account_with_twenty_closed_cases_as_for_a_f
     assert figures["plan_read_units_long_open_case"] == figures["plan_read_units_fresh"]
     # one BatchGetItem: the account, the person's profile and the case's header with its tally
     assert figures["long"]["reads"] == figures["fresh"]["reads"] == figures["lived"]["reads"] == 1
+    # SES's Delivery event for the notice: the message's lookup, then the case's header and the
+    # notice (was the account's whole partition: 284.5 units with the closed cases, 61.5 lived)
+    for label in ("fresh", "long", "lived"):
+        assert figures[label]["delivery"] == "RECORDED" and figures[label]["delivery_reads"] == 2
+    assert figures["delivery_read_units_long_history"] == figures["delivery_read_units_fresh"]
+    assert figures["delivery_read_units_long_open_case"] == figures["delivery_read_units_fresh"]

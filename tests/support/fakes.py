@@ -97,6 +97,12 @@ class InMemoryCases:
             raise NotFound(f"case {case_id}")
         return copy.deepcopy(self.cases[(account_id, case_id)])
 
+    def case_and_notice(self, account_id: str, case_id: str, step_id: str) -> tuple[CaseRecord | None, Notice | None]:
+        record = self.cases.get((account_id, case_id))
+        notice = self.notices.get((account_id, case_id, step_id))
+        return (copy.deepcopy(record) if record is not None else None,
+                notice.model_copy(deep=True) if notice is not None else None)
+
     def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
         if lookup_pk == "WORK#CALL":
             waiting = sorted(

@@ -232,6 +232,10 @@ def _case_sk(case_id: str) -> str:
     return f"CASE#{case_id}"
 
 
+def _notice_sk(case_id: str, step_id: str) -> str:
+    return f"{_case_sk(case_id)}#NOTICE#{step_id}"
+
+
 def _customer_key(customer_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CUSTOMER#{customer_id}"}, "sk": {"S": "PROFILE"}}
 
@@ -314,6 +318,15 @@ class CollectionsRepository:
         out = AccountHistory()
         self.collect(out, item)
         return out.cases[case_id]
+
+    def case_and_notice(self, account_id: str, case_id: str, step_id: str) -> tuple[CaseRecord | None, Notice | None]:
+        header_sk, notice_sk = _case_sk(case_id), _notice_sk(case_id, step_id)
+        keys = [{"pk": {"S": _pk(account_id)}, "sk": {"S": sk}} for sk in (header_sk, notice_sk)]
+        found = batch_get_items(self._db, {self._table: {"Keys": keys, "ConsistentRead": True}})
+        out = AccountHistory()
+        for raw in found.get(self._table, []):
+            self.collect(out, from_item(raw))
+        return out.cases.get(case_id), next(iter(out.notices.get(case_id, [])), None)
 
     def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -493,7 +506,7 @@ class CollectionsRepository:
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
         doc = notice.model_dump(mode="json") | {
             "pk": _pk(notice.account_id),
-            "sk": f"{_case_sk(notice.case_id)}#NOTICE#{notice.step_id}",
+            "sk": _notice_sk(notice.case_id, notice.step_id),
             "type": "NOTICE",
         }
         if notice.provider_message_id:
@@ -507,7 +520,7 @@ class CollectionsRepository:
             self._db.delete_item(
                 TableName=self._table,
                 Key={"pk": {"S": _pk(notice.account_id)},
-                     "sk": {"S": f"{_case_sk(notice.case_id)}#NOTICE#{notice.step_id}"}},
+                     "sk": {"S": _notice_sk(notice.case_id, notice.step_id)}},
                 ConditionExpression="#s = :sending",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":sending": {"S": "SENDING"}},
@@ -624,7 +637,7 @@ class CollectionsRepository:
                 self._db.update_item(
                     TableName=self._table,
                     Key={"pk": {"S": _pk(account_id)},
-                         "sk": {"S": f"{_case_sk(notice.case_id)}#NOTICE#{notice.step_id}"}},
+                         "sk": {"S": _notice_sk(notice.case_id, notice.step_id)}},
                     UpdateExpression="SET body = :blank REMOVE subject, html",
                     ConditionExpression="attribute_exists(sk)",
                     ExpressionAttributeValues={":blank": {"S": content.ERASED}})

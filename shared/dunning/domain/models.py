@@ -540,6 +540,9 @@ class Notice(BaseModel):
     created_at: UtcDatetime
     sent_at: UtcDatetime | None = None
     error: str | None = None
+    # The provider events already recorded on this notice (each is recorded once): a delivery event
+    # reads the notice, not the case's ledger. None on notices written before it was kept.
+    delivery_events: list[str] | None = None
 
     @staticmethod
     def id_for(case_id: str, step_id: str) -> str:

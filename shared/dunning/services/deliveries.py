@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from dunning.domain.models import Channel, EntryKind, NoticeStatus, iso_z
+from dunning.domain.models import Channel, EntryKind, Notice, NoticeStatus, iso_z
 from dunning.observability import count_recorded, logger, metrics
 from dunning.ports import Conflict, DeliveryReceipt, NotFound, Ports, TransientError
 from dunning.services.case_actions import COMMIT_ATTEMPTS, AccountChange, apply_account_change, opt_out_entry
@@ -36,6 +36,17 @@ def find_notice(ports: Ports, provider_message_id: str) -> tuple[str, str, str] 
 _UPGRADABLE = {NoticeStatus.SENDING, NoticeStatus.SENT, NoticeStatus.UNCERTAIN}
 
 
+def _recorded_events(ports: Ports, account_id: str, case_id: str, step_id: str,
+                     notice: Notice | None) -> list[str]:
+    """The ids of the events already recorded for the notice: kept on the notice itself, or, on a
+    notice written before it kept them (or none found), read once from the case's ledger."""
+    if notice is not None and notice.delivery_events is not None:
+        return notice.delivery_events
+    ledger = ports.collections.case_history(account_id, case_id).ledger.get(case_id, [])
+    return [str(e.data["event_id"]) for e in ledger
+            if e.kind is EntryKind.DELIVERY and e.data.get("event_id") and e.data.get("step_id", step_id) == step_id]
+
+
 def record_delivery(
     ports: Ports,
     account_id: str,
@@ -48,31 +59,31 @@ def record_delivery(
     actor: str,
     extra_entries: Iterable[tuple[EntryKind, dict[str, Any]]] = (),
 ) -> bool:
-    """Append a DELIVERY entry (and move the notice on) once per event id; False for a duplicate."""
+    """Append a DELIVERY entry (and move the notice on) once per event id; False for a duplicate.
+
+    Reads the case's header and the notice (two items, whatever the case's past): the notice
+    carries the events recorded on it, and is rewritten with this one in the same transaction."""
     now = ports.clock.now()
     extra = list(extra_entries)
     for _ in range(COMMIT_ATTEMPTS):
-        history = ports.collections.history(account_id)
-        record = history.cases.get(case_id)
+        record, notice = ports.collections.case_and_notice(account_id, case_id, step_id)
         if record is None:
             raise NotFound(f"case {case_id}")
-        if any(
-            e.kind is EntryKind.DELIVERY and e.data.get("event_id") == event_id
-            for e in history.ledger.get(case_id, [])
-        ):
+        recorded = _recorded_events(ports, account_id, case_id, step_id, notice)
+        if event_id in recorded:
             return False
-        notice = next((n for n in history.notices.get(case_id, []) if n.step_id == step_id), None)
         puts: list[tuple[dict[str, Any], str | None]] = []
         entry = data | {
             "event_id": event_id,
             "step_id": step_id,
             "notice_id": notice.notice_id if notice else None,
         }
-        if notice is not None and notice_status is not None and notice.status in _UPGRADABLE:
-            puts.append(
-                (ports.collections.notice_item(notice.model_copy(update={"status": notice_status})), None)
-            )
-            entry["notice_status"] = notice_status.value
+        if notice is not None:
+            update: dict[str, Any] = {"delivery_events": [*recorded, event_id]}
+            if notice_status is not None and notice.status in _UPGRADABLE:
+                update["status"] = notice_status
+                entry["notice_status"] = notice_status.value
+            puts.append((ports.collections.notice_item(notice.model_copy(update=update)), None))
         try:
             ports.collections.commit(
                 record, [(EntryKind.DELIVERY, entry), *extra], at=now, actor=actor, extra_puts=puts

@@ -467,7 +467,7 @@ def _send_step(ports: Ports, sender: Sender, history: AccountHistory, record: Ca
                     step_id=step_id, channel=channel, template_id=template_id,
                     template_version=rendered.template_version, locale=rendered.locale,
                     status=NoticeStatus.SENDING, subject=rendered.subject, body=rendered.body,
-                    html=rendered.html, segments=rendered.segments, created_at=now)
+                    html=rendered.html, segments=rendered.segments, created_at=now, delivery_events=[])
     gated = notice_contact(notice)
     if not _gate(ports, record, notice, gated, profile, decided, now, actor):
         return SendResult("ALREADY_SENDING", step_id, [])
