@@ -15,6 +15,7 @@ from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 
 from sandbox.motocompat.api_calls import reporting_calls  # noqa: E402
+from sandbox.motocompat.dynamodb_items import items_sized_once  # noqa: E402
 from sandbox.motocompat.dynamodb_queries import partition_queries  # noqa: E402
 from sandbox.motocompat.dynamodb_streams import stream_records_numbered_in_order  # noqa: E402
 from sandbox.motocompat.dynamodb_transactions import transactions_without_table_copies  # noqa: E402
@@ -31,7 +32,7 @@ from sandbox.motocompat.sms_voice import SmsVoiceBackend, end_user_messaging, sm
 def faster_moto() -> Iterator[None]:
     """Where moto is slower than the service it imitates in ways that distort a simulation."""
     with (transactions_without_table_copies(), partition_queries(), item_responses_as_json(),
-          interpreter_caches(), dispatch_without_reflection()):
+          items_sized_once(), interpreter_caches(), dispatch_without_reflection()):
         yield
 
 

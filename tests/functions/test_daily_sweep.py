@@ -151,10 +151,11 @@ def test_pre_due_reminder_is_sent_once(env: dict[str, Any]) -> None:
     assert first["reminders_sent"] == 1 and second["reminders_sent"] == 0
     # Reads: the sweep state, the PendingIndex (8 shards) and the DueIndex for the pre-due date, the
     # account (once: the notice path is handed the consistent read the sweep made), the pre-due
-    # record before it is opened and before it is closed, the history, the customer's profile.
+    # record before it is opened, when it is sent (its header and tally: no Query of its items)
+    # and before it is closed, the customer's profile.
     # Writes: opening the record, the at-most-once gate (with the customer's contacts), the
     # outcome, closing the record, and the sweep state.
-    assert sorted(calls) == ["GetItem"] * 5 + ["PutItem"] + ["Query"] * 10 + ["TransactWriteItems"] * 4
+    assert sorted(calls) == ["GetItem"] * 6 + ["PutItem"] + ["Query"] * 9 + ["TransactWriteItems"] * 4
     assert len(sent_sms()) == 1
     assert _status(env, account_id) is AccountStatus.CURRENT
     history = env["rt"].collections.history(account_id)

@@ -23,6 +23,7 @@ from sandbox.motocompat import (
     dynamodb_queries,
     end_user_messaging,
     faster_moto,
+    items_sized_once,
     reporting_calls,
     reporting_sends,
     sms_voice_backend,
@@ -90,13 +91,18 @@ def test_leaving_faster_moto_puts_back_what_moto_had() -> None:
     from moto.dynamodb.responses import DynamoResult
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+    from moto.dynamodb.models.dynamo_type import Item
+
     before = (Table.__dict__["query"], Table.__dict__["all_items"], DynamoDBBackend.__dict__["put_item"],
-              DynamoDBBackend.__dict__["transact_write_items"], AmazonStateLanguageParser.__dict__["parse"])
+              DynamoDBBackend.__dict__["transact_write_items"], Item.__dict__["__init__"],
+              AmazonStateLanguageParser.__dict__["parse"])
     with faster_moto():
         assert Table.__dict__["query"] is not before[0]
+        assert Item.__dict__["__init__"] is not before[4]
         assert "execute_result" in DynamoResult.__dict__
     after = (Table.__dict__["query"], Table.__dict__["all_items"], DynamoDBBackend.__dict__["put_item"],
-             DynamoDBBackend.__dict__["transact_write_items"], AmazonStateLanguageParser.__dict__["parse"])
+             DynamoDBBackend.__dict__["transact_write_items"], Item.__dict__["__init__"],
+             AmazonStateLanguageParser.__dict__["parse"])
     assert after == before
     assert isinstance(after[-1], staticmethod)
     assert "execute_result" not in DynamoResult.__dict__  # inherited again, not copied down
@@ -119,6 +125,41 @@ def test_response_dispatch_knows_the_same_actions_as_plain_moto() -> None:
             sqs = boto3.client("sqs", region_name=REGION)
             assert sqs.create_queue(QueueName="q")["QueueUrl"].endswith("/q")
     assert responses.method_names_from_class is plain
+
+
+def _items_as_moto_keeps_them(patched: bool) -> list[Any]:
+    """Puts of items around moto's size bound (one over it by a byte, one just under, nested maps,
+    sets and lists, binaries and numbers): what each answered, and every item then stored."""
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    outcomes: list[Any] = []
+    with mock_aws(), (items_sized_once() if patched else contextlib.nullcontext()):
+        db = boto3.client("dynamodb", region_name=REGION)
+        db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        assert (dynamo_type.Item.__init__.__module__ == "sandbox.motocompat.dynamodb_items") is patched
+        base = {"pk": {"S": "k"}, "n": {"N": "12.50"}, "b": {"B": b"\x00\x01"}, "ss": {"SS": ["a", "bb"]},
+                "m": {"M": {"l": {"L": [{"S": "é"}, {"BOOL": True}, {"NULL": True}]}}}}
+        # as moto sizes an item, with a key one byte longer ("k0") and the 3 bytes of the name "big"
+        room = 405_000 - sum(bytesize(k) + dynamo_type.DynamoType(v).size() for k, v in base.items()) - 1 - 3
+        for n, pad in enumerate((room + 1, room, 100)):
+            item = base | {"pk": {"S": f"k{n}"}, "big": {"S": "x" * pad}}
+            try:
+                db.put_item(TableName="t", Item=item)
+                outcomes.append("kept")
+            except ClientError as exc:
+                outcomes.append(exc.response["Error"])
+        items = sorted(db.scan(TableName="t")["Items"], key=lambda i: i["pk"]["S"])
+        outcomes.append([{k: (len(v["S"]) if k == "big" else v) for k, v in i.items()} for i in items])
+    return outcomes
+
+
+def test_items_are_kept_and_refused_by_size_as_plain_moto_does() -> None:
+    plain, patched = _items_as_moto_keeps_them(False), _items_as_moto_keeps_them(True)
+    assert patched == plain
+    assert plain[0]["Code"] == "ValidationException" and plain[1:3] == ["kept", "kept"]  # one byte decides
 
 
 def test_a_partition_query_shows_its_partition_to_its_own_thread_only(monkeypatch: pytest.MonkeyPatch) -> None:

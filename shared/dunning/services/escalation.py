@@ -393,7 +393,9 @@ def send(ports: Ports, sender: Sender, case_id: str, account_id: str, step_id: s
     with a consistent read may hand it over instead of having it read again; `extra` are notice
     facts (a payment's amount) beyond the case's own plan and promise, or a booked call-back."""
     for _ in range(GATE_ATTEMPTS):
-        history, record, account = _load(ports, case_id, account_id, account)
+        # the header first: with its tally it is all a send reads of the case (as a Plan's)
+        header = ports.collections.case(account_id, case_id)
+        history, record, account = _load(ports, case_id, account_id, account, header)
         try:
             return _send_step(ports, sender, history, record, account, ports.policy(), ports.clock.now(), step_id,
                               channel, template_id, actor=actor, kind=kind,
