@@ -87,11 +87,10 @@ def test_a_parameter_or_attribute_a_patch_relies_on_missing_fails_loudly() -> No
 
 def test_leaving_faster_moto_puts_back_what_moto_had() -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-
-    from moto.dynamodb.models.dynamo_type import Item
 
     before = (Table.__dict__["query"], Table.__dict__["all_items"], DynamoDBBackend.__dict__["put_item"],
               DynamoDBBackend.__dict__["transact_write_items"], Item.__dict__["__init__"],
