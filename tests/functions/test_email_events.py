@@ -163,3 +163,18 @@ def test_a_notice_written_before_it_kept_its_events_is_checked_against_the_ledge
     # and the notice holds both from then on
     assert collections(env).history("acc-1001").notices[CASE][0].delivery_events == [
         f"ses:{ses_id}:Delivery", f"ses:{ses_id}:Open:2026-11-03T16:00:00.000Z"]
+
+
+def test_a_notice_opened_again_and_again_keeps_its_latest_events_and_still_records_each_once(
+        env, fn, ses_id, monkeypatch) -> None:
+    from dunning.services import deliveries as recording
+
+    monkeypatch.setattr(recording, "EVENTS_KEPT_ON_NOTICE", 3)
+    opens = [_open_event(ses_id, f"2026-11-03T16:0{m}:00.000Z") for m in range(5)]
+    for event in opens:
+        fn.lambda_handler(event, FakeContext())
+    kept = collections(env).history("acc-1001").notices[CASE][0].delivery_events
+    assert kept == [f"ses:{ses_id}:Open:2026-11-03T16:0{m}:00.000Z" for m in (2, 3, 4)]
+    # the first open, redelivered, is no longer on the notice: the ledger still knows it
+    assert fn.lambda_handler(opens[0], FakeContext())["results"][0]["status"] == "DUPLICATE"
+    assert len(deliveries(env)) == 5

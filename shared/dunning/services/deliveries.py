@@ -36,12 +36,19 @@ def find_notice(ports: Ports, provider_message_id: str) -> tuple[str, str, str] 
 _UPGRADABLE = {NoticeStatus.SENDING, NoticeStatus.SENT, NoticeStatus.UNCERTAIN}
 
 
+# A notice keeps the ids of its latest events only: an email opened again and again must not grow
+# the item every delivery event reads and rewrites. One that has more asks its case's ledger.
+EVENTS_KEPT_ON_NOTICE = 50
+
+
 def _recorded_events(ports: Ports, account_id: str, case_id: str, step_id: str,
                      notice: Notice | None) -> list[str]:
-    """The ids of the events already recorded for the notice: kept on the notice itself, or, on a
-    notice written before it kept them (or none found), read once from the case's ledger."""
-    if notice is not None and notice.delivery_events is not None:
-        return notice.delivery_events
+    """The ids of the events already recorded for the notice: kept on the notice itself, or read
+    from the case's ledger for a notice written before it kept them (or none found), or one with
+    more events than it keeps."""
+    kept = notice.delivery_events if notice is not None else None
+    if kept is not None and len(kept) < EVENTS_KEPT_ON_NOTICE:
+        return kept
     ledger = ports.collections.case_history(account_id, case_id).ledger.get(case_id, [])
     return [str(e.data["event_id"]) for e in ledger
             if e.kind is EntryKind.DELIVERY and e.data.get("event_id") and e.data.get("step_id", step_id) == step_id]
@@ -79,7 +86,7 @@ def record_delivery(
             "notice_id": notice.notice_id if notice else None,
         }
         if notice is not None:
-            update: dict[str, Any] = {"delivery_events": [*recorded, event_id]}
+            update: dict[str, Any] = {"delivery_events": [*recorded, event_id][-EVENTS_KEPT_ON_NOTICE:]}
             if notice_status is not None and notice.status in _UPGRADABLE:
                 update["status"] = notice_status
                 entry["notice_status"] = notice_status.value
