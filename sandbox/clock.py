@@ -30,6 +30,8 @@ from sandbox.motocompat.sfn_waits import NO_TIMEOUT_SECONDS, ExecutionHandle, Ou
 # How long (real seconds) the driver waits for executions to park before giving up: a handler
 # that blocks this long is a bug worth a loud error, not a silent hang.
 DEFAULT_SETTLE_TIMEOUT = 30.0
+# The default patience grows by this much per busy execution (real seconds; see run_until_parked).
+_PER_BUSY_SECONDS = 0.5
 # Parked threads re-check their execution's state this often (real seconds) as a safety net.
 _RECHECK_SECONDS = 5.0
 
@@ -38,6 +40,23 @@ def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime: the virtual clock works in aware UTC instants")
     return value.astimezone(UTC)
+
+
+def _where_threads_are(top: int = 8) -> str:
+    """The innermost frames of the sandbox's and moto's code in every thread, counted: what a
+    stall report needs to say whether executions wait on a lock, on AWS, or on each other."""
+    import sys
+    import traceback
+    from collections import Counter
+
+    places: Counter[str] = Counter()
+    for frame in sys._current_frames().values():
+        stack = traceback.extract_stack(frame)
+        ours = [f for f in stack if "/sandbox/" in f.filename or "/dunning/" in f.filename or "/moto/" in f.filename]
+        inner = (ours or stack)[-1]
+        places[f"{inner.filename.rsplit('/', 2)[-2]}/{inner.filename.rsplit('/', 1)[-1]}:{inner.lineno} {inner.name}"
+               f" > {stack[-1].name}"] += 1
+    return "; ".join(f"{n} x {place}" for place, n in places.most_common(top))
 
 
 @dataclass(eq=False)
@@ -147,10 +166,14 @@ class VirtualClock:
         with self._lock:
             while busy := self._busy():
                 if frozenset(busy) != seen:  # progress (or new work): the stall clock starts again
-                    limit, seen = time.monotonic() + patience, frozenset(busy)
+                    # Invocations run one at a time (InProcessLambdaRuntime): with hundreds busy,
+                    # none may park for a while although every one is being served in turn.
+                    allowed = patience if timeout is not None else max(patience, _PER_BUSY_SECONDS * len(busy))
+                    limit, seen = time.monotonic() + allowed, frozenset(busy)
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"executions did not park: {busy[:5]} ({len(busy)} busy)")
+                    raise TimeoutError(f"executions did not park: {busy[:5]} ({len(busy)} busy); "
+                                       f"where the process's threads are: {_where_threads_are()}")
                 # Parking and wake-ups notify; status changes at the end of a run notify too,
                 # the short timeout only covers the gap before a new worker thread registers.
                 self._lock.wait(min(remaining, 0.01))

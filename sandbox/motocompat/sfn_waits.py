@@ -158,6 +158,10 @@ def redirect_waits(target: WaitTarget) -> Iterator[None]:
             with target.parked_while(Run(env), TokenWait(callback_endpoint)):
                 return original_token(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
         run = Run(env)
+        if not run.is_running():
+            # Stopped before its wait began: moto's stopped program evaluates nothing, so the
+            # task's timeout was never pushed and what it popped instead is the state's input.
+            return CallbackOutcomeSuccess(callback_endpoint.callback_id, "{}")
         outcome = target.await_token(run, timeout_seconds, TokenWait(callback_endpoint))
         if outcome is None and not run.is_running():
             # StopExecution while the task waited: AWS ends the execution ABORTED there and then.

@@ -226,3 +226,21 @@ def test_task_token_timeout_is_virtual(sandbox: Sandbox) -> None:
     result = describe(execution)
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"])["error"]["Error"] == "States.Timeout"
+
+
+def test_a_task_stopped_before_its_wait_began_ends_quietly_and_never_parks(sandbox: Sandbox) -> None:
+    """StopExecution can land between a task's start and its wait: moto's stopped program then
+    skips evaluating the timeout, and the task pops the state's input where the seconds should be."""
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeSuccess
+
+    stopped = SimpleNamespace(is_running=lambda: False)
+    endpoint = SimpleNamespace(callback_id="token-1")
+    outcome = StateTaskServiceCallback._eval_wait_for_task_token(
+        None, env=stopped, timeout_seconds={"case_id": "c-1"}, callback_endpoint=endpoint, heartbeat_endpoint=None)
+    assert isinstance(outcome, CallbackOutcomeSuccess) and outcome.callback_id == "token-1"
+    assert sandbox.clock.parked_executions() == [] and sandbox.clock.next_deadline() is None
