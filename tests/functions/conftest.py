@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+import botocore.client
 import pytest
 import time_machine
 
@@ -25,6 +26,21 @@ NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     with moto_env(monkeypatch) as env:
         yield env
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every AWS call made from here on, as (service, operation), counted at botocore (not by the
+    repositories' own counters)."""
+    made: list[tuple[str, str]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(client: Any, operation: str, params: Any) -> Any:
+        made.append((client.meta.service_model.service_name, operation))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    return made
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import botocore.client
 import pytest
 
 from tests.functions.conftest import make_account, seed_case
@@ -16,19 +15,6 @@ from tests.support.fakes import put_notice
 READS = {"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 SENDS = {("sesv2", "SendEmail"), ("sns", "Publish")}
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    made: list[tuple[str, str]] = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def spy(client: Any, operation: str, params: Any) -> Any:
-        made.append((client.meta.service_model.service_name, operation))
-        return original(client, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
-    return made
 
 
 def kinds(made: list[tuple[str, str]]) -> Counter[str]:

@@ -122,26 +122,17 @@ def _open_event(ses_id: str, at: str) -> dict[str, Any]:
     return event
 
 
-def test_each_event_is_kept_on_its_notice_and_a_redelivery_reads_no_ledger(env, fn, ses_id, monkeypatch) -> None:
-    import botocore.client
-
+def test_each_event_is_kept_on_its_notice_and_a_redelivery_reads_no_ledger(env, fn, ses_id, calls) -> None:
     fn.lambda_handler(event_for("delivery", ses_id), FakeContext())
     fn.lambda_handler(_open_event(ses_id, "2026-11-03T16:00:00.000Z"), FakeContext())
     notice = collections(env).history("acc-1001").notices[CASE][0]
     assert notice.status is NoticeStatus.DELIVERED
     assert notice.delivery_events == [f"ses:{ses_id}:Delivery", f"ses:{ses_id}:Open:2026-11-03T16:00:00.000Z"]
-    calls: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def spy(client: Any, operation: str, params: Any) -> Any:
-        calls.append(f"{client.meta.service_model.service_name}.{operation}")
-        return original(client, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    calls.clear()
     out = fn.lambda_handler(_open_event(ses_id, "2026-11-03T16:00:00.000Z"), FakeContext())
     assert out["results"][0]["status"] == "DUPLICATE"
     # the message's lookup and one BatchGetItem (the case's header and the notice); nothing written
-    assert [c for c in calls if c.startswith("dynamodb.")] == ["dynamodb.Query", "dynamodb.BatchGetItem"]
+    assert [o for s, o in calls if s == "dynamodb"] == ["Query", "BatchGetItem"]
     assert [e.data["event_type"] for e in deliveries(env)] == ["Delivery", "Open"]
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -180,11 +180,7 @@ def read_for_decision(client: Any, accounts_table: str, collections_table: str, 
     items = {str(i["sk"]["S"]): i for i in found.get(collections_table, [])}
     profile = items.get("PROFILE")
     header = items.get(_case_sk(case_id))
-    record = None
-    if header is not None:
-        out = AccountHistory()
-        CollectionsRepository.collect(out, from_item(header))
-        record = out.cases.get(case_id)
+    record = CollectionsRepository.collected([header] if header is not None else []).cases.get(case_id)
     return (account_from_item(accounts[0]) if accounts else None, profile_from_item(profile, customer_id), record)
 
 
@@ -280,6 +276,14 @@ class CollectionsRepository:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return out
 
+    @classmethod
+    def collected(cls, raw_items: Iterable[dict[str, Any]]) -> AccountHistory:
+        """Items as DynamoDB returns them, sorted into a history (a point read's few items)."""
+        out = AccountHistory()
+        for raw in raw_items:
+            cls.collect(out, from_item(raw))
+        return out
+
     @staticmethod
     def collect(out: AccountHistory, item: dict[str, Any]) -> None:
         kind = item.pop("type", None)
@@ -314,18 +318,13 @@ class CollectionsRepository:
         )
         if "Item" not in resp:
             raise NotFound(f"case {case_id}")
-        item = from_item(resp["Item"])
-        out = AccountHistory()
-        self.collect(out, item)
-        return out.cases[case_id]
+        return self.collected([resp["Item"]]).cases[case_id]
 
     def case_and_notice(self, account_id: str, case_id: str, step_id: str) -> tuple[CaseRecord | None, Notice | None]:
         header_sk, notice_sk = _case_sk(case_id), _notice_sk(case_id, step_id)
         keys = [{"pk": {"S": _pk(account_id)}, "sk": {"S": sk}} for sk in (header_sk, notice_sk)]
         found = batch_get_items(self._db, {self._table: {"Keys": keys, "ConsistentRead": True}})
-        out = AccountHistory()
-        for raw in found.get(self._table, []):
-            self.collect(out, from_item(raw))
+        out = self.collected(found.get(self._table, []))
         return out.cases.get(case_id), next(iter(out.notices.get(case_id, [])), None)
 
     def lookup(self, lookup_pk: str, limit: int | None = None) -> list[dict[str, Any]]:
