@@ -43,20 +43,36 @@ def _require_utc(value: datetime) -> datetime:
 
 
 def _where_threads_are(top: int = 8) -> str:
-    """The innermost frames of the sandbox's and moto's code in every thread, counted: what a
-    stall report needs to say whether executions wait on a lock, on AWS, or on each other."""
+    """The innermost frames of the sandbox's and moto's code in every thread, counted, and for a
+    thread inside a function, which function, for how long, and its path through our code: what a
+    stall report needs to say whether executions wait on a lock, on AWS, on each other, or on one
+    slow invocation."""
     import sys
     import traceback
     from collections import Counter
 
+    from sandbox.lambda_runtime import active_runtime
+
+    runtime = active_runtime()
+    serving = runtime.serving() if runtime is not None else {}
     places: Counter[str] = Counter()
-    for frame in sys._current_frames().values():
+    inside: list[str] = []
+    for thread_id, frame in sys._current_frames().items():
         stack = traceback.extract_stack(frame)
         ours = [f for f in stack if "/sandbox/" in f.filename or "/dunning/" in f.filename or "/moto/" in f.filename]
         inner = (ours or stack)[-1]
-        places[f"{inner.filename.rsplit('/', 2)[-2]}/{inner.filename.rsplit('/', 1)[-1]}:{inner.lineno} {inner.name}"
-               f" > {stack[-1].name}"] += 1
-    return "; ".join(f"{n} x {place}" for place, n in places.most_common(top))
+        places[f"{_place(inner)} > {stack[-1].name}"] += 1
+        if thread_id in serving:
+            function, since = serving[thread_id]
+            path = [f for f in stack if "/functions/" in f.filename or "/dunning/" in f.filename]
+            inside.append(f"{function} for {time.monotonic() - since:.1f} s: "
+                          + " > ".join(_place(f) for f in [*path[-6:], inner] if f is not None))
+    where = "; ".join(f"{n} x {place}" for place, n in places.most_common(top))
+    return where + "".join(f"; inside {line}" for line in inside)
+
+
+def _place(frame: Any) -> str:
+    return f"{frame.filename.rsplit('/', 2)[-2]}/{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
 
 
 @dataclass(eq=False)

@@ -89,6 +89,12 @@ class InProcessLambdaRuntime:
         self.invocations: Counter[str] = Counter()
         # AWS API calls the system's own functions made ("service:Operation"), not the driver's.
         self.aws_calls: Counter[str] = Counter()
+        # thread id -> (function name, monotonic start) of the outermost invocation it is serving
+        self._serving: dict[int, tuple[str, float]] = {}
+
+    def serving(self) -> dict[int, tuple[str, float]]:
+        """Which function each thread is running now, and since when (``time.monotonic()``)."""
+        return dict(self._serving)
 
     # ------------------------------------------------------------------ setup
 
@@ -140,6 +146,9 @@ class InProcessLambdaRuntime:
             if not module_name or not source.is_file():
                 return _error("Runtime.ImportModuleError", f"handler module not found: {fn.handler}")
             self._inside.depth = getattr(self._inside, "depth", 0) + 1
+            outermost = threading.get_ident() not in self._serving
+            if outermost:
+                self._serving[threading.get_ident()] = (fn.function_name, time.monotonic())
             with process_env(self._environment(fn, code_dir)):
                 try:
                     module = self._module(fn.function_name, code_dir, module_name, source)
@@ -153,6 +162,8 @@ class InProcessLambdaRuntime:
                     return _error(type(exc).__name__, str(exc))
                 finally:
                     self._inside.depth -= 1
+                    if outermost:
+                        del self._serving[threading.get_ident()]
             try:
                 return json.dumps(result), False, ""
             except (TypeError, ValueError) as exc:

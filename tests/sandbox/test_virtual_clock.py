@@ -176,6 +176,20 @@ def test_handler_exception_is_retried_then_caught_by_its_class_name(sandbox: San
     assert time.monotonic() - began < 1.0  # the 60 s and 120 s back-offs were virtual
 
 
+def test_a_stall_report_names_the_function_still_running_and_for_how_long(sandbox: Sandbox) -> None:
+    machine = sandbox.machine("slow-probe", {"Probe": probe_task(sandbox, {"hold_seconds": 2}, End=True)}, "Probe")
+    execution = sandbox.run(machine, {})
+
+    with pytest.raises(TimeoutError) as stalled:
+        sandbox.clock.run_until_parked(timeout=0.3)
+
+    report = str(stalled.value)
+    assert execution in report and "(1 busy)" in report
+    assert f"inside {PROBE} for " in report and "clock_probe.py" in report and "lambda_handler" in report
+    sandbox.clock.run_until_parked()  # the slow invocation ends, and the execution with it
+    assert describe(execution)["status"] == "SUCCEEDED"
+
+
 def _task_token(execution_arn: str) -> str:
     history = boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
     scheduled = next(e for e in history if e["type"] == "TaskScheduled")
