@@ -189,11 +189,12 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60, open_cas
     from tests.support.listening import listening_env
 
     plan_fn, events_fn = load_function("plan_next_action"), load_function("email_events")
+    pay_fn = load_function("apply_payment")
     out: dict[str, Any] = {"closed_cases": closed_cases, "entries_per_case": entries_per_case}
     original = botocore.client.BaseClient._make_api_call
     with moto_tables() as env, pytest.MonkeyPatch.context() as patch, time_machine.travel(NOW, tick=False):
         env = listening_env(env, patch)
-        plan_fn._ports = events_fn._ports = None
+        plan_fn._ports = events_fn._ports = pay_fn._ports = None
         seed_case(env, make_account(account_id="acc-warm"))
         seed_case(env, make_account(account_id="acc-fresh"))
         seed_case(env, make_account(account_id="acc-long"))
@@ -221,16 +222,35 @@ def plan_read_units(closed_cases: int = 20, entries_per_case: int = 60, open_cas
                 recorded = events_fn.lambda_handler(delivered, FakeContext())
                 out[label] |= {"delivery_read_units": sum(units), "delivery_reads": sum(1 for u in units if u),
                                "delivery": recorded["results"][0]["status"]}
+                # core banking posts a part payment: applied, recorded on the open case, receipted
+                posted = _payment_posted(f"acc-{label}")
+                units.clear()
+                paid = pay_fn.lambda_handler(posted, FakeContext())
+                out[label] |= {"payment_read_units": sum(units), "payment_reads": sum(1 for u in units if u),
+                               "payment": paid["status"]}
         finally:
             botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
-            plan_fn._ports = events_fn._ports = None
+            plan_fn._ports = events_fn._ports = pay_fn._ports = None
     out["plan_read_units_fresh"] = out["fresh"]["read_units"]
     out["plan_read_units_long_history"] = out["long"]["read_units"]
     out["plan_read_units_long_open_case"] = out["lived"]["read_units"]
     out["delivery_read_units_fresh"] = out["fresh"]["delivery_read_units"]
     out["delivery_read_units_long_history"] = out["long"]["delivery_read_units"]
     out["delivery_read_units_long_open_case"] = out["lived"]["delivery_read_units"]
+    out["payment_read_units_fresh"] = out["fresh"]["payment_read_units"]
+    out["payment_read_units_long_history"] = out["long"]["payment_read_units"]
+    out["payment_read_units_long_open_case"] = out["lived"]["payment_read_units"]
     return out
+
+
+def _payment_posted(account_id: str) -> dict[str, Any]:
+    """Core banking's PaymentPosted for part of what the account owes (the case stays open)."""
+    from tests.support.aws import load_event
+
+    event = load_event("apply_payment/payment-posted")
+    event["detail"] |= {"payment_id": f"PMT-{account_id}", "account_id": account_id, "amount": "50.00",
+                        "received_at": "2026-11-03T14:00:00Z"}
+    return event
 
 
 def _ses_delivery(env: dict[str, str], account_id: str) -> dict[str, Any]:

@@ -504,10 +504,12 @@ def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:
         days_done.put((config.shard, done))
         faulthandler.dump_traceback_later(stall, exit=True)  # a new day: the watch starts again
 
-    output = Simulation(config, progress).run_shard()
-    # Still armed on the way out: a thread that keeps this process from exiting is a hang too.
-    faulthandler.dump_traceback_later(stall, exit=True)
-    return output
+    try:
+        return Simulation(config, progress).run_shard()
+    finally:
+        # Disarmed on the way out: the pool keeps this process for the next task, and a shard that
+        # finished must not kill itself (breaking the pool) while another still lives its days.
+        faulthandler.cancel_dump_traceback_later()
 
 
 def run_simulation(config: SimulationConfig, progress: Progress | None = None,

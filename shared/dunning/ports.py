@@ -77,12 +77,14 @@ class CaseRecord:
 
 @dataclass
 class AccountHistory:
-    """Everything collections holds for one account, from one Query."""
+    """What collections holds for one account: all of it (`whole`), or its live cases only
+    (CaseStore.live: the cases not resolved or closed, each with its ledger and notices)."""
 
     cases: dict[str, CaseRecord] = field(default_factory=dict)
     ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)
     notices: dict[str, list[Notice]] = field(default_factory=dict)
     phone_hash: str | None = None
+    whole: bool = True
 
     def all_notices(self) -> list[Notice]:
         return [n for ns in self.notices.values() for n in ns]
@@ -212,6 +214,12 @@ class CaseStore(Protocol):
 
     def history(self, account_id: str) -> AccountHistory: ...
 
+    def live(self, account_id: str) -> AccountHistory:
+        """The account's live cases (not resolved or closed), each whole: what a payment, a case
+        action or a cure needs, the same however many cases the account closed before. The whole
+        history (``whole``) where the account does not yet list its live cases."""
+        ...
+
     def case_history(self, account_id: str, case_id: str) -> AccountHistory:
         """One case with its ledger and notices: what a decision reads, the same however many cases
         the account had before (the person's recent contacts on any loan are on their profile)."""
@@ -239,10 +247,14 @@ class CaseStore(Protocol):
 
     def commit(self, record: CaseRecord, entries: Entries, *, at: datetime, actor: str, create: bool = False,
                extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
-               customer: CustomerProfile | None = None) -> list[LedgerEntry]:
+               customer: CustomerProfile | None = None, live: Sequence[str] | None = None) -> list[LedgerEntry]:
         """The case header and its new ledger entries in one transaction, conditional on the
         version read; Conflict when someone else wrote the case first. With `customer`, the
-        customer's profile rides in the same transaction, conditional on its version too."""
+        customer's profile rides in the same transaction, conditional on its version too.
+
+        A case created live, or closed, keeps the account's list of live cases in the same
+        transaction. `live` (on create, by a caller that read the account whole) names every
+        case that was live before this one: from then on the list is complete."""
         ...
 
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]: ...

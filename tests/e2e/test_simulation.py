@@ -119,3 +119,34 @@ def test_a_shard_that_stops_moving_ends_the_run_with_an_error_not_a_hang(capfd: 
     with pytest.raises(RuntimeError, match="a shard ended abruptly"):
         run_simulation(stalled, workers=2)
     assert "Timeout (0:00:00" in capfd.readouterr().err  # every thread's stack, printed by the shard itself
+
+
+def test_a_shard_that_finished_leaves_no_watch_armed_in_the_pools_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool keeps a finished shard's process for the next task: armed, it would kill itself
+    (and break the run) while a slower shard still lived its days."""
+    import faulthandler
+
+    from sandbox import simulate
+
+    watch: list[str] = []
+    monkeypatch.setattr(faulthandler, "dump_traceback_later", lambda *a, **k: watch.append("armed"))
+    monkeypatch.setattr(faulthandler, "cancel_dump_traceback_later", lambda: watch.append("disarmed"))
+
+    class Finished:
+        def __init__(self, config: SimulationConfig, progress: object) -> None:
+            self.progress = progress
+
+        def run_shard(self) -> str:
+            self.progress(1, 1)  # type: ignore[operator]
+            return "output"
+
+    monkeypatch.setattr(simulate, "Simulation", Finished)
+    days: list[tuple[int, int]] = []
+
+    class Days:
+        def put(self, item: tuple[int, int]) -> None:
+            days.append(item)
+
+    assert simulate._run_shard(SimulationConfig(accounts=4, days=1, seed=7), Days()) == "output"
+    assert days == [(0, 1)] and watch == ["armed", "armed", "disarmed"]
+

@@ -69,7 +69,7 @@ def seed_case(env: dict[str, str], account: Account | None = None, **case_kw: An
                 **({"strategy_id": "standard", "variant": "champion"} | case_kw))
     CollectionsRepository(db, env["COLLECTIONS_TABLE"]).commit(
         CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {"strategy_id": case.strategy_id})],
-        at=NOW, actor="test", create=True)
+        at=NOW, actor="test", create=True, live=[])  # opened as open_case does: the first live case
     return account, case
 
 

@@ -1,6 +1,7 @@
 """A decision reads the same however long the customer's past: the person's profile and the open
 case's header (with its tally), never the account's closed cases nor the case's ledger (counted
-read units at botocore, as `make bench` does). So does recording what SES says about a notice."""
+read units at botocore, as `make bench` does). So does recording what SES says about a notice,
+and applying a payment."""
 
 from __future__ import annotations
 
@@ -23,3 +24,9 @@ def test_a_plan_reads_as_much_for_an_account_with_twenty_closed_cases_as_for_a_f
         assert figures[label]["delivery"] == "RECORDED" and figures[label]["delivery_reads"] == 2
     assert figures["delivery_read_units_long_history"] == figures["delivery_read_units_fresh"]
     assert figures["delivery_read_units_long_open_case"] == figures["delivery_read_units_fresh"]
+    # A part payment: the account lists its live case, so the closed ones are never read (was a
+    # Query of the whole partition: 288 units with twenty closed cases against 7 for a fresh one).
+    for label in ("fresh", "long", "lived"):
+        assert figures[label]["payment"] == "APPLIED"
+    assert figures["long"]["payment_reads"] == figures["fresh"]["payment_reads"]
+    assert figures["payment_read_units_long_history"] == figures["payment_read_units_fresh"]

@@ -80,7 +80,7 @@ def probe_task(sandbox: Sandbox, payload: dict[str, Any], **extra: Any) -> dict[
     }
 
 
-def test_three_day_wait_runs_in_well_under_a_second_and_the_handler_sees_simulated_time(
+def test_a_three_day_wait_is_virtual_and_the_handler_sees_simulated_time(
     sandbox: Sandbox,
 ) -> None:
     machine = sandbox.machine(
@@ -107,7 +107,7 @@ def test_three_day_wait_runs_in_well_under_a_second_and_the_handler_sees_simulat
     assert probe["setting"] == "from-function-config"  # the function's own environment
     assert probe["function_name"] == PROBE and probe["remaining_ms_positive"]
     assert sandbox.clock.now() == START + timedelta(days=4)
-    assert elapsed < 1.0
+    assert elapsed < 60  # a real three-day wait could not be shorter; the bound leaves room for a loaded machine
     assert sandbox.runtime.invocations[PROBE] == 1
 
 
@@ -173,7 +173,7 @@ def test_handler_exception_is_retried_then_caught_by_its_class_name(sandbox: San
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"])["error"]["Error"] == "ProbeError"
     assert sandbox.runtime.invocations[PROBE] == 3  # first try + two retries
-    assert time.monotonic() - began < 1.0  # the 60 s and 120 s back-offs were virtual
+    assert time.monotonic() - began < 60  # the 60 s and 120 s back-offs were virtual (real: 180 s at least)
 
 
 def test_a_stall_report_names_the_function_still_running_and_for_how_long(sandbox: Sandbox) -> None:

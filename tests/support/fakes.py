@@ -74,6 +74,18 @@ class InMemoryCases:
                 out.notices.setdefault(case_id, []).append(notice.model_copy())
         return out
 
+    def live(self, account_id: str) -> AccountHistory:
+        # As the adapter reads an account whose live cases are listed: those cases, nothing else.
+        whole = self.history(account_id)
+        out = AccountHistory(whole=False)
+        for case_id, record in whole.cases.items():
+            if not record.case.is_ended:
+                out.cases[case_id] = record
+                out.ledger[case_id] = whole.ledger.get(case_id, [])
+                if case_id in whole.notices:
+                    out.notices[case_id] = whole.notices[case_id]
+        return out
+
     def case_history(self, account_id: str, case_id: str) -> AccountHistory:
         whole = self.history(account_id)
         out = AccountHistory()
@@ -145,7 +157,7 @@ class InMemoryCases:
     def commit(self, record: CaseRecord, entries: Sequence[tuple[EntryKind, dict[str, Any]]], *, at: datetime,
                actor: str, create: bool = False,
                extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
-               customer: CustomerProfile | None = None) -> list[LedgerEntry]:
+               customer: CustomerProfile | None = None, live: Sequence[str] | None = None) -> list[LedgerEntry]:
         key = (record.case.account_id, record.case.case_id)
         stored = self.cases.get(key)
         if (create and stored is not None) or (not create and (

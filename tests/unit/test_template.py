@@ -34,7 +34,7 @@ BASELINE_MANAGED = {
 # that send texts (the Alibaba Cloud SMS key) or that wake a waiting escalation; their statements
 # count as the role's grants (and are in its row of the table).
 SHARED_MANAGED = {"LedgerSealPolicy", "LedgerCloseAnchorPolicy", "LedgerVerifyPolicy", "AliyunSmsKeyPolicy",
-                  "WakeEscalationPolicy"}
+                  "WakeEscalationPolicy", "LiveCasesPolicy"}
 NEVER_GRANTED = {
     "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:DeleteObject", "s3:DeleteObjectVersion",
     "ssm:DescribeParameters", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable", "dynamodb:UpdateTable",

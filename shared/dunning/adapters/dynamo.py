@@ -232,6 +232,11 @@ def _notice_sk(case_id: str, step_id: str) -> str:
     return f"{_case_sk(case_id)}#NOTICE#{step_id}"
 
 
+# The account's live cases (not resolved or closed), kept by the transactions that create and
+# close them: a payment or a case action reads those cases, not the account's whole past.
+_LIVE_SK = "LIVE"
+
+
 def _customer_key(customer_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CUSTOMER#{customer_id}"}, "sk": {"S": "PROFILE"}}
 
@@ -253,17 +258,29 @@ class CollectionsRepository:
     def history(self, account_id: str) -> AccountHistory:
         return self._query(account_id, "pk = :pk", {":pk": {"S": _pk(account_id)}})
 
-    def case_history(self, account_id: str, case_id: str) -> AccountHistory:
+    def live(self, account_id: str) -> AccountHistory:
+        resp = self._db.get_item(TableName=self._table, Key={"pk": {"S": _pk(account_id)}, "sk": {"S": _LIVE_SK}},
+                                 ConsistentRead=True)
+        listed = resp.get("Item")
+        if listed is None or "complete" not in listed:
+            # Not listed since the account's last case opened (its cases predate the list): read whole.
+            return self.history(account_id)
+        out = AccountHistory(whole=False)
+        for case_id in sorted(listed.get("cases", {}).get("SS", [])):
+            self.case_history(account_id, case_id, out)
+        return out
+
+    def case_history(self, account_id: str, case_id: str, out: AccountHistory | None = None) -> AccountHistory:
         # Only the case's items (its header, ledger and notices share the CASE#<id> prefix): read
         # units per decision do not grow with the account's closed cases.
         head = _case_sk(case_id)
         return self._query(account_id, "pk = :pk AND begins_with(sk, :case)",
                            {":pk": {"S": _pk(account_id)}, ":case": {"S": head}},
-                           keep=lambda sk: sk == head or sk.startswith(head + "#"))
+                           keep=lambda sk: sk == head or sk.startswith(head + "#"), out=out)
 
     def _query(self, account_id: str, condition: str, values: dict[str, Any],
-               keep: Callable[[str], bool] | None = None) -> AccountHistory:
-        out = AccountHistory()
+               keep: Callable[[str], bool] | None = None, out: AccountHistory | None = None) -> AccountHistory:
+        out = AccountHistory() if out is None else out
         kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": condition,
                                   "ExpressionAttributeValues": values, "ConsistentRead": True}
         while True:
@@ -456,6 +473,7 @@ class CollectionsRepository:
         create: bool = False,
         extra_puts: Sequence[tuple[dict[str, Any], str | None]] = (),
         customer: CustomerProfile | None = None,
+        live: Sequence[str] | None = None,
     ) -> list[LedgerEntry]:
         """Save the case header and append ledger entries in one transaction.
 
@@ -491,6 +509,8 @@ class CollectionsRepository:
             items.append({"Put": put})
         if customer is not None:
             items.append({"Put": self._customer_put(customer)})
+        if listed := self._live_cases_change(record, entries, create, live):
+            items.append({"Update": listed})
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -501,6 +521,29 @@ class CollectionsRepository:
         if customer is not None:
             customer.version += 1
         return chained
+
+    def _live_cases_change(self, record: CaseRecord, entries: Sequence[tuple[EntryKind, dict[str, Any]]],
+                           create: bool, live: Sequence[str] | None) -> dict[str, Any] | None:
+        """The update to the account's list of live cases this commit makes, if any: a case created
+        live is added (with `live`, the list is complete), a case closed is taken off. An update, not
+        a put: two cases opening at once both land. Taking a case off a list that is not there
+        leaves a list that is not complete, which readers treat as no list."""
+        case = record.case
+        values: dict[str, Any] = {":kind": {"S": "LIVE_CASES"}}
+        if create and not case.is_ended:
+            values[":ids"] = {"SS": sorted({case.case_id, *(live or ())})}
+            expression = "ADD cases :ids SET #type = :kind"
+            if live is not None:
+                expression += ", complete = :yes"
+                values[":yes"] = {"BOOL": True}
+        elif case.is_ended and any(kind is EntryKind.CASE_CLOSED for kind, _ in entries):
+            values[":ids"] = {"SS": [case.case_id]}
+            expression = "DELETE cases :ids SET #type = :kind"
+        else:
+            return None
+        return {"TableName": self._table, "Key": {"pk": {"S": _pk(case.account_id)}, "sk": {"S": _LIVE_SK}},
+                "UpdateExpression": expression, "ExpressionAttributeNames": {"#type": "type"},
+                "ExpressionAttributeValues": values}
 
     def notice_item(self, notice: Notice, provider: str | None = None) -> dict[str, Any]:
         doc = notice.model_dump(mode="json") | {

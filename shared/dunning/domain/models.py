@@ -500,6 +500,11 @@ class Case(BaseModel):
     def is_active(self) -> bool:
         return self.status not in _END and self.status != CaseStatus.REFERRED_TO_LEGAL
 
+    @property
+    def is_ended(self) -> bool:
+        """Resolved or closed: nothing more happens on it (a referred case is still live)."""
+        return self.status in _END
+
     def can_transition(self, target: CaseStatus) -> bool:
         return target == self.status or target in CASE_TRANSITIONS[self.status]
 

@@ -557,7 +557,7 @@ def support_view(account: Account) -> dict[str, Any]:
 
 
 def _case_view(ports: Ports, cmd: _CaseCommand) -> dict[str, Any]:
-    history = ports.collections.history(cmd.account_id)
+    history = ports.collections.case_history(cmd.account_id, cmd.case_id)
     record = history.cases.get(cmd.case_id)
     if record is None:
         raise CaseNotFound(f"case {cmd.case_id}")
@@ -583,7 +583,7 @@ def export_evidence(ports: Ports, account_id: str, case_id: str) -> dict[str, An
     bucket = ports.archive_bucket
     if not bucket:
         raise NotConfigured("ARCHIVE_BUCKET is not set")
-    history = ports.collections.history(account_id)
+    history = ports.collections.case_history(account_id, case_id)
     record = history.cases.get(case_id)
     if record is None:
         raise CaseNotFound(f"case {case_id}")

@@ -142,6 +142,14 @@ def pseudo_case_id(prefix: str, account_id: str) -> str:
     return f"{prefix}-{account_id}"
 
 
+def history_for_record(ports: Ports, account_id: str, case_id: str | None = None) -> AccountHistory:
+    """What `case_for_record` needs: the live cases when the case is among them (the usual way, the
+    same however many cases the account closed before), else the account whole."""
+    history = ports.collections.live(account_id)
+    found = history.cases.get(case_id) is not None if case_id is not None else active_case(history) is not None
+    return history if found or history.whole else ports.collections.history(account_id)
+
+
 def case_for_record(
     history: AccountHistory, account_id: str, now: datetime, prefix: str, case_id: str | None = None
 ) -> tuple[CaseRecord, bool]:
@@ -304,7 +312,7 @@ def perform(ports: Ports, account_id: str, action: CaseAction, record_entry: Rec
     (dunning.services.confirmations), on `channel` (the one the customer used) when it is written
     and may be used; the caller's entry lists those confirmations, so a redelivery can finish them."""
     now = now or ports.clock.now()
-    history = history or ports.collections.history(account_id)
+    history = history or history_for_record(ports, account_id, case_id)
     account = account or ports.accounts.get(account_id)
     record, is_new = case_for_record(history, account_id, now, prefix, case_id)
     policy = ports.policy()
@@ -378,7 +386,7 @@ def wake(ports: Ports, record: CaseRecord) -> None:
 def wake_loan(ports: Ports, account_id: str) -> bool:
     """Plan the loan's open case now, if its escalation is waiting (one Query: for rare changes
     that reach the case from outside it, such as the lender's file or another loan's)."""
-    record = active_case(ports.collections.history(account_id))
+    record = active_case(ports.collections.live(account_id))
     if record is None or not record.case.wake_token:
         return False
     wake(ports, record)

@@ -25,6 +25,8 @@ def case_id_for(account: Account) -> str:
 def open_case(ports: Ports, account: Account) -> str:
     policy, now = ports.policy(), ports.clock.now()
     case_id = case_id_for(account)
+    # The cases live before this one: listed with it, the account's list of live cases is complete.
+    live = [cid for cid, r in ports.collections.live(account.account_id).cases.items() if not r.case.is_ended]
     variant = assign_variant(policy, account.account_id)
     strategy_id, _ = strategy_for(policy, account, variant)
     case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
@@ -40,7 +42,7 @@ def open_case(ports: Ports, account: Account) -> str:
     if account.special_status is not None:
         entries.append(_status_entry(account.special_status))
     try:
-        ports.collections.commit(record, entries, at=now, actor="AccountStream", create=True)
+        ports.collections.commit(record, entries, at=now, actor="AccountStream", create=True, live=live)
         count("CasesOpened", Variant=variant.id, Strategy=strategy_id)
     except Conflict:
         logger.info("case already open; ensuring its escalation runs", extra={"case_id": case_id})
@@ -57,7 +59,7 @@ def open_case(ports: Ports, account: Account) -> str:
 
 def cure(ports: Ports, account: Account) -> list[str]:
     """The account no longer owes: resolve its active cases and stop their escalations."""
-    history = ports.collections.history(account.account_id)
+    history = ports.collections.live(account.account_id)
     now, ended = ports.clock.now(), []
     for record in history.cases.values():
         case = record.case
@@ -97,7 +99,7 @@ def file_status_changed(ports: Ports, account: Account) -> None:
         return
     now = ports.clock.now()
     customers.update(ports, account.customer, customers.file_status(account, now))
-    record = active_case(ports.collections.history(account.account_id))
+    record = active_case(ports.collections.live(account.account_id))
     if record is not None:
         record, _ = commit_change(ports, record, False, lambda rec: [_status_entry(status)], at=now,
                                   actor="AccountStream")
@@ -108,7 +110,7 @@ def file_status_changed(ports: Ports, account: Account) -> None:
 def removed(ports: Ports, account_id: str) -> list[str]:
     """The account row was deleted (REMOVE): nothing can be collected without it, so its active
     cases are closed (ACCOUNT_REMOVED) and their escalations stopped; the ledgers stay."""
-    history = ports.collections.history(account_id)
+    history = ports.collections.live(account_id)
     now, ended = ports.clock.now(), []
     for record in history.cases.values():
         case = record.case

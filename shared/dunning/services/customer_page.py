@@ -296,7 +296,7 @@ class _Page:
         if expired:
             self.visit = self.visit or self._start_visit(False)
             return self._page("expired", 410, forms=("fresh_link",))
-        record = case_actions.active_case(self.ports.collections.history(account.account_id))
+        record = case_actions.active_case(self.ports.collections.live(account.account_id))
         if record is None:
             return self._page("no_case", 200)
         if self._locked():
@@ -480,7 +480,7 @@ class _Page:
     def _verify(self, form: VerifyForm) -> PageResponse:
         account, kind = self._account, self._verify_kind
         self._claim(form.form_key)
-        record = case_actions.active_case(self.ports.collections.history(account.account_id))
+        record = case_actions.active_case(self.ports.collections.live(account.account_id))
         if record is None:
             raise PageRefused(409, "error_unavailable", "no open case on this account")
         if confirms(self.secret, kind, form.answer, account.verification.get(kind.value)):
@@ -530,7 +530,7 @@ class _Page:
         account = self._account
         self._claim(form_key)
         sent = self.guard.hit(f"fresh#{account.account_id}#{local_today(account, self.now).isoformat()}", 24 * 3600)
-        record = case_actions.active_case(self.ports.collections.history(account.account_id))
+        record = case_actions.active_case(self.ports.collections.live(account.account_id))
         if sent <= self.policy.page.fresh_links_per_day and record is not None:
             done = self._record("fresh_link", {}, case_actions.nothing)
             self._confirm(done.record, "page_link", form_key)
@@ -540,7 +540,7 @@ class _Page:
 
     def _do(self, form: Any) -> PageResponse:
         account = self._account
-        history = self.ports.collections.history(account.account_id)
+        history = self.ports.collections.live(account.account_id)
         record = case_actions.active_case(history)
         if record is None or form.action not in available_actions(record.case):
             raise PageRefused(409, "error_unavailable", f"{form.action} is not available for this case",

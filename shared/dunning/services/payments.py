@@ -101,6 +101,8 @@ def _record_conflict(ports: Ports, history: AccountHistory, account_id: str, fir
                      again: Payment) -> None:
     """The payment id is already applied with another amount (a correction or a reversal sent as
     a new PaymentPosted): the first amount stands, the conflict goes to the ledger for a person."""
+    if not history.whole:  # the conflict may be recorded already on a closed case: read them all (rare)
+        history = ports.collections.history(account_id)
     at = ports.clock.now()
     data = {"payment_id": first.payment_id, "amount_applied": format(first.amount.amount, "f"),
             "currency_applied": first.amount.currency, "amount_received": format(again.amount.amount, "f"),
@@ -123,7 +125,7 @@ def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decima
                   received_at: datetime) -> dict[str, Any]:
     """Apply one payment; returns ids and a status code only (APPLIED, DUPLICATE or CONFLICT)."""
     payment = Payment(payment_id=payment_id, amount=Money.of(amount, currency), received_at=received_at)
-    history = ports.collections.history(account_id)  # read first: the stream may cure the case meanwhile
+    history = ports.collections.live(account_id)  # read first: the stream may cure the case meanwhile
     record = collection_case(history)
     account = ports.accounts.get(account_id)
     status, applied = "APPLIED", None
