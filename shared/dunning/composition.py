@@ -133,7 +133,8 @@ class AwsPorts[S: BaseFunctionSettings]:
 
     @cached_property
     def collections(self) -> CollectionsRepository:
-        return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table, self.ledger_keys)
+        return CollectionsRepository(self.client("dynamodb"), self.settings.collections_table, self.ledger_keys,
+                                     live_epoch=self.settings.live_cases_epoch)
 
     def read_for_decision(self, account_id: str, customer_id: str,
                           case_id: str) -> tuple[Account | None, CustomerProfile, CaseRecord | None]:

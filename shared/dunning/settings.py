@@ -20,6 +20,9 @@ class BaseFunctionSettings(BaseSettings):
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     accounts_table: str
     collections_table: str
+    # An account's list of live cases is trusted when it was completed under this epoch (raised
+    # after a rollback to a version that did not keep the lists: docs/operations.md).
+    live_cases_epoch: int = Field(default=1, ge=1)
     # The published policy (PolicyBucket, docs/deploy.md); no bucket = the bundled default.
     policy_bucket: str | None = None
     policy_key: str = "policy.yaml"

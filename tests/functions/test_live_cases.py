@@ -102,3 +102,29 @@ def test_two_cases_opening_at_once_are_both_listed(aws, clock) -> None:
         repo.commit(CaseRecord(case, -1, GENESIS), [(EntryKind.CASE_OPENED, {})], at=NOW, actor="test",
                     create=True, live=[])
     assert sorted(repo.live("acc-1001").cases) == ["acc-1001-20261102", "acc-1001-20261202"]
+
+
+def test_after_a_rollback_a_new_epoch_reads_every_list_as_incomplete_until_the_next_case(
+        aws, clock, stream, monkeypatch: pytest.MonkeyPatch) -> None:
+    ports = stream.ports()
+    cases.open_case(ports, make_account())
+    # An older version ran meanwhile and opened a case it did not list.
+    _legacy_case(aws, "acc-1001-20261201")
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=aws["COLLECTIONS_TABLE"], Key={"pk": {"S": "ACCOUNT#acc-1001"}, "sk": {"S": "LIVE"}},
+        UpdateExpression="ADD cases :ids SET complete = :one",
+        ExpressionAttributeValues={":ids": {"SS": ["acc-1001-20261102"]}, ":one": {"N": "1"}})
+    assert sorted(_repo(aws).live("acc-1001").cases) == ["acc-1001-20261102"]  # the list misses it
+
+    raised = CollectionsRepository(boto3.client("dynamodb", region_name=REGION), aws["COLLECTIONS_TABLE"],
+                                   live_epoch=2)
+    history = raised.live("acc-1001")
+    assert history.whole and sorted(history.cases) == ["acc-1001-20261102", "acc-1001-20261201"]
+
+    # The stage's functions run with the raised epoch (LiveCasesEpoch): the next case lists all three.
+    monkeypatch.setenv("LIVE_CASES_EPOCH", "2")
+    stream._ports = None
+    cases.open_case(stream.ports(), make_account(due_date="2027-01-02"))
+    history = raised.live("acc-1001")
+    assert not history.whole
+    assert sorted(history.cases) == ["acc-1001-20261102", "acc-1001-20261201", "acc-1001-20270102"]

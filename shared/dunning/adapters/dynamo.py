@@ -250,8 +250,8 @@ def changed_key(case_id: str, at: datetime) -> str:
 
 
 class CollectionsRepository:
-    def __init__(self, client: Any, table: str, keys: LedgerKeys | None = None) -> None:
-        self._db, self._table, self._keys = client, table, keys
+    def __init__(self, client: Any, table: str, keys: LedgerKeys | None = None, live_epoch: int = 1) -> None:
+        self._db, self._table, self._keys, self._live_epoch = client, table, keys, live_epoch
 
     # ----------------------------------------------------------------- reads
 
@@ -262,8 +262,9 @@ class CollectionsRepository:
         resp = self._db.get_item(TableName=self._table, Key={"pk": {"S": _pk(account_id)}, "sk": {"S": _LIVE_SK}},
                                  ConsistentRead=True)
         listed = resp.get("Item")
-        if listed is None or "complete" not in listed:
-            # Not listed since the account's last case opened (its cases predate the list): read whole.
+        if listed is None or listed.get("complete", {}).get("N") != str(self._live_epoch):
+            # Not listed since the account's last case opened (its cases predate the list, or an
+            # older version ran since: a new epoch): read whole.
             return self.history(account_id)
         out = AccountHistory(whole=False)
         for case_id in sorted(listed.get("cases", {}).get("SS", [])):
@@ -534,8 +535,8 @@ class CollectionsRepository:
             values[":ids"] = {"SS": sorted({case.case_id, *(live or ())})}
             expression = "ADD cases :ids SET #type = :kind"
             if live is not None:
-                expression += ", complete = :yes"
-                values[":yes"] = {"BOOL": True}
+                expression += ", complete = :epoch"
+                values[":epoch"] = {"N": str(self._live_epoch)}
         elif case.is_ended and any(kind is EntryKind.CASE_CLOSED for kind, _ in entries):
             values[":ids"] = {"SS": [case.case_id]}
             expression = "DELETE cases :ids SET #type = :kind"
