@@ -273,7 +273,7 @@ def _evidence(keys: LedgerKeys, archive: Archive, account_id: str, case_id: str,
 
 def verify_case(ports: Ports, account_id: str, case_id: str) -> IntegrityReport:
     """The case's chain, seals, header and anchors, checked; LedgerChainBroken on any problem."""
-    history = ports.collections.history(account_id)
+    history = ports.collections.case_history(account_id, case_id)  # the case's own items, not the account's
     record = history.cases.get(case_id)
     entries = history.ledger.get(case_id, [])
     if record is None and not entries:
