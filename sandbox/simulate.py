@@ -25,6 +25,7 @@ import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -512,6 +513,29 @@ def _run_shard(config: SimulationConfig, days_done: Any) -> ShardOutput:
         faulthandler.cancel_dump_traceback_later()
 
 
+def _gathered(pool: Any, futures: list[Future[ShardOutput]], days_done: Any, days: int,
+              progress: Progress | None) -> list[ShardOutput]:
+    """The shards' outputs, passing on their progress (the slowest shard's day). A shard that
+    fails ends the run at once with its own error: the other shards' processes are ended, not
+    waited for through all their days."""
+    import queue
+
+    done = [0] * len(futures)
+    while not all(f.done() for f in futures):
+        if failed := next((f for f in futures if f.done() and f.exception() is not None), None):
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            failed.result()  # raises the shard's own error
+        try:
+            shard, day = days_done.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        done[shard] = day
+        if progress:
+            progress(min(done), days)
+    return [f.result() for f in futures]
+
+
 def run_simulation(config: SimulationConfig, progress: Progress | None = None,
                    function_log: TextIO | None = None, workers: int = 1) -> SimulationResult:
     """Live the portfolio in `workers` processes, one shard each (1: in this process).
@@ -527,7 +551,6 @@ def run_simulation(config: SimulationConfig, progress: Progress | None = None,
         result.summary["workers"] = 1
         return result
     import multiprocessing
-    import queue
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
     from dataclasses import replace
@@ -538,17 +561,8 @@ def run_simulation(config: SimulationConfig, progress: Progress | None = None,
         days_done = manager.Queue()
         futures = [pool.submit(_run_shard, replace(config, shards=workers, shard=n), days_done)
                    for n in range(workers)]
-        done = [0] * workers
-        while not all(f.done() for f in futures):
-            try:
-                shard, day = days_done.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            done[shard] = day
-            if progress:
-                progress(min(done), config.days)
         try:
-            shards = [f.result() for f in futures]
+            shards = _gathered(pool, futures, days_done, config.days, progress)
         except BrokenProcessPool as exc:
             stall = stall_seconds(replace(config, shards=workers))
             raise RuntimeError(f"a shard ended abruptly (one that stalls for {stall:.0f} s prints every "

@@ -150,3 +150,30 @@ def test_a_shard_that_finished_leaves_no_watch_armed_in_the_pools_process(monkey
     assert simulate._run_shard(SimulationConfig(accounts=4, days=1, seed=7), Days()) == "output"
     assert days == [(0, 1)] and watch == ["armed", "armed", "disarmed"]
 
+
+
+def test_a_shard_that_fails_ends_the_run_at_once_with_its_own_error() -> None:
+    """Not when the other shards have lived all their days, and not as a broken pool."""
+    import queue
+    from concurrent.futures import Future
+
+    from sandbox.simulate import _gathered
+
+    class Process:
+        def __init__(self) -> None:
+            self.terminated = False
+
+        def terminate(self) -> None:
+            self.terminated = True
+
+    class Pool:
+        _processes = {1: Process(), 2: Process()}
+
+    living: Future[object] = Future()
+    failing: Future[object] = Future()
+    failing.set_exception(TimeoutError("executions did not park: [...]"))
+    pool = Pool()
+    with pytest.raises(TimeoutError, match="executions did not park"):
+        _gathered(pool, [living, failing], queue.Queue(), days=60, progress=None)
+    assert not living.done()  # still living its days: it was not waited for
+    assert all(p.terminated for p in pool._processes.values())
