@@ -67,7 +67,10 @@ def _where_threads_are(top: int = 8) -> str:
             path = [f for f in stack if "/functions/" in f.filename or "/dunning/" in f.filename]
             inside.append(f"{function} for {time.monotonic() - since:.1f} s: "
                           + " > ".join(_place(f) for f in [*path[-6:], inner] if f is not None))
-    where = "; ".join(f"{n} x {place}" for place, n in places.most_common(top))
+    # The crowd (parked executions, all alike), then every rarer place: a stall is in those.
+    ranked = places.most_common()
+    shown = ranked[:top] + [(p, n) for p, n in ranked[top:] if n < 10][:3 * top]
+    where = "; ".join(f"{n} x {place}" for place, n in shown)
     return where + "".join(f"; inside {line}" for line in inside)
 
 
@@ -189,6 +192,7 @@ class VirtualClock:
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"executions did not park: {busy[:5]} ({len(busy)} busy); "
+                                       f"their waits: {self._waits_of(busy[:5])}; "
                                        f"where the process's threads are: {_where_threads_are()}")
                 # Parking and wake-ups notify; status changes at the end of a run notify too,
                 # the short timeout only covers the gap before a new worker thread registers.
@@ -227,6 +231,16 @@ class VirtualClock:
         for arn in list(self._executions):
             if arn in self._terminated:
                 del self._executions[arn]
+
+    def _waits_of(self, arns: list[str]) -> dict[str, list[str]]:
+        """Each execution's waits the clock still holds: a wait woken or answered whose thread has
+        not come back for it is a thread that has not run since (starved, or blocked elsewhere)."""
+        def state(p: _Parking) -> str:
+            answered = p.token is not None and p.token.answered()
+            return "woken" if p.woken.is_set() else "answered" if answered else "parked"
+
+        return {arn.rsplit(":", 1)[-1]: [f"{p.kind} {state(p)}" for p in self._parkings if p.execution_arn == arn]
+                for arn in arns}
 
     def _busy(self) -> list[str]:
         self._forget_finished()
