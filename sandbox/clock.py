@@ -32,8 +32,10 @@ from sandbox.motocompat.sfn_waits import NO_TIMEOUT_SECONDS, ExecutionHandle, Ou
 DEFAULT_SETTLE_TIMEOUT = 30.0
 # The default patience grows by this much per busy execution (real seconds; see run_until_parked).
 _PER_BUSY_SECONDS = 0.5
-# Parked threads re-check their execution's state this often (real seconds) as a safety net.
-_RECHECK_SECONDS = 5.0
+# Parked threads re-check their execution's state this often (real seconds) as a safety net: every
+# wake-up (a deadline, a callback, a stop) is signalled, so the re-check only costs when thousands
+# park at once (1,700 executions per shard at 5,000 accounts woke 340 times a second at 5 s).
+_RECHECK_SECONDS = 60.0
 
 
 def _require_utc(value: datetime) -> datetime:
