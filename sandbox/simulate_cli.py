@@ -100,7 +100,33 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         console.print(f"error: {exc}")
         return 2
+    if warning := map_count_warning(config.accounts, args.workers, _max_map_count()):
+        console.print(warning)
     return _compare(args, config, console) if args.compare else _single(args, config, console)
+
+
+# Measured (docs/performance.md section 5, "5,000 x 60"): a shard maps about 20 memory regions per
+# account by its first week and more each day after (each parked execution holds three threads).
+# Past the kernel's vm.max_map_count a new thread dies of MemoryError and moto's task waits for it
+# forever, so the run stops on a stall report.
+MAPS_PER_ACCOUNT = 30
+
+
+def map_count_warning(accounts: int, workers: int, limit: int | None) -> str | None:
+    """A warning when the shards may need more memory maps than the machine allows, else None."""
+    needed = MAPS_PER_ACCOUNT * accounts // max(workers, 1)
+    if limit is None or needed <= limit:
+        return None
+    return (f"warning: each of the {workers} shards may need about {needed:,} memory maps, more than this "
+            f"machine's vm.max_map_count ({limit:,}); a shard that runs out stops on a stall report. "
+            f"Raise it first: sudo sysctl -w vm.max_map_count={max(262144, 2 * needed)}")
+
+
+def _max_map_count() -> int | None:
+    try:
+        return int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return None  # not Linux: nothing to say
 
 
 def _single(args: argparse.Namespace, config: Any, console: Any) -> int:
