@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,7 +17,7 @@ from dunning.adapters.dynamo import AccountsRepository, CollectionsRepository
 from dunning.domain.ledger import GENESIS
 from dunning.domain.models import Account, Case, Contact, EntryKind
 from dunning.ports import CaseRecord
-from tests.support.aws import REGION, moto_env
+from tests.support.aws import REGION, load_function, moto_env
 
 # Tuesday 10:00 in New York: inside the contact window, not a holiday.
 NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
@@ -90,3 +91,19 @@ def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasks:
     fake = FakeTasks()
     monkeypatch.setattr(Escalations, "succeed", lambda self, token, output: fake.succeed(token, output))
     return fake
+
+
+# An escalation that only waits: the account stream's tests look at the case, not the ladder.
+WAIT_FOREVER = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 86400, "End": True}}}
+
+
+@pytest.fixture
+def stream(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """AccountStream's module, its escalation a state machine that only waits."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(name="Escalation", definition=json.dumps(WAIT_FOREVER),
+                                   roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    mod = load_function("account_stream")
+    mod._ports = None
+    return mod

@@ -6,24 +6,10 @@ import json
 from typing import Any
 
 import boto3
-import pytest
 
 from dunning.adapters.dynamo import CollectionsRepository
 from dunning.domain.models import CaseStatus, EntryKind
-from tests.support.aws import REGION, FakeContext, load_event, load_function
-
-WAIT_FOREVER = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 86400, "End": True}}}
-
-
-@pytest.fixture
-def stream(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    arn = sfn.create_state_machine(name="Escalation", definition=json.dumps(WAIT_FOREVER),
-                                   roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
-    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-    mod = load_function("account_stream")
-    mod._ports = None
-    return mod
+from tests.support.aws import REGION, FakeContext, load_event
 
 
 def _history(env: dict[str, str]) -> Any:

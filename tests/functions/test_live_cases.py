@@ -4,9 +4,7 @@ opens, and nothing is missed on the way."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any
 
 import boto3
 import pytest
@@ -17,20 +15,7 @@ from dunning.domain.models import Case, CaseStatus, EntryKind
 from dunning.ports import CaseRecord
 from dunning.services import cases
 from tests.functions.conftest import NOW, make_account
-from tests.support.aws import REGION, FakeContext, load_event, load_function
-
-WAIT_FOREVER = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 86400, "End": True}}}
-
-
-@pytest.fixture
-def stream(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    arn = sfn.create_state_machine(name="Escalation", definition=json.dumps(WAIT_FOREVER),
-                                   roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
-    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-    mod = load_function("account_stream")
-    mod._ports = None
-    return mod
+from tests.support.aws import REGION, FakeContext, load_event
 
 
 def _repo(env: dict[str, str]) -> CollectionsRepository:

@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from dunning.domain.models import Account, AccountStatus, CaseStatus, EntryKind, Money, Payment
+from dunning.domain.models import Account, AccountStatus, EntryKind, Money, Payment
 from dunning.observability import logger, metrics
 from dunning.ports import AccountHistory, CaseRecord, Conflict, Ports, TransientError
 from dunning.services import confirmations
@@ -65,7 +65,7 @@ def collection_case(history: AccountHistory) -> CaseRecord | None:
     """The case a payment belongs to: the latest one not closed (a referred case still counts)."""
     open_ = [r for r in history.cases.values()
              if not r.case.case_id.startswith(PRE_DUE_CASE_PREFIX)
-             and r.case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED)]
+             and not r.case.is_ended]
     return max(open_, key=lambda r: r.case.opened_at, default=None)
 
 
