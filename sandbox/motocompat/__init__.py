@@ -24,6 +24,7 @@ from sandbox.motocompat.lambda_invoke import FunctionConfig, redirect_invokes  #
 from sandbox.motocompat.response_dispatch import dispatch_without_reflection  # noqa: E402
 from sandbox.motocompat.sent_messages import Accepted, reporting_sends  # noqa: E402
 from sandbox.motocompat.sfn_caches import interpreter_caches  # noqa: E402
+from sandbox.motocompat.sfn_threads import one_thread_per_execution  # noqa: E402
 from sandbox.motocompat.sfn_waits import ExecutionHandle, Run, TokenWait, redirect_waits  # noqa: E402
 from sandbox.motocompat.sms_voice import SmsVoiceBackend, end_user_messaging, sms_voice_backend  # noqa: E402
 
@@ -32,7 +33,7 @@ from sandbox.motocompat.sms_voice import SmsVoiceBackend, end_user_messaging, sm
 def faster_moto() -> Iterator[None]:
     """Where moto is slower than the service it imitates in ways that distort a simulation."""
     with (transactions_without_table_copies(), partition_queries(), item_responses_as_json(),
-          items_sized_once(), interpreter_caches(), dispatch_without_reflection()):
+          items_sized_once(), interpreter_caches(), dispatch_without_reflection(), one_thread_per_execution()):
         yield
 
 
@@ -45,6 +46,7 @@ __all__ = [
     "TokenWait",
     "end_user_messaging",
     "faster_moto",
+    "one_thread_per_execution",
     "redirect_invokes",
     "redirect_waits",
     "reporting_calls",

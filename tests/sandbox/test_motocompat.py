@@ -107,6 +107,20 @@ def test_leaving_faster_moto_puts_back_what_moto_had() -> None:
     assert "execute_result" not in DynamoResult.__dict__  # inherited again, not copied down
 
 
+def test_leaving_faster_moto_gives_executions_moto_s_threads_again() -> None:
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    before = (Program.__dict__["eval"], execute_state.ExecutionState.__dict__["_evaluate_with_timeout"],
+              execute_state.Thread, execution_worker.TMP_THREADS)
+    with faster_moto():
+        assert execute_state.Thread is not before[2]
+        assert execution_worker.TMP_THREADS is not before[3]
+    assert (Program.__dict__["eval"], execute_state.ExecutionState.__dict__["_evaluate_with_timeout"],
+            execute_state.Thread, execution_worker.TMP_THREADS) == before
+
+
 def test_response_dispatch_knows_the_same_actions_as_plain_moto() -> None:
     from moto.core import responses
     from moto.dynamodb.responses import DynamoHandler

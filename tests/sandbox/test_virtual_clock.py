@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -258,3 +259,45 @@ def test_a_task_stopped_before_its_wait_began_ends_quietly_and_never_parks(sandb
         None, env=stopped, timeout_seconds={"case_id": "c-1"}, callback_endpoint=endpoint, heartbeat_endpoint=None)
     assert isinstance(outcome, CallbackOutcomeSuccess) and outcome.callback_id == "token-1"
     assert sandbox.clock.parked_executions() == [] and sandbox.clock.next_deadline() is None
+
+
+def _maps() -> int:
+    with open("/proc/self/maps") as maps:
+        return sum(1 for _ in maps)
+
+
+def _settled(count: Callable[[], int], target: int) -> int:
+    """``count()`` once it reaches ``target``, or after 10 s: a thread ends just after it reports."""
+    limit = time.monotonic() + 10
+    while (now := count()) > target and time.monotonic() < limit:
+        time.sleep(0.01)
+    return now
+
+
+def test_a_parked_execution_holds_one_thread_and_a_finished_one_holds_none(sandbox: Sandbox) -> None:
+    """Thousands of escalations park at once in a 5,000-account shard: moto's three threads per
+    agent task (and every finished thread, kept by moto's list) ran the process out of memory maps."""
+    import gc
+
+    sleeper = sandbox.machine(
+        "sleep-then-probe",
+        {"Sleep": {"Type": "Wait", "Seconds": 3600, "Next": "Probe"}, "Probe": probe_task(sandbox, {}, End=True)},
+        "Sleep")
+    agent = token_machine(sandbox)
+    gc.collect()
+    threads, maps = threading.active_count(), _maps()
+    thread_objects = sum(isinstance(o, threading.Thread) for o in gc.get_objects())
+
+    executions = [sandbox.run(sleeper, {}, name=f"sleeper-{n}") for n in range(20)]
+    executions += [sandbox.run(agent, {}, name=f"agent-{n}") for n in range(20)]
+    sandbox.clock.run_until_parked()
+
+    assert sandbox.clock.parked_executions() == sorted(executions)
+    assert threading.active_count() - threads == 40  # one each, where moto had 2 (Wait) and 3 (agent task)
+
+    sandbox.clock.advance_to(START + timedelta(days=4))  # the sleepers probe and end, the agents time out
+    assert {describe(arn)["status"] for arn in executions} == {"SUCCEEDED"}
+    assert _settled(threading.active_count, threads) == threads
+    gc.collect()
+    assert sum(isinstance(o, threading.Thread) for o in gc.get_objects()) <= thread_objects
+    assert _maps() - maps < 40  # each kept thread kept its stack mapped: two maps apiece
