@@ -78,7 +78,8 @@ class CaseRecord:
 @dataclass
 class AccountHistory:
     """What collections holds for one account: all of it (`whole`), or its live cases only
-    (CaseStore.live: the cases not resolved or closed, each with its ledger and notices)."""
+    (CaseStore.live: the cases not resolved or closed, each with its ledger and notices;
+    CaseStore.live_headers: their headers only)."""
 
     cases: dict[str, CaseRecord] = field(default_factory=dict)
     ledger: dict[str, list[LedgerEntry]] = field(default_factory=dict)
@@ -218,6 +219,12 @@ class CaseStore(Protocol):
         """The account's live cases (not resolved or closed), each whole: what a payment, a case
         action or a cure needs, the same however many cases the account closed before. The whole
         history (``whole``) where the account does not yet list its live cases."""
+        ...
+
+    def live_headers(self, account_id: str) -> AccountHistory:
+        """The headers (with their tallies) of the account's live cases, without their ledgers or
+        notices: what a payment needs, the same however long its case has run. The whole history
+        (``whole``) where the account does not yet list its live cases, as ``live``."""
         ...
 
     def case_history(self, account_id: str, case_id: str) -> AccountHistory:

@@ -134,3 +134,48 @@ def test_a_payment_id_reused_with_another_amount_is_a_conflict_and_the_first_amo
     assert len(conflicts) == 1
     assert {k: conflicts[0].data[k] for k in ("payment_id", "amount_applied", "amount_received", "kept")} == {
         "payment_id": "PMT-1", "amount_applied": "100.00", "amount_received": "60.00", "kept": "FIRST"}
+
+
+def test_a_payment_on_a_case_kept_without_a_tally_is_recorded_once(env: dict[str, Any]) -> None:
+    """Headers written before the tally existed: the case's own ledger says what it recorded."""
+    import boto3
+
+    from dunning.services import payments
+
+    case_id = _open_case(env)
+    assert _pay(env, "100.00")["status"] == "APPLIED"
+    boto3.client("dynamodb").update_item(
+        TableName=env["COLLECTIONS_TABLE"], Key={"pk": {"S": f"ACCOUNT#{ACCOUNT_ID}"}, "sk": {"S": f"CASE#{case_id}"}},
+        UpdateExpression="REMOVE tally")
+    assert env["rt"].collections.case(ACCOUNT_ID, case_id).tally is None
+
+    again = payments.apply_payment(env["rt"], "PMT-1", ACCOUNT_ID, Decimal("100.00"), "USD", utc_now())
+
+    assert again["status"] == "DUPLICATE"
+    kinds = [e.kind for e in env["rt"].collections.history(ACCOUNT_ID).ledger[case_id]]
+    assert kinds.count(EntryKind.PAYMENT) == 1
+
+
+def test_one_payment_delivered_twice_at_once_is_recorded_once(env: dict[str, Any],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """EventBridge delivers at least once: a second delivery that lost the race to the case's
+    header finds the payment recorded when it reads the header again, and adds nothing."""
+    from dunning.services import payments
+
+    case_id = _open_case(env)
+    store = env["rt"].collections
+    commit = store.commit
+    raced: list[str] = []
+
+    def commit_after_the_other_delivery(record: CaseRecord, entries: Any, **kwargs: Any) -> Any:
+        if not raced:  # the other delivery commits first, between this one's read and its write
+            raced.append("other")
+            commit(store.case(ACCOUNT_ID, case_id), entries, **kwargs)
+        return commit(record, entries, **kwargs)
+
+    monkeypatch.setattr(store, "commit", commit_after_the_other_delivery)
+    out = payments.apply_payment(env["rt"], "PMT-1", ACCOUNT_ID, Decimal("100.00"), "USD", utc_now())
+
+    assert out["status"] == "APPLIED" and raced == ["other"]
+    kinds = [e.kind for e in store.history(ACCOUNT_ID).ledger[case_id]]
+    assert kinds.count(EntryKind.PAYMENT) == 1

@@ -30,3 +30,7 @@ def test_a_plan_reads_as_much_for_an_account_with_twenty_closed_cases_as_for_a_f
         assert figures[label]["payment"] == "APPLIED"
     assert figures["long"]["payment_reads"] == figures["fresh"]["payment_reads"]
     assert figures["payment_read_units_long_history"] == figures["payment_read_units_fresh"]
+    # nor the open case's ledger: the header's tally keeps the ids of the payments it recorded
+    # (was the case's whole ledger: 66 units for 240 entries, 31 for these 120)
+    assert figures["lived"]["payment_reads"] == figures["fresh"]["payment_reads"]
+    assert figures["payment_read_units_long_open_case"] == figures["payment_read_units_fresh"]

@@ -86,6 +86,9 @@ class InMemoryCases:
                     out.notices[case_id] = whole.notices[case_id]
         return out
 
+    def live_headers(self, account_id: str) -> AccountHistory:
+        return AccountHistory(cases=self.live(account_id).cases, whole=False)
+
     def case_history(self, account_id: str, case_id: str) -> AccountHistory:
         whole = self.history(account_id)
         out = AccountHistory()

@@ -259,17 +259,34 @@ class CollectionsRepository:
         return self._query(account_id, "pk = :pk", {":pk": {"S": _pk(account_id)}})
 
     def live(self, account_id: str) -> AccountHistory:
+        listed = self._live_ids(account_id)
+        if listed is None:
+            return self.history(account_id)
+        out = AccountHistory(whole=False)
+        for case_id in listed:
+            self.case_history(account_id, case_id, out)
+        return out
+
+    def live_headers(self, account_id: str) -> AccountHistory:
+        listed = self._live_ids(account_id)
+        if listed is None:
+            return self.history(account_id)
+        keys = [{"pk": {"S": _pk(account_id)}, "sk": {"S": _case_sk(case_id)}} for case_id in listed]
+        found = batch_get_items(self._db, {self._table: {"Keys": keys, "ConsistentRead": True}}) if keys else {}
+        out = self.collected(found.get(self._table, []))
+        out.whole = False
+        return out
+
+    def _live_ids(self, account_id: str) -> list[str] | None:
+        """The account's list of live case ids, or None where it cannot be trusted: not listed since
+        the account's last case opened (its cases predate the list, or an older version ran since:
+        a new epoch), so the caller reads whole."""
         resp = self._db.get_item(TableName=self._table, Key={"pk": {"S": _pk(account_id)}, "sk": {"S": _LIVE_SK}},
                                  ConsistentRead=True)
         listed = resp.get("Item")
         if listed is None or listed.get("complete", {}).get("N") != str(self._live_epoch):
-            # Not listed since the account's last case opened (its cases predate the list, or an
-            # older version ran since: a new epoch): read whole.
-            return self.history(account_id)
-        out = AccountHistory(whole=False)
-        for case_id in sorted(listed.get("cases", {}).get("SS", [])):
-            self.case_history(account_id, case_id, out)
-        return out
+            return None
+        return sorted(listed.get("cases", {}).get("SS", []))
 
     def case_history(self, account_id: str, case_id: str, out: AccountHistory | None = None) -> AccountHistory:
         # Only the case's items (its header, ledger and notices share the CASE#<id> prefix): read

@@ -69,9 +69,15 @@ def collection_case(history: AccountHistory) -> CaseRecord | None:
     return max(open_, key=lambda r: r.case.opened_at, default=None)
 
 
-def _recorded(history: AccountHistory, case_id: str, payment_id: str) -> bool:
+def _recorded(ports: Ports, record: CaseRecord, payment_id: str) -> bool:
+    """Whether the case's ledger has the payment: its tally keeps the ids of the payments it
+    recorded, so a year of instalments costs no more to check than the first."""
+    if record.tally is not None:
+        return payment_id in record.tally.payments
+    # A header written before it kept a tally: the case's own ledger says.
+    ledger = ports.collections.case_history(record.case.account_id, record.case.case_id).ledger
     return any(e.kind is EntryKind.PAYMENT and e.data.get("payment_id") == payment_id
-               for e in history.ledger.get(case_id, []))
+               for e in ledger.get(record.case.case_id, []))
 
 
 def _record_in_ledger(ports: Ports, record: CaseRecord, data: dict[str, Any], at: datetime) -> None:
@@ -84,6 +90,8 @@ def _record_in_ledger(ports: Ports, record: CaseRecord, data: dict[str, Any], at
             if attempt == _WRITE_ATTEMPTS - 1:
                 raise
             record = ports.collections.case(record.case.account_id, record.case.case_id)
+            if _recorded(ports, record, str(data["payment_id"])):
+                return  # the same payment, delivered twice at once: the other delivery recorded it
 
 
 def _conflict_case(ports: Ports, history: AccountHistory, account_id: str, at: datetime) -> tuple[CaseRecord, bool]:
@@ -125,7 +133,7 @@ def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decima
                   received_at: datetime) -> dict[str, Any]:
     """Apply one payment; returns ids and a status code only (APPLIED, DUPLICATE or CONFLICT)."""
     payment = Payment(payment_id=payment_id, amount=Money.of(amount, currency), received_at=received_at)
-    history = ports.collections.live(account_id)  # read first: the stream may cure the case meanwhile
+    history = ports.collections.live_headers(account_id)  # read first: the stream may cure the case meanwhile
     record = collection_case(history)
     account = ports.accounts.get(account_id)
     status, applied = "APPLIED", None
@@ -155,7 +163,7 @@ def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decima
         metrics.add_metric(name="PaymentsApplied", unit="Count", value=1)
         account = account_after
     # Also on a duplicate: a crash between the account write and the ledger append is healed here.
-    if record is not None and not _recorded(history, record.case.case_id, payment_id):
+    if record is not None and not _recorded(ports, record, payment_id):
         data = {
             "payment_id": payment_id, "amount": format(payment.amount.amount, "f"), "currency": currency,
             "received_at": payment.received_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
