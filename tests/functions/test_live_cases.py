@@ -113,3 +113,15 @@ def test_after_a_rollback_a_new_epoch_reads_every_list_as_incomplete_until_the_n
     history = raised.live("acc-1001")
     assert not history.whole
     assert sorted(history.cases) == ["acc-1001-20261102", "acc-1001-20261201", "acc-1001-20270102"]
+
+
+def test_a_cure_reads_the_live_case_s_header_and_not_its_ledger(aws, clock, calls, stream) -> None:
+    stream.lambda_handler(load_event("account_stream/delinquent"), FakeContext())
+    calls.clear()
+
+    stream.lambda_handler(load_event("account_stream/cured"), FakeContext())
+
+    # the list, the listed cases' headers (no Query of the case's ledger), the close, the stop
+    assert calls == [("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"), ("dynamodb", "TransactWriteItems"),
+                     ("stepfunctions", "StopExecution")]
+    assert _repo(aws).history("acc-1001").cases["acc-1001-20261102"].case.status is CaseStatus.RESOLVED

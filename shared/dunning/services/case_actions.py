@@ -384,10 +384,10 @@ def wake(ports: Ports, record: CaseRecord) -> None:
 
 
 def wake_loan(ports: Ports, account_id: str) -> bool:
-    """Plan the loan's open case now, if its escalation is waiting (a read of the account's live
-    cases: for rare changes that reach the case from outside it, such as the lender's file or
-    another loan's)."""
-    record = active_case(ports.collections.live(account_id))
+    """Plan the loan's open case now, if its escalation is waiting (a read of the headers of the
+    account's live cases: for rare changes that reach the case from outside it, such as the
+    lender's file or another loan's)."""
+    record = active_case(ports.collections.live_headers(account_id))
     if record is None or not record.case.wake_token:
         return False
     wake(ports, record)

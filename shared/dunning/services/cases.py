@@ -26,7 +26,8 @@ def open_case(ports: Ports, account: Account) -> str:
     policy, now = ports.policy(), ports.clock.now()
     case_id = case_id_for(account)
     # The cases live before this one: listed with it, the account's list of live cases is complete.
-    live = [cid for cid, r in ports.collections.live(account.account_id).cases.items() if not r.case.is_ended]
+    live = [cid for cid, r in ports.collections.live_headers(account.account_id).cases.items()
+            if not r.case.is_ended]
     variant = assign_variant(policy, account.account_id)
     strategy_id, _ = strategy_for(policy, account, variant)
     case = Case(case_id=case_id, account_id=account.account_id, opened_at=now, strategy_id=strategy_id,
@@ -59,7 +60,7 @@ def open_case(ports: Ports, account: Account) -> str:
 
 def cure(ports: Ports, account: Account) -> list[str]:
     """The account no longer owes: resolve its active cases and stop their escalations."""
-    history = ports.collections.live(account.account_id)
+    history = ports.collections.live_headers(account.account_id)
     now, ended = ports.clock.now(), []
     for record in history.cases.values():
         case = record.case
@@ -99,7 +100,7 @@ def file_status_changed(ports: Ports, account: Account) -> None:
         return
     now = ports.clock.now()
     customers.update(ports, account.customer, customers.file_status(account, now))
-    record = active_case(ports.collections.live(account.account_id))
+    record = active_case(ports.collections.live_headers(account.account_id))
     if record is not None:
         record, _ = commit_change(ports, record, False, lambda rec: [_status_entry(status)], at=now,
                                   actor="AccountStream")
@@ -110,7 +111,7 @@ def file_status_changed(ports: Ports, account: Account) -> None:
 def removed(ports: Ports, account_id: str) -> list[str]:
     """The account row was deleted (REMOVE): nothing can be collected without it, so its active
     cases are closed (ACCOUNT_REMOVED) and their escalations stopped; the ledgers stay."""
-    history = ports.collections.live(account_id)
+    history = ports.collections.live_headers(account_id)
     now, ended = ports.clock.now(), []
     for record in history.cases.values():
         case = record.case
