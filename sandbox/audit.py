@@ -173,9 +173,15 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
         by_person[owners.get(account_id, account_id)] += sent
     for account_id, times in acts.items():
         person_acts[owners.get(account_id, account_id)] += times
+    def step_of(m: Message) -> str:
+        notice = (recorded.get(f"{m.provider}:{m.message_id}") or {}).get("data") or {}
+        return str(notice.get("notice_id") or "").partition(":")[2]
+
+    # Of messages sent at one instant (a step of the escalation due as the customer acts on the
+    # page), the answer is the one the ledger records as a service message, whatever the order.
     answered = {id(m) for person, sent in by_person.items() for since, n in Counter(person_acts[person]).items()
                 for m in sorted((m for m in sent if since <= m.sent_at <= since + ACK_WINDOW),
-                                key=lambda m: m.sent_at)[:n]}
+                                key=lambda m: (m.sent_at, not step_of(m).startswith("service_")))[:n]}
     all_acks = _answers(per_account, replies_by_account, owners) | answered
 
     for account_id, sent in per_account.items():

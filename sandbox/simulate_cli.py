@@ -105,11 +105,11 @@ def run(args: argparse.Namespace) -> int:
     return _compare(args, config, console) if args.compare else _single(args, config, console)
 
 
-# Measured (docs/performance.md section 5, "5,000 x 60"): a shard maps about 20 memory regions per
-# account by its first week and more each day after (each parked execution holds three threads).
-# Past the kernel's vm.max_map_count a new thread dies of MemoryError and moto's task waits for it
-# forever, so the run stops on a stall report.
-MAPS_PER_ACCOUNT = 30
+# Measured (docs/performance.md section 5, "5,000 x 60 to the end"): with one thread per parked
+# execution a shard maps about 2 memory regions per account, level from the first week (5,200 at
+# 2,500 accounts); 3 leaves a margin. Past the kernel's vm.max_map_count a new thread dies of
+# MemoryError and moto's task waits for it forever, so the run would stop on a stall report.
+MAPS_PER_ACCOUNT = 3
 
 
 def map_count_warning(accounts: int, workers: int, limit: int | None) -> str | None:

@@ -321,6 +321,20 @@ def test_what_the_customer_did_on_their_page_is_answered_once_and_then_held_to()
     assert findings(run.audit()) == [("opted_out", ACCOUNT_ID, late.sent_at)]
 
 
+def test_an_opt_out_confirmed_at_the_instant_a_notice_is_due_is_the_answer_and_the_notice_is_not() -> None:
+    """The page's opt-out and the escalation's next step at one instant (seen at 5,000 accounts):
+    the confirmation the ledger records as a service message answers it, in whichever order the
+    provider received the two."""
+    run = Run()
+    _page(run, at(16, 18), "preferences", account_changes=[["OPT_OUT", "SMS"]])
+    run.send(at(16, 18), "EMAIL")  # the step due at that hour, by email: neither held nor exempt
+    run.send(at(16, 18), "SMS", "You will get no more texts from us.",
+             notice_id="acc-1-20260901:service_confirm_opt_out_sms")
+    assert run.audit().findings == []
+    late = run.send(at(18, 15))
+    assert findings(run.audit()) == [("opted_out", ACCOUNT_ID, late.sent_at)]
+
+
 def test_a_promise_made_on_the_page_holds_notices_until_its_day() -> None:
     run = Run()
     _page(run, at(18, 14), "promise", fields={"promised_on": "2026-09-25"})
