@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 
 from dunning.domain.ledger import GENESIS
-from dunning.domain.models import Case, CaseStatus, Channel, Contact, EntryKind, SpecialStatus
-from dunning.ports import CaseRecord, InboundSms, TransientError
+from dunning.domain.models import Case, CaseStatus, Channel, Contact, EntryKind, Notice, NoticeStatus, SpecialStatus
+from dunning.ports import CaseRecord, InboundEmail, InboundSms, TransientError
 from dunning.services import admin, cases, customers, escalation, replies
 from tests.functions.conftest import make_account
-from tests.support.fakes import FakePorts
+from tests.support.fakes import FakePorts, put_notice
 
 NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)  # 10:00 in New York, a Tuesday
 LOANS = {"L1": ("4000123412341234", "400.00"), "L2": ("4000123412349876", "150.00")}
 PHONE = "+12025550143"
+ADDRESS = "dana@example.com"
 
 
 def case_id(account_id: str) -> str:
@@ -168,6 +169,46 @@ def test_hardship_is_every_loans(ports: FakePorts) -> None:
     replies.handle_inbound(ports, text("I lost my job and cannot pay"))
     assert {case_of(ports, a).status for a in LOANS} == {CaseStatus.PAUSED}
     assert len(ports.sms.sent) == 1  # one plan offer, from the first case
+
+
+def _emailed(ports: FakePorts, account_id: str, step: str, template: str, ses_id: str) -> None:
+    """A notice we emailed on the loan, and the address indexed: its SES id is what a reply quotes."""
+    put_notice(ports.collections, Notice(
+        notice_id=Notice.id_for(case_id(account_id), step), case_id=case_id(account_id), account_id=account_id,
+        step_id=step, channel=Channel.EMAIL, template_id=template, template_version="t", locale="en-US",
+        status=NoticeStatus.SENT, body="...", provider_message_id=f"ses:{ses_id}", created_at=NOW - timedelta(hours=2)))
+    ports.collections.put_contact(account_id, ports.keys.phone_hash(PHONE), ports.keys.email_hash(ADDRESS))
+
+
+def email(body: str, answers: str) -> InboundEmail:
+    return InboundEmail(provider="ses-inbound", message_id=f"in-{answers}", from_address=ADDRESS,
+                        subject="Re: your loan", text=body, received_at=NOW, answers_ses_ids=(answers,))
+
+
+def test_a_dispute_answering_an_overdue_email_holds_every_loan_it_named(ports: FakePorts) -> None:
+    """The overdue email named the person's other overdue loan too (seen at 5,000 accounts: the
+    customer meant that one, and it kept being contacted)."""
+    _emailed(ports, "L1", "email_10", "overdue_reminder", "ses-overdue")
+
+    out = replies.handle_inbound(ports, email("I dispute this debt, it is not mine", "ses-overdue"))
+
+    assert {case_of(ports, a).status for a in LOANS} == {CaseStatus.DISPUTED}
+    assert out["cases"][0]["case_id"] == case_id("L1")  # the loan of the notice answered comes first
+    (first,) = entries(ports, "L1", EntryKind.REPLY)
+    assert first.data["answers"] == {"case_id": case_id("L1"), "step_id": "email_10"}
+    assert "answers" not in entries(ports, "L2", EntryKind.REPLY)[0].data
+
+
+def test_a_reply_naming_one_loan_to_an_overdue_email_holds_that_loan(ports: FakePorts) -> None:
+    _emailed(ports, "L1", "email_10", "overdue_reminder", "ses-overdue")
+    replies.handle_inbound(ports, email("9876 is not my loan, I dispute it", "ses-overdue"))
+    assert case_of(ports, "L2").status is CaseStatus.DISPUTED and case_of(ports, "L1").status is CaseStatus.OPEN
+
+
+def test_a_reply_to_an_email_about_one_loan_only_is_about_that_loan(ports: FakePorts) -> None:
+    _emailed(ports, "L1", "service_confirm_payment_P1", "payment_confirmation", "ses-receipt")
+    replies.handle_inbound(ports, email("I dispute this debt, it is not mine", "ses-receipt"))
+    assert case_of(ports, "L1").status is CaseStatus.DISPUTED and case_of(ports, "L2").status is CaseStatus.OPEN
 
 
 # --------------------------------------------------------------------------- special statuses

@@ -29,7 +29,9 @@ status or a wrong number to the person; a promise, a hardship or a dispute to th
 (`dunning.domain.customers.loans_meant`): those it names by their last four digits, the one loan
 whose amount it names, or all of them. Only a promise whose amount fits no loan is not applied: the
 customer is asked which loan it is for (the ``which_loan`` answer). An email that answers one of our
-notices is about that notice's loan.
+notices is about that notice's loan, unless the notice was an overdue email, which names every
+overdue loan of the person (`customers.OVERDUE_NOTICES`): a reply to it is the person's, as a text
+is, and the loan of the notice it answers comes first.
 
 A special status in the message (a bankruptcy filing, a death, a request that all contact cease, a
 lawyer, a vulnerability: `dunning.domain.special_status`) is recorded on the person at once, which
@@ -55,6 +57,7 @@ from dunning.observability import count, count_recorded, logger, metrics
 from dunning.ports import AccountHistory, CaseRecord, InboundEmail, InboundReply, InboundSms, Ports, TransientError
 from dunning.services import case_actions, confirmations, escalation
 from dunning.services.case_actions import ActionContext, Entries, Entry
+from dunning.services.customers import OVERDUE_NOTICES
 from dunning.services.deliveries import find_notice
 
 WHICH_LOAN = "which_loan"  # the answer that asks which loan a promise is for
@@ -299,6 +302,14 @@ class _Addressee:
     account_id: str
     disposition: str | None = None  # None: read and acted on; else why it is only recorded
     answers: tuple[str, str] | None = None  # (case id, step id) of our notice it replies to
+    persons: bool = False  # the notice it answers named every overdue loan of the person
+
+
+def _names_every_loan(ports: Ports, thread: tuple[str, str, str]) -> bool:
+    """Whether the notice a reply answers was an overdue email: it named the person's other overdue
+    loans too (escalation._with_other_loans), so "I dispute this" or "I will pay Friday" may mean them."""
+    _, notice = ports.collections.case_and_notice(*thread)
+    return notice is not None and notice.channel is Channel.EMAIL and notice.template_id in OVERDUE_NOTICES
 
 
 def _addressees(ports: Ports, message: InboundReply) -> list[_Addressee]:
@@ -308,8 +319,9 @@ def _addressees(ports: Ports, message: InboundReply) -> list[_Addressee]:
     thread = answered_notice(ports, message)
     gate = REJECTED if message.verdict_problems else AUTO_REPLY if message.auto_reply else None
     if thread is not None and thread[0] in known:
-        # The notice it answers says which of the customer's loans the reply is about.
-        return [_Addressee(thread[0], gate, (thread[1], thread[2]))]
+        # The notice it answers says which of the customer's loans the reply is about: its own, or
+        # every loan it named.
+        return [_Addressee(thread[0], gate, (thread[1], thread[2]), gate is None and _names_every_loan(ports, thread))]
     if known:
         return [_Addressee(a, gate) for a in known]
     if thread is not None:
@@ -323,7 +335,8 @@ def handle_inbound(ports: Ports, message: InboundReply, actor: str = "SmsWebhook
     """Record and act on one customer message. Returns ids and codes only (for logs and the provider)."""
     addressees = _addressees(ports, message)
     people: dict[str, list[Account]] = {}
-    if addressees and addressees[0].answers is None and not any(a.disposition for a in addressees):
+    if addressees and (addressees[0].answers is None or addressees[0].persons) \
+            and not any(a.disposition for a in addressees):
         for addressee in addressees:
             account = ports.accounts.find(addressee.account_id)
             if account is not None:
@@ -339,7 +352,7 @@ def handle_inbound(ports: Ports, message: InboundReply, actor: str = "SmsWebhook
         return {"status": "UNKNOWN_SENDER", "message_key": message.key}
     if people:
         # A shared number (a family phone) reaches each person who gave it; each conversation is theirs.
-        results = [_handle_for_customer(ports, message, customer_id, accounts, actor)
+        results = [_handle_for_customer(ports, message, customer_id, accounts, actor, addressees[0])
                    for customer_id, accounts in sorted(people.items())]
     else:  # about one notice's loan, or only recorded: no routing among the person's loans
         results = [_handle_for_account(ports, message, addressee, actor) for addressee in addressees]
@@ -350,16 +363,25 @@ def handle_inbound(ports: Ports, message: InboundReply, actor: str = "SmsWebhook
 
 
 def _handle_for_customer(ports: Ports, message: InboundReply, customer_id: str, written: list[Account],
-                         actor: str) -> dict[str, Any]:
-    """One message from one person: every open case of theirs records it (see the module docstring)."""
+                         actor: str, came_in: _Addressee) -> dict[str, Any]:
+    """One message from one person: every open case of theirs records it (see the module docstring).
+    An email in the thread of an overdue notice (``came_in.answers``) is recorded as answering it on
+    the notice's loan, which comes first."""
     profile = ports.collections.customer(customer_id)
     known = {a.account_id: a for a in written}
     ids = sorted(set(known) | set(profile.accounts))
     histories = {account_id: ports.collections.history(account_id) for account_id in ids}
     open_ids = [i for i in ids if case_actions.active_case(histories[i]) is not None]
+    if came_in.answers is not None and came_in.account_id in open_ids:
+        open_ids.remove(came_in.account_id)
+        open_ids.insert(0, came_in.account_id)
+
+    def addressee(account_id: str) -> _Addressee:
+        return came_in if account_id == came_in.account_id else _Addressee(account_id)
+
     if len(open_ids) <= 1:
-        target = open_ids[0] if open_ids else written[0].account_id
-        return _handle_for_account(ports, message, _Addressee(target), actor, history=histories.get(target))
+        target = open_ids[0] if open_ids else came_in.account_id if came_in.answers else written[0].account_id
+        return _handle_for_account(ports, message, addressee(target), actor, history=histories.get(target))
     accounts = {i: known.get(i) or ports.accounts.get(i) for i in open_ids}
     first = accounts[open_ids[0]]
     found = classify(message.text, message.received_at, first.time_zones[0], locale=first.locale)
@@ -373,7 +395,7 @@ def _handle_for_customer(ports: Ports, message: InboundReply, customer_id: str, 
     results = []
     for n, account_id in enumerate(targets):
         routing = Routing(primary=n == 0, applies=ask or account_id in chosen, ask_which=ask, in_full=in_full)
-        results.append(_handle_for_account(ports, message, _Addressee(account_id), actor,
+        results.append(_handle_for_account(ports, message, addressee(account_id), actor,
                                            history=histories[account_id], account=accounts[account_id],
                                            routing=routing, loans=[loan.last4 for loan in loans]))
     primary = results[0]
