@@ -211,10 +211,19 @@ class VirtualClock:
             if due is None or due > target:
                 break
             self._move(max(due, self._now))
+            # Executions due at one instant run one after another, in the order they parked, each
+            # until it parks again: two loans of one person due at 14:00 race for the person's caps,
+            # and which wins must not be the threads' luck (a rerun is the same story). Invocations
+            # are one at a time anyway, so little overlap is lost.
             with self._lock:
-                for parking in sorted(self._parkings, key=lambda p: p.seq):
-                    if parking.parked and parking.deadline is not None and parking.deadline <= self._now:
-                        self._wake(parking, timed_out=parking.kind == "task_token")
+                due_now = sorted((p for p in self._parkings if p.parked and p.deadline is not None
+                                  and p.deadline <= self._now), key=lambda p: p.seq)
+            for parking in due_now:
+                with self._lock:
+                    if not parking.parked:
+                        continue  # answered or stopped meanwhile by an execution woken before it
+                    self._wake(parking, timed_out=parking.kind == "task_token")
+                self.run_until_parked()
         self._move(target)
         self.run_until_parked()
 

@@ -96,9 +96,11 @@ def _summary(config: SimulationConfig, run: ShardOutput) -> dict[str, Any]:
         # Which provider took each message (texts to mainland numbers: aliyun; other texts: sms-voice).
         "messages_by_provider": dict(sorted(Counter(m.provider for m in run.messages).items())),
         "call_tasks": kinds["CALL_TASK"],
-        # What the engine heard (REPLY entries) by the channel the customer used.
-        "replies": dict(sorted(Counter(str((e.get("data") or {}).get("channel", "SMS")) for e in ledger
-                                       if e.get("kind") == "REPLY").items())),
+        # What the engine heard, by the channel the customer used: each message once, though every
+        # open loan of the person who wrote records it (a REPLY entry on each case).
+        "replies": dict(sorted(Counter(channel for channel, _ in {
+            (str((e.get("data") or {}).get("channel", "SMS")), (e.get("data") or {}).get("message_key") or id(e))
+            for e in ledger if e.get("kind") == "REPLY"}).items())),
         "replies_by_persona": dict(sorted(Counter(r["persona"] for r in run.replies).items())),
         "actions_by_source": actions_by_source(ledger),
         "opt_outs": kinds["OPT_OUT"],

@@ -105,10 +105,10 @@ def run(args: argparse.Namespace) -> int:
     return _compare(args, config, console) if args.compare else _single(args, config, console)
 
 
-# Measured (docs/performance.md section 5, "5,000 x 60 to the end"): with one thread per parked
-# execution a shard maps about 2 memory regions per account, level from the first week (5,200 at
-# 2,500 accounts); 3 leaves a margin. Past the kernel's vm.max_map_count a new thread dies of
-# MemoryError and moto's task waits for it forever, so the run would stop on a stall report.
+# Measured (docs/performance.md section 5, "one thread per execution"): a shard maps about 2
+# memory regions per account, level from the first week (5,528 at most at 2,500 accounts); 3
+# leaves a margin. Past the kernel's vm.max_map_count a new thread dies of MemoryError and moto's
+# task waits for it forever, so the run would stop on a stall report.
 MAPS_PER_ACCOUNT = 3
 
 
