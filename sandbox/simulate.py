@@ -168,6 +168,10 @@ class Simulation(CustomerChannels, CustomerPageVisits):
             self.events[f"function_error:{logical_id}"] += 1
             self.errors.append({"function": logical_id, "at": z(self.clock.now()),
                                 "error": str(payload)[:300]})
+        # What the invocation set off (an escalation woken by a reply, a payment, an agent's call)
+        # runs to its next wait before the driver acts again: otherwise the woken execution and the
+        # driver's next invocation race for the runtime, and one seed could tell two stories.
+        self.clock.run_until_parked()
         return payload
 
     # ------------------------------------------------------------------ setup
@@ -313,6 +317,7 @@ class Simulation(CustomerChannels, CustomerPageVisits):
             self.client("events").put_events(Entries=[{
                 "Source": "core-banking", "DetailType": "PaymentPosted", "Detail": json.dumps(detail),
                 "EventBusName": self.stack.event_bus("PaymentsBus")}])
+            self.clock.run_until_parked()
         if self.runtime.invocations[self.stack.function_name("ApplyPaymentFunction")] == before:
             # moto did not route the bus to its target: deliver the same event as EventBridge would.
             self.invoke("ApplyPaymentFunction",
