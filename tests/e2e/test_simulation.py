@@ -22,21 +22,29 @@ PROGRESS: list[tuple[int, int]] = []
 # machine's call counts are the same within a little, and a cure the race moves across the uplift's
 # day-30 line moves that count by one.
 _RACY = ("aws_calls_per_notice", "aws_calls_by_kind", "lambda_invocations", "holdout_uplift")
-# Which of the two loans sends first can also change that person's later messages by one (a text on
-# one loan instead of the other, a call one day later): the message counts agree within two, and the
-# audit finds the same violations (none). Every other story figure is the same exactly.
-_BY_A_MESSAGE = ("notices", "messages_by_provider", "customers", "driver_events", "audit")
-
-
+# Which of the two loans sends first can also change that person's later story by a step (a text
+# on one loan instead of the other, a call a day later): every count agrees within two, every rate
+# within 0.05 (one case of the 60 is 0.017), every name and status exactly, and the audit finds no
+# violation in either run.
 def _same_story(one: dict, other: dict, skip: tuple[str, ...]) -> None:
-    strip = lambda s: {k: v for k, v in s.items() if k not in skip + _BY_A_MESSAGE}  # noqa: E731
-    assert strip(one) == strip(other)
-    for key in _BY_A_MESSAGE:
-        a, b = one[key], other[key]
-        for name in set(a) | set(b):  # a counter of 0 may be left out
-            x, y = a.get(name, 0), b.get(name, 0)
-            assert abs(x - y) <= 2, (key, name, x, y)
+    _close({k: v for k, v in one.items() if k not in skip}, {k: v for k, v in other.items() if k not in skip}, "")
     assert one["audit"]["violations"] == other["audit"]["violations"] == 0
+
+
+def _close(a: object, b: object, where: str) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in set(a) | set(b):  # a counter of 0 may be left out
+            _close(a.get(key, 0), b.get(key, 0), f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{where}[{n}]")
+    elif isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int | float) or not isinstance(b, int | float):
+        assert a == b, (where, a, b)
+    elif isinstance(a, int) and isinstance(b, int):
+        assert abs(a - b) <= 2, (where, a, b)
+    else:
+        assert abs(a - b) <= 0.05, (where, a, b)
 
 
 def _same_uplift(one: list[dict], other: list[dict]) -> None:
