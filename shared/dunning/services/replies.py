@@ -302,7 +302,7 @@ class _Addressee:
     account_id: str
     disposition: str | None = None  # None: read and acted on; else why it is only recorded
     answers: tuple[str, str] | None = None  # (case id, step id) of our notice it replies to
-    persons: bool = False  # the notice it answers named every overdue loan of the person
+    every_loan: bool = False  # the notice it answers named every overdue loan of the person
 
 
 def _names_every_loan(ports: Ports, thread: tuple[str, str, str]) -> bool:
@@ -335,7 +335,7 @@ def handle_inbound(ports: Ports, message: InboundReply, actor: str = "SmsWebhook
     """Record and act on one customer message. Returns ids and codes only (for logs and the provider)."""
     addressees = _addressees(ports, message)
     people: dict[str, list[Account]] = {}
-    if addressees and (addressees[0].answers is None or addressees[0].persons) \
+    if addressees and (addressees[0].answers is None or addressees[0].every_loan) \
             and not any(a.disposition for a in addressees):
         for addressee in addressees:
             account = ports.accounts.find(addressee.account_id)
