@@ -57,8 +57,8 @@ class _KeepsNone(list[threading.Thread]):
 
 
 class _InCaller:
-    """A Thread look-alike whose target runs in the caller's thread when started; by the time
-    moto waits on it, it has finished."""
+    """What ``_evaluate_with_timeout`` gets for a Thread (it only starts it, then waits on an
+    event the target sets): the target runs in the caller's thread and has finished by then."""
 
     __slots__ = ("_target",)
 
@@ -68,12 +68,6 @@ class _InCaller:
     def start(self) -> None:
         _in_caller.on = False  # the target's own tasks decide for themselves
         self._target()
-
-    def join(self, timeout: float | None = None) -> None:
-        pass
-
-    def is_alive(self) -> bool:
-        return False
 
 
 _in_caller = threading.local()

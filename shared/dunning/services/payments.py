@@ -69,15 +69,18 @@ def collection_case(history: AccountHistory) -> CaseRecord | None:
     return max(open_, key=lambda r: r.case.opened_at, default=None)
 
 
-def _recorded(ports: Ports, record: CaseRecord, payment_id: str) -> bool:
+def _recorded(ports: Ports, record: CaseRecord, payment_id: str, read: AccountHistory | None = None) -> bool:
     """Whether the case's ledger has the payment: its tally keeps the ids of the payments it
     recorded, so a year of instalments costs no more to check than the first."""
     if record.tally is not None:
         return payment_id in record.tally.payments
-    # A header written before it kept a tally: the case's own ledger says.
-    ledger = ports.collections.case_history(record.case.account_id, record.case.case_id).ledger
+    # A header written before it kept a tally: the case's own ledger says (already read when the
+    # account was read whole).
+    case_id = record.case.case_id
+    if read is None or case_id not in read.ledger:
+        read = ports.collections.case_history(record.case.account_id, case_id)
     return any(e.kind is EntryKind.PAYMENT and e.data.get("payment_id") == payment_id
-               for e in ledger.get(record.case.case_id, []))
+               for e in read.ledger.get(case_id, []))
 
 
 def _record_in_ledger(ports: Ports, record: CaseRecord, data: dict[str, Any], at: datetime) -> None:
@@ -163,7 +166,7 @@ def apply_payment(ports: Ports, payment_id: str, account_id: str, amount: Decima
         metrics.add_metric(name="PaymentsApplied", unit="Count", value=1)
         account = account_after
     # Also on a duplicate: a crash between the account write and the ledger append is healed here.
-    if record is not None and not _recorded(ports, record, payment_id):
+    if record is not None and not _recorded(ports, record, payment_id, history):
         data = {
             "payment_id": payment_id, "amount": format(payment.amount.amount, "f"), "currency": currency,
             "received_at": payment.received_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
