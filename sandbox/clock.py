@@ -7,6 +7,13 @@ retry back-off, or waiting for a task token. Then the clock jumps to the earlies
 the executions due at that instant, lets them run until they park again, and so on. Timestamps
 written by handlers are therefore exactly what they would be on AWS, and weeks run in a blink.
 
+Executions also take turns: one runs at a time, from the moment it becomes runnable (started,
+woken at its deadline, its task token answered, stopped) until it parks or ends, in the order they
+became runnable. That order is decided in one thread (the one that starts, wakes, answers or
+stops), so it is the same on every run: two loans of one person woken by one reply act in the
+order the reply's handler answered them, not in the order the threads happened to be scheduled,
+and one seed tells one story. Little is lost: invocations run one at a time anyway.
+
 Limits: Task ``TimeoutSeconds`` of a ``.waitForTaskToken`` task is virtual; heartbeats and the
 timeout of plain Lambda tasks are real time (short anyway). An execution counts as parked when any
 of its branches is parked, so Parallel/Map branches are not tracked one by one.
@@ -115,6 +122,10 @@ class VirtualClock:
         self._executions: dict[str, ExecutionHandle] = {}
         self._terminated: set[str] = set()
         self._seq = itertools.count()
+        # Whose turn it is, and who is next, in the order they became runnable (a dict keeps it).
+        self._turn: str | None = None
+        self._next: dict[str, threading.Event] = {}
+        self._closed = False
         self._traveller: time_machine.travel | None = None
         self._coordinates: Any = None
         self._redirect = ExitStack()
@@ -143,6 +154,10 @@ class VirtualClock:
         with self._lock:
             self._forget_finished()
             leftovers = list(self._executions.values())
+            # Nobody waits for a turn any more: stopped executions end on their own threads at once.
+            self._closed = True
+            for ready in self._next.values():
+                ready.set()
         for execution in leftovers:
             execution.stop(self._now, error="SandboxClosed", cause="virtual clock uninstalled")
         with self._lock:
@@ -265,18 +280,49 @@ class VirtualClock:
                 parking.token.time_out()
             else:
                 parking.token.interrupt()
+        self._runnable(parking.execution_arn)
         self._lock.notify_all()
 
     def _park(self, parking: _Parking) -> None:
         with self._lock:
             parking.seq = next(self._seq)
             self._parkings.add(parking)
+            if parking.parked:  # a token answered before its wait began: no need to queue again
+                self._end_turn(parking.execution_arn)
             self._lock.notify_all()
 
     def _unpark(self, parking: _Parking) -> None:
         with self._lock:
             self._parkings.discard(parking)
             self._lock.notify_all()
+        self._take_turn(parking.execution_arn)
+
+    # ------------------------------------------------------------------ turns (under self._lock)
+
+    def _runnable(self, execution_arn: str) -> None:
+        """``execution_arn`` may run as soon as those runnable before it have parked or ended."""
+        if execution_arn != self._turn and execution_arn not in self._next and not self._closed:
+            self._next[execution_arn] = threading.Event()
+            self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        if self._turn is None and self._next:
+            self._turn = next(iter(self._next))
+            self._next.pop(self._turn).set()
+
+    def _end_turn(self, execution_arn: str) -> None:
+        if self._turn == execution_arn:
+            self._turn = None
+            self._pass_turn()
+
+    def _take_turn(self, execution_arn: str) -> None:
+        """Block the execution's thread until it is its turn (its own thread, not under the lock)."""
+        with self._lock:
+            # A wake-up no hook announced (there should be none) queues here, behind the rest.
+            self._runnable(execution_arn)
+            ready = self._next.get(execution_arn)
+        if ready is not None:
+            ready.wait()
 
     # ------------------------------------------------------------------ the interpreter's waits
     # (sandbox.motocompat.sfn_waits.WaitTarget: called from the executions' own threads)
@@ -320,6 +366,24 @@ class VirtualClock:
     def started(self, execution: ExecutionHandle) -> None:
         with self._lock:
             self._executions[execution.arn] = execution
+            if not execution.in_caller:
+                self._runnable(execution.arn)
+            self._lock.notify_all()
+
+    @contextmanager
+    def running(self, execution_arn: str) -> Iterator[None]:
+        self._take_turn(execution_arn)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._end_turn(execution_arn)
+
+    def answered(self, callback_id: str) -> None:
+        with self._lock:
+            for parking in self._parkings:
+                if parking.token is not None and parking.token.callback_id == callback_id:
+                    self._runnable(parking.execution_arn)
             self._lock.notify_all()
 
     def stopped(self, execution_arn: str) -> None:

@@ -6,7 +6,10 @@ a ``.waitForTaskToken`` task blocks on its callback endpoint
 (``StateTaskServiceCallback._eval_wait_for_task_token``). ``redirect_waits(target)`` sends each
 of them to ``target`` (sandbox.clock.VirtualClock), and tells it when an execution starts, is
 stopped and has finished (``Execution.start``/``stop``, ``BaseExecutionWorkerCommunication.
-terminated``), so it knows which executions are running and which are parked.
+terminated``), and when a task token is answered (``CallbackEndpoint.notify``, in the answering
+caller's thread), so it knows which executions are running and which are parked. The thread an
+execution runs on (``ExecutionWorker._execution_logic``) begins and ends inside ``target.
+running(...)``, so the target can let executions take turns.
 
 The target sees moto's objects only through ``Run``, ``TokenWait`` and ``ExecutionHandle`` below.
 """
@@ -36,7 +39,8 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     HeartbeatEndpoint,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution, SyncExecution
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker, SyncExecutionWorker
 
 from sandbox.motocompat.patching import replaced, require_parameters
 
@@ -46,6 +50,8 @@ require_parameters(RetrierDecl._eval_body, "self", "env")
 require_parameters(TaskTokenState._eval_wait_for_task_token, "self", "env", "timeout_seconds",
                    "callback_endpoint", "heartbeat_endpoint")
 require_parameters(Execution.stop, "self", "stop_date", "error", "cause")
+require_parameters(ExecutionWorker._execution_logic, "self")
+require_parameters(CallbackEndpoint.notify, "self", "outcome")
 
 # What a task token wait ends with (success, failure, timeout), handed back to moto as it came.
 Outcome = CallbackOutcome
@@ -77,6 +83,10 @@ class TokenWait:
     def __init__(self, endpoint: CallbackEndpoint) -> None:
         self._endpoint = endpoint
 
+    @property
+    def callback_id(self) -> str:
+        return str(self._endpoint.callback_id)
+
     def answered(self) -> bool:
         # send_task_* runs in the caller's thread: the answer is there before the task's thread wakes.
         return self._endpoint._notify_event.is_set()
@@ -107,6 +117,11 @@ class ExecutionHandle:
     def arn(self) -> str:
         return str(self._execution.exec_arn)
 
+    @property
+    def in_caller(self) -> bool:
+        """A synchronous (Express) execution runs in the thread that started it, not its own."""
+        return isinstance(self._execution, SyncExecution)
+
     def stop(self, at: datetime, error: str, cause: str) -> None:
         worker = self._execution.exec_worker
         if worker is None or worker.env is None:
@@ -126,7 +141,14 @@ class WaitTarget(Protocol):
     def parked_while(self, run: Run, token: TokenWait) -> AbstractContextManager[None]:
         """A task token wait with heartbeats, which stays in real time: count it as parked meanwhile."""
 
-    def started(self, execution: ExecutionHandle) -> None: ...
+    def started(self, execution: ExecutionHandle) -> None:
+        """Called in the thread that starts it, before its own thread exists."""
+
+    def running(self, execution_arn: str) -> AbstractContextManager[None]:
+        """An execution's own thread, from its first state to its end."""
+
+    def answered(self, callback_id: str) -> None:
+        """A task token got its outcome (called in the answering thread)."""
 
     def stopped(self, execution_arn: str) -> None: ...
 
@@ -176,6 +198,20 @@ def redirect_waits(target: WaitTarget) -> Iterator[None]:
         finally:
             current.env = None
 
+    with ExitStack() as stack:
+        stack.enter_context(replaced(WaitFunction, "_wait_interval", wait_interval))
+        original_retrier_eval = stack.enter_context(replaced(RetrierDecl, "_eval_body", retrier_eval))
+        stack.enter_context(replaced(retrier_decl, "time", SimpleNamespace(sleep=retry_sleep, time=time.time)))
+        original_token = stack.enter_context(
+            replaced(TaskTokenState, "_eval_wait_for_task_token", eval_wait_for_task_token))
+        stack.enter_context(_lifecycle_to(target))
+        yield
+
+
+@contextmanager
+def _lifecycle_to(target: WaitTarget) -> Iterator[None]:
+    """An execution's start, its own thread, its stop and its end, and every task token answered."""
+
     def start(self: Execution) -> None:
         target.started(ExecutionHandle(self))
         original_start(self)
@@ -188,13 +224,22 @@ def redirect_waits(target: WaitTarget) -> Iterator[None]:
         original_terminated(self)
         target.terminated(self.execution.exec_arn)
 
+    def execution_logic(self: ExecutionWorker) -> None:
+        if isinstance(self, SyncExecutionWorker):
+            original_logic(self)  # the starter's own thread
+            return
+        communication: BaseExecutionWorkerCommunication = self._execution_communication  # type: ignore[assignment]
+        with target.running(communication.execution.exec_arn):
+            original_logic(self)
+
+    def notify(self: CallbackEndpoint, outcome: CallbackOutcome) -> None:
+        original_notify(self, outcome)
+        target.answered(str(self.callback_id))
+
     with ExitStack() as stack:
-        stack.enter_context(replaced(WaitFunction, "_wait_interval", wait_interval))
-        original_retrier_eval = stack.enter_context(replaced(RetrierDecl, "_eval_body", retrier_eval))
-        stack.enter_context(replaced(retrier_decl, "time", SimpleNamespace(sleep=retry_sleep, time=time.time)))
-        original_token = stack.enter_context(
-            replaced(TaskTokenState, "_eval_wait_for_task_token", eval_wait_for_task_token))
         original_start = stack.enter_context(replaced(Execution, "start", start))
         original_stop = stack.enter_context(replaced(Execution, "stop", stop))
         original_terminated = stack.enter_context(replaced(BaseExecutionWorkerCommunication, "terminated", terminated))
+        original_logic = stack.enter_context(replaced(ExecutionWorker, "_execution_logic", execution_logic))
+        original_notify = stack.enter_context(replaced(CallbackEndpoint, "notify", notify))
         yield

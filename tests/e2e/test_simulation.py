@@ -17,41 +17,11 @@ _WALL = ("wall_seconds",)
 _PER_SHARD = ("wall_seconds", "workers", "lambda_invocations", "aws_calls_per_notice", "aws_calls_by_kind", "import")
 PROGRESS: list[tuple[int, int]] = []
 
-# Two loans of one person planned at the same virtual instant race for the person's profile (the
-# at-most-once gate); which wins is thread timing, and the loser's retry costs a few more calls. The
-# machine's call counts are the same within a little, and a cure the race moves across the uplift's
-# day-30 line moves that count by one.
-_RACY = ("aws_calls_per_notice", "aws_calls_by_kind", "lambda_invocations", "holdout_uplift")
-# Which of the two loans sends first can also change that person's later story by a step (a text
-# on one loan instead of the other, a call a day later): every count agrees within two, every rate
-# within 0.05 (one case of the 60 is 0.017), every name and status exactly, and the audit finds no
-# violation in either run.
+# Executions take turns in the order they became runnable (sandbox.clock), so a seed tells one story:
+# two runs agree on every figure, and a sharded run on every figure about customers.
 def _same_story(one: dict, other: dict, skip: tuple[str, ...]) -> None:
-    _close({k: v for k, v in one.items() if k not in skip}, {k: v for k, v in other.items() if k not in skip}, "")
+    assert {k: v for k, v in one.items() if k not in skip} == {k: v for k, v in other.items() if k not in skip}
     assert one["audit"]["violations"] == other["audit"]["violations"] == 0
-
-
-def _close(a: object, b: object, where: str) -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in set(a) | set(b):  # a counter of 0 may be left out
-            _close(a.get(key, 0), b.get(key, 0), f"{where}.{key}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), where
-        for n, (x, y) in enumerate(zip(a, b, strict=True)):
-            _close(x, y, f"{where}[{n}]")
-    elif isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int | float) or not isinstance(b, int | float):
-        assert a == b, (where, a, b)
-    elif isinstance(a, int) and isinstance(b, int):
-        assert abs(a - b) <= 2, (where, a, b)
-    else:
-        assert abs(a - b) <= 0.05, (where, a, b)
-
-
-def _same_uplift(one: list[dict], other: list[dict]) -> None:
-    assert [(r["group"], r["day"], r["group_cases"], r["holdout_cases"]) for r in one] == [
-        (r["group"], r["day"], r["group_cases"], r["holdout_cases"]) for r in other]
-    for a, b in zip(one, other, strict=True):
-        assert abs(a["group_cured"] - b["group_cured"]) <= 2 and abs(a["holdout_cured"] - b["holdout_cured"]) <= 2
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +71,7 @@ def test_replies_are_heard_by_text_and_by_email_and_every_sms_has_its_receipt(su
 
 
 def test_two_shards_live_the_same_story_as_one_process(summary: dict, sharded: dict) -> None:
-    _same_story(sharded, summary, _PER_SHARD + _RACY)
-    _same_uplift(sharded["holdout_uplift"], summary["holdout_uplift"])
+    _same_story(sharded, summary, _PER_SHARD)
     assert sharded["workers"] == 2
     assert sum(f["imported"] for f in sharded["import"]["files"]) == CONFIG.accounts  # each shard its own file
     assert PROGRESS[-1] == (CONFIG.days, CONFIG.days)  # the progress bar hears from the worker processes
@@ -110,11 +79,7 @@ def test_two_shards_live_the_same_story_as_one_process(summary: dict, sharded: d
 
 def test_same_seed_and_arguments_same_figures(sharded: dict) -> None:
     again = run_simulation(CONFIG, workers=2).summary
-    _same_story(again, sharded, _WALL + _RACY)
-    _same_uplift(again["holdout_uplift"], sharded["holdout_uplift"])
-    assert again["aws_calls_per_notice"] == pytest.approx(sharded["aws_calls_per_notice"], rel=0.03)
-    for name, count in sharded["lambda_invocations"].items():
-        assert again["lambda_invocations"][name] == pytest.approx(count, rel=0.03, abs=2)
+    _same_story(again, sharded, _WALL)
 
 
 def test_some_customers_act_on_their_own_page_and_actions_are_counted_by_source(summary: dict) -> None:

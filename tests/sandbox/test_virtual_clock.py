@@ -301,3 +301,48 @@ def test_a_parked_execution_holds_one_thread_and_a_finished_one_holds_none(sandb
     gc.collect()
     assert sum(isinstance(o, threading.Thread) for o in gc.get_objects()) <= thread_objects
     assert _maps() - maps < 40  # each kept thread kept its stack mapped: two maps apiece
+
+
+def test_executions_take_turns_in_the_order_they_became_runnable(sandbox: Sandbox) -> None:
+    """Two loans of one person, woken by one reply, must act in the order the reply's handler
+    answered them, each to its next wait, never interleaved: otherwise which one reaches the
+    person's daily cap first is the threads' luck, and one seed tells two stories."""
+    calls: list[str] = []
+    invoke = sandbox.runtime.invoke
+
+    def recording(fn: Any, event: Any) -> Any:
+        calls.append(str((json.loads(event) if isinstance(event, str | bytes) else event).get("echo")))
+        return invoke(fn, event)
+
+    sandbox.runtime.invoke = recording  # type: ignore[method-assign]
+    machine = sandbox.machine(
+        "agent-then-two-probes",
+        {
+            "Agent": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": sandbox.probe_arn,
+                               "Payload": {"token.$": "$$.Task.Token", "echo.$": "States.Format('{}:agent', $.name)"}},
+                "ResultPath": "$.outcome",
+                "Next": "First",
+            },
+            "First": probe_task(sandbox, {"echo.$": "States.Format('{}:first', $.name)"}, ResultPath="$.first",
+                                Next="Second"),
+            "Second": probe_task(sandbox, {"echo.$": "States.Format('{}:second', $.name)"}, End=True),
+        },
+        "Agent",
+    )
+    names = [f"loan-{n}" for n in range(8)]
+    executions = {name: sandbox.run(machine, {"name": name}, name=name) for name in names}
+    sandbox.clock.run_until_parked()
+    assert calls == [f"{name}:agent" for name in names]  # started one after another, each to its wait
+
+    calls.clear()
+    answered = ["loan-5", "loan-2", "loan-7", "loan-0", "loan-3", "loan-6", "loan-1", "loan-4"]
+    sfn = boto3.client("stepfunctions")
+    for name in answered:  # one caller answers them all before any runs: they run in this order
+        sfn.send_task_success(taskToken=_task_token(executions[name]), output="{}")
+    sandbox.clock.run_until_parked()
+
+    assert calls == [f"{name}:{step}" for name in answered for step in ("first", "second")]
+    assert {describe(arn)["status"] for arn in executions.values()} == {"SUCCEEDED"}
