@@ -21,9 +21,11 @@ of its branches is parked, so Parallel/Map branches are not tracked one by one.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -97,6 +99,7 @@ class _Parking:
     token: TokenWait | None = None
     woken: threading.Event = field(default_factory=threading.Event)
     seq: int = 0
+    counted: bool = False  # counted as parked by the clock (until woken, answered or gone)
 
     @property
     def parked(self) -> bool:
@@ -118,9 +121,15 @@ class VirtualClock:
         self._now = _require_utc(start)
         self._settle_timeout = settle_timeout
         self._lock = threading.Condition()
-        self._parkings: set[_Parking] = set()
-        self._executions: dict[str, ExecutionHandle] = {}
-        self._terminated: set[str] = set()
+        # Kept as things happen, not recomputed: the driver asks "anyone busy?" after every step,
+        # and a 5,000-account shard has thousands of parked executions to ask about.
+        self._parkings: dict[str, set[_Parking]] = {}  # execution ARN -> its waits
+        self._by_token: dict[str, _Parking] = {}  # task token -> its wait
+        self._deadlines: list[tuple[datetime, int, _Parking]] = []  # a heap; woken waits left in it
+        self._executions: dict[str, ExecutionHandle] = {}  # running, until moto reports the end
+        self._parked_in: Counter[str] = Counter()  # execution ARN -> its waits counted as parked
+        self._busy_arns: set[str] = set()  # running and not parked
+        self._changes = 0  # bumped whenever an execution starts, parks, wakes or ends
         self._seq = itertools.count()
         # Whose turn it is, and who is next, in the order they became runnable (a dict keeps it).
         self._turn: str | None = None
@@ -152,7 +161,6 @@ class VirtualClock:
         # Executions still waiting are stopped (not woken): woken, they would carry on and call
         # AWS after the mock is gone. Their threads then see a stopped program and end.
         with self._lock:
-            self._forget_finished()
             leftovers = list(self._executions.values())
             # Nobody waits for a turn any more: stopped executions end on their own threads at once.
             self._closed = True
@@ -161,7 +169,7 @@ class VirtualClock:
         for execution in leftovers:
             execution.stop(self._now, error="SandboxClosed", cause="virtual clock uninstalled")
         with self._lock:
-            for parking in list(self._parkings):
+            for parking in [p for waits in self._parkings.values() for p in waits]:
                 self._wake(parking, timed_out=False)
         self._redirect.close()
         if self._traveller is not None:
@@ -177,9 +185,7 @@ class VirtualClock:
     def parked_executions(self) -> list[str]:
         """ARNs of RUNNING executions that are waiting (Wait, retry back-off or task token)."""
         with self._lock:
-            self._forget_finished()
-            parked = {p.execution_arn for p in self._parkings if p.parked}
-            return sorted(arn for arn in self._executions if arn in parked)
+            return sorted(arn for arn in self._executions if self._parked_in[arn])
 
     def busy_executions(self) -> list[str]:
         """ARNs of RUNNING executions that are doing work right now (not parked)."""
@@ -188,8 +194,9 @@ class VirtualClock:
 
     def next_deadline(self) -> datetime | None:
         with self._lock:
-            deadlines = [p.deadline for p in self._parkings if p.parked and p.deadline is not None]
-            return min(deadlines) if deadlines else None
+            while self._deadlines and not self._deadlines[0][2].counted:
+                heapq.heappop(self._deadlines)  # woken, answered or gone since it parked
+            return self._deadlines[0][0] if self._deadlines else None
 
     # ------------------------------------------------------------------ driving
 
@@ -198,22 +205,23 @@ class VirtualClock:
         wait in which no execution parks or finishes: on a loaded machine many busy executions may
         take long in all, and only a stall means something is wrong."""
         patience = self._settle_timeout if timeout is None else timeout
-        limit, seen = time.monotonic() + patience, frozenset[str]()
+        limit, seen = time.monotonic() + patience, -1
         with self._lock:
-            while busy := self._busy():
-                if frozenset(busy) != seen:  # progress (or new work): the stall clock starts again
+            while self._busy_arns:
+                if self._changes != seen:  # progress (or new work): the stall clock starts again
                     # Invocations run one at a time (InProcessLambdaRuntime): with hundreds busy,
                     # none may park for a while although every one is being served in turn.
-                    allowed = patience if timeout is not None else max(patience, _PER_BUSY_SECONDS * len(busy))
-                    limit, seen = time.monotonic() + allowed, frozenset(busy)
+                    busy = len(self._busy_arns)
+                    allowed = patience if timeout is not None else max(patience, _PER_BUSY_SECONDS * busy)
+                    limit, seen = time.monotonic() + allowed, self._changes
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"executions did not park: {busy[:5]} ({len(busy)} busy); "
-                                       f"their waits: {self._waits_of(busy[:5])}; "
+                    stuck = self._busy()
+                    raise TimeoutError(f"executions did not park: {stuck[:5]} ({len(stuck)} busy); "
+                                       f"their waits: {self._waits_of(stuck[:5])}; "
                                        f"where the process's threads are: {_where_threads_are()}")
-                # Parking and wake-ups notify; status changes at the end of a run notify too,
-                # the short timeout only covers the gap before a new worker thread registers.
-                self._lock.wait(min(remaining, 0.01))
+                # Every start, park, wake-up and end notifies; the timeout only re-checks the stall.
+                self._lock.wait(min(remaining, 1.0))
 
     def advance_to(self, instant: datetime) -> None:
         """Move time to ``instant``, waking parked executions at their deadlines on the way."""
@@ -231,11 +239,12 @@ class VirtualClock:
             # and which wins must not be the threads' luck (a rerun is the same story). Invocations
             # are one at a time anyway, so little overlap is lost.
             with self._lock:
-                due_now = sorted((p for p in self._parkings if p.parked and p.deadline is not None
-                                  and p.deadline <= self._now), key=lambda p: p.seq)
-            for parking in due_now:
+                due_now = []
+                while self._deadlines and self._deadlines[0][0] <= self._now:
+                    due_now.append(heapq.heappop(self._deadlines)[2])
+            for parking in sorted(due_now, key=lambda p: p.seq):
                 with self._lock:
-                    if not parking.parked:
+                    if not parking.counted:
                         continue  # answered or stopped meanwhile by an execution woken before it
                     self._wake(parking, timed_out=parking.kind == "task_token")
                 self.run_until_parked()
@@ -251,13 +260,6 @@ class VirtualClock:
         self._now = instant
         self._coordinates.move_to(instant, tick=False)
 
-    def _forget_finished(self) -> None:
-        # Finished means moto's worker has reported termination, not just a status change:
-        # moto sets SUCCEEDED a moment before it stores the execution's output.
-        for arn in list(self._executions):
-            if arn in self._terminated:
-                del self._executions[arn]
-
     def _waits_of(self, arns: list[str]) -> dict[str, list[str]]:
         """Each execution's waits the clock still holds: a wait woken or answered whose thread has
         not come back for it is a thread that has not run since (starved, or blocked elsewhere)."""
@@ -265,16 +267,35 @@ class VirtualClock:
             answered = p.token is not None and p.token.answered()
             return "woken" if p.woken.is_set() else "answered" if answered else "parked"
 
-        return {arn.rsplit(":", 1)[-1]: [f"{p.kind} {state(p)}" for p in self._parkings if p.execution_arn == arn]
+        return {arn.rsplit(":", 1)[-1]: [f"{p.kind} {state(p)}" for p in self._parkings.get(arn, ())]
                 for arn in arns}
 
     def _busy(self) -> list[str]:
-        self._forget_finished()
-        parked = {p.execution_arn for p in self._parkings if p.parked}
-        return sorted(arn for arn in self._executions if arn not in parked)
+        return sorted(self._busy_arns)
+
+    def _count(self, parking: _Parking) -> None:
+        arn = parking.execution_arn
+        parking.counted = True
+        self._parked_in[arn] += 1
+        self._busy_arns.discard(arn)
+        self._changes += 1
+
+    def _uncount(self, parking: _Parking) -> None:
+        """``parking`` no longer holds its execution (woken, answered or gone): once, whichever first."""
+        if not parking.counted:
+            return
+        arn = parking.execution_arn
+        parking.counted = False
+        self._parked_in[arn] -= 1
+        if not self._parked_in[arn]:
+            del self._parked_in[arn]
+            if arn in self._executions:
+                self._busy_arns.add(arn)
+        self._changes += 1
 
     def _wake(self, parking: _Parking, *, timed_out: bool) -> None:
         parking.woken.set()
+        self._uncount(parking)
         if parking.token is not None:
             if timed_out:
                 parking.token.time_out()
@@ -286,14 +307,25 @@ class VirtualClock:
     def _park(self, parking: _Parking) -> None:
         with self._lock:
             parking.seq = next(self._seq)
-            self._parkings.add(parking)
-            if parking.parked:  # a token answered before its wait began: no need to queue again
+            self._parkings.setdefault(parking.execution_arn, set()).add(parking)
+            if parking.token is not None:
+                self._by_token[parking.token.callback_id] = parking
+            if parking.parked:  # a token answered before its wait began keeps its execution busy
+                self._count(parking)
+                if parking.deadline is not None:
+                    heapq.heappush(self._deadlines, (parking.deadline, parking.seq, parking))
                 self._end_turn(parking.execution_arn)
             self._lock.notify_all()
 
     def _unpark(self, parking: _Parking) -> None:
         with self._lock:
-            self._parkings.discard(parking)
+            self._uncount(parking)
+            waits = self._parkings.get(parking.execution_arn, set())
+            waits.discard(parking)
+            if not waits:
+                self._parkings.pop(parking.execution_arn, None)
+            if parking.token is not None and self._by_token.get(parking.token.callback_id) is parking:
+                del self._by_token[parking.token.callback_id]
             self._lock.notify_all()
         self._take_turn(parking.execution_arn)
 
@@ -366,6 +398,9 @@ class VirtualClock:
     def started(self, execution: ExecutionHandle) -> None:
         with self._lock:
             self._executions[execution.arn] = execution
+            if not self._parked_in[execution.arn]:
+                self._busy_arns.add(execution.arn)
+            self._changes += 1
             if not execution.in_caller:
                 self._runnable(execution.arn)
             self._lock.notify_all()
@@ -381,18 +416,22 @@ class VirtualClock:
 
     def answered(self, callback_id: str) -> None:
         with self._lock:
-            for parking in self._parkings:
-                if parking.token is not None and parking.token.callback_id == callback_id:
-                    self._runnable(parking.execution_arn)
+            parking = self._by_token.get(callback_id)
+            if parking is not None and parking.counted:
+                self._uncount(parking)
+                self._runnable(parking.execution_arn)
             self._lock.notify_all()
 
     def stopped(self, execution_arn: str) -> None:
         with self._lock:
-            for parking in list(self._parkings):
-                if parking.execution_arn == execution_arn:
-                    self._wake(parking, timed_out=False)
+            for parking in list(self._parkings.get(execution_arn, ())):
+                self._wake(parking, timed_out=False)
 
     def terminated(self, execution_arn: str) -> None:
         with self._lock:
-            self._terminated.add(execution_arn)
+            # The end as moto's worker reports it, not the status: moto sets SUCCEEDED a moment
+            # before it stores the execution's output.
+            self._executions.pop(execution_arn, None)
+            self._busy_arns.discard(execution_arn)
+            self._changes += 1
             self._lock.notify_all()

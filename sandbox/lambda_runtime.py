@@ -27,11 +27,16 @@ from typing import Any
 
 from sandbox.motocompat import FunctionConfig, redirect_invokes, reporting_calls
 
-# Handlers run in this process: X-Ray would try to reach a daemon over UDP, so tracing is off.
+# What the process gives every handler on top of its function's environment. Handlers run in this
+# process: X-Ray would try to reach a daemon over UDP, so tracing is off.
 _IN_PROCESS_ENV: dict[str, str] = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "AWS_XRAY_SDK_ENABLED": "false",
     "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+    # Parallel puts hide AWS latency, which moto does not have; their order would make the
+    # AccountsTable stream's order, so which loan of a person opens (and writes) first would be
+    # the threads' luck and one seed two stories. In file order, one at a time.
+    "IMPORT_WRITE_WORKERS": "1",
 }
 
 _ENV_LOCK = threading.Lock()

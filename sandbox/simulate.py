@@ -40,6 +40,7 @@ from sandbox.aws import local_aws, provision
 from sandbox.bootstrap import LINK_SECRET, WEBHOOK_SECRETS, StreamPoller, complete_mock, drop_portfolio, sweep_event, z
 from sandbox.channels import CustomerChannels
 from sandbox.clock import VirtualClock
+from sandbox.motocompat import backends
 from sandbox.page_visits import CustomerPageVisits
 from sandbox.personas import REPLY_DELAY_MINUTES, PersonaState
 from sandbox.portfolio import SPECIAL_STATUS, SyntheticAccount, build_portfolio, from_account_file, in_shard
@@ -420,22 +421,13 @@ class Simulation(CustomerChannels, CustomerPageVisits):
     def _read_tables(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         from dunning.adapters.dynamo import from_item
 
-        ddb = self.client("dynamodb")
+        def every_item(table: str) -> list[dict[str, Any]]:  # what a whole Scan returns (motocompat)
+            return [from_item(i) for i in backends.table_items(self.stack.account_id, self.stack.region, table)]
 
-        def scan(table: str) -> list[dict[str, Any]]:
-            items: list[dict[str, Any]] = []
-            kwargs: dict[str, Any] = {"TableName": table}
-            while True:
-                page = ddb.scan(**kwargs)
-                items += [from_item(i) for i in page["Items"]]
-                if "LastEvaluatedKey" not in page:
-                    return items
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-        everything = scan(self.stack.table("CollectionsTable"))
+        everything = every_item(self.stack.table("CollectionsTable"))
         self.tally_drift = tally_drift(everything)
         collections = [i for i in everything if i.get("type") == "LEDGER" or i.get("type") == "CASE"]
-        accounts = sorted(scan(self.stack.table("AccountsTable")), key=lambda a: a["account_id"])
+        accounts = sorted(every_item(self.stack.table("AccountsTable")), key=lambda a: a["account_id"])
         return sorted(collections, key=lambda i: (str(i.get("pk")), str(i.get("sk")))), accounts
 
 

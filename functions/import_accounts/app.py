@@ -32,6 +32,7 @@ def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
         if bucket != settings.incoming_bucket or not key.startswith(ingest.INCOMING_PREFIX) or key.endswith("/"):
             logger.warning("ignored object outside incoming/", extra={"bucket": bucket})
             continue
-        summary = ingest.import_file(ports(), bucket, key, settings.import_batch_size)
+        summary = ingest.import_file(ports(), bucket, key, settings.import_batch_size,
+                                     settings.import_write_workers)
         files.append({"key": key, **summary.as_dict()})
     return {"files": files}

@@ -84,6 +84,9 @@ class AgentTaskSettings(BaseFunctionSettings):
 class ImportSettings(BaseFunctionSettings):
     incoming_bucket: str
     import_batch_size: int = 25
+    # Conditional puts in flight at once: on AWS each put's latency is what bounds an import; a
+    # table on provisioned capacity may want fewer. 1 writes the rows in the file's order.
+    import_write_workers: int = Field(default=16, ge=1, le=64)
     link_secret_name: str  # keys the hashes of the verification facts the customer's page asks
 
 

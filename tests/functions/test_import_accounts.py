@@ -214,3 +214,20 @@ def test_check_file_says_what_the_import_does(env: dict[str, Any]) -> None:
     rejects = [json.loads(x) for x in _get(env, "rejects/mixed.csv.jsonl").splitlines()]
     assert rejects == checked.rejects and [r["row"] for r in rejects] == [2, 5, 6, 7, 8, 9]
     assert (out["rows"], out["imported"], out["rejected"]) == (checked.rows, checked.accepted, checked.rejected)
+
+
+def test_one_write_worker_writes_the_rows_in_the_files_order(env: dict[str, Any],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """IMPORT_WRITE_WORKERS=1 (the sandbox's setting): the AccountsTable stream, and so the order
+    in which cases open, follows the file, not the writer threads."""
+    monkeypatch.setenv("IMPORT_WRITE_WORKERS", "1")
+    env["app"]._ports = None  # a cold start reads the settings
+    accounts = env["app"].ports().accounts
+    written: list[str] = []
+    put = accounts.put
+    monkeypatch.setattr(accounts, "put", lambda account, version: (written.append(account.account_id),
+                                                                    put(account, version))[1])
+    rows = [ROWS[0].replace("ACC-1,", f"ACC-O{i:02d},", 1) for i in range(60)]
+    _drop(env, "incoming/ordered.csv", _csv(rows))
+    assert env["app"].ports().settings.import_write_workers == 1
+    assert written == [f"ACC-O{i:02d}" for i in range(60)]

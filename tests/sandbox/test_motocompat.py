@@ -370,3 +370,38 @@ def test_two_transactions_conditional_on_one_version_never_both_commit(monkeypat
 
     assert sorted(outcomes.values()) == ["cancelled", "committed"]
     assert outcomes[stored] == "committed"
+
+
+def test_a_table_read_in_one_pass_holds_what_a_paged_scan_returns() -> None:
+    """A run's results read every item at the end; moto's Scan pages restart from the first item."""
+    from sandbox.motocompat import backends
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}])
+        filler = "x" * 20_000  # 60 items of 20 KB: more than one 1 MB page
+        for n in range(60):
+            ddb.put_item(TableName="t", Item={
+                "pk": {"S": f"ACCOUNT#{n % 7}"}, "sk": {"S": f"ENTRY#{n:03d}"}, "amount": {"N": "12.50"},
+                "seal": {"B": bytes([n, 255, 0])}, "tags": {"SS": ["a", "b"]}, "filler": {"S": filler},
+                "tally": {"M": {"paid": {"N": "3"}, "key": {"B": b"\x00\x01"}, "ids": {"L": [{"S": "p1"}, {"NULL": True}]}}}})
+        scanned: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": "t"}
+        pages = 0
+        while True:
+            page = ddb.scan(**kwargs)
+            scanned += page["Items"]
+            pages += 1
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        read = backends.table_items("123456789012", REGION, "t")
+
+    def key(item: dict[str, Any]) -> tuple[str, str]:
+        return item["pk"]["S"], item["sk"]["S"]
+
+    assert pages > 1
+    assert sorted(read, key=key) == sorted(scanned, key=key)

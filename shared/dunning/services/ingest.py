@@ -193,12 +193,13 @@ class _Upserter:
                 current = self.ports.accounts.find(incoming.account_id)  # changed under us: merge again
 
 
-def import_file(ports: Ports, bucket: str, key: str, batch_size: int = 25) -> ImportSummary:
+def import_file(ports: Ports, bucket: str, key: str, batch_size: int = 25,
+                write_workers: int = WRITE_WORKERS) -> ImportSummary:
     """Import one account file; write its rejects and summary next to it; return the counts."""
     files, bulk = ports.files, ports.bulk
     size = max(1, min(batch_size, 100))
     summary, rejects = ImportSummary(), _Rejects()
-    upserter = _Upserter(ports, bulk, summary, rejects)
+    upserter = _Upserter(ports, bulk, summary, rejects, write_workers)
     batch: list[tuple[int, Account]] = []
     try:
         for row, parsed in parser_for(key)(files.chunks(bucket, key)):
