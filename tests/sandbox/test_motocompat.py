@@ -379,7 +379,8 @@ def test_a_table_read_in_one_pass_holds_what_a_paged_scan_returns() -> None:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                                {"AttributeName": "sk", "AttributeType": "S"}])
         filler = "x" * 20_000  # 60 items of 20 KB: more than one 1 MB page
@@ -387,7 +388,8 @@ def test_a_table_read_in_one_pass_holds_what_a_paged_scan_returns() -> None:
             ddb.put_item(TableName="t", Item={
                 "pk": {"S": f"ACCOUNT#{n % 7}"}, "sk": {"S": f"ENTRY#{n:03d}"}, "amount": {"N": "12.50"},
                 "seal": {"B": bytes([n, 255, 0])}, "tags": {"SS": ["a", "b"]}, "filler": {"S": filler},
-                "tally": {"M": {"paid": {"N": "3"}, "key": {"B": b"\x00\x01"}, "ids": {"L": [{"S": "p1"}, {"NULL": True}]}}}})
+                "tally": {"M": {"paid": {"N": "3"}, "key": {"B": b"\x00\x01"},
+                                "ids": {"L": [{"S": "p1"}, {"NULL": True}]}}}})
         scanned: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": "t"}
         pages = 0
