@@ -1,4 +1,4 @@
-"""The whole stack on moto, in one process: `dunning run`, `dunning simulate`, `dunning serve`."""
+"""The whole stack on moto, in one process: what `dunning simulate` and `dunning serve` run."""
 
 import os
 
