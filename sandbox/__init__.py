@@ -8,5 +8,4 @@ import os
 # run's functions would then flush metrics with no namespace. The process carries what the template
 # gives every function (Globals), so whichever import comes first configures the layer the same.
 POWERTOOLS_GLOBALS = {"POWERTOOLS_SERVICE_NAME": "dunning", "POWERTOOLS_METRICS_NAMESPACE": "Dunning"}
-for _name, _value in POWERTOOLS_GLOBALS.items():
-    os.environ.setdefault(_name, _value)
+os.environ.update({name: value for name, value in POWERTOOLS_GLOBALS.items() if name not in os.environ})

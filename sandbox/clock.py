@@ -398,8 +398,7 @@ class VirtualClock:
     def started(self, execution: ExecutionHandle) -> None:
         with self._lock:
             self._executions[execution.arn] = execution
-            if not self._parked_in[execution.arn]:
-                self._busy_arns.add(execution.arn)
+            self._busy_arns.add(execution.arn)  # nothing of a new execution is parked yet
             self._changes += 1
             if not execution.in_caller:
                 self._runnable(execution.arn)

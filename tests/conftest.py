@@ -10,8 +10,6 @@ os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's fake credentials
 os.environ["AWS_SESSION_TOKEN"] = "testing"  # noqa: S105
 os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Dunning")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "dunning")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 # The X-Ray recorder opens (never uses) a UDP socket when first imported; create it before
@@ -19,6 +17,10 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 import aws_xray_sdk.core  # noqa: E402,F401
 import pytest  # noqa: E402
 from aws_lambda_powertools.utilities import parameters  # noqa: E402
+
+# The template's Powertools Globals (service name, metrics namespace), before any test imports the
+# layer: importing the sandbox package sets them for the process, as for `dunning simulate`.
+import sandbox  # noqa: E402,F401
 
 # The reliability summary line ("faults injected, notices duplicated, records lost"): the xdist
 # controller loads only this conftest, so the hooks are registered from here too.

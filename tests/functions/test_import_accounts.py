@@ -225,8 +225,12 @@ def test_one_write_worker_writes_the_rows_in_the_files_order(env: dict[str, Any]
     accounts = env["app"].ports().accounts
     written: list[str] = []
     put = accounts.put
-    monkeypatch.setattr(accounts, "put", lambda account, version: (written.append(account.account_id),
-                                                                    put(account, version))[1])
+
+    def recording_put(account: Any, version: int | None) -> Any:
+        written.append(account.account_id)
+        return put(account, version)
+
+    monkeypatch.setattr(accounts, "put", recording_put)
     rows = [ROWS[0].replace("ACC-1,", f"ACC-O{i:02d},", 1) for i in range(60)]
     _drop(env, "incoming/ordered.csv", _csv(rows))
     assert env["app"].ports().settings.import_write_workers == 1
