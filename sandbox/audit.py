@@ -41,7 +41,8 @@ FORBIDDEN = (
     "last chance before", "逮捕", "坐牢", "拘留", "公安", "派出所", "犯罪", "家人", "单位", "曝光", "通讯录",
 )
 
-_URL = re.compile(r"https?://\S+")
+# Links, with or without a scheme: a CN text leaves "https://" out to save characters (hfjr.cn/p/…).
+_URL = re.compile(r"(?:https?://|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+/)\S*", re.IGNORECASE)
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # The texts a customer gets most often (dunning.domain.notices.render.SMS_REMINDERS, restated: the
 # audit reads only what was sent and stored, not the engine's code)
@@ -179,10 +180,14 @@ def audit(messages: Sequence[Message], ledger: Iterable[dict[str, Any]], account
 
     # Of messages sent at one instant (a step of the escalation due as the customer acts on the
     # page), the answer is the one the ledger records as a service message, whatever the order.
+    # A message answers one thing: the answer to a reply at the instant of a payment is not also
+    # the payment's receipt.
+    reply_answers = _answers(per_account, replies_by_account, owners)
     answered = {id(m) for person, sent in by_person.items() for since, n in Counter(person_acts[person]).items()
-                for m in sorted((m for m in sent if since <= m.sent_at <= since + ACK_WINDOW),
+                for m in sorted((m for m in sent if since <= m.sent_at <= since + ACK_WINDOW
+                                 and id(m) not in reply_answers),
                                 key=lambda m: (m.sent_at, not step_of(m).startswith("service_")))[:n]}
-    all_acks = _answers(per_account, replies_by_account, owners) | answered
+    all_acks = reply_answers | answered
 
     for account_id, sent in per_account.items():
         account = stored.get(account_id, {})

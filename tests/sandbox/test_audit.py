@@ -354,3 +354,37 @@ def test_only_a_chinese_reminder_may_leave_the_hotline_to_the_page_its_link_open
         entry["data"]["template_id"] = templates[mid]
     found = [(f.rule, f.at, f.detail) for f in run.audit().findings]
     assert found == [("content", notice.sent_at, "SMS does not give the collector's phone")]
+
+
+@pytest.mark.parametrize("link", ["hfjr.cn/p/gYJAILfgVv", "https://pay.example.com/p/xSHAMEq9",
+                                  "pay.example.com/p/POLICE1"])
+def test_letters_of_a_link_are_no_threat_with_or_without_a_scheme(link: str) -> None:
+    """A CN text leaves the scheme out of its link (seen at 5,000 accounts: a token holding "JAIL");
+    the words around the link are still read."""
+    run = Run()
+    run.send(at(18, 15), body=f"Your loan payment of $437.50 is overdue. Pay: {link} or call 800-555-0134.")
+    assert run.audit().findings == []
+    threat = run.send(at(21, 15), body=f"Your loan payment of $437.50 is overdue. Pay: {link} or go to jail. "
+                                        "800-555-0134")
+    assert findings(run.audit()) == [("tone", ACCOUNT_ID, threat.sent_at)]
+
+
+def test_a_reply_and_a_payment_at_one_instant_are_each_answered_once() -> None:
+    """Seen at 5,000 accounts: a customer promised again at the very minute their payment on the
+    loan was posted. The promise's confirmation and the payment's receipt each answer one of them;
+    neither is a contact during the promise, nor too soon after the last notice. A third message
+    then is."""
+    run = Run()
+    run.send(at(15, 15))
+    run.reply(at(15, 15, 28), "I will pay on 2026-09-18")
+    run.confirm(at(15, 15, 28))
+    run.send(at(20, 15), "EMAIL")  # the promise not kept: the next step, after its hold
+    run.reply(at(20, 15, 6), "I will pay on 2026-09-25")
+    run.send(at(20, 15, 6), "SMS", "Thank you, we have noted your promise.",
+             notice_id="acc-1-20260915:service_confirm_promise_20260920T150600")
+    run.pay(at(20, 15, 6), "437.50")
+    run.send(at(20, 15, 6), "EMAIL", "Thank you: we have received your payment of $437.50. 800-555-0134",
+             notice_id="acc-1-20260915:service_confirm_payment_P1")
+    assert run.audit().findings == []
+    third = run.send(at(20, 15, 7), "SMS", "Thank you: we have received your payment of $437.50. 800-555-0134.")
+    assert ("hold", ACCOUNT_ID, third.sent_at) in findings(run.audit())
