@@ -110,7 +110,11 @@ class CustomerPageVisits:
             with contextlib.suppress(LookupError):  # the form they came for is not on the page: reported below
                 done = self._act(shown, browser, now)
         self.events["page_visits"] += 1
-        if not done:
+        if page.state == "not_online":
+            # The account is no longer handled online (its case closed with money still owed): the
+            # page sends the customer to the phone, as it should; nothing failed.
+            self.events["page_visits_sent_to_the_phone"] += 1
+        elif not done:
             self.events["page_visits_without_action"] += 1
             self.errors.append({"function": "CustomerPageFunction", "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                 "error": f"{account.persona.value} could not act on the page (HTTP {page.status})"})

@@ -386,3 +386,26 @@ def test_a_text_to_a_chinese_customer_carries_a_short_link_that_stands_for_the_s
     us = escalation.render_for(ports, ports.accounts.get("acc-1001"), ports.policy(), None, "overdue_reminder",
                                Channel.SMS)
     assert not is_short_code(us.body.split("/p/")[1].split()[0])  # GSM-7 texts keep the signed link
+
+
+def _close_case(ports: FakePorts, status: CaseStatus) -> None:
+    record = ports.collections.cases[("acc-1001", CASE)]
+    record.case = record.case.model_copy(update={"status": status})
+
+
+@pytest.mark.parametrize("status", [CaseStatus.REFERRED_TO_LEGAL, CaseStatus.RESOLVED])
+def test_a_link_to_a_closed_case_never_says_nothing_is_owed_while_money_is_owed(ports, guard, status) -> None:
+    """Seen at 5,000 accounts: a customer opened the link of the email that referred them to the legal
+    team, and the page said nothing was overdue. A closed case whose account still owes sends them
+    to the phone; only an account that owes nothing is told nothing is overdue."""
+    _close_case(ports, status)
+    page = client(ports, guard).open(link(ports))
+    assert page.status == 200 and page.state == "not_online" and page.forms == {}
+    assert "Nothing is overdue" not in page.body and "800-555-0134" in page.body
+
+    account = ports.accounts.get("acc-1001")
+    settled = account.model_copy(update={"principal_due": Decimal("0"), "interest_due": Decimal("0"),
+                                         "fees_due": Decimal("0")})
+    ports.accounts.put(settled, account.version)
+    page = client(ports, guard).open(link(ports))
+    assert page.state == "no_case" and "Nothing is overdue" in page.body

@@ -298,7 +298,9 @@ class _Page:
             return self._page("expired", 410, forms=("fresh_link",))
         record = case_actions.active_case(self.ports.collections.live(account.account_id))
         if record is None:
-            return self._page("no_case", 200)
+            # Only an account that owes nothing may be told nothing is overdue: a case closed while
+            # money is still owed (referred to the legal team, say) is handled by people, not here.
+            return self._page("not_online" if account.owes else "no_case", 200)
         if self._locked():
             return self._page("locked", 403)
         if self.visit is not None and self.visit.verified:
