@@ -409,3 +409,16 @@ def test_a_link_to_a_closed_case_never_says_nothing_is_owed_while_money_is_owed(
     ports.accounts.put(settled, account.version)
     page = client(ports, guard).open(link(ports))
     assert page.state == "no_case" and "Nothing is overdue" in page.body
+
+
+def test_an_unsubscribe_link_still_works_after_the_case_closed(ports, guard) -> None:
+    """The receipt or the referral email's unsubscribe link, opened once the case has closed: the
+    one-button opt-out is there (and nothing of the account), and it is recorded."""
+    _close_case(ports, CaseStatus.REFERRED_TO_LEGAL)
+    browser = client(ports, guard)
+    page = browser.open(link(ports, "unsubscribe"))
+    assert page.state == "unsubscribe" and set(page.forms) == {"unsubscribe"}
+    done = browser.submit("unsubscribe")
+    assert done.state == "unsubscribed" and Channel.EMAIL in ports.accounts.get("acc-1001").opted_out
+    (entry,) = [e for e in ports.collections.ledger[("acc-1001", "PAGE-acc-1001")] if e.kind is EntryKind.PAGE]
+    assert entry.data["action"] == "unsubscribe" and len(ports.email.sent) == 1  # its one confirmation

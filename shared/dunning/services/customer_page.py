@@ -297,21 +297,23 @@ class _Page:
             self.visit = self.visit or self._start_visit(False)
             return self._page("expired", 410, forms=("fresh_link",))
         record = case_actions.active_case(self.ports.collections.live(account.account_id))
-        if record is None:
+        if record is None and claims.purpose != "unsubscribe":
             # Only an account that owes nothing may be told nothing is overdue: a case closed while
             # money is still owed (referred to the legal team, say) is handled by people, not here.
             return self._page("not_online" if account.owes else "no_case", 200)
         if self._locked():
             return self._page("locked", 403)
-        if self.visit is not None and self.visit.verified:
+        if record is not None and self.visit is not None and self.visit.verified:
             return self._account_page(record, status=status, error=error, flash=flash)
         if self.visit is None:
             self._start_visit(False)
-        has_fact = self._verify_kind.value in account.verification
+        # An unsubscribe link works as long as it has not expired, case or no case (the opt-out is
+        # recorded on the account's PAGE record); with no case there is no account to see.
+        has_fact = record is not None and self._verify_kind.value in account.verification
         state = "unsubscribe" if claims.purpose == "unsubscribe" else ("verify" if has_fact else "no_fact")
         forms = (("unsubscribe",) if state == "unsubscribe" else ()) + (("verify",) if has_fact else ())
         return self._page(state, status if error else 200, forms=forms, error=error,
-                          verify_kind=self._verify_kind.value if has_fact else None)
+                          verify_kind=self._verify_kind.value if has_fact else None, no_case=record is None)
 
     def _account_page(self, record: CaseRecord, *, status: int = 200, error: PageRefused | None = None,
                       flash: str | None = None) -> PageResponse:
