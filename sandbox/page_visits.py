@@ -101,6 +101,12 @@ class CustomerPageVisits:
         page = browser.open(link)
         if "verify" in page.forms:
             page = browser.submit("verify", answer=account.verification)
+        self.events["page_visits"] += 1
+        if page.state == "not_online":
+            # The account is no longer handled online (its case closed with money still owed): the
+            # page sends the customer to the phone, as it should; nothing failed, nothing to act on.
+            self.events["page_visits_sent_to_the_phone"] += 1
+            return False
         done = False
         if page.status == 200 and "verify" not in page.forms:
             # The page is about the loan of the notice's link, which for a person with several
@@ -109,12 +115,7 @@ class CustomerPageVisits:
             shown.replied.add(_DONE)
             with contextlib.suppress(LookupError):  # the form they came for is not on the page: reported below
                 done = self._act(shown, browser, now)
-        self.events["page_visits"] += 1
-        if page.state == "not_online":
-            # The account is no longer handled online (its case closed with money still owed): the
-            # page sends the customer to the phone, as it should; nothing failed.
-            self.events["page_visits_sent_to_the_phone"] += 1
-        elif not done:
+        if not done:
             self.events["page_visits_without_action"] += 1
             self.errors.append({"function": "CustomerPageFunction", "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                 "error": f"{account.persona.value} could not act on the page (HTTP {page.status})"})

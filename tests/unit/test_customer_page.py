@@ -15,7 +15,7 @@ from dunning.domain.ledger import verify_chain
 from dunning.domain.models import Case, CaseStatus, Channel, EntryKind, PlanStatus
 from dunning.domain.page_session import read_payment_reference
 from dunning.domain.page_verify import VerificationKind
-from dunning.services import escalation
+from dunning.services import case_actions, escalation
 from sandbox.page_client import PageClient
 from tests.functions.conftest import NOW, make_account
 from tests.support.fakes import FakePorts, InMemoryPageGuard
@@ -418,7 +418,9 @@ def test_an_unsubscribe_link_still_works_after_the_case_closed(ports, guard) -> 
     browser = client(ports, guard)
     page = browser.open(link(ports, "unsubscribe"))
     assert page.state == "unsubscribe" and set(page.forms) == {"unsubscribe"}
+    assert "We do not hold the detail" not in page.body  # no identity check offered: no account to see
     done = browser.submit("unsubscribe")
     assert done.state == "unsubscribed" and Channel.EMAIL in ports.accounts.get("acc-1001").opted_out
-    (entry,) = [e for e in ports.collections.ledger[("acc-1001", "PAGE-acc-1001")] if e.kind is EntryKind.PAGE]
+    page_record = ports.collections.ledger[("acc-1001", case_actions.pseudo_case_id("PAGE", "acc-1001"))]
+    (entry,) = [e for e in page_record if e.kind is EntryKind.PAGE]
     assert entry.data["action"] == "unsubscribe" and len(ports.email.sent) == 1  # its one confirmation
